@@ -1,0 +1,121 @@
+"""The ``cytorelease`` application: groups are registered from their own modules.
+
+Library errors become one line on stderr and an exit code here, in one place: 2 for bad input,
+1 for a failed verification (an out-of-spec lot exits 1 from its own command, as a result).
+Command modules import heavy libraries inside the command functions so ``--help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import warnings
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+from typer.exceptions import Abort, Exit, TyperException
+
+from cytorelease import __version__
+
+# Each module defines ``register(app)``; the list order is the order of ``--help``.
+_COMMAND_MODULES = (
+    "cytorelease.cli.demo",
+    "cytorelease.cli.synth",
+    "cytorelease.cli.flow",
+    "cytorelease.cli.qpcr",
+    "cytorelease.cli.potency",
+    "cytorelease.cli.spec",
+    "cytorelease.cli.release",
+    "cytorelease.cli.keys",
+    "cytorelease.cli.audit",
+    "cytorelease.cli.hook",
+)
+
+
+def _error_line(exc: BaseException) -> tuple[str, int]:
+    from cytorelease.errors import CytoreleaseError
+
+    if isinstance(exc, CytoreleaseError):
+        return f"error: {exc.one_line()}", exc.exit_code
+    if isinstance(
+        exc, FileNotFoundError | IsADirectoryError | PermissionError | NotADirectoryError
+    ):
+        where = getattr(exc, "filename", None) or ""
+        reason = exc.strerror or type(exc).__name__
+        return f"error: {where}: {reason.lower()}", 2
+    raise exc
+
+
+class _ErrorHandlingGroup(TyperGroup):
+    """Catches library errors around every command, sub-group included."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("default")
+                warnings.showwarning = _show_warning
+                return super().invoke(ctx)
+        except (Exit, Abort, TyperException):
+            raise
+        except Exception as exc:
+            line, code = _error_line(exc)
+            typer.echo(line, err=True)
+            ctx.exit(code)
+
+
+def _show_warning(message: Any, category: Any, filename: str, lineno: int, *_: Any) -> None:
+    typer.echo(f"warning: {message}", err=True)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"cytorelease {__version__}")
+        raise typer.Exit()
+
+
+app = typer.Typer(
+    cls=_ErrorHandlingGroup,
+    help="Release testing of CAR-T cell therapy lots: from raw QC data to a signed CoA.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version_callback, is_eager=True, help="Show the version."
+        ),
+    ] = False,
+    library: Annotated[
+        str | None,
+        typer.Option(
+            "--library",
+            envvar="CYTORELEASE_LIBRARY",
+            help="A folder with your own gating/, assays/, specs/, reports/ (overrides the bundled ones).",
+        ),
+    ] = None,
+) -> None:
+    """Release testing of CAR-T cell therapy lots: from raw QC data to a signed CoA."""
+    if library:
+        from cytorelease._resources import set_library
+
+        set_library(library)
+
+
+for _name in _COMMAND_MODULES:
+    importlib.import_module(_name).register(app)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app(prog_name="cytorelease")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,31 @@
+"""Shared fixtures: the third-party reference data in ../shared/data (skipped when absent)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(
+    os.environ.get("CYTORELEASE_SHARED_DATA", PROJECT_ROOT.parent / "shared" / "data")
+)
+
+
+def shared_path(*parts: str) -> Path:
+    """A path under ../shared/data; skips the test with a reason when it is absent."""
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"reference data not available: {path} (set CYTORELEASE_SHARED_DATA)")
+    return path
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    return shared_path()
+
+
+@pytest.fixture
+def project_root() -> Path:
+    return PROJECT_ROOT
