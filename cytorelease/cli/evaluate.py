@@ -1,0 +1,9 @@
+"""Top-level evaluate commands."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(root: typer.Typer) -> None:
+    """No commands yet."""

@@ -1,0 +1,1 @@
+"""Flow cytometry: FCS reading, compensation, transforms, gating, clustering, acquisition QC."""

@@ -1,0 +1,125 @@
+"""The immutable in-memory form of one FCS data set."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+
+import numpy as np
+
+from cytorelease.errors import InputError
+
+__all__ = ["Channel", "Sample", "Spill"]
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    """One parameter of an FCS data set.
+
+    ``name`` is $PnN (the detector), ``label`` is $PnS (the marker/stain) or None. ``bits`` is
+    $PnB; ``range`` is $PnR; ``log_decades``/``log_offset`` come from $PnE (0, 0 when linear);
+    ``gain`` is $PnG (1.0 when absent).
+    """
+
+    index: int
+    name: str
+    label: str | None
+    range: float
+    bits: int
+    log_decades: float = 0.0
+    log_offset: float = 0.0
+    gain: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Spill:
+    """A spillover matrix labelled by the channel names ($PnN) it applies to (rows = sources)."""
+
+    channels: tuple[str, ...]
+    matrix: np.ndarray
+
+    def __post_init__(self) -> None:
+        n = len(self.channels)
+        if self.matrix.shape != (n, n):
+            raise InputError(f"spillover matrix is {self.matrix.shape}, expected {n}x{n}")
+        self.matrix.setflags(write=False)
+
+    def to_dict(self) -> dict[str, object]:
+        return {"channels": list(self.channels), "matrix": self.matrix.tolist()}
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One FCS data set: events (float32, read-only, n_events x n_channels) and metadata.
+
+    ``events`` hold the values as stored: integers after their $PnR bit mask, floats as written;
+    no $PnE/$PnG scaling (see :meth:`scaled_events`).
+    """
+
+    path: Path
+    sha256: str
+    fcs_version: str
+    events: np.ndarray
+    channels: tuple[Channel, ...]
+    keywords: Mapping[str, str]
+    spill: Spill | None = None
+    dataset_index: int = 0
+    dataset_count: int = 1
+    _lookup: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.events.setflags(write=False)
+        if not isinstance(self.keywords, MappingProxyType):
+            object.__setattr__(self, "keywords", MappingProxyType(dict(self.keywords)))
+
+    @property
+    def event_count(self) -> int:
+        return int(self.events.shape[0])
+
+    @property
+    def channel_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.channels)
+
+    def channel_index(self, name_or_label: str) -> int:
+        """Index of a channel by $PnN (exact, then case-insensitive) or $PnS (case-insensitive)."""
+        if not self._lookup:
+            lookup: dict[str, int] = {}
+            for c in reversed(self.channels):  # first occurrence wins
+                lookup[c.name] = c.index
+                lookup[c.name.casefold()] = c.index
+                if c.label:
+                    lookup[c.label.casefold()] = c.index
+            self._lookup.update(lookup)
+        for key in (name_or_label, name_or_label.casefold()):
+            if key in self._lookup:
+                return self._lookup[key]
+        raise InputError(
+            f"no channel named {name_or_label!r}",
+            path=self.path,
+            hint="channels: " + ", ".join(_describe(c) for c in self.channels),
+        )
+
+    def column(self, name_or_label: str) -> np.ndarray:
+        """One channel's values (a view, read-only)."""
+        return self.events[:, self.channel_index(name_or_label)]
+
+    def scaled_events(self) -> np.ndarray:
+        """Events with $PnE log amplification and $PnG gain undone, as FlowKit preprocesses them.
+
+        For a channel with $PnE = f1,f2 (f1 > 0): value = f2 * 10 ** (f1 * x / range). Otherwise,
+        with $PnG = g != 1: value = x / g. Returns a new float64 array.
+        """
+        out = self.events.astype(np.float64, copy=True)
+        for c in self.channels:
+            if c.log_decades > 0:
+                offset = c.log_offset if c.log_offset > 0 else 1.0
+                out[:, c.index] = offset * 10 ** (c.log_decades * out[:, c.index] / c.range)
+            elif c.gain not in (0.0, 1.0):
+                out[:, c.index] = out[:, c.index] / c.gain
+        return out
+
+
+def _describe(channel: Channel) -> str:
+    return f"{channel.name} ({channel.label})" if channel.label else channel.name
