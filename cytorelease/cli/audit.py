@@ -2,9 +2,76 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
 
 app = typer.Typer(help="Audit: re-evaluate past lots, the audit trail.", no_args_is_help=True)
+
+
+@app.command("reevaluate")
+def reevaluate_command(
+    sources: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Result records (result.json) or lot folders holding one.", show_default=False
+        ),
+    ],
+    specs: Annotated[
+        list[str],
+        typer.Option(
+            "--spec",
+            help="A spec version to evaluate under (give it twice or more: --spec A --spec B).",
+            show_default=False,
+        ),
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", help="Write the what-if records here instead of beside each result."
+        ),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON document instead of tables.")
+    ] = False,
+) -> None:
+    """Re-evaluate past lots under other spec versions; flips highlighted, what-if records written."""
+    from cytorelease.cli._output import emit_json, print_table
+    from cytorelease.spec.reevaluate import reevaluate
+    from cytorelease.spec.registry import resolve_spec
+
+    loaded = [resolve_spec(s) for s in specs]
+    result = reevaluate(list(sources), loaded, out_dir=out)
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    refs = [f"{s['id']}@{s['version']}" for s in result.specs]
+    for lot in result.lots:
+        flips = {f.criterion: f for f in lot.flips}
+        order = list(dict.fromkeys(c.id for e in lot.evaluations for c in e.criteria))
+        rows = []
+        for criterion_id in order:
+            verdicts = [str(e.verdicts().get(criterion_id, "absent")) for e in lot.evaluations]
+            flip = flips.get(criterion_id)
+            if flip is None:
+                rows.append((criterion_id, *verdicts, ""))
+            else:
+                marked = [f"[bold yellow]{v}[/]" for v in verdicts]
+                rows.append((f"[bold]{criterion_id}[/]", *marked, "; ".join(flip.reasons)))
+        rows.append(("disposition", *lot.dispositions, "changes" if lot.disposition_changes else ""))
+        label = lot.lot if isinstance(lot.lot, str) else lot.source
+        print_table(f"{label} ({lot.source})", ("criterion", *refs, "why it flips"), rows)
+        for path in lot.whatif_records:
+            typer.echo(f"what-if record: {path}")
+    summary = result.summary
+    typer.echo(
+        f"{summary['lots_changing_disposition']} of {summary['lots']} lots change disposition"
+        + "".join(f"; {k}: {v}" for k, v in summary["transitions"].items())
+    )
+    if summary["criteria_flipped"]:
+        flipped = ", ".join(f"{k} ({v})" for k, v in summary["criteria_flipped"].items())
+        typer.echo(f"criteria that flip (lots): {flipped}")
 
 
 def register(root: typer.Typer) -> None:

@@ -1,12 +1,148 @@
-"""``cytorelease qpcr`` commands."""
+"""``cytorelease qpcr`` commands: read an export, compute vector copy number."""
 
 from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
 app = typer.Typer(
     help="qPCR and digital PCR: read exports, compute vector copy number.", no_args_is_help=True
 )
+
+
+class FormatChoice(StrEnum):
+    AUTO = "auto"
+    BIOMARK = "biomark"
+    QUANTSTUDIO = "quantstudio"
+    CFX = "cfx"
+    RDML = "rdml"
+    QX = "qx"
+    QIACUITY = "qiacuity"
+    ABSOLUTEQ = "absoluteq"
+
+
+_FORMAT_HELP = "Export format; 'auto' recognises it from the file's content (never its name)."
+
+
+@app.command("read")
+def read(
+    export: Annotated[Path, typer.Argument(help="qPCR / dPCR results export.")],
+    fmt: Annotated[FormatChoice, typer.Option("--format", help=_FORMAT_HELP)] = FormatChoice.AUTO,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+) -> None:
+    """Print an export as the tidy table: well, sample, target, task, Cq, call (+ dPCR counts)."""
+    from cytorelease.cli._output import console, emit_json, print_table
+    from cytorelease.qpcr.readers import read_export
+
+    parsed = read_export(export, fmt.value)
+    rows = parsed.rows()
+    if as_json:
+        emit_json(
+            {
+                "format": parsed.format.value,
+                "instrument": parsed.instrument,
+                "sha256": parsed.sha256,
+                "rows": rows,
+            }
+        )
+        return
+    columns = ["well", "sample", "target", "task", "cq", "call"]
+    if parsed.digital:
+        columns += ["partitions", "positives", "concentration"]
+    print_table(
+        f"{parsed.instrument} ({parsed.format.value}, {len(rows):,} rows)",
+        columns,
+        [[_cell(r[c]) for c in columns] for r in rows],
+    )
+    console().print(f"sha256 {parsed.sha256}")
+
+
+def _cell(value: Any) -> Any:
+    return round(value, 3) if isinstance(value, float) else value
+
+
+@app.command("vcn")
+def vcn(
+    export: Annotated[Path, typer.Argument(help="qPCR / dPCR results export.")],
+    assay: Annotated[
+        str, typer.Option("--assay", help="VCN assay definition (name in assays/ or a path).")
+    ],
+    fmt: Annotated[FormatChoice, typer.Option("--format", help=_FORMAT_HELP)] = FormatChoice.AUTO,
+    car_fraction: Annotated[
+        float | None,
+        typer.Option(
+            "--car-fraction",
+            help="CAR+ fraction of viable T cells from flow (0-1), for VCN per transduced cell.",
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+) -> None:
+    """Standard curves or Poisson counts, run acceptance, and each sample's VCN with its CI.
+
+    Exits 1 when the run fails acceptance (no VCN is reported then), 2 on bad input.
+    """
+    from cytorelease.cli._output import emit_json
+    from cytorelease.qpcr.vcn import analyse_export
+
+    result = analyse_export(export, assay, fmt=fmt.value, car_fraction=car_fraction)
+    if as_json:
+        emit_json(result.to_dict())
+    else:
+        _render(result)
+    if not result.passed:
+        raise typer.Exit(1)
+
+
+def _num(value: float | None, places: int = 3) -> float | None:
+    return None if value is None else round(value, places)
+
+
+def _render(result: Any) -> None:
+    from cytorelease.cli._output import console, print_table
+
+    out = console()
+    out.print(f"{result.instrument} ({result.format})")
+    if result.curves:
+        print_table(
+            "Standard curves",
+            ["target", "slope", "intercept", "efficiency %", "R^2", "levels", "wells"],
+            [
+                [c.target, _num(c.slope), _num(c.intercept, 2), _num(c.efficiency_pct, 1),
+                 _num(c.r_squared, 4), c.levels, c.n]  # fmt: skip
+                for c in result.curves
+            ],
+        )
+    print_table(
+        "Run acceptance",
+        ["check", "value", "limit", "result"],
+        [[c.check, c.value, c.limit, "pass" if c.passed else "FAIL"] for c in result.checks],
+    )
+    if result.passed:
+        print_table(
+            "VCN (copies per diploid genome)",
+            ["sample", "role", "VCN", "95% CI", "replicates (T/R)", "note"],
+            [
+                [
+                    s.sample,
+                    s.role or "",
+                    _num(s.vcn),
+                    "" if s.vcn is None else f"{s.ci_low:.3f}-{s.ci_high:.3f}",
+                    f"{s.replicates['transgene']}/{s.replicates['reference']}",
+                    s.note,
+                ]
+                for s in result.samples
+            ],
+        )
+    for m in result.measurements:
+        shown = m.details.get("reason", "") if m.value is None else m.value
+        if isinstance(shown, float):
+            shown = f"{shown:.3f} {m.unit}"
+        out.print(f"{m.attribute} [{m.details.get('sample')}]: {shown}")
+    verdict = "PASSED" if result.passed else "FAILED: " + "; ".join(result.reasons)
+    out.print(f"run {verdict}")
 
 
 def register(root: typer.Typer) -> None:

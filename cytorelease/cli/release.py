@@ -1,9 +1,67 @@
-"""Top-level release commands."""
+"""``cytorelease release``: from a lot folder to result.json and a draft CoA."""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
 
 def register(root: typer.Typer) -> None:
-    """No commands yet."""
+    root.command(name="release")(release)
+
+
+def release(
+    lot_dir: Annotated[
+        Path, typer.Argument(help="The lot folder (holds lot.yaml and the raw files).")
+    ],
+    spec: Annotated[
+        str | None,
+        typer.Option(
+            "--spec", help="Spec file or reference (cd19-car-t@2); default: the manifest's."
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Output folder (default ./<lot id>-release).")
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+) -> None:
+    """Run every analysis the manifest names, evaluate the spec, write result.json and a draft CoA.
+
+    Exit 0 when the lot passes, 1 when it fails or is incomplete, 2 for bad input.
+    """
+    from rich.progress import BarColumn, Progress, TextColumn
+
+    from cytorelease.cli._output import console, emit_json, print_table
+    from cytorelease.lot.release import release_lot
+
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), console=console(stderr=True), transient=True
+    ) as bar:
+        task = bar.add_task("release", total=1)
+
+        def progress(step: str, done: int, total: int) -> None:
+            bar.update(task, description=step, completed=done, total=total)
+
+        outcome = release_lot(lot_dir, spec=spec, out=out, progress=progress)
+    summary = outcome.to_dict()
+    if json_out:
+        emit_json(summary)
+    else:
+        print_table(
+            f"Lot {summary['lot']['id']} against {summary['spec']['id']} v{summary['spec']['version']}",
+            ["criterion", "attribute", "reported", "limit", "verdict"],
+            [
+                [c["id"], c["attribute"], c["reported"], c["limit"], c["verdict"]]
+                for c in summary["criteria"]
+            ],
+        )
+        for analysis in summary["analyses"]:
+            if analysis["status"] != "done":
+                console().print(
+                    f"{analysis['analysis']}: {analysis['status']} ({analysis['reason']})"
+                )
+        console().print(f"Disposition: [bold]{summary['disposition']}[/bold]")
+        console().print(f"Result: {summary['result']}\nCoA: {summary['report']}")
+    raise typer.Exit(outcome.exit_code)

@@ -1,0 +1,130 @@
+"""Spillover compensation.
+
+A spillover matrix ``S`` (rows = fluorochromes, columns = detectors; GatingML's
+``spectrumMatrix``, or the FCS file's $SPILLOVER with fluorochromes named like its detectors)
+says how much of each fluorochrome's true signal each detector sees: ``observed = true @ S``.
+Compensation recovers ``true`` by solving ``S' true' = observed'`` (LU with partial pivoting; a
+least-squares solve when there are more detectors than fluorochromes) rather than multiplying
+by an explicitly formed inverse, which loses digits when ``S`` is ill-conditioned.
+Only the matrix's detectors are touched; every other channel passes through unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from cytorelease.errors import TemplateError
+from cytorelease.flow.sample import Sample, Spill
+
+__all__ = ["SpilloverMatrix", "compensate", "uncompensate"]
+
+FCS_SPILL_ID = "FCS"
+
+
+@dataclass(frozen=True, eq=False)
+class SpilloverMatrix:
+    """Named spillover: ``matrix[i, j]`` is fluorochrome i's signal seen by detector j."""
+
+    id: str
+    fluorochromes: tuple[str, ...]
+    detectors: tuple[str, ...]
+    matrix: np.ndarray
+
+    def __post_init__(self) -> None:
+        matrix = np.array(self.matrix, dtype=np.float64)
+        shape = (len(self.fluorochromes), len(self.detectors))
+        if matrix.shape != shape:
+            raise TemplateError(
+                f"spillover matrix {self.id!r} is {matrix.shape[0]}x{matrix.shape[1]} but names "
+                f"{shape[0]} fluorochromes and {shape[1]} detectors"
+            )
+        if shape[0] > shape[1]:
+            raise TemplateError(
+                f"spillover matrix {self.id!r} has more fluorochromes ({shape[0]}) than "
+                f"detectors ({shape[1]}); it cannot be solved"
+            )
+        if np.linalg.matrix_rank(matrix) < shape[0]:
+            raise TemplateError(f"spillover matrix {self.id!r} is singular")
+        matrix.setflags(write=False)
+        object.__setattr__(self, "matrix", matrix)
+
+    @classmethod
+    def from_spill(cls, spill: Spill, id: str = FCS_SPILL_ID) -> SpilloverMatrix:
+        """The FCS file's own spillover: fluorochromes carry the detector names."""
+        return cls(id, tuple(spill.channels), tuple(spill.channels), spill.matrix)
+
+    def compensate(self, observed: np.ndarray) -> np.ndarray:
+        """Detector values (n x detectors) to fluorochrome values (n x fluorochromes)."""
+        observed = np.asarray(observed, dtype=np.float64)
+        if self.matrix.shape[0] == self.matrix.shape[1]:
+            return np.linalg.solve(self.matrix.T, observed.T).T
+        solution, *_ = np.linalg.lstsq(self.matrix.T, observed.T, rcond=None)
+        return solution.T
+
+    def uncompensate(self, true: np.ndarray) -> np.ndarray:
+        """Fluorochrome values back to what the detectors saw: ``true @ S``."""
+        return np.asarray(true, dtype=np.float64) @ self.matrix
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "fluorochromes": list(self.fluorochromes),
+            "detectors": list(self.detectors),
+            "matrix": self.matrix.tolist(),
+        }
+
+
+def _detector_columns(channel_names: Sequence[str], spill: SpilloverMatrix) -> list[int]:
+    lookup = {name: i for i, name in enumerate(channel_names)}
+    missing = [d for d in spill.detectors if d not in lookup]
+    if missing:
+        raise TemplateError(
+            f"spillover matrix {spill.id!r} names detectors the data lacks: {', '.join(missing)}",
+            hint="channels: " + ", ".join(channel_names),
+        )
+    return [lookup[d] for d in spill.detectors]
+
+
+def compensate(
+    events: np.ndarray, channel_names: Sequence[str], spill: SpilloverMatrix
+) -> np.ndarray:
+    """A compensated copy (float64) of an events matrix whose columns are ``channel_names``.
+
+    The spill's detector columns receive the fluorochrome values (in fluorochrome order); the
+    matrix must be square for this in-place form. Other columns are copied unchanged.
+    """
+    if len(spill.fluorochromes) != len(spill.detectors):
+        raise TemplateError(
+            f"spillover matrix {spill.id!r} is not square; compensate detector values with "
+            "SpilloverMatrix.compensate instead"
+        )
+    columns = _detector_columns(channel_names, spill)
+    out = np.array(events, dtype=np.float64, copy=True)
+    out[:, columns] = spill.compensate(out[:, columns])
+    return out
+
+
+def uncompensate(
+    events: np.ndarray, channel_names: Sequence[str], spill: SpilloverMatrix
+) -> np.ndarray:
+    """The inverse of :func:`compensate`: reapply the spillover to the spill's columns."""
+    columns = _detector_columns(channel_names, spill)
+    out = np.array(events, dtype=np.float64, copy=True)
+    out[:, columns] = spill.uncompensate(out[:, columns])
+    return out
+
+
+def sample_spillover(sample: Sample) -> SpilloverMatrix | None:
+    """The sample's own spillover ($SPILLOVER / $SPILL) as a :class:`SpilloverMatrix`."""
+    if sample.spill is None:
+        return None
+    names = sample.channel_names
+    # a $SPILL may name channels by $PnS label; bring them to $PnN so columns line up
+    channels = tuple(
+        name if name in names else names[sample.channel_index(name)]
+        for name in sample.spill.channels
+    )
+    return SpilloverMatrix(FCS_SPILL_ID, channels, channels, sample.spill.matrix)

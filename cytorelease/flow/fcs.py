@@ -1,0 +1,265 @@
+"""Reading FCS 2.0, 3.0, 3.1 and 3.2 files into immutable :class:`Sample` objects.
+
+A file holds one or more data sets chained by $NEXTDATA; each has a HEADER, a TEXT segment
+(plus an optional supplemental TEXT) and a DATA segment. This module walks the chain, decides
+where each DATA segment really is (HEADER and TEXT offsets, $TOT x bytes per event) and hands
+the bytes to :mod:`cytorelease.flow.fcs_data`. Every problem with the input is an
+:class:`InputError` naming the file, what is wrong and where.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from cytorelease.errors import CytoreleaseWarning, FCSOffsetWarning, InputError
+from cytorelease.flow.fcs_data import DataLayout, decode_events
+from cytorelease.flow.fcs_io import HashingSample, map_file, read_file, start_sha256
+from cytorelease.flow.fcs_meta import build_channels, data_layout, parse_spill
+from cytorelease.flow.fcs_text import HEADER_LENGTH, Header, keyword_int, parse_header, parse_text
+from cytorelease.flow.sample import Sample
+
+__all__ = ["DatasetInfo", "list_datasets", "read_fcs"]
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetInfo:
+    """One data set of a file: where it starts, its FCS version and its size."""
+
+    index: int
+    offset: int
+    fcs_version: str
+    event_count: int
+    channel_count: int
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "index": self.index,
+            "offset": self.offset,
+            "fcs_version": self.fcs_version,
+            "event_count": self.event_count,
+            "channel_count": self.channel_count,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class _Dataset:
+    """A data set's HEADER and merged TEXT keywords (primary TEXT wins over supplemental)."""
+
+    index: int
+    header: Header
+    keywords: dict[str, str]
+
+
+def read_fcs(path: str | Path, *, dataset: int = 0) -> Sample:
+    """Read one data set (``dataset``, counted from 0) of an FCS file.
+
+    Events are float32 (n_events x n_channels, read-only) as stored: integers after their $PnR
+    bit mask, floats as written, no $PnE/$PnG scaling. Tolerated irregularities (one-byte offset
+    slips, renamed channels, an unusable spill) are reported as warnings.
+    """
+    path = Path(path)
+    buffer = read_file(path, aligned_offset=_data_start_hint(path, dataset))
+    digest = start_sha256(buffer)
+    try:
+        datasets = list(_walk(buffer, path))
+        if not 0 <= dataset < len(datasets):
+            raise InputError(
+                f"data set {dataset} requested but the file holds {len(datasets)} "
+                f"(numbered 0 to {len(datasets) - 1})"
+            )
+        chosen = datasets[dataset]
+        channels = build_channels(chosen.keywords)
+        layout = data_layout(chosen.keywords, channels)
+        start, n_events = _locate_data(chosen, layout, buffer.size, path)
+        raw = buffer[start : start + n_events * layout.bytes_per_event]
+        events = decode_events(raw, n_events, layout)
+        spill, problems = parse_spill(chosen.keywords, channels)
+    except InputError as exc:
+        raise exc.with_path(path) from None
+    for problem in problems:
+        warnings.warn(f"{path}: {problem}", CytoreleaseWarning, stacklevel=2)
+    return HashingSample.with_digest(
+        digest,
+        path=path,
+        fcs_version=chosen.header.version,
+        events=events,
+        channels=channels,
+        keywords=chosen.keywords,
+        spill=spill,
+        dataset_index=dataset,
+        dataset_count=len(datasets),
+    )
+
+
+def _data_start_hint(path: Path, dataset: int) -> int:
+    """Where the DATA segment probably starts, so the read can align it; 0 when unsure.
+
+    Only a hint: the authoritative parse (and every error or warning) comes from the bytes
+    actually read and hashed.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            mapped = map_file(path)
+            for item in _walk(mapped, path):
+                if item.index == dataset:
+                    channels = build_channels(item.keywords)
+                    layout = data_layout(item.keywords, channels)
+                    return _locate_data(item, layout, mapped.size, path)[0]
+    except (InputError, ValueError, OSError):
+        pass
+    return 0
+
+
+def list_datasets(path: str | Path) -> list[DatasetInfo]:
+    """Every data set in the file, in $NEXTDATA order, without decoding any events."""
+    path = Path(path)
+    mapped = map_file(path)
+    try:
+        infos = []
+        for item in _walk(mapped, path):
+            channels = build_channels(item.keywords)
+            layout = data_layout(item.keywords, channels)
+            _, n_events = _locate_data(item, layout, mapped.size, path)
+            infos.append(
+                DatasetInfo(
+                    index=item.index,
+                    offset=item.header.base,
+                    fcs_version=item.header.version,
+                    event_count=n_events,
+                    channel_count=len(channels),
+                )
+            )
+    except InputError as exc:
+        raise exc.with_path(path) from None
+    finally:
+        del mapped
+    return infos
+
+
+def _walk(buffer: np.ndarray, path: Path) -> Iterator[_Dataset]:
+    """Each data set's HEADER and TEXT, following $NEXTDATA (relative to its data set)."""
+    base, index = 0, 0
+    while True:
+        header = parse_header(bytes(buffer[base : base + HEADER_LENGTH]), base)
+        keywords = _segment_keywords(buffer, header.text_start, header.text_end, "TEXT")
+        stext_start = keyword_int(keywords, "$BEGINSTEXT", default=0)
+        stext_end = keyword_int(keywords, "$ENDSTEXT", default=0)
+        if stext_start and stext_end >= stext_start:
+            supplemental = _segment_keywords(
+                buffer, base + stext_start, base + stext_end, "supplemental TEXT"
+            )
+            keywords = {**supplemental, **keywords}
+        yield _Dataset(index=index, header=header, keywords=keywords)
+        next_offset = keyword_int(keywords, "$NEXTDATA", default=0)
+        if next_offset <= 0:
+            return
+        next_base = base + next_offset
+        if next_base + HEADER_LENGTH > buffer.size:
+            warnings.warn(
+                f"{path}: $NEXTDATA of data set {index} points to byte {next_base:,}, beyond the "
+                f"end of the file ({buffer.size:,} bytes); no further data sets read",
+                CytoreleaseWarning,
+                stacklevel=3,
+            )
+            return
+        base, index = next_base, index + 1
+
+
+def _segment_keywords(buffer: np.ndarray, start: int, end: int, name: str) -> dict[str, str]:
+    if end >= buffer.size:
+        raise InputError(
+            f"{name} segment ends at byte {end:,} but the file has {buffer.size:,} bytes "
+            "(truncated copy?)"
+        )
+    return parse_text(bytes(buffer[start : end + 1]))
+
+
+def _text_data_offsets(item: _Dataset) -> tuple[int, int] | None:
+    start = keyword_int(item.keywords, "$BEGINDATA", default=0)
+    end = keyword_int(item.keywords, "$ENDDATA", default=0)
+    if end <= 0:
+        return None
+    return item.header.base + start, item.header.base + end
+
+
+def _locate_data(item: _Dataset, layout: DataLayout, file_size: int, path: Path) -> tuple[int, int]:
+    """Where the DATA segment starts and how many events it holds (warnings for slips)."""
+    per_event = layout.bytes_per_event
+    total = keyword_int(item.keywords, "$TOT", default=-1)
+    expected = total * per_event if total >= 0 else None
+    if expected == 0:
+        return 0, 0
+    start, end = _choose_offsets(item, expected, path)
+    needed_end = start + (expected if expected is not None else end - start + 1) - 1
+    if needed_end >= file_size or start >= file_size:
+        raise InputError(
+            f"DATA segment ends at byte {max(end, needed_end):,} but the file has "
+            f"{file_size:,} bytes (truncated copy?)"
+        )
+    length = end - start + 1
+    if expected is None:
+        total, extra = divmod(length, per_event)
+    else:
+        extra = length - expected
+    if extra < 0 or extra >= per_event:
+        raise InputError(
+            f"DATA segment (bytes {start:,}-{end:,}) holds {length:,} bytes but $TOT "
+            f"{total:,} events x {per_event} bytes per event ($PAR {layout.channel_count}) "
+            f"need {expected:,}; $TOT, $PAR/$PnB or the DATA offsets are wrong"
+        )
+    if extra:
+        warnings.warn(
+            FCSOffsetWarning(
+                f"{path}: DATA segment bytes {start:,}-{end:,} hold {length:,} bytes, {extra} more "
+                f"than {total:,} events x {per_event} bytes; the DATA end offset should be "
+                f"{end - extra - item.header.base:,}: reading {total:,} events from byte "
+                f"{start:,}"
+            ),
+            stacklevel=4,
+        )
+    return start, total
+
+
+def _choose_offsets(item: _Dataset, expected: int | None, path: Path) -> tuple[int, int]:
+    """The DATA start and end bytes from HEADER and TEXT; a one-byte disagreement is tolerated."""
+    header = item.header
+    from_header = (
+        (header.data_start, header.data_end)
+        if header.data_start is not None and header.data_end is not None
+        else None
+    )
+    from_text = _text_data_offsets(item)
+    if from_header is None and from_text is None:
+        raise InputError(
+            "no DATA offsets: HEADER's are blank or zero and TEXT has no $BEGINDATA/$ENDDATA"
+        )
+    if from_header is None or from_text is None or from_header == from_text:
+        return from_text or from_header  # type: ignore[return-value]
+    described = (
+        f"HEADER says DATA is bytes {from_header[0]:,}-{from_header[1]:,}, TEXT "
+        f"($BEGINDATA/$ENDDATA) says {from_text[0]:,}-{from_text[1]:,}"
+    )
+    if max(abs(a - b) for a, b in zip(from_header, from_text, strict=True)) > 1:
+        raise InputError(
+            f"{described}: they disagree by more than one byte, so neither can be trusted "
+            "(the file is corrupt or was edited)"
+        )
+    fits = {
+        source: expected is not None and offsets[1] - offsets[0] + 1 == expected
+        for source, offsets in (("HEADER", from_header), ("TEXT", from_text))
+    }
+    source = "HEADER" if fits["HEADER"] and not fits["TEXT"] else "TEXT"
+    reason = ", whose length fits $TOT x bytes per event" if fits[source] else ""
+    warnings.warn(
+        FCSOffsetWarning(
+            f"{path}: {described}; they disagree by one byte; using {source}'s{reason}"
+        ),
+        stacklevel=5,
+    )
+    return from_header if source == "HEADER" else from_text

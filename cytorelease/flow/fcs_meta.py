@@ -1,0 +1,188 @@
+"""From TEXT keywords to the data model: channels ($PnN/$PnS/$PnB/$PnR/$PnE/$PnG), the DATA
+layout ($DATATYPE/$BYTEORD/$MODE), and the spillover matrix ($SPILLOVER/$SPILL/SPILL)."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+
+import numpy as np
+
+from cytorelease.errors import CytoreleaseWarning, InputError
+from cytorelease.flow.fcs_data import DataLayout, Datatype, range_mask
+from cytorelease.flow.fcs_text import keyword_float, keyword_int
+from cytorelease.flow.sample import Channel, Spill
+
+__all__ = ["SPILL_KEYWORDS", "build_channels", "data_layout", "parse_spill"]
+
+# Looked up in this order; FCS 3.1 made $SPILLOVER standard, BD wrote $SPILL / SPILL before.
+SPILL_KEYWORDS = ("$SPILLOVER", "$SPILL", "SPILL", "SPILLOVER")
+
+_LITTLE_ENDIAN = ("1,2,3,4", "1,2", "1")
+_BIG_ENDIAN = ("4,3,2,1", "2,1")
+
+
+def data_layout(keywords: Mapping[str, str], channels: tuple[Channel, ...]) -> DataLayout:
+    """Datatype, byte order, widths and masks of the DATA segment; InputError when unsupported."""
+    mode = keywords.get("$MODE", "L").strip().upper() or "L"  # FCS 3.2 deprecates $MODE: L
+    if mode != "L":
+        raise InputError(
+            f"$MODE is {mode!r}: only list-mode data ($MODE L) can be read; histogram modes "
+            "C and U were deprecated in FCS 3.1"
+        )
+    raw_type = keywords.get("$DATATYPE", "").strip().upper()
+    try:
+        datatype = Datatype(raw_type)
+    except ValueError:
+        raise InputError(
+            f"$DATATYPE is {raw_type!r}: this reader reads I (integer), F (float) and D (double)"
+        ) from None
+    byteord = keywords.get("$BYTEORD", "").replace(" ", "")
+    if byteord in _LITTLE_ENDIAN:
+        big_endian = False
+    elif byteord in _BIG_ENDIAN:
+        big_endian = True
+    else:
+        raise InputError(
+            f"$BYTEORD is {byteord!r}: expected 1,2,3,4 (little-endian) or 4,3,2,1 (big-endian)"
+        )
+    if datatype is Datatype.INTEGER:
+        bits = tuple(c.bits for c in channels)
+        masks = tuple(range_mask(c.range, c.bits) for c in channels)
+    else:
+        width = 32 if datatype is Datatype.FLOAT else 64
+        bits = (width,) * len(channels)
+        masks = (None,) * len(channels)
+    return DataLayout(datatype=datatype, big_endian=big_endian, bits=bits, masks=masks)
+
+
+def build_channels(keywords: Mapping[str, str]) -> tuple[Channel, ...]:
+    """One Channel per parameter; empty names become ``P<n>``, duplicates get ``_P<n>``."""
+    n_channels = keyword_int(keywords, "$PAR")
+    if n_channels < 1:
+        raise InputError(f"$PAR is {n_channels}: a data set needs at least one parameter")
+    integer = keywords.get("$DATATYPE", "").strip().upper() == Datatype.INTEGER
+    names = _unique_names(keywords, n_channels)
+    channels = []
+    for index in range(n_channels):
+        number = index + 1
+        bits = _bits(keywords, number, integer)
+        channels.append(
+            Channel(
+                index=index,
+                name=names[index],
+                label=keywords.get(f"$P{number}S") or None,
+                range=_range(keywords, number, bits),
+                bits=bits,
+                log_decades=_log_amplification(keywords, number)[0],
+                log_offset=_log_amplification(keywords, number)[1],
+                gain=keyword_float(keywords, f"$P{number}G", 1.0) or 1.0,
+            )
+        )
+    return tuple(channels)
+
+
+def _unique_names(keywords: Mapping[str, str], n_channels: int) -> list[str]:
+    names: list[str] = []
+    renamed: list[str] = []
+    for number in range(1, n_channels + 1):
+        written = keywords.get(f"$P{number}N", "")
+        name = written or f"P{number}"
+        candidate, suffix = name, 1
+        while candidate in names:
+            candidate = f"{name}_P{number}" if suffix == 1 else f"{name}_P{number}_{suffix}"
+            suffix += 1
+        if candidate != written:
+            renamed.append(f"$P{number}N {written!r} -> {candidate!r}")
+        names.append(candidate)
+    if renamed:
+        warnings.warn(
+            "empty or duplicate channel names made unique: " + "; ".join(renamed),
+            CytoreleaseWarning,
+            stacklevel=4,
+        )
+    return names
+
+
+def _bits(keywords: Mapping[str, str], number: int, integer: bool) -> int:
+    key = f"$P{number}B"
+    text = keywords.get(key, "").strip()
+    if not integer:
+        # F and D have fixed widths; $PnB is informational there.
+        return 64 if keywords.get("$DATATYPE", "").strip().upper() == "D" else 32
+    if not text.isdigit() or int(text) % 8 or not 8 <= int(text) <= 64:
+        raise InputError(
+            f"{key} is {text!r}: integer data need a whole number of bytes per value "
+            "(8, 16, 24, 32, 40, 48, 56 or 64 bits)"
+        )
+    return int(text)
+
+
+def _range(keywords: Mapping[str, str], number: int, bits: int) -> float:
+    value = keyword_float(keywords, f"$P{number}R", float("nan"))
+    if value is None or not np.isfinite(value) or value <= 0:
+        # Missing or unreadable $PnR: the widest range the stored width allows; no mask then.
+        return float(2**bits) if bits < 64 else float(2**64)
+    return value
+
+
+def _log_amplification(keywords: Mapping[str, str], number: int) -> tuple[float, float]:
+    text = keywords.get(f"$P{number}E", "0,0")
+    parts = [p.strip() for p in text.split(",")]
+    try:
+        decades, offset = (float(parts[0]), float(parts[1])) if len(parts) == 2 else (0.0, 0.0)
+    except ValueError:
+        return 0.0, 0.0
+    return decades, offset
+
+
+def parse_spill(
+    keywords: Mapping[str, str], channels: tuple[Channel, ...]
+) -> tuple[Spill | None, list[str]]:
+    """The spillover matrix from the first spill keyword present, and any problems found.
+
+    Channels are named by $PnN; a spill that names channels by their $PnS label is mapped back
+    to $PnN. A malformed spill is dropped (a problem is returned), never fatal for the events.
+    """
+    for key in SPILL_KEYWORDS:
+        text = keywords.get(key, "").strip()
+        if text and text not in ("0", "0,"):
+            return _spill_from_text(key, text, channels)
+    return None, []
+
+
+def _spill_from_text(
+    key: str, text: str, channels: tuple[Channel, ...]
+) -> tuple[Spill | None, list[str]]:
+    fields = [f.strip() for f in text.split(",")]
+    try:
+        n = int(fields[0])
+    except ValueError:
+        return None, [f"{key} does not start with a channel count ({fields[0]!r}); spill ignored"]
+    if n < 1 or len(fields) != 1 + n + n * n:
+        return None, [
+            f"{key} holds {len(fields) - 1} values after its count {n}, expected "
+            f"{n} names + {n * n} coefficients; spill ignored"
+        ]
+    try:
+        matrix = np.array([float(v) for v in fields[1 + n :]], dtype=np.float64).reshape(n, n)
+    except ValueError:
+        return None, [f"{key} has a coefficient that is not a number; spill ignored"]
+    names, problems = _spill_channel_names(key, fields[1 : 1 + n], channels)
+    return Spill(channels=tuple(names), matrix=matrix), problems
+
+
+def _spill_channel_names(
+    key: str, written: list[str], channels: tuple[Channel, ...]
+) -> tuple[list[str], list[str]]:
+    by_name = {c.name: c.name for c in channels}
+    by_label = {c.label: c.name for c in channels if c.label}
+    names = [by_name.get(w) or by_label.get(w) or w for w in written]
+    unknown = [w for w in written if w not in by_name and w not in by_label]
+    problems = []
+    if unknown:
+        problems.append(
+            f"{key} names channels that are neither a $PnN nor a $PnS of this file: "
+            + ", ".join(repr(u) for u in unknown)
+        )
+    return names, problems

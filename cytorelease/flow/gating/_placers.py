@@ -1,0 +1,324 @@
+"""From a template gate to gates of the engine's model, placed on one sample's events.
+
+One placer per gate kind (dispatched through ``PLACERS``, keyed by :class:`GateKind`). A placer
+sees the parent population's values on the gate's dimensions (compensated and transformed
+exactly as the placed gate will read them) and returns a :class:`PlacedGate`: the engine gates
+(helpers first, the population's own gate last), what was found, or why nothing was placed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from cytorelease.flow.gating import placement
+from cytorelease.flow.gating.dimensions import Dimension, EventSource
+from cytorelease.flow.gating.gates import (
+    BooleanGate,
+    BooleanOp,
+    EllipsoidGate,
+    Gate,
+    GateRef,
+    PolygonGate,
+    RectangleGate,
+)
+from cytorelease.flow.gating.template_model import (
+    BooleanGateSpec,
+    ControlPercentileGateSpec,
+    DensityValleyGateSpec,
+    EllipseGateSpec,
+    GateKind,
+    PolygonGateSpec,
+    RectangleGateSpec,
+    ScatterClusterGateSpec,
+    ScatterOutput,
+    Side,
+    SingletBandGateSpec,
+    TimeQCGateSpec,
+)
+from cytorelease.flow.qc import time_qc
+
+__all__ = ["PLACERS", "PlacedGate", "PlacementContext"]
+
+
+@dataclass(frozen=True)
+class PlacedGate:
+    """A template gate as placed on one sample: engine gates, or the reason there are none."""
+
+    id: str
+    kind: GateKind
+    gates: tuple[Gate, ...] = ()  # helpers first; the last one defines the population
+    details: dict[str, Any] = field(default_factory=dict)
+    reason: str | None = None  # why it was not placed
+
+    @property
+    def placed(self) -> bool:
+        return bool(self.gates)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind.value,
+            "placed": self.placed,
+            "reason": self.reason,
+            "details": self.details,
+            "gates": [describe_gate(g) for g in self.gates],
+        }
+
+
+@dataclass
+class PlacementContext:
+    """What placers read: dimensions per marker key, the event source, parent memberships."""
+
+    source: EventSource
+    dimensions: Mapping[str, Dimension]
+    parent_mask: np.ndarray
+    memberships: Mapping[str, np.ndarray]
+    control_values: Callable[[str, str], np.ndarray | None]  # (gate id, marker) -> values
+
+    def values(self, marker: str, mask: np.ndarray | None = None) -> np.ndarray:
+        column = self.dimensions[marker].values(self.source)
+        return column[self.parent_mask if mask is None else mask]
+
+
+def _threshold_gate(
+    spec: DensityValleyGateSpec | ControlPercentileGateSpec, dim: Dimension, threshold: float
+) -> RectangleGate:
+    bounds = (threshold, None) if spec.side is Side.ABOVE else (None, threshold)
+    return RectangleGate(spec.id, parent=spec.parent, dimensions=(dim,), ranges=(bounds,))
+
+
+def _place_density_valley(spec: DensityValleyGateSpec, ctx: PlacementContext) -> PlacedGate:
+    found = placement.density_valley(
+        ctx.values(spec.marker),
+        search_min=spec.search_min,
+        search_max=spec.search_max,
+        bandwidth=spec.bandwidth,
+        min_mode_fraction=spec.min_mode_fraction,
+        max_valley_ratio=spec.max_valley_ratio,
+        min_mode_separation=spec.min_mode_separation,
+    )
+    details = {
+        "marker": spec.marker,
+        "threshold": found.threshold,
+        "modes": list(found.modes),
+        "valley_ratio": found.valley_ratio,
+        "bandwidth": found.bandwidth,
+    }
+    if found.threshold is None:
+        return PlacedGate(spec.id, spec.kind, details=details, reason=found.reason)
+    gate = _threshold_gate(spec, ctx.dimensions[spec.marker], found.threshold)
+    return PlacedGate(spec.id, spec.kind, (gate,), details)
+
+
+def _place_control_percentile(
+    spec: ControlPercentileGateSpec, ctx: PlacementContext
+) -> PlacedGate:
+    if spec.reference is not None:
+        values = ctx.values(spec.marker, ctx.memberships[spec.reference])
+        source = f"reference population {spec.reference!r}"
+    else:
+        values = ctx.control_values(spec.id, spec.marker)
+        source = "control tube"
+        if values is None:
+            return PlacedGate(
+                spec.id, spec.kind, reason="no control tube was given (pass one with --control)"
+            )
+    threshold = placement.control_percentile(values, spec.percentile)
+    details = {
+        "marker": spec.marker,
+        "percentile": spec.percentile,
+        "threshold": threshold,
+        "control": source,
+        "control_events": len(values),
+    }
+    if threshold is None:
+        return PlacedGate(spec.id, spec.kind, details=details, reason=f"the {source} is empty")
+    gate = _threshold_gate(spec, ctx.dimensions[spec.marker], threshold)
+    return PlacedGate(spec.id, spec.kind, (gate,), details)
+
+
+def _place_singlet_band(spec: SingletBandGateSpec, ctx: PlacementContext) -> PlacedGate:
+    band = placement.singlet_band(
+        ctx.values(spec.area),
+        ctx.values(spec.height),
+        method=spec.method.value,
+        k=spec.band,
+        fit_events=spec.fit_events,
+        seed=spec.seed,
+    )
+    if band is None:
+        return PlacedGate(spec.id, spec.kind, reason="too few events to fit the singlet line")
+    dims = (ctx.dimensions[spec.area], ctx.dimensions[spec.height])
+    gate = PolygonGate(spec.id, parent=spec.parent, dimensions=dims, vertices=tuple(band.vertices()))
+    details = {
+        "slope": band.slope,
+        "intercept": band.intercept,
+        "sd": [band.sd_intercept, band.sd_slope],
+        "band_sd": band.k,
+        "method": band.method,
+    }
+    return PlacedGate(spec.id, spec.kind, (gate,), details)
+
+
+def _place_scatter_cluster(spec: ScatterClusterGateSpec, ctx: PlacementContext) -> PlacedGate:
+    found = placement.scatter_population(
+        ctx.values(spec.x),
+        ctx.values(spec.y),
+        components=spec.components,
+        debris_fraction=spec.debris_fraction,
+        coverage=spec.coverage,
+        fit_events=spec.fit_events,
+        seed=spec.seed,
+    )
+    if found is None:
+        return PlacedGate(spec.id, spec.kind, reason="too few events to find the cells")
+    dims = (ctx.dimensions[spec.x], ctx.dimensions[spec.y])
+    gate: Gate
+    if spec.output is ScatterOutput.ELLIPSE:
+        mean, cov = found.ellipse()
+        gate = EllipsoidGate(
+            spec.id,
+            parent=spec.parent,
+            dimensions=dims,
+            mean=mean,
+            covariance=tuple(tuple(float(v) for v in row) for row in cov),
+            distance_square=found.distance_square,
+        )
+    else:
+        gate = PolygonGate(spec.id, parent=spec.parent, dimensions=dims, vertices=found.polygon)
+    details = {
+        "cell_components": [list(m) for m in found.means],
+        "debris_components": [list(m) for m in found.debris_means],
+        "weights": list(found.weights),
+    }
+    return PlacedGate(spec.id, spec.kind, (gate,), details)
+
+
+def _place_time_qc(spec: TimeQCGateSpec, ctx: PlacementContext) -> PlacedGate:
+    time = ctx.values(spec.time)
+    if len(time) == 0:
+        return PlacedGate(spec.id, spec.kind, reason="no events")
+    segments = spec.segments or int(np.clip(len(time) // spec.events_per_segment, 20, 2000))
+    result = time_qc(
+        time,
+        {m: ctx.values(m) for m in spec.drift_markers},
+        segments=segments,
+        rate_mad=spec.rate_mad,
+        drift_mad=spec.drift_mad,
+    )
+    dim = ctx.dimensions[spec.time]
+    # the first interval starts at the first event's time, so every range has a lower bound
+    intervals = [
+        (float(result.edges[0]) if lo is None else lo, hi) for lo, hi in result.intervals
+    ]
+    details = {
+        "segments": segments,
+        "removed_segments": int(result.removed.sum()),
+        "removed_events": result.removed_events,
+        "removed_pct": result.removed_pct,
+        "reasons": list(result.reasons),
+        "kept_intervals": [list(i) for i in intervals],
+    }
+    if not intervals:
+        return PlacedGate(spec.id, spec.kind, details=details, reason="every segment is abnormal")
+    if len(intervals) == 1:
+        gate = RectangleGate(spec.id, parent=spec.parent, dimensions=(dim,), ranges=(intervals[0],))
+        return PlacedGate(spec.id, spec.kind, (gate,), details)
+    parts = tuple(
+        RectangleGate(f"{spec.id}_{n}", parent=spec.parent, dimensions=(dim,), ranges=(bounds,))
+        for n, bounds in enumerate(intervals, start=1)
+    )
+    union = BooleanGate(
+        spec.id,
+        parent=spec.parent,
+        op=BooleanOp.OR,
+        operands=tuple(GateRef(p.id) for p in parts),
+    )
+    return PlacedGate(spec.id, spec.kind, (*parts, union), details)
+
+
+def _place_rectangle(spec: RectangleGateSpec, ctx: PlacementContext) -> PlacedGate:
+    gate = RectangleGate(
+        spec.id,
+        parent=spec.parent,
+        dimensions=tuple(ctx.dimensions[d.marker] for d in spec.dimensions),
+        ranges=tuple((d.min, d.max) for d in spec.dimensions),
+    )
+    return PlacedGate(spec.id, spec.kind, (gate,))
+
+
+def _place_polygon(spec: PolygonGateSpec, ctx: PlacementContext) -> PlacedGate:
+    dims = (ctx.dimensions[spec.x], ctx.dimensions[spec.y])
+    gate = PolygonGate(spec.id, parent=spec.parent, dimensions=dims, vertices=tuple(spec.vertices))
+    return PlacedGate(spec.id, spec.kind, (gate,))
+
+
+def _place_ellipse(spec: EllipseGateSpec, ctx: PlacementContext) -> PlacedGate:
+    gate = EllipsoidGate(
+        spec.id,
+        parent=spec.parent,
+        dimensions=(ctx.dimensions[spec.x], ctx.dimensions[spec.y]),
+        mean=spec.mean,
+        covariance=spec.covariance,
+        distance_square=spec.distance_square,
+    )
+    return PlacedGate(spec.id, spec.kind, (gate,))
+
+
+def _place_boolean(spec: BooleanGateSpec, ctx: PlacementContext) -> PlacedGate:
+    gate = BooleanGate(
+        spec.id,
+        parent=spec.parent,
+        op=BooleanOp(spec.op.value),
+        operands=tuple(GateRef(ref) for ref in spec.of),
+    )
+    return PlacedGate(spec.id, spec.kind, (gate,))
+
+
+PLACERS: dict[GateKind, Callable[[Any, PlacementContext], PlacedGate]] = {
+    GateKind.RECTANGLE: _place_rectangle,
+    GateKind.POLYGON: _place_polygon,
+    GateKind.ELLIPSE: _place_ellipse,
+    GateKind.BOOLEAN: _place_boolean,
+    GateKind.DENSITY_VALLEY: _place_density_valley,
+    GateKind.CONTROL_PERCENTILE: _place_control_percentile,
+    GateKind.SINGLET_BAND: _place_singlet_band,
+    GateKind.SCATTER_CLUSTER: _place_scatter_cluster,
+    GateKind.TIME_QC: _place_time_qc,
+}
+
+
+def describe_gate(gate: Gate) -> dict[str, Any]:
+    """A placed engine gate as plain data (for JSON and the result record)."""
+    out: dict[str, Any] = {"id": gate.id, "type": type(gate).__name__, "parent": gate.parent}
+    dims = getattr(gate, "dimensions", ())
+    if dims:
+        out["dimensions"] = [
+            {
+                "channel": d.channel,
+                "compensation": d.compensation,
+                "transform": (
+                    None
+                    if d.transform is None
+                    else {"kind": d.transform.kind.value, **d.transform.parameters}
+                ),
+            }
+            for d in dims
+            if isinstance(d, Dimension)
+        ]
+    if isinstance(gate, RectangleGate):
+        out["ranges"] = [list(r) for r in gate.ranges]
+    elif isinstance(gate, PolygonGate):
+        out["vertices"] = [list(v) for v in gate.vertices]
+    elif isinstance(gate, EllipsoidGate):
+        out["mean"] = list(gate.mean)
+        out["covariance"] = [list(r) for r in gate.covariance]
+        out["distance_square"] = gate.distance_square
+    elif isinstance(gate, BooleanGate):
+        out["op"] = gate.op.value
+        out["operands"] = [r.gate_id for r in gate.operands]
+    return out

@@ -1,0 +1,180 @@
+"""Gate dimensions: which values of an event a gate looks at.
+
+A dimension names a channel, the compensation its values pass through first and the scale
+transform applied after. :class:`Dimension` is one channel; :class:`RatioDimension` is GatingML's
+``fratio`` "new dimension", ``A * (x1 - B) / (x2 - C)`` of two channels.
+
+Values are resolved through an :class:`EventSource`: :class:`~cytorelease.flow.gating.events.
+SampleEvents` for an FCS :class:`~cytorelease.flow.sample.Sample` (compensation by reference,
+caching), or :class:`ArrayEvents` for columns already compensated (templates placing gates).
+
+Compensation references (the ``compensation`` field) follow GatingML 2.0:
+``None`` (written ``"uncompensated"``) means the values as acquired; ``"FCS"`` means the file's own
+spillover ($SPILLOVER / $SPILL); any other string is the id of a spillover matrix registered in
+the :class:`~cytorelease.flow.gating.strategy.GatingStrategy`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from cytorelease.errors import TemplateError
+from cytorelease.flow.transforms import Transform
+
+__all__ = [
+    "ArrayEvents",
+    "CompensationRef",
+    "Dimension",
+    "EventSource",
+    "GateDimension",
+    "RatioDimension",
+]
+
+
+class CompensationRef(StrEnum):
+    """The two reserved GatingML compensation references."""
+
+    UNCOMPENSATED = "uncompensated"
+    FCS = "FCS"  # the spillover matrix stored in the FCS file itself
+
+
+def _normalise_compensation(compensation: str | None) -> str | None:
+    if compensation is None or compensation == CompensationRef.UNCOMPENSATED:
+        return None
+    return str(compensation)
+
+
+@runtime_checkable
+class EventSource(Protocol):
+    """What a gate reads events from."""
+
+    @property
+    def event_count(self) -> int: ...
+
+    def channel_values(self, channel: str, compensation: str | None) -> np.ndarray:
+        """One channel's values (float64) after the given compensation, before any transform."""
+        ...
+
+    def membership(self, gate_id: str) -> np.ndarray:
+        """Full membership (parents included) of another gate; used by boolean gates."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Dimension:
+    """One channel ($PnN, or a compensated fluorochrome name) on an optional transformed scale."""
+
+    channel: str
+    transform: Transform | None = None
+    compensation: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "compensation", _normalise_compensation(self.compensation))
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        return (self.channel,)
+
+    @property
+    def label(self) -> str:
+        return self.channel
+
+    def values(self, events: EventSource) -> np.ndarray:
+        raw = events.channel_values(self.channel, self.compensation)
+        return raw if self.transform is None else self.transform.apply(raw)
+
+
+@dataclass(frozen=True, slots=True)
+class RatioDimension:
+    """GatingML ``fratio``: ``A * (numerator - B) / (denominator - C)``, then ``transform``.
+
+    ``id`` is the transformation id the ratio is known by (GatingML ``transformation-ref``).
+    """
+
+    id: str
+    numerator: str
+    denominator: str
+    A: float = 1.0
+    B: float = 0.0
+    C: float = 0.0
+    transform: Transform | None = None
+    compensation: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "compensation", _normalise_compensation(self.compensation))
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        return (self.numerator, self.denominator)
+
+    @property
+    def label(self) -> str:
+        return self.id
+
+    def values(self, events: EventSource) -> np.ndarray:
+        x1 = events.channel_values(self.numerator, self.compensation)
+        x2 = events.channel_values(self.denominator, self.compensation)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = self.A * (x1 - self.B) / (x2 - self.C)
+        return ratio if self.transform is None else self.transform.apply(ratio)
+
+
+GateDimension = Dimension | RatioDimension
+
+
+class ArrayEvents:
+    """An :class:`EventSource` over plain columns, e.g. ``{"FSC-A": array, ...}``.
+
+    The columns are taken as already compensated: every compensation reference reads the same
+    column. ``memberships`` supplies other gates' memberships for boolean gates.
+    """
+
+    def __init__(
+        self,
+        columns: Mapping[str, np.ndarray],
+        memberships: Mapping[str, np.ndarray] | None = None,
+    ) -> None:
+        self._columns = {
+            name: np.asarray(values, dtype=np.float64) for name, values in columns.items()
+        }
+        self._memberships = dict(memberships or {})
+        lengths = {len(v) for v in self._columns.values()} | {
+            len(v) for v in self._memberships.values()
+        }
+        if len(lengths) > 1:
+            raise TemplateError(f"event columns differ in length: {sorted(lengths)}")
+        self._count = lengths.pop() if lengths else 0
+
+    @property
+    def event_count(self) -> int:
+        return self._count
+
+    def channel_values(self, channel: str, compensation: str | None) -> np.ndarray:
+        try:
+            return self._columns[channel]
+        except KeyError:
+            raise TemplateError(
+                f"no column named {channel!r}",
+                hint="columns: " + ", ".join(self._columns),
+            ) from None
+
+    def membership(self, gate_id: str) -> np.ndarray:
+        try:
+            return self._memberships[gate_id]
+        except KeyError:
+            raise TemplateError(
+                f"boolean gate refers to gate {gate_id!r}, whose membership was not supplied",
+                hint="apply boolean gates through a GatingStrategy",
+            ) from None
+
+
+def as_event_source(events: EventSource | Mapping[str, np.ndarray]) -> EventSource:
+    """Accept an EventSource or a plain mapping of columns."""
+    if isinstance(events, Mapping):
+        return ArrayEvents(events)
+    return events

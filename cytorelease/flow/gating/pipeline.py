@@ -1,0 +1,343 @@
+"""Apply a gating template to a stained tube (and its control tube): place every gate on the
+sample's own data, count the populations, flag what cannot be trusted, report measurements.
+
+The placed gates are gates of the engine's model (:mod:`cytorelease.flow.gating.gates`) read
+through the same event source a :class:`~cytorelease.flow.gating.strategy.GatingStrategy` uses,
+so the strategy in the result, exported as GatingML, gives the same counts in any compliant
+tool.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from cytorelease.errors import TemplateError
+from cytorelease.flow.compensation import FCS_SPILL_ID, SpilloverMatrix, sample_spillover
+from cytorelease.flow.gating._placers import PLACERS, PlacedGate, PlacementContext
+from cytorelease.flow.gating.dimensions import Dimension
+from cytorelease.flow.gating.events import SampleEvents
+from cytorelease.flow.gating.measure import template_measurements
+from cytorelease.flow.gating.result import (
+    POPULATION_COLUMNS,
+    Flag,
+    FlagCode,
+    FlowGatingResult,
+)
+from cytorelease.flow.gating.strategy import GatingStrategy
+from cytorelease.flow.gating.template_model import (
+    CompensationSource,
+    ControlPercentileGateSpec,
+    GateKind,
+    Template,
+    TransformKind,
+    TransformSpec,
+)
+from cytorelease.flow.sample import Sample
+from cytorelease.flow.transforms import (
+    AsinhTransform,
+    HyperlogTransform,
+    LinearTransform,
+    LogicleTransform,
+    LogTransform,
+    Transform,
+)
+
+__all__ = ["gate_sample", "resolve_markers"]
+
+_TEMPLATE_SPILL_ID = "template"
+
+
+def resolve_markers(template: Template, sample: Sample) -> dict[str, str]:
+    """Marker key -> the file's $PnN, by $PnS label or alias (case-insensitive), then $PnN."""
+    found: dict[str, str] = {}
+    missing: list[str] = []
+    for marker in template.markers:
+        wanted = [alias.casefold() for alias in marker.channels]
+        by_label = [c for c in sample.channels if c.label and c.label.casefold() in wanted]
+        by_name = [c for c in sample.channels if c.name.casefold() in wanted]
+        matches = by_label or by_name
+        if not matches:
+            missing.append(f"{marker.key} ({' / '.join(marker.channels)})")
+            continue
+        if len({c.index for c in matches}) > 1:
+            names = ", ".join(_describe(c) for c in matches)
+            raise TemplateError(
+                f"template {template.id!r} marker {marker.key!r} matches several channels: "
+                f"{names}",
+                path=sample.path,
+                hint="give the marker a more specific label or channel name in the template",
+            )
+        found[marker.key] = matches[0].name
+    if missing:
+        raise TemplateError(
+            f"template {template.id!r} needs markers this file lacks: {', '.join(missing)}",
+            path=sample.path,
+            hint="the file's channels are: " + ", ".join(_describe(c) for c in sample.channels),
+        )
+    return found
+
+
+def _describe(channel: object) -> str:
+    name, label = channel.name, channel.label  # type: ignore[attr-defined]
+    return f"{name} ({label})" if label else name
+
+
+def _transform(spec: TransformSpec) -> Transform:
+    builders = {
+        TransformKind.LOGICLE: lambda s: LogicleTransform(T=s.t, W=s.w, M=s.m, A=s.a),
+        TransformKind.HYPERLOG: lambda s: HyperlogTransform(T=s.t, W=s.w, M=s.m, A=s.a),
+        TransformKind.ASINH: lambda s: AsinhTransform(T=s.t, M=s.m, A=s.a),
+        TransformKind.LOG: lambda s: LogTransform(T=s.t, M=s.m),
+        TransformKind.LINEAR: lambda s: LinearTransform(T=s.t, A=s.a),
+    }
+    return builders[spec.kind](spec)
+
+
+def _spillover(
+    template: Template, sample: Sample, markers: Mapping[str, str], flags: list[Flag]
+) -> tuple[str | None, SpilloverMatrix | None]:
+    """The compensation reference the gates use and the matrix behind it."""
+    comp = template.compensation
+    if comp.source is CompensationSource.NONE:
+        return None, None
+    if comp.source is CompensationSource.FILE:
+        matrix = sample_spillover(sample)
+        if matrix is None:
+            flags.append(
+                Flag(
+                    FlagCode.NO_COMPENSATION,
+                    None,
+                    f"{sample.path.name} has no spillover matrix; values are uncompensated",
+                )
+            )
+            return None, None
+        return FCS_SPILL_ID, matrix
+    names = tuple(
+        markers.get(c) or sample.channels[sample.channel_index(c)].name
+        for c in comp.channels or ()
+    )
+    return _TEMPLATE_SPILL_ID, SpilloverMatrix(
+        _TEMPLATE_SPILL_ID, names, names, np.asarray(comp.matrix, dtype=np.float64)
+    )
+
+
+@dataclass
+class _Pass:
+    """One sample gated with one template: engine gates, memberships, flags."""
+
+    sample: Sample
+    source: SampleEvents
+    dimensions: dict[str, Dimension]
+    spill_id: str | None
+    spill: SpilloverMatrix | None
+    memberships: dict[str, np.ndarray] = field(default_factory=dict)
+    placed: dict[str, PlacedGate] = field(default_factory=dict)
+    flags: list[Flag] = field(default_factory=list)
+
+
+def _prepare(template: Template, sample: Sample, markers: Mapping[str, str]) -> _Pass:
+    flags: list[Flag] = []
+    spill_id, spill = _spillover(template, sample, markers, flags)
+    covered = set(spill.fluorochromes) if spill is not None else set()
+    transforms = {key: _transform(spec) for key, spec in template.transforms.items()}
+    dimensions = {
+        key: Dimension(
+            channel,
+            transform=transforms.get(key),
+            compensation=spill_id if channel in covered else None,
+        )
+        for key, channel in markers.items()
+    }
+    memberships: dict[str, np.ndarray] = {}
+    # Values as stored when no channel needs $PnE/$PnG scaling: no float64 copy of the matrix.
+    scaled = any(c.log_decades > 0 or c.gain not in (0.0, 1.0) for c in sample.channels)
+    source = SampleEvents(
+        sample,
+        {spill_id: spill} if spill is not None and spill_id != FCS_SPILL_ID else {},
+        events=None if scaled else sample.events,
+        membership=memberships.__getitem__,
+    )
+    return _Pass(sample, source, dimensions, spill_id, spill, memberships, flags=flags)
+
+
+def _run(
+    template: Template,
+    state: _Pass,
+    *,
+    only: set[str] | None = None,
+    control: _Pass | None = None,
+) -> None:
+    """Place and apply every gate (or those in ``only``), parents first."""
+    n = state.sample.event_count
+    everything = np.ones(n, dtype=bool)
+
+    def control_values(gate_id: str, marker: str) -> np.ndarray | None:
+        if control is None:
+            return None
+        parent = template.gate(gate_id).parent
+        mask = everything_control if parent is None else control.memberships.get(parent)
+        if mask is None:
+            return None
+        return control.dimensions[marker].values(control.source)[mask]
+
+    everything_control = (
+        np.ones(control.sample.event_count, dtype=bool) if control is not None else None
+    )
+    for spec in template.ordered_gates():
+        if only is not None and spec.id not in only:
+            continue
+        needs = [spec.parent] if spec.parent else []
+        needs += spec.references()
+        unplaced = [g for g in needs if g in state.placed and not state.placed[g].placed]
+        if unplaced:
+            state.placed[spec.id] = PlacedGate(
+                spec.id, spec.kind, reason=f"gate {unplaced[0]!r} it depends on was not placed"
+            )
+            state.memberships[spec.id] = np.zeros(n, dtype=bool)
+            continue
+        parent_mask = everything if spec.parent is None else state.memberships[spec.parent]
+        context = PlacementContext(
+            state.source, state.dimensions, parent_mask, state.memberships, control_values
+        )
+        placed = PLACERS[spec.kind](spec, context)
+        state.placed[spec.id] = placed
+        if not placed.placed:
+            state.memberships[spec.id] = np.zeros(n, dtype=bool)
+            state.flags.append(
+                Flag(FlagCode.NOT_PLACED, spec.id, f"gate {spec.id!r} not placed: {placed.reason}")
+            )
+            continue
+        for gate in placed.gates:
+            inside = gate.apply(state.source)
+            state.memberships[gate.id] = inside & parent_mask
+
+
+def _control_needs(template: Template) -> set[str]:
+    """Gates the control tube must be gated with: ancestors of control-tube thresholds."""
+    needed: set[str] = set()
+    pending = [
+        g.parent
+        for g in template.gates
+        if isinstance(g, ControlPercentileGateSpec) and g.reference is None and g.parent
+    ]
+    while pending:
+        gate_id = pending.pop()
+        if gate_id in needed:
+            continue
+        needed.add(gate_id)
+        spec = template.gate(gate_id)
+        pending += [*([spec.parent] if spec.parent else []), *spec.references()]
+    return needed
+
+
+def _check_same_panel(
+    stained: Sample, control: Sample, template: Template, ours: Mapping[str, str]
+) -> Mapping[str, str]:
+    theirs = resolve_markers(template, control)
+    differing = [f"{k}: {ours[k]} vs {theirs[k]}" for k in ours if theirs[k] != ours[k]]
+    if differing:
+        raise TemplateError(
+            f"the control tube is from another panel than {stained.path.name}: markers sit on "
+            f"other channels ({'; '.join(differing)})",
+            path=control.path,
+            hint="use the control tube acquired with the same panel and instrument settings",
+        )
+    return theirs
+
+
+def gate_sample(
+    sample: Sample, template: Template, *, control: Sample | None = None
+) -> FlowGatingResult:
+    """Place the template's gates on ``sample`` (thresholds from ``control`` where it says so)."""
+    markers = resolve_markers(template, sample)
+    control_pass: _Pass | None = None
+    if control is not None and _control_needs(template):
+        control_markers = _check_same_panel(sample, control, template, markers)
+        control_pass = _prepare(template, control, control_markers)
+        _run(template, control_pass, only=_control_needs(template))
+    state = _prepare(template, sample, markers)
+    _run(template, state, control=control_pass)
+    if control_pass is not None:
+        state.flags += [
+            Flag(f.code, f.gate, f"control tube: {f.message}") for f in control_pass.flags
+        ]
+    populations = _population_table(template, state)
+    state.flags += _low_count_flags(template, populations)
+    qc_flags = [
+        Flag(FlagCode.ACQUISITION_QC, p.id, f"acquisition QC removed {p.details['removed_pct']:.2f} %"
+             f" of events ({p.details['removed_segments']} of {p.details['segments']} segments)")
+        for p in state.placed.values()
+        if p.kind is GateKind.TIME_QC and p.placed and p.details.get("removed_segments")
+    ]
+    template_ref = {"id": template.id, "version": template.version, "sha256": template.sha256}
+    measurements = template_measurements(
+        template, template_ref, populations, state.placed, sample, control
+    )
+    strategy = GatingStrategy(
+        [g for p in state.placed.values() for g in p.gates],
+        [state.spill] if state.spill is not None and state.spill_id != FCS_SPILL_ID else [],
+    )
+    return FlowGatingResult(
+        template=template_ref,
+        sample=sample,
+        control=control,
+        placed=tuple(state.placed[g.id] for g in template.gates),
+        populations=populations,
+        flags=tuple(state.flags + qc_flags),
+        measurements=measurements,
+        membership={g.id: state.memberships[g.id] for g in template.gates},
+        strategy=strategy,
+        details={"markers": dict(markers)},
+    )
+
+
+def _population_table(template: Template, state: _Pass) -> pd.DataFrame:
+    """Depth-first from the top-level gates, children in template order."""
+    total = state.sample.event_count
+    children: dict[str | None, list[str]] = {}
+    for gate in template.gates:
+        children.setdefault(gate.parent, []).append(gate.id)
+    rows = []
+    stack: list[tuple[str, tuple[str, ...]]] = [(g, ()) for g in reversed(children.get(None, []))]
+    while stack:
+        gate_id, above = stack.pop()
+        spec = template.gate(gate_id)
+        count = int(np.count_nonzero(state.memberships[gate_id]))
+        parent_count = (
+            total if spec.parent is None else int(np.count_nonzero(state.memberships[spec.parent]))
+        )
+        path = (*above, gate_id)
+        rows.append(
+            (
+                "/".join(path),
+                spec.name or gate_id,
+                gate_id,
+                spec.parent,
+                count,
+                parent_count,
+                100.0 * count / parent_count if parent_count else float("nan"),
+                100.0 * count / total if total else float("nan"),
+            )
+        )
+        stack += [(child, path) for child in reversed(children.get(gate_id, []))]
+    return pd.DataFrame(rows, columns=list(POPULATION_COLUMNS))
+
+
+def _low_count_flags(template: Template, populations: pd.DataFrame) -> list[Flag]:
+    flags = []
+    for row in populations.itertuples(index=False):
+        minimum = template.min_events_for(row.gate_id)
+        if row.count < minimum:
+            flags.append(
+                Flag(
+                    FlagCode.LOW_COUNT,
+                    row.gate_id,
+                    f"{row.name} holds {row.count} events, fewer than the template's minimum "
+                    f"of {minimum}",
+                )
+            )
+    return flags

@@ -1,0 +1,270 @@
+"""A gate tree and its application to a Sample.
+
+:class:`GatingStrategy` holds gate definitions (as written: a quadrant gate stays one gate) and the
+populations they define (each quadrant its own), named spillover matrices, and checks the tree:
+unique ids, known parents and boolean operands, no cycles. :meth:`GatingStrategy.apply` computes
+every population's membership (its own shape AND its parent's membership), parents and operands
+first, and returns a :class:`GatingResult`: a tidy table plus the boolean membership per gate.
+
+A population's ``path`` is the tuple of gate ids from the top of the tree down to it, inclusive:
+``("cells", "singlets", "cd45")``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+import numpy as np
+import pandas as pd
+
+from cytorelease.errors import TemplateError
+from cytorelease.flow.compensation import SpilloverMatrix
+from cytorelease.flow.gating.events import SampleEvents
+from cytorelease.flow.gating.gates import Gate
+from cytorelease.flow.sample import Sample
+
+__all__ = ["GatingResult", "GatingStrategy"]
+
+RESULT_COLUMNS = (
+    "path",
+    "gate_id",
+    "parent",
+    "count",
+    "parent_count",
+    "percent_of_parent",
+    "percent_of_total",
+)
+
+
+@dataclass(frozen=True)
+class GatingResult:
+    """Counts and memberships of every population, in tree order (parents before children)."""
+
+    table: pd.DataFrame
+    membership: Mapping[str, np.ndarray]
+    event_count: int
+    sample_sha256: str | None = None
+    _index: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "membership", MappingProxyType(dict(self.membership)))
+        self._index.update({g: i for i, g in enumerate(self.table["gate_id"])})
+
+    def _row(self, gate_id: str) -> pd.Series:
+        if gate_id not in self._index:
+            raise TemplateError(
+                f"no population {gate_id!r} in this result",
+                hint="populations: " + ", ".join(self._index),
+            )
+        return self.table.iloc[self._index[gate_id]]
+
+    def count(self, gate_id: str) -> int:
+        return int(self._row(gate_id)["count"])
+
+    def percent_of_parent(self, gate_id: str) -> float:
+        return float(self._row(gate_id)["percent_of_parent"])
+
+    def membership_frame(self) -> pd.DataFrame:
+        """One 0/1 column per population, one row per event."""
+        return pd.DataFrame({g: m.astype(np.uint8) for g, m in self.membership.items()})
+
+    def populations(self) -> list[dict[str, object]]:
+        """The table as plain records (path as a '/'-joined string), e.g. for JSON."""
+        records = []
+        for row in self.table.itertuples(index=False):
+            records.append(
+                {
+                    "path": "/".join(row.path),
+                    "name": row.gate_id,
+                    "parent": row.parent,
+                    "count": int(row.count),
+                    "parent_count": int(row.parent_count),
+                    "percent_of_parent": _json_float(row.percent_of_parent),
+                    "percent_of_total": _json_float(row.percent_of_total),
+                }
+            )
+        return records
+
+
+def _json_float(value: float) -> float | None:
+    return None if np.isnan(value) else float(value)
+
+
+class GatingStrategy:
+    """Gates by id with parent links, spillover matrices by id; validated on every change."""
+
+    def __init__(
+        self,
+        gates: Iterable[Gate] = (),
+        spillovers: Iterable[SpilloverMatrix] = (),
+    ) -> None:
+        self._gates: dict[str, Gate] = {}
+        self._populations: dict[str, Gate] = {}
+        self._spillovers: dict[str, SpilloverMatrix] = {}
+        for matrix in spillovers:
+            self.add_spillover(matrix)
+        for gate in gates:
+            self._add(gate)
+        self._order = self._check()
+
+    # building -------------------------------------------------------------------------------
+    def add_spillover(self, matrix: SpilloverMatrix) -> None:
+        if matrix.id in ("FCS", "uncompensated"):
+            raise TemplateError(f"spillover id {matrix.id!r} is reserved by GatingML")
+        self._spillovers[matrix.id] = matrix
+
+    def add_gate(self, gate: Gate) -> None:
+        """Add a gate; its parent and operands may be added later, but must exist to apply."""
+        self._add(gate)
+        self._order = self._check(require_complete=False)
+
+    def _add(self, gate: Gate) -> None:
+        if gate.id in self._gates:
+            raise TemplateError(f"gate id {gate.id!r} is used twice")
+        for population in gate.populations():
+            if population.id in self._populations:
+                raise TemplateError(f"gate id {population.id!r} is used twice")
+        self._gates[gate.id] = gate
+        for population in gate.populations():
+            self._populations[population.id] = population
+
+    # reading --------------------------------------------------------------------------------
+    @property
+    def gates(self) -> tuple[Gate, ...]:
+        """Definitions as added (a quadrant gate is one entry)."""
+        return tuple(self._gates.values())
+
+    @property
+    def spillovers(self) -> Mapping[str, SpilloverMatrix]:
+        return MappingProxyType(self._spillovers)
+
+    @property
+    def population_ids(self) -> tuple[str, ...]:
+        """Populations in application order (parents and operands before dependants)."""
+        return tuple(self._order)
+
+    def population(self, gate_id: str) -> Gate:
+        try:
+            return self._populations[gate_id]
+        except KeyError:
+            raise TemplateError(
+                f"no gate {gate_id!r}", hint="gates: " + ", ".join(self._populations)
+            ) from None
+
+    def path(self, gate_id: str) -> tuple[str, ...]:
+        chain = [gate_id]
+        parent = self.population(gate_id).parent
+        while parent is not None:
+            chain.append(parent)
+            parent = self._populations[parent].parent
+        return tuple(reversed(chain))
+
+    def children(self, gate_id: str | None) -> tuple[str, ...]:
+        return tuple(g for g in self._order if self._populations[g].parent == gate_id)
+
+    # checking -------------------------------------------------------------------------------
+    def _check(self, *, require_complete: bool = True) -> list[str]:
+        """Validate links and return a topological order of the known populations."""
+        for gate in self._populations.values():
+            needed = ([gate.parent] if gate.parent is not None else []) + list(gate.references)
+            for ref in needed:
+                if ref not in self._populations and require_complete:
+                    role = "parent" if ref == gate.parent else "operand"
+                    raise TemplateError(
+                        f"gate {gate.id!r} names {role} {ref!r}, which is not defined",
+                        hint="gates: " + ", ".join(self._populations),
+                    )
+        order: list[str] = []
+        state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+        for start in self._populations:
+            self._visit(start, state, order, [])
+        return order
+
+    def _visit(
+        self, gate_id: str, state: dict[str, int], order: list[str], trail: list[str]
+    ) -> None:
+        if state.get(gate_id) == 2 or gate_id not in self._populations:
+            return
+        if state.get(gate_id) == 1:
+            cycle = [*trail[trail.index(gate_id) :], gate_id]
+            raise TemplateError(f"gates form a cycle: {' -> '.join(cycle)}")
+        state[gate_id] = 1
+        gate = self._populations[gate_id]
+        trail.append(gate_id)
+        for ref in ([gate.parent] if gate.parent is not None else []) + list(gate.references):
+            self._visit(ref, state, order, trail)
+        trail.pop()
+        state[gate_id] = 2
+        order.append(gate_id)
+
+    def validate(self) -> None:
+        """Raise a TemplateError unless every parent and operand exists and there is no cycle."""
+        self._order = self._check()
+
+    def channels(self) -> tuple[str, ...]:
+        """Channel names the gates read (fluorochromes of named spillovers included)."""
+        names: dict[str, None] = {}
+        for gate in self._populations.values():
+            for dim in gate.dimensions:
+                names.update(dict.fromkeys(dim.channels))
+        return tuple(names)
+
+    # applying -------------------------------------------------------------------------------
+    def apply(self, sample: Sample, *, events: np.ndarray | None = None) -> GatingResult:
+        """Gate a Sample (``events`` defaults to ``sample.scaled_events()``)."""
+        self.validate()
+        memberships: dict[str, np.ndarray] = {}
+
+        def membership(gate_id: str) -> np.ndarray:
+            return memberships[gate_id]
+
+        source = SampleEvents(sample, self._spillovers, events=events, membership=membership)
+        try:
+            for gate_id in self._order:
+                gate = self._populations[gate_id]
+                inside = gate.apply(source)
+                if gate.parent is not None:
+                    inside = inside & memberships[gate.parent]
+                memberships[gate_id] = inside
+        except TemplateError as error:
+            raise error.with_path(sample.path) from None
+        return self._result(memberships, source.event_count, sample.sha256)
+
+    def _result(
+        self, memberships: dict[str, np.ndarray], total: int, sha256: str | None
+    ) -> GatingResult:
+        rows = []
+        for gate_id in self._tree_order():
+            gate = self._populations[gate_id]
+            count = int(np.count_nonzero(memberships[gate_id]))
+            parent_count = (
+                total if gate.parent is None else int(np.count_nonzero(memberships[gate.parent]))
+            )
+            rows.append(
+                (
+                    self.path(gate_id),
+                    gate_id,
+                    gate.parent,
+                    count,
+                    parent_count,
+                    100.0 * count / parent_count if parent_count else float("nan"),
+                    100.0 * count / total if total else float("nan"),
+                )
+            )
+        table = pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
+        ordered = {g: memberships[g] for g in table["gate_id"]}
+        return GatingResult(table, ordered, total, sha256)
+
+    def _tree_order(self) -> list[str]:
+        """Depth-first from the top-level gates, children in definition order."""
+        out: list[str] = []
+        stack = list(reversed(self.children(None)))
+        defined = list(self._populations)
+        while stack:
+            gate_id = stack.pop()
+            out.append(gate_id)
+            kids = [g for g in defined if self._populations[g].parent == gate_id]
+            stack.extend(reversed(kids))
+        return out

@@ -1,0 +1,145 @@
+"""Gating templates: the versioned YAML documents under ``gating/`` and their pydantic model.
+
+A template names markers (matched to a file's channels by $PnS label or alias, case-insensitive,
+or by $PnN), the transform of each marker, the compensation to apply, a tree of gates (fixed
+ones with coordinates on the markers' transformed scales, and data-driven ones placed per
+sample), the minimum event count of a reportable population and the measurements to report.
+
+Validation errors name the file, the field path (``gates[3].parent``) and its line.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from cytorelease._resources import ResourceKind, resolve_resource
+from cytorelease.errors import InputError, TemplateError
+from cytorelease.flow.gating._yaml_lines import (
+    format_location,
+    line_of,
+    load_yaml_with_lines,
+    locate,
+)
+from cytorelease.flow.gating.template_model import (
+    BooleanGateSpec,
+    BoolOp,
+    CompensationSource,
+    CompensationSpec,
+    ControlPercentileGateSpec,
+    CrossCheckSpec,
+    DensityValleyGateSpec,
+    EllipseGateSpec,
+    GateKind,
+    GateSpec,
+    MarkerSpec,
+    MeasurementKind,
+    MeasurementSpec,
+    PolygonGateSpec,
+    RangeSpec,
+    RectangleGateSpec,
+    RobustFit,
+    ScatterClusterGateSpec,
+    ScatterOutput,
+    Side,
+    SingletBandGateSpec,
+    Template,
+    TemplateReferenceError,
+    TimeQCGateSpec,
+    TransformKind,
+    TransformSpec,
+)
+
+__all__ = [
+    "BoolOp",
+    "BooleanGateSpec",
+    "CompensationSource",
+    "CompensationSpec",
+    "ControlPercentileGateSpec",
+    "CrossCheckSpec",
+    "DensityValleyGateSpec",
+    "EllipseGateSpec",
+    "GateKind",
+    "GateSpec",
+    "MarkerSpec",
+    "MeasurementKind",
+    "MeasurementSpec",
+    "PolygonGateSpec",
+    "RangeSpec",
+    "RectangleGateSpec",
+    "RobustFit",
+    "ScatterClusterGateSpec",
+    "ScatterOutput",
+    "Side",
+    "SingletBandGateSpec",
+    "Template",
+    "TimeQCGateSpec",
+    "TransformKind",
+    "TransformSpec",
+    "load_template",
+    "parse_template",
+]
+
+
+def load_template(path_or_name: str | Path) -> Template:
+    """A template from a path, or by name from the gating library (``cd19-car-t-panel``)."""
+    path = resolve_resource(ResourceKind.GATING, path_or_name)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise TemplateError(f"not UTF-8 text (byte {exc.start})", path=path) from None
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror}", path=path) from None
+    return parse_template(text, path=path)
+
+
+def parse_template(text: str, *, path: str | Path = "<template>") -> Template:
+    """Validate a template document; errors name ``path``, the field path and its line."""
+    try:
+        document, lines = load_yaml_with_lines(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise TemplateError(f"{where}invalid YAML: {problem}", path=path) from None
+    if not isinstance(document, dict):
+        raise TemplateError(
+            "a gating template is a YAML mapping (schema_version, id, version, markers, gates)",
+            path=path,
+        )
+    try:
+        template = Template.model_validate(document)
+    except ValidationError as exc:
+        raise TemplateError(_describe_validation(exc, document, lines), path=path) from None
+    except TemplateReferenceError as exc:
+        line = line_of(lines, exc.location)
+        where = format_location(exc.location) + (f" (line {line})" if line else "")
+        raise TemplateError(f"{where}: {exc.problem}", path=path, hint=exc.hint) from None
+    template._attach_source(Path(path), document)
+    return template
+
+
+def _describe_validation(exc: ValidationError, document: Any, lines: dict) -> str:
+    """One line: every problem as ``field.path (line N): message``, separated by ``; ``."""
+    seen: set[str] = set()
+    parts: list[str] = []
+    for error in exc.errors(include_url=False):
+        loc = tuple(error["loc"])
+        message = error["msg"]
+        if error["type"] == "union_tag_invalid":
+            loc = (*loc, "kind")
+            kinds = ", ".join(kind.value for kind in GateKind)
+            message = f"unknown gate kind {error['ctx']['tag']!r} (kinds: {kinds})"
+        field, line = locate(document, lines, loc)
+        if error["type"] == "extra_forbidden":
+            message = "unknown field (check its spelling against the template schema)"
+        elif error["type"] == "missing":
+            message = "required field is missing"
+        text = f"{field} (line {line}): {message}"
+        if text not in seen:
+            seen.add(text)
+            parts.append(text)
+    return "; ".join(parts)

@@ -1,0 +1,131 @@
+"""Acquisition QC over Time: segments with an abnormal event rate or a drifting signal.
+
+The acquisition is cut into equal time segments (as flowAI and PeacoQC do). A segment is removed
+when its event count, or the median of a drift marker, lies more than a robust z-score threshold
+from the median segment. The spread is the larger of the segments' MAD and the sampling noise
+expected of a segment of that size, so a very steady run does not flag noise as drift.
+The kept part of the run is a union of time intervals, which a gate can express exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["TimeQC", "time_qc"]
+
+_MAD_TO_SD = 1.4826
+
+
+@dataclass(frozen=True, slots=True)
+class TimeQC:
+    """Segments removed and the kept intervals ``[start, end)`` (None: open-ended)."""
+
+    edges: np.ndarray  # segment boundaries, len(segments) + 1
+    counts: np.ndarray  # events per segment
+    removed: np.ndarray  # bool per segment
+    reasons: tuple[str, ...]  # one per removed segment, in order
+    intervals: tuple[tuple[float | None, float | None], ...]
+    removed_events: int
+    total_events: int
+
+    @property
+    def removed_pct(self) -> float:
+        return 100.0 * self.removed_events / self.total_events if self.total_events else 0.0
+
+    def keep(self, time: np.ndarray) -> np.ndarray:
+        """Membership of events in the kept intervals (the same rule the exported gate uses)."""
+        keep = np.zeros(len(time), dtype=bool)
+        for start, end in self.intervals:
+            inside = np.ones(len(time), dtype=bool)
+            if start is not None:
+                inside &= time >= start
+            if end is not None:
+                inside &= time < end
+            keep |= inside
+        return keep
+
+
+def _robust_z(values: np.ndarray, floor: np.ndarray | float) -> np.ndarray:
+    centre = np.median(values)
+    spread = np.maximum(_MAD_TO_SD * np.median(np.abs(values - centre)), floor)
+    return (values - centre) / spread
+
+
+def time_qc(
+    time: np.ndarray,
+    signals: Mapping[str, np.ndarray] | None = None,
+    *,
+    segments: int = 100,
+    rate_mad: float = 5.0,
+    drift_mad: float = 5.0,
+) -> TimeQC:
+    """Find abnormal segments of an acquisition; ``signals`` are transformed marker values."""
+    time = np.asarray(time, dtype=np.float64)
+    total = len(time)
+    t0, t1 = (float(time.min()), float(time.max())) if total else (0.0, 1.0)
+    if t1 <= t0:
+        t1 = t0 + 1.0
+    edges = np.linspace(t0, t1, segments + 1)
+    segment = np.clip(np.searchsorted(edges, time, side="right") - 1, 0, segments - 1)
+    counts = np.bincount(segment, minlength=segments)
+    removed = np.zeros(segments, dtype=bool)
+    reasons: dict[int, str] = {}
+    # Poisson noise of a segment's count is its square root
+    rate_z = _robust_z(counts.astype(np.float64), np.sqrt(max(np.median(counts), 1.0)))
+    for index in np.flatnonzero(np.abs(rate_z) > rate_mad):
+        removed[index] = True
+        reasons[int(index)] = f"event rate z={rate_z[index]:+.1f}"
+    for name, values in (signals or {}).items():
+        values = np.asarray(values, dtype=np.float64)
+        medians = np.full(segments, np.nan)
+        order = np.argsort(segment, kind="stable")
+        bounds = np.searchsorted(segment[order], np.arange(segments + 1))
+        for index in range(segments):
+            chunk = values[order[bounds[index] : bounds[index + 1]]]
+            if len(chunk):
+                medians[index] = np.median(chunk)
+        filled = np.isfinite(medians)
+        if filled.sum() < 4:
+            continue
+        # standard error of a median: 1.2533 sd / sqrt(n), with a robust sd of all events
+        sd = _MAD_TO_SD * float(np.median(np.abs(values - np.median(values))))
+        floor = 1.2533 * sd / np.sqrt(np.maximum(counts[filled], 1))
+        z = np.zeros(segments)
+        z[filled] = _robust_z(medians[filled], floor)
+        for index in np.flatnonzero(np.abs(z) > drift_mad):
+            removed[index] = True
+            reasons.setdefault(int(index), f"{name} drift z={z[index]:+.1f}")
+    intervals = _kept_intervals(edges, removed)
+    removed_events = int(counts[removed].sum())
+    return TimeQC(
+        edges=edges,
+        counts=counts,
+        removed=removed,
+        reasons=tuple(reasons[i] for i in sorted(reasons)),
+        intervals=intervals,
+        removed_events=removed_events,
+        total_events=total,
+    )
+
+
+def _kept_intervals(
+    edges: np.ndarray, removed: np.ndarray
+) -> tuple[tuple[float | None, float | None], ...]:
+    """Runs of kept segments as [start, end); the first starts at None, the last ends at None."""
+    runs: list[tuple[float | None, float | None]] = []
+    n = len(removed)
+    index = 0
+    while index < n:
+        if removed[index]:
+            index += 1
+            continue
+        start = index
+        while index < n and not removed[index]:
+            index += 1
+        low = None if start == 0 else float(edges[start])
+        high = None if index == n else float(edges[index])
+        runs.append((low, high))
+    return tuple(runs)

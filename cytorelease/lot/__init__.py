@@ -1,0 +1,1 @@
+"""A lot: its manifest, the release pipeline, and the canonical result record."""

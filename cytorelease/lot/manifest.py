@@ -1,0 +1,188 @@
+"""The lot manifest (``lot.yaml``): what was made, which raw files and manual entries belong to it.
+
+Paths are confined to the lot folder: an absolute path, a ``..`` component or a symlink that
+leads outside is refused, so a manifest can never make cytorelease read another lot's files.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from cytorelease._yaml import YamlLinesError, load_yaml_with_lines, validation_problems
+from cytorelease.attributes import ATTRIBUTES
+from cytorelease.errors import InputError, ManifestError
+
+__all__ = [
+    "CytotoxInputs",
+    "ElisaInput",
+    "FlowInputs",
+    "FlowTube",
+    "LotInputs",
+    "LotManifest",
+    "ManualEntry",
+    "PotencyInputs",
+    "QpcrInput",
+    "TubeRole",
+    "load_manifest",
+    "resolve_input",
+]
+
+MANIFEST_NAME = "lot.yaml"
+SCHEMA = "cytorelease.lot/1"
+
+
+class TubeRole(StrEnum):
+    STAINED = "stained"
+    FMO = "fmo"
+    UNSTAINED = "unstained"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FlowTube(_Model):
+    path: str
+    role: TubeRole
+    control_for: str | None = Field(
+        default=None, description="marker an FMO tube is the control of"
+    )
+
+
+class FlowInputs(_Model):
+    template: str
+    tubes: list[FlowTube] = Field(min_length=1)
+
+
+class QpcrInput(_Model):
+    path: str
+    assay: str
+    format: str = "auto"
+
+
+class ElisaInput(_Model):
+    path: str
+    assay: str
+
+
+class CytotoxInputs(_Model):
+    assay: str
+    targets_alone: str
+    with_effectors: str
+
+
+class PotencyInputs(_Model):
+    elisa: ElisaInput | None = None
+    cytotox: CytotoxInputs | None = None
+
+
+class LotInputs(_Model):
+    flow: FlowInputs | None = None
+    qpcr: QpcrInput | None = None
+    potency: PotencyInputs | None = None
+
+
+class ManualEntry(_Model):
+    attribute: str
+    value: float | int | str | bool
+    unit: str | None = None
+    entered_by: str = Field(min_length=1)
+    entered_at: datetime
+    comment: str | None = None
+
+
+class LotManifest(_Model):
+    schema_: Literal["cytorelease.lot/1"] = Field(alias="schema")
+    lot_id: str = Field(min_length=1)
+    product: str
+    chain_of_identity: str
+    manufacturing_date: date
+    spec: str
+    inputs: LotInputs = LotInputs()
+    manual: list[ManualEntry] = []
+
+    def input_paths(self) -> list[tuple[str, str]]:
+        """Every (role, relative path) the manifest names, in a stable order."""
+        found: list[tuple[str, str]] = []
+        if self.inputs.flow:
+            found += [(f"flow.{t.role.value}", t.path) for t in self.inputs.flow.tubes]
+        if self.inputs.qpcr:
+            found.append(("qpcr", self.inputs.qpcr.path))
+        potency = self.inputs.potency
+        if potency and potency.elisa:
+            found.append(("potency.elisa", potency.elisa.path))
+        if potency and potency.cytotox:
+            found.append(("potency.targets_alone", potency.cytotox.targets_alone))
+            found.append(("potency.with_effectors", potency.cytotox.with_effectors))
+        return found
+
+
+def resolve_input(lot_dir: Path, relative: str, *, manifest: Path | None = None) -> Path:
+    """The file a manifest names, refused when it would lie outside the lot folder."""
+    where = manifest or lot_dir / MANIFEST_NAME
+    if (
+        PurePosixPath(relative).is_absolute()
+        or PureWindowsPath(relative).is_absolute()
+        or ".." in PurePosixPath(relative.replace("\\", "/")).parts
+    ):
+        raise ManifestError(
+            f"input path {relative!r} leaves the lot folder",
+            path=where,
+            hint="name files relative to the lot folder, without '..' or absolute paths",
+        )
+    root = lot_dir.resolve()
+    target = (lot_dir / relative).resolve()
+    if not target.is_relative_to(root):
+        raise ManifestError(f"input path {relative!r} resolves outside the lot folder", path=where)
+    if not target.is_file():
+        raise InputError(
+            f"input file {relative!r} named in the manifest does not exist", path=where
+        )
+    return target
+
+
+def load_manifest(lot_dir: str | Path) -> LotManifest:
+    """Read and validate ``LOT_DIR/lot.yaml``; every input path must exist inside the folder."""
+    lot_dir = Path(lot_dir)
+    if not lot_dir.is_dir():
+        raise InputError("not a lot folder (expected a directory holding lot.yaml)", path=lot_dir)
+    path = lot_dir / MANIFEST_NAME
+    if not path.is_file():
+        raise ManifestError("lot folder has no lot.yaml manifest", path=lot_dir)
+    try:
+        document = load_yaml_with_lines(path.read_text(encoding="utf-8"))
+    except YamlLinesError as exc:
+        where = f"line {exc.line}: " if exc.line else ""
+        raise ManifestError(f"{where}{exc}", path=path) from None
+    except UnicodeDecodeError:
+        raise ManifestError("not UTF-8 text", path=path) from None
+    if not isinstance(document.data, dict):
+        raise ManifestError("expected a mapping of lot fields", path=path)
+    if document.data.get("schema") not in (None, SCHEMA):
+        raise ManifestError(
+            f"unknown manifest schema {document.data.get('schema')!r}; this cytorelease reads {SCHEMA}",
+            path=path,
+        )
+    try:
+        manifest = LotManifest.model_validate(document.data)
+    except ValidationError as exc:
+        raise ManifestError(
+            "; ".join(validation_problems(exc, document.lines)), path=path
+        ) from None
+    for index, entry in enumerate(manifest.manual):
+        if entry.attribute not in ATTRIBUTES:
+            line = document.lines.line_of(("manual", index, "attribute"))
+            raise ManifestError(
+                f"manual[{index}].attribute (line {line}): unknown attribute {entry.attribute!r}",
+                path=path,
+                hint="known manual attributes: "
+                + ", ".join(a for a in ATTRIBUTES if a.startswith("manual.")),
+            )
+    for _, relative in manifest.input_paths():
+        resolve_input(lot_dir, relative, manifest=path)
+    return manifest

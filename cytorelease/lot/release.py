@@ -1,0 +1,124 @@
+"""The release pipeline: lot folder -> analyses -> spec evaluation -> result.json + draft CoA."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from cytorelease.errors import SpecError
+from cytorelease.lot.analyses import manual_measurements, run_elisa, run_flow, run_qpcr
+from cytorelease.lot.manifest import load_manifest
+from cytorelease.lot.outcome import AnalysisOutcome
+from cytorelease.lot.record import build_record, record_sha256, write_record
+
+__all__ = ["ReleaseOutcome", "release_lot"]
+
+# Called as progress(step_name, completed_steps, total_steps).
+ProgressFn = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseOutcome:
+    record: dict[str, Any]
+    record_sha256: str
+    result_path: Path
+    report_path: Path
+
+    @property
+    def disposition(self) -> str:
+        return str(self.record["evaluation"]["disposition"])
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.disposition == "PASS" else 1
+
+    def to_dict(self) -> dict[str, Any]:
+        evaluation = self.record["evaluation"]
+        return {
+            "lot": self.record["lot"],
+            "disposition": self.disposition,
+            "spec": evaluation["spec"],
+            "criteria": [
+                {k: c.get(k) for k in ("id", "attribute", "reported", "limit", "verdict")}
+                for c in evaluation["criteria"]
+            ],
+            "analyses": self.record["analyses"],
+            "result": str(self.result_path),
+            "result_sha256": self.record_sha256,
+            "report": str(self.report_path),
+        }
+
+
+def release_lot(
+    lot_dir: str | Path,
+    *,
+    spec: str | Path | None = None,
+    out: str | Path | None = None,
+    progress: ProgressFn | None = None,
+    created_at: datetime | None = None,
+) -> ReleaseOutcome:
+    """Run every analysis the manifest names, evaluate the spec, write the record and the CoA.
+
+    ``spec`` overrides the manifest's spec reference (an auditor's what-if, or a new version);
+    ``out`` defaults to ``./<lot id>-release``. Raw files are only read.
+    """
+    from cytorelease.report.render import write_coa
+    from cytorelease.spec.evaluate import evaluate
+    from cytorelease.spec.registry import resolve_spec
+
+    lot_dir = Path(lot_dir)
+    manifest = load_manifest(lot_dir)
+    loaded = resolve_spec(spec or manifest.spec)
+    if loaded.spec.product != manifest.product:
+        raise SpecError(
+            f"spec is for product {loaded.spec.product!r} but lot {manifest.lot_id} is {manifest.product!r}",
+            path=loaded.path,
+        )
+    out_dir = Path(out) if out is not None else Path.cwd() / f"{manifest.lot_id}-release"
+
+    steps: list[tuple[str, Callable[[], AnalysisOutcome]]] = [
+        ("flow cytometry", lambda: run_flow(lot_dir, manifest))
+    ]
+    outcomes: list[AnalysisOutcome] = []
+
+    def car_fraction() -> float | None:
+        for outcome in outcomes:
+            for m in outcome.measurements:
+                if m.attribute == "flow.car_pct_of_viable_cd3" and isinstance(m.value, float):
+                    return m.value / 100.0
+        return None
+
+    steps.append(
+        ("vector copy number", lambda: run_qpcr(lot_dir, manifest, car_fraction=car_fraction()))
+    )
+    steps.append(("potency", lambda: run_elisa(lot_dir, manifest)))
+    total = len(steps) + 2
+    for index, (name, step) in enumerate(steps):
+        if progress:
+            progress(name, index, total)
+        outcomes.append(step())
+
+    if progress:
+        progress("evaluation", len(steps), total)
+    manual = manual_measurements(manifest)
+    measurements = [m for o in outcomes for m in o.measurements] + manual
+    evaluation = evaluate(loaded, measurements)
+    record = build_record(
+        manifest,
+        outcomes=outcomes,
+        manual=manual,
+        evaluation=evaluation.to_dict(),
+        created_at=created_at,
+    )
+    if progress:
+        progress("certificate of analysis", len(steps) + 1, total)
+    result_path = write_record(record, out_dir / "result.json")
+    report_path = write_coa(
+        record, out_dir / f"coa-{manifest.lot_id}.html", generated_at=created_at
+    )
+    if progress:
+        progress("done", total, total)
+    return ReleaseOutcome(record, record_sha256(record), result_path, report_path)

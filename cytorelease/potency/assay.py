@@ -1,0 +1,223 @@
+"""Potency assay definitions (``assays/potency-*.yaml``): plate layout, curve, acceptance.
+
+A definition is versioned data: ``schema``, ``id`` and ``version`` name it, and a result records
+the SHA-256 of its parsed content so a later edit can never pass for the version that was used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from cytorelease.errors import AssayError
+from cytorelease.potency._yaml import format_loc, load_located
+from cytorelease.potency.curve import CurveModel, Weighting
+from cytorelease.potency.readers._model import PLATE_SHAPES, normalise_well
+
+__all__ = [
+    "ASSAY_SCHEMA",
+    "LoadedAssay",
+    "PotencyAssay",
+    "SampleRole",
+    "load_potency_assay",
+]
+
+ASSAY_SCHEMA = "cytorelease.assay/1"
+
+
+class SampleRole(StrEnum):
+    ANTIGEN_POSITIVE = "antigen-positive"  # test article on antigen-positive targets
+    ANTIGEN_NEGATIVE = "antigen-negative"  # test article on antigen-negative targets
+    EFFECTORS_ALONE = "effectors-alone"
+    TARGETS_ALONE = "targets-alone"
+    OTHER = "other"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+Wells = list[str]
+
+
+def _check_wells(wells: list[str]) -> list[str]:
+    out = []
+    for well in wells:
+        name = normalise_well(str(well))
+        if name is None:
+            raise ValueError(f"{well!r} is not a well id (A1 ... P24)")
+        out.append(name)
+    if len(set(out)) != len(out):
+        raise ValueError("a well is listed twice")
+    return out
+
+
+class Standard(_Strict):
+    name: str
+    concentration: float = Field(gt=0, description="nominal concentration in the well")
+    wells: Wells = Field(min_length=1)
+
+    _wells = field_validator("wells")(_check_wells)
+
+
+class Blank(_Strict):
+    wells: Wells = Field(min_length=1)
+
+    _wells = field_validator("wells")(_check_wells)
+
+
+class SampleDef(_Strict):
+    name: str
+    role: SampleRole
+    dilution: float = Field(default=1.0, ge=1.0, description="fold dilution before plating")
+    wells: Wells = Field(min_length=1)
+
+    _wells = field_validator("wells")(_check_wells)
+
+
+class Read(_Strict):
+    wavelength_nm: float | None = Field(default=None, gt=0)
+
+
+class CurveSpec(_Strict):
+    model: CurveModel = CurveModel.FOUR_PL
+    weighting: Weighting = Weighting.NONE
+
+
+class Window(_Strict):
+    min: float
+    max: float
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Window:
+        if self.min >= self.max:
+            raise ValueError(f"min {self.min} must be below max {self.max}")
+        return self
+
+
+class Acceptance(_Strict):
+    standard_recovery_pct: Window = Window(min=80.0, max=120.0)
+    min_standards_in_recovery: int = Field(default=5, ge=2)
+    r_squared_min: float = Field(default=0.98, gt=0, le=1)
+    replicate_cv_max_pct: float = Field(default=20.0, gt=0)
+
+
+class Reporting(_Strict):
+    unit: str = "pg/mL"
+    decimals: int = Field(default=1, ge=0, le=6)
+
+
+class DosePoint(_Strict):
+    dose: float = Field(gt=0)
+    wells: Wells = Field(min_length=1)
+
+    _wells = field_validator("wells")(_check_wells)
+
+
+class Parallelism(_Strict):
+    """Equivalence margins: the (1 - 2 alpha) CI of each ratio must lie inside its window."""
+
+    slope_ratio: Window = Window(min=0.8, max=1.25)
+    span_ratio: Window = Window(min=0.8, max=1.25)
+    confidence: float = Field(default=0.90, gt=0.5, lt=1)
+
+
+class RelativePotencyDef(_Strict):
+    reference: list[DosePoint] = Field(min_length=4)
+    test: list[DosePoint] = Field(min_length=4)
+    parallelism: Parallelism = Parallelism()
+    confidence: float = Field(default=0.95, gt=0.5, lt=1)
+
+
+class PotencyAssay(_Strict):
+    schema_: Literal["cytorelease.assay/1"] = Field(alias="schema")
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")
+    version: str
+    kind: Literal["potency-elisa"]
+    title: str
+    analyte: str
+    plate_wells: Literal[96, 384] = 96
+    read: Read = Read()
+    standards: list[Standard] = Field(min_length=4)
+    blanks: Blank | None = None
+    samples: list[SampleDef] = Field(min_length=1)
+    curve: CurveSpec = CurveSpec()
+    acceptance: Acceptance = Acceptance()
+    reporting: Reporting = Reporting()
+    relative_potency: RelativePotencyDef | None = None
+
+    @model_validator(mode="after")
+    def _layout(self) -> PotencyAssay:
+        rows, columns = PLATE_SHAPES[self.plate_wells]
+        owner: dict[str, str] = {}
+        groups: list[tuple[str, list[str]]] = [
+            (f"standard {s.name}", s.wells) for s in self.standards
+        ]
+        groups += [(f"sample {s.name}", s.wells) for s in self.samples]
+        if self.blanks:
+            groups.append(("blanks", self.blanks.wells))
+        for label, wells in groups:
+            for well in wells:
+                if ord(well[0]) - 65 >= rows or int(well[1:]) > columns:
+                    raise ValueError(
+                        f"{label}: well {well} is not on a {self.plate_wells}-well plate"
+                    )
+                if well in owner:
+                    raise ValueError(f"well {well} is used by both {owner[well]} and {label}")
+                owner[well] = label
+        names = [s.name for s in self.samples]
+        if len(set(names)) != len(names):
+            raise ValueError("sample names must be unique")
+        positives = [s for s in self.samples if s.role is SampleRole.ANTIGEN_POSITIVE]
+        negatives = [s for s in self.samples if s.role is SampleRole.ANTIGEN_NEGATIVE]
+        if len(positives) != 1 or len(negatives) > 1:
+            raise ValueError(
+                "exactly one sample must have role antigen-positive (the reported IFN-gamma) "
+                "and at most one antigen-negative"
+            )
+        return self
+
+    def all_wells(self) -> list[str]:
+        wells = [w for s in self.standards for w in s.wells]
+        wells += [w for s in self.samples for w in s.wells]
+        wells += self.blanks.wells if self.blanks else []
+        if self.relative_potency:
+            for series in (self.relative_potency.reference, self.relative_potency.test):
+                wells += [w for point in series for w in point.wells]
+        return wells
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedAssay:
+    """A validated definition with where it came from and the hash of its parsed content."""
+
+    assay: PotencyAssay
+    path: Path
+    sha256: str
+
+
+def load_potency_assay(name: str | Path) -> LoadedAssay:
+    """Load ``name`` (a path, or a name inside ``assays/``) and validate it."""
+    from cytorelease._resources import ResourceKind, resolve_resource
+    from cytorelease.provenance import content_sha256
+
+    path = resolve_resource(ResourceKind.ASSAYS, name)
+    document = load_located(path)
+    if not isinstance(document.data, dict):
+        raise AssayError("an assay file must be a mapping at its top level", path=path)
+    try:
+        assay = PotencyAssay.model_validate(document.data)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            loc = tuple(error["loc"])
+            line = document.line_of(loc)
+            where = f"{format_loc(loc)} (line {line})" if line else format_loc(loc)
+            message = error["msg"].removeprefix("Value error, ")
+            problems.append(f"{where}: {message}")
+        raise AssayError("; ".join(problems), path=path) from None
+    return LoadedAssay(assay, path, content_sha256(document.data))

@@ -1,0 +1,75 @@
+"""Plate-reader exports, sniffed by content: SoftMax Pro text, Gen5 text, generic CSV/xlsx grid.
+
+>>> export = read_plate("plate.txt")            # doctest: +SKIP
+>>> export.select(wavelength_nm=450).values["A1"]  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from cytorelease.errors import InputError
+from cytorelease.potency.readers._model import (
+    PlateExport,
+    PlateFormat,
+    PlateReading,
+    ReadingKind,
+)
+from cytorelease.potency.readers._text import decode_text
+from cytorelease.potency.readers.gen5 import looks_like_gen5, read_gen5
+from cytorelease.potency.readers.grid import find_grids, read_grid, rows_from_csv
+from cytorelease.potency.readers.softmax import looks_like_softmax, read_softmax
+
+__all__ = [
+    "PlateExport",
+    "PlateFormat",
+    "PlateReading",
+    "ReadingKind",
+    "read_plate",
+    "sniff_format",
+]
+
+_READERS: dict[PlateFormat, Callable[..., PlateExport]] = {
+    PlateFormat.SOFTMAX_PRO: read_softmax,
+    PlateFormat.GEN5: read_gen5,
+    PlateFormat.GRID: read_grid,
+}
+
+
+def sniff_format(data: bytes) -> PlateFormat | None:
+    """The export format, decided by the bytes alone (never by the file name)."""
+    if data.startswith(b"PK\x03\x04"):
+        return PlateFormat.GRID  # an xlsx workbook
+    text = decode_text(data[:65536])
+    if looks_like_softmax(text):
+        return PlateFormat.SOFTMAX_PRO
+    if looks_like_gen5(text):
+        return PlateFormat.GEN5
+    if find_grids(rows_from_csv(text)):
+        return PlateFormat.GRID
+    return None
+
+
+def read_plate(path: str | Path, *, format: PlateFormat | str | None = None) -> PlateExport:
+    """Read a plate-reader export; its format is sniffed from content unless given."""
+    from cytorelease.provenance import file_sha256
+
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError("no such file", path=path) from None
+    except IsADirectoryError:
+        raise InputError("is a folder, not a plate-reader export", path=path) from None
+    if not data.strip():
+        raise InputError("the file is empty", path=path)
+    chosen = PlateFormat(format) if format else sniff_format(data)
+    if chosen is None:
+        raise InputError(
+            "not a recognised plate-reader export",
+            path=path,
+            hint="cytorelease reads SoftMax Pro text, BioTek Gen5 text, and 96/384-well grids "
+            "in CSV or xlsx",
+        )
+    return _READERS[chosen](data, path=str(path), sha256=file_sha256(path))

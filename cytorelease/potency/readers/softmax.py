@@ -1,0 +1,209 @@
+"""SoftMax Pro (Molecular Devices) plain-text export: ``##BLOCKS=`` then ``Plate:`` blocks.
+
+Each ``Plate:`` block starts with a header line of tab-separated fields (name, export version,
+``PlateFormat`` or ``TimeFormat``, read type, read mode, data type, ..., number of wavelengths,
+the wavelengths, first column, number of columns, plate wells, first row, number of rows), then
+one table of raw values (its header names Temperature) and, in "Raw and Reduced" exports, a
+second table of reduced values whose header's second cell is empty. ``PlateFormat`` tables are
+grids (a row per plate row, a column per plate column; several wavelengths side by side);
+``TimeFormat`` ("column format") tables have a column per well and a line per wavelength.
+``Group:`` blocks (the software's own standard-curve tables) are not read: cytorelease fits its
+own curve from the raw values.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+from cytorelease.errors import InputError
+from cytorelease.potency.readers._model import (
+    PLATE_SHAPES,
+    PlateExport,
+    PlateFormat,
+    PlateReading,
+    ReadingKind,
+    normalise_well,
+    parse_value,
+    well_name,
+)
+from cytorelease.potency.readers._text import decode_text, split_cells
+
+__all__ = ["looks_like_softmax", "read_softmax"]
+
+_BLOCK_END = "~End"
+
+
+def looks_like_softmax(text: str) -> bool:
+    return text.lstrip("\ufeff").startswith("##BLOCKS=")
+
+
+@dataclass(frozen=True, slots=True)
+class _PlateHeader:
+    name: str
+    layout: str  # PlateFormat or TimeFormat
+    read_type: str
+    data_type: str
+    wavelengths: tuple[float, ...]
+    first_column: int
+    wells: int
+
+
+def _parse_header(cells: list[str], path: str, line_no: int) -> _PlateHeader:
+    where = f"line {line_no}: SoftMax Pro plate header"
+    try:
+        name, layout, read_type, data_type = cells[1], cells[3], cells[4], cells[6]
+        n_wavelengths = int(cells[14])
+        wavelengths = tuple(float(w) for w in cells[15].split())
+        first_column, wells = int(cells[16]), int(cells[18])
+    except (IndexError, ValueError):
+        raise InputError(
+            f"{where} has unexpected fields {cells[:21]}",
+            path=path,
+            hint="is this a SoftMax Pro text export?",
+        ) from None
+    if layout not in ("PlateFormat", "TimeFormat"):
+        raise InputError(f"{where}: unknown export layout {layout!r}", path=path)
+    if read_type != "Endpoint":
+        raise InputError(
+            f"{where}: {read_type} reads are not supported (endpoint absorbance only)", path=path
+        )
+    if len(wavelengths) != n_wavelengths or wells not in PLATE_SHAPES:
+        raise InputError(
+            f"{where}: {n_wavelengths} wavelengths listed as {cells[15]!r}, {wells} wells",
+            path=path,
+        )
+    return _PlateHeader(name, layout, read_type, data_type, wavelengths, first_column, wells)
+
+
+def _tables(lines: list[tuple[int, str]]) -> list[tuple[list[str], list[list[str]]]]:
+    """The block's tables: (header cells, data lines); a header line starts with two tabs or
+    names the temperature, and data lines run to the next header (blank lines skipped)."""
+    tables: list[tuple[list[str], list[list[str]]]] = []
+    for _, line in lines:
+        cells = split_cells(line)
+        is_header = len(cells) > 2 and (
+            cells[1].startswith("Temperature")
+            or (cells[0] == cells[1] == "" and _names_columns(cells[2:]))
+        )
+        if is_header:
+            tables.append((cells, []))
+        elif tables and any(c.strip() for c in cells):
+            tables[-1][1].append(cells)
+    return tables
+
+
+def _names_columns(cells: list[str]) -> bool:
+    """True for a header's column part: well ids, or consecutive plate column numbers."""
+    named = [c.strip() for c in cells if c.strip()]
+    if not named:
+        return False
+    if all(normalise_well(c) for c in named):
+        return True
+    if not all(c.isdigit() for c in named) or len(named) < 2:
+        return False
+    numbers = [int(c) for c in named]
+    return all(b == a + 1 or b <= a for a, b in itertools.pairwise(numbers))
+
+
+def _plate_format(
+    header: _PlateHeader, table: tuple[list[str], list[list[str]]], kind: ReadingKind
+) -> list[PlateReading]:
+    head, rows = table
+    n_rows, _ = PLATE_SHAPES[header.wells]
+    # wavelengths sit side by side; each group's columns restart at the first column number
+    groups: list[list[tuple[int, int]]] = []
+    for index, cell in enumerate(head[2:], start=2):
+        if not cell.strip().isdigit():
+            continue
+        column = int(cell) - 1
+        if not groups or column <= groups[-1][-1][1]:
+            groups.append([])
+        groups[-1].append((index, column))
+    labels = header.wavelengths if kind is ReadingKind.RAW else (None,) * len(groups)
+    readings = []
+    for group, wavelength in zip(groups, labels, strict=False):
+        values: dict[str, float] = {}
+        flags: dict[str, str] = {}
+        for row_index, cells in enumerate(rows[:n_rows]):
+            for cell_index, column in group:
+                text = cells[cell_index] if cell_index < len(cells) else ""
+                _store(well_name(row_index, column), text, values, flags)
+        readings.append(_reading(header, kind, wavelength, values, flags))
+    return readings
+
+
+def _time_format(
+    header: _PlateHeader, table: tuple[list[str], list[list[str]]], kind: ReadingKind
+) -> list[PlateReading]:
+    head, rows = table
+    wells = [(i, normalise_well(c)) for i, c in enumerate(head) if i >= 2 and normalise_well(c)]
+    labels = header.wavelengths if kind is ReadingKind.RAW else (None,) * len(rows)
+    readings = []
+    for cells, wavelength in zip(rows, labels, strict=False):
+        values: dict[str, float] = {}
+        flags: dict[str, str] = {}
+        for index, well in wells:
+            assert well is not None
+            _store(well, cells[index] if index < len(cells) else "", values, flags)
+        readings.append(_reading(header, kind, wavelength, values, flags))
+    return readings
+
+
+def _store(well: str, text: str, values: dict[str, float], flags: dict[str, str]) -> None:
+    if not text.strip():
+        return  # an empty cell: the well was not read (partial plate)
+    value = parse_value(text)
+    if value is None:
+        flags[well] = text.strip()
+    else:
+        values[well] = value
+
+
+def _reading(
+    header: _PlateHeader,
+    kind: ReadingKind,
+    wavelength: float | None,
+    values: dict[str, float],
+    flags: dict[str, str],
+) -> PlateReading:
+    label = f"{wavelength:g} nm" if wavelength is not None else "reduced"
+    return PlateReading(header.name, label, kind, wavelength, header.wells, values, flags)
+
+
+def _blocks(text: str) -> list[list[tuple[int, str]]]:
+    blocks: list[list[tuple[int, str]]] = []
+    current: list[tuple[int, str]] | None = None
+    for number, line in enumerate(text.splitlines(), start=1):
+        if current is None:
+            if line.startswith("Plate:"):
+                current = [(number, line)]
+            continue
+        if line.strip().startswith(_BLOCK_END):
+            blocks.append(current)
+            current = None
+        else:
+            current.append((number, line))
+    return blocks
+
+
+def read_softmax(data: bytes, *, path: str, sha256: str) -> PlateExport:
+    """Every ``Plate:`` block's raw readings (one per wavelength) and reduced readings."""
+    text = decode_text(data)
+    if not looks_like_softmax(text):
+        raise InputError("not a SoftMax Pro text export (no '##BLOCKS=' first line)", path=path)
+    readings: list[PlateReading] = []
+    for block in _blocks(text):
+        line_no, first = block[0]
+        header = _parse_header(split_cells(first), path, line_no)
+        tables = _tables(block[1:])
+        if not tables:
+            raise InputError(f"line {line_no}: plate {header.name!r} has no data table", path=path)
+        for index, table in enumerate(tables):
+            reduced = index > 0 or header.data_type == "Reduced"
+            kind = ReadingKind.REDUCED if reduced else ReadingKind.RAW
+            parse = _plate_format if header.layout == "PlateFormat" else _time_format
+            readings.extend(parse(header, table, kind))
+    if not readings:
+        raise InputError("the SoftMax Pro export has no Plate: blocks", path=path)
+    return PlateExport(path, PlateFormat.SOFTMAX_PRO, sha256, tuple(readings))

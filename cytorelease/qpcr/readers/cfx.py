@@ -1,0 +1,96 @@
+"""Bio-Rad CFX Maestro and CFX Manager "Quantification Cq Results" (CSV or tab text).
+
+Both write the same columns (``Well, Fluor, Target, Content, Sample, ..., Cq, ...,
+Starting Quantity (SQ)``), often after an empty first column. Maestro writes "NaN" for an
+undetermined Cq, Manager "N/A". ``Content`` carries the task (``Unkn``, ``Std``, ``NTC``,
+``Neg Ctrl``, ``Pos Ctrl``, with replicate numbers such as ``Unkn-01``).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+from cytorelease.errors import InputError
+from cytorelease.qpcr.readers._text import decode, first_line, header_key, parse_float, split_rows
+from cytorelease.qpcr.table import ExportFormat, QpcrExport, Task, make_table
+
+FORMAT = ExportFormat.CFX
+_REQUIRED = {"well", "fluor", "target", "content", "sample", "cq"}
+_CONTENT = (
+    (re.compile(r"^std", re.I), Task.STANDARD),
+    (re.compile(r"^unkn", re.I), Task.UNKNOWN),
+    (re.compile(r"^ntc", re.I), Task.NTC),
+    (re.compile(r"^neg", re.I), Task.NEGATIVE_CONTROL),
+    (re.compile(r"^pos", re.I), Task.POSITIVE_CONTROL),
+)
+
+
+def _delimiter(line: str) -> str:
+    return max((",", "\t", ";"), key=line.count)
+
+
+def sniff(head: bytes) -> bool:
+    line = first_line(head)
+    keys = {header_key(c) for c in line.split(_delimiter(line))}
+    return _REQUIRED <= keys
+
+
+def _task(content: str) -> Task:
+    for pattern, task in _CONTENT:
+        if pattern.match(content.strip()):
+            return task
+    # Some exports put a free label in Content (e.g. an miRNA name): a sample, not a control.
+    return Task.UNKNOWN
+
+
+def read(data: bytes, *, path: Path, sha256: str) -> QpcrExport:
+    text = decode(data)
+    lines = text.splitlines()
+    start = next((i for i, ln in enumerate(lines) if ln.strip()), 0)
+    delimiter = _delimiter(lines[start]) if lines else ","
+    header, body = split_rows(text, delimiter=delimiter, path=path, header_index=start)
+    keys = [header_key(h) for h in header]
+    if not _REQUIRED <= set(keys):
+        missing = sorted(_REQUIRED - set(keys))
+        raise InputError(f"Cq results header lacks {', '.join(missing)}", path=path)
+    col = {k: keys.index(k) for k in (*_REQUIRED, "startingquantity(sq)") if k in keys}
+    rows = []
+    saw_nan = saw_na = False
+    for line_no, row in enumerate(body, start=start + 2):
+        raw_cq = row[col["cq"]].strip()
+        saw_nan |= raw_cq == "NaN"
+        saw_na |= raw_cq == "N/A"
+        try:
+            cq = parse_float(raw_cq)
+        except ValueError:
+            raise InputError(f"line {line_no:,}: Cq {raw_cq!r} is not a number", path=path) from None
+        task = _task(row[col["content"]])
+        quantity = math.nan
+        if task is Task.STANDARD and "startingquantity(sq)" in col:
+            try:
+                quantity = parse_float(row[col["startingquantity(sq)"]])
+            except ValueError:
+                quantity = math.nan
+        rows.append(
+            {
+                "well": row[col["well"]].strip(),
+                "sample": row[col["sample"]].strip(),
+                # Targets left blank are named after their fluorophore so channels stay apart.
+                "target": row[col["target"]].strip() or row[col["fluor"]].strip(),
+                "task": task,
+                "cq": cq,
+                "quantity": quantity,
+            }
+        )
+    variant = "CFX Maestro" if saw_nan else "CFX Manager" if saw_na else "CFX Maestro/Manager"
+    return QpcrExport(
+        format=FORMAT,
+        instrument=f"Bio-Rad {variant}",
+        table=make_table(rows, digital=False),
+        path=path,
+        sha256=sha256,
+        digital=False,
+        metadata={},
+    )

@@ -1,0 +1,211 @@
+"""Applied Biosystems QuantStudio / ViiA 7: the text export and the Design & Analysis xlsx.
+
+Text: a ``* key = value`` block, then ``[Section]`` blocks of tab-separated tables; the
+``[Results]`` section holds one row per well and target (``CT`` "Undetermined" when no
+amplification, quantities with thousands separators). Some exports repeat column names; the
+first occurrence wins. The Design & Analysis xlsx keeps a key/value block above a header row on
+its "Results" sheet; standards' quantities sit on the "Standard Curve Result" sheet.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from cytorelease.errors import InputError
+from cytorelease.qpcr.readers._text import decode, header_key, parse_float, split_rows, strip_bom
+from cytorelease.qpcr.table import ExportFormat, QpcrExport, Task, make_table
+
+FORMAT = ExportFormat.QUANTSTUDIO
+_TASKS = {
+    "standard": Task.STANDARD,
+    "unknown": Task.UNKNOWN,
+    "ntc": Task.NTC,
+    "negative control": Task.NEGATIVE_CONTROL,
+    "positive control": Task.POSITIVE_CONTROL,
+}
+# Accepted header spellings (after header_key) for each tidy column.
+_NAMES = {
+    "well": ("wellposition",),
+    "sample": ("samplename", "sample"),
+    "target": ("targetname", "target"),
+    "task": ("task",),
+    "cq": ("ct", "cq", "cт"),
+    "quantity": ("quantity",),
+    "omit": ("omit",),
+    "call": ("ampstatus",),
+}
+
+
+def sniff(head: bytes) -> bool:
+    text = strip_bom(head)
+    if text.startswith(b"PK\x03\x04"):
+        # An xlsx: its members are named in the local headers near the start.
+        return b"xl/" in text[:65536] or b"[Content_Types].xml" in text[:65536]
+    if text.startswith(b"* ") and b" = " in text[:2000]:
+        return True
+    return b"[Results]" in text and b"Well Position" in text
+
+
+def _column_indexes(header: Sequence[Any], path: Path) -> dict[str, int]:
+    keys = [header_key(str(h)) if h is not None else "" for h in header]
+    found: dict[str, int] = {}
+    for column, names in _NAMES.items():
+        for name in names:
+            if name in keys:
+                found[column] = keys.index(name)  # first occurrence wins
+                break
+    missing = [c for c in ("well", "target", "cq") if c not in found]
+    if missing:
+        raise InputError(
+            f"Results table lacks the {', '.join(missing)} column(s)",
+            path=path,
+            hint="export the Results section with Well Position, Target Name and CT",
+        )
+    return found
+
+
+def _record(row: Sequence[Any], cols: dict[str, int], path: Path, where: str) -> dict[str, Any]:
+    def cell(name: str) -> Any:
+        index = cols.get(name)
+        return row[index] if index is not None and index < len(row) else None
+
+    try:
+        cq = parse_float(cell("cq"))
+    except ValueError:
+        raise InputError(f"{where}: CT {cell('cq')!r} is not a number", path=path) from None
+    task = _TASKS.get(str(cell("task") or "").strip().lower(), Task.UNKNOWN)
+    quantity = math.nan
+    if task is Task.STANDARD:
+        try:
+            quantity = parse_float(cell("quantity"))
+        except ValueError:
+            quantity = math.nan
+    omit = str(cell("omit") or "").strip().lower() == "true"
+    return {
+        "well": str(cell("well") or "").strip(),
+        "sample": str(cell("sample") or "").strip(),
+        "target": str(cell("target") or "").strip(),
+        "task": task,
+        "cq": cq,
+        "call": str(cell("call") or "").strip(),
+        "excluded": omit,
+        "quantity": quantity,
+    }
+
+
+def _read_text(data: bytes, path: Path, sha256: str) -> QpcrExport:
+    text = decode(data)
+    lines = text.splitlines()
+    metadata: dict[str, str] = {}
+    for line in lines:
+        if line.startswith("* ") and "=" in line:
+            key, _, value = line[2:].partition("=")
+            metadata[key.strip()] = value.strip()
+    try:
+        start = next(i for i, ln in enumerate(lines) if ln.strip() == "[Results]")
+    except StopIteration:
+        raise InputError(
+            "no [Results] section (truncated copy, or exported without results?)", path=path
+        ) from None
+    # The section runs to the next "[...]" line or a blank line.
+    section = []
+    for line in lines[start + 1 :]:
+        if line.startswith("[") or not line.strip():
+            break
+        section.append(line)
+    header, body = split_rows("\n".join(section), delimiter="\t", path=path)
+    cols = _column_indexes(header, path)
+    rows = [
+        _record(row, cols, path, f"[Results] line {n}")
+        for n, row in enumerate(body, start=start + 3)
+        if any(c.strip() for c in row)
+    ]
+    return QpcrExport(
+        format=FORMAT,
+        instrument=metadata.get("Instrument Type", "QuantStudio"),
+        table=make_table(rows, digital=False),
+        path=path,
+        sha256=sha256,
+        digital=False,
+        metadata=metadata,
+    )
+
+
+def _sheet_table(sheet: Any) -> tuple[dict[str, str], list[Any], list[tuple[Any, ...]]]:
+    """Key/value block, header row (the first row starting with "Well"), data rows."""
+    metadata: dict[str, str] = {}
+    header: list[Any] | None = None
+    body: list[tuple[Any, ...]] = []
+    for row in sheet.iter_rows(values_only=True):
+        if header is None:
+            if row and row[0] == "Well":
+                header = list(row)
+            elif row and row[0] is not None and len(row) > 1:
+                metadata[str(row[0])] = "" if row[1] is None else str(row[1])
+        elif row and any(v not in (None, "") for v in row):
+            body.append(row)
+    return metadata, header or [], body
+
+
+def _read_xlsx(data: bytes, path: Path, sha256: str) -> QpcrExport:
+    import io
+    import zipfile
+
+    import openpyxl
+
+    try:
+        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+        raise InputError(f"not a readable xlsx workbook ({exc})", path=path) from None
+    if "Results" not in book.sheetnames:
+        raise InputError(
+            f"xlsx has no 'Results' sheet (sheets: {', '.join(book.sheetnames)}); "
+            "not a QuantStudio Design & Analysis export",
+            path=path,
+        )
+    metadata, header, body = _sheet_table(book["Results"])
+    if not header:
+        raise InputError("the 'Results' sheet has no header row starting with 'Well'", path=path)
+    cols = _column_indexes(header, path)
+    rows = [_record(r, cols, path, f"Results row {i}") for i, r in enumerate(body, start=1)]
+    if "Standard Curve Result" in book.sheetnames:
+        _, sc_header, sc_body = _sheet_table(book["Standard Curve Result"])
+        quantities = _standard_quantities(sc_header, sc_body)
+        for row in rows:
+            if row["task"] is Task.STANDARD and math.isnan(row["quantity"]):
+                row["quantity"] = quantities.get((row["well"], row["target"]), math.nan)
+    book.close()
+    return QpcrExport(
+        format=FORMAT,
+        instrument=metadata.get("Instrument Type", "QuantStudio"),
+        table=make_table(rows, digital=False),
+        path=path,
+        sha256=sha256,
+        digital=False,
+        metadata=metadata,
+    )
+
+
+def _standard_quantities(
+    header: list[Any], body: list[tuple[Any, ...]]
+) -> dict[tuple[str, str], float]:
+    keys = [header_key(str(h)) if h is not None else "" for h in header]
+    if not {"wellposition", "target", "quantity"} <= set(keys):
+        return {}
+    w, t, q = keys.index("wellposition"), keys.index("target"), keys.index("quantity")
+    out: dict[tuple[str, str], float] = {}
+    for row in body:
+        try:
+            out[(str(row[w]), str(row[t]))] = parse_float(row[q])
+        except (ValueError, IndexError):
+            continue
+    return out
+
+
+def read(data: bytes, *, path: Path, sha256: str) -> QpcrExport:
+    if data.startswith(b"PK\x03\x04"):
+        return _read_xlsx(data, path, sha256)
+    return _read_text(data, path, sha256)

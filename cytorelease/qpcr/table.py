@@ -1,0 +1,136 @@
+"""The tidy table every qPCR / dPCR reader returns, and the export that carries it.
+
+One row per well and target. Columns (pandas dtypes):
+
+========== ======= ==================================================================
+column     dtype   meaning
+========== ======= ==================================================================
+well       str     well or chamber id as exported (``A01``, ``S48-A01``, ``K3``)
+sample     str     sample name ("" when the export leaves it blank)
+target     str     target / assay / detector name
+task       str     a :class:`Task` value: standard, unknown, ntc, negative_control, ...
+cq         float   quantification cycle; NaN when undetermined (no amplification)
+call       str     the instrument's call as exported (Pass, Fail, OK, Amp, ...) or ""
+excluded   bool    the export marks the well unusable (Biomark Fail, QuantStudio Omit)
+quantity   float   copies per reaction for standards when the export carries it, else NaN
+========== ======= ==================================================================
+
+Digital PCR tables add ``partitions`` (accepted), ``positives`` (both float, NaN when not
+exported), ``volume_nl`` (volume of one partition in nL, NaN when the export does not let it be
+known) and ``concentration`` (copies/µL as exported).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "DPCR_COLUMNS",
+    "QPCR_COLUMNS",
+    "ExportFormat",
+    "QpcrExport",
+    "Task",
+    "make_table",
+]
+
+
+class ExportFormat(StrEnum):
+    BIOMARK = "biomark"
+    QUANTSTUDIO = "quantstudio"
+    CFX = "cfx"
+    RDML = "rdml"
+    QX = "qx"
+    QIACUITY = "qiacuity"
+    ABSOLUTEQ = "absoluteq"
+
+
+class Task(StrEnum):
+    STANDARD = "standard"
+    UNKNOWN = "unknown"
+    NTC = "ntc"
+    NEGATIVE_CONTROL = "negative_control"
+    POSITIVE_CONTROL = "positive_control"
+    EMPTY = "empty"
+
+
+QPCR_COLUMNS: tuple[str, ...] = (
+    "well",
+    "sample",
+    "target",
+    "task",
+    "cq",
+    "call",
+    "excluded",
+    "quantity",
+)
+DPCR_COLUMNS: tuple[str, ...] = (
+    *QPCR_COLUMNS,
+    "partitions",
+    "positives",
+    "volume_nl",
+    "concentration",
+)
+
+_TEXT = ("well", "sample", "target", "task", "call")
+_FLOAT = ("cq", "quantity", "partitions", "positives", "volume_nl", "concentration")
+
+
+def make_table(rows: list[dict[str, Any]], *, digital: bool) -> pd.DataFrame:
+    """A tidy table with every documented column, in order, with its dtype.
+
+    Missing keys become "" (text), NaN (numbers) or False (``excluded``).
+    """
+    import numpy as np
+    import pandas as pd
+
+    columns = DPCR_COLUMNS if digital else QPCR_COLUMNS
+    data: dict[str, Any] = {}
+    for name in columns:
+        if name in _TEXT:
+            data[name] = [str(r.get(name) or "") for r in rows]
+        elif name == "excluded":
+            data[name] = np.fromiter((bool(r.get(name, False)) for r in rows), bool, len(rows))
+        else:
+            data[name] = np.fromiter(
+                (np.nan if r.get(name) is None else float(r[name]) for r in rows),
+                np.float64,
+                len(rows),
+            )
+    return pd.DataFrame(data, columns=list(columns))
+
+
+@dataclass(frozen=True)
+class QpcrExport:
+    """One parsed export: its format, the instrument it names, the tidy table and provenance."""
+
+    format: ExportFormat
+    instrument: str
+    table: pd.DataFrame
+    path: Path
+    sha256: str
+    digital: bool
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    def rows(self) -> list[dict[str, Any]]:
+        """The table as JSON-ready dicts (NaN becomes None) with the documented keys."""
+        import math
+
+        keep = ["well", "sample", "target", "task", "cq", "call"]
+        if self.digital:
+            keep += ["partitions", "positives", "concentration"]
+        out: list[dict[str, Any]] = []
+        for record in self.table[keep].to_dict("records"):
+            for key, value in record.items():
+                if isinstance(value, float) and not math.isfinite(value):
+                    record[key] = None
+            for key in ("partitions", "positives"):
+                if record.get(key) is not None:
+                    record[key] = int(record[key])
+            out.append(record)
+        return out

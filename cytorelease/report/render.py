@@ -1,0 +1,271 @@
+"""Rendering the Certificate of Analysis: one self-contained, print-ready HTML file.
+
+The template (``reports/coa.html.j2`` by default, found through the resource resolver so a site
+can supply its own) receives a *view* built here from the canonical result record: grouped and
+formatted criteria, pending tests, provenance, sanitised figures, the record as embeddable JSON
+and the (empty) signature area. Autoescaping is on: every value from the record is text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from markupsafe import Markup
+
+from cytorelease.errors import InputError, TemplateError
+from cytorelease.provenance import canonical_json
+from cytorelease.report.area import AREA_BEGIN, AREA_END, render_area, split_report
+from cytorelease.report.record import RECORD_SCHEMA, embed_json, extract_record, record_digests
+from cytorelease.report.svg import safe_inline_svg
+
+__all__ = ["build_view", "render_coa", "write_coa"]
+
+DEFAULT_TEMPLATE = "coa.html.j2"
+_CATEGORY_ORDER = ("identity", "purity", "strength", "potency", "safety")
+_VERDICTS = {
+    "PASS": ("Pass", "pass"),
+    "FAIL": ("Fail", "fail"),
+    "PENDING": ("Pending", "pending"),
+    "MISSING": ("No result", "missing"),
+    "REPORTED": ("Reported", "reported"),
+    "REPORT": ("Reported", "reported"),
+    "REPORT_ONLY": ("Reported", "reported"),
+}
+_DISPOSITION_TEXT = {
+    "PASS": "All release tests available at release meet the specification.",
+    "FAIL": "One or more release tests do not meet the specification. The lot may not be released.",
+    "INCOMPLETE": "One or more release tests have no result. The lot may not be released until "
+    "every release test has a result.",
+}
+
+
+def _environment(template_dir: Path) -> Any:
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+    env = Environment(
+        loader=FileSystemLoader(str(template_dir)),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    return env
+
+
+def _text(value: Any, empty: str = "—") -> str:
+    if value is None or value == "":
+        return empty
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def format_limit(limit: Any) -> str:
+    """``{"min": "80.0"}`` -> ``≥ 80.0``; strings are shown as written."""
+    if not isinstance(limit, Mapping):
+        return _text(limit)
+    if limit.get("equals") is not None:
+        return f"= {limit['equals']}"
+    if limit.get("one_of"):
+        return "one of: " + ", ".join(str(v) for v in limit["one_of"])
+    low, high = limit.get("min"), limit.get("max")
+    low_open = limit.get("min_inclusive") is False or bool(limit.get("min_exclusive"))
+    high_open = limit.get("max_inclusive") is False or bool(limit.get("max_exclusive"))
+    if low is not None and high is not None:
+        left = ">" if low_open else "≥"
+        right = "<" if high_open else "≤"
+        return f"{left} {low} and {right} {high}"
+    if low is not None:
+        return f"{'>' if low_open else '≥'} {low}"
+    if high is not None:
+        return f"{'<' if high_open else '≤'} {high}"
+    return "report only"
+
+
+def format_method(method: Any) -> str:
+    if isinstance(method, Mapping):
+        name = method.get("id") or method.get("kind") or "—"
+        return f"{name} v{method['version']}" if method.get("version") else str(name)
+    return _text(method)
+
+
+def _criterion_view(criterion: Mapping[str, Any]) -> dict[str, Any]:
+    verdict = str(criterion.get("verdict") or "MISSING").upper()
+    label, css = _VERDICTS.get(verdict, (verdict.title(), "other"))
+    timing = str(criterion.get("timing") or "release")
+    reported = criterion.get("reported")
+    if reported is None or reported == "":
+        reported_text = {"pending": "pending", "missing": "no result"}.get(css, "—")
+    else:
+        reported_text = str(reported)
+    return {
+        "id": _text(criterion.get("id")),
+        "test": _text(criterion.get("test") or criterion.get("id")),
+        "category": str(criterion.get("category") or "other").lower(),
+        "attribute": _text(criterion.get("attribute")),
+        "method": format_method(criterion.get("method")),
+        "limit": format_limit(criterion.get("limit")),
+        "reported": reported_text,
+        "unit": _text(criterion.get("unit"), empty=""),
+        "verdict": verdict,
+        "verdict_label": label,
+        "verdict_class": css,
+        "timing": timing,
+        "post_release": timing.replace("_", "-").lower() == "post-release",
+    }
+
+
+def _group_by_category(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    present = [c for c in _CATEGORY_ORDER if any(r["category"] == c for r in rows)]
+    present += sorted({r["category"] for r in rows} - set(_CATEGORY_ORDER))
+    return [
+        {"name": c.capitalize(), "rows": [r for r in rows if r["category"] == c]} for c in present
+    ]
+
+
+def _alert_text(alert: Any) -> str:
+    if isinstance(alert, Mapping):
+        where = alert.get("criterion") or alert.get("attribute") or alert.get("source")
+        text = alert.get("message") or alert.get("text") or embed_json(alert)
+        return f"{where}: {text}" if where else str(text)
+    return str(alert)
+
+
+def _require(record: Any) -> None:
+    if not isinstance(record, Mapping) or record.get("schema") != RECORD_SCHEMA:
+        raise InputError(f"the result record is not a {RECORD_SCHEMA} document", path="record")
+    for key in ("lot", "evaluation"):
+        if not isinstance(record.get(key), Mapping):
+            raise InputError(f"the result record has no '{key}' object", path="record")
+    if not isinstance(record["evaluation"].get("criteria"), list):
+        raise InputError("the result record has no evaluation.criteria list", path="record")
+    try:
+        canonical_json(record)
+    except (TypeError, ValueError) as exc:
+        raise InputError(
+            f"the result record is not plain JSON ({exc})",
+            path="record",
+            hint="use numbers, strings, lists and objects only; no NaN or infinity",
+        ) from None
+
+
+def build_view(record: Mapping[str, Any], *, generated_at: datetime | None = None) -> dict:
+    """Everything the CoA template shows, derived from the record alone."""
+    _require(record)
+    evaluation = record["evaluation"]
+    rows = [_criterion_view(c) for c in evaluation["criteria"]]
+    disposition = str(evaluation.get("disposition") or "INCOMPLETE").upper()
+    counts = {css: sum(r["verdict_class"] == css for r in rows) for _, css in _VERDICTS.values()}
+    figures = [
+        {
+            "title": _text(f.get("title"), "Figure"),
+            "svg": safe_inline_svg(str(f.get("svg", "")), title=str(f.get("title", "figure"))),
+        }
+        for f in record.get("figures") or []
+    ]
+    moment = (generated_at or datetime.now(UTC)).astimezone(UTC)
+    return {
+        "lot": {
+            k: _text((record["lot"]).get(k))
+            for k in ("id", "product", "chain_of_identity", "manufacturing_date")
+        },
+        "software": {k: _text((record.get("software") or {}).get(k)) for k in ("name", "version")},
+        "spec": {
+            k: _text((evaluation.get("spec") or {}).get(k)) for k in ("id", "version", "sha256")
+        },
+        "disposition": disposition,
+        "disposition_class": disposition.lower(),
+        "disposition_text": _DISPOSITION_TEXT.get(disposition, ""),
+        "counts": counts,
+        "total": len(rows),
+        "alerts": [_alert_text(a) for a in evaluation.get("alerts") or []],
+        "groups": _group_by_category(rows),
+        "pending": [
+            r
+            for r in rows
+            if r["verdict_class"] == "pending"
+            or (r["post_release"] and r["verdict_class"] not in {"pass", "fail"})
+        ],
+        "missing": [r for r in rows if r["verdict_class"] == "missing"],
+        "inputs": [
+            {k: _text(i.get(k)) for k in ("role", "kind", "path", "sha256")}
+            for i in record.get("inputs") or []
+        ],
+        "methods": [
+            {
+                "kind": _text(m.get("kind")),
+                "name": format_method(m),
+                "sha256": _text(m.get("sha256")),
+            }
+            for m in record.get("methods") or []
+        ],
+        "measurements": [
+            {
+                "attribute": _text(m.get("attribute")),
+                "value": _text(m.get("value")),
+                "unit": _text(m.get("unit"), ""),
+                "method": format_method(m.get("method")),
+                "inputs": len(m.get("inputs") or []),
+            }
+            for m in record.get("measurements") or []
+        ],
+        "figures": figures,
+        "record_sha256": record_digests(dict(record)).record_sha256,
+        "record_json": Markup(embed_json(record)),
+        "signature_area": Markup(AREA_BEGIN + render_area([]).decode("utf-8") + AREA_END),
+        "generated_at": moment.strftime("%Y-%m-%d %H:%M:%S UTC"),
+    }
+
+
+def render_coa(
+    record: Mapping[str, Any],
+    *,
+    template: str = DEFAULT_TEMPLATE,
+    generated_at: datetime | None = None,
+) -> str:
+    """The draft (unsigned) CoA for ``record`` as HTML text."""
+    from jinja2 import TemplateError as JinjaTemplateError
+    from jinja2 import TemplateNotFound
+
+    from cytorelease._resources import resource_dir
+
+    view = build_view(record, generated_at=generated_at)
+    template_dir = resource_dir("reports")
+    try:
+        html = _environment(template_dir).get_template(template).render(**view)
+    except TemplateNotFound:
+        raise TemplateError("no such CoA template", path=template_dir / template) from None
+    except JinjaTemplateError as exc:
+        raise TemplateError(
+            f"the CoA template failed: {exc}", path=template_dir / template
+        ) from None
+    data = html.encode("utf-8")
+    try:
+        split_report(data)
+        extract_record(data)
+    except (ValueError, InputError) as exc:
+        raise TemplateError(
+            f"the CoA template must place {{{{ signature_area }}}} and {{{{ record_json }}}} "
+            f"exactly once: {exc}",
+            path=template_dir / template,
+        ) from None
+    return html
+
+
+def write_coa(
+    record: Mapping[str, Any],
+    path: str | Path,
+    *,
+    template: str = DEFAULT_TEMPLATE,
+    generated_at: datetime | None = None,
+) -> Path:
+    """Render and write the CoA as UTF-8 bytes exactly as rendered (signatures hash them)."""
+    out = Path(path)
+    html = render_coa(record, template=template, generated_at=generated_at)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(html.encode("utf-8"))
+    return out

@@ -1,0 +1,353 @@
+"""Offline verification of a signed CoA: every byte, every signature, every key's trust.
+
+A report verifies only when all of this holds:
+
+* it has exactly one signature area, and the bytes of that area are exactly what
+  :func:`~cytorelease.report.area.render_area` makes of the signature entries it holds (so the
+  visible name, time and meaning are the signed ones, and nothing else was added there);
+* every signature's ``content_sha256`` is the hash of the rest of the file (so no byte outside
+  the area changed) and its record, spec and input hashes are those of the embedded record;
+* the signatures chain (each names the hash of the one before), in non-decreasing time;
+* each Ed25519 signature is valid for the key it names, and that key is in the trust registry,
+  under the same name, user id and role, and was valid at the signing time;
+* no approval was signed by the user who performed the analysis.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from cytorelease.errors import InputError, SignatureError
+from cytorelease.report.area import (
+    AREA_BEGIN,
+    displayed_fields,
+    expected_display,
+    read_entries,
+    render_area,
+    split_report,
+)
+from cytorelease.report.entry import Meaning, SignatureEntry, entry_sha256, parse_utc
+from cytorelease.report.keys import SignerRegistry, SignerRole, find_signer, fingerprint
+from cytorelease.report.record import RecordDigests, extract_record, record_digests
+
+__all__ = [
+    "SignatureCheck",
+    "VerificationResult",
+    "ensure_signable",
+    "verify_bytes",
+    "verify_report",
+]
+
+# A signature time later than this past the verifier's clock is refused.
+_CLOCK_SKEW = timedelta(minutes=5)
+_DISPLAY_NAMES = {
+    "signer": "printed name",
+    "utc_time": "date and time",
+    "meaning": "meaning",
+    "user_id": "user id",
+    "role": "role",
+    "comment": "comment",
+    "key_fingerprint": "key fingerprint",
+}
+
+
+@dataclass
+class SignatureCheck:
+    """The outcome for one signature, numbered from 1 in document order."""
+
+    number: int
+    entry: SignatureEntry | None
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def describe(self) -> str:
+        if self.entry is None:
+            return f"signature {self.number}"
+        return f"signature {self.number} ({self.entry.signer}, {self.entry.meaning})"
+
+    def to_dict(self) -> dict[str, Any]:
+        entry = self.entry
+        return {
+            "number": self.number,
+            "ok": self.ok,
+            "signer": entry.signer if entry else None,
+            "user_id": entry.user_id if entry else None,
+            "role": entry.role if entry else None,
+            "meaning": entry.meaning if entry else None,
+            "utc_time": entry.utc_time if entry else None,
+            "key_fingerprint": entry.key_fingerprint if entry else None,
+            "problems": list(self.problems),
+        }
+
+
+@dataclass
+class VerificationResult:
+    """What ``verify`` found: document-level problems and one check per signature."""
+
+    path: str | None
+    content_sha256: str | None = None
+    record_sha256: str | None = None
+    lot_id: str | None = None
+    disposition: str | None = None
+    trust_checked: bool = False
+    problems: list[str] = field(default_factory=list)
+    signatures: list[SignatureCheck] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and all(s.ok for s in self.signatures)
+
+    def failures(self) -> list[str]:
+        """One line per problem: ``report: ...`` or ``signature 2 (name, meaning): ...``."""
+        lines = [f"report: {p}" for p in self.problems]
+        for check in self.signatures:
+            lines.extend(f"{check.describe()}: {p}" for p in check.problems)
+        return lines
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "ok": self.ok,
+            "lot": self.lot_id,
+            "disposition": self.disposition,
+            "content_sha256": self.content_sha256,
+            "record_sha256": self.record_sha256,
+            "trust_checked": self.trust_checked,
+            "problems": list(self.problems),
+            "signatures": [s.to_dict() for s in self.signatures],
+            "failures": self.failures(),
+        }
+
+
+def verify_report(
+    path: str | Path, *, trust: str | Path | None, now: datetime | None = None
+) -> VerificationResult:
+    """Verify the CoA at ``path`` against the signer registry at ``trust``.
+
+    Without a registry the signatures' integrity is still checked, but the result is not ok:
+    a signature by an unknown key proves nothing about who signed.
+    """
+    from cytorelease.report.keys import load_registry
+
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError("no such report", path=path) from None
+    except IsADirectoryError:
+        raise InputError("is a folder, not a report file", path=path) from None
+    registry = load_registry(trust) if trust is not None else None
+    return verify_bytes(data, registry=registry, path=str(path), now=now)
+
+
+def verify_bytes(
+    data: bytes,
+    *,
+    registry: SignerRegistry | None,
+    path: str | None = None,
+    require_trust: bool = True,
+    require_signature: bool = True,
+    now: datetime | None = None,
+) -> VerificationResult:
+    """Verify a CoA given as bytes (see the module docstring for what is checked)."""
+    result = VerificationResult(path=path, trust_checked=registry is not None)
+    try:
+        parts = split_report(data)
+    except ValueError as exc:
+        result.problems.append(f"{exc}: the file is not a cytorelease CoA or was altered")
+        return result
+    result.content_sha256 = hashlib.sha256(parts.content).hexdigest()
+    digests: RecordDigests | None = None
+    try:
+        record = extract_record(parts.content)
+    except InputError as exc:
+        result.problems.append(f"content: {exc.problem}")
+    else:
+        digests = record_digests(record)
+        result.record_sha256 = digests.record_sha256
+        result.lot_id = str((record.get("lot") or {}).get("id"))
+        result.disposition = (record.get("evaluation") or {}).get("disposition")
+
+    result.signatures = _parse_checks(parts.area)
+    entries = [c.entry for c in result.signatures]
+    if all(e is not None for e in entries):
+        _check_area_bytes(
+            parts.area, [e for e in entries if e is not None], len(parts.prefix), result
+        )
+    else:
+        result.problems.append("the signature area cannot be rebuilt from unreadable entries")
+    for index, check in enumerate(result.signatures):
+        if check.entry is not None:
+            previous = result.signatures[index - 1].entry if index else None
+            _check_entry(check, index, previous, result, digests, registry, now)
+    _check_segregation(result.signatures)
+    if require_signature and not result.signatures:
+        result.problems.append("the report carries no signature (a draft is not verifiable)")
+    if require_trust and registry is None and result.signatures:
+        result.problems.append(
+            "no trust registry given: pass --trust signers.yaml with the site's public keys"
+        )
+    return result
+
+
+def _parse_checks(area: bytes) -> list[SignatureCheck]:
+    checks = []
+    for number, raw in enumerate(read_entries(area), start=1):
+        check = SignatureCheck(number=number, entry=None)
+        if isinstance(raw, ValueError):
+            check.problems.append(str(raw))
+        else:
+            try:
+                check.entry = SignatureEntry.from_dict(raw)
+            except (ValueError, TypeError) as exc:
+                check.problems.append(f"malformed signature entry: {exc}")
+        checks.append(check)
+    return checks
+
+
+def _check_area_bytes(
+    area: bytes, entries: list[SignatureEntry], area_offset: int, result: VerificationResult
+) -> None:
+    """The area must be byte-identical to what the signed entries render to."""
+    shown = displayed_fields(area)
+    for number, entry in enumerate(entries, start=1):
+        values = shown.get(number, {})
+        for name, label in _DISPLAYED_CHECKED:
+            displayed = values.get(name)
+            signed = expected_display(entry, name)
+            if displayed != signed:
+                result.signatures[number - 1].problems.append(
+                    f"the displayed {label} {displayed!r} differs from the signed {signed!r}"
+                )
+    expected = render_area(entries)
+    if expected != area:
+        offset = next(
+            (i for i, (a, b) in enumerate(zip(area, expected, strict=False)) if a != b),
+            min(len(area), len(expected)),
+        )
+        at = area_offset + len(AREA_BEGIN.encode()) + offset
+        result.problems.append(
+            f"the signature area differs from what its signed entries render to, first at byte "
+            f"{at} of the file (text edited or added outside the signed fields)"
+        )
+
+
+_DISPLAYED_CHECKED = tuple(_DISPLAY_NAMES.items())
+
+
+def _check_entry(
+    check: SignatureCheck,
+    index: int,
+    previous: SignatureEntry | None,
+    result: VerificationResult,
+    digests: RecordDigests | None,
+    registry: SignerRegistry | None,
+    now: datetime | None,
+) -> None:
+    entry = check.entry
+    assert entry is not None
+    problems = check.problems
+    _check_cryptography(entry, problems)
+    if entry.content_sha256 != result.content_sha256:
+        problems.append(
+            "it covers other content (sha256 "
+            f"{entry.content_sha256[:12]}…, the report's is {str(result.content_sha256)[:12]}…): "
+            "the report was changed after signing, or the signature was moved from another report"
+        )
+    if digests is not None:
+        if entry.record_sha256 != digests.record_sha256:
+            problems.append("it covers another result record than the one embedded")
+        if entry.spec_sha256 != digests.spec_sha256:
+            problems.append("it covers another spec hash than the record's")
+        if tuple(entry.input_sha256s) != digests.input_sha256s:
+            problems.append("it covers other input hashes than the record's")
+    if index == 0 and entry.previous_signature is not None:
+        problems.append("it names a previous signature but is the first: signatures were removed")
+    if index > 0:
+        expected = entry_sha256(previous) if previous is not None else None
+        if entry.previous_signature != expected:
+            problems.append(
+                f"the chain is broken: it does not follow signature {index} "
+                "(signatures removed, reordered or inserted)"
+            )
+        elif previous is not None and parse_utc(entry.utc_time) < parse_utc(previous.utc_time):
+            problems.append("it is dated before the signature it follows")
+    signed_at = parse_utc(entry.utc_time)
+    if signed_at > (now or datetime.now(UTC)) + _CLOCK_SKEW:
+        problems.append(f"it is dated in the future ({entry.utc_time})")
+    meaning = Meaning(entry.meaning)
+    if meaning.is_human == (entry.role == SignerRole.SERVICE):
+        problems.append(f"a {entry.role} key cannot sign the meaning '{entry.meaning}'")
+    if registry is not None:
+        _check_trust(entry, signed_at, registry, problems)
+
+
+def _check_cryptography(entry: SignatureEntry, problems: list[str]) -> None:
+    try:
+        raw = entry.public_key_bytes()
+        signature = entry.signature_bytes()
+    except ValueError:
+        problems.append("the public key or signature is not valid base64")
+        return
+    if fingerprint(raw) != entry.key_fingerprint:
+        problems.append("the public key does not match its fingerprint")
+        return
+    try:
+        Ed25519PublicKey.from_public_bytes(raw).verify(signature, entry.signed_bytes())
+    except (InvalidSignature, ValueError):
+        problems.append("the Ed25519 signature is not valid for the signed fields")
+
+
+def _check_trust(
+    entry: SignatureEntry, signed_at: datetime, registry: SignerRegistry, problems: list[str]
+) -> None:
+    known = find_signer(registry, entry.key_fingerprint)
+    if known is None:
+        problems.append(f"key {entry.key_fingerprint[:16]}… is not in the trust registry")
+        return
+    if (known.name, known.user_id, known.role.value) != (entry.signer, entry.user_id, entry.role):
+        problems.append(
+            f"the trust registry lists this key for {known.name} ({known.user_id}, {known.role}), "
+            f"not {entry.signer} ({entry.user_id}, {entry.role})"
+        )
+    if not known.valid_at(signed_at):
+        problems.append(
+            f"the key was not valid at the signing time {entry.utc_time} (valid "
+            f"{known.valid_from:%Y-%m-%d} to {known.valid_until:%Y-%m-%d}: expired or not yet valid)"
+        )
+
+
+def _check_segregation(checks: list[SignatureCheck]) -> None:
+    performers = {
+        c.entry.user_id for c in checks if c.entry and c.entry.meaning == Meaning.PERFORMED
+    }
+    for check in checks:
+        entry = check.entry
+        if entry and entry.meaning == Meaning.APPROVED and entry.user_id in performers:
+            check.problems.append(
+                f"approval by {entry.user_id}, who also performed the analysis "
+                "(segregation of duties)"
+            )
+
+
+def ensure_signable(data: bytes, *, path: str | None, now: datetime) -> VerificationResult:
+    """The integrity check signing runs first, at the signing time; no trust needed."""
+    result = verify_bytes(
+        data, registry=None, path=path, require_trust=False, require_signature=False, now=now
+    )
+    if not result.ok:
+        raise SignatureError(
+            "refusing to sign a report that fails verification: " + "; ".join(result.failures()),
+            path=path,
+        )
+    return result

@@ -1,0 +1,231 @@
+"""Reading a spec file: YAML with lines, the schema-version registry, validation, identity.
+
+``load_spec_file`` returns a :class:`LoadedSpec` or raises :class:`SpecValidationError`, whose
+one line names the file, the field path and the line (``criteria[2].limit.min (line 14): ...``)
+and which keeps every problem for ``cytorelease spec validate``. It does not consult the LOCK;
+:mod:`cytorelease.spec.registry` does that on top.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from cytorelease.errors import SpecError
+from cytorelease.provenance import content_sha256
+from cytorelease.spec.checks import check_spec
+from cytorelease.spec.model import Spec
+from cytorelease.spec.yamllines import LineMap, YamlLinesError, format_path, load_yaml_with_lines
+
+__all__ = ["LoadedSpec", "SpecProblem", "SpecValidationError", "load_spec_file", "spec_identity"]
+
+# schema_version -> model. A new schema adds an entry (and keeps reading the old ones).
+SCHEMAS: dict[int, type[BaseModel]] = {1: Spec}
+
+# Lifecycle, not content: a version goes effective -> superseded -> retired without its
+# identity changing (the LOCK would otherwise break the day a successor becomes effective).
+_NOT_CONTENT = frozenset({"status"})
+
+
+@dataclass(frozen=True, slots=True)
+class SpecProblem:
+    field: str
+    line: int | None
+    message: str
+
+    def text(self) -> str:
+        where = f"{self.field} (line {self.line})" if self.line else self.field
+        return f"{where}: {self.message}"
+
+
+class SpecValidationError(SpecError):
+    """A spec that does not validate; ``problems`` holds every problem, first one in the message."""
+
+    def __init__(self, problems: list[SpecProblem], *, path: str | Path) -> None:
+        self.problems = problems
+        first = problems[0].text()
+        more = len(problems) - 1
+        hint = f"{more} more problem{'s' * (more > 1)}: run `cytorelease spec validate`" if more else None
+        super().__init__(first, path=path, hint=hint)
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedSpec:
+    """A validated spec with its file, its identity hash and the lines of its fields."""
+
+    spec: Spec
+    path: Path
+    sha256: str
+    lines: LineMap = field(repr=False, compare=False)
+
+    @property
+    def ref(self) -> str:
+        return self.spec.ref
+
+    def identity(self) -> dict[str, Any]:
+        """What results name: ``{"id", "version", "sha256"}`` plus status and market."""
+        return {
+            "id": self.spec.product,
+            "version": self.spec.version,
+            "sha256": self.sha256,
+            "status": str(self.spec.status),
+            "market": self.spec.market,
+        }
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
+
+
+def spec_identity(document: dict[str, Any]) -> str:
+    """Canonical-content SHA-256 of a parsed spec document (formatting, comments and key order
+    do not count; every value except the lifecycle ``status`` does)."""
+    return content_sha256(_jsonable({k: v for k, v in document.items() if k not in _NOT_CONTENT}))
+
+
+def _pydantic_problems(exc: ValidationError, lines: LineMap) -> list[SpecProblem]:
+    kinds = {"numeric", "range", "qualitative", "report-only", "derived", "composite"}
+    problems: list[tuple[int, int, SpecProblem]] = []
+    for error in exc.errors(include_url=False):
+        # A discriminated union puts the kind into the location; the document has no such key.
+        kind = next((p for p in error["loc"] if isinstance(p, str) and p in kinds), None)
+        loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and p in kinds))
+        message = _message(error, loc, kind)
+        priority = 0 if error["type"] == "extra_forbidden" else 1
+        line = lines.line_of(loc)
+        problems.append((priority, line or 0, SpecProblem(format_path(loc), line, message)))
+    problems.sort(key=lambda p: (p[0], p[1]))
+    return [p[2] for p in problems]
+
+
+def _message(error: dict[str, Any], loc: tuple[Any, ...], criterion_kind: str | None) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        name = str(loc[-1]) if loc else "?"
+        if criterion_kind is not None and name in _all_field_names():
+            return f"unknown field '{name}': a {criterion_kind} criterion has no {name}"
+        return f"unknown field '{name}'{_field_hint(name)}"
+    if kind == "missing":
+        return "required field is missing"
+    if kind == "union_tag_invalid":
+        return f"unknown kind {error.get('ctx', {}).get('tag')!r} (kinds: {_KIND_LIST})"
+    if kind == "union_tag_not_found":
+        return f"criterion has no 'kind' (kinds: {_KIND_LIST})"
+    text = str(error["msg"])
+    return text.removeprefix("Value error, ")
+
+
+_KIND_LIST = "numeric, range, qualitative, report-only, derived, composite"
+_FIELD_NAMES: dict[str, list[str]] = {}
+
+
+def _all_field_names() -> list[str]:
+    if not _FIELD_NAMES:
+        from cytorelease.spec import model as m
+
+        names: set[str] = set()
+        for cls in (
+            m.Spec,
+            m.Limit,
+            m.NumericCriterion,
+            m.QualitativeCriterion,
+            m.ReportOnlyCriterion,
+            m.DerivedCriterion,
+            m.CompositeCriterion,
+        ):
+            names.update(cls.model_fields)
+        _FIELD_NAMES["all"] = sorted(names)
+    return _FIELD_NAMES["all"]
+
+
+def _field_hint(name: str) -> str:
+    close = difflib.get_close_matches(name, _all_field_names(), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else " (not part of spec schema 1)"
+
+
+def _schema_model(data: dict[str, Any], lines: LineMap, path: Path) -> type[BaseModel]:
+    version = data.get("schema_version")
+    supported = ", ".join(str(v) for v in sorted(SCHEMAS))
+    if version is None:
+        raise SpecValidationError(
+            [SpecProblem("schema_version", 1, f"required field is missing (this cytorelease reads schema {supported})")],
+            path=path,
+        )
+    if isinstance(version, bool) or version not in SCHEMAS:
+        raise SpecValidationError(
+            [
+                SpecProblem(
+                    "schema_version",
+                    lines.line_of(("schema_version",)),
+                    f"unknown spec schema version {version!r}: this cytorelease reads schema "
+                    f"{supported} (upgrade cytorelease to read newer specs)",
+                )
+            ],
+            path=path,
+        )
+    return SCHEMAS[version]
+
+
+def parse_spec_text(text: str, path: Path) -> LoadedSpec:
+    """Validate a spec document given as text (``path`` only names it in errors)."""
+    try:
+        document = load_yaml_with_lines(text)
+    except YamlLinesError as exc:
+        raise SpecValidationError(
+            [SpecProblem(format_path(exc.path) if exc.path else "(document)", exc.line, str(exc))],
+            path=path,
+        ) from None
+    data, lines = document.data, document.lines
+    if not isinstance(data, dict):
+        raise SpecValidationError(
+            [SpecProblem("(document)", 1, "a spec is a YAML mapping with schema_version, product, version, ... and criteria")],
+            path=path,
+        )
+    model = _schema_model(data, lines, path)
+    try:
+        spec = model.model_validate(data)
+    except ValidationError as exc:
+        raise SpecValidationError(_pydantic_problems(exc, lines), path=path) from None
+    assert isinstance(spec, Spec)
+    problems = [
+        SpecProblem(format_path(p.path), lines.line_of(p.path), p.message) for p in check_spec(spec)
+    ]
+    problems += _layout_problems(spec, path, lines)
+    if problems:
+        raise SpecValidationError(problems, path=path)
+    return LoadedSpec(spec=spec, path=path, sha256=spec_identity(data), lines=lines)
+
+
+def _layout_problems(spec: Spec, path: Path, lines: LineMap) -> list[SpecProblem]:
+    """In a ``<product>/vN.yaml`` layout the file's place must agree with its content."""
+    problems = []
+    stem = path.stem
+    if stem.startswith("v") and stem[1:].isdigit() and int(stem[1:]) != spec.version:
+        problems.append(
+            SpecProblem("version", lines.line_of(("version",)), f"file {path.name} holds version {spec.version}; name it v{spec.version}.yaml")
+        )
+    return problems
+
+
+def load_spec_file(path: str | Path, *, read: Callable[[Path], str] | None = None) -> LoadedSpec:
+    """Read and validate one spec file (no LOCK check: see ``registry.load_spec``)."""
+    path = Path(path)
+    try:
+        text = read(path) if read else path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError("no such spec file", path=path) from None
+    except UnicodeDecodeError:
+        raise SpecError("a spec is UTF-8 text; this file is not", path=path) from None
+    return parse_spec_text(text, path)

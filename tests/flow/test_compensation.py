@@ -1,0 +1,97 @@
+"""Spillover compensation: solving, round trips, file spill, GatingML spectrum matrices."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from cytorelease.errors import TemplateError
+from cytorelease.flow.compensation import (
+    SpilloverMatrix,
+    compensate,
+    sample_spillover,
+    uncompensate,
+)
+from cytorelease.flow.fcs import read_fcs
+from tests.conftest import shared_path
+
+CHANNELS = ("FSC-A", "FL1-A", "FL2-A", "FL3-A")
+SPILL = SpilloverMatrix(
+    "S",
+    ("FL1-A", "FL2-A", "FL3-A"),
+    ("FL1-A", "FL2-A", "FL3-A"),
+    np.array([[1.0, 0.2, 0.05], [0.1, 1.0, 0.3], [0.0, 0.15, 1.0]]),
+)
+
+
+def test_compensation_recovers_the_true_signal() -> None:
+    rng = np.random.default_rng(7)
+    true = np.column_stack([rng.uniform(1e4, 1e5, 500), rng.gamma(2.0, 800.0, (500, 3))])
+    observed = true.copy()
+    observed[:, 1:] = true[:, 1:] @ SPILL.matrix  # each detector sees its share of each dye
+    recovered = compensate(observed, CHANNELS, SPILL)
+    np.testing.assert_allclose(recovered, true, rtol=1e-12)
+    assert np.array_equal(recovered[:, 0], observed[:, 0])  # FSC is outside the spill
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    values=arrays(np.float64, (20, 4), elements=st.floats(-1e5, 1e6, allow_nan=False)),
+    off_diagonal=arrays(np.float64, (3, 3), elements=st.floats(0.0, 0.4)),
+)
+def test_uncompensate_inverts_compensate(values: np.ndarray, off_diagonal: np.ndarray) -> None:
+    matrix = off_diagonal.copy()
+    np.fill_diagonal(matrix, 1.0)
+    spill = SpilloverMatrix("H", CHANNELS[1:], CHANNELS[1:], matrix)
+    back = uncompensate(compensate(values, CHANNELS, spill), CHANNELS, spill)
+    np.testing.assert_allclose(back, values, rtol=1e-9, atol=1e-6)
+
+
+def test_more_detectors_than_fluorochromes_is_solved_by_least_squares() -> None:
+    spill = SpilloverMatrix(
+        "wide", ("A", "B"), ("d1", "d2", "d3"), np.array([[1.0, 0.3, 0.1], [0.2, 1.0, 0.4]])
+    )
+    true = np.array([[1000.0, 50.0], [10.0, 2000.0]])
+    np.testing.assert_allclose(spill.compensate(spill.uncompensate(true)), true, rtol=1e-10)
+    with pytest.raises(TemplateError, match="not square"):
+        compensate(np.zeros((1, 3)), ("d1", "d2", "d3"), spill)
+
+
+def test_file_spill_is_applied_to_its_channels_only() -> None:
+    sample = read_fcs(shared_path("fcs", "100715.fcs"))
+    spill = sample_spillover(sample)
+    assert spill is not None and spill.id == "FCS"
+    assert spill.detectors[:3] == ("B515-A", "R780-A", "R710-A")
+    events = sample.scaled_events()
+    compensated = compensate(events, sample.channel_names, spill)
+    untouched = [sample.channel_names.index(c) for c in ("FSC-A", "FSC-H", "SSC-A")]
+    assert np.array_equal(compensated[:, untouched], events[:, untouched])
+    columns = [sample.channel_names.index(c) for c in spill.detectors]
+    # solving reproduces the explicit-inverse result (as FlowKit computes it) to rounding
+    explicit = events[:, columns] @ np.linalg.inv(spill.matrix)
+    np.testing.assert_allclose(compensated[:, columns], explicit, rtol=1e-9, atol=1e-6)
+    assert not np.allclose(compensated[:, columns], events[:, columns])
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: SpilloverMatrix("x", ("A",), ("d1", "d2"), np.eye(2)), r"'x' is 2x2 but names 1"),
+        (lambda: SpilloverMatrix("x", ("A", "B"), ("d1", "d2"), np.ones((2, 2))), "singular"),
+        (
+            lambda: SpilloverMatrix("x", ("A", "B"), ("d1",), np.ones((2, 1))),
+            r"more fluorochromes \(2\) than detectors \(1\)",
+        ),
+    ],
+)
+def test_bad_matrices_are_template_errors(make: object, message: str) -> None:
+    with pytest.raises(TemplateError, match=message):
+        make()  # type: ignore[operator]
+
+
+def test_missing_detector_lists_the_data_channels() -> None:
+    with pytest.raises(TemplateError, match=r"lacks: FL3-A.*channels: FSC-A, FL1-A, FL2-A"):
+        compensate(np.zeros((2, 3)), CHANNELS[:3], SPILL)

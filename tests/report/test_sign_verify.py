@@ -1,0 +1,430 @@
+"""Signing and verifying a CoA (21 CFR 11.10(a), 11.50, 11.70): every byte, every signature."""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import RENDERED_AT, Signer, at, example_record
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cytorelease.errors import SignatureError
+from cytorelease.report import sign as sign_module
+from cytorelease.report.area import split_report
+from cytorelease.report.entry import Meaning
+from cytorelease.report.keys import SignerRegistry, load_registry
+from cytorelease.report.render import render_coa
+from cytorelease.report.sign import sign_bytes, sign_report
+from cytorelease.report.verify import verify_bytes, verify_report
+
+VERIFY_AT = at(23)
+
+
+def _sign(data: bytes, who: Signer, meaning: Meaning, when: Any, **kwargs: Any) -> bytes:
+    signed, _ = sign_bytes(
+        data, private_key=who.private_key, signer=who.entry, meaning=meaning, now=when, **kwargs
+    )
+    return signed
+
+
+def _draft(record: dict[str, Any] | None = None) -> bytes:
+    return render_coa(record or example_record(), generated_at=RENDERED_AT).encode("utf-8")
+
+
+@pytest.fixture(scope="session")
+def registry(signers: dict[str, Signer]) -> SignerRegistry:
+    return load_registry(signers["analyst"].registry_path)
+
+
+@pytest.fixture(scope="session")
+def signed_report(signers: dict[str, Signer]) -> bytes:
+    """Performed, reviewed and approved, by three people."""
+    data = _sign(_draft(), signers["analyst"], Meaning.PERFORMED, at(10), comment="Gating checked")
+    data = _sign(data, signers["reviewer"], Meaning.REVIEWED, at(11))
+    return _sign(data, signers["qa"], Meaning.APPROVED, at(12), comment="Released <QA>")
+
+
+def _verify(data: bytes, registry: SignerRegistry | None) -> list[str]:
+    return verify_bytes(data, registry=registry, now=VERIFY_AT).failures()
+
+
+def test_signed_report_verifies(signed_report: bytes, registry: SignerRegistry) -> None:
+    result = verify_bytes(signed_report, registry=registry, now=VERIFY_AT)
+    assert result.failures() == []
+    assert result.ok
+    assert [c.entry.meaning for c in result.signatures if c.entry] == [
+        "performed",
+        "reviewed",
+        "approved",
+    ]
+    assert result.lot_id == "CAR-0001"
+    assert result.disposition == "INCOMPLETE"
+
+
+def test_each_signature_is_visible_with_name_time_and_meaning(signed_report: bytes) -> None:
+    area = split_report(signed_report).area.decode()
+    assert "1. Performed by Ada Analyst" in area
+    assert "2. Reviewed by Rémy Réviseur" in area
+    assert "3. Approved for release by Quinn Q. Approver" in area
+    assert '<dd class="sig-utc-time" data-field="utc_time">2026-11-20 12:00:00 UTC</dd>' in area
+    assert "Released &lt;QA&gt;" in area  # the comment is text
+    assert "Not yet signed" not in area
+
+
+def test_signing_changes_only_the_signature_area(signed_report: bytes) -> None:
+    assert split_report(signed_report).content == split_report(_draft()).content
+
+
+def test_signatures_bind_record_spec_and_inputs(signed_report: bytes, registry: Any) -> None:
+    record = example_record()
+    entries = [c.entry for c in verify_bytes(signed_report, registry=registry).signatures]
+    for entry in entries:
+        assert entry is not None
+        assert entry.spec_sha256 == record["evaluation"]["spec"]["sha256"]
+        assert list(entry.input_sha256s) == [i["sha256"] for i in record["inputs"]]
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_flipping_any_single_byte_fails(
+    signed_report: bytes, registry: SignerRegistry, data: st.DataObject
+) -> None:
+    position = data.draw(st.integers(0, len(signed_report) - 1), label="position")
+    mask = data.draw(st.integers(1, 255), label="xor")
+    tampered = bytearray(signed_report)
+    tampered[position] ^= mask
+    assert not verify_bytes(bytes(tampered), registry=registry, now=VERIFY_AT).ok
+
+
+def test_flipping_a_byte_in_each_region_fails(signed_report: bytes, registry: Any) -> None:
+    parts = split_report(signed_report)
+    begin = len(parts.prefix)
+    machine = signed_report.index(b'class="cytorelease-signature">') + 40
+    name = signed_report.index(b">Quinn Q. Approver</dd>") + 1
+    for label, position in {
+        "first byte": 0,
+        "record json": signed_report.index(b'"chain_of_identity"') + 3,
+        "begin marker": begin + 5,
+        "visible signer": name,
+        "machine block": machine,
+        "end marker": len(signed_report) - len(parts.suffix) - 3,
+        "last byte": len(signed_report) - 1,
+    }.items():
+        tampered = bytearray(signed_report)
+        tampered[position] ^= 0x01
+        assert _verify(bytes(tampered), registry), label
+
+
+def test_appending_or_truncating_bytes_fails(signed_report: bytes, registry: Any) -> None:
+    assert _verify(signed_report + b"\n", registry)
+    assert _verify(signed_report[:-1], registry)
+    assert _verify(b" " + signed_report, registry)
+
+
+def test_changed_content_names_every_signature(signed_report: bytes, registry: Any) -> None:
+    tampered = signed_report.replace(b"93.4", b"95.4", 1)
+    failures = _verify(tampered, registry)
+    assert len(failures) == 3
+    assert all("it covers other content" in f for f in failures)
+    assert failures[0].startswith("signature 1 (Ada Analyst, performed): ")
+
+
+def _area_of(data: bytes) -> bytes:
+    return split_report(data).area
+
+
+def _articles(area: bytes) -> list[bytes]:
+    return re.findall(rb'<article class="sig".*?</article>\n', area, re.S)
+
+
+def test_a_signature_transplanted_from_another_report_fails(
+    signed_report: bytes, signers: dict[str, Signer], registry: Any
+) -> None:
+    other_record = example_record()
+    other_record["lot"]["id"] = "CAR-0002"
+    other = _sign(_draft(other_record), signers["analyst"], Meaning.PERFORMED, at(10))
+    # The whole area of the other report onto this one, and one block into this one's area.
+    moved = split_report(signed_report).with_area(_area_of(other))
+    failures = _verify(moved, registry)
+    assert any("it covers other content" in f for f in failures)
+    assert any("another result record" in f for f in failures)
+    area = _area_of(signed_report)
+    first = _articles(area)[0]
+    foreign = _articles(_area_of(other))[0]
+    spliced = split_report(signed_report).with_area(area.replace(first, foreign))
+    assert any("signature 1" in f and "other content" in f for f in _verify(spliced, registry))
+
+
+def test_reordered_signatures_fail(signed_report: bytes, registry: Any) -> None:
+    area = _area_of(signed_report)
+    first, second, _third = _articles(area)
+    swapped = area.replace(first + second, second + first)
+    failures = _verify(split_report(signed_report).with_area(swapped), registry)
+    assert any("chain is broken" in f or "names a previous signature" in f for f in failures)
+
+
+@pytest.mark.parametrize("which", [0, 1])
+def test_removed_signatures_fail(signed_report: bytes, registry: Any, which: int) -> None:
+    area = _area_of(signed_report)
+    removed = area.replace(_articles(area)[which], b"")
+    failures = _verify(split_report(signed_report).with_area(removed), registry)
+    assert any("chain is broken" in f or "names a previous signature" in f for f in failures)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "problem"),
+    [
+        (
+            b'data-field="signer">Quinn Q. Approver<',
+            b'data-field="signer">Quinn Q. Approved<',
+            "signature 3 (Quinn Q. Approver, approved): the displayed printed name "
+            "'Quinn Q. Approved' differs from the signed 'Quinn Q. Approver'",
+        ),
+        (
+            b'data-field="utc_time">2026-11-20 12:00:00 UTC<',
+            b'data-field="utc_time">2026-11-19 12:00:00 UTC<',
+            "the displayed date and time '2026-11-19 12:00:00 UTC' differs from the signed "
+            "'2026-11-20 12:00:00 UTC'",
+        ),
+        (
+            b'data-field="meaning">reviewed<',
+            b'data-field="meaning">approved<',
+            "the displayed meaning 'approved' differs from the signed 'reviewed'",
+        ),
+    ],
+)
+def test_displayed_values_must_equal_the_signed_ones(
+    signed_report: bytes, registry: Any, old: bytes, new: bytes, problem: str
+) -> None:
+    assert signed_report.count(old) == 1
+    failures = _verify(signed_report.replace(old, new), registry)
+    assert any(problem in f for f in failures), failures
+    assert any(
+        "signature area differs from what its signed entries render to" in f for f in failures
+    )
+
+
+def test_an_edited_machine_block_fails(signed_report: bytes, registry: Any) -> None:
+    tampered = signed_report.replace(b'"meaning":"reviewed"', b'"meaning":"approved"')
+    failures = _verify(tampered, registry)
+    assert any("signature 2" in f and "Ed25519 signature is not valid" in f for f in failures)
+
+
+def test_untrusted_key_fails(signed_report: bytes, registry: SignerRegistry) -> None:
+    partial = SignerRegistry(signers=[s for s in registry.signers if s.user_id != "qapprover"])
+    failures = _verify(signed_report, partial)
+    assert len(failures) == 1
+    assert re.match(
+        r"signature 3 \(Quinn Q\. Approver, approved\): key [0-9a-f]{16}… is not in the trust "
+        r"registry",
+        failures[0],
+    )
+
+
+def test_no_trust_registry_fails(signed_report: bytes) -> None:
+    assert _verify(signed_report, None) == [
+        "report: no trust registry given: pass --trust signers.yaml with the site's public keys"
+    ]
+
+
+def test_expired_key_fails(signed_report: bytes, registry: SignerRegistry) -> None:
+    expired = SignerRegistry(
+        signers=[
+            s.model_copy(update={"valid_until": at(11, 30)}) if s.user_id == "qapprover" else s
+            for s in registry.signers
+        ]
+    )
+    (failure,) = _verify(signed_report, expired)
+    assert failure.startswith("signature 3 (Quinn Q. Approver, approved): the key was not valid")
+    assert "expired or not yet valid" in failure
+
+
+def test_registry_name_must_match_signed_name(signed_report: bytes, registry: Any) -> None:
+    renamed = SignerRegistry(
+        signers=[
+            s.model_copy(update={"name": "Someone Else"}) if s.user_id == "aanalyst" else s
+            for s in registry.signers
+        ]
+    )
+    (failure,) = _verify(signed_report, renamed)
+    assert "the trust registry lists this key for Someone Else (aanalyst, analyst)" in failure
+
+
+def test_unsigned_draft_does_not_verify(registry: Any) -> None:
+    assert _verify(_draft(), registry) == [
+        "report: the report carries no signature (a draft is not verifiable)"
+    ]
+
+
+def test_not_a_coa_fails_cleanly(registry: Any) -> None:
+    (failure,) = _verify(b"<html>hello</html>", registry)
+    assert "expected one signature area" in failure
+
+
+def test_future_dated_signature_fails(signers: dict[str, Signer], registry: Any) -> None:
+    data = _sign(_draft(), signers["analyst"], Meaning.PERFORMED, at(10))
+    result = verify_bytes(data, registry=registry, now=at(9))
+    assert any("dated in the future" in f for f in result.failures())
+
+
+def test_approval_by_the_performer_is_refused(signers: dict[str, Signer]) -> None:
+    data = _sign(_draft(), signers["analyst"], Meaning.PERFORMED, at(10))
+    with pytest.raises(SignatureError, match="aanalyst performed this analysis and may not also"):
+        _sign(data, signers["analyst"], Meaning.APPROVED, at(11))
+
+
+def test_a_forged_self_approval_is_caught_by_verify(
+    signers: dict[str, Signer], registry: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = _sign(_draft(), signers["analyst"], Meaning.PERFORMED, at(10))
+    monkeypatch.setattr(sign_module, "_check_duties", lambda *args: None)
+    forged = _sign(data, signers["analyst"], Meaning.APPROVED, at(11))
+    failures = _verify(forged, registry)
+    assert failures == [
+        "signature 2 (Ada Analyst, approved): approval by aanalyst, who also performed the "
+        "analysis (segregation of duties)"
+    ]
+
+
+def test_the_same_meaning_twice_by_one_user_is_refused(signers: dict[str, Signer]) -> None:
+    data = _sign(_draft(), signers["analyst"], Meaning.PERFORMED, at(10))
+    with pytest.raises(SignatureError, match="already signed this report as performed"):
+        _sign(data, signers["analyst"], Meaning.PERFORMED, at(11))
+
+
+def test_computer_generated_meaning_needs_the_library_flag(
+    signers: dict[str, Signer], registry: Any
+) -> None:
+    with pytest.raises(SignatureError, match="reserved for the unattended evaluation service"):
+        _sign(_draft(), signers["service"], Meaning.COMPUTER_GENERATED, at(9))
+    data = _sign(
+        _draft(), signers["service"], Meaning.COMPUTER_GENERATED, at(9),
+        allow_computer_generated=True,
+    )  # fmt: skip
+    data = _sign(data, signers["analyst"], Meaning.PERFORMED, at(10))
+    assert _verify(data, registry) == []
+    assert "1. Computer-generated evaluation by Release evaluation service" in data.decode()
+
+
+def test_a_service_key_never_applies_a_human_meaning(signers: dict[str, Signer]) -> None:
+    with pytest.raises(SignatureError, match="holds a service key, which may not apply"):
+        _sign(_draft(), signers["service"], Meaning.APPROVED, at(9))
+    with pytest.raises(SignatureError, match="is applied only by a service key"):
+        _sign(
+            _draft(), signers["analyst"], Meaning.COMPUTER_GENERATED, at(9),
+            allow_computer_generated=True,
+        )  # fmt: skip
+
+
+def test_signing_outside_the_key_validity_is_refused(signers: dict[str, Signer]) -> None:
+    too_late = signers["analyst"].entry.valid_until + timedelta(seconds=1)
+    with pytest.raises(SignatureError, match="is valid from 2026-01-01 00:00 to 2035-12-30"):
+        _sign(_draft(), signers["analyst"], Meaning.PERFORMED, too_late)
+
+
+def test_a_key_that_is_not_the_registered_one_is_refused(signers: dict[str, Signer]) -> None:
+    with pytest.raises(SignatureError, match="does not belong to Ada Analyst"):
+        sign_bytes(
+            _draft(), private_key=signers["qa"].private_key, signer=signers["analyst"].entry,
+            meaning=Meaning.PERFORMED, now=at(9),
+        )  # fmt: skip
+
+
+def test_a_tampered_report_is_not_signed(signed_report: bytes, signers: dict[str, Signer]) -> None:
+    tampered = signed_report.replace(b"93.4", b"95.4", 1)
+    with pytest.raises(SignatureError, match="refusing to sign a report that fails verification"):
+        _sign(tampered, signers["analyst"], Meaning.REVIEWED, at(13))
+
+
+def test_signing_before_the_last_signature_is_refused(signers: dict[str, Signer]) -> None:
+    data = _sign(_draft(), signers["analyst"], Meaning.PERFORMED, at(10))
+    with pytest.raises(SignatureError, match="before the last signature"):
+        _sign(data, signers["qa"], Meaning.APPROVED, at(9))
+
+
+def test_overlong_comment_is_refused(signers: dict[str, Signer]) -> None:
+    with pytest.raises(SignatureError, match="the comment has 501 characters; at most 500"):
+        _sign(_draft(), signers["analyst"], Meaning.PERFORMED, at(9), comment="x" * 501)
+
+
+def test_sign_and_verify_files(tmp_path: Path, signers: dict[str, Signer]) -> None:
+    path = tmp_path / "coa.html"
+    path.write_bytes(_draft())
+    analyst, qa = signers["analyst"], signers["qa"]
+    sign_report(path, private_key=analyst.private_key, signer=analyst.entry,
+                meaning=Meaning.PERFORMED, now=at(10))  # fmt: skip
+    entry = sign_report(path, private_key=qa.private_key, signer=qa.entry,
+                        meaning=Meaning.APPROVED, now=at(11))  # fmt: skip
+    assert entry.meaning == "approved"
+    result = verify_report(path, trust=analyst.registry_path, now=VERIFY_AT)
+    assert result.ok, result.failures()
+    assert len(result.signatures) == 2
+    assert result.to_dict()["signatures"][1]["signer"] == "Quinn Q. Approver"
+
+
+def test_signature_entries_chain(signed_report: bytes, registry: Any) -> None:
+    from cytorelease.report.entry import entry_sha256
+
+    entries = [c.entry for c in verify_bytes(signed_report, registry=registry).signatures]
+    assert entries[0] is not None and entries[0].previous_signature is None
+    for before, after in itertools.pairwise(entries):
+        assert after is not None and before is not None
+        assert after.previous_signature == entry_sha256(before)
+
+
+def test_record_deep_copy_is_unchanged_by_rendering() -> None:
+    record = example_record()
+    before = copy.deepcopy(record)
+    render_coa(record)
+    assert record == before
+
+
+def test_a_non_canonical_base64_spelling_of_the_signature_fails(
+    signed_report: bytes, registry: Any
+) -> None:
+    """base64 has spare bits: a changed byte that decodes to the same signature must still fail."""
+    import base64
+
+    alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    start = signed_report.rindex(b'"signature":"') + len(b'"signature":"')
+    end = signed_report.index(b'"', start)
+    value = signed_report[start:end]
+    assert value.endswith(b"==")
+    spare = alphabet[alphabet.index(value[-3]) ^ 0b1]  # flips an unused low bit
+    twin = value[:-3] + bytes([spare]) + b"=="
+    assert base64.b64decode(twin) == base64.b64decode(value)
+    tampered = signed_report[:start] + twin + signed_report[end:]
+    failures = _verify(tampered, registry)
+    assert any("signature 3" in f and "not the canonical base64" in f for f in failures)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_flipping_any_byte_of_the_signature_area_fails(
+    signed_report: bytes, registry: SignerRegistry, data: st.DataObject
+) -> None:
+    parts = split_report(signed_report)
+    first = len(parts.prefix)
+    last = len(signed_report) - len(parts.suffix) - 1
+    position = data.draw(st.integers(first, last), label="position")
+    tampered = bytearray(signed_report)
+    tampered[position] ^= data.draw(st.integers(1, 255), label="xor")
+    assert not verify_bytes(bytes(tampered), registry=registry, now=VERIFY_AT).ok
+
+
+@pytest.mark.slow
+def test_flipping_every_byte_fails(signed_report: bytes, registry: SignerRegistry) -> None:
+    """Exhaustive over positions (one bit each); minutes, so marked slow."""
+    survivors = []
+    for position in range(len(signed_report)):
+        tampered = bytearray(signed_report)
+        tampered[position] ^= 0x01
+        if verify_bytes(bytes(tampered), registry=registry, now=VERIFY_AT).ok:
+            survivors.append(position)
+    assert survivors == []

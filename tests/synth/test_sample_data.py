@@ -1,0 +1,28 @@
+"""The committed sample_data/ is exactly the generator's output for seed 1, and stays small."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cytorelease.provenance import file_sha256
+from cytorelease.synth import generate_lot, lot_id_for_seed
+
+MAX_BYTES = 20 * 1024 * 1024
+
+
+def test_committed_sample_lot_matches_a_fresh_generation(
+    project_root: Path, tmp_path: Path
+) -> None:
+    committed = project_root / "sample_data" / lot_id_for_seed(1)
+    fresh = generate_lot(tmp_path, seed=1).lot_dir
+    expected = {p.name: file_sha256(p) for p in sorted(fresh.iterdir())}
+    actual = {p.name: file_sha256(p) for p in sorted(committed.iterdir())}
+    assert actual == expected, (
+        "sample_data/ is stale: regenerate it with "
+        "`cytorelease sample-data generate sample_data --seed 1 --force`"
+    )
+
+
+def test_sample_data_stays_under_20_mb(project_root: Path) -> None:
+    total = sum(p.stat().st_size for p in (project_root / "sample_data").rglob("*") if p.is_file())
+    assert 0 < total < MAX_BYTES
