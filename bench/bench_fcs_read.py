@@ -2,8 +2,8 @@
 
     python bench/bench_fcs_read.py [--events 1000000] [--channels 16] [--repeat 5]
 
-Writes the file to a temporary folder with cytorelease's writer, then reports the best of
-``--repeat`` runs for each reader and its ratio to np.fromfile of the same bytes (the floor: one
+Writes the file to a temporary folder with cytorelease's writer, then reports the median of
+``--repeat`` round-robin runs for each reader (robust on a shared machine) and its ratio to np.fromfile of the same bytes (the floor: one
 read, no parsing). Targets: read_fcs within 1.5x of np.fromfile, at least 5x faster than
 flowkit.Sample. read_fcs returns when the events are ready; the file's sha256 (over the same
 bytes) finishes on a worker thread and ``sample.sha256`` waits for it, so "read_fcs +
@@ -31,16 +31,14 @@ TARGET_VS_FROMFILE = 1.5
 TARGET_VS_FLOWKIT = 5.0
 
 
-def _best_of(repeat: int, run: Callable[[], Any]) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = run()
-        best = min(best, time.perf_counter() - start)
-        # Let read_fcs's background sha256 finish outside the timing, so that it does not
-        # compete with the next run; "read_fcs + sha256" times both together.
-        getattr(result, "sha256", None)
-    return best
+def _timed(run: Callable[[], Any]) -> float:
+    start = time.perf_counter()
+    result = run()
+    seconds = time.perf_counter() - start
+    # Let read_fcs's background sha256 finish outside the timing, so that it does not compete
+    # with the next run; "read_fcs + sample.sha256" times both together.
+    getattr(result, "sha256", None)
+    return seconds
 
 
 def _optional(module: str) -> Any | None:
@@ -74,22 +72,22 @@ def _readers(path: Path, n_events: int, n_channels: int) -> dict[str, Callable[[
 
 
 def run(n_events: int = 1_000_000, n_channels: int = 16, repeat: int = 5) -> dict[str, float]:
-    """Seconds per reader (best of ``repeat``); missing readers are left out."""
+    """Seconds per reader (median of ``repeat`` round-robin runs); missing readers are left out."""
     rng = np.random.default_rng(1)
     events = rng.gamma(2.0, 5000.0, size=(n_events, n_channels)).astype(np.float32)
     specs = [ChannelSpec(f"P{i + 1}-A", f"marker {i + 1}") for i in range(n_channels)]
-    times: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as folder:
         path = write_fcs(Path(folder) / "bench.fcs", events, specs)
         np.testing.assert_array_equal(read_fcs(path).events, events)
+        readers = {k: v for k, v in _readers(path, n_events, n_channels).items() if v}
+        samples: dict[str, list[float]] = {name: [] for name in readers}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            for name, reader in _readers(path, n_events, n_channels).items():
-                if reader is None:
-                    continue
-                slow = name.startswith(("flowio", "flowkit", "fcsparser"))
-                times[name] = _best_of(max(1, repeat // 2) if slow else repeat, reader)
-    return times
+            # Round-robin: every reader sees the same machine load, run after run.
+            for _ in range(repeat):
+                for name, reader in readers.items():
+                    samples[name].append(_timed(reader))
+    return {name: float(np.median(values)) for name, values in samples.items()}
 
 
 def report(times: dict[str, float], n_events: int, n_channels: int) -> str:

@@ -28,9 +28,7 @@ def reevaluate_command(
     ],
     out: Annotated[
         Path | None,
-        typer.Option(
-            "--out", help="Write the what-if records here instead of beside each result."
-        ),
+        typer.Option("--out", help="Write the what-if records here instead of beside each result."),
     ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON document instead of tables.")
@@ -59,9 +57,10 @@ def reevaluate_command(
             else:
                 marked = [f"[bold yellow]{v}[/]" for v in verdicts]
                 rows.append((f"[bold]{criterion_id}[/]", *marked, "; ".join(flip.reasons)))
-        rows.append(("disposition", *lot.dispositions, "changes" if lot.disposition_changes else ""))
-        label = lot.lot if isinstance(lot.lot, str) else lot.source
-        print_table(f"{label} ({lot.source})", ("criterion", *refs, "why it flips"), rows)
+        rows.append(
+            ("disposition", *lot.dispositions, "changes" if lot.disposition_changes else "")
+        )
+        print_table(f"{lot.label} ({lot.source})", ("criterion", *refs, "why it flips"), rows)
         for path in lot.whatif_records:
             typer.echo(f"what-if record: {path}")
     summary = result.summary

@@ -119,5 +119,63 @@ def _render(result: ElisaResult, written: list[Path]) -> None:
     out.print(f"run {'PASSED' if result.passed else 'FAILED'} acceptance")
 
 
+@app.command("cytotox")
+def cytotox(
+    with_effectors: Annotated[
+        Path, typer.Argument(help="FCS tube of target cells co-cultured with the effectors.")
+    ],
+    targets_alone: Annotated[Path, typer.Argument(help="FCS tube of target cells alone.")],
+    assay: Annotated[
+        str,
+        typer.Option("--assay", help="Cytotoxicity assay definition (name in assays/ or a path)."),
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+) -> None:
+    """Percent specific lysis from a flow killing assay (counting beads or fixed volume).
+
+    Exits 1 when the run fails the assay's acceptance criteria, 2 on bad input.
+    """
+    from cytorelease.cli._output import console, emit_json, print_table
+    from cytorelease.potency.cytotox import analyse_cytotoxicity
+
+    result = analyse_cytotoxicity(with_effectors, targets_alone, assay)
+    if as_json:
+        emit_json(result.to_dict())
+    else:
+        decimals = result.assay.reporting.decimals
+        tubes = (("with effectors", result.with_effectors), ("targets alone", result.targets_alone))
+        print_table(
+            f"Killing assay ({result.assay.counting.value})",
+            ["tube", "file", "live targets", "beads", "normalised"],
+            [
+                [
+                    label,
+                    Path(t.path).name,
+                    t.live_targets,
+                    t.beads,
+                    None if t.normalised is None else round(t.normalised, 4),
+                ]
+                for label, t in tubes
+            ],
+        )
+        print_table(
+            "Acceptance",
+            ["check", "result", "detail"],
+            [[c.name, "pass" if c.passed else "FAIL", c.detail] for c in result.checks],
+        )
+        out = console()
+        for note in result.notes:
+            out.print(f"note: {note}")
+        if result.cytotoxicity_pct is None:
+            out.print(f"potency.cytotoxicity_pct: {result.measurement.details.get('reason', '')}")
+        else:
+            out.print(
+                f"potency.cytotoxicity_pct: {result.cytotoxicity_pct:.{decimals}f} % "
+                f"(95% CI {result.lower:.{decimals}f} to {result.upper:.{decimals}f})"
+            )
+    if not result.passed:
+        raise typer.Exit(1)
+
+
 def register(root: typer.Typer) -> None:
     root.add_typer(app, name="potency")

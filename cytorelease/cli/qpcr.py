@@ -110,8 +110,15 @@ def _render(result: Any) -> None:
             "Standard curves",
             ["target", "slope", "intercept", "efficiency %", "R^2", "levels", "wells"],
             [
-                [c.target, _num(c.slope), _num(c.intercept, 2), _num(c.efficiency_pct, 1),
-                 _num(c.r_squared, 4), c.levels, c.n]  # fmt: skip
+                [
+                    c.target,
+                    _num(c.slope),
+                    _num(c.intercept, 2),
+                    _num(c.efficiency_pct, 1),
+                    _num(c.r_squared, 4),
+                    c.levels,
+                    c.n,
+                ]
                 for c in result.curves
             ],
         )

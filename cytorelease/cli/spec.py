@@ -30,7 +30,9 @@ def validate_command(
     for check in checks:
         if check.loaded is not None and not as_json:
             loaded = check.loaded
-            typer.echo(f"ok: {loaded.path}: {loaded.ref} ({loaded.spec.status}) sha256 {loaded.sha256}")
+            typer.echo(
+                f"ok: {loaded.path}: {loaded.ref} ({loaded.spec.status}) sha256 {loaded.sha256}"
+            )
         for problem in check.problems:
             typer.echo(f"error: {problem}", err=True)
     if not all(c.ok for c in checks):
@@ -64,7 +66,9 @@ def show_command(
 
 @app.command("diff")
 def diff_command(
-    old: Annotated[str, typer.Argument(help="The older spec (" + _SPEC_HELP + ")", show_default=False)],
+    old: Annotated[
+        str, typer.Argument(help="The older spec (" + _SPEC_HELP + ")", show_default=False)
+    ],
     new: Annotated[str, typer.Argument(help="The newer spec.", show_default=False)],
     as_json: Annotated[bool, typer.Option("--json", help=_JSON_HELP)] = False,
 ) -> None:
@@ -93,7 +97,12 @@ def diff_command(
 
 @app.command("new-version")
 def new_version_command(
-    spec: Annotated[str, typer.Argument(help="A product name, its folder, or one of its spec files.", show_default=False)],
+    spec: Annotated[
+        str,
+        typer.Argument(
+            help="A product name, its folder, or one of its spec files.", show_default=False
+        ),
+    ],
 ) -> None:
     """Copy the latest version of a product's spec as vN+1 with status draft (never overwrites)."""
     from cytorelease.spec.registry import new_version
@@ -104,7 +113,9 @@ def new_version_command(
 
 @app.command("lock")
 def lock_command(
-    specs: Annotated[list[Path], typer.Argument(help="Approved (non-draft) spec files.", show_default=False)],
+    specs: Annotated[
+        list[Path], typer.Argument(help="Approved (non-draft) spec files.", show_default=False)
+    ],
 ) -> None:
     """Record approved spec versions' content hashes in their LOCK (a changed locked version is refused)."""
     from cytorelease.spec.registry import lock_specs

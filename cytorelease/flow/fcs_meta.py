@@ -3,6 +3,7 @@ layout ($DATATYPE/$BYTEORD/$MODE), and the spillover matrix ($SPILLOVER/$SPILL/S
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Mapping
 
@@ -120,7 +121,7 @@ def _bits(keywords: Mapping[str, str], number: int, integer: bool) -> int:
 
 def _range(keywords: Mapping[str, str], number: int, bits: int) -> float:
     value = keyword_float(keywords, f"$P{number}R", float("nan"))
-    if value is None or not np.isfinite(value) or value <= 0:
+    if value is None or not math.isfinite(value) or value <= 0:
         # Missing or unreadable $PnR: the widest range the stored width allows; no mask then.
         return float(2**bits) if bits < 64 else float(2**64)
     return value

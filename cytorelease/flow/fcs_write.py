@@ -72,7 +72,7 @@ def write_fcs(
     Integer data are rounded and must fit their channel's $PnB bits (ValueError otherwise).
     ``keywords`` add or override TEXT keywords (keys are upper-cased; a missing ``$`` is kept
     missing, so custom keywords stay custom). The spill is written as $SPILLOVER (3.1/3.2) or
-    $SPILL (2.0/3.0).
+    $SPILL (2.0/3.0). FCS 3.2 requires $CYT: pass it, or the file says ``unknown``.
     """
     fcs_version = FCSVersion(version)
     kind = FCSDatatype(datatype)
@@ -203,6 +203,8 @@ def _text_keywords(
         keywords[f"$P{number}B"] = str(width)
         keywords[f"$P{number}E"] = "0,0"
         keywords[f"$P{number}R"] = _number(spec.range)
+    if version is FCSVersion.V3_2:
+        keywords["$CYT"] = "unknown"  # required by FCS 3.2; callers name the real cytometer
     if spill is not None:
         key = "$SPILLOVER" if version in (FCSVersion.V3_1, FCSVersion.V3_2) else "$SPILL"
         keywords[key] = _spill_text(spill)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -24,6 +24,7 @@ __all__ = [
     "PotencyAssay",
     "SampleRole",
     "load_potency_assay",
+    "validate_assay_file",
 ]
 
 ASSAY_SCHEMA = "cytorelease.assay/1"
@@ -127,6 +128,9 @@ class Parallelism(_Strict):
 
 
 class RelativePotencyDef(_Strict):
+    """Dose series of a reference standard and the test article, read as responses (OD): RP
+    comes from their dose-response curves, not from the IFN-gamma standard curve."""
+
     reference: list[DosePoint] = Field(min_length=4)
     test: list[DosePoint] = Field(min_length=4)
     parallelism: Parallelism = Parallelism()
@@ -160,6 +164,10 @@ class PotencyAssay(_Strict):
         groups += [(f"sample {s.name}", s.wells) for s in self.samples]
         if self.blanks:
             groups.append(("blanks", self.blanks.wells))
+        if self.relative_potency:
+            for series in ("reference", "test"):
+                points = getattr(self.relative_potency, series)
+                groups += [(f"{series} dose {p.dose:g}", p.wells) for p in points]
         for label, wells in groups:
             for well in wells:
                 if ord(well[0]) - 65 >= rows or int(well[1:]) > columns:
@@ -200,8 +208,14 @@ class LoadedAssay:
     sha256: str
 
 
-def load_potency_assay(name: str | Path) -> LoadedAssay:
-    """Load ``name`` (a path, or a name inside ``assays/``) and validate it."""
+M = TypeVar("M", bound=BaseModel)
+
+
+def validate_assay_file(name: str | Path, model: type[M], kind: str) -> tuple[M, Path, str]:
+    """Resolve ``name`` in ``assays/``, check its ``kind``, validate it against ``model``.
+
+    Returns the model, the file, and the SHA-256 of the parsed content.
+    """
     from cytorelease._resources import ResourceKind, resolve_resource
     from cytorelease.provenance import content_sha256
 
@@ -209,8 +223,16 @@ def load_potency_assay(name: str | Path) -> LoadedAssay:
     document = load_located(path)
     if not isinstance(document.data, dict):
         raise AssayError("an assay file must be a mapping at its top level", path=path)
+    found = document.data.get("kind")
+    if found != kind:
+        line = document.line_of(("kind",))
+        raise AssayError(
+            f"kind{f' (line {line})' if line else ''}: this is a {found!r} assay, "
+            f"the analysis needs a {kind!r} assay",
+            path=path,
+        )
     try:
-        assay = PotencyAssay.model_validate(document.data)
+        assay = model.model_validate(document.data)
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
@@ -220,4 +242,10 @@ def load_potency_assay(name: str | Path) -> LoadedAssay:
             message = error["msg"].removeprefix("Value error, ")
             problems.append(f"{where}: {message}")
         raise AssayError("; ".join(problems), path=path) from None
-    return LoadedAssay(assay, path, content_sha256(document.data))
+    return assay, path, content_sha256(document.data)
+
+
+def load_potency_assay(name: str | Path) -> LoadedAssay:
+    """Load an ELISA assay ``name`` (a path, or a name inside ``assays/``) and validate it."""
+    assay, path, sha256 = validate_assay_file(name, PotencyAssay, "potency-elisa")
+    return LoadedAssay(assay, path, sha256)

@@ -18,7 +18,13 @@ import numpy as np
 
 from cytorelease.errors import InputError
 from cytorelease.measurement import Measurement, MethodRef
-from cytorelease.potency.assay import LoadedAssay, PotencyAssay, SampleRole, load_potency_assay
+from cytorelease.potency.assay import (
+    LoadedAssay,
+    PotencyAssay,
+    SampleDef,
+    SampleRole,
+    load_potency_assay,
+)
 from cytorelease.potency.curve import CurveFit, RangeFlag, fit_curve
 from cytorelease.potency.readers import PlateExport, PlateReading, read_plate
 from cytorelease.potency.relative import RelativePotencyResult, relative_potency
@@ -199,10 +205,7 @@ def analyse_elisa(
     )
     passing = [s.nominal for s in standards if s.in_recovery]
     lloq, uloq = (min(passing), max(passing)) if passing else (None, None)
-    samples = tuple(
-        _sample(s.name, s.role, s.dilution, s.wells, numeric(s.wells), fit, lloq, uloq, assay)
-        for s in assay.samples
-    )
+    samples = tuple(_sample(s, numeric(s.wells), fit, lloq, uloq, assay) for s in assay.samples)
     checks = _checks(fit, standards, non_numeric, assay)
     relative = None
     if assay.relative_potency is not None:
@@ -216,18 +219,18 @@ def analyse_elisa(
     passed = all(c.passed for c in checks)
     measurements = _measurements(samples, relative, passed, checks, loaded, export, lloq)
     return ElisaResult(
-        export,
-        reading,
-        loaded,
-        fit,
-        standards,
-        samples,
-        lloq,
-        uloq,
-        checks,
-        measurements,
-        relative,
-        tuple(numeric(blank_wells)),
+        plate=export,
+        reading=reading,
+        assay=loaded,
+        fit=fit,
+        standards=standards,
+        samples=samples,
+        lloq=lloq,
+        uloq=uloq,
+        checks=checks,
+        measurements=measurements,
+        relative=relative,
+        blank_ods=tuple(numeric(blank_wells)),
     )
 
 
@@ -251,10 +254,7 @@ def _standard(
 
 
 def _sample(
-    name: str,
-    role: SampleRole,
-    dilution: float,
-    wells: list[str],
+    sample: SampleDef,
     values: list[float],
     fit: CurveFit,
     lloq: float | None,
@@ -267,57 +267,46 @@ def _sample(
     if cv is not None and cv > limit:
         notes.append(f"replicate CV {cv:.1f}% exceeds {limit:g}%")
     decimals = assay.reporting.decimals
+    dilution = sample.dilution
 
-    def none(flag: str, reported: str, why: str = "") -> SampleResult:
-        extra = (why,) if why else ()
+    def result(
+        flag: str,
+        reported: str,
+        value: float | None = None,
+        ci: tuple[float | None, float | None] = (None, None),
+        why: str = "",
+    ) -> SampleResult:
         return SampleResult(
-            name,
-            role,
-            dilution,
-            tuple(wells),
-            mean,
-            cv,
-            None,
-            None,
-            None,
-            flag,
-            reported,
-            (*notes, *extra),
+            name=sample.name,
+            role=sample.role,
+            dilution=dilution,
+            wells=tuple(sample.wells),
+            mean_od=mean,
+            cv_pct=cv,
+            concentration=value,
+            lower=ci[0],
+            upper=ci[1],
+            flag=flag,
+            reported=reported,
+            notes=(*notes, why) if why else tuple(notes),
         )
 
     if mean is None:
-        return none("no result", "no result", "no numeric reading in its wells")
+        return result("no result", "no result", why="no numeric reading in its wells")
     if not fit.converged or lloq is None or uloq is None:
-        return none("no result", "no result", "no accepted standard curve")
+        return result("no result", "no result", why="no accepted standard curve")
     back = fit.back_calculate(values)
-    low_text = f"< {lloq * dilution:.{decimals}f}"
-    high_text = f"> {uloq * dilution:.{decimals}f}"
-    if back.side is RangeFlag.BELOW or (
-        back.concentration is not None and back.concentration < lloq
-    ):
-        return none(RangeFlag.BELOW.value, low_text)
-    if back.side is RangeFlag.ABOVE or (
-        back.concentration is not None and back.concentration > uloq
-    ):
-        return none(RangeFlag.ABOVE.value, high_text)
-    assert back.concentration is not None
-    value = back.concentration * dilution
+    in_well = back.concentration
+    # outside the working range: reported as a bound, never as an extrapolated number
+    if back.side is RangeFlag.BELOW or (in_well is not None and in_well < lloq):
+        return result(RangeFlag.BELOW.value, f"< {lloq * dilution:.{decimals}f}")
+    if back.side is RangeFlag.ABOVE or (in_well is not None and in_well > uloq):
+        return result(RangeFlag.ABOVE.value, f"> {uloq * dilution:.{decimals}f}")
+    assert in_well is not None
+    value = in_well * dilution
     lower = back.lower * dilution if back.lower is not None else None
     upper = back.upper * dilution if back.upper is not None else None
-    return SampleResult(
-        name,
-        role,
-        dilution,
-        tuple(wells),
-        mean,
-        cv,
-        value,
-        lower,
-        upper,
-        "",
-        f"{value:.{decimals}f}",
-        tuple(notes),
-    )
+    return result("", f"{value:.{decimals}f}", value, (lower, upper))
 
 
 def _checks(

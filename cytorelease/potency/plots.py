@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cytorelease.errors import InputError
 from cytorelease.potency.elisa import ElisaResult
 
 __all__ = ["curve_svg", "write_plots"]
@@ -114,6 +115,8 @@ def _axes(
 def write_plots(result: ElisaResult, out_dir: str | Path) -> list[Path]:
     """Write ``<plate stem>_curve.svg`` into ``out_dir``; returns the files written."""
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise InputError("is a file, not a folder for the plots", path=out)
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{Path(result.plate.path).stem}_curve.svg"
     path.write_text(curve_svg(result), encoding="utf-8")

@@ -12,9 +12,16 @@ import pandas as pd
 from cytorelease.qpcr.assay import Acceptance, DpcrSettings
 from cytorelease.qpcr.dpcr import DpcrFlag, poisson_estimate
 from cytorelease.qpcr.stdcurve import StandardCurve
-from cytorelease.qpcr.table import Task
 
-__all__ = ["Check", "dpcr_checks", "qpcr_checks", "reference_checks"]
+__all__ = [
+    "Check",
+    "curve_checks",
+    "dpcr_checks",
+    "loq_check",
+    "ntc_check",
+    "reference_check",
+    "replicate_sd_check",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,12 +69,22 @@ def curve_checks(curve: StandardCurve, limits: Acceptance) -> list[Check]:
     ]
 
 
-def replicate_sd_check(rows: pd.DataFrame, target: str, limits: Acceptance) -> Check:
+def replicate_sd_check(
+    samples: np.ndarray, cq: np.ndarray, target: str, limits: Acceptance
+) -> Check:
     """The largest Cq SD among replicate groups (sample x target, >= 2 amplified wells)."""
-    amplified = rows[np.isfinite(rows["cq"].to_numpy())]
-    sd = amplified.groupby("sample")["cq"].std(ddof=1).dropna()
-    worst = float(sd.max()) if len(sd) else 0.0
-    worst_sample = str(sd.idxmax()) if len(sd) else None
+    keep = np.isfinite(cq)
+    codes, names = pd.factorize(samples[keep])
+    values = cq[keep]
+    count = np.bincount(codes, minlength=len(names)).astype(np.float64)
+    total = np.bincount(codes, values, minlength=len(names))
+    mean = np.divide(total, count, out=np.zeros_like(total), where=count > 0)
+    squares = np.bincount(codes, (values - mean[codes]) ** 2, minlength=len(names))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sd = np.where(count > 1, np.sqrt(squares / (count - 1)), np.nan)
+    has = np.isfinite(sd)
+    worst = float(sd[has].max()) if has.any() else 0.0
+    worst_sample = str(names[np.nanargmax(np.where(has, sd, -1.0))]) if has.any() else None
     return Check(
         f"replicate Cq SD ({target})",
         _r(worst, 3),
@@ -77,58 +94,42 @@ def replicate_sd_check(rows: pd.DataFrame, target: str, limits: Acceptance) -> C
     )
 
 
-def ntc_check(rows: pd.DataFrame, target: str, limits: Acceptance) -> Check:
-    ntc = rows[rows["task"].to_numpy() == Task.NTC.value]["cq"].to_numpy()
-    amplified = ntc[np.isfinite(ntc)]
+def _no_ntc(target: str, limit: str) -> Check:
+    return Check(f"NTC ({target})", "no NTC wells", limit, False, {"ntc_wells": 0})
+
+
+def ntc_check(ntc_cq: np.ndarray, target: str, limits: Acceptance) -> Check:
+    if ntc_cq.size == 0 and limits.require_ntc:
+        return _no_ntc(target, f"undetermined or Cq > {limits.ntc_cq_min:g}")
+    amplified = ntc_cq[np.isfinite(ntc_cq)]
     lowest = float(amplified.min()) if amplified.size else None
     return Check(
         f"NTC ({target})",
         _r(lowest, 2) if lowest is not None else "undetermined",
         f"undetermined or Cq > {limits.ntc_cq_min:g}",
         lowest is None or lowest > limits.ntc_cq_min,
-        {"ntc_wells": int(ntc.size)},
+        {"ntc_wells": int(ntc_cq.size)},
     )
 
 
-def loq_check(unknowns: pd.DataFrame, curve: StandardCurve) -> Check:
+def loq_check(samples: np.ndarray, cq: np.ndarray, curve: StandardCurve) -> Check:
     """Amplified unknown wells must sit inside the standards' Cq span (no extrapolation)."""
-    cq = unknowns["cq"].to_numpy()
-    cq = cq[np.isfinite(cq)]
     low, high = curve.cq_range
-    outside = int(((cq < low) | (cq > high)).sum())
-    samples = sorted(
-        set(unknowns[(unknowns["cq"] < low) | (unknowns["cq"] > high)]["sample"].astype(str))
-    )
+    outside_mask = np.isfinite(cq) & ((cq < low) | (cq > high))
+    outside = int(outside_mask.sum())
+    names = sorted({str(s) for s in samples[outside_mask]})
     return Check(
         f"unknowns within standards range ({curve.target})",
         outside,
         f"0 wells outside Cq {low:.2f}-{high:.2f}",
         outside == 0,
-        {"samples": samples} if samples else {},
+        {"samples": names} if names else {},
     )
 
 
-def qpcr_checks(
-    rows: pd.DataFrame, curve: StandardCurve, unknowns: pd.DataFrame, limits: Acceptance
-) -> list[Check]:
-    checks = curve_checks(curve, limits)
-    checks.append(replicate_sd_check(rows, curve.target, limits))
-    checks.append(ntc_check(rows, curve.target, limits))
-    if limits.unknowns_within_standards:
-        checks.append(loq_check(unknowns, curve))
-    return checks
-
-
-def reference_checks(unknowns: pd.DataFrame, reference: str, *, digital: bool) -> Check:
+def reference_check(amplified: dict[str, bool], reference: str) -> Check:
     """Every test sample's reference must amplify: without it there is no denominator."""
-    missing = []
-    for sample, group in unknowns.groupby("sample", sort=True):
-        if digital:
-            ok = bool((group["positives"].fillna(0) > 0).any())
-        else:
-            ok = bool(np.isfinite(group["cq"].to_numpy()).any())
-        if not ok:
-            missing.append(str(sample))
+    missing = sorted(name for name, ok in amplified.items() if not ok)
     return Check(
         f"reference amplified ({reference})",
         ", ".join(missing) if missing else "all samples",
@@ -138,23 +139,43 @@ def reference_checks(unknowns: pd.DataFrame, reference: str, *, digital: bool) -
     )
 
 
-def dpcr_checks(rows: pd.DataFrame, target: str, settings: DpcrSettings) -> list[Check]:
-    partitions = rows["partitions"].to_numpy(np.float64)
-    positives = rows["positives"].to_numpy(np.float64)
+def dpcr_checks(
+    wells: np.ndarray,
+    is_ntc: np.ndarray,
+    partitions: np.ndarray,
+    positives: np.ndarray,
+    target: str,
+    settings: DpcrSettings,
+    *,
+    require_ntc: bool,
+) -> list[Check]:
     estimate = poisson_estimate(
         positives, partitions, min_partitions=settings.min_accepted_partitions
     )
     fewest = float(np.nanmin(partitions)) if np.isfinite(partitions).any() else math.nan
     short = [
         str(w)
-        for w, f in zip(rows["well"], estimate.flags, strict=True)
+        for w, f in zip(wells, estimate.flags, strict=True)
         if DpcrFlag.TOO_FEW_PARTITIONS in f or DpcrFlag.NO_PARTITIONS in f
     ]
     saturated = [
-        str(w) for w, f in zip(rows["well"], estimate.flags, strict=True) if DpcrFlag.SATURATED in f
+        str(w) for w, f in zip(wells, estimate.flags, strict=True) if DpcrFlag.SATURATED in f
     ]
-    ntc = rows[rows["task"].to_numpy() == Task.NTC.value]
-    ntc_max = int(ntc["positives"].max()) if len(ntc) and ntc["positives"].notna().any() else 0
+    ntc_pos = positives[is_ntc]
+    ntc_pos = ntc_pos[np.isfinite(ntc_pos)]
+    ntc_max = int(ntc_pos.max()) if ntc_pos.size else 0
+    ntc_limit = f"<= {settings.ntc_max_positives} positive partitions per well"
+    ntc = (
+        _no_ntc(target, ntc_limit)
+        if require_ntc and not is_ntc.any()
+        else Check(
+            f"NTC ({target})",
+            ntc_max,
+            ntc_limit,
+            ntc_max <= settings.ntc_max_positives,
+            {"ntc_wells": int(is_ntc.sum())},
+        )
+    )
     return [
         Check(
             f"accepted partitions ({target})",
@@ -170,11 +191,5 @@ def dpcr_checks(rows: pd.DataFrame, target: str, settings: DpcrSettings) -> list
             not saturated,
             {"wells": saturated} if saturated else {},
         ),
-        Check(
-            f"NTC ({target})",
-            ntc_max,
-            f"<= {settings.ntc_max_positives} positive partitions per well",
-            ntc_max <= settings.ntc_max_positives,
-            {"ntc_wells": len(ntc)},
-        ),
+        ntc,
     ]

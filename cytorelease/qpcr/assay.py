@@ -66,6 +66,7 @@ class Acceptance(_Strict):
         default=35.0, description="an NTC must be undetermined or have a Cq above this"
     )
     unknowns_within_standards: bool = True
+    require_ntc: bool = Field(default=True, description="a run without NTC wells fails")
     min_standard_levels: int = Field(default=3, ge=2)
 
 
@@ -132,7 +133,9 @@ class LoadedAssay:
     def method_ref(self) -> Any:
         from cytorelease.measurement import MethodRef
 
-        return MethodRef(kind="assay", id=self.assay.id, version=self.assay.version, sha256=self.sha256)
+        return MethodRef(
+            kind="assay", id=self.assay.id, version=self.assay.version, sha256=self.sha256
+        )
 
 
 def _validation_message(exc: ValidationError, lines: Any) -> str:

@@ -63,9 +63,7 @@ class StandardCurve:
             self.residual_sd
             / abs(self.slope)
             * math.sqrt(
-                1.0 / cqs.size
-                + 1.0 / self.n
-                + (y0 - self.y_mean) ** 2 / (self.slope**2 * self.sxx)
+                1.0 / cqs.size + 1.0 / self.n + (y0 - self.y_mean) ** 2 / (self.slope**2 * self.sxx)
             )
         )
         t = float(student_t.ppf(0.5 + confidence / 2, max(self.n - 2, 1)))

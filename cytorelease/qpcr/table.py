@@ -37,6 +37,7 @@ __all__ = [
     "QpcrExport",
     "Task",
     "make_table",
+    "table_from_columns",
 ]
 
 
@@ -103,6 +104,26 @@ def make_table(rows: list[dict[str, Any]], *, digital: bool) -> pd.DataFrame:
                 len(rows),
             )
     return pd.DataFrame(data, columns=list(columns))
+
+
+def table_from_columns(columns: dict[str, Any], n: int, *, digital: bool) -> pd.DataFrame:
+    """Like :func:`make_table` but from whole columns (arrays), for the large exports."""
+    import numpy as np
+    import pandas as pd
+
+    names = DPCR_COLUMNS if digital else QPCR_COLUMNS
+    data: dict[str, Any] = {}
+    for name in names:
+        value = columns.get(name)
+        if name in _TEXT:
+            data[name] = (
+                np.full(n, "", dtype=object) if value is None else np.asarray(value, object)
+            )
+        elif name == "excluded":
+            data[name] = np.zeros(n, bool) if value is None else np.asarray(value, bool)
+        else:
+            data[name] = np.full(n, np.nan) if value is None else np.asarray(value, np.float64)
+    return pd.DataFrame(data, columns=list(names))
 
 
 @dataclass(frozen=True)

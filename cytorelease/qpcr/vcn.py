@@ -20,7 +20,15 @@ import pandas as pd
 
 from cytorelease.errors import AssayError, InputError
 from cytorelease.measurement import Measurement
-from cytorelease.qpcr.acceptance import Check, dpcr_checks, qpcr_checks, reference_checks
+from cytorelease.qpcr.acceptance import (
+    Check,
+    curve_checks,
+    dpcr_checks,
+    loq_check,
+    ntc_check,
+    reference_check,
+    replicate_sd_check,
+)
 from cytorelease.qpcr.assay import LoadedAssay, QpcrAssay
 from cytorelease.qpcr.dpcr import Z95, poisson_estimate
 from cytorelease.qpcr.stdcurve import StandardCurve, fit_standard_curve
@@ -105,8 +113,42 @@ class VcnResult:
         }
 
 
-def _resolve(table: pd.DataFrame, names: list[str], role: str, export: QpcrExport) -> str:
-    present = set(table["target"])
+@dataclass(frozen=True)
+class _Run:
+    """The export's usable rows (not excluded) as plain arrays: masks are cheap on arrays."""
+
+    sample: np.ndarray
+    target: np.ndarray
+    task: np.ndarray
+    well: np.ndarray
+    cq: np.ndarray
+    quantity: np.ndarray
+    partitions: np.ndarray
+    positives: np.ndarray
+
+    @classmethod
+    def of(cls, table: pd.DataFrame, digital: bool) -> _Run:
+        keep = ~table["excluded"].to_numpy(bool)
+
+        def col(name: str, dtype: Any) -> np.ndarray:
+            if name not in table:
+                return np.full(int(keep.sum()), np.nan)
+            return table[name].to_numpy(dtype)[keep]
+
+        return cls(
+            sample=col("sample", object),
+            target=col("target", object),
+            task=col("task", object),
+            well=col("well", object),
+            cq=col("cq", np.float64),
+            quantity=col("quantity", np.float64),
+            partitions=col("partitions", np.float64) if digital else np.empty(0),
+            positives=col("positives", np.float64) if digital else np.empty(0),
+        )
+
+
+def _resolve(run: _Run, names: list[str], role: str, export: QpcrExport) -> str:
+    present = set(pd.unique(run.target).tolist())
     for name in names:
         if name in present:
             return name
@@ -118,12 +160,13 @@ def _resolve(table: pd.DataFrame, names: list[str], role: str, export: QpcrExpor
     )
 
 
-def _standard_copies(rows: pd.DataFrame, assay: QpcrAssay, export: QpcrExport) -> np.ndarray:
+def _standard_copies(
+    samples: np.ndarray, quantity: np.ndarray, assay: QpcrAssay, export: QpcrExport
+) -> np.ndarray:
     named = assay.standard_copies()
-    copies = rows["sample"].map(named).to_numpy(np.float64)
-    fallback = rows["quantity"].to_numpy(np.float64)
-    copies = np.where(np.isfinite(copies), copies, fallback)
-    unknown = sorted(set(rows.loc[~np.isfinite(copies), "sample"].astype(str)))
+    copies = np.array([named.get(s, np.nan) for s in samples], dtype=np.float64)
+    copies = np.where(np.isfinite(copies), copies, quantity)
+    unknown = sorted({str(s) for s in samples[~np.isfinite(copies)]})
     if unknown:
         raise AssayError(
             f"standard(s) {', '.join(unknown)} have no copies per reaction in the assay or the "
@@ -145,18 +188,21 @@ def _qpcr_amount(curve: StandardCurve, cq: np.ndarray) -> TargetAmount | None:
     return TargetAmount(pred.copies, max(calib, scatter if cq.size > 1 else 0.0), int(cq.size))
 
 
-def _dpcr_amount(rows: pd.DataFrame, min_positives: int) -> TargetAmount | None:
-    rows = rows[np.isfinite(rows["partitions"].to_numpy(np.float64))]
-    if rows.empty:
+def _dpcr_amount(
+    partitions: np.ndarray, positives: np.ndarray, min_positives: int
+) -> TargetAmount | None:
+    usable = np.isfinite(partitions)
+    partitions, positives = partitions[usable], positives[usable]
+    if partitions.size == 0:
         return None
-    if rows["positives"].sum() < min_positives:
-        return TargetAmount(0.0, math.inf, len(rows))
-    est = poisson_estimate(rows["positives"].sum(), rows["partitions"].sum())
+    if np.nansum(positives) < min_positives:
+        return TargetAmount(0.0, math.inf, int(partitions.size))
+    est = poisson_estimate(np.nansum(positives), partitions.sum())
     lam, low, high = float(est.lambda_[0]), float(est.lambda_low[0]), float(est.lambda_high[0])
-    if not lam > 0 or not math.isfinite(lam):
-        return TargetAmount(0.0 if lam == 0 else math.nan, math.inf, len(rows))
+    if not math.isfinite(lam):
+        return TargetAmount(math.nan, math.inf, int(partitions.size))
     se = (math.log(high) - math.log(max(low, 1e-300))) / (2 * Z95)
-    return TargetAmount(lam, se, len(rows))
+    return TargetAmount(lam, se, int(partitions.size))
 
 
 def _ratio(
@@ -164,17 +210,44 @@ def _ratio(
 ) -> SampleVcn:
     replicates = {"transgene": t.replicates if t else 0, "reference": r.replicates if r else 0}
     if t is None or not t.value > 0:
-        return SampleVcn(sample, role, False, None, None, None, replicates, None,
-                         r.value if r else None, "transgene not detected")  # fmt: skip
+        return SampleVcn(
+            sample,
+            role,
+            False,
+            None,
+            None,
+            None,
+            replicates,
+            None,
+            r.value if r else None,
+            "transgene not detected",
+        )
     if r is None or not r.value > 0:  # the reference check fails the run in this case
-        return SampleVcn(sample, role, True, None, None, None, replicates, t.value, None,
-                         "reference not amplified")  # fmt: skip
+        return SampleVcn(
+            sample,
+            role,
+            True,
+            None,
+            None,
+            None,
+            replicates,
+            t.value,
+            None,
+            "reference not amplified",
+        )
     vcn = cpdg * t.value / r.value
     se = math.hypot(t.log_se, r.log_se)
     return SampleVcn(
-        sample, role, True, vcn, vcn * math.exp(-Z95 * se), vcn * math.exp(Z95 * se),
-        replicates, t.value, r.value,
-    )  # fmt: skip
+        sample,
+        role,
+        True,
+        vcn,
+        vcn * math.exp(-Z95 * se),
+        vcn * math.exp(Z95 * se),
+        replicates,
+        t.value,
+        r.value,
+    )
 
 
 def _partition_volume(export: QpcrExport, assay: QpcrAssay) -> float:
@@ -199,78 +272,89 @@ def _per_ul(result: SampleVcn, volume_nl: float) -> SampleVcn:
     )
 
 
+def _groups(samples: np.ndarray, mask: np.ndarray) -> dict[str, np.ndarray]:
+    """Row indices of each sample among the rows in ``mask``."""
+    index = np.flatnonzero(mask)
+    codes, names = pd.factorize(samples[index])
+    order = np.argsort(codes, kind="stable")
+    bounds = np.cumsum(np.bincount(codes, minlength=len(names)))[:-1]
+    return {str(n): g for n, g in zip(names, np.split(index[order], bounds), strict=True)}
+
+
 def compute_vcn(
     export: QpcrExport, loaded: LoadedAssay, *, car_fraction: float | None = None
 ) -> VcnResult:
-    """Acceptance checks, then (if they all pass) each unknown sample's VCN and measurements."""
+    """Acceptance checks, then (if they all pass) each test sample's VCN and measurements."""
     if car_fraction is not None and not 0 < car_fraction <= 1:
         raise InputError(
             f"CAR+ fraction {car_fraction} is outside (0, 1]",
             hint="pass a fraction, e.g. 0.35 for 35% CAR+",
         )
     assay = loaded.assay
-    table = export.table[~export.table["excluded"].to_numpy()]
-    transgene = _resolve(table, assay.transgene.targets, "transgene", export)
-    reference = _resolve(table, assay.reference.targets, "reference", export)
-    is_standard = (table["task"] == Task.STANDARD.value) | table["sample"].isin(
-        assay.standard_copies()
-    )
+    run = _Run.of(export.table, export.digital)
+    transgene = _resolve(run, assay.transgene.targets, "transgene", export)
+    reference = _resolve(run, assay.reference.targets, "reference", export)
+    is_standard = (run.task == Task.STANDARD.value) | pd.Series(run.sample).isin(
+        list(assay.standard_copies())
+    ).to_numpy()
     # Test samples: unknowns and positive controls (a control of known VCN is worth reading).
-    unknown_mask = (
-        table["task"].isin([Task.UNKNOWN.value, Task.POSITIVE_CONTROL.value])
+    is_test = (
+        ((run.task == Task.UNKNOWN.value) | (run.task == Task.POSITIVE_CONTROL.value))
         & ~is_standard
-        & (table["sample"] != "")
+        & (run.sample != "")
     )
+    is_ntc = run.task == Task.NTC.value
+    samples = sorted(str(s) for s in pd.unique(run.sample[is_test]))
     checks: list[Check] = []
     curves: list[StandardCurve] = []
     amounts: dict[str, dict[str, TargetAmount | None]] = {}
-    samples = sorted(set(table.loc[unknown_mask, "sample"]))
     for target in (transgene, reference):
-        rows = table[table["target"] == target]
-        unknowns = rows[unknown_mask.loc[rows.index].to_numpy()]
+        on = run.target == target
+        groups = _groups(run.sample, on & is_test)
         if export.digital:
-            checks += dpcr_checks(rows, target, assay.dpcr)
+            checks += dpcr_checks(
+                run.well[on],
+                is_ntc[on],
+                run.partitions[on],
+                run.positives[on],
+                target,
+                assay.dpcr,
+                require_ntc=assay.acceptance.require_ntc,
+            )
+            floor = assay.dpcr.min_positives_detected if target == transgene else 1
             amounts[target] = {
-                s: _dpcr_amount(
-                    unknowns[unknowns["sample"] == s],
-                    assay.dpcr.min_positives_detected if target == transgene else 1,
-                )
+                s: _dpcr_amount(run.partitions[groups[s]], run.positives[groups[s]], floor)
+                if s in groups
+                else None
                 for s in samples
             }
-        else:
-            std = rows[is_standard.loc[rows.index].to_numpy()]
-            if std.empty:
-                raise AssayError(
-                    f"no standards for target {target} in the export", path=export.path
-                )
-            curve = fit_standard_curve(target, _standard_copies(std, assay, export), std["cq"])
-            curves.append(curve)
-            checks += qpcr_checks(rows, curve, unknowns, assay.acceptance)
-            cq_by_sample = {s: g["cq"].to_numpy(np.float64) for s, g in unknowns.groupby("sample")}
-            amounts[target] = {
-                s: _qpcr_amount(curve, cq_by_sample.get(s, np.array([]))) for s in samples
-            }
-    ref_rows = table[(table["target"] == reference) & unknown_mask]
-    checks.append(reference_checks(ref_rows, reference, digital=export.digital))
+            continue
+        std = on & is_standard
+        if not std.any():
+            raise AssayError(f"no standards for target {target} in the export", path=export.path)
+        copies = _standard_copies(run.sample[std], run.quantity[std], assay, export)
+        curve = fit_standard_curve(target, copies, run.cq[std])
+        curves.append(curve)
+        checks += curve_checks(curve, assay.acceptance)
+        checks.append(replicate_sd_check(run.sample[on], run.cq[on], target, assay.acceptance))
+        checks.append(ntc_check(run.cq[on & is_ntc], target, assay.acceptance))
+        if assay.acceptance.unknowns_within_standards:
+            checks.append(loq_check(run.sample[on & is_test], run.cq[on & is_test], curve))
+        amounts[target] = {
+            s: _qpcr_amount(curve, run.cq[groups[s]]) if s in groups else None for s in samples
+        }
+    amplified = {s: (a := amounts[reference][s]) is not None and a.value > 0 for s in samples}
+    checks.append(reference_check(amplified, reference))
     passed = all(c.passed for c in checks)
     reasons = [f"{c.check}: {c.value} (limit {c.limit})" for c in checks if not c.passed]
     roles = {name: role for role, name in assay.samples.items()}
+    cpdg = assay.reference.copies_per_diploid_genome
     results = [
-        _ratio(
-            s,
-            roles.get(s),
-            amounts[transgene][s],
-            amounts[reference][s],
-            assay.reference.copies_per_diploid_genome,
-        )
-        for s in samples
+        _ratio(s, roles.get(s), amounts[transgene][s], amounts[reference][s], cpdg) for s in samples
     ]
     if export.digital:
         results = [_per_ul(r, _partition_volume(export, assay)) for r in results]
-    result_samples = results if passed else []
-    measurements = _measurements(
-        results, passed, reasons, export, loaded, car_fraction, set(roles)
-    )
+    measurements = _measurements(results, passed, reasons, export, loaded, car_fraction, set(roles))
     return VcnResult(
         format=export.format.value,
         instrument=export.instrument,
@@ -280,7 +364,7 @@ def compute_vcn(
         passed=passed,
         checks=checks,
         curves=curves,
-        samples=result_samples,
+        samples=results if passed else [],
         measurements=measurements,
         reasons=reasons,
         provenance={
@@ -307,17 +391,31 @@ def _measurements(
         base = {"sample": r.sample, "role": r.role, "format": export.format.value}
         if not passed:
             why = {**base, "reason": "run acceptance failed", "failed_checks": reasons}
-            out.append(Measurement(VCN_ATTRIBUTE, None, "copies/diploid genome", method,
-                                   (export.sha256,), why))  # fmt: skip
+            out.append(
+                Measurement(
+                    VCN_ATTRIBUTE, None, "copies/diploid genome", method, (export.sha256,), why
+                )
+            )
             out.append(Measurement(DETECTED_ATTRIBUTE, None, "", method, (export.sha256,), why))
             continue
         details = {**base, "ci_low": r.ci_low, "ci_high": r.ci_high, "replicates": r.replicates}
         if r.note:
             details["reason" if r.vcn is None else "note"] = r.note
-        out.append(Measurement(DETECTED_ATTRIBUTE, "detected" if r.transgene_detected
-                               else "not detected", "", method, (export.sha256,), base))  # fmt: skip
-        out.append(Measurement(VCN_ATTRIBUTE, r.vcn, "copies/diploid genome", method,
-                               (export.sha256,), details))  # fmt: skip
+        out.append(
+            Measurement(
+                DETECTED_ATTRIBUTE,
+                "detected" if r.transgene_detected else "not detected",
+                "",
+                method,
+                (export.sha256,),
+                base,
+            )
+        )
+        out.append(
+            Measurement(
+                VCN_ATTRIBUTE, r.vcn, "copies/diploid genome", method, (export.sha256,), details
+            )
+        )
         if car_fraction is not None:
             cell = None if r.vcn is None else r.vcn / car_fraction
             cell_details = {
@@ -326,8 +424,16 @@ def _measurements(
                 "ci_low": None if r.ci_low is None else r.ci_low / car_fraction,
                 "ci_high": None if r.ci_high is None else r.ci_high / car_fraction,
             }
-            out.append(Measurement(VCN_CELL_ATTRIBUTE, cell, "copies/transduced cell", method,
-                                   (export.sha256,), cell_details))  # fmt: skip
+            out.append(
+                Measurement(
+                    VCN_CELL_ATTRIBUTE,
+                    cell,
+                    "copies/transduced cell",
+                    method,
+                    (export.sha256,),
+                    cell_details,
+                )
+            )
     return out
 
 

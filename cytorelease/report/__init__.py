@@ -12,6 +12,7 @@ from cytorelease.report.keys import (
     load_private_key,
     load_registry,
 )
+from cytorelease.report.record import extract_record, record_digests
 from cytorelease.report.render import build_view, render_coa, write_coa
 from cytorelease.report.sign import sign_bytes, sign_report, sign_with_key_file
 from cytorelease.report.verify import VerificationResult, verify_bytes, verify_report
@@ -25,9 +26,11 @@ __all__ = [
     "SignerRole",
     "VerificationResult",
     "build_view",
+    "extract_record",
     "generate_key",
     "load_private_key",
     "load_registry",
+    "record_digests",
     "render_coa",
     "sign_bytes",
     "sign_report",

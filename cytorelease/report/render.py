@@ -153,6 +153,34 @@ def _require(record: Any) -> None:
         ) from None
 
 
+def _provenance_view(record: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """Inputs, method definitions and measurements, as the provenance section lists them."""
+    return {
+        "inputs": [
+            {k: _text(i.get(k)) for k in ("role", "kind", "path", "sha256")}
+            for i in record.get("inputs") or []
+        ],
+        "methods": [
+            {
+                "kind": _text(m.get("kind")),
+                "name": format_method(m),
+                "sha256": _text(m.get("sha256")),
+            }
+            for m in record.get("methods") or []
+        ],
+        "measurements": [
+            {
+                "attribute": _text(m.get("attribute")),
+                "value": _text(m.get("value")),
+                "unit": _text(m.get("unit"), ""),
+                "method": format_method(m.get("method")),
+                "inputs": len(m.get("inputs") or []),
+            }
+            for m in record.get("measurements") or []
+        ],
+    }
+
+
 def build_view(record: Mapping[str, Any], *, generated_at: datetime | None = None) -> dict:
     """Everything the CoA template shows, derived from the record alone."""
     _require(record)
@@ -191,28 +219,7 @@ def build_view(record: Mapping[str, Any], *, generated_at: datetime | None = Non
             or (r["post_release"] and r["verdict_class"] not in {"pass", "fail"})
         ],
         "missing": [r for r in rows if r["verdict_class"] == "missing"],
-        "inputs": [
-            {k: _text(i.get(k)) for k in ("role", "kind", "path", "sha256")}
-            for i in record.get("inputs") or []
-        ],
-        "methods": [
-            {
-                "kind": _text(m.get("kind")),
-                "name": format_method(m),
-                "sha256": _text(m.get("sha256")),
-            }
-            for m in record.get("methods") or []
-        ],
-        "measurements": [
-            {
-                "attribute": _text(m.get("attribute")),
-                "value": _text(m.get("value")),
-                "unit": _text(m.get("unit"), ""),
-                "method": format_method(m.get("method")),
-                "inputs": len(m.get("inputs") or []),
-            }
-            for m in record.get("measurements") or []
-        ],
+        **_provenance_view(record),
         "figures": figures,
         "record_sha256": record_digests(dict(record)).record_sha256,
         "record_json": Markup(embed_json(record)),

@@ -100,7 +100,7 @@ def sign_bytes(
             path=path,
             hint="generate a new key with `cytorelease keys generate`",
         )
-    existing = [c.entry for c in ensure_signable(data, path=path, now=moment).signatures if c.entry]
+    existing = [c.entry for c in ensure_signable(data, path=path).signatures if c.entry]
     _check_duties(existing, signer, meaning, path)
     if existing and moment < parse_utc(existing[-1].utc_time):
         raise SignatureError(

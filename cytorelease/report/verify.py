@@ -11,6 +11,10 @@ A report verifies only when all of this holds:
 * each Ed25519 signature is valid for the key it names, and that key is in the trust registry,
   under the same name, user id and role, and was valid at the signing time;
 * no approval was signed by the user who performed the analysis.
+
+Removing the *latest* signatures gives back the report exactly as it was before they were
+applied, which is a genuine earlier state and verifies as such; only the audit trail, which
+records every signing, can tell that a later signature existed.
 """
 
 from __future__ import annotations
@@ -56,6 +60,7 @@ _DISPLAY_NAMES = {
     "comment": "comment",
     "key_fingerprint": "key fingerprint",
 }
+_DISPLAYED_CHECKED = tuple(_DISPLAY_NAMES.items())
 
 
 @dataclass
@@ -158,8 +163,15 @@ def verify_bytes(
     require_trust: bool = True,
     require_signature: bool = True,
     now: datetime | None = None,
+    check_clock: bool = True,
 ) -> VerificationResult:
-    """Verify a CoA given as bytes (see the module docstring for what is checked)."""
+    """Verify a CoA given as bytes (see the module docstring for what is checked).
+
+    ``now`` is the verifier's clock (default: the system clock); ``check_clock=False`` skips
+    the "dated in the future" check.
+    """
+    if check_clock and now is None:
+        now = datetime.now(UTC)
     result = VerificationResult(path=path, trust_checked=registry is not None)
     try:
         parts = split_report(data)
@@ -189,7 +201,9 @@ def verify_bytes(
     for index, check in enumerate(result.signatures):
         if check.entry is not None:
             previous = result.signatures[index - 1].entry if index else None
-            _check_entry(check, index, previous, result, digests, registry, now)
+            _check_entry(
+                check, index, previous, result, digests, registry, now if check_clock else None
+            )
     _check_segregation(result.signatures)
     if require_signature and not result.signatures:
         result.problems.append("the report carries no signature (a draft is not verifiable)")
@@ -242,9 +256,6 @@ def _check_area_bytes(
         )
 
 
-_DISPLAYED_CHECKED = tuple(_DISPLAY_NAMES.items())
-
-
 def _check_entry(
     check: SignatureCheck,
     index: int,
@@ -283,7 +294,7 @@ def _check_entry(
         elif previous is not None and parse_utc(entry.utc_time) < parse_utc(previous.utc_time):
             problems.append("it is dated before the signature it follows")
     signed_at = parse_utc(entry.utc_time)
-    if signed_at > (now or datetime.now(UTC)) + _CLOCK_SKEW:
+    if now is not None and signed_at > now + _CLOCK_SKEW:
         problems.append(f"it is dated in the future ({entry.utc_time})")
     meaning = Meaning(entry.meaning)
     if meaning.is_human == (entry.role == SignerRole.SERVICE):
@@ -340,10 +351,18 @@ def _check_segregation(checks: list[SignatureCheck]) -> None:
             )
 
 
-def ensure_signable(data: bytes, *, path: str | None, now: datetime) -> VerificationResult:
-    """The integrity check signing runs first, at the signing time; no trust needed."""
+def ensure_signable(data: bytes, *, path: str | None) -> VerificationResult:
+    """The integrity check signing runs first; no trust needed, and a draft is fine.
+
+    The clock is left out: signing compares its own time with the last signature's.
+    """
     result = verify_bytes(
-        data, registry=None, path=path, require_trust=False, require_signature=False, now=now
+        data,
+        registry=None,
+        path=path,
+        require_trust=False,
+        require_signature=False,
+        check_clock=False,
     )
     if not result.ok:
         raise SignatureError(

@@ -16,7 +16,9 @@ from cytorelease.attributes import ATTRIBUTES
 from cytorelease.spec.formula import FormulaError, parse_formula
 from cytorelease.spec.model import (
     CriterionKind,
+    DerivedCriterion,
     Limit,
+    NumericCriterion,
     Spec,
     SpecStatus,
 )
@@ -40,9 +42,7 @@ def _suggest(name: str, choices: list[str]) -> str:
 
 
 def _declared(spec: Spec) -> dict[str, int]:
-    return {
-        c.attribute: i for i, c in enumerate(spec.criteria) if c.kind == CriterionKind.DERIVED
-    }
+    return {c.attribute: i for i, c in enumerate(spec.criteria) if c.kind == CriterionKind.DERIVED}
 
 
 def _check_header(spec: Spec) -> Iterator[Problem]:
@@ -97,7 +97,9 @@ def _check_attributes(spec: Spec) -> Iterator[Problem]:
             yield from _check_kind_and_unit(criterion, path)
 
 
-def _check_formula(text: str, path: tuple[str | int, ...], vocabulary: list[str]) -> Iterator[Problem]:
+def _check_formula(
+    text: str, path: tuple[str | int, ...], vocabulary: list[str]
+) -> Iterator[Problem]:
     try:
         formula = parse_formula(text)
     except FormulaError as exc:
@@ -121,9 +123,7 @@ def _check_kind_and_unit(criterion: object, path: tuple[str | int, ...]) -> Iter
     if kind == CriterionKind.QUALITATIVE and attribute.kind != "qualitative":
         yield Problem((*path, "kind"), f"'{attribute.name}' is numeric; use kind numeric or range")
     if kind in (CriterionKind.NUMERIC, CriterionKind.RANGE) and attribute.kind != "numeric":
-        yield Problem(
-            (*path, "kind"), f"'{attribute.name}' is qualitative; use kind qualitative"
-        )
+        yield Problem((*path, "kind"), f"'{attribute.name}' is qualitative; use kind qualitative")
     unit = criterion.unit  # type: ignore[attr-defined]
     if attribute.kind == "numeric" and not same_unit(unit, attribute.unit):
         yield Problem(
@@ -153,13 +153,15 @@ def _check_limit_places(
 def _check_rounding(spec: Spec) -> Iterator[Problem]:
     for index, criterion in enumerate(spec.criteria):
         path = ("criteria", index)
-        limit = getattr(criterion, "limit", None)
+        if not isinstance(criterion, NumericCriterion | DerivedCriterion):
+            continue
+        limit = criterion.limit
         if limit is None:
             continue
         yield from _check_limit_places(
             limit, criterion.decimals, criterion.exponent, (*path, "limit")
         )
-        alert: Limit | None = getattr(criterion, "alert", None)
+        alert = criterion.alert
         if alert is None:
             continue
         yield from _check_limit_places(

@@ -10,12 +10,16 @@ failed is not "incomplete"); otherwise ``INCOMPLETE`` when any pre-release crite
 (report-only ones included: the CoA must state them); otherwise ``PASS``. Alert-band hits are
 listed beside the verdicts and never change them.
 
+Censored results (``"< 0.50"``) are judged only when every value they allow gives the same
+verdict (:mod:`censored`); otherwise the criterion has no usable result.
+
 Units are compared by spelling only (:mod:`units`); a measurement in another unit is an
 ``InputError``, never converted.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
@@ -25,10 +29,11 @@ from typing import Any
 from cytorelease.attributes import ATTRIBUTES
 from cytorelease.errors import InputError
 from cytorelease.measurement import Measurement
+from cytorelease.spec.censored import Censored, parse_censored
 from cytorelease.spec.formula import FormulaError, parse_formula
 from cytorelease.spec.inputs import MeasurementSet, measurement_set
 from cytorelease.spec.loader import LoadedSpec
-from cytorelease.spec.model import CriterionKind, Limit, Timing
+from cytorelease.spec.model import CriterionKind, DerivedCriterion, Limit, Timing
 from cytorelease.spec.rounding import format_number, to_decimal, usp_round
 from cytorelease.spec.units import same_unit
 
@@ -107,7 +112,9 @@ class _Evaluator:
         self.spec = loaded.spec
         self.ref = loaded.ref
         self.measurements = measurements
-        self.derived = {c.attribute: c for c in self.spec.criteria if c.kind == "derived"}
+        self.derived = {
+            c.attribute: c for c in self.spec.criteria if isinstance(c, DerivedCriterion)
+        }
         self.by_id = {c.id: c for c in self.spec.criteria}
         self.values: dict[str, _Value] = {}
         self.results: dict[str, CriterionResult] = {}
@@ -125,6 +132,8 @@ class _Evaluator:
         found = self.measurements.get(attribute)
         if found is None or found.value is None:
             return _Value(None, "no result")
+        if isinstance(found.value, float) and not math.isfinite(found.value):
+            return _Value(None, f"no result (the analysis gave {found.value})")
         known = ATTRIBUTES.get(attribute)
         if known is not None and known.kind == "numeric" and not same_unit(found.unit, known.unit):
             raise InputError(
@@ -141,6 +150,8 @@ class _Evaluator:
             value = self.value_of(name, criterion.id)
             if value.value is None:
                 return _Value(None, f"no result for formula input {name}")
+            if parse_censored(value.value) is not None:
+                return _Value(None, f"formula input {name} is censored ({value.value!r})")
             inputs[name] = _as_number(value.value, name, criterion.id)
         try:
             computed = formula.evaluate(inputs)
@@ -191,6 +202,9 @@ def _judge_limited(ev: _Evaluator, criterion: Any) -> CriterionResult:
     value = ev.value_of(criterion.attribute, criterion.id)
     if value.value is None:
         return _result(criterion, reported=None, verdict=_absent(criterion), note=value.note)
+    censored = parse_censored(value.value)
+    if censored is not None:
+        return _judge_censored(criterion, censored)
     number = _as_number(value.value, criterion.attribute, criterion.id)
     rounded = usp_round(number, criterion.decimals, criterion.exponent)
     limit: Limit | None = criterion.limit
@@ -207,6 +221,19 @@ def _judge_limited(ev: _Evaluator, criterion: Any) -> CriterionResult:
         alert=verdict == Verdict.PASS and alert is not None and not alert.contains(rounded),
         note=value.note,
     )
+
+
+def _judge_censored(criterion: Any, censored: Censored) -> CriterionResult:
+    reported = censored.reported(criterion.decimals, criterion.exponent)
+    if criterion.limit is None:
+        return _result(criterion, reported=reported, verdict=Verdict.REPORT_ONLY)
+    decided = censored.judge(criterion.limit, criterion.decimals, criterion.exponent)
+    if decided is None:
+        note = (
+            f"censored result '{reported}' cannot show whether {criterion.printed_limit()} is met"
+        )
+        return _result(criterion, reported=reported, verdict=_absent(criterion), note=note)
+    return _result(criterion, reported=reported, verdict=Verdict.PASS if decided else Verdict.FAIL)
 
 
 def _display(rounded: Decimal, decimals: int, exponent: int) -> str | None:
@@ -240,8 +267,12 @@ def _judge_report_only(ev: _Evaluator, criterion: Any) -> CriterionResult:
     if value.value is None:
         return _result(criterion, reported=None, verdict=_absent(criterion), note=value.note)
     raw = value.value
+    censored = parse_censored(raw)
     if criterion.decimals is None or isinstance(raw, bool):
         return _result(criterion, reported=str(raw).strip(), verdict=Verdict.REPORT_ONLY)
+    if censored is not None:
+        reported = censored.reported(criterion.decimals, criterion.exponent)
+        return _result(criterion, reported=reported, verdict=Verdict.REPORT_ONLY)
     rounded = usp_round(
         _as_number(raw, criterion.attribute, criterion.id), criterion.decimals, criterion.exponent
     )

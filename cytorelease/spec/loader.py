@@ -12,6 +12,7 @@ import difflib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,16 @@ from pydantic import BaseModel, ValidationError
 from cytorelease.errors import SpecError
 from cytorelease.provenance import content_sha256
 from cytorelease.spec.checks import check_spec
-from cytorelease.spec.model import Spec
+from cytorelease.spec.model import (
+    CompositeCriterion,
+    CriterionKind,
+    DerivedCriterion,
+    Limit,
+    NumericCriterion,
+    QualitativeCriterion,
+    ReportOnlyCriterion,
+    Spec,
+)
 from cytorelease.spec.yamllines import LineMap, YamlLinesError, format_path, load_yaml_with_lines
 
 __all__ = ["LoadedSpec", "SpecProblem", "SpecValidationError", "load_spec_file", "spec_identity"]
@@ -51,7 +61,11 @@ class SpecValidationError(SpecError):
         self.problems = problems
         first = problems[0].text()
         more = len(problems) - 1
-        hint = f"{more} more problem{'s' * (more > 1)}: run `cytorelease spec validate`" if more else None
+        hint = (
+            f"{more} more problem{'s' * (more > 1)}: run `cytorelease spec validate`"
+            if more
+            else None
+        )
         super().__init__(first, path=path, hint=hint)
 
 
@@ -96,13 +110,13 @@ def spec_identity(document: dict[str, Any]) -> str:
 
 
 def _pydantic_problems(exc: ValidationError, lines: LineMap) -> list[SpecProblem]:
-    kinds = {"numeric", "range", "qualitative", "report-only", "derived", "composite"}
+    kinds = set(CriterionKind)
     problems: list[tuple[int, int, SpecProblem]] = []
     for error in exc.errors(include_url=False):
         # A discriminated union puts the kind into the location; the document has no such key.
         kind = next((p for p in error["loc"] if isinstance(p, str) and p in kinds), None)
         loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and p in kinds))
-        message = _message(error, loc, kind)
+        message = _message(dict(error), loc, kind)
         priority = 0 if error["type"] == "extra_forbidden" else 1
         line = lines.line_of(loc)
         problems.append((priority, line or 0, SpecProblem(format_path(loc), line, message)))
@@ -127,27 +141,22 @@ def _message(error: dict[str, Any], loc: tuple[Any, ...], criterion_kind: str | 
     return text.removeprefix("Value error, ")
 
 
-_KIND_LIST = "numeric, range, qualitative, report-only, derived, composite"
-_FIELD_NAMES: dict[str, list[str]] = {}
+_KIND_LIST = ", ".join(CriterionKind)
 
 
-def _all_field_names() -> list[str]:
-    if not _FIELD_NAMES:
-        from cytorelease.spec import model as m
-
-        names: set[str] = set()
-        for cls in (
-            m.Spec,
-            m.Limit,
-            m.NumericCriterion,
-            m.QualitativeCriterion,
-            m.ReportOnlyCriterion,
-            m.DerivedCriterion,
-            m.CompositeCriterion,
-        ):
-            names.update(cls.model_fields)
-        _FIELD_NAMES["all"] = sorted(names)
-    return _FIELD_NAMES["all"]
+@cache
+def _all_field_names() -> tuple[str, ...]:
+    """Every field name schema 1 knows, for "did you mean" hints."""
+    models: tuple[type[BaseModel], ...] = (
+        Spec,
+        Limit,
+        NumericCriterion,
+        QualitativeCriterion,
+        ReportOnlyCriterion,
+        DerivedCriterion,
+        CompositeCriterion,
+    )
+    return tuple(sorted({name for model in models for name in model.model_fields}))
 
 
 def _field_hint(name: str) -> str:
@@ -160,7 +169,13 @@ def _schema_model(data: dict[str, Any], lines: LineMap, path: Path) -> type[Base
     supported = ", ".join(str(v) for v in sorted(SCHEMAS))
     if version is None:
         raise SpecValidationError(
-            [SpecProblem("schema_version", 1, f"required field is missing (this cytorelease reads schema {supported})")],
+            [
+                SpecProblem(
+                    "schema_version",
+                    1,
+                    f"required field is missing (this cytorelease reads schema {supported})",
+                )
+            ],
             path=path,
         )
     if isinstance(version, bool) or version not in SCHEMAS:
@@ -190,7 +205,13 @@ def parse_spec_text(text: str, path: Path) -> LoadedSpec:
     data, lines = document.data, document.lines
     if not isinstance(data, dict):
         raise SpecValidationError(
-            [SpecProblem("(document)", 1, "a spec is a YAML mapping with schema_version, product, version, ... and criteria")],
+            [
+                SpecProblem(
+                    "(document)",
+                    1,
+                    "a spec is a YAML mapping with schema_version, product, version, ... and criteria",
+                )
+            ],
             path=path,
         )
     model = _schema_model(data, lines, path)
@@ -214,7 +235,11 @@ def _layout_problems(spec: Spec, path: Path, lines: LineMap) -> list[SpecProblem
     stem = path.stem
     if stem.startswith("v") and stem[1:].isdigit() and int(stem[1:]) != spec.version:
         problems.append(
-            SpecProblem("version", lines.line_of(("version",)), f"file {path.name} holds version {spec.version}; name it v{spec.version}.yaml")
+            SpecProblem(
+                "version",
+                lines.line_of(("version",)),
+                f"file {path.name} holds version {spec.version}; name it v{spec.version}.yaml",
+            )
         )
     return problems
 

@@ -228,8 +228,14 @@ class CompositeCriterion(_Strict):
     timing: Timing = Timing.PRE_RELEASE
     description: str | None = None
 
-    attribute: None = None
-    unit: str = ""
+    @property
+    def attribute(self) -> None:
+        """A composite reads no attribute of its own (its components do)."""
+        return None
+
+    @property
+    def unit(self) -> str:
+        return ""
 
     @property
     def depends_on(self) -> tuple[str, ...]:

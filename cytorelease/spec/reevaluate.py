@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,11 @@ class Flip:
     reasons: tuple[str, ...]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"criterion": self.criterion, "verdicts": list(self.verdicts), "reasons": list(self.reasons)}
+        return {
+            "criterion": self.criterion,
+            "verdicts": list(self.verdicts),
+            "reasons": list(self.reasons),
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +62,11 @@ class LotReevaluation:
     whatif_records: tuple[Path, ...] = ()
 
     @property
+    def label(self) -> str:
+        """The lot id from the record, else the lot folder's name."""
+        return _lot_name(self.lot, self.source)
+
+    @property
     def dispositions(self) -> tuple[str, ...]:
         return tuple(str(e.disposition) for e in self.evaluations)
 
@@ -66,6 +76,7 @@ class LotReevaluation:
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "label": self.label,
             "source": str(self.source),
             "sha256": self.sha256,
             "lot": self.lot,
@@ -111,9 +122,7 @@ def _flips(evaluations: Sequence[Evaluation], specs: Sequence[LoadedSpec]) -> tu
     for evaluation in evaluations:
         order += [c.id for c in evaluation.criteria if c.id not in order]
     verdict_maps = [e.verdicts() for e in evaluations]
-    reasons_by_pair = [
-        affected_criteria(diff_specs(a, b), a, b) for a, b in zip(specs, specs[1:], strict=False)
-    ]
+    reasons_by_pair = [affected_criteria(diff_specs(a, b), a, b) for a, b in pairwise(specs)]
     flips = []
     for criterion_id in order:
         verdicts = tuple(str(m.get(criterion_id, ABSENT)) for m in verdict_maps)
@@ -129,12 +138,15 @@ def _flips(evaluations: Sequence[Evaluation], specs: Sequence[LoadedSpec]) -> tu
     return tuple(flips)
 
 
-def _lot_label(measurements: MeasurementSet, source: Path) -> str:
-    lot = measurements.lot
+def _lot_name(lot: Any, source: Path) -> str:
     if isinstance(lot, dict):
         lot = lot.get("id") or lot.get("lot_id")
-    text = str(lot) if lot else source.parent.name
-    return re.sub(r"[^A-Za-z0-9._@-]+", "_", text) or "lot"
+    return str(lot) if lot else source.parent.name
+
+
+def _lot_label(measurements: MeasurementSet, source: Path) -> str:
+    """The lot name made safe for a file name."""
+    return re.sub(r"[^A-Za-z0-9._@-]+", "_", _lot_name(measurements.lot, source)) or "lot"
 
 
 def _write_whatif(

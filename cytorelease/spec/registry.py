@@ -133,10 +133,16 @@ def latest_effective(product_dir: Path) -> LoadedSpec:
     markets = {s.spec.market for s in effective}
     if len(effective) > len(markets):
         versions = ", ".join(s.ref for s in effective)
-        raise SpecError(f"more than one effective version for one market: {versions}", path=product_dir)
+        raise SpecError(
+            f"more than one effective version for one market: {versions}", path=product_dir
+        )
     if len(effective) > 1:
         versions = ", ".join(f"{s.ref} ({s.spec.market})" for s in effective)
-        raise SpecError(f"one effective version per market: {versions}", path=product_dir, hint="name the version: product@N")
+        raise SpecError(
+            f"one effective version per market: {versions}",
+            path=product_dir,
+            hint="name the version: product@N",
+        )
     return effective[0]
 
 
@@ -162,7 +168,9 @@ def resolve_spec(reference: str | Path) -> LoadedSpec:
         if number == version:
             return load_spec(file)
     available = ", ".join(f"@{n}" for n, _ in list_versions(folder)) or "none"
-    raise SpecError(f"no version {version} of {match['product']}", path=folder, hint=f"versions: {available}")
+    raise SpecError(
+        f"no version {version} of {match['product']}", path=folder, hint=f"versions: {available}"
+    )
 
 
 def _replace_top_level(text: str, key: str, value: str, after: str) -> str:

@@ -70,7 +70,9 @@ def _mantissa(value: Decimal, decimals: int, exponent: int) -> str:
     return format(fixed, "f")
 
 
-def format_number(value: Decimal, decimals: int, exponent: int = 0, *, display: bool = False) -> str:
+def format_number(
+    value: Decimal, decimals: int, exponent: int = 0, *, display: bool = False
+) -> str:
     """A rounded value as its decimal string: ``80.0``; ``6.0E8`` (or ``6.0 x 10^8`` for display)."""
     mantissa = _mantissa(value, decimals, exponent)
     if exponent == 0:

@@ -13,18 +13,18 @@ from typing import Any
 
 import yaml
 
-__all__ = ["LineMap", "YamlDocument", "format_path", "load_yaml_with_lines"]
+__all__ = ["LineMap", "YamlDocument", "YamlLinesError", "format_path", "load_yaml_with_lines"]
 
 # libyaml's parser when present (several times faster); both keep node marks.
 _LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-Path_ = tuple[str | int, ...]
+FieldPath = tuple[str | int, ...]
 
 
 class YamlLinesError(ValueError):
     """A YAML syntax problem or duplicate key, with the line it is on."""
 
-    def __init__(self, message: str, line: int | None, path: Path_ = ()) -> None:
+    def __init__(self, message: str, line: int | None, path: FieldPath = ()) -> None:
         super().__init__(message)
         self.line = line
         self.path = path
@@ -34,9 +34,9 @@ class YamlLinesError(ValueError):
 class LineMap:
     """Field path -> line; lookups fall back to the nearest enclosing field that has a line."""
 
-    lines: dict[Path_, int]
+    lines: dict[FieldPath, int]
 
-    def line_of(self, path: Path_) -> int | None:
+    def line_of(self, path: FieldPath) -> int | None:
         path = tuple(path)
         while path:
             if path in self.lines:
@@ -51,7 +51,7 @@ class YamlDocument:
     lines: LineMap
 
 
-def format_path(path: Path_) -> str:
+def format_path(path: FieldPath) -> str:
     """``('criteria', 2, 'limit', 'min')`` -> ``criteria[2].limit.min``."""
     text = ""
     for part in path:
@@ -62,7 +62,7 @@ def format_path(path: Path_) -> str:
     return text or "(document)"
 
 
-def _build(node: yaml.Node, loader: Any, path: Path_, lines: dict[Path_, int]) -> Any:
+def _build(node: yaml.Node, loader: Any, path: FieldPath, lines: dict[FieldPath, int]) -> Any:
     if isinstance(node, yaml.MappingNode):
         loader.flatten_mapping(node)
         result: dict[Any, Any] = {}
@@ -98,7 +98,7 @@ def load_yaml_with_lines(text: str) -> YamlDocument:
         node = loader.get_single_node()
         if node is None:
             return YamlDocument(None, LineMap({}))
-        lines: dict[Path_, int] = {(): node.start_mark.line + 1}
+        lines: dict[FieldPath, int] = {(): node.start_mark.line + 1}
         data = _build(node, loader, (), lines)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark

@@ -4,8 +4,9 @@ The plate follows the layout of a potency assay definition (``potency-ifng-elisa
 standards at their nominal concentrations, the zero standard, and the co-culture supernatants at
 known IFN-gamma concentrations divided by their dilution factors. Responses get proportional
 (CV) plus additive noise, as ELISA ODs do. Wells the assay does not use read as plate
-background. The file is a generic 96-well grid CSV with a header block, one of the layouts
-``cytorelease.potency.readers`` sniffs; the returned dictionary is the ground truth.
+background. The file is a generic 96-well grid CSV with a header block, or (``file_format=
+"softmax"``) a SoftMax Pro-style UTF-16 plate-format text export: both are layouts
+``cytorelease.potency.readers`` sniffs. The returned dictionary is the ground truth.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ def write_elisa_plate(
     file_name: str = "elisa_ifng.csv",
     od_cv: float = 0.03,
     od_noise: float = 0.004,
+    file_format: str = "grid",
 ) -> dict[str, Any]:
     """Write ``lot_dir/file_name`` and return its ground truth (supernatant pg/mL, dilution
     applied back) for the manifest and the tests."""
@@ -74,6 +76,28 @@ def write_elisa_plate(
     lot_dir = Path(lot_dir)
     lot_dir.mkdir(parents=True, exist_ok=True)
     path = lot_dir / file_name
+    if file_format == "grid":
+        path.write_text(_grid_csv(grid), encoding="utf-8")
+    elif file_format == "softmax":
+        path.write_text(_softmax_text(grid, definition.plate_wells), encoding="utf-16")
+    else:
+        raise ValueError(f"file_format must be 'grid' or 'softmax', not {file_format!r}")
+    negative = negative_truth_pg_ml
+    return {
+        "file": file_name,
+        "format": file_format,
+        "assay": definition.id,
+        "assay_version": definition.version,
+        "seed": seed,
+        "curve": dict(TRUE_CURVE),
+        "samples": samples,
+        "ifng_pg_ml": ifng_truth_pg_ml,
+        "ifng_fold_over_negative": ifng_truth_pg_ml / negative if negative > 0 else None,
+    }
+
+
+def _grid_csv(grid: np.ndarray) -> str:
+    rows, columns = grid.shape
     lines = [
         "Plate,ELISA-IFNG-1",
         "Assay,IFN-gamma sandwich ELISA",
@@ -83,16 +107,24 @@ def write_elisa_plate(
         "," + ",".join(str(c + 1) for c in range(columns)),
     ]
     lines += [chr(65 + r) + "," + ",".join(f"{v:.4f}" for v in grid[r]) for r in range(rows)]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    negative = negative_truth_pg_ml
-    return {
-        "file": file_name,
-        "format": "grid-csv",
-        "assay": definition.id,
-        "assay_version": definition.version,
-        "seed": seed,
-        "curve": dict(TRUE_CURVE),
-        "samples": samples,
-        "ifng_pg_ml": ifng_truth_pg_ml,
-        "ifng_fold_over_negative": ifng_truth_pg_ml / negative if negative > 0 else None,
-    }
+    return "\n".join(lines) + "\n"
+
+
+def _softmax_text(grid: np.ndarray, wells: int) -> str:
+    """One ``Plate:`` block in plate format, endpoint absorbance at 450 nm, raw values."""
+    rows, columns = grid.shape
+    header = [
+        "Plate:", "ELISA-IFNG-1", "1.3", "PlateFormat", "Endpoint", "Absorbance", "Raw",
+        "FALSE", "1", "", "", "", "", "", "1", "450 ", "1", str(columns), str(wells), "1",
+        str(rows), "", "",
+    ]  # fmt: skip
+    lines = ["##BLOCKS= 1", "\t".join(header)]
+    lines.append(
+        "\tTemperature(\u00b0C)\t" + "\t".join(str(c + 1) for c in range(columns)) + "\t\t"
+    )
+    for r in range(rows):
+        temperature = "22.5" if r == 0 else ""
+        values = "\t".join(f"{v:.4f}" for v in grid[r])
+        lines.append(f"\t{temperature}\t{values}\t\t")
+    lines += ["", "~End", "Original Filename: ELISA-IFNG-1; Date Last Saved: (synthetic)"]
+    return "\r\n".join(lines) + "\r\n"

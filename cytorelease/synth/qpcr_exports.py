@@ -101,8 +101,9 @@ def _biomark_bytes(
     return out.getvalue().encode("utf-8")
 
 
-def _qx_bytes(rng: np.random.Generator, vcn: float, ref_per_ul: float, sample: str,
-              control: str) -> bytes:  # fmt: skip
+def _qx_bytes(
+    rng: np.random.Generator, vcn: float, ref_per_ul: float, sample: str, control: str
+) -> bytes:
     wells = [(f"{r}01", sample, "Unknown") for r in "ABCD"]
     wells += [("E01", control, "Unknown"), ("F01", control, "Unknown")]
     wells += [("G01", "NTC", "NTC"), ("H01", "NTC", "NTC")]

@@ -95,3 +95,24 @@ def test_bad_matrices_are_template_errors(make: object, message: str) -> None:
 def test_missing_detector_lists_the_data_channels() -> None:
     with pytest.raises(TemplateError, match=r"lacks: FL3-A.*channels: FSC-A, FL1-A, FL2-A"):
         compensate(np.zeros((2, 3)), CHANNELS[:3], SPILL)
+
+
+def test_a_spill_naming_labels_is_mapped_to_detector_names() -> None:
+    from pathlib import Path
+
+    from cytorelease.flow.sample import Channel, Sample, Spill
+
+    channels = (
+        Channel(0, "FSC-A", None, 1024.0, 32),
+        Channel(1, "BL1-A", "CD3", 1024.0, 32),
+        Channel(2, "RL1-A", "CAR", 1024.0, 32),
+    )
+    events = np.array([[500.0, 1100.0, 300.0], [400.0, 100.0, 2050.0]], dtype=np.float32)
+    spill = Spill(("CD3", "CAR"), np.array([[1.0, 0.1], [0.05, 1.0]]))
+    sample = Sample(Path("labels.fcs"), "0" * 64, "3.1", events, channels, {}, spill)
+    matrix = sample_spillover(sample)
+    assert matrix is not None and matrix.detectors == ("BL1-A", "RL1-A")
+    compensated = compensate(events, sample.channel_names, matrix)
+    np.testing.assert_allclose(compensated[:, 1:] @ spill.matrix, events[:, 1:], rtol=1e-6)
+    # CD3 + 0.05 CAR = 1100 and 0.1 CD3 + CAR = 300 (detectors see spill): CD3 = 1085 / 0.995
+    assert compensated[0, 1] == pytest.approx(1085.0 / 0.995, rel=1e-12)

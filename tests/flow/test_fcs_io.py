@@ -57,3 +57,23 @@ def test_read_file_aligns_the_requested_byte(tmp_path: Path, aligned_offset: int
     buffer = fcs_io.read_file(path, aligned_offset)
     assert buffer.tobytes() == path.read_bytes()
     assert (buffer.ctypes.data + aligned_offset) % 8 == 0
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="POSIX fork only")
+def test_a_forked_child_can_read_a_digest_started_in_the_parent(large_fcs: Path) -> None:
+    import os
+
+    sample = read_fcs(large_fcs)  # its digest is computing on the parent's worker thread
+    expected = file_sha256(large_fcs)
+    read_end, write_end = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - runs in the child
+        os.close(read_end)
+        ok = sample.sha256 == expected and read_fcs(large_fcs).sha256 == expected
+        os.write(write_end, b"1" if ok else b"0")
+        os._exit(0)
+    os.close(write_end)
+    answer = os.read(read_end, 1)
+    os.waitpid(child, 0)
+    os.close(read_end)
+    assert answer == b"1"

@@ -223,3 +223,19 @@ def test_native_float32_is_a_view_of_the_bytes_read(tmp_path: Path) -> None:
         assert not sample.events.flags.owndata  # zero copies
     with pytest.raises(ValueError):
         sample.events[0, 0] = 1.0
+
+
+@pytest.mark.parametrize("big_endian", [False, True])
+def test_hand_made_40_48_56_bit_values(big_endian: bool) -> None:
+    values = [(0x0102030405, 0x060708090A0B, 0x0C0D0E0F101112), (1, 2**48 - 1, 2**56 - 1)]
+    order = "big" if big_endian else "little"
+    raw = b"".join(
+        a.to_bytes(5, order) + b.to_bytes(6, order) + c.to_bytes(7, order) for a, b, c in values
+    )
+    layout = DataLayout(Datatype.INTEGER, big_endian, (40, 48, 56), (None, None, None))
+    decoded = decode_events(np.frombuffer(raw, dtype=np.uint8).copy(), 2, layout)
+    np.testing.assert_array_equal(decoded, np.array(values, dtype=np.float64).astype(np.float32))
+    uniform = DataLayout(Datatype.INTEGER, big_endian, (48, 48), (None, range_mask(1024, 48)))
+    raw = b"".join(v.to_bytes(6, order) for v in (0x060708090A0B, 0x060708090A0B, 7, 2**48 - 1))
+    decoded = decode_events(np.frombuffer(raw, dtype=np.uint8).copy(), 2, uniform)
+    assert decoded.tolist() == [[float(np.float32(0x060708090A0B)), 0x20B], [7.0, 1023.0]]

@@ -295,3 +295,13 @@ def test_every_datatype_width_order_version(
         ("1,2,3,4", "1,2") if byteorder == "little" else ("4,3,2,1", "2,1")
     )
     assert (path.read_bytes()[26:42] == b"       0       0") == blank
+
+
+def test_fcs32_always_names_a_cytometer(tmp_path: Path) -> None:
+    events = np.ones((1, 1))
+    default = write_fcs(tmp_path / "a.fcs", events, [ChannelSpec("A")], version="3.2")
+    named = write_fcs(
+        tmp_path / "b.fcs", events, [ChannelSpec("A")], version="3.2", keywords={"$cyt": "Aurora"}
+    )
+    assert _text_of(default)[1]["$CYT"] == "unknown"
+    assert _text_of(named)[1]["$CYT"] == "Aurora"

@@ -342,3 +342,12 @@ def test_gatingml_malformed_and_foreign_documents(tmp_path: Path) -> None:
         read_gatingml(path)
     with pytest.raises(TemplateError, match=r"missing\.xml: cannot read GatingML"):
         read_gatingml(tmp_path / "missing.xml")
+
+
+def test_gatingml_without_top_level_gates_says_where_they_are() -> None:
+    path = shared_path("gatingml", "gml", "gml_range_gate_attr_testing.xml")
+    with pytest.raises(
+        TemplateError,
+        match=r"holds no gates \(found gating:RectangleGate nested inside another element",
+    ):
+        read_gatingml(path)

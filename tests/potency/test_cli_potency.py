@@ -89,3 +89,22 @@ def test_bad_input_is_one_error_line_and_exit_2(example_plate: Path) -> None:
 def test_unknown_assay_exit_2(example_plate: Path) -> None:
     result = runner.invoke(app, ["potency", "elisa", str(example_plate), "--assay", "nope"])
     assert result.exit_code == 2 and result.stderr.startswith("error: nope: no such assays file")
+
+
+def test_plots_into_a_file_is_a_one_line_error(example_plate: Path, tmp_path: Path) -> None:
+    target = tmp_path / "taken"
+    target.write_text("x", encoding="utf-8")
+    result = runner.invoke(
+        app,
+        [
+            "potency",
+            "elisa",
+            str(example_plate),
+            "--assay",
+            "potency-ifng-elisa",
+            "--plots",
+            str(target),
+        ],
+    )
+    assert result.exit_code == 2
+    assert result.stderr.strip() == f"error: {target}: is a file, not a folder for the plots"

@@ -6,8 +6,17 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from cytorelease.potency.curve import CurveModel, RangeFlag, Weighting, fit_curve, logistic
+from cytorelease.potency.curve import (
+    CurveFit,
+    CurveModel,
+    RangeFlag,
+    Weighting,
+    fit_curve,
+    logistic,
+)
 
 DOSES = np.repeat(np.append(2000 / 2.0 ** np.arange(8), 0.0), 2)
 
@@ -119,3 +128,26 @@ def test_weights_floor_keeps_zero_responses_finite() -> None:
     weights = Weighting.INVERSE_Y2.weights(np.array([0.0, 0.5, 2.0]))
     assert np.all(np.isfinite(weights)) and weights[1] == pytest.approx(4.0)
     assert math.isclose(Weighting.INVERSE_Y.weights(np.array([0.5]))[0], 2.0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    a=st.floats(-0.5, 1.0),
+    span=st.floats(0.2, 4.0) | st.floats(-4.0, -0.2),
+    b=st.floats(0.3, 5.0),
+    c=st.floats(1.0, 1e4),
+    e=st.floats(0.3, 3.0),
+    fraction=st.floats(0.02, 0.98),
+)
+def test_inverse_undoes_the_curve(
+    a: float, span: float, b: float, c: float, e: float, fraction: float
+) -> None:
+    """Any response strictly between the asymptotes maps back to the concentration giving it."""
+    theta = np.array([a, b, math.log(c), a + span, math.log(e)])
+    curve = CurveFit(
+        CurveModel.FIVE_PL, Weighting.NONE, True, "", theta, np.zeros((5, 5)), 0.0, 1, 1.0, 0
+    )
+    y = a + fraction * span
+    x, flag = curve.inverse(y)
+    assert flag is RangeFlag.IN_RANGE
+    assert float(logistic([x], a, b, c, a + span, e)[0]) == pytest.approx(y, rel=1e-9, abs=1e-12)

@@ -56,3 +56,15 @@ def test_non_parallel_test_article_gets_no_rp(example_plate: Path, tmp_path: Pat
     assert rp.details["reason"].startswith("no RP: curves not parallel: slope ratio")
     # the run itself (the IFN-gamma standard curve) is unaffected
     assert result.passed
+
+
+def test_reference_wells_may_not_overlap_the_layout(tmp_path: Path) -> None:
+    from cytorelease.errors import AssayError
+    from cytorelease.potency.assay import load_potency_assay
+
+    path = _assay_with_reference(tmp_path)
+    path.write_text(path.read_text().replace("[A6, A7, A8]", "[A6, A7, A5]"), encoding="utf-8")
+    with pytest.raises(
+        AssayError, match=r"well A5 is used by both sample CAR-T .* and reference dose 1000"
+    ):
+        load_potency_assay(path)

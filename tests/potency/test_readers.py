@@ -188,6 +188,13 @@ def test_sniffing_ignores_the_file_name(tmp_path: Path) -> None:
         (b"", "the file is empty"),
         (b"hello,world\n1,2\n", "not a recognised plate-reader export"),
         ("##BLOCKS= 1\nPlate:\tP\t1.3\n~End\n".encode("utf-16"), "SoftMax Pro plate header"),
+        (
+            (
+                "##BLOCKS= 1\nPlate:\tP\t1.3\tPlateFormat\tKinetic\tAbsorbance\tRaw\tFALSE\t1"
+                "\t\t\t\t\t\t1\t450\t1\t12\t96\t1\t8\n~End\n"
+            ).encode("utf-16"),
+            "line 2: SoftMax Pro plate header: Kinetic reads are not supported",
+        ),
     ],
 )
 def test_bad_files_are_one_line_input_errors(tmp_path: Path, content: bytes, message: str) -> None:
@@ -201,3 +208,26 @@ def test_bad_files_are_one_line_input_errors(tmp_path: Path, content: bytes, mes
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="no such file"):
         read_plate(tmp_path / "nope.txt")
+
+
+def test_softmax_plate_format_wavelengths_side_by_side(tmp_path: Path) -> None:
+    """Two wavelengths in plate format sit side by side, each restarting at column 1."""
+    header = (
+        "Plate:\tP2\t1.3\tPlateFormat\tEndpoint\tAbsorbance\tRaw\tFALSE\t1"
+        + ("\t" * 6)
+        + "2\t450 630 \t1\t12\t96\t1\t8"
+    )
+    columns = "\t".join(str(c) for c in range(1, 13))
+    lines = ["##BLOCKS= 1", header, f"\tTemperature(°C)\t{columns}\t\t{columns}"]
+    for r in range(8):
+        first = "\t".join(f"{r + c / 100:.2f}" for c in range(12))
+        second = "\t".join(f"{-r - c / 100:.2f}" for c in range(12))
+        lines.append(f"\t{'21.0' if r == 0 else ''}\t{first}\t\t{second}")
+    lines += ["", "~End"]
+    path = tmp_path / "two_wavelengths.txt"
+    path.write_bytes("\r\n".join(lines).encode("utf-16"))
+    export = read_plate(path)
+    at_450, at_630 = export.select(wavelength_nm=450), export.select(wavelength_nm=630)
+    assert at_450.values["A1"] == 0.0 and at_450.values["H12"] == 7.11
+    assert at_630.values["B3"] == -1.02 and at_630.values["H12"] == -7.11
+    assert len(at_450.values) == len(at_630.values) == 96

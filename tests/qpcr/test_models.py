@@ -173,7 +173,9 @@ def test_poisson_interval_brackets_estimate(n: int, frac: float) -> None:
 
 
 def test_dpcr_flags() -> None:
-    est = poisson_estimate([20_000, 5_000, 100, 0], [20_050, 20_000, 8_000, 0], min_partitions=10_000)
+    est = poisson_estimate(
+        [20_000, 5_000, 100, 0], [20_050, 20_000, 8_000, 0], min_partitions=10_000
+    )
     assert est.flags[0] == [DpcrFlag.SATURATED]
     assert est.flags[1] == []
     assert est.flags[2] == [DpcrFlag.TOO_FEW_PARTITIONS]

@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 
 from cytorelease.qpcr.dpcr import concentration
-from cytorelease.qpcr.readers import read_export
 from cytorelease.qpcr.readers import rdml as rdml_reader
+from cytorelease.qpcr.readers import read_export
 from cytorelease.qpcr.table import DPCR_COLUMNS, QPCR_COLUMNS, ExportFormat
 from tests.conftest import shared_path
 
@@ -106,9 +106,7 @@ def test_quantstudio_text_undetermined_and_thousands() -> None:
 
 def test_quantstudio_design_and_analysis_xlsx() -> None:
     export = read_export(
-        shared_path(
-            "qpcr", "quantstudio", "allotropy_appbio_quantstudio_design_quantity_test.xlsx"
-        )
+        shared_path("qpcr", "quantstudio", "allotropy_appbio_quantstudio_design_quantity_test.xlsx")
     )
     table = export.table
     k3 = _row(table, well="K3", target="ABC")
@@ -149,9 +147,7 @@ def test_rdml_exported_cq_and_standard_quantities() -> None:
 
 
 def test_rdml_1_3_tasks_and_cq_from_curves() -> None:
-    export = read_export(
-        shared_path("qpcr", "rdml", "rdmlpython_v1.8.1_test_3_raw_data_v1.3.rdml")
-    )
+    export = read_export(shared_path("qpcr", "rdml", "rdmlpython_v1.8.1_test_3_raw_data_v1.3.rdml"))
     table = export.table
     assert export.metadata["RDML version"] == "1.3"
     assert set(table.loc[table["sample"] == "H2O", "task"]) == {"ntc"}
@@ -259,5 +255,86 @@ def test_qiacuity_long_layout_volume_per_well(tmp_path: Path) -> None:
     assert export.format is ExportFormat.QIACUITY and export.metadata["layout"] == "long"
     t = export.table
     assert t["volume_nl"].tolist() == pytest.approx([2830 / 8500, 2790 / 8500])
+    recomputed = concentration(t["positives"], t["partitions"], t["volume_nl"])
+    assert np.allclose(recomputed, t["concentration"], rtol=0.005)
+
+
+def _evagreen_export(tmp_path: Path) -> Path:
+    """A 192.24 EvaGreen Table Results export (app 4.x) with melt columns, built by the rules."""
+    lines = [
+        "Chip Run Filename,C:\\runs\\1690000001\\ChipRun.bml",
+        "Application Version,4.1.3",
+        "Export Type,Table Results",
+        "Number of Chambers,4608",
+        "",
+        ",".join(["Experiment Information"] * 6 + ["EvaGreen"] * 4 + ["Tm In Range"] * 2),
+        "Chamber,Sample,Sample,Sample,EvaGreen,EvaGreen,Ct,Ct,Ct,Ct,Tm In Range,Tm In Range",
+        "ID,Name,Type,rConc,Name,Type,Value,Quality,Call,Threshold,Peak Value,Call",
+    ]
+    for s in range(1, 193):
+        for a in range(1, 25):
+            target = "CAR" if a <= 12 else "ALB"
+            ct, tm = (f"{20 + (s % 7) * 0.5 + a * 0.01:.3f}", "81.25") if s % 50 else ("999", "")
+            lines.append(
+                f"S{s:03d}-A{a:02d},cell{s},Unknown,1,{target},Test,{ct},0.9,Pass,0.02,{tm},Pass"
+            )
+    path = tmp_path / "evagreen.csv"
+    path.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8")
+    return path
+
+
+def test_biomark_192_24_evagreen_with_melt_columns(tmp_path: Path) -> None:
+    export = read_export(_evagreen_export(tmp_path))
+    assert export.format is ExportFormat.BIOMARK
+    assert "192.24" in export.instrument and "4.1.3" in export.instrument
+    table = export.table
+    assert len(table) == 192 * 24
+    assert tuple(table.columns) == (*QPCR_COLUMNS, "tm")
+    row = _row(table, well="S001-A13")
+    assert (row["sample"], row["target"]) == ("cell1", "ALB")
+    assert row["cq"] == pytest.approx(20.63) and row["tm"] == 81.25
+    no_ct = _row(table, well="S050-A01")
+    assert math.isnan(no_ct["cq"]) and math.isnan(no_ct["tm"])
+
+
+QX_NAME = "ddpcr_bio-rad/ddpcr_read_quant_quant_QXManager.csv"
+
+
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        lambda text: text.encode("cp1252"),  # µ as the single byte 0xB5
+        lambda text: text.replace("µ", "Âµ").encode("utf-8"),  # UTF-8 read as cp1252, re-saved
+        lambda text: text.replace("µ", "\ufffd").encode("utf-8"),  # replacement character
+        lambda text: b"\xef\xbb\xbf" + text.encode("utf-8"),  # BOM
+    ],
+    ids=["cp1252", "double-encoded", "replacement", "bom"],
+)
+def test_qx_micro_sign_however_encoded(tmp_path: Path, mangle) -> None:
+    source = shared_path("qpcr", *QX_NAME.split("/"))
+    path = tmp_path / "qx.csv"
+    path.write_bytes(mangle(source.read_text(encoding="utf-8")))
+    expected = read_export(source).table
+    pd.testing.assert_frame_equal(read_export(path).table, expected)
+
+
+def test_quantasoft_names_give_the_same_quantities(tmp_path: Path) -> None:
+    """QuantaSoft 1.7.4 writes Sample / Concentration / AcceptedDroplets for the same values."""
+    source = shared_path("qpcr", *QX_NAME.split("/"))
+    lines = source.read_text(encoding="utf-8").splitlines()
+    header = lines[0].split(",")
+    renamed = {
+        "Sample description 1": "Sample",
+        "Conc(copies/µL)": "Concentration",
+        "Accepted Droplets": "AcceptedDroplets",
+        "Copies/20µLWell": "CopiesPer20uLWell",
+    }
+    lines[0] = ",".join(renamed.get(h, h) for h in header)
+    path = tmp_path / "quantasoft.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    export = read_export(path)
+    assert export.instrument == "Bio-Rad QuantaSoft"
+    pd.testing.assert_frame_equal(export.table, read_export(source).table)
+    t = export.table
     recomputed = concentration(t["positives"], t["partitions"], t["volume_nl"])
     assert np.allclose(recomputed, t["concentration"], rtol=0.005)

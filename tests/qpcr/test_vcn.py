@@ -22,6 +22,7 @@ def _assay_with_targets(tmp_path: Path, project_root: Path, transgene: str, refe
     text = (project_root / "assays" / "vcn-car-rpp30.yaml").read_text(encoding="utf-8")
     text = text.replace("targets: [CAR]", f"targets: ['{transgene}']")
     text = text.replace("targets: [RPP30]", f"targets: ['{reference}']")
+    text = text.replace("require_ntc: true", "require_ntc: false")  # the real run has no NTC
     path = tmp_path / "assay.yaml"
     path.write_text(text, encoding="utf-8")
     return load_assay(path)
@@ -29,7 +30,9 @@ def _assay_with_targets(tmp_path: Path, project_root: Path, transgene: str, refe
 
 def test_real_qx_smn2_copy_number_controls(tmp_path: Path, project_root: Path) -> None:
     """SMN2 controls of 2 and 4 copies against a 2-copy reference read as VCN 2 and 4."""
-    export = read_export(shared_path("qpcr", "ddpcr_bio-rad", "ddpcr_read_quant_quant_QXManager.csv"))
+    export = read_export(
+        shared_path("qpcr", "ddpcr_bio-rad", "ddpcr_read_quant_quant_QXManager.csv")
+    )
     assay = _assay_with_targets(tmp_path, project_root, "1", "2")
     result = compute_vcn(export, assay)
     assert result.passed
@@ -130,7 +133,9 @@ def _plate(
     ref = 38.5 + slope * math.log10(8_000) if dp_ref is None else dp_ref
     for _ in range(3):
         rows.append(dict(sample="DP", target="CAR", task="unknown", cq=car + rng.normal(0, noise)))
-        rows.append(dict(sample="DP", target="RPP30", task="unknown", cq=ref + rng.normal(0, noise)))
+        rows.append(
+            dict(sample="DP", target="RPP30", task="unknown", cq=ref + rng.normal(0, noise))
+        )
     for i, row in enumerate(rows):
         row["well"] = f"W{i}"
     return rows
@@ -196,3 +201,21 @@ def test_standard_without_copies_is_named() -> None:
 def test_car_fraction_must_be_a_fraction() -> None:
     with pytest.raises(InputError, match=r"CAR\+ fraction 35.0 is outside \(0, 1\].*0.35 for 35%"):
         compute_vcn(_run(_plate()), load_assay("vcn-car-rpp30"), car_fraction=35.0)
+
+
+def test_run_without_ntc_fails_when_the_assay_requires_one(tmp_path: Path) -> None:
+    export = read_export(
+        shared_path("qpcr", "ddpcr_bio-rad", "ddpcr_read_quant_quant_QXManager.csv")
+    )
+    text = (Path(__file__).resolve().parents[2] / "assays" / "vcn-car-rpp30.yaml").read_text(
+        encoding="utf-8"
+    )
+    path = tmp_path / "a.yaml"
+    path.write_text(text.replace("[CAR]", "['1']").replace("[RPP30]", "['2']"), encoding="utf-8")
+    result = compute_vcn(export, load_assay(path))
+    assert not result.passed
+    check = next(c for c in result.checks if c.check == "NTC (1)")
+    assert (check.value, check.passed) == ("no NTC wells", False)
+    rows = [r for r in _plate() if r["task"] != "ntc"]
+    qpcr = compute_vcn(_run(rows), load_assay("vcn-car-rpp30"))
+    assert "NTC (CAR): no NTC wells (limit undetermined or Cq > 35)" in qpcr.reasons

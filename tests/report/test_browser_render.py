@@ -141,6 +141,8 @@ def test_nothing_overflows_the_printable_width(
     chromium: str, signed_coa: str, tmp_path: Path, variant: str
 ) -> None:
     html = signed_coa if variant == "example" else _long_strings_coa()
+    # The print rules apply on screen too, so the window is laid out as the printed page.
+    html = html.replace("@media print", "@media all", 1)
     probed = html.replace("</body>", _OVERFLOW_PROBE + "\n</body>", 1)
     proc = _run(chromium, tmp_path / "profile", f"--window-size={PRINTABLE_WIDTH_PX},1200",
                 "--dump-dom", _page(tmp_path, probed, "probe.html"))  # fmt: skip

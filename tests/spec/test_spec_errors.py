@@ -40,8 +40,12 @@ def test_typo_in_a_field_name(
     )
 
 
-def test_min_greater_than_max(write_spec: WriteSpec, draft_v1_text: str, find_line: Callable[..., int]) -> None:
-    text = draft_v1_text.replace('limit: {min: "0.6e8", max: "6.0e8"}', 'limit: {min: "6.0e8", max: "0.6e8"}')
+def test_min_greater_than_max(
+    write_spec: WriteSpec, draft_v1_text: str, find_line: Callable[..., int]
+) -> None:
+    text = draft_v1_text.replace(
+        'limit: {min: "0.6e8", max: "6.0e8"}', 'limit: {min: "6.0e8", max: "0.6e8"}'
+    )
     path = write_spec(text)
     line = find_line(text, 'limit: {min: "6.0e8"')
     assert str(_error(path)) == (
@@ -49,7 +53,9 @@ def test_min_greater_than_max(write_spec: WriteSpec, draft_v1_text: str, find_li
     )
 
 
-def test_unknown_attribute(write_spec: WriteSpec, draft_v1_text: str, find_line: Callable[..., int]) -> None:
+def test_unknown_attribute(
+    write_spec: WriteSpec, draft_v1_text: str, find_line: Callable[..., int]
+) -> None:
     text = draft_v1_text.replace(
         "attribute: flow.viability_pct_of_cd45", "attribute: flow.viabilty_pct_of_cd45"
     )
@@ -62,7 +68,9 @@ def test_unknown_attribute(write_spec: WriteSpec, draft_v1_text: str, find_line:
     )
 
 
-def test_unknown_schema_version(write_spec: WriteSpec, draft_v1_text: str, find_line: Callable[..., int]) -> None:
+def test_unknown_schema_version(
+    write_spec: WriteSpec, draft_v1_text: str, find_line: Callable[..., int]
+) -> None:
     text = draft_v1_text.replace("schema_version: 1", "schema_version: 3")
     path = write_spec(text)
     assert str(_error(path)) == (
@@ -84,7 +92,9 @@ def test_derived_formula_naming_an_unknown_attribute(
     )
 
 
-def test_tampered_effective_spec_is_refused_naming_version_and_both_hashes(specs_copy: Path) -> None:
+def test_tampered_effective_spec_is_refused_naming_version_and_both_hashes(
+    specs_copy: Path,
+) -> None:
     path = specs_copy / "cd19-car-t" / "v2.yaml"
     locked = load_spec(path).sha256
     path.write_text(path.read_text().replace("limit: {min: 15}", "limit: {min: 12}"))
@@ -99,7 +109,9 @@ def test_tampered_effective_spec_is_refused_naming_version_and_both_hashes(specs
     )
 
 
-def test_duplicate_key_is_refused(write_spec: WriteSpec, draft_v1_text: str, find_line: Callable[..., int]) -> None:
+def test_duplicate_key_is_refused(
+    write_spec: WriteSpec, draft_v1_text: str, find_line: Callable[..., int]
+) -> None:
     text = draft_v1_text.replace("market: US\n", "market: US\nmarket: EU\n")
     error = _error(write_spec(text))
     assert error.problems[0].text() == (
@@ -108,7 +120,9 @@ def test_duplicate_key_is_refused(write_spec: WriteSpec, draft_v1_text: str, fin
     )
 
 
-def test_yaml_syntax_error_names_the_line(write_spec: WriteSpec, draft_v1_text: str, find_line: Callable[..., int]) -> None:
+def test_yaml_syntax_error_names_the_line(
+    write_spec: WriteSpec, draft_v1_text: str, find_line: Callable[..., int]
+) -> None:
     text = draft_v1_text.replace("    allowed: [conforms]", "    allowed: [conforms")
     error = _error(write_spec(text))
     assert error.problems[0].message.startswith("not valid YAML:")
@@ -169,6 +183,61 @@ def test_yaml_syntax_error_names_the_line(write_spec: WriteSpec, draft_v1_text: 
             "unknown field 'limit': a qualitative criterion has no limit",
         ),
         (
+            "    kind: numeric\n    attribute: flow.cd3_pct_of_viable_cd45",
+            "    kind: range\n    attribute: flow.cd3_pct_of_viable_cd45",
+            "criteria[2]",
+            "a range criterion needs both limit.min and limit.max",
+        ),
+        (
+            "market: US\n",
+            "market: US\nowner: QA\n",
+            "owner",
+            "unknown field 'owner' (not part of spec schema 1)",
+        ),
+        (
+            "    kind: qualitative\n    attribute: manual.appearance\n",
+            "    attribute: manual.appearance\n",
+            "criteria[0]",
+            "criterion has no 'kind' (kinds: numeric, range, qualitative, report-only, derived, composite)",
+        ),
+        (
+            "formula: manual.total_viable_cells * flow.car_pct_of_viable_cd3 / 100",
+            "formula: manual.total_viable_cells ** 2",
+            "criteria[5].formula",
+            "'manual.total_viable_cells ** 2' is not allowed in a formula (use numbers, attribute "
+            "names, + - * /, parentheses, min(...), max(...))",
+        ),
+        (
+            "    kind: qualitative\n    attribute: manual.sterility\n    allowed: [no growth]\n",
+            "    kind: numeric\n    attribute: manual.sterility\n    limit: {min: 1}\n    decimals: 0\n",
+            "criteria[12].kind",
+            "'manual.sterility' is qualitative; use kind qualitative",
+        ),
+        (
+            "all_of: [potency-ifng, potency-fold]",
+            "all_of: [potency-ifng, potency]",
+            "criteria[9].all_of[1]",
+            "composite 'potency' cannot include itself",
+        ),
+        (
+            "  - id: potency-fold\n",
+            "  - id: potency-ifng\n",
+            "criteria[8].id",
+            "criterion id 'potency-ifng' is already used by criteria[7]",
+        ),
+        (
+            "effective_from: 2025-01-15\n",
+            "effective_from: 2025-01-15\nsupersedes: 1\n",
+            "supersedes",
+            "version 1 cannot supersede version 1 (not older)",
+        ),
+        (
+            "    kind: composite\n",
+            "    kind: composite\n    attribute: potency.ifng_pg_ml\n",
+            "criteria[9].attribute",
+            "unknown field 'attribute': a composite criterion has no attribute",
+        ),
+        (
             "status: draft\n",
             "status: effective\n",
             "effective_from",
@@ -194,8 +263,12 @@ def test_file_name_must_match_the_version(write_spec: WriteSpec, draft_v1_text: 
     assert problem.text() == "version (line 7): file v7.yaml holds version 1; name it v1.yaml"
 
 
-def test_cli_validate_lists_every_problem_on_stderr(write_spec: WriteSpec, draft_v1_text: str) -> None:
-    text = draft_v1_text.replace("limit: {max: 1}", "limt: {max: 1}").replace("market: US", "market: ''")
+def test_cli_validate_lists_every_problem_on_stderr(
+    write_spec: WriteSpec, draft_v1_text: str
+) -> None:
+    text = draft_v1_text.replace("limit: {max: 1}", "limt: {max: 1}").replace(
+        "market: US", "market: ''"
+    )
     path = write_spec(text)
     result = CliRunner().invoke(app, ["spec", "validate", str(path), "cd19-car-t@2"])
     assert result.exit_code == 2
@@ -206,10 +279,24 @@ def test_cli_validate_lists_every_problem_on_stderr(write_spec: WriteSpec, draft
     assert result.stdout.startswith("ok: ") and "cd19-car-t@2 (effective)" in result.stdout
 
 
-def test_cli_show_of_a_bad_spec_is_one_error_line(write_spec: WriteSpec, draft_v1_text: str) -> None:
+def test_cli_show_of_a_bad_spec_is_one_error_line(
+    write_spec: WriteSpec, draft_v1_text: str
+) -> None:
     path = write_spec(draft_v1_text.replace("schema_version: 1", "schema_version: 2"))
     result = CliRunner().invoke(app, ["spec", "show", str(path)])
     assert result.exit_code == 2
     assert result.stderr.count("\n") == 1
     assert result.stderr.startswith(f"error: {path}: schema_version (line ")
     assert "this cytorelease reads schema 1" in result.stderr
+
+
+def test_cli_validate_json_reports_each_spec(write_spec: WriteSpec, draft_v1_text: str) -> None:
+    import json
+
+    bad = write_spec(draft_v1_text.replace("limit: {max: 1}", "limit: {max: -1, min: 0}"))
+    result = CliRunner().invoke(app, ["spec", "validate", "cd19-car-t@1", str(bad), "--json"])
+    assert result.exit_code == 2
+    document = json.loads(result.stdout)
+    assert [s["ok"] for s in document["specs"]] == [True, False]
+    assert document["specs"][0]["spec"]["version"] == 1
+    assert document["specs"][1]["problems"][0].endswith("min 0 is greater than max -1")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -58,8 +59,14 @@ def test_a_conforming_lot_passes_with_rounded_reported_values(v1: Any, v2: Any, 
     assert results["viability"].limit == ">= 80 %"
     v2_results = _by_id(evaluate(v2, lot()))
     # v2 computes VCN per transduced cell: 0.75 / (32.45 / 100) = 2.311...
-    assert (v2_results["vcn"].reported, v2_results["vcn"].attribute) == ("2.3", "derived.vcn_per_transduced_cell")
-    assert (v2_results["cd4-cd8-ratio"].reported, v2_results["cd4-cd8-ratio"].verdict) == ("1.46", "report-only")
+    assert (v2_results["vcn"].reported, v2_results["vcn"].attribute) == (
+        "2.3",
+        "derived.vcn_per_transduced_cell",
+    )
+    assert (v2_results["cd4-cd8-ratio"].reported, v2_results["cd4-cd8-ratio"].verdict) == (
+        "1.46",
+        "report-only",
+    )
 
 
 def test_usp_boundary_decides_the_verdict(v1: Any, lot: Lot) -> None:
@@ -67,7 +74,9 @@ def test_usp_boundary_decides_the_verdict(v1: Any, lot: Lot) -> None:
     assert (at_boundary.reported, at_boundary.verdict) == ("80", "pass")
     below = _by_id(evaluate(v1, lot(flow__viability_pct_of_cd45=(79.49, "%"))))["viability"]
     assert (below.reported, below.verdict) == ("79", "fail")
-    vcn = _by_id(evaluate(v1, lot(qpcr__vcn_per_transduced_cell=(4.95, "copies/transduced cell"))))["vcn"]
+    vcn = _by_id(evaluate(v1, lot(qpcr__vcn_per_transduced_cell=(4.95, "copies/transduced cell"))))[
+        "vcn"
+    ]
     assert (vcn.reported, vcn.limit, vcn.verdict) == ("5.0", "< 5.0 copies/transduced cell", "fail")
 
 
@@ -116,7 +125,10 @@ def test_alert_band_hits_are_listed_but_do_not_fail(v1: Any, lot: Lot) -> None:
 
 def test_derived_values_follow_their_inputs(v1: Any, v2: Any, lot: Lot) -> None:
     no_count = _by_id(evaluate(v1, lot(manual__total_viable_cells=None)))["dose"]
-    assert (no_count.verdict, no_count.note) == ("missing", "no result for formula input manual.total_viable_cells")
+    assert (no_count.verdict, no_count.note) == (
+        "missing",
+        "no result for formula input manual.total_viable_cells",
+    )
     high = _by_id(evaluate(v1, lot(manual__total_viable_cells=(2.0e9, "cells"))))["dose"]
     assert (high.reported, high.verdict) == ("6.5E8", "fail")
     zero = _by_id(evaluate(v2, lot(flow__car_pct_of_viable_cd3=(0, "%"))))
@@ -124,7 +136,10 @@ def test_derived_values_follow_their_inputs(v1: Any, v2: Any, lot: Lot) -> None:
     assert zero["car-expression"].verdict == "fail"
     supplied = lot(derived__car_viable_t_cells=(1, "cells"))
     dose = _by_id(evaluate(v1, supplied))["dose"]
-    assert (dose.reported, dose.note) == ("3.9E8", "supplied value ignored: the spec's formula computes it")
+    assert (dose.reported, dose.note) == (
+        "3.9E8",
+        "supplied value ignored: the spec's formula computes it",
+    )
 
 
 def test_units_are_checked_not_converted(v1: Any, lot: Lot) -> None:
@@ -134,23 +149,43 @@ def test_units_are_checked_not_converted(v1: Any, lot: Lot) -> None:
         "measurement 'potency.ifng_pg_ml' is in 'ng/mL' but cd19-car-t@1 criterion "
         "'potency-ifng' expects 'pg/mL' (units are never converted)"
     )
-    spelled = evaluate(v1, lot(potency__ifng_pg_ml=(812.3, "pg/ml"), flow__cd3_pct_of_viable_cd45=(92.4, "percent")))
+    spelled = evaluate(
+        v1,
+        lot(potency__ifng_pg_ml=(812.3, "pg/ml"), flow__cd3_pct_of_viable_cd45=(92.4, "percent")),
+    )
     assert spelled.disposition == "PASS"
-    with pytest.raises(InputError, match="'flow.cd19_pct_of_viable' is in '\\(no unit\\)'"):
+    with pytest.raises(InputError, match=re.escape("'flow.cd19_pct_of_viable' is in '(no unit)'")):
         evaluate(v1, lot(flow__cd19_pct_of_viable=(0.3, None)))
 
 
 def test_qualitative_outcomes(v1: Any, lot: Lot) -> None:
-    results = _by_id(evaluate(v1, lot(manual__mycoplasma=("Not-Detected ", ""), qpcr__transgene_detected=(True, ""))))
-    assert (results["mycoplasma"].reported, results["mycoplasma"].verdict) == ("Not-Detected", "pass")
-    assert (results["transgene-identity"].reported, results["transgene-identity"].verdict) == ("detected", "pass")
-    with pytest.raises(InputError, match="'manual.appearance' is 1; criterion 'appearance' expects"):
+    results = _by_id(
+        evaluate(
+            v1, lot(manual__mycoplasma=("Not-Detected ", ""), qpcr__transgene_detected=(True, ""))
+        )
+    )
+    assert (results["mycoplasma"].reported, results["mycoplasma"].verdict) == (
+        "Not-Detected",
+        "pass",
+    )
+    assert (results["transgene-identity"].reported, results["transgene-identity"].verdict) == (
+        "detected",
+        "pass",
+    )
+    with pytest.raises(
+        InputError, match=re.escape("'manual.appearance' is 1; criterion 'appearance' expects")
+    ):
         evaluate(v1, lot(manual__appearance=(1, "")))
 
 
 def test_numeric_strings_and_bad_values(v1: Any, lot: Lot) -> None:
-    assert _by_id(evaluate(v1, lot(manual__endotoxin_eu_ml=("4.95", "EU/mL"))))["endotoxin"].reported == "5.0"
-    with pytest.raises(InputError, match="'abc' is not a number\\); criterion 'endotoxin' needs a number"):
+    assert (
+        _by_id(evaluate(v1, lot(manual__endotoxin_eu_ml=("4.95", "EU/mL"))))["endotoxin"].reported
+        == "5.0"
+    )
+    with pytest.raises(
+        InputError, match="'abc' is not a number\\); criterion 'endotoxin' needs a number"
+    ):
         evaluate(v1, lot(manual__endotoxin_eu_ml=("abc", "EU/mL")))
 
 
@@ -160,7 +195,12 @@ def test_measurement_objects_are_accepted(v1: Any, lot: Lot) -> None:
 
 
 def test_result_record_input(v1: Any, lot: Lot, write_json: Callable[..., Path]) -> None:
-    record = {"schema": "cytorelease.result/1", "lot": {"id": "LOT-7"}, "measurements": lot(), "evaluation": {}}
+    record = {
+        "schema": "cytorelease.result/1",
+        "lot": {"id": "LOT-7"},
+        "measurements": lot(),
+        "evaluation": {},
+    }
     data = read_measurements(write_json(record))
     assert data.lot == {"id": "LOT-7"} and data.record is not None
     assert evaluate(v1, data).disposition == "PASS"
@@ -169,15 +209,37 @@ def test_result_record_input(v1: Any, lot: Lot, write_json: Callable[..., Path])
 @pytest.mark.parametrize(
     ("document", "message"),
     [
-        ({"schema": "cytorelease.result/2", "measurements": []}, "result record schema 'cytorelease.result/2' is not supported: this cytorelease reads cytorelease.result/1"),
-        ({"values": []}, 'expected {"measurements": [{"attribute": ..., "value": ..., "unit": ...}]} or a cytorelease.result/1 record'),
-        ({"measurements": [{"attribute": "manual.rcl", "value": "x"}, {"attribute": "manual.rcl", "value": "y"}]}, "measurements[1]: attribute 'manual.rcl' is given twice"),
+        (
+            {"schema": "cytorelease.result/2", "measurements": []},
+            "result record schema 'cytorelease.result/2' is not supported: this cytorelease reads cytorelease.result/1",
+        ),
+        (
+            {"values": []},
+            'expected {"measurements": [{"attribute": ..., "value": ..., "unit": ...}]} or a cytorelease.result/1 record',
+        ),
+        (
+            {
+                "measurements": [
+                    {"attribute": "manual.rcl", "value": "x"},
+                    {"attribute": "manual.rcl", "value": "y"},
+                ]
+            },
+            "measurements[1]: attribute 'manual.rcl' is given twice",
+        ),
         ({"measurements": [{"value": 1}]}, "measurements[0] has no 'attribute' name"),
-        ({"measurements": [{"attribute": "manual.rcl"}]}, "measurements[0] (manual.rcl) has no 'value' (use null for no result)"),
-        ({"measurements": [{"attribute": "manual.rcl", "value": [1]}]}, "measurements[0] (manual.rcl): value must be a number, a string or null"),
+        (
+            {"measurements": [{"attribute": "manual.rcl"}]},
+            "measurements[0] (manual.rcl) has no 'value' (use null for no result)",
+        ),
+        (
+            {"measurements": [{"attribute": "manual.rcl", "value": [1]}]},
+            "measurements[0] (manual.rcl): value must be a number, a string or null",
+        ),
     ],
 )
-def test_bad_measurement_files_name_the_file(document: Any, message: str, write_json: Callable[..., Path]) -> None:
+def test_bad_measurement_files_name_the_file(
+    document: Any, message: str, write_json: Callable[..., Path]
+) -> None:
     path = write_json(document)
     with pytest.raises(InputError) as caught:
         read_measurements(path)
@@ -187,7 +249,9 @@ def test_bad_measurement_files_name_the_file(document: Any, message: str, write_
 def test_invalid_json_names_line_and_column(tmp_path: Path) -> None:
     path = tmp_path / "m.json"
     path.write_text('{"measurements": [\n  {"attribute": }]}')
-    with pytest.raises(InputError, match=r"m.json: not valid JSON: Expecting value at line 2, column 17"):
+    with pytest.raises(
+        InputError, match=r"m.json: not valid JSON: Expecting value at line 2, column 17"
+    ):
         read_measurements(path)
 
 
@@ -197,21 +261,78 @@ def test_cli_evaluate_json_and_exit_codes(lot: Lot, write_json: Callable[..., Pa
     assert result.exit_code == 0, result.stderr
     document = json.loads(result.stdout)
     v2 = resolve_spec("cd19-car-t@2")
-    assert document["spec"] == {"id": "cd19-car-t", "version": 2, "sha256": v2.sha256, "status": "effective", "market": "US"}
+    assert document["spec"] == {
+        "id": "cd19-car-t",
+        "version": 2,
+        "sha256": v2.sha256,
+        "status": "effective",
+        "market": "US",
+    }
     assert document["disposition"] == "PASS"
     first = document["criteria"][2]
     assert {k: first[k] for k in ("id", "attribute", "reported", "limit", "verdict")} == {
-        "id": "cd3-identity", "attribute": "flow.cd3_pct_of_viable_cd45", "reported": "92", "limit": ">= 80 %", "verdict": "pass",
+        "id": "cd3-identity",
+        "attribute": "flow.cd3_pct_of_viable_cd45",
+        "reported": "92",
+        "limit": ">= 80 %",
+        "verdict": "pass",
     }
     failing = write_json({"measurements": lot(manual__endotoxin_eu_ml=(4.0, "EU/mL"))}, "fail.json")
     table = runner.invoke(app, ["evaluate", str(failing), "--spec", "cd19-car-t"])
     assert table.exit_code == 1
     assert "disposition: FAIL" in table.stdout and "<= 3.5 EU/mL" in table.stdout
     incomplete = write_json({"measurements": lot(manual__rcl=None)}, "inc.json")
-    assert runner.invoke(app, ["evaluate", str(incomplete), "--spec", "cd19-car-t@1"]).exit_code == 1
+    assert (
+        runner.invoke(app, ["evaluate", str(incomplete), "--spec", "cd19-car-t@1"]).exit_code == 1
+    )
     bad_unit = write_json({"measurements": lot(manual__endotoxin_eu_ml=(4.0, "EU"))}, "unit.json")
     error = runner.invoke(app, ["evaluate", str(bad_unit), "--spec", "cd19-car-t@1"])
     assert error.exit_code == 2
-    assert error.stderr.startswith(f"error: {bad_unit}: measurement 'manual.endotoxin_eu_ml' is in 'EU'")
+    assert error.stderr.startswith(
+        f"error: {bad_unit}: measurement 'manual.endotoxin_eu_ml' is in 'EU'"
+    )
     missing = runner.invoke(app, ["evaluate", str(passing), "--spec", "cd19-car-t@7"])
     assert missing.exit_code == 2 and "no version 7 of cd19-car-t" in missing.stderr
+
+
+@pytest.mark.parametrize(
+    ("overrides", "criterion", "reported", "verdict"),
+    [
+        ({"manual__endotoxin_eu_ml": ("< 0.50", "EU/mL")}, "endotoxin", "< 0.5", "pass"),
+        ({"manual__endotoxin_eu_ml": ("≤0.5", "EU/mL")}, "endotoxin", "<= 0.5", "pass"),
+        ({"manual__endotoxin_eu_ml": ("> 6.0", "EU/mL")}, "endotoxin", "> 6.0", "fail"),
+        ({"manual__endotoxin_eu_ml": ("> 1.0", "EU/mL")}, "endotoxin", "> 1.0", "missing"),
+        ({"potency__ifng_pg_ml": ("< 31.3", "pg/mL")}, "potency-ifng", "< 31", "fail"),
+        ({"potency__ifng_pg_ml": ("< 49.5", "pg/mL")}, "potency-ifng", "< 50", "missing"),
+        ({"potency__ifng_pg_ml": ("> 2000", "pg/mL")}, "potency-ifng", "> 2000", "pass"),
+    ],
+)
+def test_censored_results_are_judged_only_when_decidable(
+    v1: Any, lot: Lot, overrides: dict[str, Any], criterion: str, reported: str, verdict: str
+) -> None:
+    result = _by_id(evaluate(v1, lot(**overrides)))[criterion]
+    assert (result.reported, result.verdict) == (reported, verdict)
+    if verdict == "missing":
+        assert result.note == (
+            f"censored result '{reported}' cannot show whether {result.limit} is met"
+        )
+
+
+def test_censored_formula_input_gives_no_derived_value(v2: Any, lot: Lot) -> None:
+    vcn = _by_id(
+        evaluate(v2, lot(qpcr__vcn_per_diploid_genome=("< 0.1", "copies/diploid genome")))
+    )["vcn"]
+    assert (vcn.verdict, vcn.note) == (
+        "missing",
+        "formula input qpcr.vcn_per_diploid_genome is censored ('< 0.1')",
+    )
+
+
+def test_non_finite_analysis_value_is_no_result(v1: Any, lot: Lot) -> None:
+    objects = [Measurement(m["attribute"], m["value"], m["unit"]) for m in lot()]
+    objects = [
+        Measurement(m.attribute, float("nan"), m.unit) if m.attribute == "potency.ifng_pg_ml" else m
+        for m in objects
+    ]
+    result = _by_id(evaluate(v1, objects))["potency-ifng"]
+    assert (result.verdict, result.note) == ("missing", "no result (the analysis gave nan)")

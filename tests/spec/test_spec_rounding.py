@@ -99,7 +99,10 @@ def test_to_decimal_refuses_non_numbers(value: object, message: str) -> None:
 def test_formula_arithmetic_is_decimal_and_safe() -> None:
     formula = parse_formula("manual.total_viable_cells * flow.car_pct_of_viable_cd3 / 100")
     assert formula.names == ("manual.total_viable_cells", "flow.car_pct_of_viable_cd3")
-    values = {"manual.total_viable_cells": Decimal("1.2E9"), "flow.car_pct_of_viable_cd3": Decimal("32.45")}
+    values = {
+        "manual.total_viable_cells": Decimal("1.2E9"),
+        "flow.car_pct_of_viable_cd3": Decimal("32.45"),
+    }
     assert formula.evaluate(values) == Decimal("389400000")
     assert parse_formula("max(a.x, 2) - -1").evaluate({"a.x": Decimal("0.5")}) == Decimal(3)
     with pytest.raises(FormulaError, match="divides by zero"):

@@ -158,7 +158,7 @@ def test_manifest_names_the_lot_its_inputs_and_manual_entries(lot: LotTruth) -> 
     manifest = yaml.safe_load(lot.manifest_path.read_text(encoding="utf-8"))
     assert manifest["lot_id"] == "lot-CAR-0005"
     assert manifest["product"] == "cd19-car-t"
-    assert manifest["spec"] == "cd19-car-t@1"
+    assert manifest["spec"] == "cd19-car-t@2"
     assert manifest["chain_of_identity"].startswith("COI-")
     datetime.fromisoformat(manifest["manufacturing_date"])
     flow = manifest["inputs"]["flow"]

@@ -53,6 +53,7 @@ class PlacedGate:
     gates: tuple[Gate, ...] = ()  # helpers first; the last one defines the population
     details: dict[str, Any] = field(default_factory=dict)
     reason: str | None = None  # why it was not placed
+    notes: tuple[str, ...] = ()  # placed, but by a fallback rule the reader must know about
 
     @property
     def placed(self) -> bool:
@@ -64,6 +65,7 @@ class PlacedGate:
             "kind": self.kind.value,
             "placed": self.placed,
             "reason": self.reason,
+            "notes": list(self.notes),
             "details": self.details,
             "gates": [describe_gate(g) for g in self.gates],
         }
@@ -100,6 +102,8 @@ def _place_density_valley(spec: DensityValleyGateSpec, ctx: PlacementContext) ->
         min_mode_fraction=spec.min_mode_fraction,
         max_valley_ratio=spec.max_valley_ratio,
         min_mode_separation=spec.min_mode_separation,
+        unimodal_tail_sd=spec.unimodal_tail_sd,
+        side=spec.side.value,
     )
     details = {
         "marker": spec.marker,
@@ -111,7 +115,8 @@ def _place_density_valley(spec: DensityValleyGateSpec, ctx: PlacementContext) ->
     if found.threshold is None:
         return PlacedGate(spec.id, spec.kind, details=details, reason=found.reason)
     gate = _threshold_gate(spec, ctx.dimensions[spec.marker], found.threshold)
-    return PlacedGate(spec.id, spec.kind, (gate,), details)
+    notes = (found.reason,) if found.tail_rule and found.reason else ()
+    return PlacedGate(spec.id, spec.kind, (gate,), details, notes=notes)
 
 
 def _place_control_percentile(
@@ -172,6 +177,7 @@ def _place_scatter_cluster(spec: ScatterClusterGateSpec, ctx: PlacementContext) 
         debris_fraction=spec.debris_fraction,
         coverage=spec.coverage,
         fit_events=spec.fit_events,
+        log_scale=spec.log_scale,
         seed=spec.seed,
     )
     if found is None:
@@ -179,21 +185,21 @@ def _place_scatter_cluster(spec: ScatterClusterGateSpec, ctx: PlacementContext) 
     dims = (ctx.dimensions[spec.x], ctx.dimensions[spec.y])
     gate: Gate
     if spec.output is ScatterOutput.ELLIPSE:
-        mean, cov = found.ellipse()
         gate = EllipsoidGate(
             spec.id,
             parent=spec.parent,
             dimensions=dims,
-            mean=mean,
-            covariance=tuple(tuple(float(v) for v in row) for row in cov),
+            mean=found.mean,
+            covariance=found.covariance,
             distance_square=found.distance_square,
         )
     else:
         gate = PolygonGate(spec.id, parent=spec.parent, dimensions=dims, vertices=found.polygon)
     details = {
-        "cell_components": [list(m) for m in found.means],
+        "cell_components": [list(m) for m in found.cell_means],
         "debris_components": [list(m) for m in found.debris_means],
         "weights": list(found.weights),
+        "log_scale": found.log_scale,
     }
     return PlacedGate(spec.id, spec.kind, (gate,), details)
 

@@ -38,10 +38,23 @@ def _odd_winding(vertices: np.ndarray, xs: np.ndarray, ys: np.ndarray, out: np.n
         out[k] = _winding(vertices, xs[k], ys[k]) % 2 != 0
 
 
+@njit(cache=True)
+def _odd_winding_serial(
+    vertices: np.ndarray, xs: np.ndarray, ys: np.ndarray, out: np.ndarray
+) -> None:
+    for k in range(xs.shape[0]):
+        out[k] = _winding(vertices, xs[k], ys[k]) % 2 != 0
+
+
+# small inputs run serially: starting the thread team costs more than it saves
+PARALLEL_THRESHOLD = 20_000
+
+
 def points_in_polygon(vertices: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
     """Boolean membership of the points (xs[k], ys[k]) in the polygon (an n x 2 vertex array)."""
     out = np.empty(len(xs), dtype=np.bool_)
-    _odd_winding(
+    kernel = _odd_winding if len(xs) >= PARALLEL_THRESHOLD else _odd_winding_serial
+    kernel(
         np.ascontiguousarray(vertices, dtype=np.float64),
         np.ascontiguousarray(xs, dtype=np.float64),
         np.ascontiguousarray(ys, dtype=np.float64),

@@ -35,6 +35,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -76,6 +77,11 @@ class Gate(ABC):
 
     id: str
     parent: str | None = field(default=None, kw_only=True)
+
+    if TYPE_CHECKING:  # a field in most kinds, a property in the others
+
+        @property
+        def dimensions(self) -> tuple[GateDimension, ...]: ...
 
     @property
     def references(self) -> tuple[str, ...]:

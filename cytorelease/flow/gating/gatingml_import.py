@@ -137,7 +137,7 @@ class _Reader:
             raise TemplateError(f"{where}: spectra have different lengths") from None
         if element.get(_t("matrix-inverted-already"), "false").lower() == "true":
             # the document stores the compensation matrix itself; our model holds spillover
-            matrix = np.linalg.inv(matrix)
+            matrix = np.asarray(np.linalg.inv(matrix), dtype=np.float64)
         self.spillovers.append(SpilloverMatrix(matrix_id, fluorochromes, detectors, matrix))
 
     # dimensions -----------------------------------------------------------------------------
@@ -305,6 +305,15 @@ def parse_gatingml(root: Element) -> GatingStrategy:
         tag = child.tag if isinstance(child.tag, str) else ""
         if tag.startswith(f"{{{GATING_NS}}}"):
             gates.append(reader.gate(child))
+    if not gates:
+        nested = [e for e in root.iter() if str(e.tag).endswith("Gate") and e not in list(root)]
+        raise TemplateError(
+            "the GatingML document holds no gates",
+            hint=f"found gating:{_local(nested[0].tag)} nested inside another element; gates "
+            "must be direct children of gating:Gating-ML"
+            if nested
+            else "add gating:RectangleGate, PolygonGate, ... elements",
+        )
     return GatingStrategy(gates, reader.spillovers)
 
 

@@ -20,6 +20,7 @@ from cytorelease.flow.compensation import FCS_SPILL_ID, SpilloverMatrix, sample_
 from cytorelease.flow.gating._placers import PLACERS, PlacedGate, PlacementContext
 from cytorelease.flow.gating.dimensions import Dimension
 from cytorelease.flow.gating.events import SampleEvents
+from cytorelease.flow.gating.preprocess import preprocessed_events
 from cytorelease.flow.gating.measure import template_measurements
 from cytorelease.flow.gating.result import (
     POPULATION_COLUMNS,
@@ -153,12 +154,10 @@ def _prepare(template: Template, sample: Sample, markers: Mapping[str, str]) -> 
         for key, channel in markers.items()
     }
     memberships: dict[str, np.ndarray] = {}
-    # Values as stored when no channel needs $PnE/$PnG scaling: no float64 copy of the matrix.
-    scaled = any(c.log_decades > 0 or c.gain not in (0.0, 1.0) for c in sample.channels)
     source = SampleEvents(
         sample,
         {spill_id: spill} if spill is not None and spill_id != FCS_SPILL_ID else {},
-        events=None if scaled else sample.events,
+        events=preprocessed_events(sample),  # type: ignore[arg-type]
         membership=memberships.__getitem__,
     )
     return _Pass(sample, source, dimensions, spill_id, spill, memberships, flags=flags)
@@ -194,16 +193,15 @@ def _run(
         needs += spec.references()
         unplaced = [g for g in needs if g in state.placed and not state.placed[g].placed]
         if unplaced:
-            state.placed[spec.id] = PlacedGate(
+            placed = PlacedGate(
                 spec.id, spec.kind, reason=f"gate {unplaced[0]!r} it depends on was not placed"
             )
-            state.memberships[spec.id] = np.zeros(n, dtype=bool)
-            continue
-        parent_mask = everything if spec.parent is None else state.memberships[spec.parent]
-        context = PlacementContext(
-            state.source, state.dimensions, parent_mask, state.memberships, control_values
-        )
-        placed = PLACERS[spec.kind](spec, context)
+        else:
+            parent_mask = everything if spec.parent is None else state.memberships[spec.parent]
+            context = PlacementContext(
+                state.source, state.dimensions, parent_mask, state.memberships, control_values
+            )
+            placed = PLACERS[spec.kind](spec, context)
         state.placed[spec.id] = placed
         if not placed.placed:
             state.memberships[spec.id] = np.zeros(n, dtype=bool)
@@ -211,6 +209,7 @@ def _run(
                 Flag(FlagCode.NOT_PLACED, spec.id, f"gate {spec.id!r} not placed: {placed.reason}")
             )
             continue
+        state.flags += [Flag(FlagCode.FALLBACK_RULE, spec.id, note) for note in placed.notes]
         for gate in placed.gates:
             inside = gate.apply(state.source)
             state.memberships[gate.id] = inside & parent_mask

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -27,6 +28,14 @@ __all__ = [
 _MIN_EVENTS = 50  # below this, no density estimate is meaningful
 
 
+def _single_threaded() -> Any:
+    """BLAS/OpenMP on one thread: these fits are small, and on a shared machine the thread
+    pools' contention made a 2-D Gaussian mixture 50x slower than a single thread."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1)
+
+
 @dataclass(frozen=True, slots=True)
 class Valley:
     """A density-valley threshold, or ``threshold is None`` with the ``reason``."""
@@ -36,6 +45,7 @@ class Valley:
     valley_ratio: float | None = None  # density at the valley / density of the lower mode
     bandwidth: float | None = None
     reason: str | None = None
+    tail_rule: bool = False  # the threshold is the unimodal fallback, not a valley
 
 
 def kde_on_grid(
@@ -78,20 +88,61 @@ def density_valley(
     min_mode_fraction: float = 0.004,
     max_valley_ratio: float = 0.8,
     min_mode_separation: float = 0.05,
+    unimodal_tail_sd: float | None = None,
+    side: str = "above",
 ) -> Valley:
     """The density minimum between the two highest modes of ``values`` (transformed scale).
 
     Modes count when their prominence is at least ``min_mode_fraction`` of the highest mode and
     they lie at least ``min_mode_separation`` of the searched range apart. With fewer than two
     such modes, or a valley higher than ``max_valley_ratio`` of the lower mode, the result is
-    unimodal: no threshold.
+    unimodal: no threshold, unless ``unimodal_tail_sd`` is given: then the threshold sits that
+    many robust SDs beyond the median on ``side`` (the SD measured on the other side of the
+    median, which a rare positive population cannot widen). That rule suits a population that
+    may be legitimately absent (residual B cells): no mode means no positives, and the result
+    says which rule placed the threshold.
     """
-    from scipy.signal import find_peaks
-
     values = np.asarray(values, dtype=np.float64)
     values = values[np.isfinite(values)]
     if len(values) < _MIN_EVENTS:
         return Valley(None, reason=f"only {len(values)} events: too few for a density estimate")
+    found = _two_mode_valley(
+        values,
+        search_min,
+        search_max,
+        bandwidth,
+        min_mode_fraction,
+        max_valley_ratio,
+        min_mode_separation,
+    )
+    if found.threshold is not None or unimodal_tail_sd is None or not found.modes:
+        return found
+    median = float(np.median(values))
+    if side == "above":
+        threshold = median + unimodal_tail_sd * (median - float(np.percentile(values, 15.87)))
+    else:
+        threshold = median - unimodal_tail_sd * (float(np.percentile(values, 84.13)) - median)
+    return Valley(
+        threshold,
+        modes=found.modes,
+        bandwidth=found.bandwidth,
+        reason=f"{found.reason}: threshold at median {'+' if side == 'above' else '-'} "
+        f"{unimodal_tail_sd:g} robust SD",
+        tail_rule=True,
+    )
+
+
+def _two_mode_valley(
+    values: np.ndarray,
+    search_min: float | None,
+    search_max: float | None,
+    bandwidth: float | None,
+    min_mode_fraction: float,
+    max_valley_ratio: float,
+    min_mode_separation: float,
+) -> Valley:
+    from scipy.signal import find_peaks
+
     lo = float(np.percentile(values, 0.1)) if search_min is None else search_min
     hi = float(np.percentile(values, 99.9)) if search_max is None else search_max
     inside = values[(values >= lo) & (values <= hi)]
@@ -190,10 +241,17 @@ def _band_spread(x: np.ndarray, residual: np.ndarray) -> tuple[float, float]:
 
 
 def _robust_line(x: np.ndarray, y: np.ndarray, method: str, seed: int) -> tuple[float, float]:
-    from sklearn.linear_model import HuberRegressor, RANSACRegressor, TheilSenRegressor
-
     scale = float(np.median(np.abs(x))) or 1.0  # conditioning: fit on unit-scale values
     xs, ys = x[:, None] / scale, y / scale
+    with _single_threaded():
+        return _fit_line(xs, ys, method, seed, scale)
+
+
+def _fit_line(
+    xs: np.ndarray, ys: np.ndarray, method: str, seed: int, scale: float
+) -> tuple[float, float]:
+    from sklearn.linear_model import HuberRegressor, RANSACRegressor, TheilSenRegressor
+
     if method == "theil_sen":
         model = TheilSenRegressor(random_state=seed, max_subpopulation=2000).fit(xs, ys)
         slope, intercept = float(model.coef_[0]), float(model.intercept_)
@@ -248,15 +306,15 @@ def singlet_band(
     if seed_rows.sum() < _MIN_EVENTS:
         seed_rows = np.ones(len(x), dtype=bool)
     slope, intercept = _robust_line(x[seed_rows], y[seed_rows], method, seed)
-    c0, c1 = _band_spread(x, y - (slope * x + intercept))
-    # Doublets still pull a robust fit when they are many; refit on the events inside the band
-    # (trimmed least squares) until the line settles on the singlets.
+    c0, c1 = _band_spread(x[seed_rows], (y - (slope * x + intercept))[seed_rows])
+    # Refit on the events inside the band (trimmed least squares), the spread from them alone,
+    # so that the line and the band settle on the singlets.
     for _ in range(3):
         inside = np.abs(y - (slope * x + intercept)) <= k * (c0 + c1 * x)
         if inside.sum() < _MIN_EVENTS:
             break
         slope, intercept = (float(v) for v in np.polyfit(x[inside], y[inside], 1))
-        c0, c1 = _band_spread(x, y - (slope * x + intercept))
+        c0, c1 = _band_spread(x[inside], (y - (slope * x + intercept))[inside])
     span = float(area[ok].max() - area[ok].min()) or 1.0
     x_range = (float(area[ok].min()) - 0.01 * span, float(area[ok].max()) + 0.01 * span)
     return SingletBand(slope, intercept, c0, c1, k, x_range, method)
@@ -264,25 +322,19 @@ def singlet_band(
 
 @dataclass(frozen=True, slots=True)
 class ScatterPopulation:
-    """The cell population on a scatter plot: mixture components kept, as ellipses and a hull."""
+    """The cell population on a scatter plot: a polygon (data units) and its moment ellipse.
 
-    means: tuple[tuple[float, float], ...]
-    covariances: tuple[tuple[tuple[float, float], tuple[float, float]], ...]
-    weights: tuple[float, ...]
+    Component means are in the space the mixture was fitted in (log units with ``log_scale``).
+    """
+
+    polygon: tuple[tuple[float, float], ...]
+    mean: tuple[float, float]  # of the events inside the polygon (data units)
+    covariance: tuple[tuple[float, float], tuple[float, float]]
     distance_square: float
-    debris_means: tuple[tuple[float, float], ...] = ()
-    polygon: tuple[tuple[float, float], ...] = field(default=())
-
-    def ellipse(self) -> tuple[tuple[float, float], np.ndarray]:
-        """One ellipse covering the kept components (moment-matched Gaussian)."""
-        w = np.asarray(self.weights) / sum(self.weights)
-        means = np.asarray(self.means)
-        mean = (w[:, None] * means).sum(axis=0)
-        cov = sum(
-            wi * (np.asarray(c) + np.outer(m - mean, m - mean))
-            for wi, c, m in zip(w, self.covariances, means, strict=True)
-        )
-        return (float(mean[0]), float(mean[1])), np.asarray(cov)
+    cell_means: tuple[tuple[float, float], ...]
+    debris_means: tuple[tuple[float, float], ...]
+    weights: tuple[float, ...]
+    log_scale: bool
 
 
 def scatter_population(
@@ -293,14 +345,17 @@ def scatter_population(
     debris_fraction: float = 0.35,
     coverage: float = 0.999,
     fit_events: int = 8000,
+    log_scale: bool = True,
     seed: int = 0,
 ) -> ScatterPopulation | None:
     """Cells on FSC-A/SSC-A: a Gaussian mixture whose low-FSC components are debris.
 
-    A component is debris when its mean on ``x`` is below ``debris_fraction`` of the mean on
-    ``x`` of the heaviest component (the main cell population). The gate is the convex hull of
-    the kept components' ellipses at the chi-square ``coverage`` quantile, cut by the linear
-    discriminant between each debris component and each kept one, so debris tails stay out.
+    Scatter of cells and debris is close to log-normal, so the mixture is fitted to log values
+    (``log_scale``). A component is debris when its mean FSC is below ``debris_fraction`` of
+    the heaviest component's (the main cell population). The gate is the convex hull of the
+    kept components' ellipses at the chi-square ``coverage`` quantile, cut between each debris
+    component and the kept component nearest to it at the density minimum along their
+    discriminant direction; then mapped back to data units as a polygon.
     """
     from scipy.spatial import ConvexHull
     from sklearn.mixture import GaussianMixture
@@ -311,35 +366,60 @@ def scatter_population(
     if len(ok) < max(_MIN_EVENTS, 10 * components):
         return None
     rng = np.random.default_rng(seed)
-    if len(ok) > fit_events:
-        ok = np.sort(rng.choice(ok, fit_events, replace=False))
-    scale = np.array([np.median(np.abs(x[ok])) or 1.0, np.median(np.abs(y[ok])) or 1.0])
-    data = np.column_stack([x[ok], y[ok]]) / scale
+    fit = np.sort(rng.choice(ok, fit_events, replace=False)) if len(ok) > fit_events else ok
+    points = np.column_stack([x[fit], y[fit]])
+    floor = np.maximum(np.percentile(points, 0.5, axis=0), 1.0)
+    to_work, from_work = _work_space(log_scale, floor, np.median(np.abs(points), axis=0))
+    data = to_work(points)
     gmm = GaussianMixture(components, covariance_type="full", random_state=seed)
-    gmm.fit(data)
-    means = gmm.means_ * scale
-    covs = gmm.covariances_ * np.outer(scale, scale)
+    with _single_threaded():
+        gmm.fit(data)
+    means, covs = gmm.means_, gmm.covariances_
     main = int(np.argmax(gmm.weights_))
-    cells = means[:, 0] >= debris_fraction * means[main, 0]
+    x_means = from_work(means)[:, 0]
+    cells = x_means >= debris_fraction * x_means[main]
     d2 = -2.0 * math.log(1.0 - coverage)  # chi-square quantile with 2 degrees of freedom
-    boundary = np.vstack([_ellipse_points(means[i], covs[i], d2) for i in np.flatnonzero(cells)])
-    hull = boundary[ConvexHull(boundary).vertices]
     kept = np.flatnonzero(cells)
+    boundary = np.vstack([_ellipse_points(means[i], covs[i], d2) for i in kept])
+    hull = boundary[ConvexHull(boundary).vertices]
     for d in np.flatnonzero(~cells):
         # cut against the kept component nearest to this debris component: the one it touches
         c = kept[np.argmin([_separation(means[d], covs[d], means[k], covs[k]) for k in kept])]
-        hull = _clip(hull, *_debris_cut(data * scale, means[d], covs[d], means[c], covs[c]))
+        hull = _clip(hull, *_debris_cut(data, means[d], covs[d], means[c], covs[c]))
+    polygon = from_work(_densify(hull, 8))
+    from cytorelease.flow.gating._polygon_kernel import points_in_polygon
+
+    inside = points_in_polygon(polygon, points[:, 0], points[:, 1])
+    chosen = points[inside] if inside.sum() >= 3 else points
+    covariance = np.cov(chosen.T)
     return ScatterPopulation(
-        means=tuple((float(m[0]), float(m[1])) for m in means[cells]),
-        covariances=tuple(
-            ((float(c[0, 0]), float(c[0, 1])), (float(c[1, 0]), float(c[1, 1])))
-            for c in covs[cells]
+        polygon=tuple((float(px), float(py)) for px, py in polygon),
+        mean=(float(chosen[:, 0].mean()), float(chosen[:, 1].mean())),
+        covariance=(
+            (float(covariance[0, 0]), float(covariance[0, 1])),
+            (float(covariance[1, 0]), float(covariance[1, 1])),
         ),
-        weights=tuple(float(w) for w in gmm.weights_[cells]),
         distance_square=d2,
-        debris_means=tuple((float(m[0]), float(m[1])) for m in means[~cells]),
-        polygon=tuple((float(px), float(py)) for px, py in hull),
+        cell_means=tuple((float(m[0]), float(m[1])) for m in from_work(means[cells])),
+        debris_means=tuple((float(m[0]), float(m[1])) for m in from_work(means[~cells])),
+        weights=tuple(float(w) for w in gmm.weights_[cells]),
+        log_scale=log_scale,
     )
+
+
+def _work_space(log_scale: bool, floor: np.ndarray, scale: np.ndarray) -> tuple[Any, Any]:
+    """Maps to and from the space the mixture is fitted in (log, or unit-scaled linear)."""
+    if log_scale:
+        return (lambda p: np.log(np.maximum(p, floor)), np.exp)
+    scale = np.where(scale > 0, scale, 1.0)
+    return (lambda p: p / scale, lambda q: q * scale)
+
+
+def _densify(polygon: np.ndarray, pieces: int) -> np.ndarray:
+    """Each edge cut into ``pieces``: straight in the work space, nearly so once mapped back."""
+    nxt = np.roll(polygon, -1, axis=0)
+    steps = np.arange(pieces)[None, :, None] / pieces
+    return (polygon[:, None, :] + (nxt - polygon)[:, None, :] * steps).reshape(-1, 2)
 
 
 def _separation(m_a: np.ndarray, c_a: np.ndarray, m_b: np.ndarray, c_b: np.ndarray) -> float:

@@ -39,6 +39,7 @@ class FlagCode(StrEnum):
     LOW_COUNT = "low_count"  # a population holds fewer events than the template's minimum
     NO_COMPENSATION = "no_compensation"  # the template asks for the file's spill; it has none
     ACQUISITION_QC = "acquisition_qc"  # time segments were removed
+    FALLBACK_RULE = "fallback_rule"  # placed by a declared fallback (e.g. unimodal tail rule)
 
 
 @dataclass(frozen=True, slots=True)

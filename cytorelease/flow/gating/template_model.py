@@ -232,6 +232,9 @@ class DensityValleyGateSpec(_GateBase):
     min_mode_fraction: float = Field(0.004, gt=0, lt=1)
     max_valley_ratio: float = Field(0.8, gt=0, le=1)
     min_mode_separation: float = Field(0.05, ge=0)  # fraction of the transformed range
+    # None: unimodal data are flagged and the gate left empty. A number: the threshold goes that
+    # many robust SDs beyond the single mode, for a population that may be truly absent.
+    unimodal_tail_sd: float | None = Field(None, gt=0)
 
     def markers(self) -> list[tuple[str, str]]:
         return [("marker", self.marker)]
@@ -283,6 +286,7 @@ class ScatterClusterGateSpec(_GateBase):
     debris_fraction: float = Field(0.35, gt=0, lt=1)  # of the heaviest component's mean on x
     coverage: float = Field(0.999, gt=0.5, lt=1)  # chi-square quantile of the ellipses
     output: ScatterOutput = ScatterOutput.POLYGON
+    log_scale: bool = True  # fit the mixture to log scatter (cells and debris are log-normal)
     fit_events: int = Field(8000, ge=100)
     seed: int = 0
 

@@ -6,8 +6,12 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import zipfile
+import zlib
 from pathlib import Path
+from xml.etree.ElementTree import ParseError
 
 from cytorelease.errors import CytoreleaseError, InputError
 from cytorelease.qpcr.readers.sniff import detect_format, reader_for
@@ -17,6 +21,24 @@ __all__ = ["FORMAT_NAMES", "MAX_EXPORT_BYTES", "read_export"]
 
 FORMAT_NAMES: tuple[str, ...] = ("auto", *(f.value for f in ExportFormat))
 MAX_EXPORT_BYTES = 512 * 1024 * 1024
+
+
+# What a damaged file can make a reader trip over; each becomes one InputError line.
+_LAYOUT_ERRORS = (
+    ValueError,
+    IndexError,
+    KeyError,
+    UnicodeError,
+    csv.Error,
+    zipfile.BadZipFile,
+    EOFError,
+    TypeError,
+    AttributeError,
+    OverflowError,
+    NotImplementedError,
+    zlib.error,
+    ParseError,
+)
 
 
 def _load(path: Path) -> bytes:
@@ -54,7 +76,7 @@ def read_export(path: str | Path, fmt: str | ExportFormat = "auto") -> QpcrExpor
         export = reader_for(chosen).read(data, path=path, sha256=sha256)
     except CytoreleaseError:
         raise
-    except (ValueError, IndexError, KeyError, UnicodeError) as exc:
+    except _LAYOUT_ERRORS as exc:
         # A file that passed the sniffer but breaks the layout: say which reader gave up.
         raise InputError(
             f"not a readable {chosen.value} export ({type(exc).__name__}: {exc})", path=path

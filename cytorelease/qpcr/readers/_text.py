@@ -20,7 +20,7 @@ __all__ = [
     "strip_bom",
 ]
 
-_BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
+_UTF8_BOM = b"\xef\xbb\xbf"
 # The micro sign arrives as U+00B5, Greek mu, UTF-8 read as cp1252 ("Âµ"), or a replacement
 # character when the exporter wrote cp1252 and the reader assumed UTF-8: all mean "u".
 _MICRO = re.compile("Âµ|Î¼|[µμ\ufffd]")
@@ -39,10 +39,7 @@ _UNDETERMINED = {
 
 
 def strip_bom(data: bytes) -> bytes:
-    for bom in _BOMS[:1]:
-        if data.startswith(bom):
-            return data[len(bom) :]
-    return data
+    return data[len(_UTF8_BOM) :] if data.startswith(_UTF8_BOM) else data
 
 
 def decode(data: bytes) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+import zlib
 from pathlib import Path
 
 from cytorelease.errors import InputError
@@ -60,7 +61,14 @@ def read_member(archive: zipfile.ZipFile, name: str, path: Path) -> bytes:
     except KeyError:
         names = ", ".join(archive.namelist()) or "none"
         raise InputError(f"zip has no member {name!r} (members: {names})", path=path) from None
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
+    except (
+        zipfile.BadZipFile,
+        zlib.error,
+        EOFError,
+        OSError,
+        ValueError,
+        NotImplementedError,
+    ) as exc:
         raise InputError(
             f"zip member {name!r} is damaged ({exc}; truncated copy?)", path=path
         ) from None

@@ -5,21 +5,25 @@ column when read together (``Chamber/ID``, ``Sample/Name``, ``<dye>/Name`` for t
 ``Ct/Value``, ``Ct/Call``), then one row per chamber. Chamber ids are ``S<sample>-A<assay>``;
 the chip (48.48, 96.96, 192.24) follows from the highest indices. Ct 999 means no
 amplification; a "Fail" call may still carry a Ct (kept, and the row marked ``excluded``).
+EvaGreen (intercalating dye) exports carry melt columns; their first value becomes an extra
+``tm`` column (°C) after the documented ones.
 """
 
 from __future__ import annotations
 
-import math
 import re
+from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 from cytorelease.errors import InputError
-from cytorelease.qpcr.readers._text import check_row_lengths, decode, parse_float, strip_bom
-from cytorelease.qpcr.table import ExportFormat, QpcrExport, Task, make_table
+from cytorelease.qpcr.readers._text import check_row_lengths, decode, strip_bom
+from cytorelease.qpcr.table import ExportFormat, QpcrExport, Task, table_from_columns
 
 FORMAT = ExportFormat.BIOMARK
 NO_CT = 999.0
 _CHAMBER = re.compile(r"^S(\d+)-A(\d+)$")
+_CHAMBERS = re.compile(r"^S(\d+)-A(\d+)$", re.M)
 # (samples, assays) -> chambers, for the chips Biomark exports.
 _CHIPS = {(48, 48): "48.48", (96, 96): "96.96", (192, 24): "192.24", (24, 192): "192.24"}
 _TASKS = {
@@ -39,21 +43,17 @@ def sniff(head: bytes) -> bool:
     # Without the preamble: the first two header rows of the joined three-row header.
     return any(
         a.startswith(b"Experiment Information,") and b.startswith(b"Chamber,")
-        for a, b in zip(lines, lines[1:], strict=False)
+        for a, b in pairwise(lines)
     )
 
 
 def _chip(wells: list[str], path: Path) -> tuple[str, int]:
-    max_s = max_a = 0
-    for well in wells:
-        match = _CHAMBER.match(well)
-        if match is None:
-            raise InputError(
-                f"chamber id {well!r} is not of the form S<n>-A<n>",
-                path=path,
-            )
-        max_s = max(max_s, int(match.group(1)))
-        max_a = max(max_a, int(match.group(2)))
+    found = _CHAMBERS.findall("\n".join(wells))
+    if len(found) != len(wells):
+        bad = next(w for w in wells if not _CHAMBER.match(w))
+        raise InputError(f"chamber id {bad!r} is not of the form S<n>-A<n>", path=path)
+    max_s = max(int(s) for s in {s for s, _ in found})
+    max_a = max(int(a) for a in {a for _, a in found})
     for (samples, assays), name in _CHIPS.items():
         if max_s <= samples and max_a <= assays:
             return name, samples * assays
@@ -77,7 +77,8 @@ def _column_map(rows3: list[list[str]], path: Path) -> dict[str, int]:
         }.get((b, c))
         if key is None and c == "Name" and b not in ("Chamber", "Sample", "Ct"):
             key = "target"
-        if key is None and a.startswith("Tm") and "tm" not in found:
+        # EvaGreen runs add melt columns ("Tm In Range" / "Tm Peak" ...): keep the first value.
+        if key is None and (a.startswith("Tm") or b.startswith("Tm")) and "tm" not in found:
             key = "tm"
         if key is not None and key not in found:
             found[key] = index
@@ -91,9 +92,58 @@ def _column_map(rows3: list[list[str]], path: Path) -> dict[str, int]:
     return found
 
 
+def _numbers(values: Any, label: str, first_line: int, path: Path) -> Any:
+    """Float column; a cell that is neither blank nor a number is named with its line."""
+    import numpy as np
+    import pandas as pd
+
+    if values.dtype == np.float64:
+        return values.to_numpy(np.float64)
+    numbers = pd.to_numeric(values, errors="coerce").to_numpy(np.float64)
+    suspect = np.flatnonzero(np.isnan(numbers))
+    if suspect.size:
+        text = values.to_numpy(object)[suspect]
+        bad = np.array([str(t).strip() != "" for t in text], dtype=bool)
+        if bad.any():
+            index = int(suspect[np.argmax(bad)])
+            raise InputError(
+                f"line {first_line + index:,}: {label} {values.iloc[index]!r} is not a number",
+                path=path,
+            )
+    return numbers
+
+
+def _parse_body(body: list[str], usecols: list[int], numeric: list[int]) -> Any:
+    import io
+
+    import pandas as pd
+
+    return pd.read_csv(
+        io.StringIO("\n".join(body)),
+        header=None,
+        usecols=usecols,
+        dtype={i: (float if i in numeric else str) for i in usecols},
+        keep_default_na=False,
+        na_values={i: [""] for i in numeric},
+        engine="c",
+    )
+
+
+def _mapped(values: Any, mapping: Any) -> Any:
+    """Apply a per-value function through the column's few distinct values (fast)."""
+    import numpy as np
+    import pandas as pd
+
+    codes, uniques = pd.factorize(values)
+    return np.asarray([mapping(u) for u in uniques], dtype=object)[codes]
+
+
 def read(data: bytes, *, path: Path, sha256: str) -> QpcrExport:
     import csv
     import io
+
+    import numpy as np
+    import pandas as pd
 
     text = decode(data)
     lines = text.splitlines()
@@ -110,47 +160,74 @@ def read(data: bytes, *, path: Path, sha256: str) -> QpcrExport:
             "(truncated copy?)",
             path=path,
         )
-    table = list(csv.reader(io.StringIO("\n".join(ln for ln in lines[index:] if ln.strip()))))
-    columns = _column_map(table[:3], path)
-    body = table[3:]
-    check_row_lengths(table[1], body, path=path, first_line=index + 4)
+    header = list(csv.reader(io.StringIO("\n".join(lines[index : index + 3]))))
+    columns = _column_map(header, path)
+    body = [ln for ln in lines[index + 3 :] if ln.strip()]
     if not body:
         raise InputError("the Table Results export has no chamber rows", path=path)
-    rows = []
-    for line_no, row in enumerate(body, start=index + 4):
-        try:
-            ct = parse_float(row[columns["cq"]])
-        except ValueError:
-            raise InputError(
-                f"line {line_no:,}: Ct {row[columns['cq']]!r} is not a number", path=path
-            ) from None
-        call = row[columns["call"]].strip() if "call" in columns else ""
-        task_text = row[columns["task"]].strip().lower() if "task" in columns else "unknown"
-        record = {
-            "well": row[columns["well"]].strip(),
-            "sample": row[columns["sample"]].strip(),
-            "target": row[columns["target"]].strip(),
-            "task": _TASKS.get(task_text, Task.UNKNOWN),
-            "cq": math.nan if ct >= NO_CT else ct,
-            "call": call,
-            "excluded": call.lower() == "fail" and ct < NO_CT,
-        }
-        if "quantity" in columns and record["task"] is Task.STANDARD:
-            record["quantity"] = parse_float(row[columns["quantity"]])
-        rows.append(record)
-    chip, chambers = _chip([r["well"] for r in rows], path)
-    if len(rows) < chambers:
+    # Only the last row can be cut short by a truncated copy; check it, then parse in C.
+    check_row_lengths(
+        header[1], list(csv.reader([body[-1]])), path=path, first_line=index + 3 + len(body)
+    )
+    wanted = sorted(columns.values())
+    numeric = [columns[k] for k in ("cq", "quantity") if k in columns]
+    try:
+        frame = _parse_body(body, wanted, numeric)
+    except ValueError:
+        # A cell that is not a number: parse as text to name the line and the value.
+        frame = _parse_body(body, wanted, [])
+    first = index + 4
+
+    def col(name: str) -> Any:
+        return frame[columns[name]] if name in columns else None
+
+    ct = _numbers(col("cq"), "Ct", first, path)
+    no_ct = ~(ct < NO_CT)  # 999 and blanks: no amplification
+    call = col("call")
+    calls = _mapped(call, str.strip) if call is not None else np.full(len(frame), "", object)
+    task_text = col("task")
+    tasks = (
+        _mapped(task_text, lambda t: _TASKS.get(t.strip().lower(), Task.UNKNOWN).value)
+        if task_text is not None
+        else np.full(len(frame), Task.UNKNOWN.value, object)
+    )
+    quantity = np.full(len(frame), np.nan)
+    if "quantity" in columns:
+        is_std = tasks == Task.STANDARD.value
+        quantity[is_std] = _numbers(col("quantity"), "rConc", first, path)[is_std]
+    wells = col("well").to_numpy(object)
+    if not _CHAMBER.match(wells[0]) or not _CHAMBER.match(wells[-1]):
+        wells = _mapped(col("well"), str.strip)
+    chip, chambers = _chip(list(wells), path)
+    if len(frame) < chambers:
         raise InputError(
-            f"a {chip} chip has {chambers:,} chambers but the export has {len(rows):,} rows "
+            f"a {chip} chip has {chambers:,} chambers but the export has {len(frame):,} rows "
             "(truncated copy?)",
             path=path,
         )
     metadata["Chip"] = chip
+    table = table_from_columns(
+        {
+            "well": wells,
+            "sample": _mapped(col("sample"), str.strip),
+            "target": _mapped(col("target"), str.strip),
+            "task": tasks,
+            "cq": np.where(no_ct, np.nan, ct),
+            "call": calls,
+            "excluded": _mapped(calls, lambda c: c.lower() == "fail").astype(bool) & ~no_ct,
+            "quantity": quantity,
+        },
+        len(frame),
+        digital=False,
+    )
+    if "tm" in columns:
+        # Melting temperature of the product (°C), NaN when the export left it blank.
+        table["tm"] = pd.to_numeric(col("tm"), errors="coerce").to_numpy(np.float64)
     version = metadata.get("Application Version", "?")
     return QpcrExport(
         format=FORMAT,
         instrument=f"Biomark {chip} (Real-Time PCR Analysis {version})",
-        table=make_table(rows, digital=False),
+        table=table,
         path=path,
         sha256=sha256,
         digital=False,

@@ -34,7 +34,7 @@ def _delimiter(line: str) -> str:
 def sniff(head: bytes) -> bool:
     line = first_line(head)
     keys = {header_key(c) for c in line.split(_delimiter(line))}
-    return _REQUIRED <= keys
+    return keys >= _REQUIRED
 
 
 def _task(content: str) -> Task:
@@ -52,7 +52,7 @@ def read(data: bytes, *, path: Path, sha256: str) -> QpcrExport:
     delimiter = _delimiter(lines[start]) if lines else ","
     header, body = split_rows(text, delimiter=delimiter, path=path, header_index=start)
     keys = [header_key(h) for h in header]
-    if not _REQUIRED <= set(keys):
+    if not set(keys) >= _REQUIRED:
         missing = sorted(_REQUIRED - set(keys))
         raise InputError(f"Cq results header lacks {', '.join(missing)}", path=path)
     col = {k: keys.index(k) for k in (*_REQUIRED, "startingquantity(sq)") if k in keys}
@@ -65,7 +65,9 @@ def read(data: bytes, *, path: Path, sha256: str) -> QpcrExport:
         try:
             cq = parse_float(raw_cq)
         except ValueError:
-            raise InputError(f"line {line_no:,}: Cq {raw_cq!r} is not a number", path=path) from None
+            raise InputError(
+                f"line {line_no:,}: Cq {raw_cq!r} is not a number", path=path
+            ) from None
         task = _task(row[col["content"]])
         quantity = math.nan
         if task is Task.STANDARD and "startingquantity(sq)" in col:

@@ -32,7 +32,7 @@ _NAMES = {
     "sample": ("samplename", "sample"),
     "target": ("targetname", "target"),
     "task": ("task",),
-    "cq": ("ct", "cq", "cт"),
+    "cq": ("ct", "cq"),
     "quantity": ("quantity",),
     "omit": ("omit",),
     "call": ("ampstatus",),
@@ -153,13 +153,53 @@ def _sheet_table(sheet: Any) -> tuple[dict[str, str], list[Any], list[tuple[Any,
 def _read_xlsx(data: bytes, path: Path, sha256: str) -> QpcrExport:
     import io
     import zipfile
+    import zlib
+    from xml.etree.ElementTree import ParseError
 
     import openpyxl
+    from openpyxl.utils.exceptions import InvalidFileException
 
+    from cytorelease.qpcr.readers._zip import check_archive
+
+    check_archive(data, path)  # size and ratio limits before openpyxl inflates anything
+    # openpyxl reads sheets lazily, so damage can surface while rows are read: guard it all.
+    damaged = (
+        zipfile.BadZipFile,
+        zlib.error,
+        ParseError,
+        InvalidFileException,
+        KeyError,
+        OSError,
+        EOFError,
+        ValueError,
+        TypeError,
+        NotImplementedError,
+    )
     try:
         book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise InputError(f"not a readable xlsx workbook ({exc})", path=path) from None
+        try:
+            metadata, rows = _xlsx_rows(book, path)
+        finally:
+            book.close()
+    except InputError:
+        raise
+    except damaged as exc:
+        raise InputError(
+            f"not a readable xlsx workbook ({type(exc).__name__}: {exc}; truncated copy?)",
+            path=path,
+        ) from None
+    return QpcrExport(
+        format=FORMAT,
+        instrument=metadata.get("Instrument Type", "QuantStudio"),
+        table=make_table(rows, digital=False),
+        path=path,
+        sha256=sha256,
+        digital=False,
+        metadata=metadata,
+    )
+
+
+def _xlsx_rows(book: Any, path: Path) -> tuple[dict[str, str], list[dict[str, Any]]]:
     if "Results" not in book.sheetnames:
         raise InputError(
             f"xlsx has no 'Results' sheet (sheets: {', '.join(book.sheetnames)}); "
@@ -177,16 +217,7 @@ def _read_xlsx(data: bytes, path: Path, sha256: str) -> QpcrExport:
         for row in rows:
             if row["task"] is Task.STANDARD and math.isnan(row["quantity"]):
                 row["quantity"] = quantities.get((row["well"], row["target"]), math.nan)
-    book.close()
-    return QpcrExport(
-        format=FORMAT,
-        instrument=metadata.get("Instrument Type", "QuantStudio"),
-        table=make_table(rows, digital=False),
-        path=path,
-        sha256=sha256,
-        digital=False,
-        metadata=metadata,
-    )
+    return metadata, rows
 
 
 def _standard_quantities(

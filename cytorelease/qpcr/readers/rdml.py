@@ -65,7 +65,9 @@ def _parse(xml: bytes, path: Path) -> Any:
             path=path,
         ) from None
     except ParseError as exc:
-        raise InputError(f"RDML XML is not well-formed ({exc}; truncated copy?)", path=path) from None
+        raise InputError(
+            f"RDML XML is not well-formed ({exc}; truncated copy?)", path=path
+        ) from None
 
 
 def _local(tag: str) -> str:
@@ -112,7 +114,11 @@ def _well_namer(run: Any) -> Any:
         if columns <= 0 or not react_id.isdigit():
             return react_id
         row, col = divmod(int(react_id) - 1, columns)
-        row_label = (chr(ord("A") + row) if row < 26 else f"A{chr(ord('A') + row - 26)}") if letters else str(row + 1)
+        row_label = (
+            (chr(ord("A") + row) if row < 26 else f"A{chr(ord('A') + row - 26)}")
+            if letters
+            else str(row + 1)
+        )
         return f"{row_label}{col + 1}"
 
     return name
