@@ -78,3 +78,155 @@ def _print_inspect(summary: dict[str, Any], stats: bool) -> None:
 
 def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.6g}"
+
+
+@app.command(name="gate")
+def gate(
+    file: Annotated[Path, typer.Argument(help="The stained tube (FCS) to gate.")],
+    template: Annotated[
+        str,
+        typer.Option(
+            "--template",
+            "-t",
+            help="A gating template (YAML path or library name, e.g. cd19-car-t-panel) or a "
+            "GatingML 2.0 document.",
+        ),
+    ],
+    control: Annotated[
+        Path | None,
+        typer.Option("--control", help="The control tube (e.g. FMO) for control-based gates."),
+    ] = None,
+    plots: Annotated[
+        Path | None,
+        typer.Option("--plots", help="Write an SVG plot of every gate on its parent to DIR."),
+    ] = None,
+    export_gatingml: Annotated[
+        Path | None,
+        typer.Option("--export-gatingml", help="Write the placed gates as GatingML 2.0 to OUT."),
+    ] = None,
+    membership: Annotated[
+        Path | None,
+        typer.Option(
+            "--membership", help="Write a CSV: one 0/1 column per gate id, one row per event."
+        ),
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+) -> None:
+    """Gate a tube with a template: place data-driven gates, count populations, report
+    measurements and flags."""
+    from cytorelease.cli._output import emit_json
+    from cytorelease.flow.gating.run import gate_file
+
+    run = gate_file(
+        file,
+        template,
+        control=control,
+        plots=plots,
+        export_gatingml=export_gatingml,
+        membership=membership,
+    )
+    document = run.result.to_dict()
+    if json_out:
+        document["written"] = {k: [str(p) for p in v] for k, v in run.written.items()}
+        emit_json(document)
+    else:
+        _print_gate(document, run.written)
+
+
+def _print_gate(document: dict[str, Any], written: dict[str, list[Path]]) -> None:
+    from cytorelease.cli._output import console, print_table
+
+    template = document["template"]
+    print_table(
+        f"{document['inputs']['sample']['path']} · {template['id']} {template['version']}",
+        ("path", "count", "% of parent", "% of total"),
+        [
+            (p["path"], p["count"], _pct(p["percent_of_parent"]), _pct(p["percent_of_total"]))
+            for p in document["populations"]
+        ],
+    )
+    if document["measurements"]:
+        print_table(
+            "measurements",
+            ("attribute", "value", "unit", "numerator / denominator"),
+            [
+                (
+                    m["attribute"],
+                    "-" if m["value"] is None else f"{m['value']:.2f}",
+                    m["unit"],
+                    f"{m['details']['numerator']['count']:,} / "
+                    f"{m['details']['denominator']['count']:,}",
+                )
+                for m in document["measurements"]
+            ],
+        )
+    out = console()
+    for flag in document["flags"]:
+        out.print(f"flag [{flag['code']}] {flag['message']}", markup=False)
+    for kind, paths in written.items():
+        out.print(f"wrote {kind}: {', '.join(str(p) for p in paths)}", markup=False)
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+@app.command(name="cluster")
+def cluster(
+    file: Annotated[Path, typer.Argument(help="The FCS file whose events to cluster.")],
+    markers: Annotated[
+        str | None,
+        typer.Option(
+            "--markers",
+            help="Comma-separated markers ($PnS label or $PnN) to cluster on "
+            "(default: every $PnS-labelled fluorescence channel).",
+        ),
+    ] = None,
+    grid: Annotated[
+        str, typer.Option("--grid", help="Self-organising map size, ROWSxCOLUMNS.")
+    ] = "10x10",
+    metaclusters: Annotated[
+        str,
+        typer.Option(
+            "--metaclusters",
+            help="Number of metaclusters K, or 'auto' to choose K at the elbow (2-20).",
+        ),
+    ] = "10",
+    seed: Annotated[int, typer.Option("--seed", help="Random seed: same seed, same clusters.")] = 0,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+) -> None:
+    """Cluster a tube's events with FlowSOM (compensated, logicle-scaled): metacluster sizes
+    and marker medians."""
+    from cytorelease.cli._output import emit_json
+    from cytorelease.flow.cluster import cluster_file
+
+    clustering = cluster_file(
+        file, markers=markers, grid=grid, metaclusters=metaclusters, seed=seed
+    )
+    document = clustering.to_dict()
+    if json_out:
+        emit_json(document)
+    else:
+        _print_cluster(document)
+
+
+def _print_cluster(document: dict[str, Any]) -> None:
+    from cytorelease.cli._output import print_table
+
+    markers = document["markers"]
+    rows, cols = document["grid"]
+    print_table(
+        f"{document['input']['path']} · {document['events']:,} events · {rows}x{cols} map · "
+        f"seed {document['seed']} · medians on the {document['transform']} scale",
+        ("metacluster", "events", "%", "nodes", *markers),
+        [
+            (
+                m["id"],
+                m["size"],
+                f"{m['percent']:.2f}",
+                m["nodes"],
+                *(f"{m['medians'][k]:.3f}" for k in markers),
+            )
+            for m in document["metaclusters"]
+        ],
+    )

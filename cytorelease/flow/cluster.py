@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -51,11 +52,13 @@ __all__ = [
     "ClusterTransform",
     "FlowSOMResult",
     "SampleClustering",
+    "cluster_file",
     "cluster_sample",
     "default_markers",
     "fit_flowsom",
     "grid_distances",
     "parse_grid",
+    "parse_metaclusters",
     "radius_schedule",
     "sample_matrix",
 ]
@@ -403,4 +406,43 @@ def cluster_sample(
         raise exc.with_path(sample.path) from None
     return SampleClustering(
         result, str(sample.path), sample.sha256, channels, transform, compensated, selected
+    )
+
+
+def parse_metaclusters(text: str | int) -> int | None:
+    """``"10"`` -> 10; ``"auto"`` -> None (choose k at the elbow)."""
+    value = str(text).strip().lower()
+    if value == "auto":
+        return None
+    if not value.isdigit():
+        raise InputError(
+            f"bad metacluster count {text!r}: expected a whole number (2 or more) or 'auto'",
+            path="--metaclusters",
+        )
+    return int(value)
+
+
+def cluster_file(
+    path: str | Path,
+    *,
+    markers: str | Sequence[str] | None = None,
+    grid: str | tuple[int, int] = DEFAULT_GRID,
+    metaclusters: str | int | None = DEFAULT_METACLUSTERS,
+    seed: int = 0,
+    transform: ClusterTransform = ClusterTransform.LOGICLE,
+) -> SampleClustering:
+    """Read an FCS file and cluster its events; ``markers`` may be comma-separated text and
+    ``grid`` text like ``"10x10"`` (the ``flow cluster`` command's options)."""
+    from cytorelease.flow.fcs import read_fcs
+
+    size = parse_grid(grid) if isinstance(grid, str) else grid
+    k = metaclusters if metaclusters is None else parse_metaclusters(metaclusters)
+    names = (
+        [m.strip() for m in markers.split(",") if m.strip()]
+        if isinstance(markers, str)
+        else markers
+    )
+    sample = read_fcs(path)
+    return cluster_sample(
+        sample, names or None, transform=transform, grid=size, metaclusters=k, seed=seed
     )

@@ -39,14 +39,14 @@ class _Axes:
         return _LEFT + (np.asarray(x) - self.x0) / (self.x1 - self.x0) * (_W - _LEFT - _RIGHT)
 
     def py(self, y: np.ndarray | float) -> np.ndarray:
-        return _H - _BOTTOM - (np.asarray(y) - self.y0) / (self.y1 - self.y0) * (
-            _H - _TOP - _BOTTOM
+        return (
+            _H - _BOTTOM - (np.asarray(y) - self.y0) / (self.y1 - self.y0) * (_H - _TOP - _BOTTOM)
         )
 
 
 def _range(values: np.ndarray, extra: list[float]) -> tuple[float, float]:
     finite = values[np.isfinite(values)]
-    lo, hi = (np.percentile(finite, [0.2, 99.8]) if len(finite) else (0.0, 1.0))
+    lo, hi = np.percentile(finite, [0.2, 99.8]) if len(finite) else (0.0, 1.0)
     points = [float(lo), float(hi), *[v for v in extra if np.isfinite(v)]]
     lo, hi = min(points), max(points)
     pad = 0.05 * (hi - lo or 1.0)
@@ -174,8 +174,10 @@ def _plot_2d(gate: object, source: object, parent: np.ndarray, title: str, label
         outline = _ellipse_outline(gate)
     axes = _Axes(*_range(x, list(outline[:, 0])), *_range(y, list(outline[:, 1])))
     closed = np.vstack([outline, outline[:1]])
-    points = " ".join(f"{px:.1f},{py:.1f}" for px, py in zip(axes.px(closed[:, 0]),
-                                                            axes.py(closed[:, 1]), strict=True))
+    points = " ".join(
+        f"{px:.1f},{py:.1f}"
+        for px, py in zip(axes.px(closed[:, 0]), axes.py(closed[:, 1]), strict=True)
+    )
     body = [
         *_density(x, y, axes),
         f'<polyline points="{points}" fill="none" stroke="{_GATE_COLOUR}" stroke-width="1.6"/>',
@@ -203,8 +205,8 @@ def _plot_1d(gate: object, source: object, parent: np.ndarray, title: str, label
     axes = _Axes(x0, x1, 0.0, float(counts.max() or 1) * 1.1)
     top = axes.py(counts)
     path = " ".join(
-        f"{px:.1f},{py:.1f}" for px, py in zip(axes.px((edges[:-1] + edges[1:]) / 2), top,
-                                               strict=True)
+        f"{px:.1f},{py:.1f}"
+        for px, py in zip(axes.px((edges[:-1] + edges[1:]) / 2), top, strict=True)
     )
     left = axes.px(x0 if lo is None else lo)
     right = axes.px(x1 if hi is None else hi)
@@ -223,14 +225,12 @@ def _plot_1d(gate: object, source: object, parent: np.ndarray, title: str, label
 
 
 def _time_plot(placed: object, source: object, parent: np.ndarray, title: str, label: str) -> str:
-    gate = placed.gates[-1]  # type: ignore[attr-defined]
     first = placed.gates[0]  # type: ignore[attr-defined]
     time = first.dimensions[0].values(source)[parent]
     segments = int(placed.details["segments"])  # type: ignore[attr-defined]
     counts, edges = np.histogram(time, bins=segments)
     axes = _Axes(float(edges[0]), float(edges[-1]), 0.0, float(counts.max() or 1) * 1.1)
     kept = [r for g in placed.gates for r in getattr(g, "ranges", ())]  # type: ignore[attr-defined]
-    del gate
     shade = []
     previous = edges[0]
     for lo, hi in [*kept, (edges[-1], None)]:

@@ -50,7 +50,7 @@ def run_flow(lot_dir: Path, manifest: LotManifest) -> AnalysisOutcome:
         inputs.append(
             InputFile.of(lot_dir, control.path, role="flow.fmo", kind="fcs", sha256=control.sha256)
         )
-    figures = [{"title": title, "svg": svg} for title, svg in gate_plots(result)]
+    figures = [{"title": title, "svg": svg} for title, svg in gate_plots(result).items()]
     return AnalysisOutcome(
         "flow",
         AnalysisStatus.DONE,

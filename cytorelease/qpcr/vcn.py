@@ -39,6 +39,7 @@ __all__ = ["SampleVcn", "VcnResult", "analyse_export", "compute_vcn"]
 VCN_ATTRIBUTE = "qpcr.vcn_per_diploid_genome"
 VCN_CELL_ATTRIBUTE = "qpcr.vcn_per_transduced_cell"
 DETECTED_ATTRIBUTE = "qpcr.transgene_detected"
+PRODUCT_ROLE = "drug_product"  # the assay's ``samples`` role whose sample gets measurements
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +116,7 @@ class VcnResult:
 
 @dataclass(frozen=True)
 class _Run:
-    """The export's usable rows (not excluded) as plain arrays: masks are cheap on arrays."""
+    """The export's rows as plain arrays (masks are cheap on arrays); ``usable`` = not excluded."""
 
     sample: np.ndarray
     target: np.ndarray
@@ -125,15 +126,14 @@ class _Run:
     quantity: np.ndarray
     partitions: np.ndarray
     positives: np.ndarray
+    usable: np.ndarray
 
     @classmethod
     def of(cls, table: pd.DataFrame, digital: bool) -> _Run:
-        keep = ~table["excluded"].to_numpy(bool)
-
         def col(name: str, dtype: Any) -> np.ndarray:
             if name not in table:
-                return np.full(int(keep.sum()), np.nan)
-            return table[name].to_numpy(dtype)[keep]
+                return np.full(len(table), np.nan)
+            return table[name].to_numpy(dtype)
 
         return cls(
             sample=col("sample", object),
@@ -144,6 +144,7 @@ class _Run:
             quantity=col("quantity", np.float64),
             partitions=col("partitions", np.float64) if digital else np.empty(0),
             positives=col("positives", np.float64) if digital else np.empty(0),
+            usable=~table["excluded"].to_numpy(bool),
         )
 
 
@@ -309,14 +310,17 @@ def compute_vcn(
     curves: list[StandardCurve] = []
     amounts: dict[str, dict[str, TargetAmount | None]] = {}
     for target in (transgene, reference):
-        on = run.target == target
+        # Excluded wells (e.g. Biomark "Fail" calls) leave the analysis, except that an NTC
+        # counts whatever its call: a poor curve in a no-template well is still a warning.
+        ntc = (run.target == target) & is_ntc
+        on = (run.target == target) & run.usable
         groups = _groups(run.sample, on & is_test)
         if export.digital:
             checks += dpcr_checks(
-                run.well[on],
-                is_ntc[on],
-                run.partitions[on],
-                run.positives[on],
+                run.well[on | ntc],
+                is_ntc[on | ntc],
+                run.partitions[on | ntc],
+                run.positives[on | ntc],
                 target,
                 assay.dpcr,
                 require_ntc=assay.acceptance.require_ntc,
@@ -337,7 +341,7 @@ def compute_vcn(
         curves.append(curve)
         checks += curve_checks(curve, assay.acceptance)
         checks.append(replicate_sd_check(run.sample[on], run.cq[on], target, assay.acceptance))
-        checks.append(ntc_check(run.cq[on & is_ntc], target, assay.acceptance))
+        checks.append(ntc_check(run.cq[ntc], target, assay.acceptance))
         if assay.acceptance.unknowns_within_standards:
             checks.append(loq_check(run.sample[on & is_test], run.cq[on & is_test], curve))
         amounts[target] = {
@@ -354,7 +358,8 @@ def compute_vcn(
     ]
     if export.digital:
         results = [_per_ul(r, _partition_volume(export, assay)) for r in results]
-    measurements = _measurements(results, passed, reasons, export, loaded, car_fraction, set(roles))
+    product = {name for name, role in roles.items() if role == PRODUCT_ROLE}
+    measurements = _measurements(results, passed, reasons, export, loaded, car_fraction, product)
     return VcnResult(
         format=export.format.value,
         instrument=export.instrument,
@@ -381,10 +386,14 @@ def _measurements(
     export: QpcrExport,
     loaded: LoadedAssay,
     car_fraction: float | None,
-    mapped: set[str],
+    product: set[str],
 ) -> list[Measurement]:
-    """Measurements for the lot's mapped samples (all unknowns when none of them is present)."""
-    chosen = [r for r in results if r.sample in mapped] or results
+    """Measurements of the drug product sample (of every test sample when it is not in the run).
+
+    Controls (the untransduced control, positive controls) are checked and reported in the
+    samples table, but a spec judges the product, so only the product gets measurements.
+    """
+    chosen = [r for r in results if r.sample in product] or results
     method = loaded.method_ref()
     out: list[Measurement] = []
     for r in chosen:

@@ -97,20 +97,24 @@ def _criterion_view(criterion: Mapping[str, Any]) -> dict[str, Any]:
     verdict = str(criterion.get("verdict") or "MISSING").upper()
     label, css = _VERDICTS.get(verdict, (verdict.title(), "other"))
     timing = str(criterion.get("timing") or "release")
-    reported = criterion.get("reported")
+    reported = criterion.get("reported_display") or criterion.get("reported")
     if reported is None or reported == "":
         reported_text = {"pending": "pending", "missing": "no result"}.get(css, "—")
     else:
         reported_text = str(reported)
+    limit = format_limit(criterion.get("limit"))
+    unit = _text(criterion.get("unit"), empty="")
     return {
         "id": _text(criterion.get("id")),
         "test": _text(criterion.get("test") or criterion.get("id")),
         "category": str(criterion.get("category") or "other").lower(),
         "attribute": _text(criterion.get("attribute")),
         "method": format_method(criterion.get("method")),
-        "limit": format_limit(criterion.get("limit")),
+        "limit": limit,
+        # a spec's printed limit ("<= 5.0 EU/mL") already names its unit
+        "limit_unit": "" if unit and limit.endswith(unit) else unit,
         "reported": reported_text,
-        "unit": _text(criterion.get("unit"), empty=""),
+        "unit": unit,
         "verdict": verdict,
         "verdict_label": label,
         "verdict_class": css,
@@ -203,7 +207,8 @@ def build_view(record: Mapping[str, Any], *, generated_at: datetime | None = Non
         },
         "software": {k: _text((record.get("software") or {}).get(k)) for k in ("name", "version")},
         "spec": {
-            k: _text((evaluation.get("spec") or {}).get(k)) for k in ("id", "version", "sha256")
+            k: _text((evaluation.get("spec") or {}).get(k), empty="")
+            for k in ("id", "version", "sha256", "title")
         },
         "disposition": disposition,
         "disposition_class": disposition.lower(),

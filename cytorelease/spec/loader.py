@@ -90,6 +90,7 @@ class LoadedSpec:
             "sha256": self.sha256,
             "status": str(self.spec.status),
             "market": self.spec.market,
+            "title": self.spec.title,
         }
 
 

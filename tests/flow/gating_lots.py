@@ -33,7 +33,9 @@ def simulated_lot(
     for name, tube in (("tube1_stained.fcs", stained), ("tube2_fmo_car.fcs", fmo)):
         keywords = {"$TIMESTEP": f"{tube.timestep_s:g}"}
         paths.append(
-            write_fcs(folder / name, tube.events, tube.channels, keywords=keywords, spill=tube.spill)
+            write_fcs(
+                folder / name, tube.events, tube.channels, keywords=keywords, spill=tube.spill
+            )
         )
     truth = realised_measurements(stained.labels, stained.qc_segment)["measurements"]
     return Lot(read_fcs(paths[0]), read_fcs(paths[1]), truth, stained.labels, params)

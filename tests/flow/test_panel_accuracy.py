@@ -10,10 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from gating_lots import simulated_lot
 
 from cytorelease.flow.gating.pipeline import gate_sample
 from cytorelease.flow.gating.template import load_template
+from tests.flow.gating_lots import simulated_lot
 
 SEEDS = range(1, 21)
 PERCENT_TOLERANCE = 1.0  # percentage points

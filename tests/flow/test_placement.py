@@ -86,12 +86,15 @@ def test_singlet_band_separates_doublets() -> None:
 
 def test_scatter_population_excludes_debris() -> None:
     rng = np.random.default_rng(5)
-    cells = np.column_stack([rng.lognormal(np.log(86_000), 0.13, 20_000),
-                             rng.lognormal(np.log(28_000), 0.2, 20_000)])
-    dead = np.column_stack([rng.lognormal(np.log(60_000), 0.18, 4_000),
-                            rng.lognormal(np.log(34_000), 0.22, 4_000)])
-    debris = np.column_stack([rng.lognormal(np.log(11_000), 0.5, 3_000),
-                              rng.lognormal(np.log(7_000), 0.55, 3_000)])
+    cells = np.column_stack(
+        [rng.lognormal(np.log(86_000), 0.13, 20_000), rng.lognormal(np.log(28_000), 0.2, 20_000)]
+    )
+    dead = np.column_stack(
+        [rng.lognormal(np.log(60_000), 0.18, 4_000), rng.lognormal(np.log(34_000), 0.22, 4_000)]
+    )
+    debris = np.column_stack(
+        [rng.lognormal(np.log(11_000), 0.5, 3_000), rng.lognormal(np.log(7_000), 0.55, 3_000)]
+    )
     points = np.vstack([cells, dead, debris])
     found = scatter_population(points[:, 0], points[:, 1])
     assert found is not None and len(found.debris_means) >= 1

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from gating_lots import Lot, simulated_lot
 
 from cytorelease.errors import TemplateError
 from cytorelease.flow.gating.gatingml_export import export_gatingml
@@ -16,6 +15,7 @@ from cytorelease.flow.gating.pipeline import gate_sample
 from cytorelease.flow.gating.result import FlagCode
 from cytorelease.flow.gating.template import load_template, parse_template
 from cytorelease.flow.sample import Channel
+from tests.flow.gating_lots import Lot, simulated_lot
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +86,12 @@ def test_result_dict_has_the_cli_keys(result) -> None:  # type: ignore[no-untype
     assert set(out) >= {"template", "populations", "gates", "flags", "measurements"}
     assert set(out["template"]) == {"id", "version", "sha256"}
     assert set(out["populations"][0]) >= {
-        "path", "name", "count", "parent_count", "percent_of_parent", "percent_of_total"
+        "path",
+        "name",
+        "count",
+        "parent_count",
+        "percent_of_parent",
+        "percent_of_total",
     }
     assert out["gates"][0]["kind"] == "time_qc"
     assert result.membership_frame().shape == (result.sample.event_count, 11)
@@ -126,12 +131,13 @@ def test_control_from_another_panel_is_an_error(lot: Lot, panel) -> None:  # typ
 
 
 def test_control_lacking_a_marker_lists_its_channels(lot: Lot, panel) -> None:  # type: ignore[no-untyped-def]
-    channels = tuple(
-        replace(c, label=None) if c.label == "CD45" else c for c in lot.fmo.channels
-    )
+    channels = tuple(replace(c, label=None) if c.label == "CD45" else c for c in lot.fmo.channels)
     other = replace(lot.fmo, channels=channels, _lookup={})
-    with pytest.raises(TemplateError, match=r"needs markers this file lacks: cd45 \(CD45\).*"
-                       r"the file's channels are: FSC-A, FSC-H"):
+    with pytest.raises(
+        TemplateError,
+        match=r"needs markers this file lacks: cd45 \(CD45\).*"
+        r"the file's channels are: FSC-A, FSC-H",
+    ):
         gate_sample(lot.stained, panel, control=other)
 
 
@@ -211,7 +217,6 @@ def test_template_missing_a_channel_names_the_file(lot: Lot, panel) -> None:  # 
     with pytest.raises(TemplateError) as caught:
         gate_sample(sample, panel)
     assert str(caught.value).startswith(
-        f"{lot.stained.path}: template 'cd19-car-t-panel' needs markers this file lacks: "
-        "cd8 (CD8)"
+        f"{lot.stained.path}: template 'cd19-car-t-panel' needs markers this file lacks: cd8 (CD8)"
     )
     assert "PE-Cy7-A, APC-A (CD19)" in str(caught.value)

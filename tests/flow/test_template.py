@@ -39,7 +39,14 @@ def test_bundled_panel_loads_by_name() -> None:
     template = load_template("cd19-car-t-panel")
     assert template.id == "cd19-car-t-panel"
     assert template.version == "1.0.0"
-    assert [g.id for g in template.gates][:6] == ["qc", "cells", "singlets", "cd45", "viable", "cd3"]
+    assert [g.id for g in template.gates][:6] == [
+        "qc",
+        "cells",
+        "singlets",
+        "cd45",
+        "viable",
+        "cd3",
+    ]
     assert template.gate("car").kind is GateKind.CONTROL_PERCENTILE
     assert template.gate("car").percentile == 99.5
     assert {m.attribute for m in template.measurements} >= {
@@ -103,7 +110,9 @@ def test_unknown_field_names_path_and_line() -> None:
 
 def test_unknown_gate_kind_lists_the_kinds() -> None:
     message = _error(MINIMAL.replace("kind: density_valley", "kind: density_valey"))
-    assert "gates[0].kind (line 11): unknown gate kind 'density_valey' (kinds: rectangle," in message
+    assert (
+        "gates[0].kind (line 11): unknown gate kind 'density_valey' (kinds: rectangle," in message
+    )
 
 
 def test_missing_required_field_and_bad_value() -> None:
@@ -115,8 +124,7 @@ def test_missing_required_field_and_bad_value() -> None:
 def test_unknown_parent_names_the_gate() -> None:
     message = _error(MINIMAL + "  - {id: b, parent: tt, kind: density_valley, marker: cd3}\n")
     assert message == (
-        "gating/bad.yaml: gates[1].parent (line 13): gate 'b' has unknown parent 'tt' "
-        "(gates: t, b)"
+        "gating/bad.yaml: gates[1].parent (line 13): gate 'b' has unknown parent 'tt' (gates: t, b)"
     )
 
 
@@ -138,7 +146,9 @@ def test_unknown_marker_and_reference() -> None:
 
 def test_unknown_attribute_and_measurement_gate() -> None:
     text = MINIMAL + "measurements:\n  - {attribute: flow.cd3_pct, numerator: t}\n"
-    assert "measurements[0] (line 14): Value error, unknown attribute 'flow.cd3_pct'" in _error(text)
+    assert "measurements[0] (line 14): Value error, unknown attribute 'flow.cd3_pct'" in _error(
+        text
+    )
     text = MINIMAL + "measurements:\n  - {attribute: flow.cd4_cd8_ratio, numerator: q}\n"
     assert "measurements[0].numerator (line 14): measurement 'flow.cd4_cd8_ratio' refers" in (
         _error(text)

@@ -73,7 +73,7 @@ def test_simulated_exports_give_the_true_vcn(simulated: dict, kind: str, truth: 
     per_cell = values[("qpcr.vcn_per_transduced_cell", "DP")]
     assert per_cell.value == pytest.approx(dp.vcn / 0.4)
     assert values[("qpcr.transgene_detected", "DP")].value == "detected"
-    assert values[("qpcr.transgene_detected", "UTD")].value == "not detected"
+    assert {sample for _, sample in values} == {"DP"}  # controls are not measurements
     vcn = values[("qpcr.vcn_per_diploid_genome", "DP")]
     assert vcn.method is not None and vcn.method.id == "vcn-car-rpp30"
     assert len(vcn.inputs) == 1 and len(vcn.inputs[0]) == 64
@@ -219,3 +219,19 @@ def test_run_without_ntc_fails_when_the_assay_requires_one(tmp_path: Path) -> No
     rows = [r for r in _plate() if r["task"] != "ntc"]
     qpcr = compute_vcn(_run(rows), load_assay("vcn-car-rpp30"))
     assert "NTC (CAR): no NTC wells (limit undetermined or Cq > 35)" in qpcr.reasons
+
+
+def test_excluded_wells_leave_the_fit_but_an_amplified_ntc_still_counts() -> None:
+    rows = _plate(ntc_cq=31.0)
+    for row in rows:
+        if row["task"] == "ntc":
+            row["excluded"] = True  # e.g. a Biomark "Fail" call that kept its Ct
+    result = compute_vcn(_run(rows), load_assay("vcn-car-rpp30"))
+    ntc = next(c for c in result.checks if c.check == "NTC (CAR)")
+    assert (ntc.value, ntc.passed) == (31.0, False)
+    # An outlier standard well marked excluded does not bend the curve.
+    rows = _plate()
+    rows[0] = {**rows[0], "cq": rows[0]["cq"] + 6.0, "excluded": True}
+    result = compute_vcn(_run(rows), load_assay("vcn-car-rpp30"))
+    assert result.passed
+    assert result.curves[0].n == 14

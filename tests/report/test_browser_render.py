@@ -14,11 +14,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import RENDERED_AT, Signer, at, example_record
 
 from cytorelease.report.entry import Meaning
 from cytorelease.report.render import render_coa
 from cytorelease.report.sign import sign_bytes
+from tests.report.conftest import RENDERED_AT, Signer, at, example_record
 
 ROOT = Path(__file__).resolve().parents[2]
 ENSURE = ROOT / "scripts" / "ensure-chromium"

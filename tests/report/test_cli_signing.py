@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import PASSPHRASE, RENDERED_AT, example_record
 from typer.testing import CliRunner
 
 from cytorelease.cli.main import app
 from cytorelease.report.render import write_coa
+from tests.report.conftest import PASSPHRASE, RENDERED_AT, example_record
 
 runner = CliRunner()
 ENV = {"CYTORELEASE_PASSPHRASE": PASSPHRASE}

@@ -11,11 +11,11 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import RENDERED_AT, Signer, at, example_record
 
 from cytorelease.report.entry import Meaning
 from cytorelease.report.render import render_coa
 from cytorelease.report.sign import sign_bytes
+from tests.report.conftest import RENDERED_AT, Signer, at, example_record
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 REGENERATE = os.environ.get("CYTORELEASE_REGEN_GOLDEN") == "1"

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import KEYS_FROM, PASSPHRASE
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -20,6 +19,7 @@ from cytorelease.report.keys import (
     load_private_key,
     load_registry,
 )
+from tests.report.conftest import KEYS_FROM, PASSPHRASE
 
 
 def _generate(folder: Path, user_id: str = "jdoe", **kwargs: object) -> object:

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import RENDERED_AT
 
 from cytorelease._resources import set_library
 from cytorelease.errors import InputError, TemplateError
@@ -16,6 +15,7 @@ from cytorelease.provenance import content_sha256
 from cytorelease.report.record import extract_record
 from cytorelease.report.render import build_view, render_coa, write_coa
 from cytorelease.report.svg import safe_inline_svg
+from tests.report.conftest import RENDERED_AT
 
 # Anything that would make a browser fetch: src/href to a network or protocol-relative URL,
 # CSS imports, and url(...) other than data: or a #fragment.

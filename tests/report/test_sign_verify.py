@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import RENDERED_AT, Signer, at, example_record
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -22,6 +21,7 @@ from cytorelease.report.keys import SignerRegistry, load_registry
 from cytorelease.report.render import render_coa
 from cytorelease.report.sign import sign_bytes, sign_report
 from cytorelease.report.verify import verify_bytes, verify_report
+from tests.report.conftest import RENDERED_AT, Signer, at, example_record
 
 VERIFY_AT = at(23)
 

@@ -267,6 +267,7 @@ def test_cli_evaluate_json_and_exit_codes(lot: Lot, write_json: Callable[..., Pa
         "sha256": v2.sha256,
         "status": "effective",
         "market": "US",
+        "title": v2.spec.title,
     }
     assert document["disposition"] == "PASS"
     first = document["criteria"][2]

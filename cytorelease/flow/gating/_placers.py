@@ -119,9 +119,7 @@ def _place_density_valley(spec: DensityValleyGateSpec, ctx: PlacementContext) ->
     return PlacedGate(spec.id, spec.kind, (gate,), details, notes=notes)
 
 
-def _place_control_percentile(
-    spec: ControlPercentileGateSpec, ctx: PlacementContext
-) -> PlacedGate:
+def _place_control_percentile(spec: ControlPercentileGateSpec, ctx: PlacementContext) -> PlacedGate:
     if spec.reference is not None:
         values = ctx.values(spec.marker, ctx.memberships[spec.reference])
         source = f"reference population {spec.reference!r}"
@@ -158,7 +156,9 @@ def _place_singlet_band(spec: SingletBandGateSpec, ctx: PlacementContext) -> Pla
     if band is None:
         return PlacedGate(spec.id, spec.kind, reason="too few events to fit the singlet line")
     dims = (ctx.dimensions[spec.area], ctx.dimensions[spec.height])
-    gate = PolygonGate(spec.id, parent=spec.parent, dimensions=dims, vertices=tuple(band.vertices()))
+    gate = PolygonGate(
+        spec.id, parent=spec.parent, dimensions=dims, vertices=tuple(band.vertices())
+    )
     details = {
         "slope": band.slope,
         "intercept": band.intercept,
@@ -218,9 +218,7 @@ def _place_time_qc(spec: TimeQCGateSpec, ctx: PlacementContext) -> PlacedGate:
     )
     dim = ctx.dimensions[spec.time]
     # the first interval starts at the first event's time, so every range has a lower bound
-    intervals = [
-        (float(result.edges[0]) if lo is None else lo, hi) for lo, hi in result.intervals
-    ]
+    intervals = [(float(result.edges[0]) if lo is None else lo, hi) for lo, hi in result.intervals]
     details = {
         "segments": segments,
         "removed_segments": int(result.removed.sum()),

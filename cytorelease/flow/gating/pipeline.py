@@ -20,8 +20,8 @@ from cytorelease.flow.compensation import FCS_SPILL_ID, SpilloverMatrix, sample_
 from cytorelease.flow.gating._placers import PLACERS, PlacedGate, PlacementContext
 from cytorelease.flow.gating.dimensions import Dimension
 from cytorelease.flow.gating.events import SampleEvents
-from cytorelease.flow.gating.preprocess import preprocessed_events
 from cytorelease.flow.gating.measure import template_measurements
+from cytorelease.flow.gating.preprocess import preprocessed_events
 from cytorelease.flow.gating.result import (
     POPULATION_COLUMNS,
     Flag,
@@ -67,8 +67,7 @@ def resolve_markers(template: Template, sample: Sample) -> dict[str, str]:
         if len({c.index for c in matches}) > 1:
             names = ", ".join(_describe(c) for c in matches)
             raise TemplateError(
-                f"template {template.id!r} marker {marker.key!r} matches several channels: "
-                f"{names}",
+                f"template {template.id!r} marker {marker.key!r} matches several channels: {names}",
                 path=sample.path,
                 hint="give the marker a more specific label or channel name in the template",
             )
@@ -118,8 +117,7 @@ def _spillover(
             return None, None
         return FCS_SPILL_ID, matrix
     names = tuple(
-        markers.get(c) or sample.channels[sample.channel_index(c)].name
-        for c in comp.channels or ()
+        markers.get(c) or sample.channels[sample.channel_index(c)].name for c in comp.channels or ()
     )
     return _TEMPLATE_SPILL_ID, SpilloverMatrix(
         _TEMPLATE_SPILL_ID, names, names, np.asarray(comp.matrix, dtype=np.float64)
@@ -267,8 +265,12 @@ def gate_sample(
     populations = _population_table(template, state)
     state.flags += _low_count_flags(template, populations)
     qc_flags = [
-        Flag(FlagCode.ACQUISITION_QC, p.id, f"acquisition QC removed {p.details['removed_pct']:.2f} %"
-             f" of events ({p.details['removed_segments']} of {p.details['segments']} segments)")
+        Flag(
+            FlagCode.ACQUISITION_QC,
+            p.id,
+            f"acquisition QC removed {p.details['removed_pct']:.2f} %"
+            f" of events ({p.details['removed_segments']} of {p.details['segments']} segments)",
+        )
         for p in state.placed.values()
         if p.kind is GateKind.TIME_QC and p.placed and p.details.get("removed_segments")
     ]

@@ -9,7 +9,7 @@ expected, too few events) the result says why and carries no geometry.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -154,7 +154,7 @@ def _two_mode_valley(
         bw = bandwidth
     pad = 3 * bw
     grid, density = kde_on_grid(inside, lo - pad, hi + pad, bw)
-    peaks, props = find_peaks(density, prominence=min_mode_fraction * density.max())
+    peaks, _ = find_peaks(density, prominence=min_mode_fraction * density.max())
     peaks = peaks[(grid[peaks] >= lo) & (grid[peaks] <= hi)]
     if len(peaks) < 2:
         return Valley(None, modes=tuple(grid[peaks]), bandwidth=bw, reason="unimodal")

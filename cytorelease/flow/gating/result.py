@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from cytorelease.flow.gating.strategy import GatingStrategy
     from cytorelease.flow.sample import Sample
 
-__all__ = ["Flag", "FlagCode", "FlowGatingResult", "POPULATION_COLUMNS"]
+__all__ = ["POPULATION_COLUMNS", "Flag", "FlagCode", "FlowGatingResult"]
 
 POPULATION_COLUMNS = (
     "path",

@@ -1,0 +1,131 @@
+"""``flow gate`` as one library call: read the tubes, gate with a YAML template or a GatingML
+2.0 document, and write the requested outputs (plots, GatingML, per-event membership)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from cytorelease.errors import InputError
+from cytorelease.flow.gating._placers import PlacedGate
+from cytorelease.flow.gating.result import FlowGatingResult
+from cytorelease.flow.gating.template_model import GateKind
+
+__all__ = ["GateRun", "gate_file", "gate_with_gatingml", "is_gatingml"]
+
+
+@dataclass(frozen=True)
+class GateRun:
+    """A gating result and the files written for it."""
+
+    result: FlowGatingResult
+    written: dict[str, list[Path]] = field(default_factory=dict)
+
+
+def is_gatingml(path: Path) -> bool:
+    """A GatingML document (XML), judged by its first bytes, not its name."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(512).lstrip(b"\xef\xbb\xbf \t\r\n")
+    except OSError:
+        return False
+    return head.startswith(b"<")
+
+
+def gate_file(
+    file: str | Path,
+    template: str | Path,
+    *,
+    control: str | Path | None = None,
+    plots: str | Path | None = None,
+    export_gatingml: str | Path | None = None,
+    membership: str | Path | None = None,
+) -> GateRun:
+    """Gate ``file`` with ``template`` (a YAML template, its library name, or GatingML 2.0)."""
+    from cytorelease._resources import ResourceKind, resolve_resource
+    from cytorelease.flow.fcs import read_fcs
+
+    sample = read_fcs(file)
+    control_sample = read_fcs(control) if control is not None else None
+    template_path = resolve_resource(ResourceKind.GATING, template)
+    if is_gatingml(template_path):
+        if control_sample is not None:
+            raise InputError(
+                "a GatingML document holds fixed gates only; it takes no control tube",
+                path=template_path,
+                hint="drop --control, or use a YAML template with a control_percentile gate",
+            )
+        result = gate_with_gatingml(sample, template_path)
+    else:
+        from cytorelease.flow.gating.pipeline import gate_sample
+        from cytorelease.flow.gating.template import load_template
+
+        result = gate_sample(sample, load_template(template_path), control=control_sample)
+    written: dict[str, list[Path]] = {}
+    if plots is not None:
+        from cytorelease.flow.plots import write_gate_plots
+
+        written["plots"] = write_gate_plots(result, plots)
+    if export_gatingml is not None:
+        from cytorelease.flow.gating.gatingml_export import export_gatingml as export
+
+        export(result.strategy, export_gatingml, sample=sample)
+        written["gatingml"] = [Path(export_gatingml)]
+    if membership is not None:
+        result.membership_frame().to_csv(membership, index=False)
+        written["membership"] = [Path(membership)]
+    return GateRun(result, written)
+
+
+_KINDS = {
+    "RectangleGate": GateKind.RECTANGLE,
+    "PolygonGate": GateKind.POLYGON,
+    "EllipsoidGate": GateKind.ELLIPSE,
+    "BooleanGate": GateKind.BOOLEAN,
+    "QuadrantGate": GateKind.RECTANGLE,  # each quadrant is a rectangle population
+}
+
+
+def gate_with_gatingml(sample: object, path: Path) -> FlowGatingResult:
+    """Apply a GatingML 2.0 document's fixed gates; no measurements (it declares none)."""
+    import pandas as pd
+
+    from cytorelease.flow.gating.gatingml_import import read_gatingml
+    from cytorelease.flow.gating.preprocess import preprocessed_events
+    from cytorelease.flow.gating.result import POPULATION_COLUMNS
+    from cytorelease.provenance import file_sha256
+
+    strategy = read_gatingml(path)
+    gated = strategy.apply(sample, events=preprocessed_events(sample))  # type: ignore[arg-type]
+    table = gated.table
+    names = {p.id: p for g in strategy.gates for p in g.populations()}
+    populations = pd.DataFrame(
+        {
+            "path": ["/".join(p) for p in table["path"]],
+            "name": table["gate_id"],
+            "gate_id": table["gate_id"],
+            "parent": table["parent"],
+            "count": table["count"],
+            "parent_count": table["parent_count"],
+            "percent_of_parent": table["percent_of_parent"],
+            "percent_of_total": table["percent_of_total"],
+        },
+        columns=list(POPULATION_COLUMNS),
+    )
+    placed = tuple(
+        PlacedGate(gid, _KINDS.get(type(names[gid]).__name__, GateKind.RECTANGLE), (names[gid],))
+        for gid in table["gate_id"]
+    )
+    return FlowGatingResult(
+        template={"id": path.stem, "version": "GatingML 2.0", "sha256": file_sha256(path)},
+        sample=sample,  # type: ignore[arg-type]
+        control=None,
+        placed=placed,
+        populations=populations,
+        flags=(),
+        measurements=(),
+        membership={g: np.asarray(m, dtype=bool) for g, m in gated.membership.items()},
+        strategy=strategy,
+    )

@@ -1,0 +1,388 @@
+"""``cytorelease worker``: drain the queue, route files to lots, release complete lots.
+
+A file item reads the archived copy, records its analysis and its lot assignment; when that
+completes a lot's inputs, a release item is queued. A release item gathers the archived files
+into a work folder (hard links to the read-only archive), runs the release pipeline, signs the
+draft CoA with the service key under the one meaning a service may apply, "computer-generated
+evaluation", checks the signature, and records the result. Every effect of an item is committed
+in one transaction together with closing its lease, so a killed worker's item is redone from
+scratch by the next one and nothing is recorded twice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cytorelease.errors import CytoreleaseError
+from cytorelease.hook.identify import FileKind
+from cytorelease.hook.routing import LotPlan, load_lot_plans, route_file
+from cytorelease.provenance import content_sha256
+from cytorelease.records import audit
+from cytorelease.records.archive import archived_path
+from cytorelease.records.datadir import DataDir
+from cytorelease.records.queue import (
+    ItemKind,
+    ItemState,
+    LeaseLost,
+    QueueItem,
+    claim,
+    enqueue,
+    finish,
+)
+from cytorelease.records.store import Store
+
+__all__ = ["SERVICE_PASSPHRASE_ENV", "WorkerReport", "run_worker"]
+
+SERVICE_PASSPHRASE_ENV = "CYTORELEASE_SERVICE_PASSPHRASE"
+WORKER_NAME = "cytorelease-worker"
+DEFAULT_LEASE_SECONDS = 300.0
+
+
+@dataclass
+class WorkerReport:
+    processed: int = 0
+    done: int = 0
+    failed: int = 0
+    releases: list[dict[str, Any]] = field(default_factory=list)
+    lost_leases: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "processed": self.processed,
+            "done": self.done,
+            "failed": self.failed,
+            "lost_leases": self.lost_leases,
+            "releases": self.releases,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class _Context:
+    data: DataDir
+    store: Store
+    owner: str
+    actor: str
+    plans: dict[str, LotPlan]
+
+
+def run_worker(
+    data: DataDir,
+    store: Store,
+    *,
+    once: bool = False,
+    lease_seconds: float = DEFAULT_LEASE_SECONDS,
+    poll: float = 1.0,
+    log: Callable[[str], None] | None = None,
+) -> WorkerReport:
+    """Process items until the queue is empty (``once``) or forever."""
+    owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+    actor = audit.service_actor(WORKER_NAME)
+    report = WorkerReport()
+    while True:
+        item = claim(store, owner=owner, actor=actor, lease_seconds=lease_seconds)
+        if item is None:
+            if once:
+                return report
+            time.sleep(poll)
+            continue
+        plans, problems = load_lot_plans(data.lots_dir)
+        for problem in problems:
+            if log:
+                log(f"warning: {problem.one_line()}")
+        ctx = _Context(data, store, owner, actor, plans)
+        report.processed += 1
+        try:
+            state = _process(ctx, item, report)
+        except LeaseLost as exc:
+            report.lost_leases += 1
+            if log:
+                log(f"warning: {exc}")
+            continue
+        if state is ItemState.DONE:
+            report.done += 1
+        else:
+            report.failed += 1
+        if log:
+            log(f"{item.key}: {state}")
+
+
+def _process(ctx: _Context, item: QueueItem, report: WorkerReport) -> ItemState:
+    try:
+        if item.kind is ItemKind.FILE:
+            _process_file(ctx, item)
+        else:
+            report.releases.append(_process_release(ctx, item))
+        return ItemState.DONE
+    except LeaseLost:
+        raise
+    except CytoreleaseError as exc:
+        reason = exc.one_line()
+    except Exception as exc:  # an item must never take the worker down with it
+        reason = f"{type(exc).__name__}: {exc}"
+    with ctx.store.write():
+        finish(ctx.store, item, state=ItemState.FAILED, outcome=reason)
+        audit.append(
+            ctx.store,
+            actor=ctx.actor,
+            action=audit.Action.ITEM_FAILED,
+            object=item.key,
+            lot=item.payload.get("lot"),
+            details={"item": item.id, "reason": reason, "attempt": item.attempts},
+        )
+    return ItemState.FAILED
+
+
+def _analyse(kind: FileKind, path: Path, meta: dict[str, Any]) -> dict[str, Any]:
+    """What the worker reads from the archived copy itself (the hook only skimmed it)."""
+    if kind is FileKind.FCS:
+        from cytorelease.flow.fcs import read_fcs
+
+        sample = read_fcs(path)
+        return {
+            "events": int(sample.events.shape[0]),
+            "channels": [c.name for c in sample.channels],
+            "fcs_version": sample.fcs_version,
+            "sha256": sample.sha256,
+        }
+    return {k: v for k, v in meta.items() if k in ("format", "samples", "rows")}
+
+
+def _process_file(ctx: _Context, item: QueueItem) -> None:
+    store, sha = ctx.store, str(item.payload["sha256"])
+    row = store.one("SELECT * FROM raw_files WHERE sha256 = ?", (sha,))
+    if row is None:
+        raise CytoreleaseError(f"queue item names {sha} but no such raw file is recorded")
+    kind, meta = FileKind(row["kind"]), json.loads(row["meta"])
+    summary = _analyse(kind, archived_path(ctx.data.archive_dir, sha), meta)
+    route = route_file(kind, meta, str(row["original_name"]), ctx.plans)
+    with store.write():
+        finish(store, item, state=ItemState.DONE, outcome=route.reason)
+        store.execute(
+            "INSERT INTO analyses (sha256, kind, lot, input_path, summary, analysed_at, worker)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (sha, str(kind), route.lot, route.input_path, json.dumps(summary), _utc(), ctx.owner),
+        )
+        audit.append(
+            store,
+            actor=ctx.actor,
+            action=audit.Action.ANALYSE,
+            object=sha,
+            lot=route.lot,
+            details={"kind": str(kind), "summary": summary},
+        )
+        if route.lot is None or route.input_path is None:
+            audit.append(
+                store,
+                actor=ctx.actor,
+                action=audit.Action.UNROUTED,
+                object=sha,
+                lot=route.lot,
+                details={"reason": route.reason},
+            )
+            return
+        store.execute(
+            "INSERT INTO lot_files (lot, input_path, sha256, assigned_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (lot, input_path, sha256) DO NOTHING",
+            (route.lot, route.input_path, sha, _utc()),
+        )
+        audit.append(
+            store,
+            actor=ctx.actor,
+            action=audit.Action.ROUTE,
+            object=sha,
+            lot=route.lot,
+            details={"input": route.input_path, "because": route.reason},
+        )
+        _queue_release_if_complete(ctx, ctx.plans[route.lot])
+
+
+def _queue_release_if_complete(ctx: _Context, plan: LotPlan) -> None:
+    latest: dict[str, str] = {}
+    for row in ctx.store.rows(
+        "SELECT input_path, sha256 FROM lot_files WHERE lot = ? ORDER BY assigned_at",
+        (plan.lot_id,),
+    ):
+        latest[str(row["input_path"])] = str(row["sha256"])
+    wanted = [p for _, p in plan.inputs()]
+    if any(p not in latest for p in wanted):
+        return
+    inputs = {p: latest[p] for p in wanted}
+    inputs_sha = content_sha256(inputs)
+    enqueue(
+        ctx.store,
+        key=f"release:{plan.lot_id}:{inputs_sha}",
+        kind=ItemKind.RELEASE,
+        payload={"lot": plan.lot_id, "inputs": inputs, "inputs_sha256": inputs_sha},
+    )
+
+
+def _materialise(ctx: _Context, plan: LotPlan, inputs: dict[str, str], folder: Path) -> None:
+    """A lot folder of hard links to the read-only archived files (copies across devices)."""
+    folder.mkdir(parents=True)
+    shutil.copyfile(plan.manifest_path, folder / "lot.yaml")
+    for relative, sha in inputs.items():
+        target = folder / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        source = archived_path(ctx.data.archive_dir, sha)
+        try:
+            os.link(source, target)
+        except OSError:
+            shutil.copyfile(source, target)
+
+
+def _process_release(ctx: _Context, item: QueueItem) -> dict[str, Any]:
+    from cytorelease.hook.service_sign import sign_as_service
+    from cytorelease.lot.release import release_lot
+
+    lot, inputs = str(item.payload["lot"]), dict(item.payload["inputs"])
+    inputs_sha = str(item.payload["inputs_sha256"])
+    plan = ctx.plans.get(lot)
+    if plan is None:
+        raise CytoreleaseError(f"the manifest of lot {lot} is gone", path=ctx.data.lots_dir / lot)
+    token = secrets.token_hex(4)
+    work = ctx.data.work_dir / f"{lot}-{inputs_sha[:12]}-{token}"
+    partial = ctx.data.releases_dir / lot / f".{inputs_sha[:16]}.partial-{token}"
+    final = ctx.data.releases_dir / lot / inputs_sha[:16]
+    try:
+        _materialise(ctx, plan, inputs, work)
+        outcome = release_lot(work, out=partial)
+        signed = sign_as_service(ctx.data, outcome.report_path)
+        with ctx.store.write():
+            finish(ctx.store, item, state=ItemState.DONE, outcome=outcome.disposition)
+            if final.exists():  # left by a worker killed before it committed: not a record
+                shutil.rmtree(final)
+            os.rename(partial, final)
+            result_path = final / outcome.result_path.name
+            report_path = final / outcome.report_path.name
+            release_id = _record_release(ctx, lot, inputs_sha, outcome, result_path, report_path)
+            _audit_release(ctx, lot, inputs, outcome, report_path, signed, release_id)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(partial, ignore_errors=True)
+    return {"lot": lot, "disposition": outcome.disposition, "report": str(report_path)}
+
+
+def _record_release(
+    ctx: _Context, lot: str, inputs_sha: str, outcome: Any, result_path: Path, report_path: Path
+) -> int:
+    ctx.store.execute(
+        "INSERT INTO releases (lot, inputs_sha256, record_sha256, disposition, result_path,"
+        " report_path, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (
+            lot,
+            inputs_sha,
+            outcome.record_sha256,
+            outcome.disposition,
+            str(result_path),
+            str(report_path),
+            _utc(),
+        ),
+    )
+    return int(
+        ctx.store.scalar(
+            "SELECT id FROM releases WHERE lot = ? AND inputs_sha256 = ?", (lot, inputs_sha)
+        )
+    )
+
+
+def _audit_release(
+    ctx: _Context,
+    lot: str,
+    inputs: dict[str, str],
+    outcome: Any,
+    report_path: Path,
+    signed: Any,
+    release_id: int,
+) -> None:
+    from cytorelease.provenance import file_sha256
+
+    store, actor = ctx.store, ctx.actor
+    spec = outcome.record["evaluation"]["spec"]
+    audit.append(
+        store,
+        actor=actor,
+        action=audit.Action.SPEC_LOAD,
+        object=str(spec.get("id")),
+        lot=lot,
+        details={"spec": spec},
+    )
+    audit.append(
+        store,
+        actor=actor,
+        action=audit.Action.EVALUATE,
+        object=lot,
+        lot=lot,
+        details={
+            "release": release_id,
+            "disposition": outcome.disposition,
+            "record_sha256": outcome.record_sha256,
+            "inputs": inputs,
+        },
+    )
+    audit.append(
+        store,
+        actor=actor,
+        action=audit.Action.RENDER,
+        object=str(report_path),
+        lot=lot,
+        details={"release": release_id, "sha256": file_sha256(report_path)},
+    )
+    if signed.entry is None:
+        audit.append(
+            store,
+            actor=actor,
+            action=audit.Action.SIGN_SKIPPED,
+            object=str(report_path),
+            lot=lot,
+            details={"reason": signed.reason},
+        )
+        return
+    entry = signed.entry
+    store.execute(
+        "INSERT INTO signatures (release_id, user_id, signer, meaning, utc_time, key_fingerprint)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (
+            release_id,
+            entry.user_id,
+            entry.signer,
+            entry.meaning,
+            entry.utc_time,
+            entry.key_fingerprint,
+        ),
+    )
+    audit.append(
+        store,
+        actor=actor,
+        action=audit.Action.SIGN,
+        object=str(report_path),
+        lot=lot,
+        details={
+            "meaning": entry.meaning,
+            "user_id": entry.user_id,
+            "key_fingerprint": entry.key_fingerprint,
+        },
+    )
+    if signed.verification_problems:
+        audit.append(
+            store,
+            actor=actor,
+            action=audit.Action.VERIFICATION_FAILED,
+            object=str(report_path),
+            lot=lot,
+            details={"failures": signed.verification_problems},
+        )
+
+
+def _utc() -> str:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).isoformat(timespec="microseconds")

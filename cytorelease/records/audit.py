@@ -1,0 +1,255 @@
+"""The hash-chained, append-only audit trail (21 CFR 11.10(e)).
+
+Each row holds its sequence number, the UTC time with offset, the actor (an OS user, an
+instrument's or the worker's service identity), the action, the object, the lot it concerns,
+details (JSON), the previous row's hash and its own hash: sha256 over the canonical JSON of all
+those fields. Rows are appended inside the caller's write transaction, so the action and its
+audit row commit together or not at all. A correction is a new row that names the corrected
+row's sequence and gives a reason; nothing earlier is ever changed.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import json
+import os
+import socket
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from cytorelease.provenance import canonical_json
+from cytorelease.records.store import Store
+
+__all__ = [
+    "GENESIS_HASH",
+    "Action",
+    "AuditEntry",
+    "ChainCheck",
+    "append",
+    "correct",
+    "entries",
+    "os_user",
+    "row_hash",
+    "service_actor",
+    "verify_chain",
+]
+
+GENESIS_HASH = "0" * 64
+
+
+class Action(StrEnum):
+    INGEST = "ingest"
+    DUPLICATE = "duplicate"
+    QUARANTINE = "quarantine"
+    REFUSE = "refuse"
+    ANALYSE = "analyse"
+    ROUTE = "route"
+    UNROUTED = "unrouted"
+    LEASE_RECOVERED = "lease-recovered"
+    ITEM_FAILED = "item-failed"
+    SPEC_LOAD = "spec-load"
+    EVALUATE = "evaluate"
+    RENDER = "render"
+    SIGN = "sign"
+    SIGN_SKIPPED = "sign-skipped"
+    VERIFICATION_FAILED = "verification-failed"
+    CORRECTION = "correction"
+
+
+def os_user() -> str:
+    """The operating-system account running this process (the actor of interactive commands)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid:{os.getuid()}"
+
+
+def service_actor(name: str) -> str:
+    """A service identity: ``service:<name>@<host>`` (run by the OS user in the details)."""
+    return f"service:{name}@{socket.gethostname()}"
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    sequence: int
+    utc_time: str
+    actor: str
+    action: str
+    object: str
+    lot: str | None
+    details: dict[str, Any]
+    previous_hash: str
+    hash: str
+
+    def hashed_fields(self) -> dict[str, Any]:
+        return {
+            "sequence": self.sequence,
+            "utc_time": self.utc_time,
+            "actor": self.actor,
+            "action": self.action,
+            "object": self.object,
+            "lot": self.lot,
+            "details": self.details,
+            "previous_hash": self.previous_hash,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.hashed_fields(), "hash": self.hash}
+
+
+def row_hash(fields: dict[str, Any]) -> str:
+    return hashlib.sha256(canonical_json(fields).encode("utf-8")).hexdigest()
+
+
+def _now_text(now: datetime | None) -> str:
+    moment = (now or datetime.now(UTC)).astimezone(UTC)
+    return moment.isoformat(timespec="microseconds")  # 2026-11-21T05:40:00.123456+00:00
+
+
+def append(
+    store: Store,
+    *,
+    actor: str,
+    action: Action,
+    object: str,
+    details: dict[str, Any] | None = None,
+    lot: str | None = None,
+    now: datetime | None = None,
+) -> AuditEntry:
+    """Append one row; call inside ``store.write()`` (the write lock orders the chain)."""
+    last = store.one("SELECT sequence, hash FROM audit_log ORDER BY sequence DESC LIMIT 1")
+    sequence = 1 if last is None else int(last["sequence"]) + 1
+    previous = GENESIS_HASH if last is None else str(last["hash"])
+    details = json.loads(canonical_json(details or {}))
+    fields: dict[str, Any] = {
+        "sequence": sequence,
+        "utc_time": _now_text(now),
+        "actor": actor,
+        "action": str(Action(action)),
+        "object": object,
+        "lot": lot,
+        "details": details,
+        "previous_hash": previous,
+    }
+    entry = AuditEntry(**fields, hash=row_hash(fields))
+    store.execute(
+        "INSERT INTO audit_log (sequence, utc_time, actor, action, object, lot, details,"
+        " previous_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            entry.sequence,
+            entry.utc_time,
+            entry.actor,
+            entry.action,
+            entry.object,
+            entry.lot,
+            canonical_json(entry.details),
+            entry.previous_hash,
+            entry.hash,
+        ),
+    )
+    return entry
+
+
+def correct(
+    store: Store, *, sequence: int, reason: str, actor: str, details: dict[str, Any] | None = None
+) -> AuditEntry:
+    """A correction row that references row ``sequence`` with a reason (the old row stays)."""
+    from cytorelease.errors import InputError
+
+    if not reason.strip():
+        raise InputError("a correction needs a reason", path=store.location)
+    with store.write():
+        old = store.one("SELECT object, lot FROM audit_log WHERE sequence = ?", (sequence,))
+        if old is None:
+            raise InputError(f"no audit row {sequence} to correct", path=store.location)
+        return append(
+            store,
+            actor=actor,
+            action=Action.CORRECTION,
+            object=str(old["object"]),
+            lot=old["lot"],
+            details={"corrects": sequence, "reason": reason.strip(), **(details or {})},
+        )
+
+
+def _entry(row: dict[str, Any]) -> AuditEntry:
+    return AuditEntry(
+        sequence=int(row["sequence"]),
+        utc_time=str(row["utc_time"]),
+        actor=str(row["actor"]),
+        action=str(row["action"]),
+        object=str(row["object"]),
+        lot=row["lot"],
+        details=json.loads(row["details"]),
+        previous_hash=str(row["previous_hash"]),
+        hash=str(row["hash"]),
+    )
+
+
+def entries(store: Store, *, lot: str | None = None) -> list[AuditEntry]:
+    """Every row in sequence order, or only those concerning ``lot``."""
+    if lot is None:
+        rows = store.rows("SELECT * FROM audit_log ORDER BY sequence")
+    else:
+        rows = store.rows("SELECT * FROM audit_log WHERE lot = ? ORDER BY sequence", (lot,))
+    return [_entry(r) for r in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class ChainCheck:
+    """The outcome of recomputing the chain: ``broken_at`` names the first bad row."""
+
+    rows: int
+    last_hash: str
+    broken_at: int | None = None
+    problem: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.broken_at is None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "rows": self.rows,
+            "last_hash": self.last_hash,
+            "broken_at": self.broken_at,
+            "problem": self.problem,
+        }
+
+
+def verify_chain(store: Store) -> ChainCheck:
+    """Recompute every row's hash and link; stops at the first row that does not hold."""
+    previous, expected_sequence, count = GENESIS_HASH, 1, 0
+    for row in store.rows("SELECT * FROM audit_log ORDER BY sequence"):
+        sequence = int(row["sequence"])
+        try:
+            entry = _entry(row)
+        except (ValueError, TypeError) as exc:
+            return ChainCheck(count, previous, sequence, f"row {sequence}: unreadable ({exc})")
+        if sequence != expected_sequence:
+            return ChainCheck(
+                count,
+                previous,
+                sequence,
+                f"row {sequence}: expected sequence {expected_sequence} (rows removed?)",
+            )
+        if entry.previous_hash != previous:
+            return ChainCheck(
+                count,
+                previous,
+                sequence,
+                f"row {sequence}: previous hash does not match row {sequence - 1}",
+            )
+        if row_hash(entry.hashed_fields()) != entry.hash:
+            return ChainCheck(
+                count,
+                previous,
+                sequence,
+                f"row {sequence}: content does not match its hash (altered after it was written)",
+            )
+        previous, expected_sequence, count = entry.hash, sequence + 1, count + 1
+    return ChainCheck(count, previous)

@@ -1,0 +1,147 @@
+"""The durable work queue: items with leases, so a killed worker's item is taken up again.
+
+An item is claimed in one serialised write transaction (a pending item, or a leased one whose
+lease has expired), so two workers never hold the same item. The worker finishes an item in the
+same transaction that writes its results and audit rows (:func:`finish`), and only while it
+still holds the lease; a worker that lost its lease rolls back and its work is discarded.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from cytorelease.provenance import canonical_json
+from cytorelease.records import audit
+from cytorelease.records.store import Store
+
+__all__ = [
+    "MAX_ATTEMPTS",
+    "ItemKind",
+    "ItemState",
+    "LeaseLost",
+    "QueueItem",
+    "claim",
+    "counts",
+    "enqueue",
+    "finish",
+]
+
+MAX_ATTEMPTS = 5  # an item that kills its worker this often is failed, not retried forever
+
+
+class ItemKind(StrEnum):
+    FILE = "file"
+    RELEASE = "release"
+
+
+class ItemState(StrEnum):
+    PENDING = "pending"
+    LEASED = "leased"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class LeaseLost(RuntimeError):
+    """The lease expired and another worker took the item; this worker's work is discarded."""
+
+
+@dataclass(frozen=True, slots=True)
+class QueueItem:
+    id: int
+    key: str
+    kind: ItemKind
+    payload: dict[str, Any]
+    owner: str
+    attempts: int
+
+
+def _utc() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def enqueue(store: Store, *, key: str, kind: ItemKind, payload: dict[str, Any]) -> bool:
+    """Add an item (inside a write transaction); False when the key is already queued."""
+    changed = store.execute(
+        "INSERT INTO queue (key, kind, payload, state, attempts, created_at)"
+        " VALUES (?, ?, ?, ?, 0, ?) ON CONFLICT (key) DO NOTHING",
+        (key, str(kind), canonical_json(payload), str(ItemState.PENDING), _utc()),
+    )
+    return changed > 0
+
+
+def claim(
+    store: Store, *, owner: str, actor: str, lease_seconds: float, now: float | None = None
+) -> QueueItem | None:
+    """Take the oldest pending item, or one whose lease expired; None when there is none."""
+    moment = time.time() if now is None else now
+    with store.write():
+        while True:
+            row = store.one(
+                "SELECT * FROM queue WHERE state = ? OR (state = ? AND lease_until < ?)"
+                " ORDER BY id LIMIT 1",
+                (str(ItemState.PENDING), str(ItemState.LEASED), moment),
+            )
+            if row is None:
+                return None
+            if row["state"] == ItemState.LEASED:
+                audit.append(
+                    store,
+                    actor=actor,
+                    action=audit.Action.LEASE_RECOVERED,
+                    object=str(row["key"]),
+                    details={"item": row["id"], "previous_owner": row["owner"]},
+                )
+            if int(row["attempts"]) >= MAX_ATTEMPTS:
+                _fail(store, row, actor, f"gave up after {row['attempts']} attempts")
+                continue
+            store.execute(
+                "UPDATE queue SET state = ?, owner = ?, lease_until = ?, attempts = attempts + 1"
+                " WHERE id = ?",
+                (str(ItemState.LEASED), owner, moment + lease_seconds, row["id"]),
+            )
+            return QueueItem(
+                id=int(row["id"]),
+                key=str(row["key"]),
+                kind=ItemKind(row["kind"]),
+                payload=json.loads(row["payload"]),
+                owner=owner,
+                attempts=int(row["attempts"]) + 1,
+            )
+
+
+def _fail(store: Store, row: dict[str, Any], actor: str, reason: str) -> None:
+    store.execute(
+        "UPDATE queue SET state = ?, owner = NULL, finished_at = ?, outcome = ? WHERE id = ?",
+        (str(ItemState.FAILED), _utc(), reason, row["id"]),
+    )
+    audit.append(
+        store,
+        actor=actor,
+        action=audit.Action.ITEM_FAILED,
+        object=str(row["key"]),
+        details={"item": row["id"], "reason": reason},
+    )
+
+
+def finish(store: Store, item: QueueItem, *, state: ItemState, outcome: str) -> None:
+    """Close ``item`` (inside the write transaction holding its results); LeaseLost if taken."""
+    changed = store.execute(
+        "UPDATE queue SET state = ?, finished_at = ?, outcome = ?"
+        " WHERE id = ? AND owner = ? AND state = ?",
+        (str(state), _utc(), outcome, item.id, item.owner, str(ItemState.LEASED)),
+    )
+    if changed != 1:
+        raise LeaseLost(f"queue item {item.id} ({item.key}) is no longer held by {item.owner}")
+
+
+def counts(store: Store) -> dict[str, int]:
+    """Items per state (every state named, zeros included)."""
+    found = {str(s): 0 for s in ItemState}
+    for row in store.rows("SELECT state, COUNT(*) AS n FROM queue GROUP BY state"):
+        found[str(row["state"])] = int(row["n"])
+    return found

@@ -1,0 +1,274 @@
+"""Schema and DB-API access for the record store: SQLite (WAL) by default, PostgreSQL by URL.
+
+Every write runs in :meth:`Store.write`, one serialised transaction (SQLite ``BEGIN IMMEDIATE``;
+on PostgreSQL an exclusive lock on the audit table), so two processes never interleave the audit
+chain or claim the same queue item. Records are immutable: the database itself refuses UPDATE and
+DELETE on them (SQLite triggers ``RAISE(ABORT)``, PostgreSQL triggers raising an exception); only
+the work queue and the sightings of inbox files change state.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from cytorelease.errors import InputError
+from cytorelease.records.datadir import DB_ENV, DataDir
+
+__all__ = ["IMMUTABLE_TABLES", "Dialect", "Store", "open_store"]
+
+SCHEMA_VERSION = 1
+
+# Tables whose rows are records: written once, never updated or deleted.
+IMMUTABLE_TABLES = ("audit_log", "raw_files", "analyses", "lot_files", "releases", "signatures")
+
+_TABLES = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS audit_log (
+    sequence BIGINT PRIMARY KEY,
+    utc_time TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    object TEXT NOT NULL,
+    lot TEXT,
+    details TEXT NOT NULL,
+    previous_hash TEXT NOT NULL,
+    hash TEXT NOT NULL UNIQUE
+);
+CREATE INDEX IF NOT EXISTS audit_log_lot ON audit_log (lot);
+CREATE TABLE IF NOT EXISTS instruments (
+    id TEXT PRIMARY KEY, serial TEXT NOT NULL, kind TEXT NOT NULL, first_seen TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS raw_files (
+    sha256 TEXT PRIMARY KEY,
+    size BIGINT NOT NULL,
+    kind TEXT NOT NULL,
+    status TEXT NOT NULL,
+    reason TEXT,
+    instrument TEXT NOT NULL,
+    original_name TEXT NOT NULL,
+    source_path TEXT NOT NULL,
+    meta TEXT NOT NULL,
+    ingested_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sightings (
+    source_path TEXT NOT NULL,
+    size BIGINT NOT NULL,
+    mtime_ns BIGINT NOT NULL,
+    sha256 TEXT,
+    outcome TEXT NOT NULL,
+    seen_at TEXT NOT NULL,
+    PRIMARY KEY (source_path, size, mtime_ns)
+);
+CREATE TABLE IF NOT EXISTS queue (
+    id {serial} PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    state TEXT NOT NULL,
+    owner TEXT,
+    lease_until DOUBLE PRECISION,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    finished_at TEXT,
+    outcome TEXT
+);
+CREATE INDEX IF NOT EXISTS queue_state ON queue (state, id);
+CREATE TABLE IF NOT EXISTS analyses (
+    sha256 TEXT PRIMARY KEY REFERENCES raw_files (sha256),
+    kind TEXT NOT NULL,
+    lot TEXT,
+    input_path TEXT,
+    summary TEXT NOT NULL,
+    analysed_at TEXT NOT NULL,
+    worker TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS lot_files (
+    lot TEXT NOT NULL,
+    input_path TEXT NOT NULL,
+    sha256 TEXT NOT NULL REFERENCES raw_files (sha256),
+    assigned_at TEXT NOT NULL,
+    PRIMARY KEY (lot, input_path, sha256)
+);
+CREATE TABLE IF NOT EXISTS releases (
+    id {serial} PRIMARY KEY,
+    lot TEXT NOT NULL,
+    inputs_sha256 TEXT NOT NULL,
+    record_sha256 TEXT NOT NULL,
+    disposition TEXT NOT NULL,
+    result_path TEXT NOT NULL,
+    report_path TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    UNIQUE (lot, inputs_sha256)
+);
+CREATE TABLE IF NOT EXISTS signatures (
+    release_id BIGINT NOT NULL REFERENCES releases (id),
+    user_id TEXT NOT NULL,
+    signer TEXT NOT NULL,
+    meaning TEXT NOT NULL,
+    utc_time TEXT NOT NULL,
+    key_fingerprint TEXT NOT NULL,
+    PRIMARY KEY (release_id, user_id, meaning)
+);
+"""
+
+_SQLITE_GUARD = """
+CREATE TRIGGER IF NOT EXISTS {table}_no_{verb} BEFORE {verb} ON {table}
+BEGIN SELECT RAISE(ABORT, '{table} is append-only: {verb} refused'); END;
+"""
+
+_POSTGRES_GUARD_FUNCTION = """
+CREATE OR REPLACE FUNCTION cytorelease_refuse_change() RETURNS trigger AS $$
+BEGIN RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP; END;
+$$ LANGUAGE plpgsql;
+"""
+
+_POSTGRES_GUARD = """
+DROP TRIGGER IF EXISTS {table}_no_change ON {table};
+CREATE TRIGGER {table}_no_change BEFORE UPDATE OR DELETE ON {table}
+FOR EACH ROW EXECUTE FUNCTION cytorelease_refuse_change();
+"""
+
+
+class Dialect(StrEnum):
+    SQLITE = "sqlite"
+    POSTGRES = "postgres"
+
+
+class Store:
+    """One connection to the record store; create with :func:`open_store`."""
+
+    def __init__(self, connection: Any, dialect: Dialect, *, location: str) -> None:
+        self.connection = connection
+        self.dialect = dialect
+        self.location = location
+
+    # -- transactions -------------------------------------------------------------------
+    @contextmanager
+    def write(self) -> Iterator[Store]:
+        """One serialised write transaction; commits on success, rolls back on any error."""
+        if self.dialect is Dialect.SQLITE:
+            self._sqlite_begin_immediate()
+        else:
+            self.connection.execute("BEGIN")
+            # Serialise writers the way BEGIN IMMEDIATE does on SQLite.
+            self.connection.execute("LOCK TABLE audit_log IN EXCLUSIVE MODE")
+        try:
+            yield self
+        except BaseException:
+            self.connection.execute("ROLLBACK")
+            raise
+        self.connection.execute("COMMIT")
+
+    def _sqlite_begin_immediate(self) -> None:
+        # busy_timeout covers most contention; retry a few times for the rest.
+        for attempt in range(200):
+            try:
+                self.connection.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+                time.sleep(min(0.05 * (attempt + 1), 0.5))
+        raise InputError("the record store stayed locked for too long", path=self.location)
+
+    # -- statements ---------------------------------------------------------------------
+    def _sql(self, sql: str) -> str:
+        return sql.replace("?", "%s") if self.dialect is Dialect.POSTGRES else sql
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run one statement; returns the number of rows it changed."""
+        cursor = self.connection.execute(self._sql(sql), tuple(params))
+        return int(cursor.rowcount or 0)
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        cursor = self.connection.execute(self._sql(sql), tuple(params))
+        names = [d[0] for d in cursor.description or ()]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
+        found = self.rows(sql, params)
+        return found[0] if found else None
+
+    def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        row = self.one(sql, params)
+        return None if row is None else next(iter(row.values()))
+
+    def close(self) -> None:
+        self.connection.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # -- schema -------------------------------------------------------------------------
+    def create_schema(self) -> None:
+        serial = "INTEGER" if self.dialect is Dialect.SQLITE else "BIGSERIAL"
+        with self.write():
+            for statement in _statements(_TABLES.replace("{serial}", serial)):
+                self.execute(statement)
+            if self.dialect is Dialect.SQLITE:
+                for table in IMMUTABLE_TABLES:
+                    for verb in ("UPDATE", "DELETE"):
+                        self.execute(_SQLITE_GUARD.format(table=table, verb=verb))
+            else:
+                self.execute(_POSTGRES_GUARD_FUNCTION)
+                for table in IMMUTABLE_TABLES:
+                    for statement in _statements(_POSTGRES_GUARD.format(table=table)):
+                        self.execute(statement)
+            if self.scalar("SELECT value FROM meta WHERE key = 'schema'") is None:
+                self.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+
+
+def _statements(script: str) -> list[str]:
+    return [s.strip() for s in script.split(";\n") if s.strip()]
+
+
+def open_store(data: DataDir, *, url: str | None = None) -> Store:
+    """The store of ``data``: ``CYTORELEASE_DB`` (a ``postgresql://`` URL) or SQLite in it."""
+    url = url if url is not None else os.environ.get(DB_ENV)
+    store = _open_postgres(url) if url else _open_sqlite(data.db_path)
+    store.create_schema()
+    return store
+
+
+def _open_sqlite(path: Path) -> Store:
+    try:
+        connection = sqlite3.connect(path, timeout=30.0, isolation_level=None)
+        connection.execute("PRAGMA busy_timeout = 30000")
+        mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        connection.execute("PRAGMA synchronous = FULL")
+        connection.execute("PRAGMA foreign_keys = ON")
+    except sqlite3.DatabaseError as exc:
+        raise InputError(
+            f"not a usable cytorelease database ({exc})",
+            path=path,
+            hint="point --data-dir at a cytorelease data folder",
+        ) from None
+    if str(mode).lower() != "wal":
+        raise InputError(f"the database refused WAL mode (got {mode})", path=path)
+    return Store(connection, Dialect.SQLITE, location=str(path))
+
+
+def _open_postgres(url: str) -> Store:
+    try:
+        import psycopg
+    except ImportError:
+        raise InputError(
+            "CYTORELEASE_DB names a PostgreSQL server but psycopg is not installed",
+            path=url,
+            hint="pip install 'psycopg[binary]'",
+        ) from None
+    try:
+        connection = psycopg.connect(url, autocommit=True)
+    except psycopg.Error as exc:
+        raise InputError(f"cannot connect to PostgreSQL: {exc}".strip(), path=url) from None
+    return Store(connection, Dialect.POSTGRES, location=url)
