@@ -73,5 +73,73 @@ def reevaluate_command(
         typer.echo(f"criteria that flip (lots): {flipped}")
 
 
+@app.command("log")
+def log_command(
+    lot: Annotated[
+        str | None, typer.Option("--lot", help="Only the rows concerning this lot id.")
+    ] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir",
+            envvar="CYTORELEASE_DATA",
+            help="The data folder holding the record store (default ~/.local/share/cytorelease).",
+            show_default=False,
+        ),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON document instead of a table.")
+    ] = False,
+) -> None:
+    """Show the audit trail: who did what to which file or lot, and when."""
+    from cytorelease.cli._output import emit_json, print_table
+    from cytorelease.records.audit import read_log
+
+    rows = read_log(data_dir, lot=lot)
+    if as_json:
+        emit_json({"rows": [r.to_dict() for r in rows]})
+        return
+    print_table(
+        f"Audit trail{f' of lot {lot}' if lot else ''} ({len(rows)} rows)",
+        ("seq", "UTC time", "actor", "action", "object", "lot", "details"),
+        [
+            (
+                r.sequence,
+                r.utc_time,
+                r.actor,
+                r.action,
+                r.object if len(r.object) <= 24 else r.object[:20] + "…",
+                r.lot,
+                ", ".join(f"{k}={v}" for k, v in r.details.items()),
+            )
+            for r in rows
+        ],
+    )
+
+
+@app.command("verify")
+def verify_command(
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir",
+            envvar="CYTORELEASE_DATA",
+            help="The data folder holding the record store (default ~/.local/share/cytorelease).",
+            show_default=False,
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+) -> None:
+    """Recompute the audit trail's hash chain; exit 1 naming the first broken row."""
+    from cytorelease.cli._output import emit_json
+    from cytorelease.records.audit import check_data_chain
+
+    check = check_data_chain(data_dir)
+    if as_json:
+        emit_json(check)
+    else:
+        typer.echo(f"audit trail intact: {check.rows} rows, last hash {check.last_hash}")
+
+
 def register(root: typer.Typer) -> None:
     root.add_typer(app, name="audit")

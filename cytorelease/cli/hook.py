@@ -1,9 +1,131 @@
-"""Top-level hook commands."""
+"""Top-level commands of the unattended side: ``hook``, ``watch``, ``worker``."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+DataDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        envvar="CYTORELEASE_DATA",
+        help="The data folder (database, archive, lots/, keys/); default ~/.local/share/cytorelease.",
+        show_default=False,
+    ),
+]
+StableOption = Annotated[
+    float,
+    typer.Option(
+        "--stable-seconds",
+        min=0.0,
+        help="A file is stable when its size and mtime stay unchanged this long.",
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+
+
+def hook(
+    file: Annotated[Path, typer.Argument(help="The file the instrument has just written.")],
+    instrument: Annotated[
+        str,
+        typer.Option(
+            "--instrument", help="The instrument's id in instruments.yaml.", show_default=False
+        ),
+    ],
+    data_dir: DataDirOption = None,
+    stable_seconds: StableOption = 2.0,
+    as_json: JsonOption = False,
+) -> None:
+    """Archive one finished file, record it and queue its analysis (for instrument software).
+
+    The same content twice is a no-op that says so; an invalid file is quarantined (kept) and
+    an instrument not in instruments.yaml is refused: both exit 2.
+    """
+    from cytorelease.cli._output import emit_json
+    from cytorelease.hook.hook import HookStatus, run_hook
+
+    outcome = run_hook(data_dir, file, instrument=instrument, stable_seconds=stable_seconds)
+    if as_json:
+        emit_json(outcome)
+    elif outcome.exit_code:
+        typer.echo(f"error: {outcome.path}: {outcome.message}", err=True)
+    else:
+        prefix = "duplicate" if outcome.status is HookStatus.DUPLICATE else "ok"
+        typer.echo(f"{prefix}: {outcome.path}: {outcome.message}")
+    raise typer.Exit(outcome.exit_code)
+
+
+def watch(
+    inbox: Annotated[Path, typer.Argument(help="The folder tree instruments write into.")],
+    instrument: Annotated[
+        str | None,
+        typer.Option(
+            "--instrument",
+            help="Every file comes from this instrument (default: INBOX/<instrument id>/...).",
+        ),
+    ] = None,
+    once: Annotated[
+        bool, typer.Option("--once", help="Hook what is there now, then exit.")
+    ] = False,
+    data_dir: DataDirOption = None,
+    stable_seconds: StableOption = 2.0,
+    as_json: JsonOption = False,
+) -> None:
+    """Hook every new stable file in INBOX (files already handled are skipped)."""
+    from cytorelease.cli._output import emit_json
+    from cytorelease.hook.watch import run_watch
+
+    def log(line: str) -> None:
+        typer.echo(line, err=True)
+
+    report = run_watch(
+        data_dir, inbox, instrument=instrument, once=once, stable_seconds=stable_seconds, log=log
+    )
+    if as_json:
+        emit_json(report)
+    else:
+        counts = ", ".join(f"{n} {status}" for status, n in report.counts().items())
+        typer.echo(f"{len(report.outcomes)} files: {counts}")
+
+
+def worker(
+    once: Annotated[bool, typer.Option("--once", help="Drain the queue, then exit.")] = False,
+    data_dir: DataDirOption = None,
+    lease_seconds: Annotated[
+        float,
+        typer.Option(
+            "--lease-seconds",
+            min=0.1,
+            help="How long an item is held before another worker may take it.",
+        ),
+    ] = 300.0,
+    poll: Annotated[
+        float, typer.Option("--poll", min=0.01, help="Seconds between looks at an empty queue.")
+    ] = 1.0,
+    as_json: JsonOption = False,
+) -> None:
+    """Drain the work queue: analyse files, route them to lots, release complete lots."""
+    from cytorelease.cli._output import emit_json
+    from cytorelease.hook.worker import start_worker
+
+    def log(line: str) -> None:
+        typer.echo(line, err=True)
+
+    report = start_worker(data_dir, once=once, lease_seconds=lease_seconds, poll=poll, log=log)
+    if as_json:
+        emit_json(report)
+    else:
+        typer.echo(
+            f"{report.processed} items: {report.done} done, {report.failed} failed, "
+            f"{len(report.releases)} releases"
+        )
 
 
 def register(root: typer.Typer) -> None:
-    """No commands yet."""
+    """``hook``, ``watch`` and ``worker`` are top-level commands."""
+    root.command(name="hook")(hook)
+    root.command(name="watch")(watch)
+    root.command(name="worker")(worker)

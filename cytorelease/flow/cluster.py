@@ -231,7 +231,7 @@ def fit_flowsom(
         raise InputError(f"epochs must be at least 1, got {epochs}", path="epochs")
     if metaclusters is not None and not 2 <= metaclusters <= n_nodes:
         raise InputError(
-            f"metaclusters must be 2-{n_nodes} (the map's nodes), got {metaclusters}",
+            f"{metaclusters} metaclusters asked for; a map of {n_nodes} nodes allows 2-{n_nodes}",
             path="metaclusters",
         )
     array = _validated(data, n_nodes)
@@ -414,7 +414,7 @@ def parse_metaclusters(text: str | int) -> int | None:
     value = str(text).strip().lower()
     if value == "auto":
         return None
-    if not value.isdigit():
+    if not value.isdigit() or int(value) < 2:
         raise InputError(
             f"bad metacluster count {text!r}: expected a whole number (2 or more) or 'auto'",
             path="--metaclusters",

@@ -79,14 +79,8 @@ def time_qc(
         removed[index] = True
         reasons[int(index)] = f"event rate z={rate_z[index]:+.1f}"
     for name, values in (signals or {}).items():
+        medians = _segment_medians(np.asarray(values, dtype=np.float64), segment, counts)
         values = np.asarray(values, dtype=np.float64)
-        medians = np.full(segments, np.nan)
-        order = np.argsort(segment, kind="stable")
-        bounds = np.searchsorted(segment[order], np.arange(segments + 1))
-        for index in range(segments):
-            chunk = values[order[bounds[index] : bounds[index + 1]]]
-            if len(chunk):
-                medians[index] = np.median(chunk)
         filled = np.isfinite(medians)
         if filled.sum() < 4:
             continue
@@ -109,6 +103,25 @@ def time_qc(
         removed_events=removed_events,
         total_events=total,
     )
+
+
+def _segment_medians(values: np.ndarray, segment: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Median of ``values`` per segment (NaN for an empty one), with one sort for all."""
+    finite = np.where(np.isfinite(values), values, np.nan)
+    lo, hi = np.nanmin(finite), np.nanmax(finite)
+    if not np.isfinite(lo):
+        return np.full(len(counts), np.nan)
+    # one float sort on "segment + value scaled into [0, 1)": faster than a two-key lexsort
+    scaled = (np.nan_to_num(finite, nan=lo) - lo) / ((hi - lo) or 1.0) * 0.999
+    order = np.argsort(segment + scaled, kind="stable")
+    ordered = values[order]
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    medians = np.full(len(counts), np.nan)
+    filled = counts > 0
+    low = starts[filled] + (counts[filled] - 1) // 2
+    high = starts[filled] + counts[filled] // 2
+    medians[filled] = (ordered[low] + ordered[high]) / 2
+    return medians
 
 
 def _kept_intervals(

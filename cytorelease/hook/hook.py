@@ -25,7 +25,14 @@ from cytorelease.records.datadir import DataDir
 from cytorelease.records.queue import ItemKind, enqueue
 from cytorelease.records.store import Store
 
-__all__ = ["HookOutcome", "HookStatus", "hook_file", "wait_until_stable"]
+__all__ = [
+    "HookOutcome",
+    "HookStatus",
+    "already_seen",
+    "hook_file",
+    "run_hook",
+    "wait_until_stable",
+]
 
 DEFAULT_STABLE_SECONDS = 2.0
 
@@ -232,3 +239,18 @@ def _json(value: Any) -> str:
     from cytorelease.provenance import canonical_json
 
     return canonical_json(value)
+
+
+def run_hook(
+    data_dir: str | Path | None,
+    path: str | Path,
+    *,
+    instrument: str,
+    stable_seconds: float = DEFAULT_STABLE_SECONDS,
+) -> HookOutcome:
+    """Open the data folder's store and hook one file (the ``hook`` command)."""
+    from cytorelease.records.store import open_data
+
+    data, store = open_data(data_dir)
+    with store:
+        return hook_file(data, store, path, instrument=instrument, stable_seconds=stable_seconds)

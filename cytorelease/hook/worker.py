@@ -40,7 +40,7 @@ from cytorelease.records.queue import (
 )
 from cytorelease.records.store import Store
 
-__all__ = ["SERVICE_PASSPHRASE_ENV", "WorkerReport", "run_worker"]
+__all__ = ["SERVICE_PASSPHRASE_ENV", "WorkerReport", "run_worker", "start_worker"]
 
 SERVICE_PASSPHRASE_ENV = "CYTORELEASE_SERVICE_PASSPHRASE"
 WORKER_NAME = "cytorelease-worker"
@@ -386,3 +386,19 @@ def _utc() -> str:
     from datetime import UTC, datetime
 
     return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def start_worker(
+    data_dir: str | Path | None,
+    *,
+    once: bool = False,
+    lease_seconds: float = DEFAULT_LEASE_SECONDS,
+    poll: float = 1.0,
+    log: Callable[[str], None] | None = None,
+) -> WorkerReport:
+    """Open the data folder's store and run a worker (the ``worker`` command)."""
+    from cytorelease.records.store import open_data
+
+    data, store = open_data(data_dir)
+    with store:
+        return run_worker(data, store, once=once, lease_seconds=lease_seconds, poll=poll, log=log)

@@ -14,7 +14,7 @@ from cytorelease.lot.manifest import LotManifest, TubeRole, resolve_input
 from cytorelease.lot.outcome import AnalysisOutcome, AnalysisStatus, InputFile
 from cytorelease.measurement import Measurement, MethodRef
 
-__all__ = ["manual_measurements", "run_flow"]
+__all__ = ["manual_measurements", "run_cytotox", "run_elisa", "run_flow", "run_qpcr"]
 
 
 def run_flow(lot_dir: Path, manifest: LotManifest) -> AnalysisOutcome:
@@ -103,12 +103,80 @@ def run_qpcr(
 
 
 def run_elisa(lot_dir: Path, manifest: LotManifest) -> AnalysisOutcome:
-    """IFN-gamma ELISA potency from the manifest's plate export (wired in once available)."""
+    """IFN-gamma release (ELISA, 4PL/5PL) from the manifest's plate export."""
     potency = manifest.inputs.potency
     if potency is None or potency.elisa is None:
         return AnalysisOutcome(
-            "potency", AnalysisStatus.NOT_IN_MANIFEST, reason="no ELISA plate listed"
+            "potency.elisa", AnalysisStatus.NOT_IN_MANIFEST, reason="no ELISA plate listed"
         )
+    from cytorelease.potency.elisa import analyse_elisa
+    from cytorelease.potency.plots import curve_svg
+
+    plate = resolve_input(lot_dir, potency.elisa.path)
+    result = analyse_elisa(plate, potency.elisa.assay)
+    summary = result.to_dict()
+    definition = result.assay.assay
+    failed = [c.name for c in result.checks if not c.passed]
     return AnalysisOutcome(
-        "potency", AnalysisStatus.UNAVAILABLE, reason="ELISA analysis not available"
+        "potency.elisa",
+        AnalysisStatus.DONE if result.passed else AnalysisStatus.FAILED_ACCEPTANCE,
+        measurements=list(result.measurements),
+        inputs=[
+            InputFile.of(
+                lot_dir, plate, role="potency.elisa", kind="plate", sha256=result.plate.sha256
+            )
+        ],
+        methods=[
+            {
+                "kind": "assay",
+                "id": definition.id,
+                "version": definition.version,
+                "sha256": result.assay.sha256,
+            }
+        ],
+        figures=[
+            {"title": f"IFN-gamma standard curve ({definition.id})", "svg": curve_svg(result)}
+        ],
+        summary={k: summary[k] for k in ("curve", "acceptance", "working_range", "samples")},
+        reason=f"acceptance failed: {', '.join(failed)}" if failed else None,
+    )
+
+
+def run_cytotox(lot_dir: Path, manifest: LotManifest) -> AnalysisOutcome:
+    """% specific lysis from the flow killing assay's tube pair."""
+    potency = manifest.inputs.potency
+    if potency is None or potency.cytotox is None:
+        return AnalysisOutcome(
+            "potency.cytotox",
+            AnalysisStatus.NOT_IN_MANIFEST,
+            reason="no killing-assay tubes listed",
+        )
+    from cytorelease.potency.cytotox import analyse_cytotoxicity
+
+    with_effectors = resolve_input(lot_dir, potency.cytotox.with_effectors)
+    targets_alone = resolve_input(lot_dir, potency.cytotox.targets_alone)
+    result = analyse_cytotoxicity(with_effectors, targets_alone, potency.cytotox.assay)
+    summary = result.to_dict()
+    failed = [c.name for c in result.checks if not c.passed]
+    return AnalysisOutcome(
+        "potency.cytotox",
+        AnalysisStatus.DONE if result.passed else AnalysisStatus.FAILED_ACCEPTANCE,
+        measurements=[result.measurement],
+        inputs=[
+            InputFile.of(lot_dir, with_effectors, role="potency.with_effectors", kind="fcs"),
+            InputFile.of(lot_dir, targets_alone, role="potency.targets_alone", kind="fcs"),
+        ],
+        methods=[
+            {
+                "kind": "assay",
+                "id": result.assay.id,
+                "version": result.assay.version,
+                "sha256": result.assay_sha256,
+            },
+            {"kind": "gating-template", **result.template},
+        ],
+        summary={
+            k: summary[k] for k in ("cytotoxicity_pct", "ci95", "counting", "tubes", "acceptance")
+        },
+        reason=f"acceptance failed: {', '.join(failed)}" if failed else None,
     )

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from cytorelease.errors import SpecError
-from cytorelease.lot.analyses import manual_measurements, run_elisa, run_flow, run_qpcr
+from cytorelease.lot.analyses import manual_measurements, run_cytotox, run_elisa, run_flow, run_qpcr
 from cytorelease.lot.manifest import load_manifest
 from cytorelease.lot.outcome import AnalysisOutcome
 from cytorelease.lot.record import build_record, record_sha256, write_record
@@ -94,7 +94,8 @@ def release_lot(
     steps.append(
         ("vector copy number", lambda: run_qpcr(lot_dir, manifest, car_fraction=car_fraction()))
     )
-    steps.append(("potency", lambda: run_elisa(lot_dir, manifest)))
+    steps.append(("potency: IFN-gamma ELISA", lambda: run_elisa(lot_dir, manifest)))
+    steps.append(("potency: cytotoxicity", lambda: run_cytotox(lot_dir, manifest)))
     total = len(steps) + 2
     for index, (name, step) in enumerate(steps):
         if progress:

@@ -212,42 +212,42 @@ def _ratio(
     replicates = {"transgene": t.replicates if t else 0, "reference": r.replicates if r else 0}
     if t is None or not t.value > 0:
         return SampleVcn(
-            sample,
-            role,
-            False,
-            None,
-            None,
-            None,
-            replicates,
-            None,
-            r.value if r else None,
-            "transgene not detected",
+            sample=sample,
+            role=role,
+            replicates=replicates,
+            transgene_detected=False,
+            vcn=None,
+            ci_low=None,
+            ci_high=None,
+            transgene=None,
+            reference=r.value if r else None,
+            note="transgene not detected",
         )
     if r is None or not r.value > 0:  # the reference check fails the run in this case
         return SampleVcn(
-            sample,
-            role,
-            True,
-            None,
-            None,
-            None,
-            replicates,
-            t.value,
-            None,
-            "reference not amplified",
+            sample=sample,
+            role=role,
+            replicates=replicates,
+            transgene_detected=True,
+            vcn=None,
+            ci_low=None,
+            ci_high=None,
+            transgene=t.value,
+            reference=None,
+            note="reference not amplified",
         )
     vcn = cpdg * t.value / r.value
-    se = math.hypot(t.log_se, r.log_se)
+    se = math.hypot(t.log_se, r.log_se)  # independent errors on the log scale
     return SampleVcn(
-        sample,
-        role,
-        True,
-        vcn,
-        vcn * math.exp(-Z95 * se),
-        vcn * math.exp(Z95 * se),
-        replicates,
-        t.value,
-        r.value,
+        sample=sample,
+        role=role,
+        replicates=replicates,
+        transgene_detected=True,
+        vcn=vcn,
+        ci_low=vcn * math.exp(-Z95 * se),
+        ci_high=vcn * math.exp(Z95 * se),
+        transgene=t.value,
+        reference=r.value,
     )
 
 

@@ -18,6 +18,7 @@ import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 from cytorelease.provenance import canonical_json
@@ -29,9 +30,11 @@ __all__ = [
     "AuditEntry",
     "ChainCheck",
     "append",
+    "check_data_chain",
     "correct",
     "entries",
     "os_user",
+    "read_log",
     "row_hash",
     "service_actor",
     "verify_chain",
@@ -253,3 +256,41 @@ def verify_chain(store: Store) -> ChainCheck:
             )
         previous, expected_sequence, count = entry.hash, sequence + 1, count + 1
     return ChainCheck(count, previous)
+
+
+def read_log(data_dir: str | Path | None, *, lot: str | None = None) -> list[AuditEntry]:
+    """The audit rows of the data folder's store (the ``audit log`` command)."""
+    from cytorelease.records.store import open_data
+
+    _, store = open_data(data_dir)
+    with store:
+        return entries(store, lot=lot)
+
+
+def check_data_chain(data_dir: str | Path | None) -> ChainCheck:
+    """Verify the chain of the data folder's store (the ``audit verify`` command).
+
+    A break is itself audited (as a new row, by the OS user) and raised as a
+    :class:`VerificationError` naming the first broken row.
+    """
+    from cytorelease.errors import VerificationError
+    from cytorelease.records.store import open_data
+
+    _, store = open_data(data_dir)
+    with store:
+        check = verify_chain(store)
+        if check.ok:
+            return check
+        with store.write():
+            append(
+                store,
+                actor=os_user(),
+                action=Action.VERIFICATION_FAILED,
+                object="audit_log",
+                details={"broken_at": check.broken_at, "problem": check.problem},
+            )
+        raise VerificationError(
+            f"audit trail broken at row {check.broken_at}: {check.problem}",
+            path=store.location,
+            hint=f"{check.rows} rows before it verified",
+        )

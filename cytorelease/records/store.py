@@ -21,7 +21,7 @@ from typing import Any
 from cytorelease.errors import InputError
 from cytorelease.records.datadir import DB_ENV, DataDir
 
-__all__ = ["IMMUTABLE_TABLES", "Dialect", "Store", "open_store"]
+__all__ = ["IMMUTABLE_TABLES", "Dialect", "Store", "open_data", "open_store"]
 
 SCHEMA_VERSION = 1
 
@@ -272,3 +272,9 @@ def _open_postgres(url: str) -> Store:
     except psycopg.Error as exc:
         raise InputError(f"cannot connect to PostgreSQL: {exc}".strip(), path=url) from None
     return Store(connection, Dialect.POSTGRES, location=url)
+
+
+def open_data(root: str | Path | None = None) -> tuple[DataDir, Store]:
+    """The data folder (``--data-dir`` / ``CYTORELEASE_DATA`` / per-user default) and its store."""
+    data = DataDir.open(root)
+    return data, open_store(data)

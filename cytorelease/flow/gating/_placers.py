@@ -81,9 +81,12 @@ class PlacementContext:
     memberships: Mapping[str, np.ndarray]
     control_values: Callable[[str, str], np.ndarray | None]  # (gate id, marker) -> values
 
+    columns: dict[str, np.ndarray] = field(default_factory=dict)  # cache, by marker key
+
     def values(self, marker: str, mask: np.ndarray | None = None) -> np.ndarray:
-        column = self.dimensions[marker].values(self.source)
-        return column[self.parent_mask if mask is None else mask]
+        if marker not in self.columns:
+            self.columns[marker] = self.dimensions[marker].values(self.source)
+        return self.columns[marker][self.parent_mask if mask is None else mask]
 
 
 def _threshold_gate(

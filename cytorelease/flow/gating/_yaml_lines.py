@@ -65,7 +65,9 @@ def _walk(document: Any, loc: Sequence[Any]) -> Location:
     path: list[str | int] = []
     current = document
     for position, part in enumerate(loc):
-        if (isinstance(current, Mapping) and part in current) or (isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current)):
+        if (isinstance(current, Mapping) and part in current) or (
+            isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current)
+        ):
             path.append(part)
             current = current[part]
         elif position == len(loc) - 1 and isinstance(current, Mapping) and isinstance(part, str):

@@ -136,6 +136,7 @@ class _Pass:
     memberships: dict[str, np.ndarray] = field(default_factory=dict)
     placed: dict[str, PlacedGate] = field(default_factory=dict)
     flags: list[Flag] = field(default_factory=list)
+    columns: dict[str, np.ndarray] = field(default_factory=dict)  # marker values, computed once
 
 
 def _prepare(template: Template, sample: Sample, markers: Mapping[str, str]) -> _Pass:
@@ -179,7 +180,9 @@ def _run(
         mask = everything_control if parent is None else control.memberships.get(parent)
         if mask is None:
             return None
-        return control.dimensions[marker].values(control.source)[mask]
+        if marker not in control.columns:
+            control.columns[marker] = control.dimensions[marker].values(control.source)
+        return control.columns[marker][mask]
 
     everything_control = (
         np.ones(control.sample.event_count, dtype=bool) if control is not None else None
@@ -197,7 +200,12 @@ def _run(
         else:
             parent_mask = everything if spec.parent is None else state.memberships[spec.parent]
             context = PlacementContext(
-                state.source, state.dimensions, parent_mask, state.memberships, control_values
+                state.source,
+                state.dimensions,
+                parent_mask,
+                state.memberships,
+                control_values,
+                state.columns,
             )
             placed = PLACERS[spec.kind](spec, context)
         state.placed[spec.id] = placed

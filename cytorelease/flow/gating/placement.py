@@ -380,13 +380,14 @@ def scatter_population(
     cells = x_means >= debris_fraction * x_means[main]
     d2 = -2.0 * math.log(1.0 - coverage)  # chi-square quantile with 2 degrees of freedom
     kept = np.flatnonzero(cells)
-    boundary = np.vstack([_ellipse_points(means[i], covs[i], d2) for i in kept])
+    boundary = np.vstack([_ellipse_points(means[i], covs[i], d2, 32) for i in kept])
     hull = boundary[ConvexHull(boundary).vertices]
     for d in np.flatnonzero(~cells):
         # cut against the kept component nearest to this debris component: the one it touches
         c = kept[np.argmin([_separation(means[d], covs[d], means[k], covs[k]) for k in kept])]
         hull = _clip(hull, *_debris_cut(data, means[d], covs[d], means[c], covs[c]))
-    polygon = from_work(_densify(hull, 8))
+    # few vertices: the gate is tested against every event, at a cost linear in its edges
+    polygon = from_work(_densify(hull, 3) if log_scale else hull)
     from cytorelease.flow.gating._polygon_kernel import points_in_polygon
 
     inside = points_in_polygon(polygon, points[:, 0], points[:, 1])
