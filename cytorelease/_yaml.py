@@ -9,16 +9,20 @@ lets the last one win, are refused: in a spec a duplicated ``max`` is a mistake,
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import ValidationError
+
+from cytorelease.errors import CytoreleaseError
 
 __all__ = [
     "LineMap",
     "YamlDocument",
     "YamlLinesError",
     "format_path",
+    "load_yaml_file",
     "load_yaml_with_lines",
     "validation_problems",
 ]
@@ -134,3 +138,28 @@ def validation_problems(exc: ValidationError, lines: LineMap) -> list[str]:
         text = f"{where} (line {line}): {message}" if line else f"{where}: {message}"
         problems.append((line or 0, text))
     return [text for _, text in sorted(problems)]
+
+
+def load_yaml_file(path: str | Path, *, error: type[CytoreleaseError], what: str) -> YamlDocument:
+    """Read and parse a YAML file of kind ``what`` ("assay", "lot manifest"...).
+
+    Every problem (missing, not UTF-8, empty, malformed, duplicate key) is raised as ``error``
+    naming the file and, where known, the line.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise error(f"no such {what} file", path=path) from None
+    except IsADirectoryError:
+        raise error(f"is a folder, not a {what} file", path=path) from None
+    except UnicodeDecodeError:
+        raise error(f"not a UTF-8 text file (is this really a {what}?)", path=path) from None
+    try:
+        document = load_yaml_with_lines(text)
+    except YamlLinesError as exc:
+        where = f"line {exc.line}: " if exc.line else ""
+        raise error(f"{where}{exc}", path=path) from None
+    if document.data is None:
+        raise error(f"the {what} file is empty", path=path)
+    return document

@@ -6,9 +6,9 @@ linkage on Euclidean distances between node codes) and cut into k groups; the co
 nodes is the share of the resamples holding both in which they fell into the same group. The
 metaclusters are the average-linkage clustering of ``1 - consensus``, cut into k groups.
 
-With no k given, k is chosen as FlowSOM does: the elbow of the within-metacluster sum of
-squares of the node codes over k = 1..max_k (here: the k farthest from the chord joining the
-curve's ends, both axes scaled to 0..1).
+With no k given, k is chosen as FlowSOM does, at the elbow of the within-metacluster sum of
+squares of the node codes over k = 1..max_k; here the elbow is the k after the largest relative
+drop (see :func:`_elbow`), and nodes count by their events.
 
 Everything is seeded by a numpy ``Generator``; the cuts are computed by replaying the linkage's
 merges, so the number of groups is always exactly k (``fcluster`` may return fewer on ties).
@@ -95,46 +95,72 @@ def _cluster_consensus(consensus: np.ndarray, k: int) -> np.ndarray:
     return _cuts(tree, consensus.shape[0], [k])[k]
 
 
-def _sse(codes: np.ndarray, labels: np.ndarray) -> float:
+def _sse(codes: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> float:
+    """Within-metacluster sum of squares of the codes, each weighted by its node's events."""
     total = 0.0
     for label in np.unique(labels):
-        members = codes[labels == label]
-        total += float(((members - members.mean(axis=0)) ** 2).sum())
+        members, w = codes[labels == label], weights[labels == label]
+        centre = (members * w[:, None]).sum(axis=0) / w.sum()
+        total += float((w[:, None] * (members - centre) ** 2).sum())
     return total
 
 
 def _elbow(sse: Sequence[float]) -> int:
-    """1-based k of the point farthest below the chord from the first to the last point."""
-    y = np.asarray(sse, dtype=np.float64)
-    if y.size < 3 or y[0] <= y[-1]:
-        return 1 if y.size < 2 else int(np.argmin(y)) + 1
-    x = np.linspace(0.0, 1.0, y.size)
-    scaled = (y - y[-1]) / (y[0] - y[-1])
-    below_chord = (1.0 - x) - scaled
-    return int(np.argmax(below_chord)) + 1
+    """1-based k after the largest relative drop of the sum of squares.
+
+    The curve is first made non-increasing (a k whose consensus partition fits worse than a
+    smaller k's brings no improvement), and 1 % of the total sum of squares is added to every
+    value, so drops among leftovers too small to matter cannot win by their ratio.
+    """
+    y = np.minimum.accumulate(np.asarray(sse, dtype=np.float64))
+    if y.size < 2 or y[0] <= 0:
+        return 1
+    floored = y + 0.01 * y[0]
+    return int(np.argmax(floored[:-1] / floored[1:])) + 2
 
 
 def consensus_metaclusters(
     codes: np.ndarray,
     *,
     k: int | None,
+    weights: np.ndarray | None = None,
     max_k: int = 20,
     resamples: int = 100,
     fraction: float = 0.9,
     rng: np.random.Generator,
 ) -> ConsensusResult:
-    """Metaclusters of the nodes' ``codes`` (nodes x markers): k given, or chosen up to max_k."""
+    """Metaclusters of the nodes' ``codes`` (nodes x markers): k given, or chosen up to max_k.
+
+    ``weights`` (events per node): nodes without events take no part in the clustering (an
+    empty node's code is a leftover of the shrinking neighbourhood, often between populations,
+    where it would take a metacluster of its own or bridge two); each joins the metacluster of
+    the nearest node with events. The sum of squares that picks k weighs nodes by their events.
+    """
     n = codes.shape[0]
+    w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
+    active = np.flatnonzero(w > 0)
+    if active.size < 2:
+        return ConsensusResult(np.zeros(n, dtype=np.int32), 1)
+    used = codes[active]
     if k is not None:
-        k = min(k, n)
-        if k <= 1:
-            return ConsensusResult(np.zeros(n, dtype=np.int32), max(k, 1))
-        consensus = _consensus_matrices(codes, [k], resamples, fraction, rng)[k]
-        return ConsensusResult(_cluster_consensus(consensus, k), k)
-    ks = list(range(2, min(max_k, n) + 1))
-    matrices = _consensus_matrices(codes, ks, resamples, fraction, rng)
-    labels = {1: np.zeros(n, dtype=np.int32)}
+        k = min(k, active.size)
+        consensus = _consensus_matrices(used, [k], resamples, fraction, rng)[k]
+        return ConsensusResult(_spread(codes, active, _cluster_consensus(consensus, k)), k)
+    ks = list(range(2, min(max_k, active.size) + 1))
+    matrices = _consensus_matrices(used, ks, resamples, fraction, rng)
+    labels = {1: np.zeros(active.size, dtype=np.int32)}
     labels.update({kk: _cluster_consensus(matrices[kk], kk) for kk in ks})
-    sse = tuple(_sse(codes, labels[kk]) for kk in sorted(labels))
+    sse = tuple(_sse(used, labels[kk], w[active]) for kk in sorted(labels))
     chosen = _elbow(sse)
-    return ConsensusResult(labels[chosen], chosen, sse)
+    return ConsensusResult(_spread(codes, active, labels[chosen]), chosen, sse)
+
+
+def _spread(codes: np.ndarray, active: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Labels of every node: active nodes keep theirs, the others take their nearest's."""
+    out = np.empty(codes.shape[0], dtype=np.int32)
+    out[active] = labels
+    idle = np.setdiff1d(np.arange(codes.shape[0]), active)
+    if idle.size:
+        gaps = ((codes[idle, None, :] - codes[None, active, :]) ** 2).sum(axis=-1)
+        out[idle] = labels[np.argmin(gaps, axis=1)]
+    return out

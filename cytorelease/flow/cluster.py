@@ -248,6 +248,7 @@ def fit_flowsom(
     found = consensus_metaclusters(
         codes,
         k=metaclusters,
+        weights=node_sizes,
         max_k=max_metaclusters,
         resamples=resamples,
         fraction=resample_fraction,

@@ -25,10 +25,11 @@ from cytorelease.lot.manifest import MANIFEST_NAME, LotManifest
 
 __all__ = ["LotPlan", "Route", "load_lot_plans", "route_file"]
 
-_KIND_PREFIX = {
-    FileKind.FCS: "flow.",
-    FileKind.QPCR_EXPORT: "qpcr",
-    FileKind.PLATE_EXPORT: "potency.",
+# The manifest roles each kind of file can fill.
+_KIND_ROLES: dict[FileKind, tuple[str, ...]] = {
+    FileKind.FCS: ("flow.", "potency.targets_alone", "potency.with_effectors"),
+    FileKind.QPCR_EXPORT: ("qpcr",),
+    FileKind.PLATE_EXPORT: ("potency.elisa",),
 }
 
 
@@ -111,8 +112,8 @@ def route_file(
     if lot is None:
         claimed = meta.get("lot") or meta.get("src") or ", ".join(meta.get("samples", []))
         return Route(None, None, f"no lot manifest matches the file's lot ({claimed or 'none'})")
-    prefix = _KIND_PREFIX.get(kind, "-")
-    candidates = [(role, p) for role, p in plans[lot].inputs() if role.startswith(prefix)]
+    roles = _KIND_ROLES.get(kind, ())
+    candidates = [(role, p) for role, p in plans[lot].inputs() if role.startswith(roles)]
     for name in (meta.get("fil"), original_name):
         by_name = [p for _, p in candidates if name and PurePosixPath(p).name == name]
         if len(by_name) == 1:

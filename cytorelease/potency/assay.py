@@ -13,8 +13,8 @@ from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from cytorelease._yaml import format_path, load_yaml_file
 from cytorelease.errors import AssayError
-from cytorelease.potency._yaml import format_loc, load_located
 from cytorelease.potency.curve import CurveModel, Weighting
 from cytorelease.potency.readers._model import PLATE_SHAPES, normalise_well
 
@@ -220,12 +220,12 @@ def validate_assay_file(name: str | Path, model: type[M], kind: str) -> tuple[M,
     from cytorelease.provenance import content_sha256
 
     path = resolve_resource(ResourceKind.ASSAYS, name)
-    document = load_located(path)
+    document = load_yaml_file(path, error=AssayError, what="assay")
     if not isinstance(document.data, dict):
         raise AssayError("an assay file must be a mapping at its top level", path=path)
     found = document.data.get("kind")
     if found != kind:
-        line = document.line_of(("kind",))
+        line = document.lines.line_of(("kind",))
         raise AssayError(
             f"kind{f' (line {line})' if line else ''}: this is a {found!r} assay, "
             f"the analysis needs a {kind!r} assay",
@@ -237,8 +237,8 @@ def validate_assay_file(name: str | Path, model: type[M], kind: str) -> tuple[M,
         problems = []
         for error in exc.errors():
             loc = tuple(error["loc"])
-            line = document.line_of(loc)
-            where = f"{format_loc(loc)} (line {line})" if line else format_loc(loc)
+            line = document.lines.line_of(loc)
+            where = f"{format_path(loc)} (line {line})" if line else format_path(loc)
             message = error["msg"].removeprefix("Value error, ")
             problems.append(f"{where}: {message}")
         raise AssayError("; ".join(problems), path=path) from None

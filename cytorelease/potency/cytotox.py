@@ -162,7 +162,7 @@ def _count(gating: FlowGatingResult, assay: CytotoxAssay) -> TubeCount:
         normalised = live / beads if beads else None
     else:
         normalised = live / volume if volume else float(live)
-    return TubeCount(str(sample.path), sample.sha256, live, beads, volume, normalised)
+    return TubeCount(sample.path.name, sample.sha256, live, beads, volume, normalised)
 
 
 def analyse_cytotoxicity(

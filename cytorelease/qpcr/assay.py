@@ -138,34 +138,13 @@ class LoadedAssay:
         )
 
 
-def _validation_message(exc: ValidationError, lines: Any) -> str:
-    from cytorelease.spec.yamllines import format_path
-
-    parts = []
-    for error in exc.errors():
-        loc = tuple(p for p in error["loc"] if isinstance(p, str | int))
-        line = lines.line_of(loc)
-        where = format_path(loc)
-        message = error["msg"].removeprefix("Value error, ")
-        parts.append(f"{where}{f' (line {line})' if line else ''}: {message}")
-    return "; ".join(parts)
-
-
 def load_assay(name_or_path: str | Path) -> LoadedAssay:
     """Load and validate an assay by path or by name in the assays/ folder."""
     from cytorelease._resources import ResourceKind, resolve_resource
-    from cytorelease.spec.yamllines import YamlLinesError, load_yaml_with_lines
+    from cytorelease._yaml import load_yaml_file, validation_problems
 
     path = resolve_resource(ResourceKind.ASSAYS, name_or_path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise AssayError("not a UTF-8 text file", path=path) from None
-    try:
-        document = load_yaml_with_lines(text)
-    except YamlLinesError as exc:
-        where = f"line {exc.line}: " if exc.line else ""
-        raise AssayError(f"{where}{exc}", path=path) from None
+    document = load_yaml_file(path, error=AssayError, what="assay")
     if not isinstance(document.data, dict):
         raise AssayError("an assay file must be a YAML mapping", path=path)
     if "transgene" not in document.data and "kind" in document.data:
@@ -173,5 +152,8 @@ def load_assay(name_or_path: str | Path) -> LoadedAssay:
     try:
         assay = QpcrAssay.model_validate(document.data)
     except ValidationError as exc:
-        raise AssayError(_validation_message(exc, document.lines), path=path) from None
+        problems = validation_problems(exc, document.lines)
+        raise AssayError(
+            "; ".join(p.replace("Value error, ", "") for p in problems), path=path
+        ) from None
     return LoadedAssay(assay, path, content_sha256(document.data))

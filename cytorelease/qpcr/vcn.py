@@ -11,7 +11,7 @@ acceptance check reports the reasons and no VCN.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ from cytorelease.qpcr.assay import LoadedAssay, QpcrAssay
 from cytorelease.qpcr.dpcr import Z95, poisson_estimate
 from cytorelease.qpcr.stdcurve import StandardCurve, fit_standard_curve
 from cytorelease.qpcr.table import QpcrExport, Task
+from cytorelease.qpcr.vcn_result import SampleVcn, TargetAmount, VcnResult
 
 __all__ = ["SampleVcn", "VcnResult", "analyse_export", "compute_vcn"]
 
@@ -40,78 +41,6 @@ VCN_ATTRIBUTE = "qpcr.vcn_per_diploid_genome"
 VCN_CELL_ATTRIBUTE = "qpcr.vcn_per_transduced_cell"
 DETECTED_ATTRIBUTE = "qpcr.transgene_detected"
 PRODUCT_ROLE = "drug_product"  # the assay's ``samples`` role whose sample gets measurements
-
-
-@dataclass(frozen=True, slots=True)
-class TargetAmount:
-    """A target's amount in one sample: copies/reaction (qPCR) or copies/partition (dPCR)."""
-
-    value: float
-    log_se: float  # standard error of ln(value)
-    replicates: int
-
-
-@dataclass(frozen=True, slots=True)
-class SampleVcn:
-    sample: str
-    role: str | None
-    transgene_detected: bool
-    vcn: float | None
-    ci_low: float | None
-    ci_high: float | None
-    replicates: dict[str, int]
-    transgene: float | None
-    reference: float | None
-    note: str = ""
-    amount_unit: str = "copies/reaction"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "sample": self.sample,
-            "role": self.role,
-            "vcn": self.vcn,
-            "ci_low": self.ci_low,
-            "ci_high": self.ci_high,
-            "replicates": self.replicates,
-            "transgene_detected": self.transgene_detected,
-            "transgene_amount": self.transgene,
-            "reference_amount": self.reference,
-            "amount_unit": self.amount_unit,
-            "note": self.note,
-        }
-
-
-@dataclass(frozen=True)
-class VcnResult:
-    format: str
-    instrument: str
-    digital: bool
-    transgene_target: str
-    reference_target: str
-    passed: bool
-    checks: list[Check]
-    curves: list[StandardCurve]
-    samples: list[SampleVcn]
-    measurements: list[Measurement]
-    reasons: list[str] = field(default_factory=list)
-    provenance: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "format": self.format,
-            "instrument": self.instrument,
-            "digital": self.digital,
-            "targets": {"transgene": self.transgene_target, "reference": self.reference_target},
-            "run_acceptance": {
-                "passed": self.passed,
-                "checks": [c.to_dict() for c in self.checks],
-                "reasons": self.reasons,
-            },
-            "standard_curves": [c.to_dict() for c in self.curves],
-            "samples": [s.to_dict() for s in self.samples] if self.passed else [],
-            "measurements": [m.to_dict() for m in self.measurements],
-            "provenance": self.provenance,
-        }
 
 
 @dataclass(frozen=True)

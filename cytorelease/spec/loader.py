@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from cytorelease._yaml import LineMap, YamlLinesError, format_path, load_yaml_with_lines
 from cytorelease.errors import SpecError
 from cytorelease.provenance import content_sha256
 from cytorelease.spec.checks import check_spec
@@ -31,7 +32,6 @@ from cytorelease.spec.model import (
     ReportOnlyCriterion,
     Spec,
 )
-from cytorelease.spec.yamllines import LineMap, YamlLinesError, format_path, load_yaml_with_lines
 
 __all__ = ["LoadedSpec", "SpecProblem", "SpecValidationError", "load_spec_file", "spec_identity"]
 

@@ -220,3 +220,16 @@ def test_template_missing_a_channel_names_the_file(lot: Lot, panel) -> None:  # 
         f"{lot.stained.path}: template 'cd19-car-t-panel' needs markers this file lacks: cd8 (CD8)"
     )
     assert "PE-Cy7-A, APC-A (CD19)" in str(caught.value)
+
+
+def test_invalid_transform_parameters_name_the_template(lot: Lot, tmp_path: Path) -> None:
+    from cytorelease.flow.gating.template import load_template
+
+    path = tmp_path / "wide.yaml"
+    path.write_text(
+        "schema_version: 1\nid: w\nversion: '1'\nmarkers: [{key: a, channels: [CD3]}]\n"
+        "transforms: {a: {kind: logicle, w: 3, m: 4.5}}\n"
+        "gates:\n  - {id: x, kind: density_valley, marker: a}\n"
+    )
+    with pytest.raises(TemplateError, match=rf"^{path}: invalid logicle.*W <= M/2"):
+        gate_sample(lot.stained, load_template(path))

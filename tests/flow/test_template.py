@@ -165,3 +165,30 @@ def test_missing_template_names_the_library() -> None:
 
     with pytest.raises(InputError, match=r"no such gating file.*cd19-car-t-panel"):
         load_template("no-such-panel")
+
+
+def test_duplicates_and_unknown_transform_marker() -> None:
+    text = MINIMAL.replace("  - key: fsc\n", "  - key: cd3\n")
+    assert "markers[1].key (line 7): marker key 'cd3' is defined twice" in _error(text)
+    text = MINIMAL + "  - {id: t, kind: density_valley, marker: cd3}\n"
+    assert "gates[1].id (line 13): gate id 't' is used twice" in _error(text)
+    text = MINIMAL + "transforms:\n  cd4: {kind: logicle}\n"
+    assert "transforms.cd4 (line 14): transform for unknown marker 'cd4' (markers: cd3, fsc)" in (
+        _error(text)
+    )
+
+
+def test_boolean_arity_and_compensation_matrix_shape() -> None:
+    text = MINIMAL + "  - {id: n, kind: boolean, op: not, of: [t, t]}\n"
+    assert "gates[1] (line 13): Value error, `not` takes exactly one gate in `of`" in _error(text)
+    text = MINIMAL + "compensation: {source: matrix, channels: [cd3, fsc], matrix: [[1, 0]]}\n"
+    assert "compensation (line 13): Value error, matrix must be 2x2 for 2 channels" in _error(text)
+    text = MINIMAL + "compensation: {source: matrix}\n"
+    assert "source: matrix needs both `channels` and `matrix`" in _error(text)
+
+
+def test_template_not_utf8(tmp_path: Path) -> None:
+    bad = tmp_path / "latin1.yaml"
+    bad.write_bytes(MINIMAL.replace("mini", "m\xe9").encode("latin-1"))
+    with pytest.raises(TemplateError, match=r"latin1.yaml: not UTF-8 text \(byte \d+\)"):
+        load_template(bad)

@@ -84,7 +84,7 @@ def test_a_well_used_twice_is_named(tmp_path: Path) -> None:
 def test_invalid_yaml_names_the_line(tmp_path: Path) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text("id: x\nstandards: [\n", encoding="utf-8")
-    with pytest.raises(AssayError, match=r"bad.yaml: line \d+: invalid YAML"):
+    with pytest.raises(AssayError, match=r"bad\.yaml: line \d+: not valid YAML"):
         load_potency_assay(path)
 
 

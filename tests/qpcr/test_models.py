@@ -63,7 +63,7 @@ def test_assay_rejects_unknown_field_and_bad_volume(tmp_path: Path, project_root
         load_assay(path)
     message = str(info.value)
     assert f"dpcr.ntc_max_positive (line {_line_of(text, 'ntc_max_positive:')})" in message
-    assert "Extra inputs are not permitted" in message
+    assert "unknown field (check the spelling)" in message
     text = _assay_text(project_root).replace("absoluteq: 0.432", "absoluteq: -1")
     path.write_text(text, encoding="utf-8")
     with pytest.raises(AssayError, match=r"dpcr \(line \d+\): partition volume for absoluteq"):

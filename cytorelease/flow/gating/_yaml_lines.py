@@ -55,12 +55,12 @@ def _build(loader: yaml.SafeLoader, node: yaml.Node, where: Location, lines: dic
     return loader.construct_object(node, deep=True)
 
 
-def _walk(document: Any, loc: Sequence[Any]) -> Location:
+def _walk(document: Any, loc: Sequence[Any], missing: bool) -> Location:
     """The part of a pydantic error location that exists in the document.
 
     Pydantic inserts union tags (``"density_valley"``) and validator names into locations; they
-    are not keys of the document and are skipped. A missing key (the last part) is kept: it is
-    the field the user has to add.
+    are not keys of the document and are skipped. For a ``missing`` error the last part is kept:
+    it is the field the user has to add.
     """
     path: list[str | int] = []
     current = document
@@ -70,7 +70,7 @@ def _walk(document: Any, loc: Sequence[Any]) -> Location:
         ):
             path.append(part)
             current = current[part]
-        elif position == len(loc) - 1 and isinstance(current, Mapping) and isinstance(part, str):
+        elif missing and position == len(loc) - 1 and isinstance(current, Mapping):
             path.append(part)
     return tuple(path)
 
@@ -94,7 +94,12 @@ def line_of(lines: Mapping[Location, int], path: Location) -> int | None:
     return None
 
 
-def locate(document: Any, lines: Mapping[Location, int], loc: Sequence[Any]) -> tuple[str, int]:
-    """A pydantic error location as (``field.path[2]``, line); line 1 when nothing matches."""
-    path = _walk(document, loc)
+def locate(
+    document: Any, lines: Mapping[Location, int], loc: Sequence[Any], *, missing: bool = False
+) -> tuple[str, int]:
+    """A pydantic error location as (``field.path[2]``, line); line 1 when nothing matches.
+
+    ``missing``: the error is a missing field, named by the location's last part.
+    """
+    path = _walk(document, loc, missing)
     return format_location(path), line_of(lines, path) or 1

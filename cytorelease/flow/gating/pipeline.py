@@ -143,7 +143,10 @@ def _prepare(template: Template, sample: Sample, markers: Mapping[str, str]) -> 
     flags: list[Flag] = []
     spill_id, spill = _spillover(template, sample, markers, flags)
     covered = set(spill.fluorochromes) if spill is not None else set()
-    transforms = {key: _transform(spec) for key, spec in template.transforms.items()}
+    try:
+        transforms = {key: _transform(spec) for key, spec in template.transforms.items()}
+    except TemplateError as error:  # the transform's own parameter rules
+        raise error.with_path(template.source or template.id) from None
     dimensions = {
         key: Dimension(
             channel,

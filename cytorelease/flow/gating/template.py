@@ -133,7 +133,8 @@ def _describe_validation(exc: ValidationError, document: Any, lines: dict) -> st
             loc = (*loc, "kind")
             kinds = ", ".join(kind.value for kind in GateKind)
             message = f"unknown gate kind {error['ctx']['tag']!r} (kinds: {kinds})"
-        field, line = locate(document, lines, loc)
+        missing = error["type"] in ("missing", "union_tag_invalid")
+        field, line = locate(document, lines, loc, missing=missing)
         if error["type"] == "extra_forbidden":
             message = "unknown field (check its spelling against the template schema)"
         elif error["type"] == "missing":

@@ -5,6 +5,8 @@ column when read together (``Chamber/ID``, ``Sample/Name``, ``<dye>/Name`` for t
 ``Ct/Value``, ``Ct/Call``), then one row per chamber. Chamber ids are ``S<sample>-A<assay>``;
 the chip (48.48, 96.96, 192.24) follows from the highest indices. Ct 999 means no
 amplification; a "Fail" call may still carry a Ct (kept, and the row marked ``excluded``).
+Standards' ``rConc`` becomes ``quantity``; it is a relative concentration unless the lab
+entered copies, so the assay's list of standards (copies per reaction) takes precedence.
 EvaGreen (intercalating dye) exports carry melt columns; their first value becomes an extra
 ``tm`` column (°C) after the documented ones.
 """

@@ -96,7 +96,8 @@ def _samples(root: Any) -> dict[str, tuple[Task, float]]:
         task = _TASKS.get(_text(sample, "type"), Task.UNKNOWN)
         quantity = math.nan
         q = _child(sample, "quantity")
-        if q is not None:
+        # Only copies ("cop") are copies; ng, fold or dilution quantities stay out.
+        if q is not None and _text(q, "unit") in ("cop", ""):
             try:
                 quantity = parse_float(_text(q, "value"))
             except ValueError:

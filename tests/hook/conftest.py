@@ -1,0 +1,60 @@
+"""Fixtures for the unattended side: a data folder with an allow-list, small synthetic lots."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cytorelease.records.datadir import DataDir
+from cytorelease.records.store import Store, open_store
+
+INSTRUMENTS = """\
+schema: cytorelease.instruments/1
+instruments:
+  - {id: FACS-01, serial: V657338, kind: flow-cytometer}
+  - {id: QS-01, serial: "272510034", kind: qpcr}
+  - {id: PR-01, serial: SMP-9, kind: plate-reader}
+"""
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> DataDir:
+    folder = DataDir.open(tmp_path / "data")
+    folder.instruments_path.write_text(INSTRUMENTS, encoding="utf-8")
+    return folder
+
+
+@pytest.fixture
+def store(data: DataDir) -> Iterator[Store]:
+    opened = open_store(data, url="")
+    yield opened
+    opened.close()
+
+
+@pytest.fixture(scope="session")
+def small_lots(tmp_path_factory: pytest.TempPathFactory) -> dict[int, Path]:
+    """Two synthetic lots (flow tubes + manual entries only), small event counts."""
+    from cytorelease.synth.lot import generate_lot
+    from cytorelease.synth.manual import write_manual_entries
+    from cytorelease.synth.params import LotParams
+    from cytorelease.synth.tubes import write_flow_tubes
+
+    out = tmp_path_factory.mktemp("lots")
+    params = LotParams(n_events=4000, fmo_events=2000)
+    return {
+        seed: generate_lot(
+            out, seed=seed, params=params, steps=(write_flow_tubes, write_manual_entries)
+        ).lot_dir
+        for seed in (11, 12)
+    }
+
+
+def install_manifest(data: DataDir, lot_dir: Path) -> Path:
+    """Put a lot's manifest where the worker looks for it: DATA/lots/<lot id>/lot.yaml."""
+    target = data.lots_dir / lot_dir.name / "lot.yaml"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(lot_dir / "lot.yaml", target)
+    return target
