@@ -13,6 +13,7 @@ __all__ = [
     "AssayError",
     "CytoreleaseError",
     "CytoreleaseWarning",
+    "FCSChannelNameWarning",
     "FCSOffsetWarning",
     "InputError",
     "ManifestError",
@@ -91,3 +92,7 @@ class CytoreleaseWarning(UserWarning):
 
 class FCSOffsetWarning(CytoreleaseWarning):
     """HEADER and TEXT data offsets of an FCS file disagree by one byte; TEXT was trusted."""
+
+
+class FCSChannelNameWarning(CytoreleaseWarning):
+    """Empty or duplicate $PnN channel names were made unique; the file's own names differ."""

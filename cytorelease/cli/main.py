@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import sys
 import warnings
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -40,13 +41,28 @@ def _error_line(exc: BaseException) -> tuple[str, int]:
 
     if isinstance(exc, CytoreleaseError):
         return f"error: {exc.one_line()}", exc.exit_code
-    if isinstance(
-        exc, FileNotFoundError | IsADirectoryError | PermissionError | NotADirectoryError
-    ):
-        where = getattr(exc, "filename", None) or ""
-        reason = exc.strerror or type(exc).__name__
-        return f"error: {where}: {reason.lower()}", 2
+    if isinstance(exc, OSError) and exc.filename is not None:
+        return f"error: {exc.filename}: {_os_problem(exc)}", 2
+    if isinstance(exc, UnicodeDecodeError):
+        # Readers should name the file themselves; this is the net for one that does not.
+        return (
+            f"error: input is not {exc.encoding} text (byte {exc.start:,}: "
+            f"{exc.object[exc.start : exc.start + 1]!r}) (save the file as UTF-8)",
+            2,
+        )
     raise exc
+
+
+def _os_problem(exc: OSError) -> str:
+    """What the operating system refused, said as the fix needs it."""
+    if isinstance(exc, FileExistsError):
+        if Path(exc.filename).is_dir():
+            return "already exists; refusing to overwrite it (choose another path or move it)"
+        return "is a file where a folder or a new file was to be created (choose another path)"
+    if isinstance(exc, NotADirectoryError):
+        return "a part of this path is a file, not a folder"
+    reason = (exc.strerror or type(exc).__name__).lower()
+    return reason
 
 
 class _ErrorHandlingGroup(TyperGroup):

@@ -25,7 +25,7 @@ metaclusters are numbered 0..k-1 by decreasing event count.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -93,7 +93,6 @@ class FlowSOMResult:
     metacluster_sizes: np.ndarray
     metacluster_medians: np.ndarray
     sse_by_k: tuple[float, ...] = ()
-    details: dict[str, Any] = field(default_factory=dict)
 
     @property
     def n_metaclusters(self) -> int:
@@ -196,17 +195,6 @@ def train_som(
     return codes, bmu, (float(radii[0]), float(radii[-1]))
 
 
-def _medians(data: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
-    order = np.argsort(labels, kind="stable")
-    bounds = np.searchsorted(labels[order], np.arange(k + 1))
-    out = np.full((k, data.shape[1]), np.nan)
-    for label in range(k):
-        rows = order[bounds[label] : bounds[label + 1]]
-        if rows.size:
-            out[label] = np.median(data[rows], axis=0)
-    return out
-
-
 def fit_flowsom(
     data: np.ndarray,
     *,
@@ -272,7 +260,7 @@ def fit_flowsom(
         metacluster_of_node=metacluster_of_node,
         node_sizes=node_sizes,
         metacluster_sizes=np.bincount(metacluster_of_event, minlength=found.k),
-        metacluster_medians=_medians(array, metacluster_of_event, found.k),
+        metacluster_medians=kernel.group_medians(array, metacluster_of_event, found.k),
         sse_by_k=found.sse_by_k,
     )
 
@@ -336,6 +324,13 @@ def default_markers(sample: Sample) -> list[str]:
     return found
 
 
+def _marker_channel(sample: Sample, marker: str) -> int:
+    """A marker's channel as templates find it: by $PnS label first, then by $PnN."""
+    wanted = marker.strip().casefold()
+    by_label = [c.index for c in sample.channels if c.label and c.label.casefold() == wanted]
+    return by_label[0] if by_label else sample.channel_index(marker)
+
+
 def _scale(kind: ClusterTransform, top: float) -> Transform:
     if kind is ClusterTransform.LOGICLE:
         return LogicleTransform(T=top, W=0.5, M=4.5, A=0.0)
@@ -357,7 +352,7 @@ def sample_matrix(
     Returns the matrix (selected events x markers), the channels' $PnN and whether the file's
     spill was applied.
     """
-    indices = [sample.channel_index(m) for m in markers]
+    indices = [_marker_channel(sample, m) for m in markers]
     names = tuple(sample.channels[i].name for i in indices)
     if len(set(indices)) != len(indices):
         raise InputError(

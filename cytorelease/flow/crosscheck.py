@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from cytorelease.errors import TemplateError
+from cytorelease.flow._som_kernel import group_medians
 from cytorelease.flow.cluster import FlowSOMResult, fit_flowsom
 from cytorelease.flow.compensation import SpilloverMatrix, compensate, sample_spillover
 from cytorelease.flow.gating.pipeline import resolve_markers
@@ -53,9 +54,10 @@ from cytorelease.flow.transforms import (
     LogTransform,
     Transform,
 )
+from cytorelease.provenance import software
 
 __all__ = [
-    "DEFAULT_MAX_DIFFERENCE_PCT",
+    "DEFAULT_MIN_SEPARATION",
     "ClusterLevel",
     "CrossCheckResult",
     "Labelling",
@@ -64,7 +66,6 @@ __all__ = [
     "cross_check",
 ]
 
-DEFAULT_MAX_DIFFERENCE_PCT = 5.0
 DEFAULT_MIN_SEPARATION = 0.15  # on a 0..1 logicle scale (M=4.5): about 0.7 decades
 
 
@@ -116,6 +117,8 @@ class CrossCheckResult:
     clustering: FlowSOMResult
     labelling: Labelling
     level: ClusterLevel
+    template: Mapping[str, str]  # id, version, sha256 of the gating template
+    sample_sha256: str
 
     @property
     def flagged(self) -> bool:
@@ -130,6 +133,9 @@ class CrossCheckResult:
     def to_dict(self) -> dict[str, Any]:
         return {
             "flagged": self.flagged,
+            "template": dict(self.template),
+            "sample_sha256": self.sample_sha256,
+            "software": software(),
             "clustered": self.clustered,
             "events": self.clustering.n_events,
             "labelling": self.labelling.value,
@@ -201,18 +207,9 @@ def _otsu(values: np.ndarray, weights: np.ndarray) -> tuple[float, float]:
     return float((v[best] + v[best + 1]) / 2), float(high_mean[best] - low_mean[best])
 
 
-def _unit_medians(data: np.ndarray, units: np.ndarray, n_units: int, column: int) -> np.ndarray:
-    order = np.argsort(units, kind="stable")
-    bounds = np.searchsorted(units[order], np.arange(n_units + 1))
-    out = np.full(n_units, np.nan)
-    values = data[order, column]
-    for unit in range(n_units):
-        if bounds[unit + 1] > bounds[unit]:
-            out[unit] = np.median(values[bounds[unit] : bounds[unit + 1]])
-    return out
-
-
-def _gate_threshold(gating: FlowGatingResult, template: Template, gate: str, where: str):
+def _gate_threshold(
+    gating: FlowGatingResult, template: Template, gate: str, where: str
+) -> tuple[str, float | None, Side]:
     spec = template.gate(gate)
     placed = {p.id: p for p in gating.placed}[gate]
     marker = placed.details.get("marker")
@@ -262,7 +259,8 @@ def compare_with_clusters(
         else:
             in_parent = np.asarray(gating.membership[parent])[events]
         weights = np.bincount(units[in_parent], minlength=n_units)
-        medians = _unit_medians(data, units, n_units, list(clustering.markers).index(marker))
+        column = list(clustering.markers).index(marker)
+        medians = group_medians(data[:, column : column + 1], units, n_units)[:, 0]
         call = labelling
         positive = np.zeros(n_units, dtype=bool)
         if labelling is Labelling.MAJORITY:
@@ -321,8 +319,7 @@ def cross_check(
 ) -> CrossCheckResult:
     """Cluster the checked gates' parent population and compare each gate with the clusters.
 
-    ``populations`` overrides the template's list (each tolerating
-    :data:`DEFAULT_MAX_DIFFERENCE_PCT` points unless it says otherwise).
+    ``populations`` overrides the template's list of gates and tolerances.
     """
     spec = template.cross_check
     if spec is None:
@@ -359,4 +356,6 @@ def cross_check(
         level=level,
         min_separation=min_separation,
     )
-    return CrossCheckResult(checks, clustered, clustering, labelling, level)
+    return CrossCheckResult(
+        checks, clustered, clustering, labelling, level, gating.template, gating.sample.sha256
+    )

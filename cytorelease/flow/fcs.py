@@ -73,7 +73,7 @@ def read_fcs(path: str | Path, *, dataset: int = 0) -> Sample:
                 f"(numbered 0 to {len(datasets) - 1})"
             )
         chosen = datasets[dataset]
-        channels = build_channels(chosen.keywords)
+        channels = build_channels(chosen.keywords, path)
         layout = data_layout(chosen.keywords, channels)
         start, n_events = _locate_data(chosen, layout, buffer.size, path)
         raw = buffer[start : start + n_events * layout.bytes_per_event]
@@ -108,7 +108,7 @@ def _data_start_hint(path: Path, dataset: int) -> int:
             mapped = map_file(path)
             for item in _walk(mapped, path):
                 if item.index == dataset:
-                    channels = build_channels(item.keywords)
+                    channels = build_channels(item.keywords, path)
                     layout = data_layout(item.keywords, channels)
                     return _locate_data(item, layout, mapped.size, path)[0]
     except (InputError, ValueError, OSError):
@@ -123,7 +123,7 @@ def list_datasets(path: str | Path) -> list[DatasetInfo]:
     try:
         infos = []
         for item in _walk(mapped, path):
-            channels = build_channels(item.keywords)
+            channels = build_channels(item.keywords, path)
             layout = data_layout(item.keywords, channels)
             _, n_events = _locate_data(item, layout, mapped.size, path)
             infos.append(

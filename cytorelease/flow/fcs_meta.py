@@ -6,10 +6,11 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Mapping
+from pathlib import Path
 
 import numpy as np
 
-from cytorelease.errors import CytoreleaseWarning, InputError
+from cytorelease.errors import FCSChannelNameWarning, InputError
 from cytorelease.flow.fcs_data import DataLayout, Datatype, range_mask
 from cytorelease.flow.fcs_text import keyword_float, keyword_int
 from cytorelease.flow.sample import Channel, Spill
@@ -57,13 +58,16 @@ def data_layout(keywords: Mapping[str, str], channels: tuple[Channel, ...]) -> D
     return DataLayout(datatype=datatype, big_endian=big_endian, bits=bits, masks=masks)
 
 
-def build_channels(keywords: Mapping[str, str]) -> tuple[Channel, ...]:
-    """One Channel per parameter; empty names become ``P<n>``, duplicates get ``_P<n>``."""
+def build_channels(keywords: Mapping[str, str], path: Path | None = None) -> tuple[Channel, ...]:
+    """One Channel per parameter; empty names become ``P<n>``, duplicates get ``_P<n>``.
+
+    ``path`` is named in the warning about renamed channels, so the user knows which file.
+    """
     n_channels = keyword_int(keywords, "$PAR")
     if n_channels < 1:
         raise InputError(f"$PAR is {n_channels}: a data set needs at least one parameter")
     integer = keywords.get("$DATATYPE", "").strip().upper() == Datatype.INTEGER
-    names = _unique_names(keywords, n_channels)
+    names = _unique_names(keywords, n_channels, path)
     channels = []
     for index in range(n_channels):
         number = index + 1
@@ -83,7 +87,7 @@ def build_channels(keywords: Mapping[str, str]) -> tuple[Channel, ...]:
     return tuple(channels)
 
 
-def _unique_names(keywords: Mapping[str, str], n_channels: int) -> list[str]:
+def _unique_names(keywords: Mapping[str, str], n_channels: int, path: Path | None) -> list[str]:
     names: list[str] = []
     renamed: list[str] = []
     for number in range(1, n_channels + 1):
@@ -97,9 +101,11 @@ def _unique_names(keywords: Mapping[str, str], n_channels: int) -> list[str]:
             renamed.append(f"$P{number}N {written!r} -> {candidate!r}")
         names.append(candidate)
     if renamed:
+        where = f"{path}: " if path is not None else ""
         warnings.warn(
-            "empty or duplicate channel names made unique: " + "; ".join(renamed),
-            CytoreleaseWarning,
+            FCSChannelNameWarning(
+                f"{where}empty or duplicate channel names made unique: " + "; ".join(renamed)
+            ),
             stacklevel=4,
         )
     return names

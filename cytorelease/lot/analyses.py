@@ -94,12 +94,50 @@ def manual_measurements(manifest: LotManifest) -> list[Measurement]:
 def run_qpcr(
     lot_dir: Path, manifest: LotManifest, *, car_fraction: float | None
 ) -> AnalysisOutcome:
-    """Vector copy number from the manifest's qPCR/dPCR export (wired in once available)."""
-    if manifest.inputs.qpcr is None:
+    """Vector copy number from the manifest's qPCR/dPCR export, per transduced cell when flow
+    gave a CAR+ fraction; a run that fails acceptance gives its reasons and no values."""
+    qpcr = manifest.inputs.qpcr
+    if qpcr is None:
         return AnalysisOutcome(
             "qpcr", AnalysisStatus.NOT_IN_MANIFEST, reason="no qPCR/dPCR export listed"
         )
-    return AnalysisOutcome("qpcr", AnalysisStatus.UNAVAILABLE, reason="VCN analysis not available")
+    from cytorelease.qpcr.vcn import analyse_export
+
+    export = resolve_input(lot_dir, qpcr.path)
+    result = analyse_export(export, qpcr.assay, fmt=qpcr.format, car_fraction=car_fraction)
+    summary = result.to_dict()
+    assay = summary["provenance"].get("assay", {})
+    return AnalysisOutcome(
+        "qpcr",
+        AnalysisStatus.DONE if result.passed else AnalysisStatus.FAILED_ACCEPTANCE,
+        measurements=list(result.measurements),
+        inputs=[InputFile.of(lot_dir, export, role="qpcr", kind=f"{result.format} export")],
+        methods=[
+            {"kind": "assay", **{k: assay[k] for k in ("id", "version", "sha256") if k in assay}}
+        ],
+        figures=_qpcr_figures(result),
+        summary={
+            k: summary[k]
+            for k in (
+                "format",
+                "instrument",
+                "digital",
+                "run_acceptance",
+                "standard_curves",
+                "samples",
+            )
+        },
+        reason="; ".join(result.reasons) or None if not result.passed else None,
+    )
+
+
+def _qpcr_figures(result: Any) -> list[dict[str, str]]:
+    from cytorelease.qpcr.plots import standard_curve_svg
+
+    return [
+        {"title": f"qPCR standard curve: {c.target}", "svg": standard_curve_svg(c)}
+        for c in result.curves
+    ]
 
 
 def run_elisa(lot_dir: Path, manifest: LotManifest) -> AnalysisOutcome:

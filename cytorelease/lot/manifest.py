@@ -139,6 +139,10 @@ def resolve_input(lot_dir: Path, relative: str, *, manifest: Path | None = None)
     target = (lot_dir / relative).resolve()
     if not target.is_relative_to(root):
         raise ManifestError(f"input path {relative!r} resolves outside the lot folder", path=where)
+    if target.is_dir():
+        raise ManifestError(
+            f"input file {relative!r} named in the manifest is a folder, not a file", path=where
+        )
     if not target.is_file():
         raise InputError(
             f"input file {relative!r} named in the manifest does not exist", path=where
@@ -152,6 +156,8 @@ def load_manifest(lot_dir: str | Path) -> LotManifest:
     if not lot_dir.is_dir():
         raise InputError("not a lot folder (expected a directory holding lot.yaml)", path=lot_dir)
     path = lot_dir / MANIFEST_NAME
+    if path.is_dir():
+        raise ManifestError("lot.yaml is a folder, not the lot manifest file", path=path)
     if not path.is_file():
         raise ManifestError("lot folder has no lot.yaml manifest", path=lot_dir)
     try:

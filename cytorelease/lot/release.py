@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from cytorelease.errors import SpecError
+from cytorelease.errors import InputError, SpecError
 from cytorelease.lot.analyses import manual_measurements, run_cytotox, run_elisa, run_flow, run_qpcr
 from cytorelease.lot.manifest import load_manifest
 from cytorelease.lot.outcome import AnalysisOutcome
@@ -78,6 +78,13 @@ def release_lot(
             path=loaded.path,
         )
     out_dir = Path(out) if out is not None else Path.cwd() / f"{manifest.lot_id}-release"
+    if out_dir.exists() and not out_dir.is_dir():
+        # Checked before the analyses run, so a wrong --out costs no time.
+        raise InputError(
+            "is a file, not a folder (--out is the folder for result.json and the CoA)",
+            path=out_dir,
+            hint="choose another --out folder",
+        )
 
     steps: list[tuple[str, Callable[[], AnalysisOutcome]]] = [
         ("flow cytometry", lambda: run_flow(lot_dir, manifest))

@@ -40,6 +40,7 @@ class StandardCurve:
     y_mean: float
     cq_range: tuple[float, float]  # the Cq span of the standards (LOQ window)
     copies_range: tuple[float, float]
+    points: tuple[tuple[float, float], ...] = ()  # (log10 copies, Cq) of every standard well
 
     @property
     def efficiency_pct(self) -> float:
@@ -117,4 +118,5 @@ def fit_standard_curve(target: str, copies: np.ndarray, cq: np.ndarray) -> Stand
         y_mean=float(y.mean()),
         cq_range=(float(y.min()), float(y.max())),
         copies_range=(float(10 ** x.min()), float(10 ** x.max())),
+        points=tuple((float(a), float(b)) for a, b in zip(x, y, strict=True)),
     )

@@ -24,6 +24,7 @@ from cytorelease.records.datadir import DB_ENV, DataDir
 __all__ = ["IMMUTABLE_TABLES", "Dialect", "Store", "open_data", "open_store"]
 
 SCHEMA_VERSION = 1
+_LOCK_KEY = 0x43595452  # "CYTR": the advisory lock every PostgreSQL writer takes
 
 # Tables whose rows are records: written once, never updated or deleted.
 IMMUTABLE_TABLES = ("audit_log", "raw_files", "analyses", "lot_files", "releases", "signatures")
@@ -157,8 +158,9 @@ class Store:
             self._sqlite_begin_immediate()
         else:
             self.connection.execute("BEGIN")
-            # Serialise writers the way BEGIN IMMEDIATE does on SQLite.
-            self.connection.execute("LOCK TABLE audit_log IN EXCLUSIVE MODE")
+            # Serialise writers the way BEGIN IMMEDIATE does on SQLite (a transaction-scoped
+            # advisory lock: it needs no table, so it also guards creating the schema).
+            self.connection.execute("SELECT pg_advisory_xact_lock(?)".replace("?", "%s"), (_LOCK_KEY,))
         try:
             yield self
         except BaseException:
@@ -199,6 +201,15 @@ class Store:
     def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
         row = self.one(sql, params)
         return None if row is None else next(iter(row.values()))
+
+    @property
+    def database_error(self) -> type[Exception]:
+        """The driver's base error class (what a refused UPDATE or DELETE raises)."""
+        if self.dialect is Dialect.SQLITE:
+            return sqlite3.DatabaseError
+        import psycopg
+
+        return psycopg.Error
 
     def close(self) -> None:
         self.connection.close()

@@ -180,6 +180,12 @@ def generate_key(
     except ValidationError as exc:
         problems = "; ".join(f"{e['loc'][0]}: {e['msg']}" for e in exc.errors())
         raise SignatureError(f"invalid signer: {problems}", path=out) from None
+    if out.exists() and not out.is_dir():
+        raise SignatureError(
+            "is a file, not a folder (--out is the folder for KEY.pem and signers.yaml)",
+            path=out,
+            hint="choose another --out folder",
+        )
     key_path = out / f"{user_id}.pem"
     if key_path.exists():
         raise SignatureError(

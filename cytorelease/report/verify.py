@@ -39,16 +39,28 @@ from cytorelease.report.area import (
 )
 from cytorelease.report.entry import Meaning, SignatureEntry, entry_sha256, parse_utc
 from cytorelease.report.keys import SignerRegistry, SignerRole, find_signer, fingerprint
-from cytorelease.report.record import RecordDigests, extract_record, record_digests
+from cytorelease.report.record import (
+    RECORD_ELEMENT_ID,
+    RecordDigests,
+    extract_record,
+    record_digests,
+)
 
 __all__ = [
     "SignatureCheck",
     "VerificationResult",
     "ensure_signable",
+    "require_coa",
     "verify_bytes",
     "verify_report",
 ]
 
+# Any one of these shows a file was rendered by cytorelease as a CoA (see require_coa).
+_COA_MARKS = (
+    b'<meta name="generator" content="cytorelease ',
+    b"<!-- cytorelease:signature-area:",
+    RECORD_ELEMENT_ID.encode(),
+)
 # A signature time later than this past the verifier's clock is refused.
 _CLOCK_SKEW = timedelta(minutes=5)
 _DISPLAY_NAMES = {
@@ -151,8 +163,28 @@ def verify_report(
         raise InputError("no such report", path=path) from None
     except IsADirectoryError:
         raise InputError("is a folder, not a report file", path=path) from None
+    require_coa(data, path=path)
     registry = load_registry(trust) if trust is not None else None
     return verify_bytes(data, registry=registry, path=str(path), now=now)
+
+
+def require_coa(data: bytes, *, path: str | Path | None) -> None:
+    """:class:`InputError` (bad input, exit 2) for a file that is no CoA at all.
+
+    A file with none of a CoA's marks (the generator tag, the signature area, the embedded
+    record) was never a cytorelease CoA (an empty file, another document, a binary): that is the
+    wrong file, not a failed verification. A CoA with any part damaged or cut off still goes on
+    to fail verification.
+    """
+    if not data.strip():
+        raise InputError(f"the file is empty ({len(data)} bytes), not a CoA", path=path)
+    if not any(mark in data for mark in _COA_MARKS):
+        raise InputError(
+            "not a cytorelease CoA: the file has none of a CoA's marks (generator tag, "
+            "signature area, embedded result record)",
+            path=path,
+            hint="give the coa-<lot>.html that `cytorelease release` wrote",
+        )
 
 
 def verify_bytes(
@@ -356,6 +388,7 @@ def ensure_signable(data: bytes, *, path: str | None) -> VerificationResult:
 
     The clock is left out: signing compares its own time with the last signature's.
     """
+    require_coa(data, path=path)
     result = verify_bytes(
         data,
         registry=None,

@@ -123,9 +123,16 @@ def _product_dir(product: str) -> Path:
 
 def latest_effective(product_dir: Path) -> LoadedSpec:
     """The one effective version in a product folder (none, or two, is an error)."""
+    versions = list_versions(product_dir)
+    if not versions:
+        raise SpecError(
+            "no vN.yaml spec versions in this folder",
+            path=product_dir,
+            hint="give a spec file, a product folder of specs/, or product@N",
+        )
     effective = [
         loaded
-        for _, path in list_versions(product_dir)
+        for _, path in versions
         if (loaded := load_spec(path)).spec.status == SpecStatus.EFFECTIVE
     ]
     if not effective:
@@ -186,6 +193,13 @@ def new_version(reference: str | Path) -> Path:
     """Copy the latest version of a product as ``v<N+1>.yaml``, status draft; never overwrites."""
     path = Path(reference)
     if path.is_file():
+        if not _VERSION_FILE.match(path.name):
+            raise SpecError(
+                "not a vN.yaml spec version file",
+                path=path,
+                hint="give a product's spec file (e.g. specs/cd19-car-t/v2.yaml), its folder or "
+                "its name",
+            )
         folder = path.parent
     elif path.is_dir():
         folder = path
@@ -196,7 +210,7 @@ def new_version(reference: str | Path) -> Path:
         folder = _product_dir(match["product"])
     versions = list_versions(folder)
     if not versions:
-        raise SpecError("no vN.yaml spec versions here", path=folder)
+        raise SpecError("no vN.yaml spec versions in this folder", path=folder)
     latest_number, latest_path = versions[-1]
     latest = load_spec(latest_path)  # never copy a broken or tampered version
     number = latest_number + 1
@@ -245,6 +259,14 @@ def lock_specs(paths: list[Path]) -> list[LockEntry]:
             raise SpecError(
                 f"{loaded.ref} is a draft; set status: effective (and effective_from) first",
                 path=path,
+            )
+        if not _VERSION_FILE.match(path.name) or path.parent.name != loaded.spec.product:
+            # A stray copy would otherwise create or edit a LOCK two folders up.
+            raise SpecError(
+                f"only a spec in the registry layout <specs>/{loaded.spec.product}/"
+                f"v{loaded.spec.version}.yaml can be locked; this file is outside it",
+                path=path,
+                hint="move it into the product's folder of your specs library first",
             )
         lock = find_lock(loaded.path)
         entries = read_lock(lock)

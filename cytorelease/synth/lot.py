@@ -26,6 +26,7 @@ from cytorelease.synth.context import LotContext, LotStep
 from cytorelease.synth.manual import write_manual_entries
 from cytorelease.synth.params import LotParams
 from cytorelease.synth.potency_steps import write_killing_tubes, write_potency_plate
+from cytorelease.synth.qpcr_step import write_vcn_exports
 from cytorelease.synth.tubes import LABELS_FILE, write_flow_tubes
 
 __all__ = [
@@ -50,6 +51,7 @@ SPEC_REFERENCE = "cd19-car-t@2"
 GENERATOR = {"name": "cytorelease.synth", "model_version": 2}
 DEFAULT_STEPS: tuple[LotStep, ...] = (
     write_flow_tubes,
+    write_vcn_exports,
     write_potency_plate,
     write_killing_tubes,
     write_manual_entries,

@@ -82,6 +82,18 @@ def test_kernel_matches_numpy_reference() -> None:
     np.testing.assert_allclose(distance, np.sqrt(ref_dist.min(axis=1)), rtol=1e-5)
 
 
+def test_group_medians_match_numpy() -> None:
+    rng = np.random.default_rng(9)
+    data = rng.normal(size=(9001, 3)).astype(np.float32)
+    labels = rng.integers(0, 5, 9001).astype(np.int32)
+    labels[labels == 3] = 2  # group 3 is empty
+    medians = kernel.group_medians(data, labels, 6)
+    for group in (0, 1, 2, 4):
+        expected = np.median(data[labels == group].astype(np.float64), axis=0)
+        np.testing.assert_array_equal(medians[group], expected)
+    assert np.isnan(medians[[3, 5]]).all()
+
+
 def test_radius_schedule_follows_flowsom() -> None:
     distances = grid_distances((10, 10))
     assert distances.max() == 9 and distances[0, 11] == 1  # Chebyshev: diagonal neighbour is 1
@@ -202,6 +214,11 @@ def test_bad_data() -> None:
     with pytest.raises(InputError, match="12 metaclusters asked for; a map of 9 nodes allows 2-9"):
         fit_flowsom(np.random.default_rng(0).random((50, 3)), grid=(3, 3), metaclusters=12)
     with pytest.raises(InputError, match="epochs must be at least 1"):
-        fit_flowsom(np.random.default_rng(0).random((50, 3)), grid=(3, 3), epochs=0)
+        fit_flowsom(np.random.default_rng(0).random((50, 3)), grid=(3, 3), metaclusters=2, epochs=0)
     with pytest.raises(InputError, match="2 marker names for 3 data columns"):
-        fit_flowsom(np.random.default_rng(0).random((50, 3)), grid=(3, 3), markers=["a", "b"])
+        fit_flowsom(
+            np.random.default_rng(0).random((50, 3)),
+            grid=(3, 3),
+            metaclusters=2,
+            markers=["a", "b"],
+        )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cytorelease.flow.gating.placement import (
     control_percentile,
@@ -132,3 +134,39 @@ def test_time_qc_detects_signal_drift() -> None:
     assert result.removed[70:75].all()
     assert result.removed.sum() == 5
     assert result.reasons[0].startswith("fsc drift z=-")
+
+
+@given(
+    st.integers(min_value=200, max_value=5_000),
+    st.floats(min_value=0.0, max_value=0.3),
+    st.integers(min_value=8, max_value=60),
+    st.integers(min_value=0, max_value=2**31),
+)
+@settings(max_examples=25, deadline=None)
+def test_time_qc_keep_matches_the_removed_segments(
+    n: int, clog: float, segments: int, seed: int
+) -> None:
+    rng = np.random.default_rng(seed)
+    time = np.sort(rng.uniform(0, 50, n))
+    # thin out a stretch so some segments may be dropped
+    time = time[~((time > 20) & (time < 30) & (rng.uniform(size=n) < clog))]
+    result = time_qc(time, segments=segments)
+    kept = result.keep(time)
+    assert int((~kept).sum()) == result.removed_events
+    assert result.removed_events == int(result.counts[result.removed].sum())
+    assert 0.0 <= result.removed_pct <= 100.0
+
+
+@given(
+    st.floats(min_value=0.005, max_value=0.5),
+    st.floats(min_value=0.25, max_value=0.6),
+    st.integers(min_value=0, max_value=2**31),
+)
+@settings(max_examples=20, deadline=None)
+def test_density_valley_threshold_lies_between_its_modes(
+    minor: float, gap: float, seed: int
+) -> None:
+    values = _two_modes(np.random.default_rng(seed), 20_000, minor, gap)
+    found = density_valley(values)
+    if found.threshold is not None:
+        assert found.modes[0] < found.threshold < found.modes[1]

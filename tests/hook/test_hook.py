@@ -72,7 +72,10 @@ def test_same_content_twice_is_a_no_op_that_says_so(
 @pytest.mark.parametrize(
     ("content", "reason"),
     [
-        (b"Sample,Value\nA,1\n", "not a valid FCS file or a known qPCR/dPCR or plate-reader export"),
+        (
+            b"Sample,Value\nA,1\n",
+            "not a valid FCS file or a known qPCR/dPCR or plate-reader export",
+        ),
         (b"", "the file is empty"),
     ],
 )
@@ -174,7 +177,7 @@ def test_stability_timeout_is_one_line_error(tmp_path: Path) -> None:
     writer = threading.Thread(target=keep_writing)
     writer.start()
     try:
-        with pytest.raises(InputError, match="the file kept changing for 0.3 s"):
+        with pytest.raises(InputError, match=r"the file kept changing for 0\.3 s"):
             wait_until_stable(source, stable_seconds=0.2, timeout=0.3)
     finally:
         stop.set()
@@ -195,13 +198,17 @@ def test_cli_hook_exit_codes_and_messages(
     bad.write_bytes(b"FCS3.1    garbage")
     quarantined = runner.invoke(app, ["hook", str(bad), "--instrument", "FACS-01", *base])
     assert quarantined.exit_code == 2
-    assert quarantined.output == (f"error: {bad}: quarantined: the file has 17 bytes: too short for the 58-byte FCS HEADER\n")
+    assert quarantined.output == (
+        f"error: {bad}: quarantined: the file has 17 bytes: too short for the 58-byte FCS HEADER\n"
+    )
     assert quarantined.output.count("\n") == 1
     refused = runner.invoke(app, ["hook", str(source), "--instrument", "NOPE", *base])
     assert refused.exit_code == 2
     assert refused.output == (
         f"error: {source}: instrument 'NOPE' is not in the allow-list {data.instruments_path}\n"
     )
-    missing = runner.invoke(app, ["hook", str(tmp_path / "gone.fcs"), "--instrument", "FACS-01", *base])
+    missing = runner.invoke(
+        app, ["hook", str(tmp_path / "gone.fcs"), "--instrument", "FACS-01", *base]
+    )
     assert missing.exit_code == 2
     assert missing.output == f"error: {tmp_path / 'gone.fcs'}: no such file\n"

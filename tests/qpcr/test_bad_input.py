@@ -222,3 +222,13 @@ def test_damaged_copies_give_a_table_or_one_input_error(tmp_path: Path, name: st
             assert str(exc).startswith(str(path)) and "\n" not in str(exc)
         else:
             assert len(export.table) > 0
+
+
+def test_non_ascii_garbage_in_a_ct_cell(tmp_path: Path) -> None:
+    """A damaged byte inside a number (seen to crash pandas.to_numeric) is one clear line."""
+    source = shared_path("qpcr", "biomark", "HTqPCR_BioMark_sample.csv")
+    data = source.read_bytes().replace(b",31.8665573090649,", b",31.8\xe365573090649,")
+    path = tmp_path / "bm.csv"
+    path.write_bytes(data)
+    with pytest.raises(InputError, match=r"line 20: Ct '31\.8ã65573090649' is not a number"):
+        read_export(path)

@@ -338,3 +338,27 @@ def test_quantasoft_names_give_the_same_quantities(tmp_path: Path) -> None:
     t = export.table
     recomputed = concentration(t["positives"], t["partitions"], t["volume_nl"])
     assert np.allclose(recomputed, t["concentration"], rtol=0.005)
+
+
+def test_rdml_quantity_only_when_in_copies(tmp_path: Path) -> None:
+    xml = (
+        b'<rdml xmlns="http://www.rdml.org" version="1.2">'
+        b'<sample id="S1"><type>std</type><quantity><value>1000</value><unit>cop</unit>'
+        b'</quantity></sample><sample id="S2"><type>std</type><quantity><value>5</value>'
+        b"<unit>ng</unit></quantity></sample>"
+        b'<experiment id="e"><run id="r"><pcrFormat><rows>8</rows><columns>12</columns>'
+        b"<rowLabel>ABC</rowLabel><columnLabel>123</columnLabel></pcrFormat>"
+        b'<react id="13"><sample id="S1"/><data><tar id="CAR"/><cq>27.5</cq></data></react>'
+        b'<react id="14"><sample id="S2"/><data><tar id="CAR"/><cq>-1</cq></data></react>'
+        b"</run></experiment></rdml>"
+    )
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("rdml_data.xml", xml)
+    path = tmp_path / "run.rdml"
+    path.write_bytes(buffer.getvalue())
+    table = read_export(path).table
+    s1, s2 = _row(table, sample="S1"), _row(table, sample="S2")
+    assert (s1["well"], s1["quantity"], s1["cq"]) == ("B1", 1000.0, 27.5)
+    assert s2["well"] == "B2" and math.isnan(s2["quantity"])
+    assert math.isnan(s2["cq"])  # RDML writes -1 for no amplification

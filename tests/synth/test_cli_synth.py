@@ -19,11 +19,18 @@ def test_generate_json_names_files_and_truth(tmp_path: Path) -> None:
     doc = json.loads(result.stdout)
     assert doc["lot_id"] == "lot-CAR-0004"
     assert Path(doc["lot_dir"]) == tmp_path / "lot-CAR-0004"
-    paths = {Path(f["path"]).name for f in doc["files"]}
+    paths = {
+        Path(f["path"]).relative_to(tmp_path / "lot-CAR-0004").as_posix() for f in doc["files"]
+    }
     assert paths == {
         "tube1_stained.fcs",
         "tube2_fmo_car.fcs",
         "labels.npz",
+        "qpcr/biomark_96.96_table_results.csv",
+        "qpcr/qx_manager_results.csv",
+        "elisa_ifng.csv",
+        "killing_with_effectors.fcs",
+        "killing_targets_alone.fcs",
         "lot.yaml",
         "truth.json",
     }

@@ -26,7 +26,24 @@ from cytorelease.synth import (
     realised_measurements,
 )
 
-FILES = {"tube1_stained.fcs", "tube2_fmo_car.fcs", "labels.npz", "lot.yaml", "truth.json"}
+FILES = {
+    "tube1_stained.fcs",
+    "tube2_fmo_car.fcs",
+    "labels.npz",
+    "qpcr/biomark_96.96_table_results.csv",
+    "qpcr/qx_manager_results.csv",
+    "elisa_ifng.csv",
+    "killing_with_effectors.fcs",
+    "killing_targets_alone.fcs",
+    "lot.yaml",
+    "truth.json",
+}
+
+
+def _files(lot_dir: Path) -> list[Path]:
+    return sorted(p for p in lot_dir.rglob("*") if p.is_file())
+
+
 SMALL = LotParams(n_events=20_000, fmo_events=10_000)
 
 
@@ -36,13 +53,13 @@ def lot(tmp_path_factory: pytest.TempPathFactory) -> LotTruth:
 
 
 def _bytes(lot_dir: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(lot_dir.iterdir())}
+    return {p.relative_to(lot_dir).as_posix(): p.read_bytes() for p in _files(lot_dir)}
 
 
 def test_layout_and_file_hashes(lot: LotTruth) -> None:
     assert lot.lot_id == "lot-CAR-0005"
     assert lot.lot_dir.name == "lot-CAR-0005"
-    assert {p.name for p in lot.lot_dir.iterdir()} == FILES
+    assert {p.relative_to(lot.lot_dir).as_posix() for p in _files(lot.lot_dir)} == FILES
     assert set(lot.files) == FILES - {"truth.json"}
     for name, sha in lot.files.items():
         assert file_sha256(lot.lot_dir / name) == sha

@@ -81,12 +81,11 @@ class PlacementContext:
     memberships: Mapping[str, np.ndarray]
     control_values: Callable[[str, str], np.ndarray | None]  # (gate id, marker) -> values
 
-    columns: dict[str, np.ndarray] = field(default_factory=dict)  # cache, by marker key
-
     def values(self, marker: str, mask: np.ndarray | None = None) -> np.ndarray:
-        if marker not in self.columns:
-            self.columns[marker] = self.dimensions[marker].values(self.source)
-        return self.columns[marker][self.parent_mask if mask is None else mask]
+        # not cached: each marker is read by one or two gates, and a million-event column per
+        # marker kept alive would double the run's memory
+        column = self.dimensions[marker].values(self.source)
+        return column[self.parent_mask if mask is None else mask]
 
 
 def _threshold_gate(
@@ -123,6 +122,7 @@ def _place_density_valley(spec: DensityValleyGateSpec, ctx: PlacementContext) ->
 
 
 def _place_control_percentile(spec: ControlPercentileGateSpec, ctx: PlacementContext) -> PlacedGate:
+    values: np.ndarray | None
     if spec.reference is not None:
         values = ctx.values(spec.marker, ctx.memberships[spec.reference])
         source = f"reference population {spec.reference!r}"
@@ -142,7 +142,8 @@ def _place_control_percentile(spec: ControlPercentileGateSpec, ctx: PlacementCon
         "control_events": len(values),
     }
     if threshold is None:
-        return PlacedGate(spec.id, spec.kind, details=details, reason=f"the {source} is empty")
+        where = f"the {source}'s {spec.parent or 'top'} population"
+        return PlacedGate(spec.id, spec.kind, details=details, reason=f"{where} is empty")
     gate = _threshold_gate(spec, ctx.dimensions[spec.marker], threshold)
     return PlacedGate(spec.id, spec.kind, (gate,), details)
 

@@ -37,7 +37,7 @@ from cytorelease.flow.gating.template_model import (
     TransformKind,
     TransformSpec,
 )
-from cytorelease.flow.sample import Sample
+from cytorelease.flow.sample import Channel, Sample
 from cytorelease.flow.transforms import (
     AsinhTransform,
     HyperlogTransform,
@@ -81,9 +81,8 @@ def resolve_markers(template: Template, sample: Sample) -> dict[str, str]:
     return found
 
 
-def _describe(channel: object) -> str:
-    name, label = channel.name, channel.label  # type: ignore[attr-defined]
-    return f"{name} ({label})" if label else name
+def _describe(channel: Channel) -> str:
+    return f"{channel.name} ({channel.label})" if channel.label else channel.name
 
 
 def _transform(spec: TransformSpec) -> Transform:
@@ -136,7 +135,6 @@ class _Pass:
     memberships: dict[str, np.ndarray] = field(default_factory=dict)
     placed: dict[str, PlacedGate] = field(default_factory=dict)
     flags: list[Flag] = field(default_factory=list)
-    columns: dict[str, np.ndarray] = field(default_factory=dict)  # marker values, computed once
 
 
 def _prepare(template: Template, sample: Sample, markers: Mapping[str, str]) -> _Pass:
@@ -158,10 +156,14 @@ def _prepare(template: Template, sample: Sample, markers: Mapping[str, str]) -> 
     memberships: dict[str, np.ndarray] = {}
     source = SampleEvents(
         sample,
-        {spill_id: spill} if spill is not None and spill_id != FCS_SPILL_ID else {},
+        {spill.id: spill} if spill is not None and spill.id != FCS_SPILL_ID else {},
         events=preprocessed_events(sample),  # type: ignore[arg-type]
         membership=memberships.__getitem__,
     )
+    if spill is not None and spill.fluorochromes:
+        # Compensate now, before any column is cached: the solve's temporaries are the largest
+        # allocation of a run, and nothing else should be alive beside them.
+        source.channel_values(spill.fluorochromes[0], spill_id)
     return _Pass(sample, source, dimensions, spill_id, spill, memberships, flags=flags)
 
 
@@ -183,9 +185,7 @@ def _run(
         mask = everything_control if parent is None else control.memberships.get(parent)
         if mask is None:
             return None
-        if marker not in control.columns:
-            control.columns[marker] = control.dimensions[marker].values(control.source)
-        return control.columns[marker][mask]
+        return control.dimensions[marker].values(control.source)[mask]
 
     everything_control = (
         np.ones(control.sample.event_count, dtype=bool) if control is not None else None
@@ -203,12 +203,7 @@ def _run(
         else:
             parent_mask = everything if spec.parent is None else state.memberships[spec.parent]
             context = PlacementContext(
-                state.source,
-                state.dimensions,
-                parent_mask,
-                state.memberships,
-                control_values,
-                state.columns,
+                state.source, state.dimensions, parent_mask, state.memberships, control_values
             )
             placed = PLACERS[spec.kind](spec, context)
         state.placed[spec.id] = placed
@@ -263,11 +258,11 @@ def gate_sample(
     """Place the template's gates on ``sample`` (thresholds from ``control`` where it says so)."""
     markers = resolve_markers(template, sample)
     control_pass: _Pass | None = None
+    state = _prepare(template, sample, markers)  # the big tube first: its peak memory alone
     if control is not None and _control_needs(template):
         control_markers = _check_same_panel(sample, control, template, markers)
         control_pass = _prepare(template, control, control_markers)
         _run(template, control_pass, only=_control_needs(template))
-    state = _prepare(template, sample, markers)
     _run(template, state, control=control_pass)
     if control_pass is not None:
         state.flags += [

@@ -26,6 +26,7 @@ __all__ = [
 ]
 
 _MIN_EVENTS = 50  # below this, no density estimate is meaningful
+_CHUNK = 1 << 17  # events per chunk of density binning
 
 
 def _single_threaded() -> Any:
@@ -60,11 +61,15 @@ def kde_on_grid(
 
     grid = np.linspace(lo, hi, points)
     dx = grid[1] - grid[0]
-    position = (values[(values >= lo) & (values <= hi)] - lo) / dx
-    left = np.floor(position).astype(np.int64)
-    frac = position - left
-    counts = np.bincount(left, weights=1.0 - frac, minlength=points + 1)
-    counts += np.bincount(np.minimum(left + 1, points), weights=frac, minlength=points + 1)
+    counts = np.zeros(points + 1)
+    # in chunks: the binning temporaries stay small however many events there are
+    for start in range(0, len(values), _CHUNK):
+        chunk = values[start : start + _CHUNK]
+        position = (chunk[(chunk >= lo) & (chunk <= hi)] - lo) / dx
+        left = np.floor(position).astype(np.int64)
+        frac = position - left
+        counts += np.bincount(left, weights=1.0 - frac, minlength=points + 1)
+        counts += np.bincount(np.minimum(left + 1, points), weights=frac, minlength=points + 1)
     density = gaussian_filter1d(counts[:points], bandwidth / dx, mode="constant")
     return grid, density / max(len(values) * dx, 1.0)
 

@@ -46,7 +46,11 @@ def sniff_format(data: bytes) -> PlateFormat | None:
         return PlateFormat.SOFTMAX_PRO
     if looks_like_gen5(text):
         return PlateFormat.GEN5
-    if find_grids(rows_from_csv(text)):
+    try:
+        rows = rows_from_csv(text)
+    except InputError:
+        return None  # not delimited text either: no known format
+    if find_grids(rows):
         return PlateFormat.GRID
     return None
 

@@ -29,11 +29,21 @@ _COLUMNS_TO_WELLS = {12: 96, 24: 384}
 _WAVELENGTH = re.compile(r"(\d{3})(?:\.\d+)?\s*nm|:\s*(\d{3})\s*$", re.IGNORECASE)
 
 
-def rows_from_csv(text: str) -> list[list[str]]:
+def rows_from_csv(text: str, *, path: str | None = None) -> list[list[str]]:
+    """The cells of delimited text; :class:`InputError` when the csv module cannot split it."""
     sample = "\n".join(text.splitlines()[:50])
     counts = {d: sample.count(d) for d in ("\t", ";", ",")}
     delimiter = max(counts, key=lambda d: counts[d])
-    return [[c.strip() for c in row] for row in csv.reader(io.StringIO(text), delimiter=delimiter)]
+    # newline="" lets the csv module see bare CR line ends instead of failing on them.
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        return [[c.strip() for c in row] for row in reader]
+    except csv.Error as exc:
+        raise InputError(
+            f"not readable as delimited text: line {reader.line_num}: {exc}",
+            path=path,
+            hint="is this really a plate-reader export? binary files are not",
+        ) from None
 
 
 def rows_from_xlsx(data: bytes, path: str) -> list[list[str]]:
@@ -111,7 +121,7 @@ def _metadata(rows: list[list[str]]) -> dict[str, str]:
 def read_grid(data: bytes, *, path: str, sha256: str) -> PlateExport:
     """Every grid in a CSV or xlsx file, one reading each (raw values)."""
     is_xlsx = data.startswith(b"PK\x03\x04")
-    rows = rows_from_xlsx(data, path) if is_xlsx else rows_from_csv(decode_text(data))
+    rows = rows_from_xlsx(data, path) if is_xlsx else rows_from_csv(decode_text(data), path=path)
     grids = find_grids(rows)
     if not grids:
         raise InputError(

@@ -24,6 +24,7 @@ from cytorelease.qpcr.table import ExportFormat, QpcrExport, Task, table_from_co
 
 FORMAT = ExportFormat.BIOMARK
 NO_CT = 999.0
+_PREAMBLE_LINES = 200  # the key,value block and header rows always sit in the first lines
 _CHAMBER = re.compile(r"^S(\d+)-A(\d+)$")
 _CHAMBERS = re.compile(r"^S(\d+)-A(\d+)$", re.M)
 # (samples, assays) -> chambers, for the chips Biomark exports.
@@ -94,18 +95,37 @@ def _column_map(rows3: list[list[str]], path: Path) -> dict[str, int]:
     return found
 
 
-def _numbers(values: Any, label: str, first_line: int, path: Path) -> Any:
-    """Float column; a cell that is neither blank nor a number is named with its line."""
+def _to_float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return float("nan")
+
+
+def _coerce(values: Any) -> Any:
+    """Floats from a text column, NaN where a cell is not a number.
+
+    Goes through the column's distinct values with ``float`` rather than ``pd.to_numeric``,
+    which crashed the interpreter on some non-ASCII cells of damaged files (pandas 2.3).
+    """
     import numpy as np
-    import pandas as pd
 
     if values.dtype == np.float64:
         return values.to_numpy(np.float64)
-    numbers = pd.to_numeric(values, errors="coerce").to_numpy(np.float64)
+    return _mapped(values, _to_float).astype(np.float64)
+
+
+def _numbers(values: Any, label: str, first_line: int, path: Path) -> Any:
+    """Float column; a cell that is neither blank nor a number is named with its line."""
+    import numpy as np
+
+    numbers = _coerce(values)
+    if values.dtype == np.float64:
+        return numbers
     suspect = np.flatnonzero(np.isnan(numbers))
     if suspect.size:
         text = values.to_numpy(object)[suspect]
-        bad = np.array([str(t).strip() != "" for t in text], dtype=bool)
+        bad = np.array([str(t).strip() not in ("", "nan", "NaN") for t in text], dtype=bool)
         if bad.any():
             index = int(suspect[np.argmax(bad)])
             raise InputError(
@@ -115,13 +135,13 @@ def _numbers(values: Any, label: str, first_line: int, path: Path) -> Any:
     return numbers
 
 
-def _parse_body(body: list[str], usecols: list[int], numeric: list[int]) -> Any:
+def _parse_body(body: str, usecols: list[int], numeric: list[int]) -> Any:
     import io
 
     import pandas as pd
 
     return pd.read_csv(
-        io.StringIO("\n".join(body)),
+        io.StringIO(body),
         header=None,
         usecols=usecols,
         dtype={i: (float if i in numeric else str) for i in usecols},
@@ -145,14 +165,14 @@ def read(data: bytes, *, path: Path, sha256: str) -> QpcrExport:
     import io
 
     import numpy as np
-    import pandas as pd
 
     text = decode(data)
-    lines = text.splitlines()
+    # The preamble is short: scan its lines, then hand the chamber rows to the C parser whole.
+    lines = text.split("\n", _PREAMBLE_LINES)[:_PREAMBLE_LINES]
     metadata: dict[str, str] = {}
     index = 0
     while index < len(lines) and not lines[index].startswith("Experiment Information"):
-        parts = lines[index].split(",", 1)
+        parts = lines[index].rstrip("\r").split(",", 1)
         if len(parts) == 2 and parts[0].strip():
             metadata[parts[0].strip()] = parts[1].strip()
         index += 1
@@ -164,12 +184,14 @@ def read(data: bytes, *, path: Path, sha256: str) -> QpcrExport:
         )
     header = list(csv.reader(io.StringIO("\n".join(lines[index : index + 3]))))
     columns = _column_map(header, path)
-    body = [ln for ln in lines[index + 3 :] if ln.strip()]
-    if not body:
+    body = text.split("\n", index + 3)[-1] if len(lines) > index + 3 else ""
+    stripped = body.rstrip()
+    if not stripped:
         raise InputError("the Table Results export has no chamber rows", path=path)
     # Only the last row can be cut short by a truncated copy; check it, then parse in C.
+    last = stripped.rsplit("\n", 1)[-1]
     check_row_lengths(
-        header[1], list(csv.reader([body[-1]])), path=path, first_line=index + 3 + len(body)
+        header[1], list(csv.reader([last])), path=path, first_line=index + 4 + stripped.count("\n")
     )
     wanted = sorted(columns.values())
     numeric = [columns[k] for k in ("cq", "quantity") if k in columns]
@@ -224,7 +246,7 @@ def read(data: bytes, *, path: Path, sha256: str) -> QpcrExport:
     )
     if "tm" in columns:
         # Melting temperature of the product (°C), NaN when the export left it blank.
-        table["tm"] = pd.to_numeric(col("tm"), errors="coerce").to_numpy(np.float64)
+        table["tm"] = _coerce(col("tm"))
     version = metadata.get("Application Version", "?")
     return QpcrExport(
         format=FORMAT,

@@ -1,0 +1,93 @@
+"""``watch``: one pass over an inbox tree, and following new files with watchdog."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from cytorelease.cli.main import app
+from cytorelease.hook.watch import NO_INSTRUMENT, scan_once, watch_inbox
+from cytorelease.records import audit
+from cytorelease.records.datadir import DataDir
+from cytorelease.records.store import Store, open_store
+
+
+def _inbox(tmp_path: Path, small_lots: dict[int, Path]) -> Path:
+    inbox = tmp_path / "inbox"
+    (inbox / "FACS-01" / "day1").mkdir(parents=True)
+    (inbox / "ROGUE-7").mkdir()
+    shutil.copyfile(small_lots[11] / "tube1_stained.fcs", inbox / "FACS-01" / "day1" / "a.fcs")
+    shutil.copyfile(small_lots[11] / "tube1_stained.fcs", inbox / "FACS-01" / "a-copy.fcs")
+    shutil.copyfile(small_lots[11] / "tube2_fmo_car.fcs", inbox / "ROGUE-7" / "b.fcs")
+    shutil.copyfile(small_lots[11] / "tube2_fmo_car.fcs", inbox / "loose.fcs")
+    (inbox / "FACS-01" / ".partial.fcs").write_bytes(b"FCS3.1 still being written")
+    return inbox
+
+
+def test_scan_once_hooks_each_file_once(
+    data: DataDir, store: Store, small_lots: dict[int, Path], tmp_path: Path
+) -> None:
+    inbox = _inbox(tmp_path, small_lots)
+    report = scan_once(data, store, inbox, stable_seconds=0.05)
+    assert report.counts() == {"ingested": 1, "duplicate": 1, "quarantined": 0, "refused": 2}
+    refused = {e.details["instrument"] for e in audit.entries(store) if e.action == "refuse"}
+    assert refused == {"ROGUE-7", NO_INSTRUMENT}
+    again = scan_once(data, store, inbox, stable_seconds=0.05)
+    assert again.outcomes == []  # everything was handled: nothing hooked or audited twice
+    assert len(audit.entries(store)) == 4
+
+
+def test_cli_watch_once(data: DataDir, small_lots: dict[int, Path], tmp_path: Path) -> None:
+    inbox = _inbox(tmp_path, small_lots)
+    result = CliRunner().invoke(
+        app,
+        ["watch", str(inbox), "--once", "--data-dir", str(data.root), "--stable-seconds", "0.05"],
+    )
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1] == (
+        "4 files: 1 ingested, 1 duplicate, 0 quarantined, 2 refused"
+    )
+
+
+def test_cli_watch_missing_inbox(data: DataDir, tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["watch", str(tmp_path / "nope"), "--once", "--data-dir", str(data.root)]
+    )
+    assert result.exit_code == 2
+    assert result.output == (
+        f"error: {tmp_path / 'nope'}: the inbox is not a folder (pass an existing folder)\n"
+    )
+
+
+def test_watch_follows_new_files(
+    data: DataDir, store: Store, small_lots: dict[int, Path], tmp_path: Path
+) -> None:
+    inbox = tmp_path / "inbox"
+    (inbox / "FACS-01").mkdir(parents=True)
+    stop = threading.Event()
+    results = []
+
+    def run() -> None:
+        with open_store(data, url="") as own:  # a SQLite connection belongs to its thread
+            results.append(watch_inbox(data, own, inbox, stable_seconds=0.1, poll=0.05, stop=stop))
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    try:
+        time.sleep(0.3)
+        shutil.copyfile(small_lots[12] / "tube1_stained.fcs", inbox / "FACS-01" / "new.fcs")
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not any(
+            e.action == "ingest" for e in audit.entries(store)
+        ):
+            time.sleep(0.1)
+    finally:
+        stop.set()
+        thread.join(timeout=20)
+    (report,) = results
+    assert [o.path.name for o in report.outcomes] == ["new.fcs"]
+    assert report.counts()["ingested"] == 1

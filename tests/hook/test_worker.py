@@ -1,0 +1,217 @@
+"""``worker``: files routed to lots, the release of a complete lot signed only as a service."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from cytorelease.hook.hook import hook_file
+from cytorelease.hook.worker import run_worker
+from cytorelease.records import audit
+from cytorelease.records.datadir import DataDir
+from cytorelease.records.queue import counts
+from cytorelease.records.store import Store, open_store
+from cytorelease.report.keys import SignerRole, generate_key
+
+from .conftest import install_manifest
+
+PASSPHRASE = "service-pass-1234"
+
+
+def _hook_lot(data: DataDir, store: Store, lot_dir: Path, tmp_path: Path) -> None:
+    for name in ("tube1_stained.fcs", "tube2_fmo_car.fcs"):
+        # the instrument names files its own way; routing uses the FCS keywords, not this name
+        target = tmp_path / "instrument" / f"{lot_dir.name}-{name}-acq.fcs"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(lot_dir / name, target)
+        hook_file(data, store, target, instrument="FACS-01", stable_seconds=0.01)
+
+
+def _service_key(data: DataDir, role: SignerRole = SignerRole.SERVICE) -> None:
+    generate_key(
+        signer="cytorelease evaluation service",
+        user_id="service",
+        passphrase=PASSPHRASE,
+        out_dir=data.keys_dir,
+        role=role,
+    )
+
+
+def test_complete_lot_is_released_and_signed_as_computer_generated(
+    data: DataDir,
+    store: Store,
+    small_lots: dict[int, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from cytorelease.report.verify import verify_report
+
+    monkeypatch.setenv("CYTORELEASE_SERVICE_PASSPHRASE", PASSPHRASE)
+    _service_key(data)
+    install_manifest(data, small_lots[11])
+    _hook_lot(data, store, small_lots[11], tmp_path)
+    report = run_worker(data, store, once=True)
+    assert (report.processed, report.done, report.failed) == (3, 3, 0)
+    (release,) = report.releases
+    assert release["lot"] == "lot-CAR-0011"
+    assert release["disposition"] == "INCOMPLETE"  # no qPCR or potency data in this lot
+    coa = Path(release["report"])
+    assert coa.parent.parent == data.releases_dir / "lot-CAR-0011"
+    checked = verify_report(coa, trust=data.keys_dir / "signers.yaml")
+    assert checked.ok, checked.failures()
+    (signature,) = checked.signatures
+    assert signature.entry is not None
+    assert signature.entry.meaning == "computer-generated-evaluation"
+    assert signature.entry.user_id == "service"
+    row = store.one("SELECT * FROM signatures")
+    assert row is not None and row["meaning"] == "computer-generated-evaluation"
+    lot_rows = audit.entries(store, lot="lot-CAR-0011")
+    assert [e.action for e in lot_rows] == [
+        "ingest",
+        "ingest",
+        "analyse",
+        "route",
+        "analyse",
+        "route",
+        "spec-load",
+        "evaluate",
+        "render",
+        "sign",
+    ]
+    routes = {e.details["input"]: e.details["because"] for e in lot_rows if e.action == "route"}
+    assert routes == {
+        "tube1_stained.fcs": "file name 'tube1_stained.fcs'",
+        "tube2_fmo_car.fcs": "file name 'tube2_fmo_car.fcs'",
+    }
+    assert audit.verify_chain(store).ok
+    assert list(data.work_dir.iterdir()) == []  # the materialised lot folder is cleaned up
+    assert counts(store) == {"pending": 0, "leased": 0, "done": 3, "failed": 0}
+    # running again finds nothing to do: nothing is processed twice
+    assert run_worker(data, store, once=True).processed == 0
+
+
+def test_a_human_key_in_the_service_slot_is_refused(
+    data: DataDir,
+    store: Store,
+    small_lots: dict[int, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CYTORELEASE_SERVICE_PASSPHRASE", PASSPHRASE)
+    _service_key(data, role=SignerRole.QA)
+    install_manifest(data, small_lots[11])
+    _hook_lot(data, store, small_lots[11], tmp_path)
+    report = run_worker(data, store, once=True)
+    assert (report.done, report.failed, report.releases) == (2, 1, [])
+    failed = audit.entries(store)[-1]
+    assert failed.action == "item-failed"
+    assert (
+        "'computer-generated-evaluation' is applied only by a service key, not by qa service"
+        in (failed.details["reason"])
+    )
+    assert store.scalar("SELECT COUNT(*) FROM releases") == 0
+
+
+def test_without_a_service_key_the_draft_is_recorded_unsigned(
+    data: DataDir, store: Store, small_lots: dict[int, Path], tmp_path: Path
+) -> None:
+    install_manifest(data, small_lots[12])
+    _hook_lot(data, store, small_lots[12], tmp_path)
+    report = run_worker(data, store, once=True)
+    assert len(report.releases) == 1
+    last = audit.entries(store)[-1]
+    assert last.action == "sign-skipped"
+    assert last.details["reason"].startswith("no service key at ")
+
+
+def test_a_file_for_an_unknown_lot_is_analysed_and_left_unrouted(
+    data: DataDir, store: Store, small_lots: dict[int, Path], tmp_path: Path
+) -> None:
+    _hook_lot(data, store, small_lots[12], tmp_path)  # no manifest installed for lot 12
+    report = run_worker(data, store, once=True)
+    assert (report.done, report.releases) == (2, [])
+    unrouted = [e for e in audit.entries(store) if e.action == "unrouted"]
+    assert [e.details["reason"] for e in unrouted] == [
+        "no lot manifest matches the file's lot (lot-CAR-0012)"
+    ] * 2
+    assert store.scalar("SELECT COUNT(*) FROM analyses WHERE lot IS NULL") == 2
+
+
+def _work(root: str, results: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    data = DataDir.open(Path(root))
+    store = open_store(data, url="")
+    results.put(run_worker(data, store, once=True).to_dict())
+    store.close()
+
+
+def test_two_workers_share_the_queue_without_doing_anything_twice(
+    data: DataDir, store: Store, small_lots: dict[int, Path], tmp_path: Path
+) -> None:
+    for lot_dir in small_lots.values():
+        install_manifest(data, lot_dir)
+        _hook_lot(data, store, lot_dir, tmp_path)
+    context = multiprocessing.get_context("spawn")
+    results: multiprocessing.Queue = context.Queue()  # type: ignore[type-arg]
+    workers = [context.Process(target=_work, args=(str(data.root), results)) for _ in range(2)]
+    for process in workers:
+        process.start()
+    reports = [results.get(timeout=300) for _ in workers]
+    for process in workers:
+        process.join(timeout=60)
+    # 4 files + 2 releases, each processed by exactly one of the two workers
+    assert sum(r["processed"] for r in reports) == 6
+    assert sum(len(r["releases"]) for r in reports) == 2
+    assert store.scalar("SELECT COUNT(*) FROM analyses") == 4
+    assert store.scalar("SELECT COUNT(*) FROM releases") == 2
+    assert counts(store)["done"] == 6
+    analysed = [e.object for e in audit.entries(store) if e.action == "analyse"]
+    assert len(analysed) == len(set(analysed)) == 4
+    assert audit.verify_chain(store).ok
+    assert all(
+        json.loads(r["summary"])["events"] in (4000, 2000)
+        for r in store.rows("SELECT summary FROM analyses")
+    )
+
+
+def test_a_worker_killed_mid_release_is_taken_over_after_its_lease(
+    data: DataDir, store: Store, small_lots: dict[int, Path], tmp_path: Path
+) -> None:
+    install_manifest(data, small_lots[11])
+    _hook_lot(data, store, small_lots[11], tmp_path)
+    command = [sys.executable, "-m", "cytorelease", "worker", "--lease-seconds", "2"]
+    process = subprocess.Popen(
+        [*command, "--poll", "0.1", "--data-dir", str(data.root)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (
+        data.work_dir.is_dir() and any(data.work_dir.iterdir())
+    ):
+        time.sleep(0.005)
+    process.send_signal(signal.SIGKILL)  # in the middle of the release
+    process.wait()
+    killed_at = time.monotonic()
+    assert store.scalar("SELECT COUNT(*) FROM releases") == 0
+    assert counts(store) == {"pending": 0, "leased": 1, "done": 2, "failed": 0}
+    assert run_worker(data, store, once=True).processed == 0  # its lease still holds
+    time.sleep(max(0.0, 2.1 - (time.monotonic() - killed_at)))
+    report = run_worker(data, store, once=True)
+    assert (report.processed, len(report.releases)) == (1, 1)
+    recovered = [e for e in audit.entries(store) if e.action == "lease-recovered"]
+    assert len(recovered) == 1 and recovered[0].object.startswith("release:lot-CAR-0011:")
+    assert store.scalar("SELECT COUNT(*) FROM releases") == 1
+    finals = [
+        p for p in (data.releases_dir / "lot-CAR-0011").iterdir() if not p.name.startswith(".")
+    ]
+    assert len(finals) == 1
+    assert counts(store) == {"pending": 0, "leased": 0, "done": 3, "failed": 0}
+    assert audit.verify_chain(store).ok
