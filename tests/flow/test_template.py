@@ -156,8 +156,13 @@ def test_unknown_attribute_and_measurement_gate() -> None:
 
 
 def test_yaml_syntax_error_and_non_mapping() -> None:
-    assert _error("id: [unclosed\n").startswith("gating/bad.yaml: line 2: invalid YAML:")
+    assert _error("id: [unclosed\n").startswith("gating/bad.yaml: line 2: not valid YAML:")
     assert "a gating template is a YAML mapping" in _error("- just a list\n")
+
+
+def test_duplicate_key_is_refused() -> None:
+    text = MINIMAL.replace('version: "2.1"\n', 'version: "2.1"\nid: again\n')
+    assert _error(text) == ("gating/bad.yaml: line 4: duplicate key 'id' (the first is on line 2)")
 
 
 def test_missing_template_names_the_library() -> None:

@@ -13,17 +13,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from cytorelease._resources import ResourceKind, resolve_resource
+from cytorelease._yaml import YamlLinesError, load_yaml_with_lines
 from cytorelease.errors import InputError, TemplateError
-from cytorelease.flow.gating._yaml_lines import (
-    format_location,
-    line_of,
-    load_yaml_with_lines,
-    locate,
-)
+from cytorelease.flow.gating._yaml_lines import format_location, line_of, locate
 from cytorelease.flow.gating.template_model import (
     BooleanGateSpec,
     BoolOp,
@@ -99,12 +94,11 @@ def load_template(path_or_name: str | Path) -> Template:
 def parse_template(text: str, *, path: str | Path = "<template>") -> Template:
     """Validate a template document; errors name ``path``, the field path and its line."""
     try:
-        document, lines = load_yaml_with_lines(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}: " if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise TemplateError(f"{where}invalid YAML: {problem}", path=path) from None
+        parsed = load_yaml_with_lines(text)  # the project's loader: refuses duplicate keys
+    except YamlLinesError as exc:
+        where = f"line {exc.line}: " if exc.line else ""
+        raise TemplateError(f"{where}{exc}", path=path) from None
+    document, lines = parsed.data, parsed.lines.lines
     if not isinstance(document, dict):
         raise TemplateError(
             "a gating template is a YAML mapping (schema_version, id, version, markers, gates)",

@@ -1,0 +1,216 @@
+"""``--json``: exactly one JSON document on stdout, whatever the command prints besides (warnings,
+progress and errors go to stderr), on success and on a failed verification or spec alike."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cytorelease.provenance import file_sha256
+from tests.cli_contract import SAMPLE_LOT, invoke, one_json_document
+from tests.conftest import shared_path
+
+PASSPHRASE = "json contract passphrase"
+ENV = {"CYTORELEASE_PASSPHRASE": PASSPHRASE}
+INSTRUMENTS = (
+    "schema: cytorelease.instruments/1\n"
+    "instruments:\n  - {id: FACS-01, serial: V657338, kind: flow-cytometer}\n"
+)
+
+
+def _json(args: list[Any], *, code: int = 0, env: dict[str, str] | None = None) -> Any:
+    result = invoke([*args, "--json"], env=env or ENV)
+    assert "Traceback" not in result.stderr
+    assert result.exit_code == code, (result.exit_code, result.stderr)
+    return one_json_document(result.stdout)
+
+
+@pytest.fixture(scope="module")
+def lot(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A private copy of the sample lot (other work may regenerate the original)."""
+    target = tmp_path_factory.mktemp("json-lot") / SAMPLE_LOT.name
+    shutil.copytree(SAMPLE_LOT, target)
+    return target
+
+
+@pytest.fixture(scope="module")
+def released(lot: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path]:
+    out = tmp_path_factory.mktemp("json-release")
+    result = invoke(["release", lot, "--out", out, "--json"])
+    assert result.exit_code in (0, 1), result.stderr
+    return one_json_document(result.stdout), out
+
+
+def test_flow_inspect(lot: Path) -> None:
+    tube = lot / "tube1_stained.fcs"
+    document = _json(["flow", "inspect", tube, "--stats"])
+    assert document["sha256"] == file_sha256(tube)
+    assert document["event_count"] > 0
+    assert all(c["mean"] is not None for c in document["channels"])
+
+
+def test_flow_inspect_with_a_warning_keeps_stdout_pure() -> None:
+    path = shared_path("fcs", "test_comp_example.fcs")
+    result = invoke(["flow", "inspect", path, "--json"])
+    assert result.exit_code == 0
+    assert one_json_document(result.stdout)["event_count"] == 10_703
+    assert result.stderr.startswith(f"warning: {path}: DATA segment bytes 3,318-773,934")
+
+
+def test_flow_inspect_with_a_warning_in_a_real_process() -> None:
+    path = shared_path("fcs", "test_comp_example.fcs")
+    proc = subprocess.run(
+        [sys.executable, "-m", "cytorelease", "flow", "inspect", str(path), "--json"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert one_json_document(proc.stdout)["sha256"] == file_sha256(path)
+    assert [line.split(":")[0] for line in proc.stderr.splitlines()] == ["warning"]
+
+
+def test_flow_gate(lot: Path) -> None:
+    document = _json(
+        ["flow", "gate", lot / "tube1_stained.fcs", "-t", "cd19-car-t-panel",
+         "--control", lot / "tube2_fmo_car.fcs"]
+    )  # fmt: skip
+    assert document["template"]["id"] == "cd19-car-t-panel"
+    assert {m["attribute"] for m in document["measurements"]} >= {"flow.car_pct_of_viable_cd3"}
+
+
+def test_flow_cluster() -> None:
+    path = shared_path("fcs", "test_comp_example.fcs")
+    document = _json(["flow", "cluster", path, "--grid", "3x3", "--metaclusters", "3"])
+    assert sum(m["size"] for m in document["metaclusters"]) == document["events"] == 10_703
+
+
+def test_qpcr_read() -> None:
+    path = shared_path("qpcr", "ddpcr_bio-rad", "ddpcr_read_quant_quant_QXManager.csv")
+    document = _json(["qpcr", "read", path])
+    assert document["format"] == "qx"
+    assert document["sha256"] == file_sha256(path)
+    assert document["rows"]
+
+
+def test_potency_elisa() -> None:
+    plate = Path(__file__).parent / "data" / "potency" / "plates" / "elisa_grid_seed1.csv"
+    document = _json(["potency", "elisa", plate, "--assay", "potency-ifng-elisa"])
+    assert document["plots"] == []
+
+
+def test_potency_cytotox(tmp_path: Path) -> None:
+    from cytorelease.synth.killing_assay import write_killing_assay
+
+    record = write_killing_assay(
+        tmp_path, seed=3, cytotoxicity_truth_pct=50.0, target_cells=3000, beads=2000
+    )
+    tubes = [tmp_path / record[k]["file"] for k in ("with_effectors", "targets_alone")]
+    document = _json(["potency", "cytotox", *tubes, "--assay", "potency-cytotox"])
+    assert document is not None
+
+
+def test_spec_commands() -> None:
+    validated = _json(["spec", "validate", "cd19-car-t@1", "cd19-car-t@2"])
+    assert [s["ok"] for s in validated["specs"]] == [True, True]
+    shown = _json(["spec", "show", "cd19-car-t@2"])
+    assert shown["spec"]["version"] == 2
+    diff = _json(["spec", "diff", "cd19-car-t@1", "cd19-car-t@2"])
+    assert diff["old"]["version"] == 1 and diff["new"]["version"] == 2
+
+
+def test_spec_validate_of_a_bad_spec_keeps_json_on_stdout(tmp_path: Path) -> None:
+    bad = tmp_path / "v1.yaml"
+    bad.write_text("schema_version: 1\n", encoding="utf-8")
+    result = invoke(["spec", "validate", bad, "--json"])
+    assert result.exit_code == 2
+    (check,) = one_json_document(result.stdout)["specs"]
+    assert check["ok"] is False
+    assert result.stderr.startswith(f"error: {bad}: ")
+
+
+def test_release_reevaluate_and_evaluate(released: tuple[dict[str, Any], Path]) -> None:
+    summary, out = released
+    assert summary["lot"]["id"] == "lot-CAR-0001"
+    assert summary["disposition"] in {"PASS", "FAIL", "INCOMPLETE"}
+    result = out / "result.json"
+    assert summary["result"] == str(result)
+    code = 0 if summary["disposition"] == "PASS" else 1
+    evaluated = _json(["evaluate", result, "--spec", summary["spec"]["id"]
+                       + f"@{summary['spec']['version']}"], code=code)  # fmt: skip
+    assert evaluated["input"]["sha256"] == file_sha256(result)
+    reevaluated = _json(
+        ["audit", "reevaluate", result, "--spec", "cd19-car-t@1", "--spec", "cd19-car-t@2",
+         "--out", out / "whatif"]
+    )  # fmt: skip
+    assert len(reevaluated["lots"]) == 1
+
+
+def test_keys_sign_verify(released: tuple[dict[str, Any], Path], tmp_path: Path) -> None:
+    summary, _ = released
+    coa = tmp_path / "coa.html"
+    shutil.copyfile(summary["report"], coa)
+    draft = _json(["verify", coa], code=1)  # a draft carries no signature: verification fails
+    assert draft["ok"] is False
+    made = _json(["keys", "generate", "--signer", "Jo Json", "--user-id", "jjson",
+                  "--out", tmp_path / "keys"])  # fmt: skip
+    signed = _json(["sign", coa, "--key", made["key"], "--meaning", "performed"])
+    assert signed["signature"]["meaning"] == "performed"
+    verified = _json(["verify", coa, "--trust", made["registry"]])
+    assert verified["ok"] is True and len(verified["signatures"]) == 1
+
+
+def test_sample_data_generate(tmp_path: Path) -> None:
+    document = _json(["sample-data", "generate", tmp_path, "--seed", "7"])
+    assert document["lot_dir"] == str(tmp_path / "lot-CAR-0007")
+
+
+def test_hook_audit_and_worker(lot: Path, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "instruments.yaml").write_text(INSTRUMENTS, encoding="utf-8")
+    tube = lot / "tube2_fmo_car.fcs"
+    before = file_sha256(tube)
+    hooked = _json(["hook", tube, "--instrument", "FACS-01", "--data-dir", data,
+                    "--stable-seconds", "0"])  # fmt: skip
+    assert hooked["sha256"] == before == file_sha256(tube)
+    assert _json(["audit", "verify", "--data-dir", data])["ok"] is True
+    assert _json(["audit", "log", "--data-dir", data])["rows"]
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    watched = _json(["watch", inbox, "--once", "--instrument", "FACS-01", "--data-dir", data,
+                     "--stable-seconds", "0"])  # fmt: skip
+    assert watched is not None
+    assert _json(["worker", "--once", "--data-dir", data, "--poll", "0.01"]) is not None
+
+
+@pytest.mark.slow
+def test_demo(tmp_path: Path) -> None:
+    document = _json(["demo", "--out", tmp_path / "demo"])
+    assert document["verified"] is True
+
+
+def test_json_output_is_one_document_even_for_bad_input(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.fcs"
+    result = invoke(["flow", "inspect", missing, "--json"])
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == f"error: {missing}: no such file\n"
+
+
+@pytest.mark.skipif(os.name != "posix", reason="stdout as a closed pipe is a POSIX check")
+def test_help_imports_no_heavy_library() -> None:
+    """``--help`` stays fast: no command module pulls numpy, pandas, scipy ... at import time."""
+    code = (
+        "import sys, cytorelease.cli.main\n"
+        "heavy = ['numpy', 'pandas', 'scipy', 'numba', 'jinja2', 'yaml', 'pydantic',"
+        " 'cryptography', 'sklearn', 'statsmodels', 'openpyxl', 'flowkit', 'watchdog']\n"
+        "print(','.join(m for m in heavy if m in sys.modules))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == ""
