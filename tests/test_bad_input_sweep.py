@@ -811,3 +811,40 @@ def test_no_traceback_in_a_real_process(
     assert proc.stdout == ""
     last = proc.stderr.strip().splitlines()[-1]
     assert last.startswith(f"error: {offending}: "), last
+
+
+@pytest.mark.parametrize("where", ["missing", "file", "empty-folder"])
+def test_a_library_that_is_not_one_is_refused(where: str, tmp_path: Path) -> None:
+    library = tmp_path / "library"
+    if where == "file":
+        library.write_text("x", encoding="utf-8")
+    elif where == "empty-folder":
+        library.mkdir()
+    for args, env in (
+        (["--library", library, "spec", "show", "cd19-car-t"], None),
+        (["spec", "show", "cd19-car-t"], {"CYTORELEASE_LIBRARY": str(library)}),
+    ):
+        line = assert_bad_input(invoke(args, env=env), library)
+        if where == "empty-folder":
+            assert line.endswith(
+                "the --library folder holds none of gating/, assays/, specs/, reports/ "
+                "(point it at the folder that contains them)"
+            )
+        else:
+            assert line.endswith("does not exist or is not a folder")
+
+
+def test_a_library_with_specs_is_used(tmp_path: Path) -> None:
+    from cytorelease._resources import set_library
+
+    product = tmp_path / "specs" / "cd19-car-t"
+    product.mkdir(parents=True)
+    bundled = resource_dir(ResourceKind.SPECS)
+    shutil.copyfile(bundled / "cd19-car-t" / "v1.yaml", product / "v1.yaml")
+    shutil.copyfile(bundled / "LOCK", product.parent / "LOCK")
+    try:
+        result = invoke(["--library", tmp_path, "spec", "show", "cd19-car-t@1", "--json"])
+    finally:
+        set_library(None)
+    assert result.exit_code == 0, result.stderr
+    assert str(product / "v1.yaml") in result.stdout

@@ -3,7 +3,6 @@ progress and errors go to stderr), on success and on a failed verification or sp
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -113,7 +112,7 @@ def test_potency_cytotox(tmp_path: Path) -> None:
     )
     tubes = [tmp_path / record[k]["file"] for k in ("with_effectors", "targets_alone")]
     document = _json(["potency", "cytotox", *tubes, "--assay", "potency-cytotox"])
-    assert document is not None
+    assert document["cytotoxicity_pct"] == pytest.approx(record["cytotoxicity_pct"], abs=5.0)
 
 
 def test_spec_commands() -> None:
@@ -186,8 +185,9 @@ def test_hook_audit_and_worker(lot: Path, tmp_path: Path) -> None:
     inbox.mkdir()
     watched = _json(["watch", inbox, "--once", "--instrument", "FACS-01", "--data-dir", data,
                      "--stable-seconds", "0"])  # fmt: skip
-    assert watched is not None
-    assert _json(["worker", "--once", "--data-dir", data, "--poll", "0.01"]) is not None
+    assert watched["counts"]["ingested"] == 0 and watched["files"] == []
+    # the hooked tube was queued: the worker takes it (done or failed, it is processed)
+    assert _json(["worker", "--once", "--data-dir", data, "--poll", "0.01"])["processed"] == 1
 
 
 @pytest.mark.slow
@@ -203,7 +203,6 @@ def test_json_output_is_one_document_even_for_bad_input(tmp_path: Path) -> None:
     assert result.stderr == f"error: {missing}: no such file\n"
 
 
-@pytest.mark.skipif(os.name != "posix", reason="stdout as a closed pipe is a POSIX check")
 def test_help_imports_no_heavy_library() -> None:
     """``--help`` stays fast: no command module pulls numpy, pandas, scipy ... at import time."""
     code = (

@@ -121,8 +121,22 @@ def _root(
 ) -> None:
     """Release testing of CAR-T cell therapy lots: from raw QC data to a signed CoA."""
     if library:
-        from cytorelease._resources import set_library
+        from cytorelease._resources import ResourceKind, set_library
+        from cytorelease.errors import InputError
 
+        # A mistyped library must not fall back to the bundled specs without a word.
+        folders = [k.value for k in ResourceKind if k is not ResourceKind.SAMPLE_DATA]
+        if not Path(library).is_dir():
+            raise InputError(
+                "the --library folder (or CYTORELEASE_LIBRARY) does not exist or is not a folder",
+                path=library,
+            )
+        if not any((Path(library) / name).is_dir() for name in folders):
+            raise InputError(
+                f"the --library folder holds none of {', '.join(f'{n}/' for n in folders)}",
+                path=library,
+                hint="point it at the folder that contains them",
+            )
         set_library(library)
 
 

@@ -170,3 +170,15 @@ def test_density_valley_threshold_lies_between_its_modes(
     found = density_valley(values)
     if found.threshold is not None:
         assert found.modes[0] < found.threshold < found.modes[1]
+
+
+@pytest.mark.parametrize(("rule", "sign"), [("negative", 1), ("positive", -1)])
+def test_declared_unimodal_rule_places_a_tail_threshold(rule: str, sign: int) -> None:
+    values = np.random.default_rng(8).normal(0.4, 0.05, 50_000)
+    found = density_valley(values, unimodal=rule, tail_sd=5)
+    assert found.tail_rule
+    assert found.threshold == pytest.approx(0.4 + sign * 5 * 0.05, abs=0.01)
+    assert f"(taken as the {rule} population)" in (found.reason or "")
+    # bimodal data ignore the rule: a real valley wins
+    bimodal = _two_modes(np.random.default_rng(9), 50_000, 0.3, 0.4)
+    assert not density_valley(bimodal, unimodal=rule).tail_rule

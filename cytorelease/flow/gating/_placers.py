@@ -38,6 +38,7 @@ from cytorelease.flow.gating.template_model import (
     Side,
     SingletBandGateSpec,
     TimeQCGateSpec,
+    UnimodalRule,
 )
 from cytorelease.flow.qc import time_qc
 
@@ -104,8 +105,8 @@ def _place_density_valley(spec: DensityValleyGateSpec, ctx: PlacementContext) ->
         min_mode_fraction=spec.min_mode_fraction,
         max_valley_ratio=spec.max_valley_ratio,
         min_mode_separation=spec.min_mode_separation,
-        unimodal_tail_sd=spec.unimodal_tail_sd,
-        side=spec.side.value,
+        unimodal=None if spec.unimodal is UnimodalRule.FLAG else spec.unimodal.value,
+        tail_sd=spec.tail_sd,
     )
     details = {
         "marker": spec.marker,

@@ -93,19 +93,20 @@ def density_valley(
     min_mode_fraction: float = 0.004,
     max_valley_ratio: float = 0.8,
     min_mode_separation: float = 0.05,
-    unimodal_tail_sd: float | None = None,
-    side: str = "above",
+    unimodal: str | None = None,
+    tail_sd: float = 5.0,
 ) -> Valley:
     """The density minimum between the two highest modes of ``values`` (transformed scale).
 
     Modes count when their prominence is at least ``min_mode_fraction`` of the highest mode and
     they lie at least ``min_mode_separation`` of the searched range apart. With fewer than two
-    such modes, or a valley higher than ``max_valley_ratio`` of the lower mode, the result is
-    unimodal: no threshold, unless ``unimodal_tail_sd`` is given: then the threshold sits that
-    many robust SDs beyond the median on ``side`` (the SD measured on the other side of the
-    median, which a rare positive population cannot widen). That rule suits a population that
-    may be legitimately absent (residual B cells): no mode means no positives, and the result
-    says which rule placed the threshold.
+    such modes, or a valley higher than ``max_valley_ratio`` of the lower mode, the data are
+    unimodal and there is no threshold, unless the caller declares what a single mode is
+    (``unimodal``): ``"negative"`` (the positive population may be truly absent, e.g. residual
+    B cells) puts the threshold ``tail_sd`` robust SDs above the median, ``"positive"`` (the
+    negative population may be absent, e.g. CD45- events in a leukocyte product) that far
+    below it. The SD is measured on the side away from the threshold, which a small population
+    beyond it cannot widen. The result says which rule placed the threshold.
     """
     values = np.asarray(values, dtype=np.float64)
     values = values[np.isfinite(values)]
@@ -120,19 +121,20 @@ def density_valley(
         max_valley_ratio,
         min_mode_separation,
     )
-    if found.threshold is not None or unimodal_tail_sd is None or not found.modes:
+    if found.threshold is not None or unimodal is None or len(found.modes) != 1:
         return found
     median = float(np.median(values))
-    if side == "above":
-        threshold = median + unimodal_tail_sd * (median - float(np.percentile(values, 15.87)))
+    if unimodal == "negative":
+        threshold = median + tail_sd * (median - float(np.percentile(values, 15.87)))
     else:
-        threshold = median - unimodal_tail_sd * (float(np.percentile(values, 84.13)) - median)
+        threshold = median - tail_sd * (float(np.percentile(values, 84.13)) - median)
+    sign = "+" if unimodal == "negative" else "-"
     return Valley(
         threshold,
         modes=found.modes,
         bandwidth=found.bandwidth,
-        reason=f"{found.reason}: threshold at median {'+' if side == 'above' else '-'} "
-        f"{unimodal_tail_sd:g} robust SD",
+        reason=f"{found.reason} (taken as the {unimodal} population): threshold at median "
+        f"{sign} {tail_sd:g} robust SD",
         tail_rule=True,
     )
 

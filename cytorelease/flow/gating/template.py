@@ -46,6 +46,7 @@ from cytorelease.flow.gating.template_model import (
     TimeQCGateSpec,
     TransformKind,
     TransformSpec,
+    UnimodalRule,
 )
 
 __all__ = [
@@ -74,6 +75,7 @@ __all__ = [
     "TimeQCGateSpec",
     "TransformKind",
     "TransformSpec",
+    "UnimodalRule",
     "load_template",
     "parse_template",
 ]

@@ -28,6 +28,7 @@ __all__ = [
     "Side",
     "SingletBandGateSpec",
     "TimeQCGateSpec",
+    "UnimodalRule",
 ]
 
 _ID = r"^[A-Za-z][A-Za-z0-9_.-]*$"
@@ -52,6 +53,12 @@ class GateKind(StrEnum):
 class Side(StrEnum):
     ABOVE = "above"
     BELOW = "below"
+
+
+class UnimodalRule(StrEnum):
+    FLAG = "flag"
+    NEGATIVE = "negative"
+    POSITIVE = "positive"
 
 
 class BoolOp(StrEnum):
@@ -148,7 +155,8 @@ class DensityValleyGateSpec(_GateBase):
 
     ``bandwidth`` is in transformed units (None: Silverman's rule on the parent's events);
     a second mode lower than ``min_mode_fraction`` of the highest mode, or a valley deeper than
-    ``max_valley_ratio`` of the lower mode, counts as unimodal: the gate is flagged and empty.
+    ``max_valley_ratio`` of the lower mode, counts as unimodal: the gate is flagged and empty
+    (or placed by the declared ``unimodal`` rule, and flagged as such).
     """
 
     kind: Literal[GateKind.DENSITY_VALLEY]
@@ -160,9 +168,11 @@ class DensityValleyGateSpec(_GateBase):
     min_mode_fraction: float = Field(0.004, gt=0, lt=1)
     max_valley_ratio: float = Field(0.8, gt=0, le=1)
     min_mode_separation: float = Field(0.05, ge=0)  # fraction of the transformed range
-    # None: unimodal data are flagged and the gate left empty. A number: the threshold goes that
-    # many robust SDs beyond the single mode, for a population that may be truly absent.
-    unimodal_tail_sd: float | None = Field(None, gt=0)
+    # flag: unimodal data are flagged and the gate left empty. negative / positive: a single
+    # mode is taken as that population (the other may be truly absent) and the threshold goes
+    # tail_sd robust SDs beyond it; the result is flagged as placed by that rule.
+    unimodal: UnimodalRule = UnimodalRule.FLAG
+    tail_sd: float = Field(5.0, gt=0)
 
     def markers(self) -> list[tuple[str, str]]:
         return [("marker", self.marker)]

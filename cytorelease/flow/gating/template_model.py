@@ -31,6 +31,7 @@ from cytorelease.flow.gating.template_gates import (
     Side,
     SingletBandGateSpec,
     TimeQCGateSpec,
+    UnimodalRule,
 )
 from cytorelease.provenance import content_sha256
 
@@ -61,6 +62,7 @@ __all__ = [
     "TimeQCGateSpec",
     "TransformKind",
     "TransformSpec",
+    "UnimodalRule",
 ]
 
 _ID = r"^[A-Za-z][A-Za-z0-9_.-]*$"
