@@ -24,6 +24,7 @@ __all__ = [
     "format_path",
     "load_yaml_file",
     "load_yaml_with_lines",
+    "locate",
     "validation_problems",
 ]
 
@@ -125,16 +126,55 @@ def load_yaml_with_lines(text: str) -> YamlDocument:
     return YamlDocument(data, LineMap(lines))
 
 
-def validation_problems(exc: ValidationError, lines: LineMap) -> list[str]:
-    """One ``field.path (line N): message`` text per pydantic error, in document order."""
+def document_path(data: Any, loc: tuple[Any, ...] | list[Any], *, missing: bool = False) -> Path_:
+    """The part of a pydantic error location that exists in the document.
+
+    Pydantic inserts union tags and validator names into locations; they are not keys of the
+    document and are skipped. For a ``missing`` error the last part is kept: it is the field the
+    user has to add.
+    """
+    path: list[str | int] = []
+    current = data
+    for position, part in enumerate(loc):
+        if (isinstance(current, dict) and part in current) or (
+            isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current)
+        ):
+            path.append(part)
+            current = current[part]
+        elif missing and position == len(loc) - 1 and isinstance(current, dict):
+            path.append(part)
+    return tuple(path)
+
+
+def locate(
+    data: Any, lines: LineMap, loc: tuple[Any, ...] | list[Any], *, missing: bool = False
+) -> tuple[str, int | None]:
+    """A pydantic error location as (``field.path[2]``, line of it or its nearest parent)."""
+    path = document_path(data, loc, missing=missing)
+    return format_path(path), lines.line_of(path)
+
+
+def validation_problems(exc: ValidationError, lines: LineMap, data: Any = None) -> list[str]:
+    """One ``field.path (line N): message`` text per pydantic error, in document order.
+
+    With ``data`` (the parsed document), locations are matched against it, so union tags and
+    validator names pydantic adds never appear in a field path.
+    """
     problems: list[tuple[int, str]] = []
-    for error in exc.errors():
-        loc = tuple(part for part in error["loc"] if not (isinstance(part, str) and "[" in part))
-        line = lines.line_of(loc)
+    for error in exc.errors(include_url=False):
+        missing = error["type"] == "missing"
+        if data is not None:
+            where, line = locate(data, lines, error["loc"], missing=missing)
+        else:
+            loc = tuple(
+                part for part in error["loc"] if not (isinstance(part, str) and "[" in part)
+            )
+            where, line = format_path(loc), lines.line_of(loc)
         message = error["msg"]
         if error["type"] == "extra_forbidden":
             message = "unknown field (check the spelling)"
-        where = format_path(loc)
+        elif missing:
+            message = "required field is missing"
         text = f"{where} (line {line}): {message}" if line else f"{where}: {message}"
         problems.append((line or 0, text))
     return [text for _, text in sorted(problems)]

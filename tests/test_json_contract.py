@@ -3,6 +3,7 @@ progress and errors go to stderr), on success and on a failed verification or sp
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -213,3 +214,21 @@ def test_help_imports_no_heavy_library() -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert proc.stdout.strip() == ""
+
+
+def test_passphrase_prompt_stays_off_stdout(tmp_path: Path) -> None:
+    """Without CYTORELEASE_PASSPHRASE and without a terminal the prompt must not pollute stdout."""
+    env = {k: v for k, v in os.environ.items() if k != "CYTORELEASE_PASSPHRASE"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "cytorelease", "keys", "generate", "--signer", "Pat Pipe",
+         "--user-id", "ppipe", "--out", str(tmp_path), "--json"],
+        input=f"{PASSPHRASE}\n{PASSPHRASE}\n",
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+        start_new_session=True,  # no controlling terminal: the prompt falls back to the pipes
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert one_json_document(proc.stdout)["key"] == str(tmp_path / "ppipe.pem")
+    assert "Passphrase:" in proc.stderr

@@ -22,7 +22,8 @@ def read_passphrase(*, confirm: bool) -> str:
     from_env = os.environ.get(PASSPHRASE_ENV)
     if from_env is not None:
         return from_env
-    return str(typer.prompt("Passphrase", hide_input=True, confirmation_prompt=confirm))
+    # err=True: the prompt goes to stderr, so stdout holds only the result (--json stays pure).
+    return str(typer.prompt("Passphrase", hide_input=True, confirmation_prompt=confirm, err=True))
 
 
 @app.command("generate")

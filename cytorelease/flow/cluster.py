@@ -16,7 +16,9 @@ the radius at its midpoint), and a radius below 1 updates the BMU alone, so the 
 are k-means refinements. A batch epoch replaces FlowSOM's online learning rate (alpha 0.05 to
 0.01): each node moves straight to its neighbourhood's mean, the fixed point the online updates
 approach, and every epoch parallelises over events. Same data and seed give the same bytes on
-any number of threads (see :mod:`cytorelease.flow._som_kernel`).
+any number of threads (see :mod:`cytorelease.flow._som_kernel`). By default the map trains on
+every event; ``train_events`` trains it on a random subset instead (FlowSOM users aggregate a
+subsample of large files the same way), and every event is mapped to its node either way.
 
 **The metaclusters.** Consensus clustering of the node codes (:mod:`cytorelease.flow._consensus`);
 metaclusters are numbered 0..k-1 by decreasing event count.
@@ -204,13 +206,16 @@ def fit_flowsom(
     max_metaclusters: int = 20,
     seed: int = 0,
     epochs: int = DEFAULT_EPOCHS,
+    train_events: int | None = None,
     resamples: int = 100,
     resample_fraction: float = 0.9,
 ) -> FlowSOMResult:
     """Fit a SOM to ``data`` (events x markers, on a common scale) and metacluster its nodes.
 
     ``metaclusters=None`` chooses k (2..``max_metaclusters``) at the elbow of the within-
-    metacluster sum of squares, as FlowSOM does. Same inputs and seed, same result.
+    metacluster sum of squares, as FlowSOM does. ``train_events`` trains the map on that many
+    events drawn at random (as FlowSOM users aggregate a subsample of large files) instead of
+    all of them; every event is mapped either way. Same inputs and seed, same result.
     """
     grid = (int(grid[0]), int(grid[1]))
     _check_grid(grid, where="grid")
@@ -230,7 +235,15 @@ def fit_flowsom(
     som_rng, consensus_rng = (
         np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2)
     )
-    codes, _, radius = train_som(array, grid, epochs=epochs, rng=som_rng)
+    if train_events is not None and train_events < n_nodes:
+        raise InputError(
+            f"train_events ({train_events}) must be at least the map's {n_nodes} nodes",
+            path="train_events",
+        )
+    training = array
+    if train_events is not None and train_events < array.shape[0]:
+        training = array[np.sort(som_rng.choice(array.shape[0], train_events, replace=False))]
+    codes, _, radius = train_som(training, grid, epochs=epochs, rng=som_rng)
     node_of_event, _ = kernel.map_events(array, codes)
     node_sizes = np.bincount(node_of_event, minlength=n_nodes)
     found = consensus_metaclusters(

@@ -152,7 +152,7 @@ def load_assay(name_or_path: str | Path) -> LoadedAssay:
     try:
         assay = QpcrAssay.model_validate(document.data)
     except ValidationError as exc:
-        problems = validation_problems(exc, document.lines)
+        problems = validation_problems(exc, document.lines, document.data)
         raise AssayError(
             "; ".join(p.replace("Value error, ", "") for p in problems), path=path
         ) from None

@@ -160,7 +160,9 @@ class Store:
             self.connection.execute("BEGIN")
             # Serialise writers the way BEGIN IMMEDIATE does on SQLite (a transaction-scoped
             # advisory lock: it needs no table, so it also guards creating the schema).
-            self.connection.execute("SELECT pg_advisory_xact_lock(?)".replace("?", "%s"), (_LOCK_KEY,))
+            self.connection.execute(
+                "SELECT pg_advisory_xact_lock(?)".replace("?", "%s"), (_LOCK_KEY,)
+            )
         try:
             yield self
         except BaseException:

@@ -222,29 +222,21 @@ def add_signer(
 
 def load_registry(path: str | Path) -> SignerRegistry:
     """Read and validate ``signers.yaml``; errors name the field path and line."""
-    from cytorelease.flow.gating._yaml_lines import load_yaml_with_lines, locate
+    from cytorelease._yaml import load_yaml_file, locate
 
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SignatureError("no such signer registry", path=path) from None
-    except UnicodeDecodeError:
-        raise SignatureError("the signer registry is not UTF-8 text", path=path) from None
-    try:
-        document, lines = load_yaml_with_lines(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}: " if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise SignatureError(f"{where}not valid YAML ({problem})", path=path) from None
+    if not path.exists():
+        raise SignatureError("no such signer registry", path=path)
+    parsed = load_yaml_file(path, error=SignatureError, what="signer registry")
+    document, lines = parsed.data, parsed.lines
     try:
         return SignerRegistry.model_validate(document)
     except ValidationError as exc:
         first = exc.errors()[0]
         field, line = locate(document, lines, first["loc"])
+        where = f"line {line}: " if line else ""
         raise SignatureError(
-            f"line {line}: {field}: {first['msg']}",
+            f"{where}{field}: {first['msg']}",
             path=path,
             hint=f"expected a {REGISTRY_SCHEMA} document as written by `cytorelease keys generate`",
         ) from None

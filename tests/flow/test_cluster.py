@@ -122,6 +122,19 @@ def test_same_seed_same_result_on_any_thread_count() -> None:
     assert not np.array_equal(other.codes, one.codes)
 
 
+def test_map_trained_on_a_subsample_maps_every_event() -> None:
+    data, labels = _blobs(3000, np.random.default_rng(6).uniform(0, 5, (4, 3)), 0.2, seed=7)
+    first = fit_flowsom(data, grid=(5, 5), metaclusters=4, seed=2, train_events=1000)
+    again = fit_flowsom(data, grid=(5, 5), metaclusters=4, seed=2, train_events=1000)
+    np.testing.assert_array_equal(first.codes, again.codes)
+    assert first.n_events == len(data) == first.metacluster_sizes.sum()
+    assert adjusted_rand_score(labels, first.metacluster_of_event) == pytest.approx(1.0)
+    full = fit_flowsom(data, grid=(5, 5), metaclusters=4, seed=2)
+    assert not np.array_equal(full.codes, first.codes)
+    with pytest.raises(InputError, match="train_events \\(10\\) must be at least the map's 25"):
+        fit_flowsom(data, grid=(5, 5), metaclusters=4, train_events=10)
+
+
 def test_result_bookkeeping() -> None:
     data, _ = _blobs(400, np.eye(4, dtype=np.float64) * 3, 0.2, seed=6)
     result = fit_flowsom(data, markers=["a", "b", "c", "d"], grid=(5, 5), metaclusters=4)

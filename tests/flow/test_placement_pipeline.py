@@ -150,7 +150,7 @@ version: "1"
 markers: [{key: fsc, channels: [FSC-A]}, {key: cd45, channels: [CD45]}]
 transforms: {cd45: {kind: logicle}}
 gates:
-  - {id: big, kind: rectangle, dimensions: [{marker: fsc, min: 150000}]}
+  - {id: big, kind: rectangle, dimensions: [{marker: cd45, min: 0.6}]}
   - {id: pos, parent: big, kind: density_valley, marker: cd45}
   - {id: child, parent: pos, kind: density_valley, marker: cd45}
 measurements:

@@ -169,16 +169,22 @@ def _two_mode_valley(
     peaks = peaks[(grid[peaks] >= lo) & (grid[peaks] <= hi)]
     if len(peaks) < 2:
         return Valley(None, modes=tuple(grid[peaks]), bandwidth=bw, reason="unimodal")
-    # the two highest modes that are far enough apart
-    order = peaks[np.argsort(density[peaks])[::-1]]
-    first = order[0]
+    # The highest mode and, of the modes far enough from it, the one behind the deepest valley:
+    # a shoulder of the main population (monocytes beside lymphocytes) is not a second mode.
+    first = int(peaks[np.argmax(density[peaks])])
     min_gap = min_mode_separation * (hi - lo)
-    second = next((p for p in order[1:] if abs(grid[p] - grid[first]) >= min_gap), None)
-    if second is None:
-        return Valley(None, modes=tuple(grid[peaks]), bandwidth=bw, reason="unimodal")
-    left, right = sorted((first, second))
-    valley = left + _middle_of_minimum(density[left : right + 1])
-    ratio = float(density[valley] / min(density[left], density[right]))
+    best: tuple[float, int, int, int] | None = None
+    for other in peaks:
+        if other == first or abs(grid[other] - grid[first]) < min_gap:
+            continue
+        left, right = sorted((first, int(other)))
+        valley = left + _middle_of_minimum(density[left : right + 1])
+        ratio = float(density[valley] / min(density[left], density[right]))
+        if best is None or ratio < best[0]:
+            best = (ratio, valley, left, right)
+    if best is None:
+        return Valley(None, modes=(float(grid[first]),), bandwidth=bw, reason="unimodal")
+    ratio, valley, left, right = best
     modes = (float(grid[left]), float(grid[right]))
     if ratio > max_valley_ratio:
         return Valley(

@@ -16,9 +16,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from cytorelease._resources import ResourceKind, resolve_resource
-from cytorelease._yaml import YamlLinesError, load_yaml_with_lines
+from cytorelease._yaml import LineMap, YamlLinesError, format_path, load_yaml_with_lines, locate
 from cytorelease.errors import InputError, TemplateError
-from cytorelease.flow.gating._yaml_lines import format_location, line_of, locate
 from cytorelease.flow.gating.template_model import (
     BooleanGateSpec,
     BoolOp,
@@ -100,7 +99,7 @@ def parse_template(text: str, *, path: str | Path = "<template>") -> Template:
     except YamlLinesError as exc:
         where = f"line {exc.line}: " if exc.line else ""
         raise TemplateError(f"{where}{exc}", path=path) from None
-    document, lines = parsed.data, parsed.lines.lines
+    document, lines = parsed.data, parsed.lines
     if not isinstance(document, dict):
         raise TemplateError(
             "a gating template is a YAML mapping (schema_version, id, version, markers, gates)",
@@ -111,14 +110,14 @@ def parse_template(text: str, *, path: str | Path = "<template>") -> Template:
     except ValidationError as exc:
         raise TemplateError(_describe_validation(exc, document, lines), path=path) from None
     except TemplateReferenceError as exc:
-        line = line_of(lines, exc.location)
-        where = format_location(exc.location) + (f" (line {line})" if line else "")
+        line = lines.line_of(exc.location)
+        where = format_path(exc.location) + (f" (line {line})" if line else "")
         raise TemplateError(f"{where}: {exc.problem}", path=path, hint=exc.hint) from None
     template._attach_source(Path(path), document)
     return template
 
 
-def _describe_validation(exc: ValidationError, document: Any, lines: dict) -> str:
+def _describe_validation(exc: ValidationError, document: Any, lines: LineMap) -> str:
     """One line: every problem as ``field.path (line N): message``, separated by ``; ``."""
     seen: set[str] = set()
     parts: list[str] = []
@@ -135,7 +134,7 @@ def _describe_validation(exc: ValidationError, document: Any, lines: dict) -> st
             message = "unknown field (check its spelling against the template schema)"
         elif error["type"] == "missing":
             message = "required field is missing"
-        text = f"{field} (line {line}): {message}"
+        text = f"{field} (line {line}): {message}" if line else f"{field}: {message}"
         if text not in seen:
             seen.add(text)
             parts.append(text)
