@@ -51,6 +51,20 @@ def run_flow(lot_dir: Path, manifest: LotManifest) -> AnalysisOutcome:
             InputFile.of(lot_dir, control.path, role="flow.fmo", kind="fcs", sha256=control.sha256)
         )
     figures = [{"title": title, "svg": svg} for title, svg in gate_plots(result).items()]
+    flags = [f.message if f.gate is None else f"{f.gate}: {f.message}" for f in result.flags]
+    summary: dict[str, Any] = {
+        "event_count": sample.event_count,
+        "populations": result.population_records(),
+    }
+    if template.cross_check is not None:
+        check = _cross_check(result, template)
+        summary["cross_check"] = [p.to_dict() for p in check.populations]
+        flags += [
+            f"{p.gate}: review: clusters estimate {p.cluster_pct:.1f} % vs gate {p.gate_pct:.1f} % "
+            f"(difference {p.difference_pct:+.1f} points, tolerance {p.max_difference_pct:g})"
+            for p in check.populations
+            if p.flagged
+        ]
     return AnalysisOutcome(
         "flow",
         AnalysisStatus.DONE,
@@ -58,9 +72,16 @@ def run_flow(lot_dir: Path, manifest: LotManifest) -> AnalysisOutcome:
         inputs=inputs,
         methods=[{"kind": "gating-template", **result.template}],
         figures=figures,
-        flags=[f.message if f.gate is None else f"{f.gate}: {f.message}" for f in result.flags],
-        summary={"event_count": sample.event_count, "populations": result.population_records()},
+        flags=flags,
+        summary=summary,
     )
+
+
+def _cross_check(result: Any, template: Any) -> Any:
+    """FlowSOM on the gated parent population, an orthogonal check of the CD3+/CAR+ gates."""
+    from cytorelease.flow.crosscheck import cross_check
+
+    return cross_check(result, template)
 
 
 def manual_measurements(manifest: LotManifest) -> list[Measurement]:

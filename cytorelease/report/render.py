@@ -216,6 +216,15 @@ def build_view(record: Mapping[str, Any], *, generated_at: datetime | None = Non
         "counts": counts,
         "total": len(rows),
         "alerts": [_alert_text(a) for a in evaluation.get("alerts") or []],
+        "analyses": [
+            {
+                "analysis": _text(a.get("analysis")),
+                "status": _text(a.get("status")),
+                "reason": _text(a.get("reason"), empty=""),
+                "flags": [_text(f) for f in a.get("flags") or []],
+            }
+            for a in record.get("analyses") or []
+        ],
         "groups": _group_by_category(rows),
         "pending": [
             r

@@ -195,3 +195,18 @@ def test_demo_releases_signs_twice_and_verifies(tmp_path: Path) -> None:
         app, ["verify", summary["report"], "--trust", str(tmp_path / "signers.yaml")]
     )
     assert verify.exit_code == 0, verify.stdout + verify.stderr
+
+
+def test_coa_lists_each_analysis_and_its_review_flags(released: ReleaseOutcome) -> None:
+    text = released.report_path.read_text(encoding="utf-8")
+    assert 'id="analyses"' in text
+    for analysis in released.record["analyses"]:
+        assert f"<td>{analysis['analysis']}</td><td>{analysis['status']}</td>" in text
+    flow = next(a for a in released.record["analyses"] if a["analysis"] == "flow")
+    assert any("acquisition QC removed" in f for f in flow["flags"])
+    checks = {c["gate"]: c for c in flow["summary"]["cross_check"]}
+    assert set(checks) == {"cd3", "car"}
+    assert all(
+        abs(c["difference_pct"]) <= c["max_difference_pct"] and not c["flagged"]
+        for c in checks.values()
+    )

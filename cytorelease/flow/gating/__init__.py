@@ -6,6 +6,7 @@ Public API (everything else in this package is private to it)::
         Dimension, RatioDimension, RectangleGate, PolygonGate, EllipsoidGate,
         QuadrantGate, QuadrantDivider, Quadrant, BooleanGate, BooleanOp, GateRef,
         GatingStrategy, GatingResult, read_gatingml, export_gatingml,
+        load_template, gate_sample, FlowGatingResult,   # data-driven templates
     )
 """
 
@@ -40,6 +41,7 @@ __all__ = [
     "Dimension",
     "EllipsoidGate",
     "EventSource",
+    "FlowGatingResult",
     "Gate",
     "GateRef",
     "GatingResult",
@@ -51,6 +53,8 @@ __all__ = [
     "RatioDimension",
     "RectangleGate",
     "export_gatingml",
+    "gate_sample",
+    "load_template",
     "read_gatingml",
 ]
 
@@ -65,4 +69,16 @@ def __getattr__(name: str) -> object:
         from cytorelease.flow.gating.gatingml_export import export_gatingml
 
         return export_gatingml
+    if name == "load_template":
+        from cytorelease.flow.gating.template import load_template
+
+        return load_template
+    if name == "gate_sample":
+        from cytorelease.flow.gating.pipeline import gate_sample
+
+        return gate_sample
+    if name == "FlowGatingResult":
+        from cytorelease.flow.gating.result import FlowGatingResult
+
+        return FlowGatingResult
     raise AttributeError(name)
