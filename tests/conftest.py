@@ -7,6 +7,10 @@ from pathlib import Path
 
 import pytest
 
+# rich wraps tables to the terminal width; a fixed, wide one keeps assertions on table text
+# independent of how long pytest's temporary paths happen to be
+os.environ.setdefault("COLUMNS", "200")
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(
     os.environ.get("CYTORELEASE_SHARED_DATA", PROJECT_ROOT.parent / "shared" / "data")

@@ -105,19 +105,42 @@ class Sample:
         """One channel's values (a view, read-only)."""
         return self.events[:, self.channel_index(name_or_label)]
 
-    def scaled_events(self) -> np.ndarray:
-        """Events with $PnE log amplification and $PnG gain undone, as FlowKit preprocesses them.
+    @property
+    def timestep(self) -> float:
+        """$TIMESTEP in seconds per Time unit; 1.0 when absent or not a number (tolerated)."""
+        text = self.keywords.get("$TIMESTEP", "").strip()
+        try:
+            step = float(text) if text else 1.0
+        except ValueError:
+            return 1.0
+        return step if step > 0 else 1.0
 
-        For a channel with $PnE = f1,f2 (f1 > 0): value = f2 * 10 ** (f1 * x / range). Otherwise,
-        with $PnG = g != 1: value = x / g. Returns a new float64 array.
+    def scaled_column(self, index: int) -> np.ndarray | None:
+        """One channel as FlowKit preprocesses it (float64), or None when it is unchanged.
+
+        Time ($PnN ``time``, any case) is multiplied by $TIMESTEP; otherwise $PnE = f1,f2 with
+        f1 > 0 gives f2 * 10 ** (f1 * x / range) (f2 = 0 read as 1), else $PnG = g != 1 gives
+        x / g.
         """
+        c = self.channels[index]
+        column = self.events[:, index]
+        if c.name.lower() == "time":
+            step = self.timestep
+            return column.astype(np.float64) * step if step != 1.0 else None
+        if c.log_decades > 0:
+            offset = c.log_offset if c.log_offset > 0 else 1.0
+            return offset * 10 ** (c.log_decades * column.astype(np.float64) / c.range)
+        if c.gain not in (0.0, 1.0):
+            return column.astype(np.float64) / c.gain
+        return None
+
+    def scaled_events(self) -> np.ndarray:
+        """All events as FlowKit preprocesses them (see :meth:`scaled_column`): a new float64 array."""
         out = self.events.astype(np.float64, copy=True)
         for c in self.channels:
-            if c.log_decades > 0:
-                offset = c.log_offset if c.log_offset > 0 else 1.0
-                out[:, c.index] = offset * 10 ** (c.log_decades * out[:, c.index] / c.range)
-            elif c.gain not in (0.0, 1.0):
-                out[:, c.index] = out[:, c.index] / c.gain
+            scaled = self.scaled_column(c.index)
+            if scaled is not None:
+                out[:, c.index] = scaled
         return out
 
 

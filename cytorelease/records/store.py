@@ -160,9 +160,7 @@ class Store:
             self.connection.execute("BEGIN")
             # Serialise writers the way BEGIN IMMEDIATE does on SQLite (a transaction-scoped
             # advisory lock: it needs no table, so it also guards creating the schema).
-            self.connection.execute(
-                "SELECT pg_advisory_xact_lock(?)".replace("?", "%s"), (_LOCK_KEY,)
-            )
+            self._run("SELECT pg_advisory_xact_lock(?)", (_LOCK_KEY,))
         try:
             yield self
         except BaseException:
@@ -183,16 +181,19 @@ class Store:
         raise InputError("the record store stayed locked for too long", path=self.location)
 
     # -- statements ---------------------------------------------------------------------
-    def _sql(self, sql: str) -> str:
-        return sql.replace("?", "%s") if self.dialect is Dialect.POSTGRES else sql
+    def _run(self, sql: str, params: Sequence[Any]) -> Any:
+        if self.dialect is Dialect.SQLITE:
+            return self.connection.execute(sql, tuple(params))
+        # psycopg parses placeholders only when given parameters (a literal % stays literal).
+        return self.connection.execute(sql.replace("?", "%s"), tuple(params) if params else None)
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run one statement; returns the number of rows it changed."""
-        cursor = self.connection.execute(self._sql(sql), tuple(params))
+        cursor = self._run(sql, params)
         return int(cursor.rowcount or 0)
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        cursor = self.connection.execute(self._sql(sql), tuple(params))
+        cursor = self._run(sql, params)
         names = [d[0] for d in cursor.description or ()]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 

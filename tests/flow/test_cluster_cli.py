@@ -70,7 +70,8 @@ def test_auto_metaclusters(tube_fcs: Path) -> None:
 def test_table(tube_fcs: Path) -> None:
     code, out, _ = _run(str(tube_fcs), "--grid", "4x4", "--metaclusters", "3")
     assert code == 0
-    assert "6,000 events" in out and "4x4 map" in out and "CD19" in out
+    flat = " ".join(out.split())  # rich wraps the title where the temporary path is long
+    assert "6,000 events" in flat and "4x4 map" in flat and "CD19" in flat
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ import pytest
 
 from cytorelease.records.datadir import DataDir
 from cytorelease.records.store import Store, open_store
+from tests.records.pg_backend import BACKENDS, backend_url
 
 INSTRUMENTS = """\
 schema: cytorelease.instruments/1
@@ -27,9 +28,16 @@ def data(tmp_path: Path) -> DataDir:
     return folder
 
 
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """ "" (SQLite in the data folder) or the URL of a fresh PostgreSQL database."""
+    with backend_url(request.param, monkeypatch) as url:
+        yield url
+
+
 @pytest.fixture
-def store(data: DataDir) -> Iterator[Store]:
-    opened = open_store(data, url="")
+def store(data: DataDir, db_url: str) -> Iterator[Store]:
+    opened = open_store(data, url=db_url)
     yield opened
     opened.close()
 

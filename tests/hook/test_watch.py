@@ -64,7 +64,7 @@ def test_cli_watch_missing_inbox(data: DataDir, tmp_path: Path) -> None:
 
 
 def test_watch_follows_new_files(
-    data: DataDir, store: Store, small_lots: dict[int, Path], tmp_path: Path
+    data: DataDir, store: Store, db_url: str, small_lots: dict[int, Path], tmp_path: Path
 ) -> None:
     inbox = tmp_path / "inbox"
     (inbox / "FACS-01").mkdir(parents=True)
@@ -72,7 +72,7 @@ def test_watch_follows_new_files(
     results = []
 
     def run() -> None:
-        with open_store(data, url="") as own:  # a SQLite connection belongs to its thread
+        with open_store(data, url=db_url) as own:  # a SQLite connection belongs to its thread
             results.append(watch_inbox(data, own, inbox, stable_seconds=0.1, poll=0.05, stop=stop))
 
     thread = threading.Thread(target=run)

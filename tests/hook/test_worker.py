@@ -145,22 +145,24 @@ def test_a_file_for_an_unknown_lot_is_analysed_and_left_unrouted(
     assert store.scalar("SELECT COUNT(*) FROM analyses WHERE lot IS NULL") == 2
 
 
-def _work(root: str, results: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+def _work(root: str, url: str, results: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
     data = DataDir.open(Path(root))
-    store = open_store(data, url="")
+    store = open_store(data, url=url)
     results.put(run_worker(data, store, once=True).to_dict())
     store.close()
 
 
 def test_two_workers_share_the_queue_without_doing_anything_twice(
-    data: DataDir, store: Store, small_lots: dict[int, Path], tmp_path: Path
+    data: DataDir, store: Store, db_url: str, small_lots: dict[int, Path], tmp_path: Path
 ) -> None:
     for lot_dir in small_lots.values():
         install_manifest(data, lot_dir)
         _hook_lot(data, store, lot_dir, tmp_path)
     context = multiprocessing.get_context("spawn")
     results: multiprocessing.Queue = context.Queue()  # type: ignore[type-arg]
-    workers = [context.Process(target=_work, args=(str(data.root), results)) for _ in range(2)]
+    workers = [
+        context.Process(target=_work, args=(str(data.root), db_url, results)) for _ in range(2)
+    ]
     for process in workers:
         process.start()
     reports = [results.get(timeout=300) for _ in workers]

@@ -19,7 +19,7 @@ def data(tmp_path: Path) -> DataDir:
 
 @pytest.fixture(params=BACKENDS)
 def db_url(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """"" (SQLite in the data folder) or the URL of a fresh PostgreSQL database."""
+    """ "" (SQLite in the data folder) or the URL of a fresh PostgreSQL database."""
     with backend_url(request.param, monkeypatch) as url:
         yield url
 

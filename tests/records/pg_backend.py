@@ -42,10 +42,9 @@ def server_url() -> tuple[str | None, str]:
 
 
 def _with_database(url: str, name: str) -> str:
-    from urllib.parse import urlsplit, urlunsplit
+    from psycopg.conninfo import make_conninfo
 
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{name}"))
+    return make_conninfo(url, dbname=name)
 
 
 @contextmanager
@@ -68,7 +67,7 @@ def fresh_database() -> Iterator[str]:
 
 @contextmanager
 def backend_url(backend: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """"" for SQLite, or a fresh PostgreSQL database; CYTORELEASE_DB is set to match."""
+    """ "" for SQLite, or a fresh PostgreSQL database; CYTORELEASE_DB is set to match."""
     if backend == "sqlite":
         monkeypatch.delenv("CYTORELEASE_DB", raising=False)
         yield ""

@@ -15,7 +15,7 @@ from cytorelease.errors import InputError
 from cytorelease.provenance import canonical_json
 from cytorelease.records import audit
 from cytorelease.records.datadir import DataDir
-from cytorelease.records.store import Store
+from cytorelease.records.store import Dialect, Store
 
 
 def _append_three(store: Store) -> list[audit.AuditEntry]:
@@ -71,7 +71,7 @@ def test_rows_chain_by_hash_over_canonical_fields(store: Store) -> None:
 )
 def test_database_refuses_update_and_delete(store: Store, statement: str) -> None:
     _append_three(store)
-    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+    with pytest.raises(store.database_error, match="append-only"):
         store.execute(statement)
     assert [e.actor for e in audit.entries(store)] == ["qc-analyst-01"] * 3
 
@@ -81,22 +81,26 @@ def test_raw_file_records_are_immutable_too(store: Store) -> None:
         store.execute(
             "INSERT INTO raw_files VALUES ('ab', 1, 'fcs', 'valid', NULL, 'F', 'a', '/a', '{}', 't')"
         )
-    with pytest.raises(sqlite3.DatabaseError, match="raw_files is append-only"):
+    with pytest.raises(store.database_error, match="raw_files is append-only"):
         store.execute("UPDATE raw_files SET status = 'quarantined'")
 
 
-def _tamper(data: DataDir, sql: str) -> None:
-    # What an attacker with file access could do: drop the guard, then edit.
-    connection = sqlite3.connect(data.db_path, isolation_level=None)
-    connection.execute("DROP TRIGGER audit_log_no_update")
-    connection.execute("DROP TRIGGER audit_log_no_delete")
-    connection.execute(sql)
-    connection.close()
+def _tamper(store: Store, data: DataDir, sql: str) -> None:
+    """What an attacker with access to the database could do: disable the guard, then edit."""
+    if store.dialect is Dialect.SQLITE:
+        connection = sqlite3.connect(data.db_path, isolation_level=None)
+        connection.execute("DROP TRIGGER audit_log_no_update")
+        connection.execute("DROP TRIGGER audit_log_no_delete")
+        connection.execute(sql)
+        connection.close()
+    else:
+        store.execute("ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_change")
+        store.execute(sql)
 
 
 def test_verify_names_the_edited_row(data: DataDir, store: Store) -> None:
     _append_three(store)
-    _tamper(data, "UPDATE audit_log SET details = '{\"n\":7}' WHERE sequence = 2")
+    _tamper(store, data, "UPDATE audit_log SET details = '{\"n\":7}' WHERE sequence = 2")
     check = audit.verify_chain(store)
     assert check.broken_at == 2 and check.rows == 1
     assert "content does not match its hash" in (check.problem or "")
@@ -104,7 +108,7 @@ def test_verify_names_the_edited_row(data: DataDir, store: Store) -> None:
 
 def test_verify_names_a_removed_row(data: DataDir, store: Store) -> None:
     _append_three(store)
-    _tamper(data, "DELETE FROM audit_log WHERE sequence = 2")
+    _tamper(store, data, "DELETE FROM audit_log WHERE sequence = 2")
     check = audit.verify_chain(store)
     assert check.broken_at == 3
     assert "expected sequence 2" in (check.problem or "")
@@ -114,6 +118,7 @@ def test_verify_detects_a_rehashed_row_by_its_successor(data: DataDir, store: St
     rows = _append_three(store)
     forged = {**rows[1].hashed_fields(), "actor": "mallory"}
     _tamper(
+        store,
         data,
         f"UPDATE audit_log SET actor = 'mallory', hash = '{audit.row_hash(forged)}'"
         " WHERE sequence = 2",
@@ -131,10 +136,10 @@ def test_cli_verify_exits_1_naming_the_row_and_audits_the_failure(
     ok = runner.invoke(app, ["audit", "verify", "--data-dir", str(data.root)])
     assert ok.exit_code == 0, ok.output
     assert "audit trail intact: 3 rows" in ok.output
-    _tamper(data, "UPDATE audit_log SET object = 'file-9' WHERE sequence = 3")
+    _tamper(store, data, "UPDATE audit_log SET object = 'file-9' WHERE sequence = 3")
     broken = runner.invoke(app, ["audit", "verify", "--data-dir", str(data.root)])
     assert broken.exit_code == 1
-    assert f"error: {data.db_path}: audit trail broken at row 3:" in broken.output
+    assert f"error: {store.location}: audit trail broken at row 3:" in broken.output
     last = audit.entries(store)[-1]
     assert last.action == "verification-failed" and last.details["broken_at"] == 3
 

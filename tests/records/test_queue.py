@@ -35,8 +35,8 @@ def test_enqueue_is_idempotent_by_key(store: Store) -> None:
     assert counts(store) == {"pending": 1, "leased": 0, "done": 0, "failed": 0}
 
 
-def _drain(root: str, name: str, results: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
-    store = open_store(DataDir.open(Path(root)), url="")
+def _drain(root: str, url: str, name: str, results: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    store = open_store(DataDir.open(Path(root)), url=url)
     taken = []
     while (item := claim(store, owner=name, actor=name, lease_seconds=60)) is not None:
         with store.write():
@@ -47,12 +47,15 @@ def _drain(root: str, name: str, results: multiprocessing.Queue) -> None:  # typ
     store.close()
 
 
-def test_two_worker_processes_never_take_the_same_item(data: DataDir, store: Store) -> None:
+def test_two_worker_processes_never_take_the_same_item(
+    data: DataDir, store: Store, db_url: str
+) -> None:
     _fill(store, 120)
     results: multiprocessing.Queue = multiprocessing.get_context("spawn").Queue()  # type: ignore[type-arg]
     context = multiprocessing.get_context("spawn")
     workers = [
-        context.Process(target=_drain, args=(str(data.root), f"w{i}", results)) for i in range(2)
+        context.Process(target=_drain, args=(str(data.root), db_url, f"w{i}", results))
+        for i in range(2)
     ]
     for process in workers:
         process.start()

@@ -10,20 +10,24 @@ from pathlib import Path
 import pytest
 
 from cytorelease.errors import InputError
+from cytorelease.records import audit
 from cytorelease.records.archive import archive_file, archived_path
 from cytorelease.records.datadir import DataDir
 from cytorelease.records.store import Store, open_data, open_store
 
 
-def test_sqlite_store_is_in_wal_mode(store: Store) -> None:
-    assert store.scalar("PRAGMA journal_mode") == "wal"
+def test_sqlite_store_is_in_wal_mode(sqlite_store: Store) -> None:
+    assert sqlite_store.scalar("PRAGMA journal_mode") == "wal"
+
+
+def test_opening_twice_keeps_the_schema(data: DataDir, store: Store, db_url: str) -> None:
     assert store.scalar("SELECT value FROM meta WHERE key = 'schema'") == "1"
-
-
-def test_opening_twice_keeps_the_schema(data: DataDir, store: Store) -> None:
-    again = open_store(data, url="")
+    with store.write():
+        audit.append(store, actor="a", action=audit.Action.INGEST, object="x")
+    again = open_store(data, url=db_url)
     try:
-        assert again.scalar("SELECT COUNT(*) FROM audit_log") == 0
+        assert again.scalar("SELECT COUNT(*) FROM audit_log") == 1
+        assert audit.verify_chain(again).ok
     finally:
         again.close()
 

@@ -35,28 +35,11 @@ class PreprocessedEvents:
         return self._stored[key]
 
 
-def _timestep(sample: Sample) -> float:
-    text = sample.keywords.get("$TIMESTEP", "").strip()
-    try:
-        return float(text) if text else 1.0
-    except ValueError:
-        return 1.0
-
-
 def preprocessed_events(sample: Sample) -> np.ndarray | PreprocessedEvents:
     """The sample's events as FlowKit preprocesses them (the stored array when nothing changes)."""
-    replaced: dict[int, np.ndarray] = {}
-    for channel in sample.channels:
-        column = sample.events[:, channel.index]
-        if channel.name.lower() == "time":
-            step = _timestep(sample)
-            if step != 1.0:
-                replaced[channel.index] = column.astype(np.float64) * step
-        elif channel.log_decades > 0:
-            offset = channel.log_offset if channel.log_offset > 0 else 1.0
-            replaced[channel.index] = offset * 10 ** (
-                channel.log_decades * column.astype(np.float64) / channel.range
-            )
-        elif channel.gain not in (0.0, 1.0):
-            replaced[channel.index] = column.astype(np.float64) / channel.gain
+    replaced = {
+        c.index: scaled
+        for c in sample.channels
+        if (scaled := sample.scaled_column(c.index)) is not None
+    }
     return PreprocessedEvents(sample.events, replaced) if replaced else sample.events
