@@ -70,7 +70,7 @@ def resolve_resource(kind: ResourceKind | str, name: str | Path) -> Path:
             return candidate
     available = sorted(p.stem for p in base.rglob("*.y*ml"))
     raise InputError(
-        f"no such {ResourceKind(kind).value} file",
+        f"no such file, and no such name in {ResourceKind(kind).value}/",
         path=name,
         hint=f"available in {base}: {', '.join(available) or 'none'}",
     )

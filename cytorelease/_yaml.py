@@ -190,11 +190,11 @@ def load_yaml_file(path: str | Path, *, error: type[CytoreleaseError], what: str
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise error(f"no such {what} file", path=path) from None
+        raise error(f"no such file (expected the {what})", path=path) from None
     except IsADirectoryError:
-        raise error(f"is a folder, not a {what} file", path=path) from None
+        raise error(f"is a folder, not a file (expected the {what})", path=path) from None
     except UnicodeDecodeError:
-        raise error(f"not a UTF-8 text file (is this really a {what}?)", path=path) from None
+        raise error(f"not a UTF-8 text file (expected the {what})", path=path) from None
     try:
         document = load_yaml_with_lines(text)
     except YamlLinesError as exc:

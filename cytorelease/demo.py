@@ -41,6 +41,9 @@ def run_demo(out: str | Path) -> dict[str, Any]:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     lot_dir = find_sample_lot()
+    # a demo run replaces its own earlier outputs (signed with keys that no longer exist)
+    for earlier in (*out.glob("coa-*.html"), out / "result.json", out / "signers.yaml"):
+        earlier.unlink(missing_ok=True)
     steps: list[dict[str, str]] = []
 
     outcome = release_lot(lot_dir, out=out)
@@ -51,8 +54,6 @@ def run_demo(out: str | Path) -> dict[str, Any]:
     steps.append({"step": "write result", "outcome": str(outcome.result_path)})
 
     registry = out / "signers.yaml"
-    if registry.exists():
-        registry.unlink()  # keys of an earlier demo run are gone with their temporary folder
     with tempfile.TemporaryDirectory(prefix="cytorelease-demo-keys-") as keys_dir:
         passphrase = secrets.token_urlsafe(24)
         signers = []
@@ -83,7 +84,7 @@ def run_demo(out: str | Path) -> dict[str, Any]:
             "step": "verify",
             "outcome": "valid: every byte and both signatures check out"
             if verification.ok
-            else "FAILED: " + "; ".join(verification.failures),
+            else "FAILED: " + "; ".join(verification.failures()),
         }
     )
     return {

@@ -53,3 +53,21 @@ def test_python_dash_m() -> None:
     )
     assert proc.returncode == 0
     assert __version__ in proc.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["flow", "inspect"], "error: cytorelease flow inspect: Missing argument 'file'."),
+        (["nope"], "error: cytorelease: No such command 'nope'."),
+        (
+            ["flow", "inspect", "x.fcs", "--dataset", "-1"],
+            "error: cytorelease flow inspect: Invalid value for '--dataset'",
+        ),
+    ],
+)
+def test_usage_errors_are_one_line(args: list[str], expected: str) -> None:
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(expected), result.stderr

@@ -25,5 +25,5 @@ def test_user_library_overrides(tmp_path: Path) -> None:
 
 
 def test_unknown_resource_names_what_is_available() -> None:
-    with pytest.raises(InputError, match="no such specs file"):
+    with pytest.raises(InputError, match="no such file, and no such name in specs/"):
         resolve_resource("specs", "no-such-spec-anywhere")

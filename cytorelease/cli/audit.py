@@ -92,6 +92,8 @@ def log_command(
     ] = False,
 ) -> None:
     """Show the audit trail: who did what to which file or lot, and when."""
+    import json
+
     from cytorelease.cli._output import emit_json, print_table
     from cytorelease.records.audit import read_log
 
@@ -108,13 +110,17 @@ def log_command(
                 r.utc_time,
                 r.actor,
                 r.action,
-                r.object if len(r.object) <= 24 else r.object[:20] + "…",
+                _short(r.object, 24),
                 r.lot,
-                ", ".join(f"{k}={v}" for k, v in r.details.items()),
+                _short(json.dumps(r.details, ensure_ascii=False, sort_keys=True), 80),
             )
             for r in rows
         ],
     )
+
+
+def _short(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 @app.command("verify")

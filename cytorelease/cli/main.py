@@ -17,6 +17,11 @@ import typer
 from typer.core import TyperGroup
 from typer.exceptions import Abort, Exit, TyperException
 
+try:  # typer >= 0.17 vendors click
+    from typer._click.exceptions import NoArgsIsHelpError, UsageError
+except ImportError:  # pragma: no cover - older typer on click
+    from click.exceptions import NoArgsIsHelpError, UsageError
+
 from cytorelease import __version__
 
 # Each module defines ``register(app)``; the list order is the order of ``--help``.
@@ -74,6 +79,13 @@ class _ErrorHandlingGroup(TyperGroup):
                 warnings.simplefilter("default")
                 warnings.showwarning = _show_warning
                 return super().invoke(ctx)
+        except NoArgsIsHelpError:
+            raise
+        except UsageError as exc:
+            # one line, like every other error: what was wrong and where to look
+            where = exc.ctx.command_path if exc.ctx is not None else ctx.command_path
+            typer.echo(f"error: {where}: {exc.format_message()} (see '{where} --help')", err=True)
+            ctx.exit(2)
         except (Exit, Abort, TyperException):
             raise
         except Exception as exc:

@@ -87,18 +87,28 @@ def run_worker(
     owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
     actor = audit.service_actor(WORKER_NAME)
     report = WorkerReport()
+    manifests_seen: object = None
     while True:
         item = claim(store, owner=owner, actor=actor, lease_seconds=lease_seconds)
+        plans, problems = load_lot_plans(data.lots_dir)
+        ctx = _Context(data, store, owner, actor, plans)
         if item is None:
+            # Idle: when the manifests changed, files that arrived before their lot's
+            # manifest may have a lot now.
+            manifests_now = sorted(
+                (p.lot_id, p.manifest_path.stat().st_mtime_ns) for p in plans.values()
+            )
+            if manifests_now != manifests_seen:
+                manifests_seen = manifests_now
+                if _route_waiting_files(ctx):
+                    continue
             if once:
                 return report
             time.sleep(poll)
             continue
-        plans, problems = load_lot_plans(data.lots_dir)
         for problem in problems:
             if log:
                 log(f"warning: {problem.one_line()}")
-        ctx = _Context(data, store, owner, actor, plans)
         report.processed += 1
         try:
             state = _process(ctx, item, report)
@@ -189,20 +199,46 @@ def _process_file(ctx: _Context, item: QueueItem) -> None:
                 details={"reason": route.reason},
             )
             return
-        store.execute(
-            "INSERT INTO lot_files (lot, input_path, sha256, assigned_at) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT (lot, input_path, sha256) DO NOTHING",
-            (route.lot, route.input_path, sha, _utc()),
+        _assign(ctx, sha, route.lot, route.input_path, route.reason)
+
+
+def _route_waiting_files(ctx: _Context) -> int:
+    """Route analysed files that no lot had claimed yet; returns how many found their lot."""
+    if not ctx.plans:
+        return 0
+    routed = 0
+    with ctx.store.write():
+        waiting = ctx.store.rows(
+            "SELECT r.sha256, r.kind, r.meta, r.original_name FROM analyses a"
+            " JOIN raw_files r ON r.sha256 = a.sha256"
+            " WHERE NOT EXISTS (SELECT 1 FROM lot_files f WHERE f.sha256 = a.sha256)"
+            " ORDER BY a.analysed_at"
         )
-        audit.append(
-            store,
-            actor=ctx.actor,
-            action=audit.Action.ROUTE,
-            object=sha,
-            lot=route.lot,
-            details={"input": route.input_path, "because": route.reason},
-        )
-        _queue_release_if_complete(ctx, ctx.plans[route.lot])
+        for row in waiting:
+            kind = FileKind(row["kind"])
+            route = route_file(kind, json.loads(row["meta"]), str(row["original_name"]), ctx.plans)
+            if route.lot is None or route.input_path is None:
+                continue
+            _assign(ctx, str(row["sha256"]), route.lot, route.input_path, route.reason)
+            routed += 1
+    return routed
+
+
+def _assign(ctx: _Context, sha: str, lot: str, input_path: str, reason: str) -> None:
+    ctx.store.execute(
+        "INSERT INTO lot_files (lot, input_path, sha256, assigned_at) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (lot, input_path, sha256) DO NOTHING",
+        (lot, input_path, sha, _utc()),
+    )
+    audit.append(
+        ctx.store,
+        actor=ctx.actor,
+        action=audit.Action.ROUTE,
+        object=sha,
+        lot=lot,
+        details={"input": input_path, "because": reason},
+    )
+    _queue_release_if_complete(ctx, ctx.plans[lot])
 
 
 def _queue_release_if_complete(ctx: _Context, plan: LotPlan) -> None:

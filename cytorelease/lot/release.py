@@ -85,6 +85,8 @@ def release_lot(
             path=out_dir,
             hint="choose another --out folder",
         )
+    report_path = out_dir / f"coa-{manifest.lot_id}.html"
+    _refuse_to_overwrite(report_path)
 
     steps: list[tuple[str, Callable[[], AnalysisOutcome]]] = [
         ("flow cytometry", lambda: run_flow(lot_dir, manifest))
@@ -124,9 +126,30 @@ def release_lot(
     if progress:
         progress("certificate of analysis", len(steps) + 1, total)
     result_path = write_record(record, out_dir / "result.json")
-    report_path = write_coa(
-        record, out_dir / f"coa-{manifest.lot_id}.html", generated_at=created_at
-    )
+    write_coa(record, report_path, generated_at=created_at)
     if progress:
         progress("done", total, total)
     return ReleaseOutcome(record, record_sha256(record), result_path, report_path)
+
+
+def _refuse_to_overwrite(report: Path) -> None:
+    """A draft from an earlier run may be replaced; a signed CoA or a foreign file never is."""
+    from cytorelease.report.area import signature_count
+
+    if not report.exists():
+        return
+    if report.is_dir():
+        raise InputError("is a folder where the CoA is to be written", path=report)
+    signatures = signature_count(report.read_bytes())
+    if signatures is None:
+        raise InputError(
+            "exists and is not a cytorelease CoA; refusing to overwrite it",
+            path=report,
+            hint="choose another --out",
+        )
+    if signatures:
+        raise InputError(
+            f"already holds a CoA with {signatures} signature(s); a signed record is never overwritten",
+            path=report,
+            hint="release into another --out folder",
+        )

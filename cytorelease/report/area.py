@@ -138,6 +138,14 @@ def render_area(entries: Sequence[SignatureEntry]) -> bytes:
     return body.encode("utf-8")
 
 
+def signature_count(data: bytes) -> int | None:
+    """How many signatures a report holds; None when it is not a cytorelease CoA at all."""
+    try:
+        return len(read_entries(split_report(data).area))
+    except ValueError:
+        return None
+
+
 def read_entries(area: bytes) -> list[Any]:
     """The decoded JSON of every machine block in the area, in order (not yet validated).
 

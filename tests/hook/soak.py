@@ -207,6 +207,7 @@ def run_soak(work: Path, lot_dir: Path, *, n_files: int, kills: int, seed: int) 
     # After the chaos: one more pass of each, once the killed worker's lease has expired.
     time.sleep(LEASE_SECONDS + 0.2)
     env = {**os.environ, "CYTORELEASE_SERVICE_PASSPHRASE": PASSPHRASE}
+    env.pop("CYTORELEASE_DB", None)  # the soak runs on SQLite, the default store
     for kind, extra in (("watch", [str(inbox), "--once"]), ("worker", ["--once"])):
         subprocess.run(
             [sys.executable, "-m", "cytorelease", kind, *extra, "--data-dir", str(data.root)]

@@ -217,3 +217,17 @@ def test_a_worker_killed_mid_release_is_taken_over_after_its_lease(
     assert len(finals) == 1
     assert counts(store) == {"pending": 0, "leased": 0, "done": 3, "failed": 0}
     assert audit.verify_chain(store).ok
+
+
+def test_files_that_arrived_before_their_manifest_are_routed_once_it_appears(
+    data: DataDir, store: Store, small_lots: dict[int, Path], tmp_path: Path
+) -> None:
+    _hook_lot(data, store, small_lots[12], tmp_path)
+    assert run_worker(data, store, once=True).releases == []
+    install_manifest(data, small_lots[12])
+    report = run_worker(data, store, once=True)
+    assert [r["lot"] for r in report.releases] == ["lot-CAR-0012"]
+    actions = [e.action for e in audit.entries(store, lot="lot-CAR-0012")]
+    assert actions.count("route") == 2 and actions.count("evaluate") == 1
+    assert store.scalar("SELECT COUNT(*) FROM analyses") == 2  # analysed once, routed later
+    assert run_worker(data, store, once=True).processed == 0

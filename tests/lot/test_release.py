@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cytorelease.cli.main import app
+from cytorelease.demo import find_sample_lot
 from cytorelease.errors import InputError, SpecError
 from cytorelease.lot.release import ReleaseOutcome, release_lot
 from cytorelease.provenance import canonical_json, content_sha256, file_sha256
@@ -210,3 +211,26 @@ def test_coa_lists_each_analysis_and_its_review_flags(released: ReleaseOutcome) 
         abs(c["difference_pct"]) <= c["max_difference_pct"] and not c["flagged"]
         for c in checks.values()
     )
+
+
+def test_a_signed_coa_is_never_overwritten(tmp_path: Path) -> None:
+    first = runner.invoke(app, ["demo", "--out", str(tmp_path), "--json"])
+    assert first.exit_code == 0, first.stderr
+    report = Path(json.loads(first.stdout)["report"])
+    signed = report.read_bytes()
+    again = runner.invoke(app, ["release", str(find_sample_lot()), "--out", str(tmp_path)])
+    assert again.exit_code == 2
+    assert "signature(s); a signed record is never overwritten" in again.stderr
+    assert report.read_bytes() == signed
+    rerun = runner.invoke(
+        app, ["demo", "--out", str(tmp_path), "--json"]
+    )  # the demo replaces its own
+    assert rerun.exit_code == 0, rerun.stderr
+
+
+def test_a_foreign_file_where_the_coa_goes_is_kept(lot: Path, tmp_path: Path) -> None:
+    foreign = tmp_path / "coa-lot-CAR-0003.html"
+    foreign.write_text("<html>someone's notes</html>", encoding="utf-8")
+    with pytest.raises(InputError, match="is not a cytorelease CoA; refusing to overwrite"):
+        release_lot(lot, out=tmp_path)
+    assert foreign.read_text(encoding="utf-8") == "<html>someone's notes</html>"

@@ -126,4 +126,4 @@ def test_vcn_unknown_assay_exit_2(lot: Path) -> None:
     path = lot / "qpcr" / "qx_manager_results.csv"
     result = runner.invoke(app, ["qpcr", "vcn", str(path), "--assay", "no-such-assay"])
     assert result.exit_code == 2
-    assert "error: no-such-assay: no such assays file" in result.stderr
+    assert "error: no-such-assay: no such file, and no such name in assays/" in result.stderr

@@ -42,6 +42,8 @@ _LAYOUT_ERRORS = (
 
 
 def _load(path: Path) -> bytes:
+    if path.is_dir():
+        raise InputError("is a folder, not an export file", path=path)
     if not path.is_file():
         raise InputError("no such file", path=path)
     size = path.stat().st_size
