@@ -67,7 +67,7 @@ def test_python_dash_m() -> None:
     ],
 )
 def test_usage_errors_are_one_line(args: list[str], expected: str) -> None:
-    result = runner.invoke(app, args)
+    result = runner.invoke(app, args, prog_name="cytorelease")
     assert result.exit_code == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(expected), result.stderr

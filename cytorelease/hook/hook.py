@@ -103,20 +103,15 @@ def hook_file(
     actor = f"instrument:{instrument}"
     if not path.is_file():
         raise InputError("no such file", path=path)
-    listing = load_instruments(data.instruments_path)
-    known = listing.find(instrument)
+    try:
+        known = load_instruments(data.instruments_path).find(instrument)
+    except InputError as exc:
+        # No usable allow-list: nothing is accepted, and the refusal is on record.
+        _refuse(store, path, actor, instrument, exc.one_line(), record_sighting=False)
+        raise
     if known is None:
-        size, mtime_ns = _signature(path)
         reason = f"instrument {instrument!r} is not in the allow-list {data.instruments_path}"
-        with store.write():
-            _sighting(store, path, size, mtime_ns, None, HookStatus.REFUSED)
-            audit.append(
-                store,
-                actor=actor,
-                action=audit.Action.REFUSE,
-                object=str(path),
-                details={"instrument": instrument, "reason": reason},
-            )
+        _refuse(store, path, actor, instrument, reason)
         return HookOutcome(HookStatus.REFUSED, path, reason)
 
     while True:
@@ -198,6 +193,27 @@ def hook_file(
             )
             message = f"quarantined: {problem}"
     return HookOutcome(status, path, message, archived.sha256, archived.path)
+
+
+def _refuse(
+    store: Store,
+    path: Path,
+    actor: str,
+    instrument: str,
+    reason: str,
+    *,
+    record_sighting: bool = True,
+) -> None:
+    with store.write():
+        if record_sighting:  # handled: the watcher does not offer this file again
+            _sighting(store, path, *_signature(path), None, HookStatus.REFUSED)
+        audit.append(
+            store,
+            actor=actor,
+            action=audit.Action.REFUSE,
+            object=str(path),
+            details={"instrument": instrument, "reason": reason},
+        )
 
 
 def _register_instrument(store: Store, instrument: str, serial: str, kind: str) -> None:

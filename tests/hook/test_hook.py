@@ -139,6 +139,9 @@ def test_missing_allow_list_refuses_with_a_hint(
     with pytest.raises(InputError, match="no instrument allow-list") as caught:
         hook_file(data, store, _tube(small_lots, tmp_path), instrument="FACS-01")
     assert caught.value.path == str(data.instruments_path)
+    (entry,) = audit.entries(store)
+    assert entry.action == "refuse"
+    assert entry.details["reason"].startswith(f"{data.instruments_path}: no instrument allow-list")
 
 
 def test_hook_waits_until_a_growing_file_is_stable(
