@@ -13,6 +13,7 @@ from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from cytorelease._lock import check_locked
 from cytorelease._yaml import format_path, load_yaml_file
 from cytorelease.errors import AssayError
 from cytorelease.potency.curve import CurveModel, Weighting
@@ -242,7 +243,9 @@ def validate_assay_file(name: str | Path, model: type[M], kind: str) -> tuple[M,
             message = error["msg"].removeprefix("Value error, ")
             problems.append(f"{where}: {message}")
         raise AssayError("; ".join(problems), path=path) from None
-    return assay, path, content_sha256(document.data)
+    sha256 = content_sha256(document.data)
+    check_locked(path, f"{assay.id}@{assay.version}", sha256, error=AssayError, what="assay")
+    return assay, path, sha256
 
 
 def load_potency_assay(name: str | Path) -> LoadedAssay:

@@ -140,6 +140,7 @@ class LoadedAssay:
 
 def load_assay(name_or_path: str | Path) -> LoadedAssay:
     """Load and validate an assay by path or by name in the assays/ folder."""
+    from cytorelease._lock import check_locked
     from cytorelease._resources import ResourceKind, resolve_resource
     from cytorelease._yaml import load_yaml_file, validation_problems
 
@@ -156,4 +157,6 @@ def load_assay(name_or_path: str | Path) -> LoadedAssay:
         raise AssayError(
             "; ".join(p.replace("Value error, ", "") for p in problems), path=path
         ) from None
-    return LoadedAssay(assay, path, content_sha256(document.data))
+    sha256 = content_sha256(document.data)
+    check_locked(path, f"{assay.id}@{assay.version}", sha256, error=AssayError, what="assay")
+    return LoadedAssay(assay, path, sha256)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
+from cytorelease._lock import read_lock as _read_lock
 from cytorelease._resources import ResourceKind, resource_dir
 from cytorelease.errors import SpecError
 from cytorelease.spec.loader import LoadedSpec, load_spec_file
@@ -36,7 +37,6 @@ __all__ = [
 LOCK_NAME = "LOCK"
 _REF = re.compile(r"^(?P<product>[a-z0-9][a-z0-9._-]*)(?:@(?P<version>\d+))?$")
 _VERSION_FILE = re.compile(r"^v(\d+)\.ya?ml$")
-_LOCK_LINE = re.compile(r"^(?P<ref>[a-z0-9][a-z0-9._-]*@\d+)\s+(?P<sha>[0-9a-f]{64})$")
 _LOCK_HEADER = (
     "# cytorelease spec LOCK: the canonical-content SHA-256 of every spec version that has been\n"
     "# effective. A listed version can never change: a change of limits is a new version.\n"
@@ -54,22 +54,7 @@ def find_lock(spec_path: Path) -> Path:
 
 def read_lock(lock: Path) -> dict[str, str]:
     """``{"product@N": sha256}``; an absent LOCK is empty, a malformed line is an error."""
-    if not lock.is_file():
-        return {}
-    entries: dict[str, str] = {}
-    for number, raw in enumerate(lock.read_text(encoding="utf-8").splitlines(), start=1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        match = _LOCK_LINE.match(line)
-        if match is None:
-            raise SpecError(
-                f"line {number}: expected '<product>@<version> <sha256>', got {line!r}", path=lock
-            )
-        if match["ref"] in entries:
-            raise SpecError(f"line {number}: {match['ref']} is listed twice", path=lock)
-        entries[match["ref"]] = match["sha"]
-    return entries
+    return _read_lock(lock, error=SpecError)
 
 
 def _verify(loaded: LoadedSpec) -> None:

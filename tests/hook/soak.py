@@ -250,12 +250,14 @@ def _check(data: DataDir, inbox: Path, drops: list[Drop], figures: SoakFigures) 
         assert sorted(refused) == sorted(expected_refused), "each unknown-instrument file once"
         figures.duplicates_caught = len(by_action.get("duplicate", []))
         assert figures.duplicates_caught == figures.duplicates
-        assert counts(store) == {
+        state = counts(store)
+        failures = store.rows("SELECT key, outcome FROM queue WHERE state != 'done'")
+        assert state == {
             "pending": 0,
             "leased": 0,
             "done": len(good) + 1,  # every file item and the one release
             "failed": 0,
-        }, "no queue item lost or stuck"
+        }, f"no queue item lost or stuck: {state} {failures}"
         figures.releases = int(store.scalar("SELECT COUNT(*) FROM releases"))
         assert figures.releases == 1
         assert len(by_action.get("sign", [])) == 1

@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from cytorelease._lock import check_locked
 from cytorelease._resources import ResourceKind, resolve_resource
 from cytorelease._yaml import LineMap, YamlLinesError, format_path, load_yaml_with_lines, locate
 from cytorelease.errors import InputError, TemplateError
@@ -89,7 +90,15 @@ def load_template(path_or_name: str | Path) -> Template:
         raise TemplateError(f"not UTF-8 text (byte {exc.start})", path=path) from None
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror}", path=path) from None
-    return parse_template(text, path=path)
+    template = parse_template(text, path=path)
+    check_locked(
+        path,
+        f"{template.id}@{template.version}",
+        template.sha256,
+        error=TemplateError,
+        what="gating template",
+    )
+    return template
 
 
 def parse_template(text: str, *, path: str | Path = "<template>") -> Template:

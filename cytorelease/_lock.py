@@ -1,0 +1,55 @@
+"""LOCK files: the content SHA-256 of every released version of a versioned document.
+
+A folder of specs, gating templates or assays may hold a ``LOCK`` of lines
+``<id>@<version> <sha256>``. A document whose id@version is listed must still have that
+content: a released version never changes, a change is a new version. Comments start with #.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from cytorelease.errors import CytoreleaseError
+
+__all__ = ["LOCK_NAME", "check_locked", "read_lock"]
+
+LOCK_NAME = "LOCK"
+_LINE = re.compile(
+    r"^(?P<ref>[A-Za-z0-9][A-Za-z0-9._-]*@[A-Za-z0-9][A-Za-z0-9._-]*)\s+(?P<sha>[0-9a-f]{64})$"
+)
+
+
+def read_lock(lock: Path, *, error: type[CytoreleaseError]) -> dict[str, str]:
+    """``{"id@version": sha256}``; an absent LOCK is empty, a malformed line is an ``error``."""
+    if not lock.is_file():
+        return {}
+    entries: dict[str, str] = {}
+    for number, raw in enumerate(lock.read_text(encoding="utf-8").splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        match = _LINE.match(line)
+        if match is None:
+            raise error(
+                f"line {number}: expected '<id>@<version> <sha256>', got {line!r}", path=lock
+            )
+        if match["ref"] in entries:
+            raise error(f"line {number}: {match['ref']} is listed twice", path=lock)
+        entries[match["ref"]] = match["sha"]
+    return entries
+
+
+def check_locked(
+    path: Path, ref: str, sha256: str, *, error: type[CytoreleaseError], what: str
+) -> None:
+    """Refuse ``path`` when the LOCK beside it records another content for ``ref``."""
+    lock = path.parent / LOCK_NAME
+    locked = read_lock(lock, error=error).get(ref)
+    if locked is not None and locked != sha256:
+        raise error(
+            f"{what} {ref} no longer matches its lock: {lock} records sha256 {locked}, "
+            f"the file's content is sha256 {sha256}",
+            path=path,
+            hint="a released version never changes; restore it and give the change a new version",
+        )
