@@ -108,7 +108,7 @@ def test_malformed_lock_line_names_the_lock_and_line(specs_copy: Path) -> None:
     lock.write_text(lock.read_text() + "cd19-car-t@3 not-a-hash\n")
     with pytest.raises(SpecError) as caught:
         load_spec(specs_copy / "cd19-car-t" / "v2.yaml")
-    assert str(caught.value).startswith(f"{lock}: line 6: expected '<product>@<version> <sha256>'")
+    assert str(caught.value).startswith(f"{lock}: line 6: expected '<id>@<version> <sha256>'")
 
 
 def test_new_version_copies_the_latest_as_a_draft(specs_copy: Path) -> None:
