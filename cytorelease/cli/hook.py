@@ -105,6 +105,14 @@ def worker(
     poll: Annotated[
         float, typer.Option("--poll", min=0.01, help="Seconds between looks at an empty queue.")
     ] = 1.0,
+    max_attempts: Annotated[
+        int,
+        typer.Option(
+            "--max-attempts",
+            min=1,
+            help="Fail an item after its worker died this many times while holding it.",
+        ),
+    ] = 10,
     as_json: JsonOption = False,
 ) -> None:
     """Drain the work queue: analyse files, route them to lots, release complete lots."""
@@ -114,7 +122,14 @@ def worker(
     def log(line: str) -> None:
         typer.echo(line, err=True)
 
-    report = start_worker(data_dir, once=once, lease_seconds=lease_seconds, poll=poll, log=log)
+    report = start_worker(
+        data_dir,
+        once=once,
+        lease_seconds=lease_seconds,
+        poll=poll,
+        max_attempts=max_attempts,
+        log=log,
+    )
     if as_json:
         emit_json(report)
     else:

@@ -64,6 +64,27 @@ class SpilloverMatrix:
         solution, *_ = np.linalg.lstsq(self.matrix.T, observed.T, rcond=None)
         return solution.T
 
+    def compensate_columns(
+        self, observed: Sequence[np.ndarray], *, chunk: int = 1 << 16
+    ) -> list[np.ndarray]:
+        """Detector columns (one 1-D array each, any float dtype) to fluorochrome columns.
+
+        Solved in blocks of ``chunk`` events straight into the output, so peak memory is the
+        output plus one block, not several copies of the whole matrix (million-event tubes).
+        """
+        n = len(observed[0]) if observed else 0
+        out = np.empty((len(self.fluorochromes), n), dtype=np.float64)  # rows are contiguous
+        square = self.matrix.shape[0] == self.matrix.shape[1]
+        system = self.matrix.T
+        for start in range(0, n, chunk):
+            stop = min(start + chunk, n)
+            block = np.stack([np.asarray(c[start:stop], dtype=np.float64) for c in observed])
+            if square:
+                out[:, start:stop] = np.linalg.solve(system, block)
+            else:
+                out[:, start:stop] = np.linalg.lstsq(system, block, rcond=None)[0]
+        return list(out)
+
     def uncompensate(self, true: np.ndarray) -> np.ndarray:
         """Fluorochrome values back to what the detectors saw: ``true @ S``."""
         return np.asarray(true, dtype=np.float64) @ self.matrix

@@ -30,6 +30,7 @@ from cytorelease.records import audit
 from cytorelease.records.archive import archived_path
 from cytorelease.records.datadir import DataDir
 from cytorelease.records.queue import (
+    MAX_ATTEMPTS,
     ItemKind,
     ItemState,
     LeaseLost,
@@ -54,9 +55,11 @@ class WorkerReport:
     failed: int = 0
     releases: list[dict[str, Any]] = field(default_factory=list)
     lost_leases: int = 0
+    swept: int = 0  # leftovers of killed processes removed at start
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "swept": self.swept,
             "processed": self.processed,
             "done": self.done,
             "failed": self.failed,
@@ -81,15 +84,26 @@ def run_worker(
     once: bool = False,
     lease_seconds: float = DEFAULT_LEASE_SECONDS,
     poll: float = 1.0,
+    max_attempts: int = MAX_ATTEMPTS,
     log: Callable[[str], None] | None = None,
 ) -> WorkerReport:
-    """Process items until the queue is empty (``once``) or forever."""
+    """Process items until the queue is empty (``once``) or forever.
+
+    An item whose lease expired ``max_attempts`` times (its worker died each time) is failed
+    rather than retried forever.
+    """
+    from cytorelease.hook.sweep import sweep_leftovers
+
     owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
     actor = audit.service_actor(WORKER_NAME)
     report = WorkerReport()
+    # What workers and hooks killed mid-way left behind; live ones finish within two leases.
+    report.swept = len(sweep_leftovers(data, older_than=2 * lease_seconds))
     manifests_seen: object = None
     while True:
-        item = claim(store, owner=owner, actor=actor, lease_seconds=lease_seconds)
+        item = claim(
+            store, owner=owner, actor=actor, lease_seconds=lease_seconds, max_attempts=max_attempts
+        )
         plans, problems = load_lot_plans(data.lots_dir)
         ctx = _Context(data, store, owner, actor, plans)
         if item is None:
@@ -430,6 +444,7 @@ def start_worker(
     once: bool = False,
     lease_seconds: float = DEFAULT_LEASE_SECONDS,
     poll: float = 1.0,
+    max_attempts: int = MAX_ATTEMPTS,
     log: Callable[[str], None] | None = None,
 ) -> WorkerReport:
     """Open the data folder's store and run a worker (the ``worker`` command)."""
@@ -437,4 +452,12 @@ def start_worker(
 
     data, store = open_data(data_dir)
     with store:
-        return run_worker(data, store, once=once, lease_seconds=lease_seconds, poll=poll, log=log)
+        return run_worker(
+            data,
+            store,
+            once=once,
+            lease_seconds=lease_seconds,
+            poll=poll,
+            max_attempts=max_attempts,
+            log=log,
+        )

@@ -31,7 +31,7 @@ __all__ = [
     "finish",
 ]
 
-MAX_ATTEMPTS = 5  # an item that kills its worker this often is failed, not retried forever
+MAX_ATTEMPTS = 10  # an item that kills its worker this often is failed, not retried forever
 
 
 class ItemKind(StrEnum):
@@ -75,7 +75,13 @@ def enqueue(store: Store, *, key: str, kind: ItemKind, payload: dict[str, Any]) 
 
 
 def claim(
-    store: Store, *, owner: str, actor: str, lease_seconds: float, now: float | None = None
+    store: Store,
+    *,
+    owner: str,
+    actor: str,
+    lease_seconds: float,
+    now: float | None = None,
+    max_attempts: int = MAX_ATTEMPTS,
 ) -> QueueItem | None:
     """Take the oldest pending item, or one whose lease expired; None when there is none."""
     moment = time.time() if now is None else now
@@ -96,7 +102,7 @@ def claim(
                     object=str(row["key"]),
                     details={"item": row["id"], "previous_owner": row["owner"]},
                 )
-            if int(row["attempts"]) >= MAX_ATTEMPTS:
+            if int(row["attempts"]) >= max_attempts:
                 _fail(store, row, actor, f"gave up after {row['attempts']} attempts")
                 continue
             store.execute(

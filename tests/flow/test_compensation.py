@@ -116,3 +116,17 @@ def test_a_spill_naming_labels_is_mapped_to_detector_names() -> None:
     np.testing.assert_allclose(compensated[:, 1:] @ spill.matrix, events[:, 1:], rtol=1e-6)
     # CD3 + 0.05 CAR = 1100 and 0.1 CD3 + CAR = 300 (detectors see spill): CD3 = 1085 / 0.995
     assert compensated[0, 1] == pytest.approx(1085.0 / 0.995, rel=1e-12)
+
+
+def test_chunked_column_solve_equals_the_whole_matrix_solve() -> None:
+    from cytorelease.flow.compensation import SpilloverMatrix
+
+    rng = np.random.default_rng(7)
+    matrix = np.eye(4) + rng.uniform(0, 0.2, (4, 4)) * (1 - np.eye(4))
+    spill = SpilloverMatrix("s", ("a", "b", "c", "d"), ("a", "b", "c", "d"), matrix)
+    observed = rng.normal(1000, 400, (10_001, 4)).astype(np.float32)
+    whole = spill.compensate(observed)
+    chunked = spill.compensate_columns([observed[:, i] for i in range(4)], chunk=999)
+    for i in range(4):
+        np.testing.assert_array_equal(chunked[i], whole[:, i])
+        assert chunked[i].flags.c_contiguous

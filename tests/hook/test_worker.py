@@ -231,3 +231,24 @@ def test_files_that_arrived_before_their_manifest_are_routed_once_it_appears(
     assert actions.count("route") == 2 and actions.count("evaluate") == 1
     assert store.scalar("SELECT COUNT(*) FROM analyses") == 2  # analysed once, routed later
     assert run_worker(data, store, once=True).processed == 0
+
+
+def test_leftovers_of_killed_processes_are_swept_once_stale(data: DataDir, store: Store) -> None:
+    import os
+
+    stale_work = data.work_dir / "lot-X-abc-1234"
+    stale_work.mkdir(parents=True)
+    (stale_work / "lot.yaml").write_text("x")
+    stale_partial = data.releases_dir / "lot-X" / ".abcdef.partial-1234"
+    stale_partial.mkdir(parents=True)
+    stale_copy = data.archive_tmp / "incoming-zz"
+    stale_copy.write_bytes(b"half a file")
+    fresh_work = data.work_dir / "lot-Y-def-5678"
+    fresh_work.mkdir()
+    old = time.time() - 3600
+    for path in (stale_work, stale_partial, stale_copy):
+        os.utime(path, (old, old))
+    report = run_worker(data, store, once=True, lease_seconds=60)
+    assert report.swept == 3
+    assert not stale_work.exists() and not stale_partial.exists() and not stale_copy.exists()
+    assert fresh_work.is_dir()  # may belong to a live worker

@@ -75,10 +75,8 @@ class SampleEvents:
             matrix = self._matrix(reference)
             columns: dict[str, np.ndarray] = {}
             if matrix is not None:
-                observed = np.column_stack([self._raw(d) for d in matrix.detectors])
-                solved = matrix.compensate(observed)
-                for i, name in enumerate(matrix.fluorochromes):
-                    columns[name] = np.ascontiguousarray(solved[:, i])
+                solved = matrix.compensate_columns([self._raw(d) for d in matrix.detectors])
+                columns = dict(zip(matrix.fluorochromes, solved, strict=True))
             self._compensated[reference] = columns
         return self._compensated[reference]
 
