@@ -28,7 +28,7 @@ from cytorelease.flow.gating.result import (
     FlagCode,
     FlowGatingResult,
 )
-from cytorelease.flow.gating.strategy import GatingStrategy
+from cytorelease.flow.gating.strategy import GatingStrategy, population_frame
 from cytorelease.flow.gating.template_model import (
     CompensationSource,
     ControlPercentileGateSpec,
@@ -331,7 +331,7 @@ def _population_table(template: Template, state: _Pass) -> pd.DataFrame:
             )
         )
         stack += [(child, path) for child in reversed(children.get(gate_id, []))]
-    return pd.DataFrame(rows, columns=list(POPULATION_COLUMNS))
+    return population_frame(rows, POPULATION_COLUMNS)
 
 
 def _low_count_flags(template: Template, populations: pd.DataFrame) -> list[Flag]:

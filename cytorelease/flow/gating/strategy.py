@@ -253,7 +253,7 @@ class GatingStrategy:
                     100.0 * count / total if total else float("nan"),
                 )
             )
-        table = pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
+        table = population_frame(rows, RESULT_COLUMNS)
         ordered = {g: memberships[g] for g in table["gate_id"]}
         return GatingResult(table, ordered, total, sha256)
 
@@ -268,3 +268,15 @@ class GatingStrategy:
             kids = [g for g in defined if self._populations[g].parent == gate_id]
             stack.extend(reversed(kids))
         return out
+
+
+def population_frame(rows: list[tuple[object, ...]], columns: Iterable[str]) -> pd.DataFrame:
+    """A table of populations whose text columns (ids, names, parents, paths) hold Python
+    objects: pandas 3 would store them in its string dtype, where a top-level gate's parent
+    ``None`` becomes NaN. Numeric columns keep the dtype pandas infers."""
+    data = {}
+    for index, name in enumerate(columns):
+        values = [row[index] for row in rows]
+        text = any(isinstance(v, str | tuple) for v in values)
+        data[name] = pd.Series(values, dtype=object if text else None)
+    return pd.DataFrame(data)
