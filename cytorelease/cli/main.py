@@ -8,10 +8,9 @@ Command modules import heavy libraries inside the command functions so ``--help`
 from __future__ import annotations
 
 import importlib
-import sys
 import warnings
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TextIO
 
 import typer
 from typer.core import TyperGroup
@@ -20,7 +19,7 @@ from typer.exceptions import Abort, Exit, TyperException
 try:  # typer >= 0.17 vendors click
     from typer._click.exceptions import NoArgsIsHelpError, UsageError
 except ImportError:  # pragma: no cover - older typer on click
-    from click.exceptions import NoArgsIsHelpError, UsageError
+    from click.exceptions import NoArgsIsHelpError, UsageError  # type: ignore[no-redef]
 
 from cytorelease import __version__
 
@@ -94,7 +93,14 @@ class _ErrorHandlingGroup(TyperGroup):
             ctx.exit(code)
 
 
-def _show_warning(message: Any, category: Any, filename: str, lineno: int, *_: Any) -> None:
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
     typer.echo(f"warning: {message}", err=True)
 
 
@@ -162,4 +168,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -244,7 +244,9 @@ def validate_assay_file(name: str | Path, model: type[M], kind: str) -> tuple[M,
             problems.append(f"{where}: {message}")
         raise AssayError("; ".join(problems), path=path) from None
     sha256 = content_sha256(document.data)
-    check_locked(path, f"{assay.id}@{assay.version}", sha256, error=AssayError, what="assay")
+    identity = assay.model_dump(include={"id", "version"})
+    ref = f"{identity['id']}@{identity['version']}"
+    check_locked(path, ref, sha256, error=AssayError, what="assay")
     return assay, path, sha256
 
 

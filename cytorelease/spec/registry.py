@@ -124,14 +124,14 @@ def latest_effective(product_dir: Path) -> LoadedSpec:
         raise SpecError("no effective version", path=product_dir, hint="name a version: product@N")
     markets = {s.spec.market for s in effective}
     if len(effective) > len(markets):
-        versions = ", ".join(s.ref for s in effective)
+        listed = ", ".join(s.ref for s in effective)
         raise SpecError(
-            f"more than one effective version for one market: {versions}", path=product_dir
+            f"more than one effective version for one market: {listed}", path=product_dir
         )
     if len(effective) > 1:
-        versions = ", ".join(f"{s.ref} ({s.spec.market})" for s in effective)
+        listed = ", ".join(f"{s.ref} ({s.spec.market})" for s in effective)
         raise SpecError(
-            f"one effective version per market: {versions}",
+            f"one effective version per market: {listed}",
             path=product_dir,
             hint="name the version: product@N",
         )

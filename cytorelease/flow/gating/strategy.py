@@ -12,7 +12,7 @@ A population's ``path`` is the tuple of gate ids from the top of the tree down t
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -270,7 +270,7 @@ class GatingStrategy:
         return out
 
 
-def population_frame(rows: list[tuple[object, ...]], columns: Iterable[str]) -> pd.DataFrame:
+def population_frame(rows: Sequence[Sequence[object]], columns: Iterable[str]) -> pd.DataFrame:
     """A table of populations whose text columns (ids, names, parents, paths) hold Python
     objects: pandas 3 would store them in its string dtype, where a top-level gate's parent
     ``None`` becomes NaN. Numeric columns keep the dtype pandas infers."""
