@@ -48,11 +48,11 @@ def hook(
     from cytorelease.hook.hook import HookStatus, run_hook
 
     outcome = run_hook(data_dir, file, instrument=instrument, stable_seconds=stable_seconds)
+    if outcome.exit_code:
+        typer.echo(f"error: {outcome.path}: {outcome.message}", err=True)
     if as_json:
         emit_json(outcome)
-    elif outcome.exit_code:
-        typer.echo(f"error: {outcome.path}: {outcome.message}", err=True)
-    else:
+    elif not outcome.exit_code:
         prefix = "duplicate" if outcome.status is HookStatus.DUPLICATE else "ok"
         typer.echo(f"{prefix}: {outcome.path}: {outcome.message}")
     raise typer.Exit(outcome.exit_code)

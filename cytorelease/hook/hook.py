@@ -51,9 +51,13 @@ class HookOutcome:
     message: str
     sha256: str | None = None
     archive_path: Path | None = None
+    first_status: str | None = None  # for a duplicate: what became of the first copy
 
     @property
     def exit_code(self) -> int:
+        # instrument software must not read success for an invalid file sent twice
+        if self.status is HookStatus.DUPLICATE:
+            return 2 if self.first_status == "quarantined" else 0
         return 2 if self.status in (HookStatus.QUARANTINED, HookStatus.REFUSED) else 0
 
     def to_dict(self) -> dict[str, Any]:
@@ -101,6 +105,10 @@ def hook_file(
     """Archive, identify, record, audit and enqueue one file; see the module docstring."""
     path = Path(path).absolute()
     actor = f"instrument:{instrument}"
+    if path.is_dir():
+        raise InputError(
+            "is a folder, not a file (hook one finished file; `watch` takes a folder)", path=path
+        )
     if not path.is_file():
         raise InputError("no such file", path=path)
     try:
@@ -140,7 +148,14 @@ def hook_file(
                 object=archived.sha256,
                 details={"file": str(path), "first_source": existing["source_path"]},
             )
-            return HookOutcome(HookStatus.DUPLICATE, path, message, archived.sha256, archived.path)
+            return HookOutcome(
+                HookStatus.DUPLICATE,
+                path,
+                message,
+                archived.sha256,
+                archived.path,
+                first_status=str(existing["status"]),
+            )
         status = HookStatus.INGESTED if problem is None else HookStatus.QUARANTINED
         store.execute(
             "INSERT INTO raw_files (sha256, size, kind, status, reason, instrument, original_name,"

@@ -262,7 +262,7 @@ def read_log(data_dir: str | Path | None, *, lot: str | None = None) -> list[Aud
     """The audit rows of the data folder's store (the ``audit log`` command)."""
     from cytorelease.records.store import open_data
 
-    _, store = open_data(data_dir)
+    _, store = open_data(data_dir, existing=True)
     with store:
         return entries(store, lot=lot)
 
@@ -276,7 +276,7 @@ def check_data_chain(data_dir: str | Path | None) -> ChainCheck:
     from cytorelease.errors import VerificationError
     from cytorelease.records.store import open_data
 
-    _, store = open_data(data_dir)
+    _, store = open_data(data_dir, existing=True)
     with store:
         check = verify_chain(store)
         if check.ok:

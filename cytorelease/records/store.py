@@ -288,7 +288,18 @@ def _open_postgres(url: str) -> Store:
     return Store(connection, Dialect.POSTGRES, location=url)
 
 
-def open_data(root: str | Path | None = None) -> tuple[DataDir, Store]:
-    """The data folder (``--data-dir`` / ``CYTORELEASE_DATA`` / per-user default) and its store."""
-    data = DataDir.open(root)
+def open_data(root: str | Path | None = None, *, existing: bool = False) -> tuple[DataDir, Store]:
+    """The data folder (``--data-dir`` / ``CYTORELEASE_DATA`` / per-user default) and its store.
+
+    ``existing``: for commands that only read (``audit log``, ``audit verify``): a folder with
+    no store is an error, and nothing is created (a mistyped --data-dir must not look like an
+    empty, intact trail).
+    """
+    data = DataDir.open(root, create=not existing)
+    if existing and not os.environ.get(DB_ENV) and not data.db_path.is_file():
+        raise InputError(
+            "no cytorelease record store here (no cytorelease.db)",
+            path=data.root,
+            hint="check --data-dir or CYTORELEASE_DATA",
+        )
     return data, open_store(data)

@@ -215,3 +215,32 @@ def test_cli_hook_exit_codes_and_messages(
     )
     assert missing.exit_code == 2
     assert missing.output == f"error: {tmp_path / 'gone.fcs'}: no such file\n"
+
+
+def test_an_invalid_file_sent_again_still_fails_for_the_instrument(
+    data: DataDir, small_lots: dict[int, Path], tmp_path: Path
+) -> None:
+    runner = CliRunner()
+    base = ["--data-dir", str(data.root), "--stable-seconds", "0.05", "--instrument", "FACS-01"]
+    bad = tmp_path / "bad.fcs"
+    bad.write_bytes(b"FCS3.1    garbage")
+    assert runner.invoke(app, ["hook", str(bad), *base]).exit_code == 2
+    again = runner.invoke(app, ["hook", str(bad), "--json", *base])
+    assert again.exit_code == 2
+    assert json.loads(again.stdout)["status"] == "duplicate"
+    assert (
+        again.stderr.startswith(f"error: {bad}: already archived") and "quarantined" in again.stderr
+    )
+    folder = runner.invoke(app, ["hook", str(tmp_path), *base])
+    assert folder.exit_code == 2
+    assert folder.stderr.startswith(f"error: {tmp_path}: is a folder, not a file")
+
+
+def test_audit_commands_refuse_a_folder_without_a_store(tmp_path: Path) -> None:
+    runner = CliRunner()
+    typo = tmp_path / "no-such-data"
+    for command in (["audit", "log"], ["audit", "verify"]):
+        result = runner.invoke(app, [*command, "--data-dir", str(typo)])
+        assert result.exit_code == 2, result.output
+        assert result.stderr.startswith(f"error: {typo}: no cytorelease record store here")
+    assert not typo.exists(), "a read-only command must not create a data folder"
