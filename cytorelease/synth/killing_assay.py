@@ -55,6 +55,7 @@ def _tube(
     rng: np.random.Generator,
     fraction: float,
     tube_volume_nl: float | None,
+    identity: dict[str, str],
 ) -> dict[str, Any]:
     from cytorelease.flow.fcs_write import ChannelSpec, write_fcs
 
@@ -63,7 +64,7 @@ def _tube(
     events = events[rng.permutation(events.shape[0])]
     events[:, 2] = np.sort(rng.uniform(0, 120_000, events.shape[0]))  # Time, ms-like ticks
     events = np.clip(events, 0, 262_143).astype(np.float32)
-    keywords = {"$CYT": "cytorelease synthetic", "$TIMESTEP": "0.001"}
+    keywords = {"$CYT": "cytorelease synthetic", "$TIMESTEP": "0.001", **identity}
     if tube_volume_nl is not None:  # a volumetric cytometer records what it drew (nL)
         keywords["$VOL"] = f"{tube_volume_nl * fraction:.1f}"
     write_fcs(
@@ -86,6 +87,7 @@ def write_killing_assay(
     spontaneous_death: float = 0.08,
     file_names: tuple[str, str] = ("killing_with_effectors.fcs", "killing_targets_alone.fcs"),
     tube_volume_nl: float | None = None,
+    lot_id: str | None = None,
 ) -> dict[str, Any]:
     """Write the tube pair into ``lot_dir``; return the truth and the files (with effectors first).
 
@@ -109,11 +111,32 @@ def write_killing_assay(
         _cells(rng, target_cells, target=True, dead_fraction=spontaneous_death),
         _beads(rng, beads),
     ]
+
+    def identity(role: str) -> dict[str, str]:
+        # the lot and tube a file belongs to, as the stained tubes carry them (routing by keyword)
+        if lot_id is None:
+            return {}
+        return {
+            "$SRC": f"{lot_id} {role}",
+            "CYTORELEASE_LOT": lot_id,
+            "CYTORELEASE_TUBE_ROLE": role,
+        }
+
     tube_e = _tube(
-        lot_dir / file_names[0], with_effectors, rng, float(rng.uniform(0.5, 0.9)), tube_volume_nl
+        lot_dir / file_names[0],
+        with_effectors,
+        rng,
+        float(rng.uniform(0.5, 0.9)),
+        tube_volume_nl,
+        identity("killing-with-effectors"),
     )
     tube_t = _tube(
-        lot_dir / file_names[1], alone, rng, float(rng.uniform(0.5, 0.9)), tube_volume_nl
+        lot_dir / file_names[1],
+        alone,
+        rng,
+        float(rng.uniform(0.5, 0.9)),
+        tube_volume_nl,
+        identity("killing-targets-alone"),
     )
     return {
         "with_effectors": tube_e,

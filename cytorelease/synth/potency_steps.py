@@ -31,7 +31,10 @@ def write_potency_plate(ctx: LotContext) -> None:
 def write_killing_tubes(ctx: LotContext) -> None:
     lysis = float(ctx.rng("potency.cytotox.truth").uniform(30.0, 70.0))
     truth = write_killing_assay(
-        ctx.lot_dir, seed=ctx.seed_for("potency.cytotox"), cytotoxicity_truth_pct=lysis
+        ctx.lot_dir,
+        seed=ctx.seed_for("potency.cytotox"),
+        cytotoxicity_truth_pct=lysis,
+        lot_id=ctx.lot_id,
     )
     with_effectors = ctx.record_file(ctx.lot_dir / truth["with_effectors"]["file"])
     targets_alone = ctx.record_file(ctx.lot_dir / truth["targets_alone"]["file"])
