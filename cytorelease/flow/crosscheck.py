@@ -42,18 +42,8 @@ from cytorelease.flow.gating.template_model import (
     CrossCheckPopulation,
     Side,
     Template,
-    TransformKind,
-    TransformSpec,
 )
 from cytorelease.flow.sample import Sample
-from cytorelease.flow.transforms import (
-    AsinhTransform,
-    HyperlogTransform,
-    LinearTransform,
-    LogicleTransform,
-    LogTransform,
-    Transform,
-)
 from cytorelease.provenance import software
 
 __all__ = [
@@ -147,17 +137,6 @@ class CrossCheckResult:
         }
 
 
-def _template_transform(spec: TransformSpec) -> Transform:
-    builders = {
-        TransformKind.LOGICLE: lambda s: LogicleTransform(T=s.t, W=s.w, M=s.m, A=s.a),
-        TransformKind.HYPERLOG: lambda s: HyperlogTransform(T=s.t, W=s.w, M=s.m, A=s.a),
-        TransformKind.ASINH: lambda s: AsinhTransform(T=s.t, M=s.m, A=s.a),
-        TransformKind.LOG: lambda s: LogTransform(T=s.t, M=s.m),
-        TransformKind.LINEAR: lambda s: LinearTransform(T=s.t, A=s.a),
-    }
-    return builders[spec.kind](spec)
-
-
 def template_matrix(
     sample: Sample,
     template: Template,
@@ -183,7 +162,7 @@ def template_matrix(
     for column, key in enumerate(keys):
         raw = values[:, names.index(channels[key])]
         spec = template.transforms.get(key)
-        out[:, column] = _template_transform(spec).apply(raw) if spec is not None else raw
+        out[:, column] = spec.build().apply(raw) if spec is not None else raw
     return out
 
 

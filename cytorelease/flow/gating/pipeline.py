@@ -34,18 +34,8 @@ from cytorelease.flow.gating.template_model import (
     ControlPercentileGateSpec,
     GateKind,
     Template,
-    TransformKind,
-    TransformSpec,
 )
 from cytorelease.flow.sample import Channel, Sample
-from cytorelease.flow.transforms import (
-    AsinhTransform,
-    HyperlogTransform,
-    LinearTransform,
-    LogicleTransform,
-    LogTransform,
-    Transform,
-)
 
 __all__ = ["gate_sample", "resolve_markers"]
 
@@ -83,17 +73,6 @@ def resolve_markers(template: Template, sample: Sample) -> dict[str, str]:
 
 def _describe(channel: Channel) -> str:
     return f"{channel.name} ({channel.label})" if channel.label else channel.name
-
-
-def _transform(spec: TransformSpec) -> Transform:
-    builders = {
-        TransformKind.LOGICLE: lambda s: LogicleTransform(T=s.t, W=s.w, M=s.m, A=s.a),
-        TransformKind.HYPERLOG: lambda s: HyperlogTransform(T=s.t, W=s.w, M=s.m, A=s.a),
-        TransformKind.ASINH: lambda s: AsinhTransform(T=s.t, M=s.m, A=s.a),
-        TransformKind.LOG: lambda s: LogTransform(T=s.t, M=s.m),
-        TransformKind.LINEAR: lambda s: LinearTransform(T=s.t, A=s.a),
-    }
-    return builders[spec.kind](spec)
 
 
 def _spillover(
@@ -142,7 +121,7 @@ def _prepare(template: Template, sample: Sample, markers: Mapping[str, str]) -> 
     spill_id, spill = _spillover(template, sample, markers, flags)
     covered = set(spill.fluorochromes) if spill is not None else set()
     try:
-        transforms = {key: _transform(spec) for key, spec in template.transforms.items()}
+        transforms = {key: spec.build() for key, spec in template.transforms.items()}
     except TemplateError as error:  # the transform's own parameter rules
         raise error.with_path(template.source or template.id) from None
     dimensions = {

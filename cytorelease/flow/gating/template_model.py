@@ -6,9 +6,10 @@ transformed scale (as in GatingML 2.0, where a gate dimension names its transfor
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
@@ -34,6 +35,9 @@ from cytorelease.flow.gating.template_gates import (
     UnimodalRule,
 )
 from cytorelease.provenance import content_sha256
+
+if TYPE_CHECKING:
+    from cytorelease.flow.transforms import Transform
 
 __all__ = [
     "BoolOp",
@@ -97,6 +101,23 @@ class TransformSpec(_Strict):
     w: float = Field(0.5, ge=0)
     m: float = Field(4.5, gt=0)
     a: float = 0.0
+
+    def build(self) -> Transform:
+        """The transform these parameters describe."""
+        from cytorelease.flow import transforms as tf
+
+        builders: dict[TransformKind, Callable[[], Transform]] = {
+            TransformKind.LOGICLE: lambda: tf.LogicleTransform(
+                T=self.t, W=self.w, M=self.m, A=self.a
+            ),
+            TransformKind.HYPERLOG: lambda: tf.HyperlogTransform(
+                T=self.t, W=self.w, M=self.m, A=self.a
+            ),
+            TransformKind.ASINH: lambda: tf.AsinhTransform(T=self.t, M=self.m, A=self.a),
+            TransformKind.LOG: lambda: tf.LogTransform(T=self.t, M=self.m),
+            TransformKind.LINEAR: lambda: tf.LinearTransform(T=self.t, A=self.a),
+        }
+        return builders[self.kind]()
 
 
 class MarkerSpec(_Strict):
