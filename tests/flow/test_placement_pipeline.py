@@ -233,3 +233,47 @@ def test_invalid_transform_parameters_name_the_template(lot: Lot, tmp_path: Path
     )
     with pytest.raises(TemplateError, match=rf"^{path}: invalid logicle.*W <= M/2"):
         gate_sample(lot.stained, load_template(path))
+
+
+def test_labels_that_also_name_the_fluorochrome_are_matched_by_word(tmp_path: Path) -> None:
+    """Real panels label channels "CD3 BV421" or "Zombie NIR"; the panel still finds them, and
+    gives the same counts as with bare marker labels."""
+    from cytorelease.demo import find_sample_lot
+    from cytorelease.flow.fcs import read_fcs
+    from cytorelease.flow.fcs_write import ChannelSpec, write_fcs
+    from cytorelease.flow.gating.pipeline import gate_sample
+    from cytorelease.flow.gating.template import load_template
+
+    renamed = {"CD3": "CD3 BV421", "CD45": "CD45 FITC", "Viability": "7-AAD", "CAR": "CAR (FMC63) PE",
+               "CD4": "CD4 APC-H7", "CD8": "CD8 PE-Cy7", "CD19": "CD19 APC"}  # fmt: skip
+    lot = find_sample_lot()
+    template = load_template("cd19-car-t-panel")
+
+    def relabel(name: str) -> Path:
+        sample = read_fcs(lot / name)
+        specs = [
+            ChannelSpec(c.name, renamed.get(c.label or "", c.label), c.range)
+            for c in sample.channels
+        ]
+        out = tmp_path / name
+        write_fcs(out, np.asarray(sample.events), specs, spill=sample.spill,
+                  keywords={"$TIMESTEP": sample.keywords.get("$TIMESTEP", "1")})  # fmt: skip
+        return out
+
+    original = gate_sample(
+        read_fcs(lot / "tube1_stained.fcs"), template, control=read_fcs(lot / "tube2_fmo_car.fcs")
+    )
+    relabelled = gate_sample(
+        read_fcs(relabel("tube1_stained.fcs")),
+        template,
+        control=read_fcs(relabel("tube2_fmo_car.fcs")),
+    )
+    assert relabelled.details["markers"] == original.details["markers"]
+    assert [m.value for m in relabelled.measurements] == [m.value for m in original.measurements]
+
+
+def test_label_words_keep_hyphenated_reagents_whole() -> None:
+    from cytorelease.flow.gating.pipeline import _label_tokens
+
+    assert _label_tokens("CD19-Fc PE") == {"cd19-fc", "pe"}  # a reagent is not the marker CD19
+    assert _label_tokens("CAR (FMC63) PE") == {"car", "fmc63", "pe"}

@@ -9,6 +9,7 @@ tool.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -42,15 +43,26 @@ __all__ = ["gate_sample", "resolve_markers"]
 _TEMPLATE_SPILL_ID = "template"
 
 
+_LABEL_TOKENS = re.compile(r"[\s_/():]+")
+
+
+def _label_tokens(label: str | None) -> set[str]:
+    """Whole words of a $PnS label ("CD3 BV421" -> cd3, bv421); '-' is kept inside a word so
+    a reagent such as "CD19-Fc" never reads as the marker CD19."""
+    return {t for t in _LABEL_TOKENS.split(label.casefold()) if t} if label else set()
+
+
 def resolve_markers(template: Template, sample: Sample) -> dict[str, str]:
-    """Marker key -> the file's $PnN, by $PnS label or alias (case-insensitive), then $PnN."""
+    """Marker key -> the file's $PnN: by $PnS label or alias (case-insensitive), then by $PnN,
+    then by a whole word of the label (labels that also name the fluorochrome, "CD3 BV421")."""
     found: dict[str, str] = {}
     missing: list[str] = []
     for marker in template.markers:
         wanted = [alias.casefold() for alias in marker.channels]
         by_label = [c for c in sample.channels if c.label and c.label.casefold() in wanted]
         by_name = [c for c in sample.channels if c.name.casefold() in wanted]
-        matches = by_label or by_name
+        by_word = [c for c in sample.channels if _label_tokens(c.label) & set(wanted)]
+        matches = by_label or by_name or by_word
         if not matches:
             missing.append(f"{marker.key} ({' / '.join(marker.channels)})")
             continue
