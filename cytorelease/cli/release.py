@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from cytorelease.cli._options import TrailOption
+
 
 def register(root: typer.Typer) -> None:
     root.command(name="release")(release)
@@ -25,6 +27,7 @@ def release(
     out: Annotated[
         Path | None, typer.Option("--out", help="Output folder (default ./<lot id>-release).")
     ] = None,
+    data_dir: TrailOption = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
 ) -> None:
     """Run every analysis the manifest names, evaluate the spec, write result.json and a draft CoA.
@@ -35,6 +38,7 @@ def release(
 
     from cytorelease.cli._output import console, emit_json, print_table
     from cytorelease.lot.release import release_lot
+    from cytorelease.records.trail import open_trail
 
     with Progress(
         TextColumn("{task.description}"), BarColumn(), console=console(stderr=True), transient=True
@@ -44,7 +48,9 @@ def release(
         def progress(step: str, done: int, total: int) -> None:
             bar.update(task, description=step, completed=done, total=total)
 
-        outcome = release_lot(lot_dir, spec=spec, out=out, progress=progress)
+        outcome = release_lot(
+            lot_dir, spec=spec, out=out, progress=progress, trail=open_trail(data_dir)
+        )
     summary = outcome.to_dict()
     if json_out:
         emit_json(summary)

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from cytorelease.cli._options import TrailOption
 from cytorelease.cli.keys import read_passphrase
 
 
@@ -29,6 +30,7 @@ def sign(
         Path | None,
         typer.Option("--signers", help="The signers.yaml registry (default: beside the key)."),
     ] = None,
+    data_dir: TrailOption = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
 ) -> None:
     """Append your electronic signature to a CoA.
@@ -37,6 +39,7 @@ def sign(
     """
     from cytorelease.cli._output import console, emit_json
     from cytorelease.errors import SignatureError
+    from cytorelease.records.trail import open_trail
     from cytorelease.report.entry import Meaning
     from cytorelease.report.sign import sign_with_key_file
 
@@ -53,6 +56,7 @@ def sign(
         meaning=chosen,
         signers_path=signers,
         comment=comment,
+        trail=open_trail(data_dir),
     )
     if json_out:
         emit_json({"report": str(report), "signature": entry.to_dict()})
@@ -68,13 +72,15 @@ def verify(
         Path | None,
         typer.Option("--trust", help="The signers.yaml registry of keys you trust."),
     ] = None,
+    data_dir: TrailOption = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
 ) -> None:
     """Check every byte and every signature of a CoA; exit 1 if anything fails."""
     from cytorelease.cli._output import emit_json, print_table
+    from cytorelease.records.trail import open_trail
     from cytorelease.report.verify import verify_report
 
-    result = verify_report(report, trust=trust)
+    result = verify_report(report, trust=trust, trail=open_trail(data_dir))
     if json_out:
         emit_json(result.to_dict())
     else:

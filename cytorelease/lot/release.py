@@ -13,6 +13,9 @@ from cytorelease.lot.analyses import manual_measurements, run_cytotox, run_elisa
 from cytorelease.lot.manifest import load_manifest
 from cytorelease.lot.outcome import AnalysisOutcome
 from cytorelease.lot.record import build_record, record_sha256, write_record
+from cytorelease.provenance import file_sha256
+from cytorelease.records.audit import Action
+from cytorelease.records.trail import Trail
 
 __all__ = ["ReleaseOutcome", "release_lot"]
 
@@ -59,11 +62,13 @@ def release_lot(
     out: str | Path | None = None,
     progress: ProgressFn | None = None,
     created_at: datetime | None = None,
+    trail: Trail | None = None,
 ) -> ReleaseOutcome:
     """Run every analysis the manifest names, evaluate the spec, write the record and the CoA.
 
     ``spec`` overrides the manifest's spec reference (an auditor's what-if, or a new version);
-    ``out`` defaults to ``./<lot id>-release``. Raw files are only read.
+    ``out`` defaults to ``./<lot id>-release``. Raw files are only read. With a ``trail``, the
+    spec load, each analysis, the evaluation and the rendered CoA are appended to it.
     """
     from cytorelease.report.render import write_coa
     from cytorelease.spec.evaluate import evaluate
@@ -72,6 +77,14 @@ def release_lot(
     lot_dir = Path(lot_dir)
     manifest = load_manifest(lot_dir)
     loaded = resolve_spec(spec or manifest.spec)
+    lot = manifest.lot_id
+    if trail:
+        trail.record(
+            Action.SPEC_LOAD,
+            loaded.ref,
+            lot=lot,
+            details={"sha256": loaded.sha256, "path": str(loaded.path)},
+        )
     if loaded.spec.product != manifest.product:
         raise SpecError(
             f"spec is for product {loaded.spec.product!r} but lot {manifest.lot_id} is {manifest.product!r}",
@@ -110,12 +123,31 @@ def release_lot(
         if progress:
             progress(name, index, total)
         outcomes.append(step())
+        if trail:
+            done = outcomes[-1]
+            trail.record(
+                Action.ANALYSE,
+                done.analysis,
+                lot=lot,
+                details={
+                    "status": str(done.status),
+                    "reason": done.reason,
+                    "inputs": [i.to_dict() for i in done.inputs],
+                },
+            )
 
     if progress:
         progress("evaluation", len(steps), total)
     manual = manual_measurements(manifest)
     measurements = [m for o in outcomes for m in o.measurements] + manual
     evaluation = evaluate(loaded, measurements)
+    if trail:
+        trail.record(
+            Action.EVALUATE,
+            loaded.ref,
+            lot=lot,
+            details={"disposition": str(evaluation.disposition)},
+        )
     record = build_record(
         manifest,
         outcomes=outcomes,
@@ -127,9 +159,17 @@ def release_lot(
         progress("certificate of analysis", len(steps) + 1, total)
     result_path = write_record(record, out_dir / "result.json")
     write_coa(record, report_path, generated_at=created_at)
+    sha = record_sha256(record)
+    if trail:
+        trail.record(
+            Action.RENDER,
+            str(report_path.absolute()),
+            lot=lot,
+            details={"report_sha256": file_sha256(report_path), "record_sha256": sha},
+        )
     if progress:
         progress("done", total, total)
-    return ReleaseOutcome(record, record_sha256(record), result_path, report_path)
+    return ReleaseOutcome(record, sha, result_path, report_path)
 
 
 def _refuse_to_overwrite(report: Path) -> None:

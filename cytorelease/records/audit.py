@@ -58,6 +58,7 @@ class Action(StrEnum):
     RENDER = "render"
     SIGN = "sign"
     SIGN_SKIPPED = "sign-skipped"
+    VERIFY = "verify"
     VERIFICATION_FAILED = "verification-failed"
     CORRECTION = "correction"
 

@@ -13,6 +13,7 @@ import os
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -30,6 +31,9 @@ from cytorelease.report.keys import (
 )
 from cytorelease.report.record import extract_record, record_digests
 from cytorelease.report.verify import ensure_signable
+
+if TYPE_CHECKING:
+    from cytorelease.records.trail import Trail
 
 __all__ = ["MAX_COMMENT_LENGTH", "sign_bytes", "sign_report", "sign_with_key_file"]
 
@@ -206,8 +210,11 @@ def sign_with_key_file(
     comment: str | None = None,
     now: datetime | None = None,
     allow_computer_generated: bool = False,
+    trail: Trail | None = None,
 ) -> SignatureEntry:
     """Unlock ``key_path`` with ``passphrase``, find its holder in the registry, and sign.
+
+    With a ``trail``, the signature (who, meaning, key) is appended to the audit trail.
 
     The registry defaults to ``signers.yaml`` beside the key file.
     """
@@ -225,7 +232,7 @@ def sign_with_key_file(
             path=registry_path,
             hint="pass the registry that `keys generate` wrote with --signers",
         )
-    return sign_report(
+    entry = sign_report(
         report,
         private_key=private_key,
         signer=signer,
@@ -234,3 +241,18 @@ def sign_with_key_file(
         now=now,
         allow_computer_generated=allow_computer_generated,
     )
+    if trail is not None:
+        from cytorelease.records.audit import Action
+
+        trail.record(
+            Action.SIGN,
+            str(Path(report).absolute()),
+            details={
+                "meaning": str(entry.meaning),
+                "user_id": entry.user_id,
+                "signer": entry.signer,
+                "key_fingerprint": entry.key_fingerprint,
+                "utc_time": entry.utc_time,
+            },
+        )
+    return entry

@@ -23,7 +23,7 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -45,6 +45,9 @@ from cytorelease.report.record import (
     extract_record,
     record_digests,
 )
+
+if TYPE_CHECKING:
+    from cytorelease.records.trail import Trail
 
 __all__ = [
     "SignatureCheck",
@@ -147,9 +150,15 @@ class VerificationResult:
 
 
 def verify_report(
-    path: str | Path, *, trust: str | Path | None, now: datetime | None = None
+    path: str | Path,
+    *,
+    trust: str | Path | None,
+    now: datetime | None = None,
+    trail: Trail | None = None,
 ) -> VerificationResult:
     """Verify the CoA at ``path`` against the signer registry at ``trust``.
+
+    With a ``trail``, the outcome is appended to the audit trail (a failure names what failed).
 
     Without a registry the signatures' integrity is still checked, but the result is not ok:
     a signature by an unknown key proves nothing about who signed.
@@ -165,7 +174,21 @@ def verify_report(
         raise InputError("is a folder, not a report file", path=path) from None
     require_coa(data, path=path)
     registry = load_registry(trust) if trust is not None else None
-    return verify_bytes(data, registry=registry, path=str(path), now=now)
+    result = verify_bytes(data, registry=registry, path=str(path), now=now)
+    if trail is not None:
+        from cytorelease.records.audit import Action
+
+        trail.record(
+            Action.VERIFY if result.ok else Action.VERIFICATION_FAILED,
+            str(path.absolute()),
+            lot=result.lot_id,
+            details={
+                "signatures": len(result.signatures),
+                "failures": result.failures(),
+                "trust": str(trust),
+            },
+        )
+    return result
 
 
 def require_coa(data: bytes, *, path: str | Path | None) -> None:

@@ -1,0 +1,21 @@
+"""Options several commands share."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+__all__ = ["TrailOption"]
+
+TrailOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        envvar="CYTORELEASE_DATA",
+        help="Record this action in the audit trail of this data folder (a site sets "
+        "CYTORELEASE_DATA once); without one nothing is recorded.",
+        show_default=False,
+    ),
+]

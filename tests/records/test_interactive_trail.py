@@ -1,0 +1,108 @@
+"""Interactive commands append to the audit trail of a configured data folder, and only then."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cytorelease.cli.main import app
+from cytorelease.demo import find_sample_lot
+from cytorelease.records.datadir import DATA_ENV, DB_ENV
+
+PASSPHRASE = "interactive trail passphrase"
+
+
+def _log(data: Path) -> list[dict[str, object]]:
+    result = CliRunner().invoke(app, ["audit", "log", "--data-dir", str(data), "--json"])
+    assert result.exit_code == 0, result.stderr
+    document = json.loads(result.stdout)
+    rows: list[dict[str, object]] = document["rows"]
+    return rows
+
+
+def test_release_sign_verify_are_recorded_with_the_person(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(DB_ENV, raising=False)
+    monkeypatch.setenv("CYTORELEASE_PASSPHRASE", PASSPHRASE)
+    data = tmp_path / "data"
+    runner = CliRunner()
+    out = tmp_path / "out"
+    released = runner.invoke(
+        app, ["release", str(find_sample_lot()), "--out", str(out), "--data-dir", str(data)]
+    )
+    assert released.exit_code == 0, released.stderr
+    keys = tmp_path / "keys"
+    generated = runner.invoke(
+        app,
+        [
+            "keys",
+            "generate",
+            "--signer",
+            "Ada Analyst",
+            "--user-id",
+            "aanalyst",
+            "--out",
+            str(keys),
+        ],
+    )
+    assert generated.exit_code == 0, generated.stderr
+    report = out / "coa-lot-CAR-0001.html"
+    signed = runner.invoke(
+        app,
+        [
+            "sign",
+            str(report),
+            "--key",
+            str(keys / "aanalyst.pem"),
+            "--meaning",
+            "performed",
+            "--data-dir",
+            str(data),
+        ],
+    )
+    assert signed.exit_code == 0, signed.stderr
+    ok = runner.invoke(
+        app, ["verify", str(report), "--trust", str(keys / "signers.yaml"), "--data-dir", str(data)]
+    )
+    assert ok.exit_code == 0, ok.stderr
+    tampered = tmp_path / "tampered.html"
+    tampered.write_bytes(
+        report.read_bytes().replace(b"Certificate of Analysis", b"Certificate of Analysys", 1)
+    )
+    bad = runner.invoke(
+        app,
+        ["verify", str(tampered), "--trust", str(keys / "signers.yaml"), "--data-dir", str(data)],
+    )
+    assert bad.exit_code == 1
+
+    entries = _log(data)
+    actions = [e["action"] for e in entries]
+    assert actions == [
+        "spec-load", "analyse", "analyse", "analyse", "analyse", "evaluate", "render",
+        "sign", "verify", "verification-failed",
+    ]  # fmt: skip
+    assert {e["lot"] for e in entries[:7]} == {"lot-CAR-0001"}
+    assert (
+        entries[7]["details"]["meaning"] == "performed"
+        and entries[7]["details"]["user_id"] == "aanalyst"
+    )
+    assert entries[9]["details"]["failures"]
+    assert len({e["actor"] for e in entries}) == 1  # the OS user who ran the commands
+    chain = runner.invoke(app, ["audit", "verify", "--data-dir", str(data)])
+    assert chain.exit_code == 0, chain.stdout + chain.stderr
+
+
+def test_without_a_data_folder_nothing_is_recorded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(DATA_ENV, raising=False)
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(
+        app, ["release", str(find_sample_lot()), "--out", str(tmp_path / "out")]
+    )
+    assert result.exit_code == 0, result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
