@@ -106,7 +106,9 @@ def _identify_export(path: Path, head: bytes) -> Identified:
         )
     if sniff_format(head) is not None:
         plate = read_plate(path)
-        return Identified(FileKind.PLATE_EXPORT, meta={"format": str(plate.format)})
+        # header values (plate name, lot, sample ids) are what can tie a plate to its lot
+        names = sorted({*plate.metadata.values(), *(r.plate for r in plate.readings)})
+        return Identified(FileKind.PLATE_EXPORT, meta={"format": str(plate.format), "names": names})
     return Identified(
         FileKind.UNKNOWN,
         problem="not a valid FCS file or a known qPCR/dPCR or plate-reader export",

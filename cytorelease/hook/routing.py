@@ -96,8 +96,8 @@ def _lot_of(kind: FileKind, meta: dict[str, Any], plans: dict[str, LotPlan]) -> 
         if meta.get("lot") in plans:
             return str(meta["lot"])
         return next((t for t in _tokens(meta.get("src")) if t in plans), None)
-    if kind is FileKind.QPCR_EXPORT:
-        for sample in meta.get("samples", []):
+    if kind in (FileKind.QPCR_EXPORT, FileKind.PLATE_EXPORT):
+        for sample in meta.get("samples", meta.get("names", [])):
             found = next((t for t in [sample, *_tokens(sample)] if t in plans), None)
             if found:
                 return found

@@ -125,7 +125,9 @@ def run_qpcr(
     from cytorelease.qpcr.vcn import analyse_export
 
     export = resolve_input(lot_dir, qpcr.path)
-    result = analyse_export(export, qpcr.assay, fmt=qpcr.format, car_fraction=car_fraction)
+    result = analyse_export(
+        export, qpcr.assay, fmt=qpcr.format, car_fraction=car_fraction, product_sample=qpcr.sample
+    )
     summary = result.to_dict()
     assay = summary["provenance"].get("assay", {})
     return AnalysisOutcome(

@@ -63,6 +63,10 @@ class QpcrInput(_Model):
     path: str
     assay: str
     format: str = "auto"
+    sample: str | None = Field(
+        default=None,
+        description="the export's sample name of this lot's drug product (default: the assay's)",
+    )
 
 
 class ElisaInput(_Model):

@@ -212,9 +212,17 @@ def _groups(samples: np.ndarray, mask: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def compute_vcn(
-    export: QpcrExport, loaded: LoadedAssay, *, car_fraction: float | None = None
+    export: QpcrExport,
+    loaded: LoadedAssay,
+    *,
+    car_fraction: float | None = None,
+    product_sample: str | None = None,
 ) -> VcnResult:
-    """Acceptance checks, then (if they all pass) each test sample's VCN and measurements."""
+    """Acceptance checks, then (if they all pass) each test sample's VCN and measurements.
+
+    ``product_sample`` names the export's sample of this lot's drug product when the lab names
+    it (e.g. by lot id) rather than as the assay's ``samples.drug_product`` says.
+    """
     if car_fraction is not None and not 0 < car_fraction <= 1:
         raise InputError(
             f"CAR+ fraction {car_fraction} is outside (0, 1]",
@@ -281,6 +289,15 @@ def compute_vcn(
     passed = all(c.passed for c in checks)
     reasons = [f"{c.check}: {c.value} (limit {c.limit})" for c in checks if not c.passed]
     roles = {name: role for role, name in assay.samples.items()}
+    if product_sample is not None:
+        if product_sample not in samples:
+            raise InputError(
+                f"sample {product_sample!r} named as this lot's drug product is not a test sample "
+                f"of the export (test samples: {', '.join(samples) or 'none'})"
+            )
+        roles = {n: r for n, r in roles.items() if r != PRODUCT_ROLE} | {
+            product_sample: PRODUCT_ROLE
+        }
     cpdg = assay.reference.copies_per_diploid_genome
     results = [
         _ratio(s, roles.get(s), amounts[transgene][s], amounts[reference][s], cpdg) for s in samples
@@ -381,6 +398,7 @@ def analyse_export(
     *,
     fmt: str = "auto",
     car_fraction: float | None = None,
+    product_sample: str | None = None,
 ) -> VcnResult:
     """Read an export, load the assay (name in assays/ or path), and compute the VCN."""
     from cytorelease.qpcr.assay import load_assay
@@ -389,6 +407,6 @@ def analyse_export(
     loaded = load_assay(assay)
     export = read_export(export_path, fmt)
     try:
-        return compute_vcn(export, loaded, car_fraction=car_fraction)
+        return compute_vcn(export, loaded, car_fraction=car_fraction, product_sample=product_sample)
     except InputError as exc:
         raise exc.with_path(export.path) from None

@@ -35,6 +35,7 @@ def write_elisa_plate(
     od_cv: float = 0.03,
     od_noise: float = 0.004,
     file_format: str = "grid",
+    lot_id: str | None = None,
 ) -> dict[str, Any]:
     """Write ``lot_dir/file_name`` and return its ground truth (supernatant pg/mL, dilution
     applied back) for the manifest and the tests."""
@@ -77,7 +78,7 @@ def write_elisa_plate(
     lot_dir.mkdir(parents=True, exist_ok=True)
     path = lot_dir / file_name
     if file_format == "grid":
-        path.write_text(_grid_csv(grid), encoding="utf-8")
+        path.write_text(_grid_csv(grid, lot_id), encoding="utf-8")
     elif file_format == "softmax":
         path.write_text(_softmax_text(grid, definition.plate_wells), encoding="utf-16")
     else:
@@ -96,10 +97,13 @@ def write_elisa_plate(
     }
 
 
-def _grid_csv(grid: np.ndarray) -> str:
+def _grid_csv(grid: np.ndarray, lot_id: str | None = None) -> str:
     rows, columns = grid.shape
+    # a plate reader's header block names what was read; the lot lets a worker route the file
+    lot = [f"Lot,{lot_id}"] if lot_id else []
     lines = [
         "Plate,ELISA-IFNG-1",
+        *lot,
         "Assay,IFN-gamma sandwich ELISA",
         "Wavelength,450",
         "",

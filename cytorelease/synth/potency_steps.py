@@ -20,7 +20,11 @@ CYTOTOX_ASSAY = "potency-cytotox"
 def write_potency_plate(ctx: LotContext) -> None:
     ifng = float(ctx.rng("potency.elisa.truth").uniform(400.0, 3000.0))
     truth = write_elisa_plate(
-        ctx.lot_dir, seed=ctx.seed_for("potency.elisa"), ifng_truth_pg_ml=ifng, assay=ELISA_ASSAY
+        ctx.lot_dir,
+        seed=ctx.seed_for("potency.elisa"),
+        ifng_truth_pg_ml=ifng,
+        assay=ELISA_ASSAY,
+        lot_id=ctx.lot_id,
     )
     relative = ctx.record_file(ctx.lot_dir / truth["file"])
     potency = ctx.manifest.setdefault("inputs", {}).setdefault("potency", {})

@@ -18,8 +18,12 @@ __all__ = ["write_vcn_exports"]
 def write_vcn_exports(ctx: LotContext) -> None:
     per_transduced = float(ctx.rng("qpcr.truth").uniform(1.5, 4.0))
     car_fraction = ctx.truth["measurements"]["flow.car_pct_of_viable_cd3"] / 100.0
+    # the lab names the product's wells by the lot, which is how the worker routes the export
     exports = write_qpcr_exports(
-        ctx.lot_dir, seed=ctx.seed_for("qpcr"), vcn_truth=per_transduced * car_fraction
+        ctx.lot_dir,
+        seed=ctx.seed_for("qpcr"),
+        vcn_truth=per_transduced * car_fraction,
+        sample=ctx.lot_id,
     )
     for relative in exports["files"].values():
         ctx.record_file(ctx.lot_dir / relative)
@@ -27,6 +31,7 @@ def write_vcn_exports(ctx: LotContext) -> None:
         "path": exports["files"]["qx"],
         "assay": exports["assay"],
         "format": "auto",
+        "sample": ctx.lot_id,
     }
     ctx.truth["qpcr"] = {
         **exports,

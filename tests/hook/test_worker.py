@@ -252,3 +252,41 @@ def test_leftovers_of_killed_processes_are_swept_once_stale(data: DataDir, store
     assert report.swept == 3
     assert not stale_work.exists() and not stale_partial.exists() and not stale_copy.exists()
     assert fresh_work.is_dir()  # may belong to a live worker
+
+
+def test_a_whole_lot_of_every_kind_is_routed_and_released(
+    data: DataDir, store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bundled sample lot: flow, killing-assay tubes, a ddPCR export and an ELISA plate, each
+    from its own instrument under its own file name, reach their lot by their own content."""
+    from cytorelease.demo import find_sample_lot
+
+    monkeypatch.setenv("CYTORELEASE_SERVICE_PASSPHRASE", PASSPHRASE)
+    _service_key(data)
+    lot_dir = find_sample_lot()
+    install_manifest(data, lot_dir)
+    sources = {
+        "tube1_stained.fcs": "FACS-01",
+        "tube2_fmo_car.fcs": "FACS-01",
+        "killing_with_effectors.fcs": "FACS-01",
+        "killing_targets_alone.fcs": "FACS-01",
+        "qpcr/qx_manager_results.csv": "QS-01",
+        "elisa_ifng.csv": "PR-01",
+    }
+    for relative, instrument in sources.items():
+        target = tmp_path / instrument / Path(relative).name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(lot_dir / relative, target)
+        assert (
+            hook_file(data, store, target, instrument=instrument, stable_seconds=0.01).exit_code
+            == 0
+        )
+    report = run_worker(data, store, once=True)
+    assert report.failed == 0 and report.processed >= len(sources)
+    (release,) = report.releases
+    assert release["lot"] == "lot-CAR-0001"
+    assert release["disposition"] == "PASS"
+    routed = {
+        e.details["input"] for e in audit.entries(store, lot="lot-CAR-0001") if e.action == "route"
+    }
+    assert routed == set(sources)

@@ -235,3 +235,22 @@ def test_excluded_wells_leave_the_fit_but_an_amplified_ntc_still_counts() -> Non
     result = compute_vcn(_run(rows), load_assay("vcn-car-rpp30"))
     assert result.passed
     assert result.curves[0].n == 14
+
+
+def test_the_lots_product_sample_can_be_named_and_must_exist() -> None:
+    from cytorelease.demo import find_sample_lot
+    from cytorelease.errors import InputError
+    from cytorelease.qpcr.vcn import analyse_export
+
+    export = find_sample_lot() / "qpcr" / "qx_manager_results.csv"
+    named = analyse_export(
+        export, "vcn-car-rpp30", product_sample="lot-CAR-0001", car_fraction=0.35
+    )
+    assert {m.attribute for m in named.measurements} >= {
+        "qpcr.vcn_per_diploid_genome",
+        "qpcr.transgene_detected",
+    }
+    with pytest.raises(
+        InputError, match=r"sample 'lot-X' named as this lot's drug product is not a test sample"
+    ):
+        analyse_export(export, "vcn-car-rpp30", product_sample="lot-X")
