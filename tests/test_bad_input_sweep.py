@@ -556,6 +556,7 @@ OUTPUT_CASES: list[tuple[str, Callable[[Path, Inputs], list[object]]]] = [
     ("potency elisa", lambda p, i: ["potency", "elisa", i.plate, "--assay", "potency-ifng-elisa", "--plots", p]),
     ("audit log", lambda p, i: ["audit", "log", "--data-dir", p]),
     ("audit verify", lambda p, i: ["audit", "verify", "--data-dir", p]),
+    ("audit correct", lambda p, i: ["audit", "correct", "1", "--reason", "typo", "--data-dir", p]),
     ("worker", lambda p, i: ["worker", "--once", "--data-dir", p]),
     ("watch", lambda p, i: ["watch", p, "--once", "--data-dir", i.data_dir]),
 ]  # fmt: skip

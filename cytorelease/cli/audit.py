@@ -147,5 +147,33 @@ def verify_command(
         typer.echo(f"audit trail intact: {check.rows} rows, last hash {check.last_hash}")
 
 
+@app.command("correct")
+def correct_command(
+    sequence: Annotated[
+        int, typer.Argument(help="The audit row (sequence number) being corrected.")
+    ],
+    reason: Annotated[str, typer.Option("--reason", help="Why the row is corrected (required).")],
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir",
+            envvar="CYTORELEASE_DATA",
+            help="The data folder holding the record store (default ~/.local/share/cytorelease).",
+            show_default=False,
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+) -> None:
+    """Correct an audit row: a new row that references it with a reason (the old row stays)."""
+    from cytorelease.cli._output import emit_json
+    from cytorelease.records.audit import correct_in_data
+
+    entry = correct_in_data(data_dir, sequence=sequence, reason=reason)
+    if as_json:
+        emit_json(entry.to_dict())
+    else:
+        typer.echo(f"row {entry.sequence}: correction of row {sequence} by {entry.actor}: {reason}")
+
+
 def register(root: typer.Typer) -> None:
     root.add_typer(app, name="audit")

@@ -268,6 +268,15 @@ def read_log(data_dir: str | Path | None, *, lot: str | None = None) -> list[Aud
         return entries(store, lot=lot)
 
 
+def correct_in_data(data_dir: str | Path | None, *, sequence: int, reason: str) -> AuditEntry:
+    """Append a correction of row ``sequence`` by the OS user (the ``audit correct`` command)."""
+    from cytorelease.records.store import open_data
+
+    _, store = open_data(data_dir, existing=True)
+    with store:
+        return correct(store, sequence=sequence, reason=reason, actor=os_user())
+
+
 def check_data_chain(data_dir: str | Path | None) -> ChainCheck:
     """Verify the chain of the data folder's store (the ``audit verify`` command).
 

@@ -106,3 +106,51 @@ def test_without_a_data_folder_nothing_is_recorded(
     )
     assert result.exit_code == 0, result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_a_correction_is_a_new_row_that_references_the_old_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(DB_ENV, raising=False)
+    data = tmp_path / "data"
+    runner = CliRunner()
+    released = runner.invoke(
+        app,
+        [
+            "release",
+            str(find_sample_lot()),
+            "--out",
+            str(tmp_path / "out"),
+            "--data-dir",
+            str(data),
+        ],
+    )
+    assert released.exit_code == 0, released.stderr
+    before = _log(data)
+    result = runner.invoke(
+        app,
+        [
+            "audit",
+            "correct",
+            "2",
+            "--reason",
+            "wrong tube scanned",
+            "--data-dir",
+            str(data),
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.stderr
+    after = _log(data)
+    assert after[: len(before)] == before  # earlier rows are never obscured
+    correction = after[-1]
+    assert correction["action"] == "correction"
+    assert correction["details"] == {"corrects": 2, "reason": "wrong tube scanned"}
+    assert correction["object"] == before[1]["object"]
+    missing = runner.invoke(
+        app, ["audit", "correct", "999", "--reason", "x", "--data-dir", str(data)]
+    )
+    assert missing.exit_code == 2 and "no audit row 999 to correct" in missing.stderr
+    blank = runner.invoke(app, ["audit", "correct", "2", "--reason", " ", "--data-dir", str(data)])
+    assert blank.exit_code == 2 and "a correction needs a reason" in blank.stderr
+    assert runner.invoke(app, ["audit", "verify", "--data-dir", str(data)]).exit_code == 0
