@@ -16,9 +16,11 @@ the radius at its midpoint), and a radius below 1 updates the BMU alone, so the 
 are k-means refinements. A batch epoch replaces FlowSOM's online learning rate (alpha 0.05 to
 0.01): each node moves straight to its neighbourhood's mean, the fixed point the online updates
 approach, and every epoch parallelises over events. Same data and seed give the same bytes on
-any number of threads (see :mod:`cytorelease.flow._som_kernel`). By default the map trains on
-every event; ``train_events`` trains it on a random subset instead (FlowSOM users aggregate a
-subsample of large files the same way), and every event is mapped to its node either way.
+any number of threads (see :mod:`cytorelease.flow._som_kernel`). The map trains on at most
+``train_events`` (default 200,000) events drawn at random, as FlowSOM users aggregate a
+subsample of large files; on the generator's 1M-event tubes that agreed with the true
+populations as well as training on every event (ARI 0.595 vs 0.592) in half the time.
+``train_events=None`` trains on every event. Every event is mapped to its node either way.
 
 **The metaclusters.** Consensus clustering of the node codes (:mod:`cytorelease.flow._consensus`);
 metaclusters are numbered 0..k-1 by decreasing event count.
@@ -68,6 +70,7 @@ __all__ = [
 DEFAULT_GRID = (10, 10)
 DEFAULT_METACLUSTERS = 10
 DEFAULT_EPOCHS = 10  # FlowSOM's rlen
+DEFAULT_TRAIN_EVENTS = 200_000  # larger files train the map on a random subset of this size
 _RADIUS_QUANTILE = 0.67  # FlowSOM's starting radius: this quantile of the grid distances
 _MAX_GRID_SIDE = 100
 
@@ -206,16 +209,16 @@ def fit_flowsom(
     max_metaclusters: int = 20,
     seed: int = 0,
     epochs: int = DEFAULT_EPOCHS,
-    train_events: int | None = None,
+    train_events: int | None = DEFAULT_TRAIN_EVENTS,
     resamples: int = 100,
     resample_fraction: float = 0.9,
 ) -> FlowSOMResult:
     """Fit a SOM to ``data`` (events x markers, on a common scale) and metacluster its nodes.
 
     ``metaclusters=None`` chooses k (2..``max_metaclusters``) at the elbow of the within-
-    metacluster sum of squares, as FlowSOM does. ``train_events`` trains the map on that many
-    events drawn at random (as FlowSOM users aggregate a subsample of large files) instead of
-    all of them; every event is mapped either way. Same inputs and seed, same result.
+    metacluster sum of squares, as FlowSOM does. The map trains on at most ``train_events``
+    events drawn at random (``None``: all of them); every event is mapped either way. Same
+    inputs and seed, same result.
     """
     grid = (int(grid[0]), int(grid[1]))
     _check_grid(grid, where="grid")
