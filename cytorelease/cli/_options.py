@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-__all__ = ["TrailOption"]
+__all__ = ["DataDirOption", "TrailOption"]
 
 TrailOption = Annotated[
     Path | None,
@@ -16,6 +16,16 @@ TrailOption = Annotated[
         envvar="CYTORELEASE_DATA",
         help="Record this action in the audit trail of this data folder (a site sets "
         "CYTORELEASE_DATA once); without one nothing is recorded.",
+        show_default=False,
+    ),
+]
+
+DataDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        envvar="CYTORELEASE_DATA",
+        help="The data folder (record store, archive, lots/, keys/); default ~/.local/share/cytorelease.",
         show_default=False,
     ),
 ]

@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from cytorelease.cli._options import DataDirOption
+
 app = typer.Typer(help="Audit: re-evaluate past lots, the audit trail.", no_args_is_help=True)
 
 
@@ -78,15 +80,7 @@ def log_command(
     lot: Annotated[
         str | None, typer.Option("--lot", help="Only the rows concerning this lot id.")
     ] = None,
-    data_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--data-dir",
-            envvar="CYTORELEASE_DATA",
-            help="The data folder holding the record store (default ~/.local/share/cytorelease).",
-            show_default=False,
-        ),
-    ] = None,
+    data_dir: DataDirOption = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON document instead of a table.")
     ] = False,
@@ -125,15 +119,7 @@ def _short(text: str, limit: int) -> str:
 
 @app.command("verify")
 def verify_command(
-    data_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--data-dir",
-            envvar="CYTORELEASE_DATA",
-            help="The data folder holding the record store (default ~/.local/share/cytorelease).",
-            show_default=False,
-        ),
-    ] = None,
+    data_dir: DataDirOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
 ) -> None:
     """Recompute the audit trail's hash chain; exit 1 naming the first broken row."""
@@ -153,15 +139,7 @@ def correct_command(
         int, typer.Argument(help="The audit row (sequence number) being corrected.")
     ],
     reason: Annotated[str, typer.Option("--reason", help="Why the row is corrected (required).")],
-    data_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--data-dir",
-            envvar="CYTORELEASE_DATA",
-            help="The data folder holding the record store (default ~/.local/share/cytorelease).",
-            show_default=False,
-        ),
-    ] = None,
+    data_dir: DataDirOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
 ) -> None:
     """Correct an audit row: a new row that references it with a reason (the old row stays)."""

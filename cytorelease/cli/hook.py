@@ -7,15 +7,8 @@ from typing import Annotated
 
 import typer
 
-DataDirOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--data-dir",
-        envvar="CYTORELEASE_DATA",
-        help="The data folder (database, archive, lots/, keys/); default ~/.local/share/cytorelease.",
-        show_default=False,
-    ),
-]
+from cytorelease.cli._options import DataDirOption
+
 StableOption = Annotated[
     float,
     typer.Option(
