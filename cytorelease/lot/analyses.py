@@ -31,15 +31,16 @@ def run_flow(lot_dir: Path, manifest: LotManifest) -> AnalysisOutcome:
 
     template = load_template(flow.template)
     stained = [t for t in flow.tubes if t.role is TubeRole.STAINED]
-    if len(stained) != 1:
+    controls = [t for t in flow.tubes if t.role is TubeRole.FMO]
+    if len(stained) != 1 or len(controls) > 1:
         from cytorelease.errors import ManifestError
 
         raise ManifestError(
-            f"inputs.flow.tubes must list exactly one stained tube, found {len(stained)}",
+            "inputs.flow.tubes must list exactly one stained tube and at most one FMO tube, "
+            f"found {len(stained)} and {len(controls)}",
             path=lot_dir / "lot.yaml",
         )
     sample = read_fcs(resolve_input(lot_dir, stained[0].path))
-    controls = [t for t in flow.tubes if t.role is TubeRole.FMO]
     control = read_fcs(resolve_input(lot_dir, controls[0].path)) if controls else None
     result = gate_sample(sample, template, control=control)
 
@@ -57,7 +58,9 @@ def run_flow(lot_dir: Path, manifest: LotManifest) -> AnalysisOutcome:
         "populations": result.population_records(),
     }
     if template.cross_check is not None:
-        check = _cross_check(result, template)
+        from cytorelease.flow.crosscheck import cross_check
+
+        check = cross_check(result, template)
         summary["cross_check"] = [p.to_dict() for p in check.populations]
         flags += [
             f"{p.gate}: review: clusters estimate {p.cluster_pct:.1f} % vs gate {p.gate_pct:.1f} % "
@@ -75,13 +78,6 @@ def run_flow(lot_dir: Path, manifest: LotManifest) -> AnalysisOutcome:
         flags=flags,
         summary=summary,
     )
-
-
-def _cross_check(result: Any, template: Any) -> Any:
-    """FlowSOM on the gated parent population, an orthogonal check of the CD3+/CAR+ gates."""
-    from cytorelease.flow.crosscheck import cross_check
-
-    return cross_check(result, template)
 
 
 def manual_measurements(manifest: LotManifest) -> list[Measurement]:

@@ -37,9 +37,11 @@ SCHEMA = "cytorelease.lot/1"
 
 
 class TubeRole(StrEnum):
+    """The tube roles the release analysis uses; a manifest naming another role is refused, so
+    no listed raw file is ever silently left out."""
+
     STAINED = "stained"
     FMO = "fmo"
-    UNSTAINED = "unstained"
 
 
 class _Model(BaseModel):

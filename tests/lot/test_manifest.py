@@ -83,3 +83,23 @@ def test_not_a_lot_folder(tmp_path: Path) -> None:
         load_manifest(tmp_path)
     with pytest.raises(InputError, match="not a lot folder"):
         load_manifest(tmp_path / "nope")
+
+
+def test_a_tube_role_the_analysis_does_not_use_is_refused(lot: Path) -> None:
+    _edit(lot, "role: fmo", "role: unstained")
+    with pytest.raises(ManifestError, match=r"inputs\.flow\.tubes\[1\]\.role \(line \d+\)"):
+        load_manifest(lot)
+
+
+def test_a_second_fmo_tube_is_refused_not_ignored(lot: Path, tmp_path: Path) -> None:
+    from cytorelease.lot.release import release_lot
+
+    _edit(
+        lot,
+        "    - path: tube1_stained.fcs\n      role: stained",
+        "    - path: tube1_stained.fcs\n      role: fmo",
+    )
+    with pytest.raises(
+        ManifestError, match="exactly one stained tube and at most one FMO tube, found 0 and 2"
+    ):
+        release_lot(lot, out=tmp_path / "out")
