@@ -72,10 +72,6 @@ def build_record(
         "methods": [methods[k] for k in sorted(methods)],
         "analyses": [o.to_dict() for o in outcomes],
         "measurements": [m.to_dict() for m in measurements],
-        "manual_entries": [
-            {"attribute": m.attribute, "value": m.value, "unit": m.unit, **m.details}
-            for m in manual
-        ],
         "evaluation": dict(evaluation),
         "figures": [f for o in outcomes for f in o.figures],
     }
