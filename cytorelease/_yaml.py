@@ -154,23 +154,17 @@ def locate(
     return format_path(path), lines.line_of(path)
 
 
-def validation_problems(exc: ValidationError, lines: LineMap, data: Any = None) -> list[str]:
+def validation_problems(exc: ValidationError, lines: LineMap, data: Any) -> list[str]:
     """One ``field.path (line N): message`` text per pydantic error, in document order.
 
-    With ``data`` (the parsed document), locations are matched against it, so union tags and
-    validator names pydantic adds never appear in a field path.
+    Locations are matched against ``data`` (the parsed document), so union tags and validator
+    names pydantic adds never appear in a field path.
     """
     problems: list[tuple[int, str]] = []
     for error in exc.errors(include_url=False):
         missing = error["type"] == "missing"
-        if data is not None:
-            where, line = locate(data, lines, error["loc"], missing=missing)
-        else:
-            loc = tuple(
-                part for part in error["loc"] if not (isinstance(part, str) and "[" in part)
-            )
-            where, line = format_path(loc), lines.line_of(loc)
-        message = error["msg"]
+        where, line = locate(data, lines, error["loc"], missing=missing)
+        message = error["msg"].removeprefix("Value error, ")  # pydantic's prefix for validators
         if error["type"] == "extra_forbidden":
             message = "unknown field (check the spelling)"
         elif missing:

@@ -67,7 +67,9 @@ def load_instruments(path: Path) -> InstrumentList:
     try:
         listing = InstrumentList.model_validate(document.data)
     except ValidationError as exc:
-        raise InputError("; ".join(validation_problems(exc, document.lines)), path=path) from None
+        raise InputError(
+            "; ".join(validation_problems(exc, document.lines, document.data)), path=path
+        ) from None
     seen: set[str] = set()
     for index, instrument in enumerate(listing.instruments):
         if instrument.id in seen:

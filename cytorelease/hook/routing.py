@@ -62,7 +62,7 @@ def load_plan(path: Path) -> LotPlan:
         raise ManifestError("not UTF-8 text", path=path) from None
     except ValidationError as exc:
         raise ManifestError(
-            "; ".join(validation_problems(exc, document.lines)), path=path
+            "; ".join(validation_problems(exc, document.lines, document.data)), path=path
         ) from None
     if manifest.lot_id != path.parent.name:
         raise ManifestError(

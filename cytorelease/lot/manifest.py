@@ -184,7 +184,7 @@ def load_manifest(lot_dir: str | Path) -> LotManifest:
         manifest = LotManifest.model_validate(document.data)
     except ValidationError as exc:
         raise ManifestError(
-            "; ".join(validation_problems(exc, document.lines)), path=path
+            "; ".join(validation_problems(exc, document.lines, document.data)), path=path
         ) from None
     for index, entry in enumerate(manifest.manual):
         if entry.attribute not in ATTRIBUTES:

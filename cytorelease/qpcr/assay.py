@@ -154,9 +154,7 @@ def load_assay(name_or_path: str | Path) -> LoadedAssay:
         assay = QpcrAssay.model_validate(document.data)
     except ValidationError as exc:
         problems = validation_problems(exc, document.lines, document.data)
-        raise AssayError(
-            "; ".join(p.replace("Value error, ", "") for p in problems), path=path
-        ) from None
+        raise AssayError("; ".join(problems), path=path) from None
     sha256 = content_sha256(document.data)
     check_locked(path, f"{assay.id}@{assay.version}", sha256, error=AssayError, what="assay")
     return LoadedAssay(assay, path, sha256)
