@@ -12,11 +12,12 @@ Only the matrix's detectors are touched; every other channel passes through unch
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from cytorelease.errors import TemplateError
+from cytorelease.flow._compensation_kernel import lu_solve_columns, lu_system
 from cytorelease.flow.sample import Sample, Spill
 
 __all__ = ["SpilloverMatrix", "compensate", "uncompensate"]
@@ -32,6 +33,8 @@ class SpilloverMatrix:
     fluorochromes: tuple[str, ...]
     detectors: tuple[str, ...]
     matrix: np.ndarray
+    # LU factors of the square system, computed on first use
+    _factors: tuple[np.ndarray, np.ndarray] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         matrix = np.array(self.matrix, dtype=np.float64)
@@ -60,7 +63,9 @@ class SpilloverMatrix:
         """Detector values (n x detectors) to fluorochrome values (n x fluorochromes)."""
         observed = np.asarray(observed, dtype=np.float64)
         if self.matrix.shape[0] == self.matrix.shape[1]:
-            return np.linalg.solve(self.matrix.T, observed.T).T
+            solved = np.array(observed.T, order="C")  # one row per fluorochrome, solved in place
+            lu_solve_columns(*self._lu(), solved)
+            return solved.T
         solution, *_ = np.linalg.lstsq(self.matrix.T, observed.T, rcond=None)
         return solution.T
 
@@ -69,21 +74,30 @@ class SpilloverMatrix:
     ) -> list[np.ndarray]:
         """Detector columns (one 1-D array each, any float dtype) to fluorochrome columns.
 
-        Solved in blocks of ``chunk`` events straight into the output, so peak memory is the
-        output plus one block, not several copies of the whole matrix (million-event tubes).
+        The detector values are copied once into the output (float64) and solved there in
+        place, so peak memory is the output plus small per-thread blocks, however many events
+        (million-event tubes). A non-square matrix is solved by least squares, ``chunk`` events
+        at a time.
         """
         n = len(observed[0]) if observed else 0
         out = np.empty((len(self.fluorochromes), n), dtype=np.float64)  # rows are contiguous
-        square = self.matrix.shape[0] == self.matrix.shape[1]
+        if self.matrix.shape[0] == self.matrix.shape[1]:
+            for row, column in zip(out, observed, strict=True):
+                row[:] = column
+            lu_solve_columns(*self._lu(), out)
+            return list(out)
         system = self.matrix.T
         for start in range(0, n, chunk):
             stop = min(start + chunk, n)
             block = np.stack([np.asarray(c[start:stop], dtype=np.float64) for c in observed])
-            if square:
-                out[:, start:stop] = np.linalg.solve(system, block)
-            else:
-                out[:, start:stop] = np.linalg.lstsq(system, block, rcond=None)[0]
+            out[:, start:stop] = np.linalg.lstsq(system, block, rcond=None)[0]
         return list(out)
+
+    def _lu(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._factors is None:
+            object.__setattr__(self, "_factors", lu_system(self.matrix.T))
+        assert self._factors is not None
+        return self._factors
 
     def uncompensate(self, true: np.ndarray) -> np.ndarray:
         """Fluorochrome values back to what the detectors saw: ``true @ S``."""

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from cytorelease.flow._segment_kernel import segment_medians, time_segments
+
 __all__ = ["TimeQC", "time_qc"]
 
 _MAD_TO_SD = 1.4826
@@ -70,7 +72,7 @@ def time_qc(
     if t1 <= t0:
         t1 = t0 + 1.0
     edges = np.linspace(t0, t1, segments + 1)
-    segment = np.clip(np.searchsorted(edges, time, side="right") - 1, 0, segments - 1)
+    segment = time_segments(time, edges)
     counts = np.bincount(segment, minlength=segments)
     removed = np.zeros(segments, dtype=bool)
     reasons: dict[int, str] = {}
@@ -86,7 +88,7 @@ def time_qc(
     sub_counts = np.bincount(sub_segment, minlength=segments)
     for name, signal in (signals or {}).items():
         values = np.asarray(signal[::step], dtype=np.float64)
-        medians = _segment_medians(values, sub_segment, sub_counts)
+        medians = segment_medians(values, sub_segment, segments)
         filled = np.isfinite(medians)
         if filled.sum() < 4:
             continue
@@ -109,25 +111,6 @@ def time_qc(
         removed_events=removed_events,
         total_events=total,
     )
-
-
-def _segment_medians(values: np.ndarray, segment: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Median of ``values`` per segment (NaN for an empty one), with one sort for all."""
-    finite = np.where(np.isfinite(values), values, np.nan)
-    lo, hi = np.nanmin(finite), np.nanmax(finite)
-    if not np.isfinite(lo):
-        return np.full(len(counts), np.nan)
-    # one float sort on "segment + value scaled into [0, 1)": faster than a two-key lexsort
-    scaled = (np.nan_to_num(finite, nan=lo) - lo) / ((hi - lo) or 1.0) * 0.999
-    order = np.argsort(segment + scaled, kind="stable")
-    ordered = values[order]
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    medians = np.full(len(counts), np.nan)
-    filled = counts > 0
-    low = starts[filled] + (counts[filled] - 1) // 2
-    high = starts[filled] + counts[filled] // 2
-    medians[filled] = (ordered[low] + ordered[high]) / 2
-    return medians
 
 
 def _kept_intervals(

@@ -56,6 +56,9 @@ def run_flow(lot_dir: Path, manifest: LotManifest) -> AnalysisOutcome:
     summary: dict[str, Any] = {
         "event_count": sample.event_count,
         "populations": result.population_records(),
+        # the gates as placed on this tube (thresholds, polygons, QC intervals): what an auditor
+        # compares when the same template places them differently on another lot
+        "gates": [p.to_dict() for p in result.placed],
     }
     if template.cross_check is not None:
         from cytorelease.flow.crosscheck import cross_check

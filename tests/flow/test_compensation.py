@@ -130,3 +130,15 @@ def test_chunked_column_solve_equals_the_whole_matrix_solve() -> None:
     for i in range(4):
         np.testing.assert_array_equal(chunked[i], whole[:, i])
         assert chunked[i].flags.c_contiguous
+
+
+def test_the_lu_solve_agrees_with_numpy_solve() -> None:
+    from cytorelease.flow.compensation import SpilloverMatrix
+
+    rng = np.random.default_rng(8)
+    matrix = np.eye(6) + rng.uniform(0, 0.3, (6, 6)) * (1 - np.eye(6))
+    spill = SpilloverMatrix("s", tuple("abcdef"), tuple("abcdef"), matrix)
+    observed = rng.normal(1000, 400, (5_000, 6))
+    expected = np.linalg.solve(matrix.T, observed.T).T
+    np.testing.assert_allclose(spill.compensate(observed), expected, rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(spill.compensate(observed) @ matrix, observed, rtol=1e-12)

@@ -168,7 +168,9 @@ def test_duplicate_key_is_refused() -> None:
 def test_missing_template_names_the_library() -> None:
     from cytorelease.errors import InputError
 
-    with pytest.raises(InputError, match=r"no such file, and no such name in gating/.*cd19-car-t-panel"):
+    with pytest.raises(
+        InputError, match=r"no such file, and no such name in gating/.*cd19-car-t-panel"
+    ):
         load_template("no-such-panel")
 
 

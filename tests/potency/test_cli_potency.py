@@ -88,7 +88,9 @@ def test_bad_input_is_one_error_line_and_exit_2(example_plate: Path) -> None:
 
 def test_unknown_assay_exit_2(example_plate: Path) -> None:
     result = runner.invoke(app, ["potency", "elisa", str(example_plate), "--assay", "nope"])
-    assert result.exit_code == 2 and result.stderr.startswith("error: nope: no such file, and no such name in assays/")
+    assert result.exit_code == 2 and result.stderr.startswith(
+        "error: nope: no such file, and no such name in assays/"
+    )
 
 
 def test_plots_into_a_file_is_a_one_line_error(example_plate: Path, tmp_path: Path) -> None:

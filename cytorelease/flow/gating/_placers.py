@@ -78,15 +78,16 @@ class PlacementContext:
 
     source: EventSource
     dimensions: Mapping[str, Dimension]
-    parent_mask: np.ndarray
+    parent_mask: np.ndarray | None  # None: the gate is top-level, every event is its parent's
     memberships: Mapping[str, np.ndarray]
     control_values: Callable[[str, str], np.ndarray | None]  # (gate id, marker) -> values
 
     def values(self, marker: str, mask: np.ndarray | None = None) -> np.ndarray:
-        # not cached: each marker is read by one or two gates, and a million-event column per
-        # marker kept alive would double the run's memory
+        """The parent population's values (or ``mask``'s) on a marker's dimension; read-only
+        (the whole column itself for a top-level gate: no million-event copy)."""
         column = self.dimensions[marker].values(self.source)
-        return column[self.parent_mask if mask is None else mask]
+        mask = self.parent_mask if mask is None else mask
+        return column if mask is None else column[mask]
 
 
 def _threshold_gate(
@@ -186,7 +187,12 @@ def _place_scatter_cluster(spec: ScatterClusterGateSpec, ctx: PlacementContext) 
         seed=spec.seed,
     )
     if found is None:
-        return PlacedGate(spec.id, spec.kind, reason="too few events to find the cells")
+        return PlacedGate(
+            spec.id,
+            spec.kind,
+            reason="the scatter mixture could not be fitted (too few events, or a component "
+            "collapsed onto identical values)",
+        )
     dims = (ctx.dimensions[spec.x], ctx.dimensions[spec.y])
     gate: Gate
     if spec.output is ScatterOutput.ELLIPSE:
@@ -205,8 +211,10 @@ def _place_scatter_cluster(spec: ScatterClusterGateSpec, ctx: PlacementContext) 
         "debris_components": [list(m) for m in found.debris_means],
         "weights": list(found.weights),
         "log_scale": found.log_scale,
+        "converged": found.converged,
     }
-    return PlacedGate(spec.id, spec.kind, (gate,), details)
+    notes = () if found.converged else ("the scatter mixture's EM did not converge",)
+    return PlacedGate(spec.id, spec.kind, (gate,), details, notes=notes)
 
 
 def _place_time_qc(spec: TimeQCGateSpec, ctx: PlacementContext) -> PlacedGate:

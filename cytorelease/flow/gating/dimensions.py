@@ -16,7 +16,7 @@ the :class:`~cytorelease.flow.gating.strategy.GatingStrategy`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
@@ -33,6 +33,7 @@ __all__ = [
     "EventSource",
     "GateDimension",
     "RatioDimension",
+    "RecentValues",
 ]
 
 
@@ -85,6 +86,11 @@ class Dimension:
         return self.channel
 
     def values(self, events: EventSource) -> np.ndarray:
+        if isinstance(events, RecentValues):
+            return events.values_of(self, self._compute)
+        return self._compute(events)
+
+    def _compute(self, events: EventSource) -> np.ndarray:
         raw = events.channel_values(self.channel, self.compensation)
         return raw if self.transform is None else self.transform.apply(raw)
 
@@ -117,6 +123,11 @@ class RatioDimension:
         return self.id
 
     def values(self, events: EventSource) -> np.ndarray:
+        if isinstance(events, RecentValues):
+            return events.values_of(self, self._compute)
+        return self._compute(events)
+
+    def _compute(self, events: EventSource) -> np.ndarray:
         x1 = events.channel_values(self.numerator, self.compensation)
         x2 = events.channel_values(self.denominator, self.compensation)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -125,6 +136,46 @@ class RatioDimension:
 
 
 GateDimension = Dimension | RatioDimension
+
+
+class RecentValues:
+    """An :class:`EventSource` that remembers the values of the last ``keep`` dimensions read.
+
+    Placing a gate and then applying it read the same dimensions one after the other; without
+    this, each read would convert and transform a million values again. Only a few are kept,
+    because every kept column costs as much memory as one channel of the tube; values that are
+    a view of columns held anyway (an untransformed compensated channel, the scaled Time) are
+    free to read again and are not kept. Remembered arrays are read-only.
+    """
+
+    def __init__(self, source: EventSource, keep: int = 2) -> None:
+        self.source = source
+        self._keep = keep
+        self._recent: dict[GateDimension, np.ndarray] = {}  # oldest first
+
+    @property
+    def event_count(self) -> int:
+        return self.source.event_count
+
+    def channel_values(self, channel: str, compensation: str | None) -> np.ndarray:
+        return self.source.channel_values(channel, compensation)
+
+    def membership(self, gate_id: str) -> np.ndarray:
+        return self.source.membership(gate_id)
+
+    def values_of(
+        self, dimension: GateDimension, compute: Callable[[EventSource], np.ndarray]
+    ) -> np.ndarray:
+        values = self._recent.pop(dimension, None)
+        if values is None:
+            values = compute(self.source)
+            if values.base is not None:  # a view: nothing was computed
+                return values
+            values.flags.writeable = False
+            while len(self._recent) >= self._keep:
+                del self._recent[next(iter(self._recent))]
+        self._recent[dimension] = values  # now the most recent
+        return values
 
 
 class ArrayEvents:

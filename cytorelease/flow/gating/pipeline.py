@@ -19,7 +19,7 @@ import pandas as pd
 from cytorelease.errors import TemplateError
 from cytorelease.flow.compensation import FCS_SPILL_ID, SpilloverMatrix, sample_spillover
 from cytorelease.flow.gating._placers import PLACERS, PlacedGate, PlacementContext
-from cytorelease.flow.gating.dimensions import Dimension
+from cytorelease.flow.gating.dimensions import Dimension, RecentValues
 from cytorelease.flow.gating.events import SampleEvents
 from cytorelease.flow.gating.measure import template_measurements
 from cytorelease.flow.gating.preprocess import preprocessed_events
@@ -119,7 +119,7 @@ class _Pass:
     """One sample gated with one template: engine gates, memberships, flags."""
 
     sample: Sample
-    source: SampleEvents
+    source: RecentValues
     dimensions: dict[str, Dimension]
     spill_id: str | None
     spill: SpilloverMatrix | None
@@ -155,7 +155,9 @@ def _prepare(template: Template, sample: Sample, markers: Mapping[str, str]) -> 
         # Compensate now, before any column is cached: the solve's temporaries are the largest
         # allocation of a run, and nothing else should be alive beside them.
         source.channel_values(spill.fluorochromes[0], spill_id)
-    return _Pass(sample, source, dimensions, spill_id, spill, memberships, flags=flags)
+    return _Pass(
+        sample, RecentValues(source), dimensions, spill_id, spill, memberships, flags=flags
+    )
 
 
 def _run(
@@ -167,20 +169,17 @@ def _run(
 ) -> None:
     """Place and apply every gate (or those in ``only``), parents first."""
     n = state.sample.event_count
-    everything = np.ones(n, dtype=bool)
 
     def control_values(gate_id: str, marker: str) -> np.ndarray | None:
         if control is None:
             return None
         parent = template.gate(gate_id).parent
-        mask = everything_control if parent is None else control.memberships.get(parent)
-        if mask is None:
+        mask = None if parent is None else control.memberships.get(parent)
+        if parent is not None and mask is None:
             return None
-        return control.dimensions[marker].values(control.source)[mask]
+        values = control.dimensions[marker].values(control.source)
+        return values if mask is None else values[mask]
 
-    everything_control = (
-        np.ones(control.sample.event_count, dtype=bool) if control is not None else None
-    )
     for spec in template.ordered_gates():
         if only is not None and spec.id not in only:
             continue
@@ -192,7 +191,7 @@ def _run(
                 spec.id, spec.kind, reason=f"gate {unplaced[0]!r} it depends on was not placed"
             )
         else:
-            parent_mask = everything if spec.parent is None else state.memberships[spec.parent]
+            parent_mask = None if spec.parent is None else state.memberships[spec.parent]
             context = PlacementContext(
                 state.source, state.dimensions, parent_mask, state.memberships, control_values
             )
@@ -207,7 +206,7 @@ def _run(
         state.flags += [Flag(FlagCode.FALLBACK_RULE, spec.id, note) for note in placed.notes]
         for gate in placed.gates:
             inside = gate.apply(state.source)
-            state.memberships[gate.id] = inside & parent_mask
+            state.memberships[gate.id] = inside if parent_mask is None else inside & parent_mask
 
 
 def _control_needs(template: Template) -> set[str]:

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
+from numba import njit
 
 __all__ = [
     "ScatterPopulation",
@@ -26,15 +28,23 @@ __all__ = [
 ]
 
 _MIN_EVENTS = 50  # below this, no density estimate is meaningful
-_CHUNK = 1 << 17  # events per chunk of density binning
 
 
 def _single_threaded() -> Any:
     """BLAS/OpenMP on one thread: these fits are small, and on a shared machine the thread
     pools' contention made a 2-D Gaussian mixture 50x slower than a single thread."""
-    from threadpoolctl import threadpool_limits
+    return _thread_pools().limit(limits=1)
 
-    return threadpool_limits(limits=1)
+
+@lru_cache(maxsize=1)
+def _thread_pools() -> Any:
+    # Found once: looking the pools up takes milliseconds, each fit needs them twice per tube.
+    # The libraries the fits use are imported first, so their pools are among those found.
+    import sklearn.cluster
+    import sklearn.linear_model  # noqa: F401
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,29 +59,69 @@ class Valley:
     tail_rule: bool = False  # the threshold is the unimodal fallback, not a valley
 
 
+@njit(cache=True)
+def _linear_bins(
+    values: np.ndarray, lo: float, dx: float, points: int, keep_lo: float, keep_hi: float
+) -> tuple[np.ndarray, int]:
+    """Linear binning onto ``points`` grid nodes from ``lo`` (spacing ``dx``) of the values in
+    ``[keep_lo, keep_hi]`` that fall on the grid; also how many values lie in the keep range."""
+    counts = np.zeros(points + 1)
+    hi = lo + (points - 1) * dx
+    kept = 0
+    for k in range(values.shape[0]):
+        v = values[k]
+        if not (v >= keep_lo and v <= keep_hi):  # NaN fails too
+            continue
+        kept += 1
+        if v < lo or v > hi:
+            continue
+        position = (v - lo) / dx
+        left = int(position)  # position >= 0: truncation is the floor
+        frac = position - left
+        counts[left] += 1.0 - frac
+        counts[min(left + 1, points)] += frac
+    return counts[:points], kept
+
+
 def kde_on_grid(
-    values: np.ndarray, lo: float, hi: float, bandwidth: float, points: int = 1024
+    values: np.ndarray,
+    lo: float,
+    hi: float,
+    bandwidth: float,
+    points: int = 1024,
+    *,
+    keep: tuple[float, float] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """A Gaussian KDE on a regular grid: linear binning, then a Gaussian filter.
 
-    Linear binning keeps the estimate within O(dx^2) of the exact KDE and makes it O(n), so it
-    runs on a million events in milliseconds.
+    Linear binning keeps the estimate within O(dx^2) of the exact KDE and makes it O(n) in one
+    compiled pass, so it runs on a million events in milliseconds. The density is per value
+    given (values off the grid count in the total, not in the bins); with ``keep``, only the
+    values inside it count at all (as if the others had been filtered out first).
     """
+    grid, density, _ = _binned_kde(values, lo, hi, bandwidth, points, keep)
+    return grid, density
+
+
+def _binned_kde(
+    values: np.ndarray,
+    lo: float,
+    hi: float,
+    bandwidth: float,
+    points: int,
+    keep: tuple[float, float] | None,
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """:func:`kde_on_grid`, and how many values it counted."""
     from scipy.ndimage import gaussian_filter1d
 
     grid = np.linspace(lo, hi, points)
     dx = grid[1] - grid[0]
-    counts = np.zeros(points + 1)
-    # in chunks: the binning temporaries stay small however many events there are
-    for start in range(0, len(values), _CHUNK):
-        chunk = values[start : start + _CHUNK]
-        position = (chunk[(chunk >= lo) & (chunk <= hi)] - lo) / dx
-        left = np.floor(position).astype(np.int64)
-        frac = position - left
-        counts += np.bincount(left, weights=1.0 - frac, minlength=points + 1)
-        counts += np.bincount(np.minimum(left + 1, points), weights=frac, minlength=points + 1)
-    density = gaussian_filter1d(counts[:points], bandwidth / dx, mode="constant")
-    return grid, density / max(len(values) * dx, 1.0)
+    keep_lo, keep_hi = keep if keep is not None else (-np.inf, np.inf)
+    values = np.ascontiguousarray(values, dtype=np.float64)
+    counts, kept = _linear_bins(values, float(lo), float(dx), points, keep_lo, keep_hi)
+    density = gaussian_filter1d(counts, bandwidth / dx, mode="constant")
+    total = kept if keep is not None else len(values)
+    return grid, density / max(total * dx, 1.0), kept
 
 
 def silverman_bandwidth(values: np.ndarray, max_n: int | None = None) -> float:
@@ -109,9 +159,12 @@ def density_valley(
     beyond it cannot widen. The result says which rule placed the threshold.
     """
     values = np.asarray(values, dtype=np.float64)
-    values = values[np.isfinite(values)]
-    if len(values) < _MIN_EVENTS:
-        return Valley(None, reason=f"only {len(values)} events: too few for a density estimate")
+    finite = np.isfinite(values)
+    count = int(np.count_nonzero(finite))
+    if count < _MIN_EVENTS:
+        return Valley(None, reason=f"only {count} events: too few for a density estimate")
+    # the density is binned in one pass that skips undefined values: no filtered copy unless a
+    # median is needed
     found = _two_mode_valley(
         values,
         search_min,
@@ -123,6 +176,8 @@ def density_valley(
     )
     if found.threshold is not None or unimodal is None or len(found.modes) != 1:
         return found
+    if count < len(values):
+        values = values[finite]
     median = float(np.median(values))
     if unimodal == "negative":
         threshold = median + tail_sd * (median - float(np.percentile(values, 15.87)))
@@ -153,18 +208,21 @@ def _two_mode_valley(
     # The range and the bandwidth come from an evenly strided subsample (at most ~50,000
     # events): percentiles of a million values cost more than the whole density estimate.
     probe = values[:: max(1, len(values) // 50_000)]
+    probe = probe[np.isfinite(probe)]
     lo = float(np.percentile(probe, 0.1)) if search_min is None else search_min
     hi = float(np.percentile(probe, 99.9)) if search_max is None else search_max
-    inside = values[(values >= lo) & (values <= hi)]
-    if hi <= lo or len(inside) < _MIN_EVENTS:
-        return Valley(None, reason=f"fewer than {_MIN_EVENTS} events in the search range")
+    too_few = Valley(None, reason=f"fewer than {_MIN_EVENTS} events in the search range")
+    if not hi > lo:
+        return too_few
     if bandwidth is None:
         probe = probe[(probe >= lo) & (probe <= hi)]
         bw = max(silverman_bandwidth(probe, max_n=1000), 0.02 * (hi - lo))
     else:
         bw = bandwidth
     pad = 3 * bw
-    grid, density = kde_on_grid(inside, lo - pad, hi + pad, bw)
+    grid, density, kept = _binned_kde(values, lo - pad, hi + pad, bw, 1024, (lo, hi))
+    if kept < _MIN_EVENTS:
+        return too_few
     peaks, _ = find_peaks(density, prominence=min_mode_fraction * density.max())
     peaks = peaks[(grid[peaks] >= lo) & (grid[peaks] <= hi)]
     if len(peaks) < 2:
@@ -235,6 +293,26 @@ class SingletBand:
         ]
 
 
+def _fit_rows(
+    ok: np.ndarray, size: int, rng: np.random.Generator, minimum: int = _MIN_EVENTS
+) -> np.ndarray | None:
+    """Rows to fit on: at most ``size`` of the ``ok`` rows drawn without replacement (sorted),
+    all of them when there are fewer; None below ``minimum``.
+
+    The same rows as ``rng.choice(np.flatnonzero(ok), size, replace=False)``, without building
+    the million-entry index when every row is usable.
+    """
+    usable = int(np.count_nonzero(ok))
+    if usable < minimum:
+        return None
+    if usable <= size:
+        return np.flatnonzero(ok)
+    positions = rng.choice(usable, size, replace=False)
+    if usable == len(ok):
+        return np.sort(positions)
+    return np.sort(np.flatnonzero(ok)[positions])
+
+
 def _band_spread(x: np.ndarray, residual: np.ndarray) -> tuple[float, float]:
     """Residual SD as ``c0 + c1 * x``, from area deciles.
 
@@ -301,12 +379,9 @@ def singlet_band(
     area = np.asarray(area, dtype=np.float64)
     height = np.asarray(height, dtype=np.float64)
     ok = np.isfinite(area) & np.isfinite(height)
-    if ok.sum() < _MIN_EVENTS:
+    index = _fit_rows(ok, fit_events, np.random.default_rng(seed))
+    if index is None:
         return None
-    rng = np.random.default_rng(seed)
-    index = np.flatnonzero(ok)
-    if len(index) > fit_events:
-        index = np.sort(rng.choice(index, fit_events, replace=False))
     x, y = area[index], height[index]
     # Seed the fit with the events near the most common height/area ratio (the singlets' ratio
     # whatever the doublet fraction), then fit robustly and trim.
@@ -332,8 +407,10 @@ def singlet_band(
             break
         slope, intercept = (float(v) for v in np.polyfit(x[inside], y[inside], 1))
         c0, c1 = _band_spread(x[inside], (y - (slope * x + intercept))[inside])
-    span = float(area[ok].max() - area[ok].min()) or 1.0
-    x_range = (float(area[ok].min()) - 0.01 * span, float(area[ok].max()) + 0.01 * span)
+    defined = area if ok.all() else area[ok]
+    low, high = float(defined.min()), float(defined.max())
+    span = (high - low) or 1.0
+    x_range = (low - 0.01 * span, high + 0.01 * span)
     return SingletBand(slope, intercept, c0, c1, k, x_range, method)
 
 
@@ -352,6 +429,7 @@ class ScatterPopulation:
     debris_means: tuple[tuple[float, float], ...]
     weights: tuple[float, ...]
     log_scale: bool
+    converged: bool = True  # the mixture's EM met its tolerance within its iteration limit
 
 
 def scatter_population(
@@ -375,24 +453,26 @@ def scatter_population(
     discriminant direction; then mapped back to data units as a polygon.
     """
     from scipy.spatial import ConvexHull
-    from sklearn.mixture import GaussianMixture
+
+    from cytorelease.flow.gating._mixture_kernel import fit_mixture_2d
 
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
-    ok = np.flatnonzero(np.isfinite(x) & np.isfinite(y))
-    if len(ok) < max(_MIN_EVENTS, 10 * components):
-        return None
+    ok = np.isfinite(x) & np.isfinite(y)
     rng = np.random.default_rng(seed)
-    fit = np.sort(rng.choice(ok, fit_events, replace=False)) if len(ok) > fit_events else ok
+    fit = _fit_rows(ok, fit_events, rng, minimum=max(_MIN_EVENTS, 10 * components))
+    if fit is None:
+        return None
     points = np.column_stack([x[fit], y[fit]])
     floor = np.maximum(np.percentile(points, 0.5, axis=0), 1.0)
     to_work, from_work = _work_space(log_scale, floor, np.median(np.abs(points), axis=0))
     data = to_work(points)
-    gmm = GaussianMixture(components, covariance_type="full", random_state=seed)
     with _single_threaded():
-        gmm.fit(data)
-    means, covs = gmm.means_, gmm.covariances_
-    main = int(np.argmax(gmm.weights_))
+        gmm = fit_mixture_2d(data, components, seed=seed)
+    if gmm is None:
+        return None
+    means, covs = gmm.means, gmm.covariances
+    main = int(np.argmax(gmm.weights))
     x_means = from_work(means)[:, 0]
     cells = x_means >= debris_fraction * x_means[main]
     d2 = -2.0 * math.log(1.0 - coverage)  # chi-square quantile with 2 degrees of freedom
@@ -420,8 +500,9 @@ def scatter_population(
         distance_square=d2,
         cell_means=tuple((float(m[0]), float(m[1])) for m in from_work(means[cells])),
         debris_means=tuple((float(m[0]), float(m[1])) for m in from_work(means[~cells])),
-        weights=tuple(float(w) for w in gmm.weights_[cells]),
+        weights=tuple(float(w) for w in gmm.weights[cells]),
         log_scale=log_scale,
+        converged=gmm.converged,
     )
 
 

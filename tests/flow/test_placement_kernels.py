@@ -1,0 +1,94 @@
+"""The compiled kernels of gate placement against the library code they stand in for."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cytorelease.flow._segment_kernel import segment_medians, time_segments
+from cytorelease.flow.gating._mixture_kernel import fit_mixture_2d
+from cytorelease.flow.gating.placement import kde_on_grid
+
+
+def _scatter_like(seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return np.vstack(
+        [
+            rng.multivariate_normal([10.5, 9.8], [[0.05, 0.02], [0.02, 0.08]], 5000),
+            rng.multivariate_normal([9.0, 9.0], [[0.4, 0.1], [0.1, 0.5]], 2000),
+            rng.multivariate_normal([11.2, 10.8], [[0.03, 0.0], [0.0, 0.04]], 1000),
+        ]
+    )
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_em_kernel_fits_what_scikit_learn_fits(seed: int) -> None:
+    from sklearn.mixture import GaussianMixture
+
+    data = _scatter_like(seed)
+    theirs = GaussianMixture(5, covariance_type="full", random_state=seed).fit(data)
+    ours = fit_mixture_2d(data, 5, seed=seed)
+    assert ours is not None and ours.converged and ours.iterations == theirs.n_iter_
+    np.testing.assert_allclose(ours.weights, theirs.weights_, atol=1e-10)
+    np.testing.assert_allclose(ours.means, theirs.means_, atol=1e-10)
+    np.testing.assert_allclose(ours.covariances, theirs.covariances_, atol=1e-10)
+
+
+def test_the_em_kernel_reports_a_fit_that_did_not_converge() -> None:
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.mixture import GaussianMixture
+
+    data = _scatter_like(3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        theirs = GaussianMixture(5, random_state=3, max_iter=2).fit(data)
+    ours = fit_mixture_2d(data, 5, seed=3, max_iter=2)
+    assert ours is not None and not ours.converged and ours.iterations == 2
+    assert not theirs.converged_
+    np.testing.assert_allclose(ours.means, theirs.means_, atol=1e-10)
+
+
+def test_kde_binning_equals_numpy_binning() -> None:
+    rng = np.random.default_rng(5)
+    values = np.concatenate([rng.normal(0.3, 0.05, 20_000), [np.nan, np.inf, -1.0, 2.0]])
+    grid, density = kde_on_grid(values, 0.0, 1.0, 0.01, 256)
+    dx = grid[1] - grid[0]
+    inside = values[(values >= 0.0) & (values <= 1.0)]
+    position = inside / dx
+    left = np.floor(position).astype(int)
+    frac = position - left
+    counts = np.bincount(left, 1 - frac, 257) + np.bincount(np.minimum(left + 1, 256), frac, 257)
+    from scipy.ndimage import gaussian_filter1d
+
+    expected = gaussian_filter1d(counts[:256], 0.01 / dx, mode="constant") / (len(values) * dx)
+    np.testing.assert_allclose(density, expected, rtol=1e-9, atol=1e-12)
+    _, kept = kde_on_grid(values, 0.0, 1.0, 0.01, 256, keep=(0.0, 1.0))
+    np.testing.assert_allclose(kept, expected * len(values) / len(inside), rtol=1e-9)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    times=st.lists(st.floats(-10, 60, allow_nan=False), min_size=1, max_size=200),
+    segments=st.integers(1, 40),
+    widen=st.booleans(),
+)
+def test_segments_are_searchsorted_segments(times: list[float], segments: int, widen: bool) -> None:
+    time = np.array(times)
+    edges = np.linspace(time.min(), time.max() + (1.0 if widen else 0.0) + 1e-9, segments + 1)
+    time = np.concatenate([time, edges, [np.nan, np.inf, -np.inf]])
+    expected = np.clip(np.searchsorted(edges, time, side="right") - 1, 0, segments - 1)
+    segment = time_segments(time, edges)
+    np.testing.assert_array_equal(segment, expected)
+    with np.errstate(invalid="ignore"):
+        values = np.sin(time * 7.0)  # NaN for the infinite times: left out of the medians
+    medians = segment_medians(values, segment, segments)
+    for s in range(segments):
+        chosen = values[(segment == s) & np.isfinite(values)]
+        if len(chosen):
+            assert medians[s] == np.median(chosen)
+        else:
+            assert np.isnan(medians[s])
