@@ -92,3 +92,17 @@ def test_segments_are_searchsorted_segments(times: list[float], segments: int, w
             assert medians[s] == np.median(chosen)
         else:
             assert np.isnan(medians[s])
+
+
+@settings(max_examples=100, deadline=None)
+@given(pairs=st.lists(st.tuples(st.integers(0, 9), st.integers(-20, 20).map(lambda v: v / 4))))
+def test_grouped_medians_are_numpy_medians(pairs: list[tuple[int, float]]) -> None:
+    from cytorelease.flow.gating.placement import _grouped_medians
+
+    groups = np.array([g for g, _ in pairs], dtype=np.int64)
+    values = np.array([v for _, v in pairs], dtype=np.float64)
+    counts, medians = _grouped_medians(groups, values, 10)
+    for g in range(10):
+        chosen = values[groups == g]
+        assert counts[g] == len(chosen)
+        assert np.isnan(medians[g]) if len(chosen) == 0 else medians[g] == np.median(chosen)

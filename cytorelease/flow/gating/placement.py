@@ -14,7 +14,7 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 __all__ = [
     "ScatterPopulation",
@@ -59,28 +59,39 @@ class Valley:
     tail_rule: bool = False  # the threshold is the unimodal fallback, not a valley
 
 
-@njit(cache=True)
+_BIN_CHUNKS = 8  # fixed, not the thread count: the sums' order, so the result, never varies
+
+
+@njit(cache=True, parallel=True)
 def _linear_bins(
     values: np.ndarray, lo: float, dx: float, points: int, keep_lo: float, keep_hi: float
 ) -> tuple[np.ndarray, int]:
     """Linear binning onto ``points`` grid nodes from ``lo`` (spacing ``dx``) of the values in
-    ``[keep_lo, keep_hi]`` that fall on the grid; also how many values lie in the keep range."""
-    counts = np.zeros(points + 1)
+    ``[keep_lo, keep_hi]`` that fall on the grid; also how many values lie in the keep range.
+    Chunks of the values are binned in parallel and their counts summed in chunk order."""
+    n = values.shape[0]
     hi = lo + (points - 1) * dx
-    kept = 0
-    for k in range(values.shape[0]):
-        v = values[k]
-        if not (v >= keep_lo and v <= keep_hi):  # NaN fails too
-            continue
-        kept += 1
-        if v < lo or v > hi:
-            continue
-        position = (v - lo) / dx
-        left = int(position)  # position >= 0: truncation is the floor
-        frac = position - left
-        counts[left] += 1.0 - frac
-        counts[min(left + 1, points)] += frac
-    return counts[:points], kept
+    partial = np.zeros((_BIN_CHUNKS, points + 1))
+    kept = np.zeros(_BIN_CHUNKS, dtype=np.int64)
+    size = (n + _BIN_CHUNKS - 1) // _BIN_CHUNKS
+    for chunk in prange(_BIN_CHUNKS):
+        counts = partial[chunk]
+        for k in range(chunk * size, min(n, (chunk + 1) * size)):
+            v = values[k]
+            if not (v >= keep_lo and v <= keep_hi):  # NaN fails too
+                continue
+            kept[chunk] += 1
+            if v < lo or v > hi:
+                continue
+            position = (v - lo) / dx
+            left = int(position)  # position >= 0: truncation is the floor
+            frac = position - left
+            counts[left] += 1.0 - frac
+            counts[min(left + 1, points)] += frac
+    total = partial[0].copy()
+    for chunk in range(1, _BIN_CHUNKS):
+        total += partial[chunk]
+    return total[:points], int(kept.sum())
 
 
 def kde_on_grid(
@@ -209,8 +220,9 @@ def _two_mode_valley(
     # events): percentiles of a million values cost more than the whole density estimate.
     probe = values[:: max(1, len(values) // 50_000)]
     probe = probe[np.isfinite(probe)]
-    lo = float(np.percentile(probe, 0.1)) if search_min is None else search_min
-    hi = float(np.percentile(probe, 99.9)) if search_max is None else search_max
+    low, high = (float(v) for v in np.percentile(probe, [0.1, 99.9]))
+    lo = low if search_min is None else search_min
+    hi = high if search_max is None else search_max
     too_few = Valley(None, reason=f"fewer than {_MIN_EVENTS} events in the search range")
     if not hi > lo:
         return too_few
@@ -313,6 +325,22 @@ def _fit_rows(
     return np.sort(np.flatnonzero(ok)[positions])
 
 
+def _grouped_medians(
+    groups: np.ndarray, values: np.ndarray, n_groups: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Count and median (as ``np.median`` gives it; NaN when empty) of the values of each
+    group ``0 .. n_groups - 1``, with one sort for all groups."""
+    ordered = values[np.lexsort((values, groups))]
+    counts = np.bincount(groups, minlength=n_groups)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    medians = np.full(n_groups, np.nan)
+    filled = counts > 0
+    low = starts[filled] + (counts[filled] - 1) // 2
+    high = starts[filled] + counts[filled] // 2
+    medians[filled] = (ordered[low] + ordered[high]) / 2
+    return counts, medians
+
+
 def _band_spread(x: np.ndarray, residual: np.ndarray) -> tuple[float, float]:
     """Residual SD as ``c0 + c1 * x``, from area deciles.
 
@@ -321,12 +349,11 @@ def _band_spread(x: np.ndarray, residual: np.ndarray) -> tuple[float, float]:
     """
     edges = np.quantile(x, np.linspace(0, 1, 11))
     bins = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, 9)
-    centres, spreads = [], []
-    for b in range(10):
-        above = (bins == b) & (residual > 0)
-        if above.sum() >= 10:
-            centres.append(float(np.median(x[above])))
-            spreads.append(1.4826 * float(np.median(residual[above])))
+    above = residual > 0
+    counts, x_medians = _grouped_medians(bins[above], x[above], 10)
+    _, r_medians = _grouped_medians(bins[above], residual[above], 10)
+    centres = [float(m) for m in x_medians[counts >= 10]]
+    spreads = [1.4826 * float(m) for m in r_medians[counts >= 10]]
     if not spreads:
         return float(np.std(residual)) or 1.0, 0.0
     c1, c0 = np.polyfit(centres, spreads, 1) if len(centres) >= 2 else (0.0, spreads[0])
@@ -548,11 +575,11 @@ def _debris_cut(
 def _middle_of_minimum(density: np.ndarray) -> int:
     """Index of the density minimum; the middle of a flat-bottomed stretch, not its edge."""
     floor = float(density.min())
-    near = np.flatnonzero(density <= floor + 1e-3 * (float(density.max()) - floor))
+    near = density <= floor + 1e-3 * (float(density.max()) - floor)
     run_start = run_end = int(np.argmin(density))
-    while run_start - 1 in near:
+    while run_start > 0 and near[run_start - 1]:
         run_start -= 1
-    while run_end + 1 in near:
+    while run_end + 1 < len(near) and near[run_end + 1]:
         run_end += 1
     return (run_start + run_end) // 2
 
