@@ -37,6 +37,7 @@ _COMMAND_MODULES = (
     "cytorelease.cli.keys",
     "cytorelease.cli.audit",
     "cytorelease.cli.hook",
+    "cytorelease.cli.queue",
 )
 
 

@@ -53,6 +53,7 @@ class Action(StrEnum):
     UNROUTED = "unrouted"
     LEASE_RECOVERED = "lease-recovered"
     ITEM_FAILED = "item-failed"
+    ITEM_RETRIED = "item-retried"
     SPEC_LOAD = "spec-load"
     EVALUATE = "evaluate"
     RENDER = "render"

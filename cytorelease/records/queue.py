@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 from cytorelease.provenance import canonical_json
@@ -25,10 +26,15 @@ __all__ = [
     "ItemState",
     "LeaseLost",
     "QueueItem",
+    "QueueRow",
     "claim",
     "counts",
     "enqueue",
     "finish",
+    "list_in_data",
+    "list_items",
+    "retry",
+    "retry_in_data",
 ]
 
 MAX_ATTEMPTS = 10  # an item that kills its worker this often is failed, not retried forever
@@ -151,3 +157,129 @@ def counts(store: Store) -> dict[str, int]:
     for row in store.rows("SELECT state, COUNT(*) AS n FROM queue GROUP BY state"):
         found[str(row["state"])] = int(row["n"])
     return found
+
+
+@dataclass(frozen=True, slots=True)
+class QueueRow:
+    """One queue item as an operator sees it (``queue list``)."""
+
+    id: int
+    key: str
+    kind: str
+    state: str
+    attempts: int
+    created_at: str
+    finished_at: str | None
+    outcome: str | None
+    lot: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "key": self.key,
+            "kind": self.kind,
+            "state": self.state,
+            "attempts": self.attempts,
+            "created_at": self.created_at,
+            "finished_at": self.finished_at,
+            "outcome": self.outcome,
+            "lot": self.lot,
+        }
+
+
+def _row(row: dict[str, Any]) -> QueueRow:
+    payload = json.loads(row["payload"])
+    return QueueRow(
+        id=int(row["id"]),
+        key=str(row["key"]),
+        kind=str(row["kind"]),
+        state=str(row["state"]),
+        attempts=int(row["attempts"]),
+        created_at=str(row["created_at"]),
+        finished_at=row["finished_at"],
+        outcome=row["outcome"],
+        lot=payload.get("lot"),
+    )
+
+
+def list_items(store: Store, *, state: ItemState | None = None) -> list[QueueRow]:
+    """Queue items in the order they were queued, optionally of one state only."""
+    if state is None:
+        rows = store.rows("SELECT * FROM queue ORDER BY id")
+    else:
+        rows = store.rows("SELECT * FROM queue WHERE state = ? ORDER BY id", (str(state),))
+    return [_row(r) for r in rows]
+
+
+def retry(store: Store, item_ids: list[int], *, actor: str, reason: str) -> list[QueueRow]:
+    """Put failed items back in the queue, attempts reset, once the cause is fixed.
+
+    Only a failed item can be retried (a pending or leased one is still under way, a done one
+    has its results). One transaction: a bad id changes no item. Each item's audit row names
+    who retried it, why, and the failure it had, which the item's own row then forgets.
+    """
+    from cytorelease.errors import InputError
+
+    if not reason.strip():
+        raise InputError("a retry needs a reason (--reason)", path=store.location)
+    retried = []
+    with store.write():
+        for item_id in item_ids:
+            row = store.one("SELECT * FROM queue WHERE id = ?", (item_id,))
+            if row is None:
+                raise InputError(f"no queue item {item_id}", path=store.location)
+            if row["state"] != ItemState.FAILED:
+                raise InputError(
+                    f"queue item {item_id} ({row['key']}) is {row['state']}, not failed: only "
+                    "a failed item can be retried",
+                    path=store.location,
+                )
+            store.execute(
+                "UPDATE queue SET state = ?, owner = NULL, lease_until = NULL, attempts = 0,"
+                " finished_at = NULL, outcome = NULL WHERE id = ?",
+                (str(ItemState.PENDING), item_id),
+            )
+            audit.append(
+                store,
+                actor=actor,
+                action=audit.Action.ITEM_RETRIED,
+                object=str(row["key"]),
+                lot=json.loads(row["payload"]).get("lot"),
+                details={
+                    "item": item_id,
+                    "reason": reason.strip(),
+                    "previous_outcome": row["outcome"],
+                    "previous_attempts": int(row["attempts"]),
+                },
+            )
+            updated = store.one("SELECT * FROM queue WHERE id = ?", (item_id,))
+            assert updated is not None
+            retried.append(_row(updated))
+    return retried
+
+
+def list_in_data(
+    data_dir: str | Path | None, *, state: ItemState | str | None = None
+) -> list[QueueRow]:
+    """The queue of the data folder's store (the ``queue list`` command)."""
+    from cytorelease.errors import InputError
+    from cytorelease.records.store import open_data
+
+    try:
+        chosen = None if state is None else ItemState(state)
+    except ValueError:
+        raise InputError(f"unknown queue state {state!r}: one of {', '.join(ItemState)}") from None
+    _, store = open_data(data_dir, existing=True)
+    with store:
+        return list_items(store, state=chosen)
+
+
+def retry_in_data(
+    data_dir: str | Path | None, item_ids: list[int], *, reason: str
+) -> list[QueueRow]:
+    """Retry failed items as the OS user (the ``queue retry`` command)."""
+    from cytorelease.records.store import open_data
+
+    _, store = open_data(data_dir, existing=True)
+    with store:
+        return retry(store, item_ids, actor=audit.os_user(), reason=reason)
