@@ -17,7 +17,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from cytorelease.errors import TemplateError
-from cytorelease.flow._compensation_kernel import lu_solve_columns, lu_system
+from cytorelease.flow._compensation_kernel import (
+    lu_solve_columns,
+    lu_system,
+    solve_columns_into,
+)
 from cytorelease.flow.sample import Sample, Spill
 
 __all__ = ["SpilloverMatrix", "compensate", "uncompensate"]
@@ -82,9 +86,14 @@ class SpilloverMatrix:
         n = len(observed[0]) if observed else 0
         out = np.empty((len(self.fluorochromes), n), dtype=np.float64)  # rows are contiguous
         if self.matrix.shape[0] == self.matrix.shape[1]:
-            for row, column in zip(out, observed, strict=True):
-                row[:] = column
-            lu_solve_columns(*self._lu(), out)
+            columns = tuple(np.asarray(c) for c in observed)
+            if len({(c.dtype, c.ndim, c.strides) for c in columns}) == 1:
+                # one type (the stored columns of a tube): read them once, straight into `out`
+                solve_columns_into(*self._lu(), columns, out)
+            else:
+                for row, column in zip(out, columns, strict=True):
+                    row[:] = column
+                lu_solve_columns(*self._lu(), out)
             return list(out)
         system = self.matrix.T
         for start in range(0, n, chunk):

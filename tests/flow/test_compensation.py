@@ -142,3 +142,20 @@ def test_the_lu_solve_agrees_with_numpy_solve() -> None:
     expected = np.linalg.solve(matrix.T, observed.T).T
     np.testing.assert_allclose(spill.compensate(observed), expected, rtol=1e-12, atol=1e-9)
     np.testing.assert_allclose(spill.compensate(observed) @ matrix, observed, rtol=1e-12)
+
+
+def test_mixed_column_types_solve_the_same_as_uniform_ones() -> None:
+    """A tube whose detectors are partly rescaled ($PnG: float64 columns beside the stored
+    float32 ones) takes the copy-then-solve path; the values are the same."""
+    from cytorelease.flow.compensation import SpilloverMatrix
+
+    rng = np.random.default_rng(9)
+    matrix = np.eye(3) + rng.uniform(0, 0.2, (3, 3)) * (1 - np.eye(3))
+    spill = SpilloverMatrix("s", ("a", "b", "c"), ("a", "b", "c"), matrix)
+    stored = rng.normal(1000, 400, (5_000, 3)).astype(np.float32)
+    uniform = spill.compensate_columns([stored[:, i] for i in range(3)])
+    mixed = spill.compensate_columns(
+        [stored[:, 0], stored[:, 1].astype(np.float64), np.ascontiguousarray(stored[:, 2])]
+    )
+    for i in range(3):
+        np.testing.assert_array_equal(mixed[i], uniform[i])
