@@ -2,8 +2,9 @@
 
 A file holds one or more data sets chained by $NEXTDATA; each has a HEADER, a TEXT segment
 (plus an optional supplemental TEXT) and a DATA segment. This module walks the chain, decides
-where each DATA segment really is (HEADER and TEXT offsets, $TOT x bytes per event) and hands
-the bytes to :mod:`cytorelease.flow.fcs_data`. Every problem with the input is an
+where each DATA segment really is (HEADER and TEXT offsets, $TOT x bytes per event; for
+free-format ASCII, whose events vary in length, the offsets as written) and hands the bytes to
+:mod:`cytorelease.flow.fcs_data`. Every problem with the input is an
 :class:`InputError` naming the file, what is wrong and where.
 """
 
@@ -17,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from cytorelease.errors import CytoreleaseWarning, FCSOffsetWarning, InputError
-from cytorelease.flow.fcs_data import DataLayout, decode_events
+from cytorelease.flow.fcs_data import DataLayout, Datatype, count_ascii_values, decode_events
 from cytorelease.flow.fcs_io import HashingSample, map_file, read_file, start_sha256
 from cytorelease.flow.fcs_meta import build_channels, data_layout, parse_spill
 from cytorelease.flow.fcs_text import HEADER_LENGTH, Header, keyword_int, parse_header, parse_text
@@ -59,8 +60,9 @@ def read_fcs(path: str | Path, *, dataset: int = 0) -> Sample:
     """Read one data set (``dataset``, counted from 0) of an FCS file.
 
     Events are float32 (n_events x n_channels, read-only) as stored: integers after their $PnR
-    bit mask, floats as written, no $PnE/$PnG scaling. Tolerated irregularities (one-byte offset
-    slips, renamed channels, an unusable spill) are reported as warnings.
+    bit mask, floats as written, ASCII numbers as parsed (never masked), no $PnE/$PnG scaling.
+    Tolerated irregularities (one-byte offset slips, renamed channels, an unusable spill) are
+    reported as warnings.
     """
     path = Path(path)
     buffer = read_file(path, aligned_offset=_data_start_hint(path, dataset))
@@ -75,9 +77,8 @@ def read_fcs(path: str | Path, *, dataset: int = 0) -> Sample:
         chosen = datasets[dataset]
         channels = build_channels(chosen.keywords, path)
         layout = data_layout(chosen.keywords, channels)
-        start, n_events = _locate_data(chosen, layout, buffer.size, path)
-        raw = buffer[start : start + n_events * layout.bytes_per_event]
-        events = decode_events(raw, n_events, layout)
+        start, length, n_events = _locate_data(chosen, layout, buffer, path)
+        events = decode_events(buffer[start : start + length], n_events, layout)
         spill, problems = parse_spill(chosen.keywords, channels)
     except InputError as exc:
         raise exc.with_path(path) from None
@@ -110,7 +111,9 @@ def _data_start_hint(path: Path, dataset: int) -> int:
                 if item.index == dataset:
                     channels = build_channels(item.keywords, path)
                     layout = data_layout(item.keywords, channels)
-                    return _locate_data(item, layout, mapped.size, path)[0]
+                    if layout.datatype is Datatype.ASCII:
+                        return 0  # text is parsed, never viewed in place: alignment is moot
+                    return _locate_data(item, layout, mapped, path)[0]
     except (InputError, ValueError, OSError):
         pass
     return 0
@@ -125,7 +128,7 @@ def list_datasets(path: str | Path) -> list[DatasetInfo]:
         for item in _walk(mapped, path):
             channels = build_channels(item.keywords, path)
             layout = data_layout(item.keywords, channels)
-            _, n_events = _locate_data(item, layout, mapped.size, path)
+            _, _, n_events = _locate_data(item, layout, mapped, path)
             infos.append(
                 DatasetInfo(
                     index=item.index,
@@ -188,13 +191,19 @@ def _text_data_offsets(item: _Dataset) -> tuple[int, int] | None:
     return item.header.base + start, item.header.base + end
 
 
-def _locate_data(item: _Dataset, layout: DataLayout, file_size: int, path: Path) -> tuple[int, int]:
-    """Where the DATA segment starts and how many events it holds (warnings for slips)."""
+def _locate_data(
+    item: _Dataset, layout: DataLayout, buffer: np.ndarray, path: Path
+) -> tuple[int, int, int]:
+    """Where the DATA segment starts, how many of its bytes to decode and how many events they
+    hold (warnings for slips)."""
+    if layout.delimited:
+        return _locate_delimited_data(item, layout, buffer, path)
+    file_size = buffer.size
     per_event = layout.bytes_per_event
     total = keyword_int(item.keywords, "$TOT", default=-1)
     expected = total * per_event if total >= 0 else None
     if expected == 0:
-        return 0, 0
+        return 0, 0, 0
     start, end = _choose_offsets(item, expected, path)
     needed_end = start + (expected if expected is not None else end - start + 1) - 1
     if needed_end >= file_size or start >= file_size:
@@ -223,7 +232,35 @@ def _locate_data(item: _Dataset, layout: DataLayout, file_size: int, path: Path)
             ),
             stacklevel=4,
         )
-    return start, total
+    return start, total * per_event, total
+
+
+def _locate_delimited_data(
+    item: _Dataset, layout: DataLayout, buffer: np.ndarray, path: Path
+) -> tuple[int, int, int]:
+    """Free-format ASCII: events vary in length, so the DATA offsets are trusted as written
+    and the whole segment is decoded; without $TOT the values counted give the events."""
+    total = keyword_int(item.keywords, "$TOT", default=-1)
+    if total == 0:
+        return 0, 0, 0
+    start, end = _choose_offsets(item, None, path)
+    if end >= buffer.size or start >= buffer.size:
+        raise InputError(
+            f"DATA segment ends at byte {end:,} but the file has {buffer.size:,} bytes "
+            "(truncated copy?)"
+        )
+    if end < start:
+        raise InputError(f"DATA segment ends at byte {end:,}, before it starts ({start:,})")
+    length = end - start + 1
+    if total < 0:
+        n_values = count_ascii_values(buffer[start : end + 1])
+        total, extra = divmod(n_values, layout.channel_count)
+        if extra:
+            raise InputError(
+                f"TEXT has no $TOT and the free-format ASCII DATA holds {n_values:,} values, "
+                f"not a whole number of events of $PAR {layout.channel_count} values"
+            )
+    return start, length, total
 
 
 def _choose_offsets(item: _Dataset, expected: int | None, path: Path) -> tuple[int, int]:

@@ -4,12 +4,15 @@ Native float32 data come back as a view of the bytes read; other float layouts c
 ``astype``. Integers are viewed in place with their width and byte order (strided per column
 when widths are mixed, a cache-sized block of events at a time), masked with their $PnR bit mask
 and cast once. Odd widths (24, 40, 48, 56 bits) are read through overlapping machine-word views
-and masked: no loop over events.
+and masked: no loop over events. ASCII data ($DATATYPE A, FCS 2.0/3.0, deprecated in 3.1) are
+checked byte-wise against the characters a number may use, then parsed by numpy in one call per
+column; only a failure falls back to a loop, to name the first bad field.
 """
 
 from __future__ import annotations
 
 import math
+import re
 import sys
 from dataclasses import dataclass
 from enum import StrEnum
@@ -17,7 +20,9 @@ from typing import Literal
 
 import numpy as np
 
-__all__ = ["DataLayout", "Datatype", "decode_events", "range_mask"]
+from cytorelease.errors import InputError
+
+__all__ = ["DataLayout", "Datatype", "count_ascii_values", "decode_events", "range_mask"]
 
 _MACHINE_BYTES = (1, 2, 4, 8)
 _NATIVE_BIG = sys.byteorder == "big"
@@ -27,19 +32,26 @@ class Datatype(StrEnum):
     INTEGER = "I"
     FLOAT = "F"
     DOUBLE = "D"
+    ASCII = "A"
 
 
 @dataclass(frozen=True, slots=True)
 class DataLayout:
-    """How one event is stored: datatype, byte order, bits per channel, integer bit masks."""
+    """How one event is stored: datatype, byte order, bits per channel, integer bit masks.
+
+    Fixed-width ASCII stores 8 bits per character ($PnB characters per value); free-format
+    ASCII ($PnB ``*``) has no fixed width: ``delimited`` is set and every width is 0.
+    """
 
     datatype: Datatype
     big_endian: bool
     bits: tuple[int, ...]
     masks: tuple[int | None, ...]
+    delimited: bool = False
 
     @property
     def bytes_per_event(self) -> int:
+        """Bytes of one event; 0 for free-format ASCII, whose events vary in length."""
         return sum(self.bits) // 8
 
     @property
@@ -61,14 +73,20 @@ def range_mask(range_value: float, bits: int) -> int | None:
 
 
 def decode_events(data: np.ndarray, n_events: int, layout: DataLayout) -> np.ndarray:
-    """float32 events (n_events x channels) from exactly ``n_events * bytes_per_event`` bytes.
+    """float32 events (n_events x channels) from exactly ``n_events * bytes_per_event`` bytes
+    (free-format ASCII: the whole DATA segment, which must hold ``n_events * channels`` values).
 
-    ``data`` is a contiguous 1-D uint8 array; the result may be a view of it.
+    ``data`` is a contiguous 1-D uint8 array; the result may be a view of it. ASCII that is not
+    a number, or too few or too many free-format values, raise InputError (without a path).
     """
     order = ">" if layout.big_endian else "<"
     n_channels = layout.channel_count
     if n_events == 0:
         return np.empty((0, n_channels), dtype=np.float32)
+    if layout.datatype is Datatype.ASCII:
+        if layout.delimited:
+            return _delimited_ascii(data, n_events, n_channels)
+        return _fixed_ascii(data, n_events, [b // 8 for b in layout.bits])
     if layout.datatype is not Datatype.INTEGER:
         itemsize = 4 if layout.datatype is Datatype.FLOAT else 8
         values = data.view(f"{order}f{itemsize}").reshape(n_events, n_channels)
@@ -166,3 +184,105 @@ def _odd_width_values(
         at = offset + row * stride
         out[row] = int.from_bytes(data[at : at + width].tobytes(), byteorder)
     return out
+
+
+# ASCII ($DATATYPE A). FCS 3.0/3.1: fixed-width fields of $PnB characters with nothing between
+# them, or (all $PnB "*") values separated by space, tab, comma, CR or LF, runs of them counting
+# as one. The standard says integers; decimal points, exponents and signs are accepted as well.
+_NUMBER = re.compile(rb" *[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)? *")
+_NUMBER_BYTES = b"0123456789+-.eE"
+_DELIMITERS = b" \t,\r\n"
+_FIXED_ALLOWED = np.zeros(256, dtype=bool)
+_FIXED_ALLOWED[list(_NUMBER_BYTES + b" ")] = True
+_FREE_ALLOWED = np.zeros(256, dtype=bool)
+_FREE_ALLOWED[list(_NUMBER_BYTES + _DELIMITERS)] = True
+_DELIMITERS_TO_SPACE = bytes.maketrans(_DELIMITERS, b" " * len(_DELIMITERS))
+
+
+def count_ascii_values(data: np.ndarray) -> int:
+    """How many free-format ASCII values ``data`` holds (delimiter runs count as one)."""
+    return len(data.tobytes().translate(_DELIMITERS_TO_SPACE).split())
+
+
+def _fixed_ascii(data: np.ndarray, n_events: int, widths: list[int]) -> np.ndarray:
+    rows = data.reshape(n_events, sum(widths))
+    out = np.empty((n_events, len(widths)), dtype=np.float32)
+    bad: list[tuple[int, int, bytes]] = []  # (event, channel, field) of each column's first
+    start = 0
+    for index, width in enumerate(widths):
+        chars = rows[:, start : start + width]
+        start += width
+        # Python's float() (which numpy's parser follows) also takes "nan", "inf" and "1_0":
+        # only the characters of a decimal number may reach it.
+        allowed = _FIXED_ALLOWED[chars].all(axis=1)
+        fields = np.ascontiguousarray(chars).view(f"S{width}").reshape(n_events)
+        first = int(np.argmin(allowed)) if not allowed.all() else n_events
+        try:
+            column = fields[:first].astype(np.float64)
+        except ValueError:
+            first = _first_non_number(fields[:first])
+        else:
+            with np.errstate(over="ignore"):  # beyond float32's range becomes +/-inf
+                out[:first, index] = column
+        if first < n_events:
+            bad.append((first, index, chars[first].tobytes()))
+    if bad:
+        event, index, field = min(bad)
+        offset = (event * sum(widths)) + sum(widths[:index])
+        raise InputError(
+            f"ASCII DATA ($DATATYPE A): event {event + 1:,} of {n_events:,}, parameter "
+            f"{index + 1} ($P{index + 1}B {widths[index]} characters, bytes {offset:,}-"
+            f"{offset + widths[index] - 1:,} of the DATA segment) holds {_shown(field)}, not a "
+            "number"
+        )
+    return out
+
+
+def _delimited_ascii(data: np.ndarray, n_events: int, n_channels: int) -> np.ndarray:
+    raw = data.tobytes()
+    allowed = _FREE_ALLOWED[data]
+    if not allowed.all():
+        # Only delimiters and number characters precede the first bad byte: count values there.
+        at = int(np.argmin(allowed))
+        head = raw[:at].translate(_DELIMITERS_TO_SPACE)
+        ordinal = len(head.split()) - (0 if not head or head.endswith(b" ") else 1)
+        token = raw[at:].translate(_DELIMITERS_TO_SPACE).split(b" ", 1)[0]
+        field = head.rsplit(b" ", 1)[-1] + token
+        raise _free_value_error(ordinal, n_channels, field)
+    tokens = raw.translate(_DELIMITERS_TO_SPACE).split()
+    needed = n_events * n_channels
+    if len(tokens) != needed:
+        fewer = "only " if len(tokens) < needed else ""
+        raise InputError(
+            f"free-format ASCII DATA ($PnB *) holds {fewer}{len(tokens):,} values but $TOT "
+            f"{n_events:,} events x $PAR {n_channels} parameters need {needed:,}; $TOT, $PAR "
+            "or the DATA offsets are wrong"
+        )
+    fields = np.array(tokens, dtype=bytes)
+    try:
+        values = fields.astype(np.float64)
+    except ValueError:
+        ordinal = _first_non_number(fields)
+        raise _free_value_error(ordinal, n_channels, tokens[ordinal]) from None
+    with np.errstate(over="ignore"):
+        return values.reshape(n_events, n_channels).astype(np.float32)
+
+
+def _first_non_number(fields: np.ndarray) -> int:
+    for index, field in enumerate(fields.tolist()):
+        if not _NUMBER.fullmatch(field):
+            return index
+    return len(fields)  # pragma: no cover - numpy refused a field the pattern accepts
+
+
+def _free_value_error(ordinal: int, n_channels: int, field: bytes) -> InputError:
+    event, index = divmod(ordinal, n_channels)
+    return InputError(
+        f"free-format ASCII DATA ($PnB *): value {ordinal + 1:,} (event {event + 1:,}, "
+        f"parameter {index + 1}) is {_shown(field)}, not a number; values are separated by "
+        "space, tab, comma, CR or LF"
+    )
+
+
+def _shown(field: bytes) -> str:
+    return repr(field.decode("latin-1"))

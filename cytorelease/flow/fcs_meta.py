@@ -22,6 +22,8 @@ SPILL_KEYWORDS = ("$SPILLOVER", "$SPILL", "SPILL", "SPILLOVER")
 
 _LITTLE_ENDIAN = ("1,2,3,4", "1,2", "1")
 _BIG_ENDIAN = ("4,3,2,1", "2,1")
+# Channel.bits of free-format ASCII ($PnB "*"): a value has no fixed number of characters.
+_FREE_FORMAT = 0
 
 
 def data_layout(keywords: Mapping[str, str], channels: tuple[Channel, ...]) -> DataLayout:
@@ -37,8 +39,11 @@ def data_layout(keywords: Mapping[str, str], channels: tuple[Channel, ...]) -> D
         datatype = Datatype(raw_type)
     except ValueError:
         raise InputError(
-            f"$DATATYPE is {raw_type!r}: this reader reads I (integer), F (float) and D (double)"
+            f"$DATATYPE is {raw_type!r}: this reader reads I (integer), F (float) and D (double) "
+            "binary values, and A (ASCII) text"
         ) from None
+    if datatype is Datatype.ASCII:
+        return _ascii_layout(channels)
     byteord = keywords.get("$BYTEORD", "").replace(" ", "")
     if byteord in _LITTLE_ENDIAN:
         big_endian = False
@@ -58,26 +63,59 @@ def data_layout(keywords: Mapping[str, str], channels: tuple[Channel, ...]) -> D
     return DataLayout(datatype=datatype, big_endian=big_endian, bits=bits, masks=masks)
 
 
+def _ascii_layout(channels: tuple[Channel, ...]) -> DataLayout:
+    """ASCII: $PnB characters per value, or free format when every $PnB is ``*``.
+
+    $BYTEORD says nothing about text, so it is not checked; $PnR never masks ASCII values.
+    """
+    free = [c.index + 1 for c in channels if c.bits == _FREE_FORMAT]
+    if free and len(free) != len(channels):
+        fixed = [f"$P{c.index + 1}B {c.bits}" for c in channels if c.bits != _FREE_FORMAT]
+        raise InputError(
+            "ASCII $PnB mixes '*' (free format: "
+            + ", ".join(f"$P{n}B" for n in free)
+            + ") with character counts ("
+            + ", ".join(fixed)
+            + "); every parameter must be '*' or every one a number of characters"
+        )
+    bits = tuple(8 * c.bits for c in channels)  # one byte per character; 0 when free format
+    return DataLayout(
+        datatype=Datatype.ASCII,
+        big_endian=False,
+        bits=bits,
+        masks=(None,) * len(channels),
+        delimited=bool(free),
+    )
+
+
 def build_channels(keywords: Mapping[str, str], path: Path | None = None) -> tuple[Channel, ...]:
     """One Channel per parameter; empty names become ``P<n>``, duplicates get ``_P<n>``.
+
+    ``bits`` is $PnB as written: bits for binary data, characters per value for ASCII ($DATATYPE
+    A), 0 for free-format ASCII ($PnB ``*``).
 
     ``path`` is named in the warning about renamed channels, so the user knows which file.
     """
     n_channels = keyword_int(keywords, "$PAR")
     if n_channels < 1:
         raise InputError(f"$PAR is {n_channels}: a data set needs at least one parameter")
-    integer = keywords.get("$DATATYPE", "").strip().upper() == Datatype.INTEGER
+    datatype = keywords.get("$DATATYPE", "").strip().upper()
     names = _unique_names(keywords, n_channels, path)
     channels = []
     for index in range(n_channels):
         number = index + 1
-        bits = _bits(keywords, number, integer)
+        if datatype == Datatype.ASCII:
+            bits = _ascii_characters(keywords, number)
+            widest = 10.0 ** min(bits, 308) if bits != _FREE_FORMAT else float(2**64)
+        else:
+            bits = _bits(keywords, number, datatype == Datatype.INTEGER)
+            widest = float(2**bits) if bits < 64 else float(2**64)
         channels.append(
             Channel(
                 index=index,
                 name=names[index],
                 label=keywords.get(f"$P{number}S") or None,
-                range=_range(keywords, number, bits),
+                range=_range(keywords, number, widest),
                 bits=bits,
                 log_decades=_log_amplification(keywords, number)[0],
                 log_offset=_log_amplification(keywords, number)[1],
@@ -125,11 +163,24 @@ def _bits(keywords: Mapping[str, str], number: int, integer: bool) -> int:
     return int(text)
 
 
-def _range(keywords: Mapping[str, str], number: int, bits: int) -> float:
+def _ascii_characters(keywords: Mapping[str, str], number: int) -> int:
+    key = f"$P{number}B"
+    text = keywords.get(key, "").strip()
+    if text == "*":
+        return _FREE_FORMAT
+    if not text.isdigit() or int(text) < 1:
+        raise InputError(
+            f"{key} is {text!r}: ASCII data ($DATATYPE A) need the number of characters per "
+            "value (1 or more), or '*' for values separated by delimiters"
+        )
+    return int(text)
+
+
+def _range(keywords: Mapping[str, str], number: int, widest: float) -> float:
     value = keyword_float(keywords, f"$P{number}R", float("nan"))
     if value is None or not math.isfinite(value) or value <= 0:
         # Missing or unreadable $PnR: the widest range the stored width allows; no mask then.
-        return float(2**bits) if bits < 64 else float(2**64)
+        return widest
     return value
 
 

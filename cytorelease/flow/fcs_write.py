@@ -2,8 +2,9 @@
 
 Used by the sample-lot generator and by the reader's round-trip tests, so it covers every layout the
 reader must understand: $DATATYPE I (any of 8/16/24/32/64 bits, mixed per channel), F and D, both
-byte orders (FCS 2.0's short forms included), supplemental-free TEXT with escaped delimiters, and
-HEADER data offsets left blank (offsets only in TEXT, as large files must do).
+byte orders (FCS 2.0's short forms included), ASCII ($DATATYPE A) in fixed-width and free format,
+supplemental-free TEXT with escaped delimiters, and HEADER data offsets left blank (offsets only
+in TEXT, as large files must do).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ class FCSDatatype(StrEnum):
     INTEGER = "I"
     FLOAT = "F"
     DOUBLE = "D"
+    ASCII = "A"
 
 
 class FCSByteOrder(StrEnum):
@@ -43,15 +45,20 @@ class FCSByteOrder(StrEnum):
 
 @dataclass(frozen=True)
 class ChannelSpec:
-    """One column of the events: $PnN, $PnS, $PnR and $PnB."""
+    """One column of the events: $PnN, $PnS, $PnR and $PnB.
+
+    For $DATATYPE A, ``bits`` is the number of characters per value (fixed width); None there
+    means as many as the column's longest value needs.
+    """
 
     name: str
     label: str | None = None
     range: float = 262144.0
-    bits: int | None = None  # None: 32 for F, 64 for D, 32 for I
+    bits: int | None = None  # None: 32 for F, 64 for D, 32 for I, the widest value for A
 
 
 _INTEGER_BITS = (8, 16, 24, 32, 64)
+_ASCII_DELIMITERS = " \t,\r\n"  # FCS 3.0/3.1: what may separate free-format ASCII values
 
 
 def write_fcs(
@@ -66,6 +73,7 @@ def write_fcs(
     spill: Spill | None = None,
     blank_header_offsets: bool = False,
     delimiter: str = "/",
+    ascii_delimiter: str | None = None,
 ) -> Path:
     """Write ``events`` (n_events x n_channels) as one FCS list-mode data set; returns the path.
 
@@ -73,6 +81,13 @@ def write_fcs(
     ``keywords`` add or override TEXT keywords (keys are upper-cased; a missing ``$`` is kept
     missing, so custom keywords stay custom). The spill is written as $SPILLOVER (3.1/3.2) or
     $SPILL (2.0/3.0). FCS 3.2 requires $CYT: pass it, or the file says ``unknown``.
+
+    ``datatype="A"`` writes ASCII: whole numbers as integers, others as the shortest text that
+    reads back to the same float64 (NaN and infinity raise ValueError). Fixed width by default,
+    each value right-aligned in its channel's ``bits`` characters; with ``ascii_delimiter`` (one
+    or more of space, tab, comma, CR, LF) free format instead: $PnB ``*`` and every value
+    followed by the delimiter but the last. ``byteorder`` does not apply to ASCII ($BYTEORD is
+    written 1,2,3,4).
     """
     fcs_version = FCSVersion(version)
     kind = FCSDatatype(datatype)
@@ -85,11 +100,18 @@ def write_fcs(
         )
     if len(delimiter.encode("utf-8")) != 1:
         raise ValueError(f"the delimiter must be one single-byte character, got {delimiter!r}")
-    bits = [_channel_bits(spec, kind) for spec in channels]
-    data = _pack_events(events, bits, kind, order)
+    widths: list[int | str]  # $PnB per channel
+    if kind is FCSDatatype.ASCII:
+        data, widths = _ascii_events(events, channels, ascii_delimiter)
+    else:
+        if ascii_delimiter is not None:
+            raise ValueError("ascii_delimiter applies to $DATATYPE A only")
+        bits = [_channel_bits(spec, kind) for spec in channels]
+        data = _pack_events(events, bits, kind, order)
+        widths = list(bits)
 
     text_keywords = _text_keywords(
-        events.shape[0], channels, bits, kind, order, fcs_version, spill, keywords
+        events.shape[0], channels, widths, kind, order, fcs_version, spill, keywords
     )
     with_data_offsets = fcs_version != FCSVersion.V2_0 or blank_header_offsets
     text, data_start = _layout_text(text_keywords, len(data), delimiter, with_data_offsets)
@@ -167,8 +189,56 @@ def _as_unsigned(column: np.ndarray, bits: int, index: int) -> np.ndarray:
     return column.astype(np.uint64)
 
 
-def _byteord(order: FCSByteOrder, version: FCSVersion, kind: FCSDatatype, bits: list[int]) -> str:
-    little = order is FCSByteOrder.LITTLE
+def _ascii_events(
+    events: np.ndarray, channels: Sequence[ChannelSpec], ascii_delimiter: str | None
+) -> tuple[bytes, list[int | str]]:
+    """The DATA bytes of ASCII events and each channel's $PnB (characters, or ``*``)."""
+    columns = [
+        [_ascii_number(value, index) for value in events[:, index].tolist()]
+        for index in range(events.shape[1])
+    ]
+    if ascii_delimiter is not None:
+        if not ascii_delimiter or any(c not in _ASCII_DELIMITERS for c in ascii_delimiter):
+            raise ValueError(
+                f"ascii_delimiter must be made of space, tab, comma, CR and LF, got "
+                f"{ascii_delimiter!r}"
+            )
+        fixed = [spec.name for spec in channels if spec.bits is not None]
+        if fixed:
+            raise ValueError(f"free-format ASCII has no fixed width; channels {fixed} set bits")
+        values = [column[row] for row in range(events.shape[0]) for column in columns]
+        return ascii_delimiter.join(values).encode("ascii"), ["*"] * len(channels)
+    widths: list[int] = []
+    for spec, column in zip(channels, columns, strict=True):
+        longest = max((len(text) for text in column), default=1)
+        width = longest if spec.bits is None else spec.bits
+        if width < 1 or longest > width:
+            raise ValueError(
+                f"channel {spec.name!r}: values need {longest} characters, $PnB is {width}"
+            )
+        widths.append(width)
+    fields = (
+        column[row].rjust(width)
+        for row in range(events.shape[0])
+        for column, width in zip(columns, widths, strict=True)
+    )
+    return "".join(fields).encode("ascii"), list(widths)
+
+
+def _ascii_number(value: float, index: int) -> str:
+    if isinstance(value, int):
+        return str(value)
+    if not np.isfinite(value):
+        raise ValueError(f"column {index}: ASCII data cannot hold NaN or infinity")
+    if value.is_integer() and abs(value) < 1e16:
+        return str(int(value))
+    return repr(value)
+
+
+def _byteord(
+    order: FCSByteOrder, version: FCSVersion, kind: FCSDatatype, bits: Sequence[int | str]
+) -> str:
+    little = order is FCSByteOrder.LITTLE or kind is FCSDatatype.ASCII
     if version is FCSVersion.V2_0 and kind is FCSDatatype.INTEGER and set(bits) == {16}:
         return "1,2" if little else "2,1"  # FCS 2.0's short form for 16-bit data
     return "1,2,3,4" if little else "4,3,2,1"
@@ -177,7 +247,7 @@ def _byteord(order: FCSByteOrder, version: FCSVersion, kind: FCSDatatype, bits: 
 def _text_keywords(
     n_events: int,
     channels: Sequence[ChannelSpec],
-    bits: list[int],
+    bits: Sequence[int | str],
     kind: FCSDatatype,
     order: FCSByteOrder,
     version: FCSVersion,

@@ -145,8 +145,8 @@ def test_header_without_text_segment(tmp_path: Path) -> None:
         ({"$PAR": "two"}, "$PAR is 'two', not a whole number"),
         ({"$PAR": "0"}, "$PAR is 0: a data set needs at least one parameter"),
         (
-            {"$DATATYPE": "A"},
-            "$DATATYPE is 'A': this reader reads I (integer), F (float) and D (double)",
+            {"$DATATYPE": "X"},
+            "$DATATYPE is 'X': this reader reads I (integer), F (float) and D (double)",
         ),
         ({"$MODE": "C"}, "$MODE is 'C': only list-mode data ($MODE L) can be read"),
         (
