@@ -24,7 +24,7 @@ from cytorelease.flow.fcs_meta import build_channels, data_layout, parse_spill
 from cytorelease.flow.fcs_text import HEADER_LENGTH, Header, keyword_int, parse_header, parse_text
 from cytorelease.flow.sample import Sample
 
-__all__ = ["DatasetInfo", "list_datasets", "read_fcs"]
+__all__ = ["DatasetInfo", "list_datasets", "read_fcs", "read_keywords"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +143,24 @@ def list_datasets(path: str | Path) -> list[DatasetInfo]:
     finally:
         del mapped
     return infos
+
+
+def read_keywords(path: str | Path, *, dataset: int = 0) -> dict[str, str]:
+    """The TEXT keywords (supplemental TEXT merged, primary wins) of one data set, without
+    reading its events: what routing and identification need from a file."""
+    path = Path(path)
+    mapped = map_file(path)
+    held = 0
+    try:
+        for item in _walk(mapped, path):
+            if item.index == dataset:
+                return dict(item.keywords)
+            held += 1
+    except InputError as exc:
+        raise exc.with_path(path) from None
+    finally:
+        del mapped
+    raise InputError(f"data set {dataset} requested but the file holds {held}", path=path)
 
 
 def _walk(buffer: np.ndarray, path: Path) -> Iterator[_Dataset]:

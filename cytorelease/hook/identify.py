@@ -67,15 +67,10 @@ def identify(path: Path) -> Identified:
 
 
 def _identify_fcs(path: Path) -> Identified:
-    from cytorelease.flow.fcs import _walk, list_datasets
-    from cytorelease.flow.fcs_io import map_file
+    from cytorelease.flow.fcs import list_datasets, read_keywords
 
     datasets = list_datasets(path)  # validates segments against the file size
-    mapped = map_file(path)
-    try:
-        keywords = next(iter(_walk(mapped, path))).keywords
-    finally:
-        del mapped
+    keywords = read_keywords(path)
     upper = {k.upper(): v for k, v in keywords.items()}
     meta = {
         "lot": upper.get(LOT_KEYWORD) or None,

@@ -182,3 +182,41 @@ def test_header_text_disagreement_is_an_error_naming_both(
     assert message.startswith(str(path))
     assert f"HEADER says DATA is bytes {header}" in message
     assert f"TEXT ($BEGINDATA/$ENDDATA) says {text}" in message
+
+
+@pytest.mark.parametrize(("name", "dataset"), CASES)
+def test_keywords_alone_equal_flowio_text(name: str, dataset: int) -> None:
+    """read_keywords (no events decoded) gives each data set's TEXT as flowio parses it (flowio
+    lower-cases names and drops every '$'; values are compared without the padding spaces our
+    reader trims). Empty values, which the standard forbids, are left out on both sides: writers
+    that produce them put doubled delimiters in the TEXT, which the standard reads as an escaped
+    delimiter (as we do) and flowio as an empty value."""
+    from cytorelease.flow.fcs import read_keywords
+
+    path = shared_path(*name.split("/"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ours = read_keywords(path, dataset=dataset)
+        offset = _quiet_list(path)[dataset].offset
+        theirs = flowio.FlowData(
+            str(path),
+            ignore_offset_error=True,
+            ignore_offset_discrepancy=True,
+            nextdata_offset=offset,
+            only_text=True,
+        ).text
+    raw, base = path.read_bytes(), _quiet_list(path)[dataset].offset
+    delimiter = chr(raw[base + int(raw[base + 10 : base + 18])])  # TEXT's first byte
+    folded = {k.replace("$", "").lower(): v for k, v in ours.items()}
+    expected = {k: v.strip() for k, v in theirs.items()}
+    written = {k: v for k, v in folded.items() if v and delimiter not in k + v}
+    assert written == {k: v for k, v in expected.items() if v and delimiter not in k + v}
+    assert ours["$PAR"] == str(READABLE[name][dataset][2])
+
+
+def test_keywords_of_a_missing_data_set_is_one_error() -> None:
+    from cytorelease.flow.fcs import read_keywords
+
+    path = shared_path("fcs", "coulter.lmd")
+    with pytest.raises(InputError, match="data set 2 requested but the file holds 2"):
+        read_keywords(path, dataset=2)
