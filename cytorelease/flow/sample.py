@@ -50,12 +50,16 @@ class Spill:
         return {"channels": list(self.channels), "matrix": self.matrix.tolist()}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Sample:
     """One FCS data set: events (float32, read-only, n_events x n_channels) and metadata.
 
     ``events`` hold the values as stored: integers after their $PnR bit mask, floats as written;
     no $PnE/$PnG scaling (see :meth:`scaled_events`).
+
+    Two samples are equal only when they are the same object (comparing events element by
+    element is neither cheap nor a yes/no); compare ``sha256`` and ``dataset_index`` to ask
+    whether they hold the same data. A sample pickles (for worker processes) as a plain one.
     """
 
     path: Path
@@ -73,6 +77,24 @@ class Sample:
         self.events.setflags(write=False)
         if not isinstance(self.keywords, MappingProxyType):
             object.__setattr__(self, "keywords", MappingProxyType(dict(self.keywords)))
+
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        # keywords travel as a dict (a mappingproxy does not pickle); a sample still hashing
+        # its file is pickled with the finished hash
+        return (
+            Sample,
+            (
+                self.path,
+                self.sha256,
+                self.fcs_version,
+                np.array(self.events),
+                self.channels,
+                dict(self.keywords),
+                self.spill,
+                self.dataset_index,
+                self.dataset_count,
+            ),
+        )
 
     @property
     def event_count(self) -> int:

@@ -77,3 +77,21 @@ def test_a_forked_child_can_read_a_digest_started_in_the_parent(large_fcs: Path)
     os.waitpid(child, 0)
     os.close(read_end)
     assert answer == b"1"
+
+
+def test_a_sample_pickles_whole_and_compares_by_identity(tmp_path: Path) -> None:
+    import pickle
+
+    from tests.conftest import shared_path
+
+    path = shared_path("fcs", "G11.fcs")
+    sample = read_fcs(path)
+    copy = pickle.loads(pickle.dumps(sample))
+    np.testing.assert_array_equal(copy.events, sample.events)
+    assert not copy.events.flags.writeable
+    assert copy.sha256 == file_sha256(path) == sample.sha256
+    assert dict(copy.keywords) == dict(sample.keywords)
+    assert copy.channels == sample.channels and copy.path == sample.path
+    assert copy.channel_index("FSC-A") == sample.channel_index("FSC-A")
+    assert sample == sample and copy != sample  # identity, never an element-wise comparison
+    assert len({sample, copy}) == 2
