@@ -557,6 +557,7 @@ OUTPUT_CASES: list[tuple[str, Callable[[Path, Inputs], list[object]]]] = [
     ("audit log", lambda p, i: ["audit", "log", "--data-dir", p]),
     ("audit verify", lambda p, i: ["audit", "verify", "--data-dir", p]),
     ("audit correct", lambda p, i: ["audit", "correct", "1", "--reason", "typo", "--data-dir", p]),
+    ("audit export", lambda p, i: ["audit", "export", "lot-CAR-0001", "--out", p, "--data-dir", i.data_dir]),
     ("queue list", lambda p, i: ["queue", "list", "--data-dir", p]),
     ("queue retry", lambda p, i: ["queue", "retry", "1", "--reason", "fixed", "--data-dir", p]),
     ("worker", lambda p, i: ["worker", "--once", "--data-dir", p]),

@@ -153,5 +153,48 @@ def correct_command(
         typer.echo(f"row {entry.sequence}: correction of row {sequence} by {entry.actor}: {reason}")
 
 
+@app.command("export")
+def export_command(
+    lot: Annotated[str, typer.Argument(help="The lot id (e.g. lot-CAR-0001).", show_default=False)],
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out", help="A new or empty folder for the export bundle.", show_default=False
+        ),
+    ],
+    data_dir: DataDirOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+) -> None:
+    """Export a lot's records for inspection: raw files, releases, spec and audit extract."""
+    from cytorelease.cli._output import emit_json
+    from cytorelease.records.export import export_lot
+
+    report = export_lot(data_dir, lot, out)
+    if as_json:
+        emit_json(report)
+        return
+    summary = report.to_dict()
+    typer.echo(
+        f"exported lot {report.lot} to {report.out}: {summary['files']} files, "
+        f"{summary['raw_files']} raw, {len(report.releases)} release(s), "
+        f"{len(report.definitions) - len(report.unavailable_definitions)} definition(s), "
+        f"{report.audit_rows} audit rows"
+    )
+    for release in report.releases:
+        typer.echo(f"release {release['id']}: {release['disposition']} ({release['folder']})")
+    for missing in report.unavailable_definitions:
+        typer.echo(
+            f"warning: {missing['kind']} {missing['id']}@{missing['version']} not available: "
+            f"{missing['reason']}",
+            err=True,
+        )
+    if not report.chain.ok:
+        typer.echo(
+            f"warning: audit trail broken at row {report.chain.broken_at}: {report.chain.problem}",
+            err=True,
+        )
+    typer.echo(f"MANIFEST.json sha256 {report.manifest_sha256}; audit row {report.audit_sequence}")
+
+
 def register(root: typer.Typer) -> None:
     root.add_typer(app, name="audit")

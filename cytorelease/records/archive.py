@@ -13,10 +13,11 @@ import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from cytorelease.errors import InputError
 
-__all__ = ["Archived", "archive_file", "archived_path"]
+__all__ = ["Archived", "archive_file", "archived_path", "hashing_copy"]
 
 _CHUNK = 4 * 1024 * 1024
 
@@ -33,6 +34,19 @@ def archived_path(archive_dir: Path, sha256: str) -> Path:
     return archive_dir / sha256[:2] / sha256
 
 
+def hashing_copy(reader: BinaryIO, writer: BinaryIO) -> tuple[str, int]:
+    """Copy ``reader`` into ``writer`` in one pass, hashing as it goes; the copy is flushed and
+    fsync'ed. Returns the SHA-256 (hex) and the size of what was copied."""
+    digest, size = hashlib.sha256(), 0
+    while chunk := reader.read(_CHUNK):
+        digest.update(chunk)
+        writer.write(chunk)
+        size += len(chunk)
+    writer.flush()
+    os.fsync(writer.fileno())
+    return digest.hexdigest(), size
+
+
 def _fsync_dir(folder: Path) -> None:
     descriptor = os.open(folder, os.O_RDONLY)
     try:
@@ -43,20 +57,12 @@ def _fsync_dir(folder: Path) -> None:
 
 def archive_file(source: Path, archive_dir: Path, tmp_dir: Path) -> Archived:
     """Copy ``source`` into the archive (hashing as it copies); returns where it is stored."""
-    digest = hashlib.sha256()
-    size = 0
     handle, tmp_name = tempfile.mkstemp(dir=tmp_dir, prefix="incoming-")
     tmp = Path(tmp_name)
     try:
         with open(source, "rb") as reader, os.fdopen(handle, "wb") as writer:
-            while chunk := reader.read(_CHUNK):
-                digest.update(chunk)
-                writer.write(chunk)
-                size += len(chunk)
-            writer.flush()
-            os.fsync(writer.fileno())
+            sha256, size = hashing_copy(reader, writer)
         os.chmod(tmp, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
-        sha256 = digest.hexdigest()
         final = archived_path(archive_dir, sha256)
         final.parent.mkdir(parents=True, exist_ok=True)
         try:

@@ -62,6 +62,7 @@ class Action(StrEnum):
     VERIFY = "verify"
     VERIFICATION_FAILED = "verification-failed"
     CORRECTION = "correction"
+    EXPORT = "export"
 
 
 def os_user() -> str:
@@ -180,7 +181,8 @@ def correct(
         )
 
 
-def _entry(row: dict[str, Any]) -> AuditEntry:
+def entry_from_row(row: dict[str, Any]) -> AuditEntry:
+    """An ``audit_log`` row as an :class:`AuditEntry`."""
     return AuditEntry(
         sequence=int(row["sequence"]),
         utc_time=str(row["utc_time"]),
@@ -200,7 +202,7 @@ def entries(store: Store, *, lot: str | None = None) -> list[AuditEntry]:
         rows = store.rows("SELECT * FROM audit_log ORDER BY sequence")
     else:
         rows = store.rows("SELECT * FROM audit_log WHERE lot = ? ORDER BY sequence", (lot,))
-    return [_entry(r) for r in rows]
+    return [entry_from_row(r) for r in rows]
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,7 +234,7 @@ def verify_chain(store: Store) -> ChainCheck:
     for row in store.rows("SELECT * FROM audit_log ORDER BY sequence"):
         sequence = int(row["sequence"])
         try:
-            entry = _entry(row)
+            entry = entry_from_row(row)
         except (ValueError, TypeError) as exc:
             return ChainCheck(count, previous, sequence, f"row {sequence}: unreadable ({exc})")
         if sequence != expected_sequence:

@@ -42,7 +42,8 @@ _DISPOSITION_TEXT = {
 }
 
 
-def _environment(template_dir: Path) -> Any:
+def page_environment(template_dir: Path) -> Any:
+    """The jinja2 environment of cytorelease's HTML pages (autoescaped, strict undefined)."""
     from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
     env = Environment(
@@ -257,7 +258,7 @@ def render_coa(
     view = build_view(record, generated_at=generated_at)
     template_dir = resource_dir("reports")
     try:
-        html = _environment(template_dir).get_template(template).render(**view)
+        html = page_environment(template_dir).get_template(template).render(**view)
     except TemplateNotFound:
         raise TemplateError("no such CoA template", path=template_dir / template) from None
     except JinjaTemplateError as exc:
