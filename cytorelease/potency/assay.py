@@ -14,7 +14,7 @@ from typing import Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from cytorelease._lock import check_locked
-from cytorelease._yaml import format_path, load_yaml_file
+from cytorelease._yaml import load_yaml_file, validation_problems
 from cytorelease.errors import AssayError
 from cytorelease.potency.curve import CurveModel, Weighting
 from cytorelease.potency.readers._model import PLATE_SHAPES, normalise_well
@@ -235,13 +235,7 @@ def validate_assay_file(name: str | Path, model: type[M], kind: str) -> tuple[M,
     try:
         assay = model.model_validate(document.data)
     except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            loc = tuple(error["loc"])
-            line = document.lines.line_of(loc)
-            where = f"{format_path(loc)} (line {line})" if line else format_path(loc)
-            message = error["msg"].removeprefix("Value error, ")
-            problems.append(f"{where}: {message}")
+        problems = validation_problems(exc, document.lines, document.data)
         raise AssayError("; ".join(problems), path=path) from None
     sha256 = content_sha256(document.data)
     identity = assay.model_dump(include={"id", "version"})

@@ -52,7 +52,7 @@ def _line_of(path: Path, fragment: str) -> int:
             "  decimals: 1",
             "  decimals: 1\n  colour: red",
             "reporting.colour",
-            "Extra inputs",
+            "unknown field (check the spelling)",
             "colour",
         ),
         (
