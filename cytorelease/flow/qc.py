@@ -1,22 +1,30 @@
-"""Acquisition QC over Time: segments with an abnormal event rate or a drifting signal.
+"""Acquisition QC: time segments with an abnormal event rate or a drifting signal, and
+saturated channels.
 
 The acquisition is cut into equal time segments (as flowAI and PeacoQC do). A segment is removed
 when its event count, or the median of a drift marker, lies more than a robust z-score threshold
 from the median segment. The spread is the larger of the segments' MAD and the sampling noise
 expected of a segment of that size, so a very steady run does not flag noise as drift.
 The kept part of the run is a union of time intervals, which a gate can express exactly.
+
+Saturation: events at the top of a channel's range ($PnR) hit the detector's or the converter's
+ceiling, so their true value is unknown; a channel with many of them (scatter voltages set too
+high, a very bright stain) makes every gate on it suspect. They are counted and reported, not
+removed: the scatter gates already exclude most of them, and a release result must say when a
+measurement rests on clipped data rather than quietly drop events.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from cytorelease.flow._segment_kernel import segment_medians, time_segments
+from cytorelease.flow.sample import Sample
 
-__all__ = ["TimeQC", "time_qc"]
+__all__ = ["Saturation", "TimeQC", "saturation", "time_qc"]
 
 _MAD_TO_SD = 1.4826
 _DRIFT_EVENTS = 200_000
@@ -131,3 +139,39 @@ def _kept_intervals(
         high = None if index == n else float(edges[index])
         runs.append((low, high))
     return tuple(runs)
+
+
+@dataclass(frozen=True, slots=True)
+class Saturation:
+    """Events of one channel at or above its ceiling (the top of its $PnR range)."""
+
+    channel: str  # $PnN
+    label: str | None  # $PnS
+    ceiling: float  # stored values >= this count as saturated ($PnR - 1)
+    events: int
+    total: int
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * self.events / self.total if self.total else 0.0
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "channel": self.channel,
+            "label": self.label,
+            "ceiling": self.ceiling,
+            "events": self.events,
+            "percent": round(self.percent, 4),
+        }
+
+
+def saturation(sample: Sample, channels: Iterable[int]) -> list[Saturation]:
+    """Saturated events of each channel (by index), on the values as stored: an integer
+    channel's top code is $PnR - 1; float data written by the same instruments clip there too."""
+    found = []
+    for index in channels:
+        channel = sample.channels[index]
+        ceiling = float(channel.range) - 1.0
+        events = int(np.count_nonzero(sample.events[:, index] >= ceiling))
+        found.append(Saturation(channel.name, channel.label, ceiling, events, sample.event_count))
+    return found

@@ -59,6 +59,7 @@ def run_flow(lot_dir: Path, manifest: LotManifest) -> AnalysisOutcome:
         # the gates as placed on this tube (thresholds, polygons, QC intervals): what an auditor
         # compares when the same template places them differently on another lot
         "gates": [p.to_dict() for p in result.placed],
+        "saturation": result.details["saturation"],
     }
     if template.cross_check is not None:
         from cytorelease.flow.crosscheck import cross_check

@@ -182,3 +182,17 @@ def test_declared_unimodal_rule_places_a_tail_threshold(rule: str, sign: int) ->
     # bimodal data ignore the rule: a real valley wins
     bimodal = _two_modes(np.random.default_rng(9), 50_000, 0.3, 0.4)
     assert not density_valley(bimodal, unimodal=rule).tail_rule
+
+
+def test_saturation_counts_events_at_each_channels_top_code(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """10-bit integer data ($PnR 1024): code 1023 is the ceiling; a 12-bit channel's is 4095."""
+    from cytorelease.flow.fcs import read_fcs
+    from cytorelease.flow.fcs_write import ChannelSpec, write_fcs
+    from cytorelease.flow.qc import saturation
+
+    events = np.array([[1023, 4095], [1022, 4094], [1023, 100], [0, 4095], [5, 4095]], float)
+    specs = [ChannelSpec("FL1", "CD3", 1024, 16), ChannelSpec("FL2", None, 4096, 16)]
+    sample = read_fcs(write_fcs(tmp_path / "int.fcs", events, specs, datatype="I"))
+    fl1, fl2 = saturation(sample, [0, 1])
+    assert (fl1.channel, fl1.label, fl1.ceiling, fl1.events) == ("FL1", "CD3", 1023.0, 2)
+    assert (fl2.ceiling, fl2.events, fl2.percent) == (4095.0, 3, 60.0)

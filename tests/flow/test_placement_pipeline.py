@@ -277,3 +277,32 @@ def test_label_words_keep_hyphenated_reagents_whole() -> None:
 
     assert _label_tokens("CD19-Fc PE") == {"cd19-fc", "pe"}  # a reagent is not the marker CD19
     assert _label_tokens("CAR (FMC63) PE") == {"car", "fmc63", "pe"}
+
+
+def test_saturated_channels_are_counted_and_flagged(lot: Lot, panel, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Clip 3 % of the stained tube's SSC-A and 0.5 % of its CD3 channel at their ceiling:
+    SSC-A is flagged (over the template's 1 %), CD3 only counted; Time is never checked."""
+    from cytorelease.flow.fcs import read_fcs
+    from cytorelease.flow.fcs_write import ChannelSpec, write_fcs
+
+    stained = lot.stained
+    events = np.array(stained.events)
+    ssc = stained.channel_index("SSC-A")
+    cd3 = stained.channel_index("CD3")
+    n = stained.event_count
+    events[: n * 3 // 100, ssc] = stained.channels[ssc].range - 1
+    events[n - n // 200 :, cd3] = stained.channels[cd3].range  # beyond the top counts too
+    specs = [ChannelSpec(c.name, c.label, c.range) for c in stained.channels]
+    path = write_fcs(tmp_path / "clipped.fcs", events, specs, spill=stained.spill,
+                     keywords={"$TIMESTEP": stained.keywords["$TIMESTEP"]})  # fmt: skip
+    result = gate_sample(read_fcs(path), panel, control=lot.fmo)
+    found = {s["channel"]: s for s in result.details["saturation"]}
+    assert found["SSC-A"]["events"] == n * 3 // 100
+    assert found[stained.channels[cd3].name]["events"] == n // 200
+    assert "Time" not in found
+    flags = [f for f in result.flags if f.code is FlagCode.SATURATION]
+    assert [f.message.split(":")[0] for f in flags] == ["SSC-A"]
+    assert "3.00 % of events at the top of its range" in flags[0].message
+    assert result.to_dict()["saturation"] == result.details["saturation"]
+    unclipped = gate_sample(lot.stained, panel, control=lot.fmo)
+    assert not [f for f in unclipped.flags if f.code is FlagCode.SATURATION]

@@ -35,7 +35,9 @@ from cytorelease.flow.gating.template_model import (
     ControlPercentileGateSpec,
     GateKind,
     Template,
+    TimeQCGateSpec,
 )
+from cytorelease.flow.qc import Saturation, saturation
 from cytorelease.flow.sample import Channel, Sample
 
 __all__ = ["gate_sample", "resolve_markers"]
@@ -270,6 +272,12 @@ def gate_sample(
         for p in state.placed.values()
         if p.kind is GateKind.TIME_QC and p.placed and p.details.get("removed_segments")
     ]
+    saturated = _saturation(template, sample, markers)
+    state.flags += _saturation_flags(template, saturated, "")
+    if control is not None and control_pass is not None:
+        state.flags += _saturation_flags(
+            template, _saturation(template, control, markers), "control tube: "
+        )
     template_ref = {"id": template.id, "version": template.version, "sha256": template.sha256}
     measurements = template_measurements(
         template, template_ref, populations, state.placed, sample, control
@@ -288,8 +296,32 @@ def gate_sample(
         measurements=measurements,
         membership={g.id: state.memberships[g.id] for g in template.gates},
         strategy=strategy,
-        details={"markers": dict(markers)},
+        details={"markers": dict(markers), "saturation": [x.to_dict() for x in saturated]},
     )
+
+
+def _saturation(template: Template, sample: Sample, markers: Mapping[str, str]) -> list[Saturation]:
+    """Saturation of every channel the gates read, Time aside (its range is a clock's)."""
+    times = {g.time for g in template.gates if isinstance(g, TimeQCGateSpec)}
+    indices = dict.fromkeys(
+        sample.channel_index(channel) for key, channel in markers.items() if key not in times
+    )
+    return saturation(sample, indices)
+
+
+def _saturation_flags(template: Template, found: list[Saturation], prefix: str) -> list[Flag]:
+    limit = template.saturation_max_pct
+    return [
+        Flag(
+            FlagCode.SATURATION,
+            None,
+            f"{prefix}{s.channel}{f' ({s.label})' if s.label else ''}: {s.percent:.2f} % of "
+            f"events at the top of its range (>= {s.ceiling:g}), more than the template's "
+            f"{limit:g} %: their values are clipped",
+        )
+        for s in found
+        if s.percent > limit
+    ]
 
 
 def _population_table(template: Template, state: _Pass) -> pd.DataFrame:

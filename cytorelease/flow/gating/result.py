@@ -40,6 +40,7 @@ class FlagCode(StrEnum):
     NO_COMPENSATION = "no_compensation"  # the template asks for the file's spill; it has none
     ACQUISITION_QC = "acquisition_qc"  # time segments were removed
     FALLBACK_RULE = "fallback_rule"  # placed by a declared fallback (e.g. unimodal tail rule)
+    SATURATION = "saturation"  # a channel the gates read has many events at its ceiling
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +111,7 @@ class FlowGatingResult:
             "event_count": self.sample.event_count,
             "populations": self.population_records(),
             "gates": [p.to_dict() for p in self.placed],
+            "saturation": self.details.get("saturation", []),
             "flags": [f.to_dict() for f in self.flags],
             "measurements": [m.to_dict() for m in self.measurements],
         }

@@ -195,6 +195,8 @@ class Template(_Strict):
     transforms: dict[str, TransformSpec] = Field(default_factory=dict)
     compensation: CompensationSpec = CompensationSpec()
     min_events: int = Field(1000, ge=0)
+    # a channel with more than this % of its events at the top of its range is flagged
+    saturation_max_pct: float = Field(1.0, ge=0, le=100)
     gates: list[GateSpec] = Field(min_length=1)
     measurements: list[MeasurementSpec] = Field(default_factory=list)
     cross_check: CrossCheckSpec | None = None
