@@ -91,7 +91,8 @@ class CytoreleaseWarning(UserWarning):
 
 
 class FCSOffsetWarning(CytoreleaseWarning):
-    """HEADER and TEXT data offsets of an FCS file disagree by one byte; TEXT was trusted."""
+    """HEADER and TEXT DATA offsets of an FCS file disagree; the warning names both and the
+    one used (a one-byte slip, or a place the file's structure rules out)."""
 
 
 class FCSChannelNameWarning(CytoreleaseWarning):

@@ -22,7 +22,7 @@ from cytorelease.flow.fcs_data import DataLayout, Datatype, count_ascii_values, 
 from cytorelease.flow.fcs_io import HashingSample, map_file, read_file, start_sha256
 from cytorelease.flow.fcs_meta import build_channels, data_layout, parse_spill
 from cytorelease.flow.fcs_text import HEADER_LENGTH, Header, keyword_int, parse_header, parse_text
-from cytorelease.flow.sample import Sample
+from cytorelease.flow.sample import Channel, Sample
 
 __all__ = ["DatasetInfo", "list_datasets", "read_fcs", "read_keywords"]
 
@@ -82,6 +82,8 @@ def read_fcs(path: str | Path, *, dataset: int = 0) -> Sample:
         spill, problems = parse_spill(chosen.keywords, channels)
     except InputError as exc:
         raise exc.with_path(path) from None
+    if layout.padded:
+        problems.insert(0, _padded_note(channels, layout))
     for problem in problems:
         warnings.warn(f"{path}: {problem}", CytoreleaseWarning, stacklevel=2)
     return HashingSample.with_digest(
@@ -94,6 +96,16 @@ def read_fcs(path: str | Path, *, dataset: int = 0) -> Sample:
         spill=spill,
         dataset_index=dataset,
         dataset_count=len(datasets),
+    )
+
+
+def _padded_note(channels: tuple[Channel, ...], layout: DataLayout) -> str:
+    written = ", ".join(
+        f"$P{n}B {channels[n - 1].bits} ({layout.bits[n - 1] // 8} bytes)" for n in layout.padded
+    )
+    return (
+        f"{written}: not whole bytes; each value was read from the bytes it occupies (the "
+        "DATA segment's length fits that, not bit-packing) and masked to its $PnB bits"
     )
 
 
@@ -222,23 +234,29 @@ def _locate_data(
     expected = total * per_event if total >= 0 else None
     if expected == 0:
         return 0, 0, 0
-    start, end = _choose_offsets(item, expected, path)
-    needed_end = start + (expected if expected is not None else end - start + 1) - 1
-    if needed_end >= file_size or start >= file_size:
-        raise InputError(
-            f"DATA segment ends at byte {max(end, needed_end):,} but the file has "
-            f"{file_size:,} bytes (truncated copy?)"
-        )
+    start, end = _choose_offsets(item, expected, path, file_size)
     length = end - start + 1
     if expected is None:
         total, extra = divmod(length, per_event)
     else:
         extra = length - expected
     if extra < 0 or extra >= per_event:
+        packed = (
+            f" (read with {', '.join(f'$P{n}B' for n in layout.padded)} rounded up to whole "
+            "bytes; bit-packed DATA cannot be read)"
+            if layout.padded
+            else ""
+        )
         raise InputError(
             f"DATA segment (bytes {start:,}-{end:,}) holds {length:,} bytes but $TOT "
             f"{total:,} events x {per_event} bytes per event ($PAR {layout.channel_count}) "
-            f"need {expected:,}; $TOT, $PAR/$PnB or the DATA offsets are wrong"
+            f"need {expected:,}; $TOT, $PAR/$PnB or the DATA offsets are wrong{packed}"
+        )
+    needed_end = start + (expected if expected is not None else length) - 1
+    if needed_end >= file_size or start >= file_size:
+        raise InputError(
+            f"DATA segment ends at byte {max(end, needed_end):,} but the file has "
+            f"{file_size:,} bytes (truncated copy?)"
         )
     if extra:
         warnings.warn(
@@ -261,7 +279,7 @@ def _locate_delimited_data(
     total = keyword_int(item.keywords, "$TOT", default=-1)
     if total == 0:
         return 0, 0, 0
-    start, end = _choose_offsets(item, None, path)
+    start, end = _choose_offsets(item, None, path, buffer.size)
     if end >= buffer.size or start >= buffer.size:
         raise InputError(
             f"DATA segment ends at byte {end:,} but the file has {buffer.size:,} bytes "
@@ -281,8 +299,11 @@ def _locate_delimited_data(
     return start, length, total
 
 
-def _choose_offsets(item: _Dataset, expected: int | None, path: Path) -> tuple[int, int]:
-    """The DATA start and end bytes from HEADER and TEXT; a one-byte disagreement is tolerated."""
+def _choose_offsets(
+    item: _Dataset, expected: int | None, path: Path, file_size: int
+) -> tuple[int, int]:
+    """The DATA start and end bytes from HEADER and TEXT; a one-byte disagreement is tolerated,
+    a wider one only when the file's own structure rules one side out (see _settle)."""
     header = item.header
     from_header = (
         (header.data_start, header.data_end)
@@ -301,10 +322,8 @@ def _choose_offsets(item: _Dataset, expected: int | None, path: Path) -> tuple[i
         f"($BEGINDATA/$ENDDATA) says {from_text[0]:,}-{from_text[1]:,}"
     )
     if max(abs(a - b) for a, b in zip(from_header, from_text, strict=True)) > 1:
-        raise InputError(
-            f"{described}: they disagree by more than one byte, so neither can be trusted "
-            "(the file is corrupt or was edited)"
-        )
+        candidates = {"HEADER": from_header, "TEXT": from_text}
+        return _settle(item, candidates, described, expected, file_size, path)
     fits = {
         source: expected is not None and offsets[1] - offsets[0] + 1 == expected
         for source, offsets in (("HEADER", from_header), ("TEXT", from_text))
@@ -318,3 +337,90 @@ def _choose_offsets(item: _Dataset, expected: int | None, path: Path) -> tuple[i
         stacklevel=5,
     )
     return from_header if source == "HEADER" else from_text
+
+
+def _settle(
+    item: _Dataset,
+    candidates: dict[str, tuple[int, int]],
+    described: str,
+    expected: int | None,
+    file_size: int,
+    path: Path,
+) -> tuple[int, int]:
+    """HEADER and TEXT place DATA more than a byte apart (FCS 3.x says they must agree).
+
+    Real writers do this (BD Accuri C6 CFlow: TEXT's offsets point into the TEXT segment), so
+    the file's structure decides when it can: DATA cannot overlap the HEADER, a TEXT or the
+    ANALYSIS segment, must hold $TOT x bytes per event (one spare byte tolerated) and must lie
+    within the file. Exactly one place passing is used, with a warning saying why the other is
+    impossible. When both pass (CyAn Summit writes such files) nothing in the file says which
+    is right, and guessing would put wrong events into a release result: refused.
+    """
+    segments = _other_segments(item)
+    faults = {
+        source: _placement_fault(offsets, expected, file_size, segments)
+        for source, offsets in candidates.items()
+    }
+    fitting = [source for source, fault in faults.items() if fault is None]
+    if not fitting:
+        raise InputError(
+            f"{described}: they disagree by more than one byte and neither fits the file "
+            f"(HEADER's {faults['HEADER']}; TEXT's {faults['TEXT']}); the file is corrupt or "
+            "was edited"
+        )
+    if len(fitting) == 2:
+        raise InputError(
+            f"{described}: they disagree by more than one byte and both fit the file, so "
+            "neither can be trusted (the file is corrupt or was edited)"
+        )
+    chosen = fitting[0]
+    other = "TEXT" if chosen == "HEADER" else "HEADER"
+    reason = f"{other}'s cannot be right: it {faults[other]}"
+    warnings.warn(
+        FCSOffsetWarning(f"{path}: {described}; {reason}; using {chosen}'s"),
+        stacklevel=5,  # the caller of read_fcs / list_datasets
+    )
+    return candidates[chosen]
+
+
+def _other_segments(item: _Dataset) -> list[tuple[str, tuple[int, int]]]:
+    """HEADER, TEXT, supplemental TEXT and ANALYSIS (when present) as absolute byte ranges."""
+    base = item.header.base
+    segments = [
+        ("HEADER", (base, base + HEADER_LENGTH - 1)),
+        ("TEXT", (item.header.text_start, item.header.text_end)),
+    ]
+    for name, first, last in (
+        ("supplemental TEXT", "$BEGINSTEXT", "$ENDSTEXT"),
+        ("ANALYSIS", "$BEGINANALYSIS", "$ENDANALYSIS"),
+    ):
+        try:
+            start = keyword_int(item.keywords, first, default=0)
+            end = keyword_int(item.keywords, last, default=0)
+        except InputError:
+            continue  # an unreadable optional offset rules nothing out
+        if start > 0 and end >= start:
+            segments.append((name, (base + start, base + end)))
+    return segments
+
+
+def _placement_fault(
+    offsets: tuple[int, int],
+    expected: int | None,
+    file_size: int,
+    segments: list[tuple[str, tuple[int, int]]],
+) -> str | None:
+    """Why DATA cannot be at ``offsets``, or None when it can."""
+    start, end = offsets
+    length = end - start + 1
+    if length < 1:
+        return "ends before it starts"
+    if expected is not None and length not in (expected, expected + 1):
+        return f"holds {length:,} bytes, not $TOT x bytes per event ({expected:,})"
+    last = start + (expected if expected is not None else length) - 1
+    if last >= file_size:
+        return f"runs past the end of the file ({file_size:,} bytes)"
+    for name, (first, final) in segments:
+        if start <= final and last >= first:
+            return f"overlaps the {name} segment (bytes {first:,}-{final:,})"
+    return None

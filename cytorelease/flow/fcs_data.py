@@ -40,7 +40,9 @@ class DataLayout:
     """How one event is stored: datatype, byte order, bits per channel, integer bit masks.
 
     Fixed-width ASCII stores 8 bits per character ($PnB characters per value); free-format
-    ASCII ($PnB ``*``) has no fixed width: ``delimited`` is set and every width is 0.
+    ASCII ($PnB ``*``) has no fixed width: ``delimited`` is set and every width is 0. Integer
+    ``bits`` are whole bytes: ``padded`` numbers the parameters whose $PnB was not (rounded up,
+    the value masked to its $PnB low bits).
     """
 
     datatype: Datatype
@@ -48,6 +50,7 @@ class DataLayout:
     bits: tuple[int, ...]
     masks: tuple[int | None, ...]
     delimited: bool = False
+    padded: tuple[int, ...] = ()
 
     @property
     def bytes_per_event(self) -> int:

@@ -54,13 +54,30 @@ def data_layout(keywords: Mapping[str, str], channels: tuple[Channel, ...]) -> D
             f"$BYTEORD is {byteord!r}: expected 1,2,3,4 (little-endian) or 4,3,2,1 (big-endian)"
         )
     if datatype is Datatype.INTEGER:
-        bits = tuple(c.bits for c in channels)
-        masks = tuple(range_mask(c.range, c.bits) for c in channels)
+        # A $PnB that is not a whole number of bytes (Beckman Coulter CXP writes $PnB 10) is
+        # read as the next whole number of bytes holding the value in its low $PnB bits; the
+        # DATA length then decides it, as bit-packed values would need fewer bytes.
+        bits = tuple(-(-c.bits // 8) * 8 for c in channels)
+        masks = tuple(
+            _narrowest(range_mask(c.range, stored), range_mask(2.0**c.bits, stored))
+            for c, stored in zip(channels, bits, strict=True)
+        )
+        padded = tuple(c.index + 1 for c in channels if c.bits % 8)
     else:
         width = 32 if datatype is Datatype.FLOAT else 64
         bits = (width,) * len(channels)
         masks = (None,) * len(channels)
-    return DataLayout(datatype=datatype, big_endian=big_endian, bits=bits, masks=masks)
+        padded = ()
+    return DataLayout(
+        datatype=datatype, big_endian=big_endian, bits=bits, masks=masks, padded=padded
+    )
+
+
+def _narrowest(first: int | None, second: int | None) -> int | None:
+    """The narrower of two low-bit masks (None keeps every bit)."""
+    if first is None or second is None:
+        return second if first is None else first
+    return min(first, second)
 
 
 def _ascii_layout(channels: tuple[Channel, ...]) -> DataLayout:
@@ -155,10 +172,10 @@ def _bits(keywords: Mapping[str, str], number: int, integer: bool) -> int:
     if not integer:
         # F and D have fixed widths; $PnB is informational there.
         return 64 if keywords.get("$DATATYPE", "").strip().upper() == "D" else 32
-    if not text.isdigit() or int(text) % 8 or not 8 <= int(text) <= 64:
+    if not text.isdigit() or not 1 <= int(text) <= 64:
         raise InputError(
-            f"{key} is {text!r}: integer data need a whole number of bytes per value "
-            "(8, 16, 24, 32, 40, 48, 56 or 64 bits)"
+            f"{key} is {text!r}: integer data need the number of bits per value (1 to 64; "
+            "8, 16, 24, 32, 40, 48, 56 or 64 for whole bytes)"
         )
     return int(text)
 
@@ -233,10 +250,21 @@ def _spill_from_text(
 def _spill_channel_names(
     key: str, written: list[str], channels: tuple[Channel, ...]
 ) -> tuple[list[str], list[str]]:
+    """$PnN names for the spill's channels: by $PnN, else by $PnS, else by parameter number.
+
+    FCS 3.1 names them by $PnN; BD Accuri C6 and Beckman Coulter Kaluza/Gallios write the
+    parameter numbers instead ("3,4" for $P3N and $P4N). Numbers are used only when no name
+    or label matches every one of them.
+    """
     by_name = {c.name: c.name for c in channels}
     by_label = {c.label: c.name for c in channels if c.label}
     names = [by_name.get(w) or by_label.get(w) or w for w in written]
     unknown = [w for w in written if w not in by_name and w not in by_label]
+    if unknown and all(w.isdigit() and 1 <= int(w) <= len(channels) for w in unknown):
+        by_number = {w: channels[int(w) - 1].name for w in unknown}
+        names = [by_number.get(w, name) for w, name in zip(written, names, strict=True)]
+        shown = ", ".join(f"{w} -> {by_number[w]!r}" for w in unknown)
+        return names, [f"{key} names channels by parameter number, not $PnN: {shown}"]
     problems = []
     if unknown:
         problems.append(

@@ -159,9 +159,20 @@ def test_unreadable_keywords(tmp_path: Path, keywords: dict[str, str], message: 
     assert message in _error(_good(tmp_path, keywords=keywords))
 
 
-def test_integer_width_that_is_not_whole_bytes(tmp_path: Path) -> None:
+def test_bit_packed_integers_are_refused_by_the_data_length(tmp_path: Path) -> None:
+    # $P2B 12 read as 2 whole bytes makes an event 6 bytes, not the 8 the DATA segment holds.
     path = _patched(tmp_path, b"/$P2B/32/", b"/$P2B/12/", datatype="I")
-    assert "$P2B is '12': integer data need a whole number of bytes per value" in _error(path)
+    message = _error(path)
+    assert "holds 80 bytes but $TOT 10 events x 6 bytes per event ($PAR 2) need 60" in message
+    assert "(read with $P2B rounded up to whole bytes; bit-packed DATA cannot be read)" in message
+
+
+@pytest.mark.parametrize("bits", [b"00", b"65", b"xx"])
+def test_integer_width_that_is_not_a_bit_count(tmp_path: Path, bits: bytes) -> None:
+    path = _patched(tmp_path, b"/$P2B/32/", b"/$P2B/" + bits + b"/", datatype="I")
+    assert f"$P2B is '{bits.decode()}': integer data need the number of bits per value" in (
+        _error(path)
+    )
 
 
 def test_no_data_offsets_anywhere(tmp_path: Path) -> None:
@@ -173,16 +184,24 @@ def test_no_data_offsets_anywhere(tmp_path: Path) -> None:
     )
 
 
-def test_header_and_text_offsets_far_apart(tmp_path: Path) -> None:
+def test_header_and_text_offsets_far_apart_and_neither_fits(tmp_path: Path) -> None:
+    # HEADER's DATA starts 8 bytes early (wrong length); TEXT's ends beyond the file.
     path = _good(tmp_path)
     raw = bytearray(path.read_bytes())
-    start = int(raw[26:34])
+    start, end = int(raw[26:34]), int(raw[34:42])
     raw[26:34] = f"{start - 8:>8d}".encode()
+    old_end = f"/$ENDDATA/{end}/".encode()
+    assert raw.count(old_end) == 1
+    new_end = f"/$ENDDATA/{end + 900:0{len(str(end))}d}/".encode()
+    raw = bytearray(bytes(raw).replace(old_end, new_end))
+    raw[34:42] = f"{end:>8d}".encode()
     path.write_bytes(bytes(raw))
     message = _error(path)
-    assert f"HEADER says DATA is bytes {start - 8:,}-" in message
-    assert f"TEXT ($BEGINDATA/$ENDDATA) says {start:,}-" in message
-    assert "disagree by more than one byte" in message
+    assert f"HEADER says DATA is bytes {start - 8:,}-{end:,}" in message
+    assert f"TEXT ($BEGINDATA/$ENDDATA) says {start:,}-{end + 900:,}" in message
+    assert "they disagree by more than one byte and neither fits the file" in message
+    assert "HEADER's holds 88 bytes, not $TOT x bytes per event (80)" in message
+    assert "TEXT's holds 980 bytes, not $TOT x bytes per event (80)" in message
 
 
 def test_data_set_index_out_of_range(tmp_path: Path) -> None:

@@ -166,22 +166,39 @@ def test_gatingml_data1_big_endian_16_bit() -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "header", "text"),
+    ("name", "header", "text", "fault"),
     [
-        ("data_start_offset_discrepancy_example.fcs", "5,555-6,188", "6,081-6,188"),
-        ("data_stop_offset_discrepancy_example.fcs", "6,081-6,944", "6,081-6,188"),
+        (
+            "data_start_offset_discrepancy_example.fcs",
+            "5,555-6,188",
+            "6,081-6,188",
+            "it holds 634 bytes, not $TOT x bytes per event (108)",
+        ),
+        (
+            "data_stop_offset_discrepancy_example.fcs",
+            "6,081-6,944",
+            "6,081-6,188",
+            "it holds 864 bytes, not $TOT x bytes per event (108)",
+        ),
     ],
 )
-def test_header_text_disagreement_is_an_error_naming_both(
-    name: str, header: str, text: str
+def test_header_text_disagreement_is_settled_by_the_file_structure(
+    name: str, header: str, text: str, fault: str
 ) -> None:
+    """HEADER's DATA offsets are off by hundreds of bytes; only TEXT's fit $TOT x bytes per
+    event, so TEXT's are read (as flowio does), with a warning naming both."""
     path = shared_path("fcs", name)
-    with pytest.raises(InputError, match="disagree by more than one byte") as caught:
-        read_fcs(path)
-    message = str(caught.value)
-    assert message.startswith(str(path))
-    assert f"HEADER says DATA is bytes {header}" in message
-    assert f"TEXT ($BEGINDATA/$ENDDATA) says {text}" in message
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        sample = read_fcs(path)
+    messages = [str(w.message) for w in caught if issubclass(w.category, FCSOffsetWarning)]
+    assert len(messages) == 1
+    assert messages[0].startswith(str(path))
+    assert f"HEADER says DATA is bytes {header}" in messages[0]
+    assert f"TEXT ($BEGINDATA/$ENDDATA) says {text}" in messages[0]
+    assert f"HEADER's cannot be right: {fault}; using TEXT's" in messages[0]
+    reference = _flowio_events(path, 0)
+    np.testing.assert_array_equal(sample.events, reference.astype(np.float32))
 
 
 @pytest.mark.parametrize(("name", "dataset"), CASES)
