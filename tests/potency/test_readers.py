@@ -193,7 +193,7 @@ def test_sniffing_ignores_the_file_name(tmp_path: Path) -> None:
                 "##BLOCKS= 1\nPlate:\tP\t1.3\tPlateFormat\tKinetic\tAbsorbance\tRaw\tFALSE\t1"
                 "\t\t\t\t\t\t1\t450\t1\t12\t96\t1\t8\n~End\n"
             ).encode("utf-16"),
-            "line 2: SoftMax Pro plate header: Kinetic reads are not supported",
+            "line 2: SoftMax Pro plate header: plate .P. is a Kinetic read; only endpoint reads",
         ),
     ],
 )

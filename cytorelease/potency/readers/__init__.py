@@ -1,4 +1,5 @@
-"""Plate-reader exports, sniffed by content: SoftMax Pro text, Gen5 text, generic CSV/xlsx grid.
+"""Plate-reader exports, sniffed by content: SoftMax Pro text, Gen5 text, generic CSV/xlsx grids
+(labelled or bare matrices, any vendor) and lists of wells (xlsx, or CSV given ``format="grid"``).
 
 >>> export = read_plate("plate.txt")            # doctest: +SKIP
 >>> export.select(wavelength_nm=450).values["A1"]  # doctest: +SKIP
@@ -18,7 +19,13 @@ from cytorelease.potency.readers._model import (
 )
 from cytorelease.potency.readers._text import decode_text
 from cytorelease.potency.readers.gen5 import looks_like_gen5, read_gen5
-from cytorelease.potency.readers.grid import find_grids, read_grid, rows_from_csv
+from cytorelease.potency.readers.grid import (
+    find_bare_grids,
+    find_grids,
+    read_grid,
+    rows_from_csv,
+    unsupported_plate_size,
+)
 from cytorelease.potency.readers.softmax import looks_like_softmax, read_softmax
 
 __all__ = [
@@ -50,7 +57,7 @@ def sniff_format(data: bytes) -> PlateFormat | None:
         rows = rows_from_csv(text)
     except InputError:
         return None  # not delimited text either: no known format
-    if find_grids(rows):
+    if find_grids(rows) or find_bare_grids(rows) or unsupported_plate_size(rows):
         return PlateFormat.GRID
     return None
 
@@ -74,6 +81,6 @@ def read_plate(path: str | Path, *, format: PlateFormat | str | None = None) -> 
             "not a recognised plate-reader export",
             path=path,
             hint="cytorelease reads SoftMax Pro text, BioTek Gen5 text, and 96/384-well grids "
-            "in CSV or xlsx",
+            "in CSV or xlsx (xlsx also as a list of wells)",
         )
     return _READERS[chosen](data, path=str(path), sha256=file_sha256(path))

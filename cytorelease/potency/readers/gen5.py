@@ -25,14 +25,18 @@ from cytorelease.potency.readers._text import decode_text, split_cells
 
 __all__ = ["looks_like_gen5", "read_gen5"]
 
-_WAVELENGTH = re.compile(r":\s*(\d+(?:\.\d+)?)\s*$")
+# "abs450:450", "Blank 630nmAbsRead:630", or a bare "450" when the read step has no label
+_WAVELENGTH = re.compile(r"(?:^|[:\s])(\d{3,4}(?:\.\d+)?)\s*$")
+# a summary of a kinetic, spectrum or area read: "Max V [Blank OD600:450]", "Mean V [420]"
+_SUMMARY = re.compile(r"^[^:\[]+\[.+\]$")
 _PLATE_TYPE = re.compile(r"(\d+)\s*WELL", re.IGNORECASE)
 _LAYOUT_TITLES = ("Layout",)
 
 
 def looks_like_gen5(text: str) -> bool:
     head = text[:4000]
-    return "Software Version" in head and ("Plate Type" in head or "Reader Type" in head)
+    # tab-separated key-value header lines; other vendors' CSV headers use the same words
+    return "\nSoftware Version\t" in "\n" + head and ("Plate Type" in head or "Reader Type" in head)
 
 
 def _is_column_header(cells: list[str]) -> bool:
@@ -46,7 +50,7 @@ def _is_column_header(cells: list[str]) -> bool:
 
 
 def _kind(label: str) -> ReadingKind:
-    if label.startswith("["):
+    if label.startswith("[") or _SUMMARY.match(label):
         return ReadingKind.DERIVED
     if label.lower().startswith("blank "):
         return ReadingKind.BLANKED
@@ -103,6 +107,15 @@ def read_gen5(data: bytes, *, path: str, sha256: str) -> PlateExport:
                 )
             continue
         index += 1
+    kinetic = "Start Kinetic" in metadata or "\nStart Kinetic\t" in text
+    if kinetic and not any(r.kind is ReadingKind.RAW for r in readings):
+        summaries = ", ".join(dict.fromkeys(r.label for r in readings)) or "none"
+        raise InputError(
+            "the Gen5 export is of a kinetic read and holds no endpoint values "
+            f"(one value per well); its plate grids are kinetic summaries: {summaries}",
+            path=path,
+            hint="export an endpoint read, or cytorelease cannot analyse the plate",
+        )
     if not readings:
         raise InputError("the Gen5 export has no plate grid of results", path=path)
     return PlateExport(

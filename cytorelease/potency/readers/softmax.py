@@ -43,37 +43,78 @@ class _PlateHeader:
     name: str
     layout: str  # PlateFormat or TimeFormat
     read_type: str
+    read_mode: str  # Absorbance, Fluorescence, Luminescence ...
     data_type: str
-    wavelengths: tuple[float, ...]
+    wavelengths: tuple[float, ...]  # emission wavelengths for fluorescence
+    excitations: tuple[float, ...]  # fluorescence only
     first_column: int
     wells: int
 
 
+_DATA_TYPES = ("Raw", "Reduced", "Both")
+
+
 def _parse_header(cells: list[str], path: str, line_no: int) -> _PlateHeader:
     where = f"line {line_no}: SoftMax Pro plate header"
-    try:
-        name, layout, read_type, data_type = cells[1], cells[3], cells[4], cells[6]
-        n_wavelengths = int(cells[14])
-        wavelengths = tuple(float(w) for w in cells[15].split())
-        first_column, wells = int(cells[16]), int(cells[18])
-    except (IndexError, ValueError):
-        raise InputError(
+
+    def unexpected() -> InputError:
+        return InputError(
             f"{where} has unexpected fields {cells[:21]}",
             path=path,
             hint="is this a SoftMax Pro text export?",
-        ) from None
+        )
+
+    if len(cells) < 7:
+        raise unexpected()
+    name, layout, read_type, read_mode = cells[1], cells[3], cells[4], cells[5]
     if layout not in ("PlateFormat", "TimeFormat"):
         raise InputError(f"{where}: unknown export layout {layout!r}", path=path)
+    # checked before the remaining fields, whose places differ for kinetic and spectrum reads
     if read_type != "Endpoint":
         raise InputError(
-            f"{where}: {read_type} reads are not supported (endpoint absorbance only)", path=path
+            f"{where}: plate {name!r} is a {read_type or 'unnamed'} read; only endpoint reads "
+            "(one value per well and wavelength) are supported",
+            path=path,
+            hint="export the endpoint read of the plate, or reduce the read to one value per "
+            "well in SoftMax Pro and export that as an endpoint plate",
         )
-    if len(wavelengths) != n_wavelengths or wells not in PLATE_SHAPES:
+    # fluorescence blocks carry one more field (the scan position) before the data type;
+    # every later field moves one place with it
+    shift = next((i for i in (6, 7) if i < len(cells) and cells[i] in _DATA_TYPES), None)
+    if shift is None:
+        raise unexpected()
+    offset = shift - 6
+    try:
+        n_wavelengths = int(cells[14 + offset])
+        wavelengths = tuple(float(w) for w in cells[15 + offset].split())
+        first_column, wells = int(cells[16 + offset]), int(cells[18 + offset])
+        excitations = tuple(
+            float(w) for w in (cells[19 + offset] if len(cells) > 19 + offset else "").split()
+        )
+    except (IndexError, ValueError):
+        raise unexpected() from None
+    if wells not in PLATE_SHAPES:
         raise InputError(
-            f"{where}: {n_wavelengths} wavelengths listed as {cells[15]!r}, {wells} wells",
+            f"{where}: plate {name!r} has {wells} wells; only 96- and 384-well plates are read",
             path=path,
         )
-    return _PlateHeader(name, layout, read_type, data_type, wavelengths, first_column, wells)
+    if len(wavelengths) != n_wavelengths:
+        raise InputError(
+            f"{where}: {n_wavelengths} wavelengths listed as {cells[15 + offset]!r}", path=path
+        )
+    if read_mode != "Fluorescence":
+        excitations = ()
+    return _PlateHeader(
+        name,
+        layout,
+        read_type,
+        read_mode,
+        cells[shift],
+        wavelengths,
+        excitations,
+        first_column,
+        wells,
+    )
 
 
 def _tables(lines: list[tuple[int, str]]) -> list[tuple[list[str], list[list[str]]]]:
@@ -167,7 +208,17 @@ def _reading(
     values: dict[str, float],
     flags: dict[str, str],
 ) -> PlateReading:
-    label = f"{wavelength:g} nm" if wavelength is not None else "reduced"
+    if wavelength is not None and wavelength <= 0:
+        wavelength = None  # luminescence read without a filter: "0"
+    if kind is not ReadingKind.RAW:
+        label = "reduced"
+    elif wavelength is None:
+        label = header.read_mode.lower() or "raw"
+    elif header.excitations and wavelength in header.wavelengths:
+        excitation = header.excitations[header.wavelengths.index(wavelength)]
+        label = f"ex {excitation:g} / em {wavelength:g} nm"
+    else:
+        label = f"{wavelength:g} nm"
     return PlateReading(header.name, label, kind, wavelength, header.wells, values, flags)
 
 
@@ -193,9 +244,18 @@ def read_softmax(data: bytes, *, path: str, sha256: str) -> PlateExport:
     if not looks_like_softmax(text):
         raise InputError("not a SoftMax Pro text export (no '##BLOCKS=' first line)", path=path)
     readings: list[PlateReading] = []
+    refused: InputError | None = None
     for block in _blocks(text):
         line_no, first = block[0]
-        header = _parse_header(split_cells(first), path, line_no)
+        cells = split_cells(first)
+        if len(cells) > 4 and cells[4] != "Endpoint":
+            # a kinetic or spectrum plate next to endpoint plates is skipped; alone, refused
+            try:
+                _parse_header(cells, path, line_no)
+            except InputError as error:
+                refused = refused or error
+            continue
+        header = _parse_header(cells, path, line_no)
         tables = _tables(block[1:])
         if not tables:
             raise InputError(f"line {line_no}: plate {header.name!r} has no data table", path=path)
@@ -205,5 +265,5 @@ def read_softmax(data: bytes, *, path: str, sha256: str) -> PlateExport:
             parse = _plate_format if header.layout == "PlateFormat" else _time_format
             readings.extend(parse(header, table, kind))
     if not readings:
-        raise InputError("the SoftMax Pro export has no Plate: blocks", path=path)
+        raise refused or InputError("the SoftMax Pro export has no Plate: blocks", path=path)
     return PlateExport(path, PlateFormat.SOFTMAX_PRO, sha256, tuple(readings))
