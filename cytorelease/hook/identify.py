@@ -88,22 +88,36 @@ def _identify_export(path: Path, head: bytes) -> Identified:
     from cytorelease.qpcr.readers import read_export
     from cytorelease.qpcr.readers.sniff import detect_format
 
+    # A workbook sniffs as a qPCR export by its container alone; a plate-reader workbook is
+    # only found by trying the plate readers after the qPCR reader has said no.
+    qpcr_problem: InputError | None = None
     try:
         detect_format(head, path=path)
     except InputError:
         pass
     else:
-        export = read_export(path)
-        samples = sorted({str(s) for s in export.table["sample"] if str(s)})
-        return Identified(
-            FileKind.QPCR_EXPORT,
-            meta={"format": str(export.format), "samples": samples, "rows": len(export.table)},
-        )
+        try:
+            export = read_export(path)
+        except InputError as exc:
+            qpcr_problem = exc
+        else:
+            samples = sorted({str(s) for s in export.table["sample"] if str(s)})
+            return Identified(
+                FileKind.QPCR_EXPORT,
+                meta={"format": str(export.format), "samples": samples, "rows": len(export.table)},
+            )
     if sniff_format(head) is not None:
-        plate = read_plate(path)
+        try:
+            plate = read_plate(path)
+        except InputError:
+            if qpcr_problem is not None:
+                raise qpcr_problem from None
+            raise
         # header values (plate name, lot, sample ids) are what can tie a plate to its lot
         names = sorted({*plate.metadata.values(), *(r.plate for r in plate.readings)})
         return Identified(FileKind.PLATE_EXPORT, meta={"format": str(plate.format), "names": names})
+    if qpcr_problem is not None:
+        raise qpcr_problem
     return Identified(
         FileKind.UNKNOWN,
         problem="not a valid FCS file or a known qPCR/dPCR or plate-reader export",
