@@ -38,6 +38,11 @@ class Columns:
             )
         return index
 
+    @staticmethod
+    def text(row: Sequence[str], index: int | None) -> str:
+        """A cell's text; "" for a column the export lacks or a trailing field it left out."""
+        return row[index].strip() if index is not None and index < len(row) else ""
+
     def number(self, row: Sequence[str], index: int | None, line: int, label: str) -> float:
         if index is None or index >= len(row):
             return math.nan

@@ -70,11 +70,16 @@ def header_key(name: str) -> str:
     return re.sub(r"[\s\"']+", "", name).lower()
 
 
-def parse_float(value: object, *, undetermined_ok: bool = True) -> float:
+def parse_float(
+    value: object, *, undetermined_ok: bool = True, decimal_comma: bool = False
+) -> float:
     """A number from an export cell: thousands separators, percent signs and blanks handled.
 
     Undetermined markers ("Undetermined", "NaN", "N/A", "-", "") give NaN. Anything else that is
-    not a number raises ValueError so the caller can name the cell.
+    not a number raises ValueError so the caller can name the cell. ``decimal_comma`` is for
+    exports written with a European locale (semicolon-separated): "25,31" is 25.31 and "." or a
+    space groups thousands ("1.234,5"); a cell without a comma is read as written. Otherwise
+    "," groups thousands ("859,071.700").
     """
     if value is None:
         return math.nan
@@ -83,8 +88,11 @@ def parse_float(value: object, *, undetermined_ok: bool = True) -> float:
     text = str(value).strip().strip('"').strip()
     if text.lower() in _UNDETERMINED and undetermined_ok:
         return math.nan
-    text = text.replace(",", "").rstrip("%").strip()
-    return float(text)
+    if decimal_comma and "," in text:
+        text = text.replace(".", "").replace("\u00a0", "").replace(" ", "").replace(",", ".")
+    else:
+        text = text.replace(",", "")
+    return float(text.rstrip("%").strip())
 
 
 def split_rows(
@@ -92,33 +100,51 @@ def split_rows(
 ) -> tuple[list[str], list[list[str]]]:
     """Header and data rows of a delimited table starting at line ``header_index``.
 
-    Blank lines end the table. A last row shorter than the header means a truncated copy.
+    Blank lines end the table. Rows may be shorter than the header (see
+    :func:`check_row_lengths`); only a cut-off last line means a truncated copy.
     """
-    lines = text.splitlines()[header_index:]
+    lines = text.splitlines(keepends=True)[header_index:]
     table_lines: list[str] = []
     for line in lines:
         if not line.strip():
             break
         table_lines.append(line)
-    rows = list(csv.reader(io.StringIO("\n".join(table_lines)), delimiter=delimiter))
+    # Line ends normalised: some exporters (QuantaSoft on a Mac) end lines with a bare CR.
+    joined = "\n".join(line.rstrip("\r\n") for line in table_lines)
+    rows = list(csv.reader(io.StringIO(joined), delimiter=delimiter))
     if not rows:
         raise InputError("the results table is empty", path=path)
     header, body = rows[0], rows[1:]
-    check_row_lengths(header, body, path=path, first_line=header_index + 2)
+    last_complete = table_lines[-1].endswith(("\n", "\r"))
+    check_row_lengths(
+        header, body, path=path, first_line=header_index + 2, last_complete=last_complete
+    )
     return header, body
 
 
 def check_row_lengths(
-    header: Sequence[str], body: Sequence[Sequence[str]], *, path: Path, first_line: int
+    header: Sequence[str],
+    body: Sequence[Sequence[str]],
+    *,
+    path: Path,
+    first_line: int,
+    last_complete: bool = False,
 ) -> None:
-    """Raise a clear error for a row with fewer fields than the header (truncated file)."""
+    """Raise a clear error when the last row was cut off (a truncated copy).
+
+    QuantStudio and QuantaSoft leave out a row's trailing empty fields, so a shorter row that
+    ends with a line break is complete: its missing fields are empty cells. Only the last row,
+    when the file ends without a line break, must reach the header's last named column.
+    """
+    if not body or last_complete:
+        return
     named = [i for i, name in enumerate(header) if name.strip()]
     last_needed = (max(named) + 1) if named else len(header)
-    for index, row in enumerate(body):
-        if len(row) < last_needed:
-            raise InputError(
-                f"line {first_line + index:,} has {len(row)} fields but the header has "
-                f"{len(header)} (truncated copy?)",
-                path=path,
-                hint="export the results again or copy the complete file",
-            )
+    row = body[-1]
+    if len(row) < last_needed:
+        raise InputError(
+            f"line {first_line + len(body) - 1:,} has {len(row)} fields but the header has "
+            f"{len(header)} (truncated copy?)",
+            path=path,
+            hint="export the results again or copy the complete file",
+        )

@@ -3,13 +3,17 @@
 Both write the same columns (``Well, Fluor, Target, Content, Sample, ..., Cq, ...,
 Starting Quantity (SQ)``), often after an empty first column. Maestro writes "NaN" for an
 undetermined Cq, Manager "N/A". ``Content`` carries the task (``Unkn``, ``Std``, ``NTC``,
-``Neg Ctrl``, ``Pos Ctrl``, with replicate numbers such as ``Unkn-01``).
+``Neg Ctrl``, ``Pos Ctrl``, with replicate numbers such as ``Unkn-01``). A workstation with a
+European locale writes ``;`` between fields and a decimal comma ("25,31"). The software also
+saves the table as an xlsx workbook (sheet "0") with the same columns; format detection sends
+such a workbook here rather than to the QuantStudio reader.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 from cytorelease.errors import InputError
@@ -45,12 +49,48 @@ def _task(content: str) -> Task:
     return Task.UNKNOWN
 
 
+def _is_header(row: Sequence[str]) -> bool:
+    return {header_key(c) for c in row} >= _REQUIRED
+
+
+def is_cfx_workbook(data: bytes, path: Path) -> bool:
+    """True for an xlsx whose sheet holds the Cq results columns (for format detection)."""
+    from cytorelease.qpcr.readers._xlsx_table import find_table
+
+    try:
+        return find_table(data, path, _is_header) is not None
+    except Exception:
+        # Detection must not fail: a damaged workbook (zipfile and openpyxl raise many kinds of
+        # error) is left to the QuantStudio reader, which reports the damage in one line.
+        return False
+
+
+def _xlsx_table(data: bytes, path: Path) -> tuple[list[str], list[list[str]], int]:
+    from cytorelease.qpcr.readers._xlsx_table import find_table
+
+    found = find_table(data, path, _is_header)
+    if found is None:
+        raise InputError(
+            "no sheet of the workbook has a Cq results header (Well, Fluor, Target, Content, "
+            "Sample, Cq)",
+            path=path,
+        )
+    return found
+
+
 def read(data: bytes, *, path: Path, sha256: str) -> QpcrExport:
-    text = decode(data)
-    lines = text.splitlines()
-    start = next((i for i, ln in enumerate(lines) if ln.strip()), 0)
-    delimiter = _delimiter(lines[start]) if lines else ","
-    header, body = split_rows(text, delimiter=delimiter, path=path, header_index=start)
+    if data.startswith(b"PK\x03\x04"):
+        header, body, header_row = _xlsx_table(data, path)
+        decimal_comma = False
+        start = header_row - 1
+    else:
+        text = decode(data)
+        lines = text.splitlines()
+        start = next((i for i, ln in enumerate(lines) if ln.strip()), 0)
+        delimiter = _delimiter(lines[start]) if lines else ","
+        header, body = split_rows(text, delimiter=delimiter, path=path, header_index=start)
+        # Excel's locale rule: a semicolon list separator goes with a decimal comma.
+        decimal_comma = delimiter == ";"
     keys = [header_key(h) for h in header]
     if not set(keys) >= _REQUIRED:
         missing = sorted(_REQUIRED - set(keys))
@@ -59,28 +99,34 @@ def read(data: bytes, *, path: Path, sha256: str) -> QpcrExport:
     rows = []
     saw_nan = saw_na = False
     for line_no, row in enumerate(body, start=start + 2):
-        raw_cq = row[col["cq"]].strip()
+
+        def cell(name: str, row: list[str] = row) -> str:
+            index = col.get(name)
+            # A trailing field the exporter left out is an empty cell.
+            return row[index].strip() if index is not None and index < len(row) else ""
+
+        raw_cq = cell("cq")
         saw_nan |= raw_cq == "NaN"
         saw_na |= raw_cq == "N/A"
         try:
-            cq = parse_float(raw_cq)
+            cq = parse_float(raw_cq, decimal_comma=decimal_comma)
         except ValueError:
             raise InputError(
                 f"line {line_no:,}: Cq {raw_cq!r} is not a number", path=path
             ) from None
-        task = _task(row[col["content"]])
+        task = _task(cell("content"))
         quantity = math.nan
         if task is Task.STANDARD and "startingquantity(sq)" in col:
             try:
-                quantity = parse_float(row[col["startingquantity(sq)"]])
+                quantity = parse_float(cell("startingquantity(sq)"), decimal_comma=decimal_comma)
             except ValueError:
                 quantity = math.nan
         rows.append(
             {
-                "well": row[col["well"]].strip(),
-                "sample": row[col["sample"]].strip(),
+                "well": cell("well"),
+                "sample": cell("sample"),
                 # Targets left blank are named after their fluorophore so channels stay apart.
-                "target": row[col["target"]].strip() or row[col["fluor"]].strip(),
+                "target": cell("target") or cell("fluor"),
                 "task": task,
                 "cq": cq,
                 "quantity": quantity,

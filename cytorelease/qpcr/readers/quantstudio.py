@@ -10,6 +10,7 @@ its "Results" sheet; standards' quantities sit on the "Standard Curve Result" sh
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -26,17 +27,28 @@ _TASKS = {
     "negative control": Task.NEGATIVE_CONTROL,
     "positive control": Task.POSITIVE_CONTROL,
 }
-# Accepted header spellings (after header_key) for each tidy column.
+# Accepted header spellings (after header_key) for each tidy column. The Cq column is "CT",
+# "Cq", or "CRT" when the run used the relative-threshold method (Quantification Cycle Method
+# = Crt). Without a Target column (D&A "Primary Analysis" export) the reporter dye names the
+# target, as a CFX export does with its fluorophore.
 _NAMES = {
     "well": ("wellposition",),
     "sample": ("samplename", "sample"),
     "target": ("targetname", "target"),
+    "reporter": ("reporter",),
     "task": ("task",),
-    "cq": ("ct", "cq"),
+    "cq": ("ct", "cq", "crt"),
     "quantity": ("quantity",),
     "omit": ("omit",),
     "call": ("ampstatus",),
 }
+# The per-well results sheet: "Results" (QuantStudio software, Design & Analysis), or
+# "Primary_result" (Diomni software exporting a QuantStudio run).
+_RESULT_SHEETS = ("Results", "Primary_result")
+# A header row starts with one of these: "Well" (well number, then "Well Position"), or
+# "Well Position" alone in the Primary Analysis export.
+_HEADER_FIRST = ("Well", "Well Position")
+_POSITION = re.compile(r"^[A-Za-z]{1,2}\d{1,3}$")
 
 
 def sniff(head: bytes) -> bool:
@@ -49,7 +61,14 @@ def sniff(head: bytes) -> bool:
     return b"[Results]" in text and b"Well Position" in text
 
 
-def _column_indexes(header: Sequence[Any], path: Path) -> dict[str, int]:
+def _is_position_column(body: Sequence[Sequence[Any]], index: int) -> bool:
+    cells = [str(r[index]).strip() for r in body if index < len(r) and r[index] is not None]
+    return bool(cells) and all(_POSITION.match(c) for c in cells)
+
+
+def _column_indexes(
+    header: Sequence[Any], path: Path, body: Sequence[Sequence[Any]] = ()
+) -> dict[str, int]:
     keys = [header_key(str(h)) if h is not None else "" for h in header]
     found: dict[str, int] = {}
     for column, names in _NAMES.items():
@@ -57,7 +76,20 @@ def _column_indexes(header: Sequence[Any], path: Path) -> dict[str, int]:
             if name in keys:
                 found[column] = keys.index(name)  # first occurrence wins
                 break
-    missing = [c for c in ("well", "target", "cq") if c not in found]
+    if "well" not in found and "well" in keys and _is_position_column(body, keys.index("well")):
+        # Diomni writes the position ("A01") in "Well" and has no "Well Position" column;
+        # elsewhere "Well" is the well number, which does not name a well on its own.
+        found["well"] = keys.index("well")
+    if "snpassayname" in keys or "allele1ct" in keys:
+        raise InputError(
+            "this is a genotyping (SNP assay) Results table: it has allele calls and "
+            "Allele1/Allele2 Ct, not one Cq per target; cytorelease reads quantification "
+            "results (standard curve or comparative Ct experiments)",
+            path=path,
+        )
+    missing = [c for c in ("well", "cq") if c not in found]
+    if "target" not in found and "reporter" not in found:
+        missing.insert(1, "target")
     if missing:
         raise InputError(
             f"Results table lacks the {', '.join(missing)} column(s)",
@@ -76,7 +108,9 @@ def _record(row: Sequence[Any], cols: dict[str, int], path: Path, where: str) ->
         cq = parse_float(cell("cq"))
     except ValueError:
         raise InputError(f"{where}: CT {cell('cq')!r} is not a number", path=path) from None
-    task = _TASKS.get(str(cell("task") or "").strip().lower(), Task.UNKNOWN)
+    # Tasks read "NTC", "STANDARD", "POSITIVE_CONTROL" or "Positive Control" by software version.
+    task_text = str(cell("task") or "").strip().lower().replace("_", " ")
+    task = _TASKS.get(task_text, Task.UNKNOWN)
     quantity = math.nan
     if task is Task.STANDARD:
         try:
@@ -87,7 +121,7 @@ def _record(row: Sequence[Any], cols: dict[str, int], path: Path, where: str) ->
     return {
         "well": str(cell("well") or "").strip(),
         "sample": str(cell("sample") or "").strip(),
-        "target": str(cell("target") or "").strip(),
+        "target": str(cell("target") or "").strip() or str(cell("reporter") or "").strip(),
         "task": task,
         "cq": cq,
         "call": str(cell("call") or "").strip(),
@@ -110,14 +144,19 @@ def _read_text(data: bytes, path: Path, sha256: str) -> QpcrExport:
         raise InputError(
             "no [Results] section (truncated copy, or exported without results?)", path=path
         ) from None
-    # The section runs to the next "[...]" line or a blank line.
+    # The section runs to the next "[...]" line or a blank line; only when it runs to the end
+    # of a file without a final line break can its last row be cut off.
     section = []
+    ended = False
     for line in lines[start + 1 :]:
         if line.startswith("[") or not line.strip():
+            ended = True
             break
         section.append(line)
-    header, body = split_rows("\n".join(section), delimiter="\t", path=path)
-    cols = _column_indexes(header, path)
+    complete = ended or text.endswith(("\n", "\r"))
+    section_text = "\n".join(section) + ("\n" if complete else "")
+    header, body = split_rows(section_text, delimiter="\t", path=path)
+    cols = _column_indexes(header, path, body)
     rows = [
         _record(row, cols, path, f"[Results] line {n}")
         for n, row in enumerate(body, start=start + 3)
@@ -135,18 +174,24 @@ def _read_text(data: bytes, path: Path, sha256: str) -> QpcrExport:
 
 
 def _sheet_table(sheet: Any) -> tuple[dict[str, str], list[Any], list[tuple[Any, ...]]]:
-    """Key/value block, header row (the first row starting with "Well"), data rows."""
+    """Key/value block, header row (the first row starting with "Well"), data rows.
+
+    The table ends at its first blank row: below it some exports add a footer block
+    ("Endogenous Control", "Reference Sample", analysis settings) that holds no wells.
+    """
     metadata: dict[str, str] = {}
     header: list[Any] | None = None
     body: list[tuple[Any, ...]] = []
     for row in sheet.iter_rows(values_only=True):
         if header is None:
-            if row and row[0] == "Well":
+            if row and row[0] in _HEADER_FIRST:
                 header = list(row)
             elif row and row[0] is not None and len(row) > 1:
                 metadata[str(row[0])] = "" if row[1] is None else str(row[1])
         elif row and any(v not in (None, "") for v in row):
             body.append(row)
+        else:
+            break
     return metadata, header or [], body
 
 
@@ -200,16 +245,20 @@ def _read_xlsx(data: bytes, path: Path, sha256: str) -> QpcrExport:
 
 
 def _xlsx_rows(book: Any, path: Path) -> tuple[dict[str, str], list[dict[str, Any]]]:
-    if "Results" not in book.sheetnames:
+    sheet = next((name for name in _RESULT_SHEETS if name in book.sheetnames), None)
+    if sheet is None:
         raise InputError(
             f"xlsx has no 'Results' sheet (sheets: {', '.join(book.sheetnames)}); "
             "not a QuantStudio Design & Analysis export",
             path=path,
         )
-    metadata, header, body = _sheet_table(book["Results"])
+    metadata, header, body = _sheet_table(book[sheet])
     if not header:
-        raise InputError("the 'Results' sheet has no header row starting with 'Well'", path=path)
-    cols = _column_indexes(header, path)
+        raise InputError(
+            f"the '{sheet}' sheet has no header row starting with 'Well' or 'Well Position'",
+            path=path,
+        )
+    cols = _column_indexes(header, path, body)
     rows = [_record(r, cols, path, f"Results row {i}") for i, r in enumerate(body, start=1)]
     if "Standard Curve Result" in book.sheetnames:
         _, sc_header, sc_body = _sheet_table(book["Standard Curve Result"])

@@ -5,10 +5,16 @@ QX Manager ``Conc(copies/µL)``, ``Accepted Droplets``, ``Sample description 1``
 QuantaSoft ``Concentration``, ``AcceptedDroplets``, ``Sample``. The micro sign may arrive
 mis-encoded; header names are matched after normalising it. A QX200/QX600 droplet is 0.85 nL
 (back-calculated from real exports: concentration = -ln(negatives/accepted) / 0.85 nL).
+
+A well the software could not call has concentration "No Call" (kept, concentration NaN, call
+"No Call" unless a status says more). Rows for merged wells (``MergedWells`` lists the wells,
+the row's well is e.g. "M02") pool wells that have rows of their own: they are summaries and
+are skipped, as is each format's average row.
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from cytorelease.qpcr.readers._dpcr_rows import Columns
@@ -19,6 +25,7 @@ FORMAT = ExportFormat.QX
 DROPLET_NL = 0.85
 _CONC = ("conc(copies/ul)", "concentration")
 _ACCEPTED = ("accepteddroplets",)
+_NO_CALL = "no call"
 _TASKS = {
     "ntc": Task.NTC,
     "unknown": Task.UNKNOWN,
@@ -50,30 +57,37 @@ def read(data: bytes, *, path: Path, sha256: str) -> QpcrExport:
     qx_manager = "conc(copies/ul)" in cols.keys
     well = cols.require("Well", "well")
     sample = cols.require("sample", "sampledescription1", "sample")
-    target = cols.require("Target", "target")
+    # QuantaSoft before 1.7 named the target "Assay" and its type "TypeAssay".
+    target = cols.require("Target", "target", "assay")
     conc = cols.require("concentration", *_CONC)
     accepted = cols.require("accepted droplets", *_ACCEPTED)
     positives = cols.require("Positives", "positives")
     status = cols.find("status")
     sample_type = cols.find("sampletype")
-    target_type = cols.find("targettype")
+    target_type = cols.find("targettype", "typeassay")
     dye = cols.find("dyename(s)", "dyename")
+    merged = cols.find("mergedwells")
     rows = []
     for line, row in enumerate(body, start=2):
 
         def text(index: int | None, row: list[str] = row) -> str:
-            return row[index].strip() if index is not None and index < len(row) else ""
+            return Columns.text(row, index)
 
+        if text(merged):
+            continue
+        no_call = text(conc).lower() == _NO_CALL
         rows.append(
             {
                 "well": text(well),
                 "sample": text(sample),
                 "target": text(target) or text(dye),
                 "task": _task(text(sample_type), text(target_type), text(sample)),
-                "call": text(status),
+                "call": text(status) or ("No Call" if no_call else ""),
                 "partitions": cols.number(row, accepted, line, "accepted droplets"),
                 "positives": cols.number(row, positives, line, "positives"),
-                "concentration": cols.number(row, conc, line, "concentration"),
+                "concentration": (
+                    math.nan if no_call else cols.number(row, conc, line, "concentration")
+                ),
                 "volume_nl": DROPLET_NL,
             }
         )

@@ -43,6 +43,14 @@ def detect_format(head: bytes, *, path: Path) -> ExportFormat:
             path=path,
             hint="check the file is a results export, or pass --format",
         )
+    # Every xlsx passes the QuantStudio sniffer (sheet names sit in compressed XML); a
+    # workbook whose sheet holds the CFX Cq results columns is a CFX export.
+    if (
+        matches == [ExportFormat.QUANTSTUDIO]
+        and head.startswith(b"PK\x03\x04")
+        and modules[ExportFormat.CFX].is_cfx_workbook(head, path)
+    ):
+        return ExportFormat.CFX
     if len(matches) > 1:
         found = ", ".join(f.value for f in matches)
         raise InputError(

@@ -1,0 +1,91 @@
+"""A header-and-rows table from the first xlsx sheet that has one (for CFX workbook exports).
+
+CFX Manager / Maestro save "Quantification Cq Results" as a workbook whose sheet (named "0")
+holds the same columns as the CSV. Cells are turned into the text the CSV would carry, so one
+set of rules reads both: whole numbers without ".0" (a sample typed as 206 stays "206").
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from cytorelease.errors import InputError
+from cytorelease.qpcr.readers._zip import check_archive
+
+__all__ = ["HEADER_SEARCH_ROWS", "find_table"]
+
+HEADER_SEARCH_ROWS = 20  # a results header sits in the first rows of its sheet
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def find_table(
+    data: bytes, path: Path, is_header: Callable[[Sequence[str]], bool]
+) -> tuple[list[str], list[list[str]], int] | None:
+    """(header, rows, header's 1-based row number) of the first sheet with a header row.
+
+    The table ends at its first blank row. None when no sheet has such a header.
+    """
+    import zipfile
+    import zlib
+    from xml.etree.ElementTree import ParseError
+
+    import openpyxl
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    check_archive(data, path)  # size and ratio limits before openpyxl inflates anything
+    damaged = (
+        zipfile.BadZipFile,
+        zlib.error,
+        ParseError,
+        InvalidFileException,
+        KeyError,
+        OSError,
+        EOFError,
+        ValueError,
+        TypeError,
+    )
+    try:
+        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        try:
+            for sheet in book.worksheets:
+                found = _sheet_table(sheet, is_header)
+                if found is not None:
+                    return found
+        finally:
+            book.close()
+    except damaged as exc:
+        raise InputError(
+            f"not a readable xlsx workbook ({type(exc).__name__}: {exc}; truncated copy?)",
+            path=path,
+        ) from None
+    return None
+
+
+def _sheet_table(
+    sheet: Any, is_header: Callable[[Sequence[str]], bool]
+) -> tuple[list[str], list[list[str]], int] | None:
+    header: list[str] | None = None
+    header_row = 0
+    body: list[list[str]] = []
+    for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+        row = [_text(v) for v in values]
+        if header is None:
+            if is_header(row):
+                header, header_row = row, number
+            elif number >= HEADER_SEARCH_ROWS:
+                return None
+        elif any(c.strip() for c in row):
+            body.append(row)
+        else:
+            break
+    return None if header is None else (header, body, header_row)
