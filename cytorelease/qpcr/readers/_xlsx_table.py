@@ -8,14 +8,15 @@ set of rules reads both: whole numbers without ".0" (a sample typed as 206 stays
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from cytorelease.errors import InputError
 from cytorelease.qpcr.readers._zip import check_archive
 
-__all__ = ["HEADER_SEARCH_ROWS", "find_table"]
+__all__ = ["HEADER_SEARCH_ROWS", "find_table", "open_workbook"]
 
 HEADER_SEARCH_ROWS = 20  # a results header sits in the first rows of its sheet
 
@@ -28,12 +29,10 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def find_table(
-    data: bytes, path: Path, is_header: Callable[[Sequence[str]], bool]
-) -> tuple[list[str], list[list[str]], int] | None:
-    """(header, rows, header's 1-based row number) of the first sheet with a header row.
-
-    The table ends at its first blank row. None when no sheet has such a header.
+@contextmanager
+def open_workbook(data: bytes, path: Path) -> Iterator[Any]:
+    """The workbook in ``data`` (read-only, cached values), closed afterwards; any damage, found
+    on opening or while its rows are read (openpyxl reads sheets lazily), becomes one InputError.
     """
     import zipfile
     import zlib
@@ -53,21 +52,35 @@ def find_table(
         EOFError,
         ValueError,
         TypeError,
+        NotImplementedError,
     )
     try:
         book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
         try:
-            for sheet in book.worksheets:
-                found = _sheet_table(sheet, is_header)
-                if found is not None:
-                    return found
+            yield book
         finally:
             book.close()
+    except InputError:
+        raise
     except damaged as exc:
         raise InputError(
             f"not a readable xlsx workbook ({type(exc).__name__}: {exc}; truncated copy?)",
             path=path,
         ) from None
+
+
+def find_table(
+    data: bytes, path: Path, is_header: Callable[[Sequence[str]], bool]
+) -> tuple[list[str], list[list[str]], int] | None:
+    """(header, rows, header's 1-based row number) of the first sheet with a header row.
+
+    The table ends at its first blank row. None when no sheet has such a header.
+    """
+    with open_workbook(data, path) as book:
+        for sheet in book.worksheets:
+            found = _sheet_table(sheet, is_header)
+            if found is not None:
+                return found
     return None
 
 

@@ -196,43 +196,10 @@ def _sheet_table(sheet: Any) -> tuple[dict[str, str], list[Any], list[tuple[Any,
 
 
 def _read_xlsx(data: bytes, path: Path, sha256: str) -> QpcrExport:
-    import io
-    import zipfile
-    import zlib
-    from xml.etree.ElementTree import ParseError
+    from cytorelease.qpcr.readers._xlsx_table import open_workbook
 
-    import openpyxl
-    from openpyxl.utils.exceptions import InvalidFileException
-
-    from cytorelease.qpcr.readers._zip import check_archive
-
-    check_archive(data, path)  # size and ratio limits before openpyxl inflates anything
-    # openpyxl reads sheets lazily, so damage can surface while rows are read: guard it all.
-    damaged = (
-        zipfile.BadZipFile,
-        zlib.error,
-        ParseError,
-        InvalidFileException,
-        KeyError,
-        OSError,
-        EOFError,
-        ValueError,
-        TypeError,
-        NotImplementedError,
-    )
-    try:
-        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-        try:
-            metadata, rows = _xlsx_rows(book, path)
-        finally:
-            book.close()
-    except InputError:
-        raise
-    except damaged as exc:
-        raise InputError(
-            f"not a readable xlsx workbook ({type(exc).__name__}: {exc}; truncated copy?)",
-            path=path,
-        ) from None
+    with open_workbook(data, path) as book:
+        metadata, rows = _xlsx_rows(book, path)
     return QpcrExport(
         format=FORMAT,
         instrument=metadata.get("Instrument Type", "QuantStudio"),
