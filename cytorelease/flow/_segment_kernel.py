@@ -38,7 +38,7 @@ def time_segments(time: np.ndarray, edges: np.ndarray) -> np.ndarray:
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def segment_medians(values: np.ndarray, segment: np.ndarray, segments: int) -> np.ndarray:
     """Median of the finite ``values`` of each segment (NaN for a segment with none)."""
     counts = np.zeros(segments + 1, dtype=np.int64)
@@ -54,7 +54,7 @@ def segment_medians(values: np.ndarray, segment: np.ndarray, segments: int) -> n
             grouped[fill[s]] = values[k]
             fill[s] += 1
     medians = np.full(segments, np.nan)
-    for s in range(segments):
+    for s in prange(segments):
         if starts[s + 1] > starts[s]:
             medians[s] = np.median(grouped[starts[s] : starts[s + 1]])
     return medians

@@ -216,9 +216,9 @@ def _two_mode_valley(
 ) -> Valley:
     from scipy.signal import find_peaks
 
-    # The range and the bandwidth come from an evenly strided subsample (at most ~50,000
+    # The range and the bandwidth come from an evenly strided subsample (at most ~20,000
     # events): percentiles of a million values cost more than the whole density estimate.
-    probe = values[:: max(1, len(values) // 50_000)]
+    probe = values[:: max(1, len(values) // 20_000)]
     probe = probe[np.isfinite(probe)]
     low, high = (float(v) for v in np.percentile(probe, [0.1, 99.9]))
     lo = low if search_min is None else search_min
