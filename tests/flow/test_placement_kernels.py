@@ -106,3 +106,25 @@ def test_grouped_medians_are_numpy_medians(pairs: list[tuple[int, float]]) -> No
         chosen = values[groups == g]
         assert counts[g] == len(chosen)
         assert np.isnan(medians[g]) if len(chosen) == 0 else medians[g] == np.median(chosen)
+
+
+@pytest.mark.parametrize("unimodal", [None, "negative"])
+def test_a_valley_over_a_masked_column_is_the_valley_of_its_population(
+    unimodal: str | None,
+) -> None:
+    """Binning the parent's events in place (``where``) finds what binning a copy finds."""
+    from cytorelease.flow.gating.placement import density_valley
+
+    rng = np.random.default_rng(11)
+    column = np.concatenate([rng.normal(0.3, 0.04, 20_000), rng.normal(0.7, 0.05, 8_000)])
+    if unimodal:
+        column = rng.normal(0.3, 0.04, 28_000)
+    column[::101] = np.nan
+    where = rng.random(len(column)) < 0.6  # the parent population: ~17,000 events
+    in_place = density_valley(column, where=where, unimodal=unimodal)
+    copied = density_valley(column[where], unimodal=unimodal)
+    assert in_place.threshold is not None
+    assert in_place == copied
+    assert density_valley(column, where=np.zeros(len(column), bool)).reason == (
+        "only 0 events: too few for a density estimate"
+    )

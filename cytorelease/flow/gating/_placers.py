@@ -99,7 +99,8 @@ def _threshold_gate(
 
 def _place_density_valley(spec: DensityValleyGateSpec, ctx: PlacementContext) -> PlacedGate:
     found = placement.density_valley(
-        ctx.values(spec.marker),
+        ctx.dimensions[spec.marker].values(ctx.source),  # the whole column, no copy
+        where=ctx.parent_mask,
         search_min=spec.search_min,
         search_max=spec.search_max,
         bandwidth=spec.bandwidth,

@@ -64,12 +64,20 @@ _BIN_CHUNKS = 8  # fixed, not the thread count: the sums' order, so the result, 
 
 @njit(cache=True, parallel=True)
 def _linear_bins(
-    values: np.ndarray, lo: float, dx: float, points: int, keep_lo: float, keep_hi: float
+    values: np.ndarray,
+    where: np.ndarray,
+    lo: float,
+    dx: float,
+    points: int,
+    keep_lo: float,
+    keep_hi: float,
 ) -> tuple[np.ndarray, int]:
     """Linear binning onto ``points`` grid nodes from ``lo`` (spacing ``dx``) of the values in
     ``[keep_lo, keep_hi]`` that fall on the grid; also how many values lie in the keep range.
-    Chunks of the values are binned in parallel and their counts summed in chunk order."""
+    Only values whose ``where`` is true count (an empty ``where``: all of them). Chunks of the
+    values are binned in parallel and their counts summed in chunk order."""
     n = values.shape[0]
+    masked = where.shape[0] > 0
     hi = lo + (points - 1) * dx
     partial = np.zeros((_BIN_CHUNKS, points + 1))
     kept = np.zeros(_BIN_CHUNKS, dtype=np.int64)
@@ -77,6 +85,8 @@ def _linear_bins(
     for chunk in prange(_BIN_CHUNKS):
         counts = partial[chunk]
         for k in range(chunk * size, min(n, (chunk + 1) * size)):
+            if masked and not where[k]:
+                continue
             v = values[k]
             if not (v >= keep_lo and v <= keep_hi):  # NaN fails too
                 continue
@@ -92,6 +102,20 @@ def _linear_bins(
     for chunk in range(1, _BIN_CHUNKS):
         total += partial[chunk]
     return total[:points], int(kept.sum())
+
+
+@njit(cache=True, parallel=True)
+def _finite_count(values: np.ndarray, where: np.ndarray) -> int:
+    """How many values are finite (of those whose ``where`` is true; an empty ``where``: all)."""
+    masked = where.shape[0] > 0
+    count = 0
+    for k in prange(values.shape[0]):
+        if (not masked or where[k]) and np.isfinite(values[k]):
+            count += 1
+    return count
+
+
+_EVERY = np.zeros(0, dtype=np.bool_)  # "no mask" for the kernels above
 
 
 def kde_on_grid(
@@ -121,15 +145,17 @@ def _binned_kde(
     bandwidth: float,
     points: int,
     keep: tuple[float, float] | None,
+    where: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, int]:
-    """:func:`kde_on_grid`, and how many values it counted."""
+    """:func:`kde_on_grid` (of the values ``where`` selects), and how many values it counted."""
     from scipy.ndimage import gaussian_filter1d
 
     grid = np.linspace(lo, hi, points)
     dx = grid[1] - grid[0]
     keep_lo, keep_hi = keep if keep is not None else (-np.inf, np.inf)
     values = np.ascontiguousarray(values, dtype=np.float64)
-    counts, kept = _linear_bins(values, float(lo), float(dx), points, keep_lo, keep_hi)
+    mask = _EVERY if where is None else np.ascontiguousarray(where, dtype=np.bool_)
+    counts, kept = _linear_bins(values, mask, float(lo), float(dx), points, keep_lo, keep_hi)
     density = gaussian_filter1d(counts, bandwidth / dx, mode="constant")
     total = kept if keep is not None else len(values)
     return grid, density / max(total * dx, 1.0), kept
@@ -148,6 +174,7 @@ def silverman_bandwidth(values: np.ndarray, max_n: int | None = None) -> float:
 def density_valley(
     values: np.ndarray,
     *,
+    where: np.ndarray | None = None,
     search_min: float | None = None,
     search_max: float | None = None,
     bandwidth: float | None = None,
@@ -168,16 +195,22 @@ def density_valley(
     negative population may be absent, e.g. CD45- events in a leukocyte product) that far
     below it. The SD is measured on the side away from the threshold, which a small population
     beyond it cannot widen. The result says which rule placed the threshold.
+
+    ``where`` selects the population among ``values`` (a parent gate's membership over a whole
+    column): the density is binned from the column itself, with no copy of the population.
     """
-    values = np.asarray(values, dtype=np.float64)
-    finite = np.isfinite(values)
-    count = int(np.count_nonzero(finite))
+    values = np.ascontiguousarray(values, dtype=np.float64)
+    if where is not None:
+        where = np.ascontiguousarray(where, dtype=np.bool_)
+    count = int(_finite_count(values, _EVERY if where is None else where))
     if count < _MIN_EVENTS:
         return Valley(None, reason=f"only {count} events: too few for a density estimate")
-    # the density is binned in one pass that skips undefined values: no filtered copy unless a
-    # median is needed
+    # the density is binned in one pass that skips undefined and unselected values: no
+    # filtered copy unless a median is needed
     found = _two_mode_valley(
         values,
+        where,
+        count,
         search_min,
         search_max,
         bandwidth,
@@ -187,8 +220,10 @@ def density_valley(
     )
     if found.threshold is not None or unimodal is None or len(found.modes) != 1:
         return found
+    if where is not None:
+        values = values[where]
     if count < len(values):
-        values = values[finite]
+        values = values[np.isfinite(values)]
     median = float(np.median(values))
     if unimodal == "negative":
         threshold = median + tail_sd * (median - float(np.percentile(values, 15.87)))
@@ -207,6 +242,8 @@ def density_valley(
 
 def _two_mode_valley(
     values: np.ndarray,
+    where: np.ndarray | None,
+    count: int,
     search_min: float | None,
     search_max: float | None,
     bandwidth: float | None,
@@ -216,9 +253,11 @@ def _two_mode_valley(
 ) -> Valley:
     from scipy.signal import find_peaks
 
-    # The range and the bandwidth come from an evenly strided subsample (at most ~20,000
-    # events): percentiles of a million values cost more than the whole density estimate.
-    probe = values[:: max(1, len(values) // 20_000)]
+    # The range and the bandwidth come from an evenly strided subsample (about 20,000 of the
+    # population's events): percentiles of a million values cost more than the whole density
+    # estimate.
+    step = max(1, count // 20_000)
+    probe = values[::step] if where is None else values[::step][where[::step]]
     probe = probe[np.isfinite(probe)]
     low, high = (float(v) for v in np.percentile(probe, [0.1, 99.9]))
     lo = low if search_min is None else search_min
@@ -232,7 +271,7 @@ def _two_mode_valley(
     else:
         bw = bandwidth
     pad = 3 * bw
-    grid, density, kept = _binned_kde(values, lo - pad, hi + pad, bw, 1024, (lo, hi))
+    grid, density, kept = _binned_kde(values, lo - pad, hi + pad, bw, 1024, (lo, hi), where)
     if kept < _MIN_EVENTS:
         return too_few
     peaks, _ = find_peaks(density, prominence=min_mode_fraction * density.max())
