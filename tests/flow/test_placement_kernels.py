@@ -128,3 +128,28 @@ def test_a_valley_over_a_masked_column_is_the_valley_of_its_population(
     assert density_valley(column, where=np.zeros(len(column), bool)).reason == (
         "only 0 events: too few for a density estimate"
     )
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    values=st.lists(
+        st.sampled_from([-1.0, 0.0, 0.5, 1.0, 2.0, np.nan, np.inf, -np.inf]), min_size=1
+    ),
+    lo=st.sampled_from([None, -1.0, 0.0, 0.5]),
+    hi=st.sampled_from([None, 0.5, 1.0, 2.0]),
+    start=st.booleans(),
+)
+def test_range_kernel_is_the_half_open_comparison(
+    values: list[float], lo: float | None, hi: float | None, start: bool
+) -> None:
+    from cytorelease.flow.gating._range_kernel import and_in_range
+
+    x = np.array(values)
+    inside = np.full(len(x), start)
+    expected = inside.copy()
+    if lo is not None:
+        expected &= x >= lo
+    if hi is not None:
+        expected &= x < hi
+    and_in_range(x, lo, hi, inside)
+    np.testing.assert_array_equal(inside, expected)

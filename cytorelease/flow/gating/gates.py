@@ -41,6 +41,7 @@ import numpy as np
 
 from cytorelease.errors import TemplateError
 from cytorelease.flow.gating._polygon_kernel import points_in_polygon
+from cytorelease.flow.gating._range_kernel import and_in_range
 from cytorelease.flow.gating.dimensions import (
     ArrayEvents,
     CompensationRef,
@@ -126,10 +127,7 @@ class RectangleGate(Gate):
         source = as_event_source(events)
         inside = np.ones(source.event_count, dtype=bool)
         for values, (lo, hi) in zip(_columns(self.dimensions, source), self.ranges, strict=True):
-            if lo is not None:
-                inside &= values >= lo
-            if hi is not None:
-                inside &= values < hi
+            and_in_range(values, lo, hi, inside)
         return inside
 
 
