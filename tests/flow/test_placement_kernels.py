@@ -153,3 +153,20 @@ def test_range_kernel_is_the_half_open_comparison(
         expected &= x < hi
     and_in_range(x, lo, hi, inside)
     np.testing.assert_array_equal(inside, expected)
+
+
+def test_scatter_and_singlet_fits_over_masked_columns_equal_fits_on_copies() -> None:
+    from cytorelease.flow.gating.placement import scatter_population, singlet_band
+
+    rng = np.random.default_rng(12)
+    n = 40_000
+    area = np.concatenate([rng.lognormal(11, 0.25, n - 8000), rng.lognormal(9.5, 0.5, 8000)])
+    side = area * rng.lognormal(-0.5, 0.3, n)
+    height = area * 0.8 + rng.normal(0, 800, n)
+    height[:3000] = area[:3000] * 0.45  # doublets
+    area[::997] = np.nan
+    where = rng.random(n) < 0.7
+    assert singlet_band(area, height, where=where) == singlet_band(area[where], height[where])
+    assert scatter_population(area, side, where=where) == scatter_population(
+        area[where], side[where]
+    )

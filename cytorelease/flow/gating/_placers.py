@@ -153,8 +153,9 @@ def _place_control_percentile(spec: ControlPercentileGateSpec, ctx: PlacementCon
 
 def _place_singlet_band(spec: SingletBandGateSpec, ctx: PlacementContext) -> PlacedGate:
     band = placement.singlet_band(
-        ctx.values(spec.area),
-        ctx.values(spec.height),
+        ctx.dimensions[spec.area].values(ctx.source),  # whole columns, no copies
+        ctx.dimensions[spec.height].values(ctx.source),
+        where=ctx.parent_mask,
         method=spec.method.value,
         k=spec.band,
         fit_events=spec.fit_events,
@@ -178,8 +179,9 @@ def _place_singlet_band(spec: SingletBandGateSpec, ctx: PlacementContext) -> Pla
 
 def _place_scatter_cluster(spec: ScatterClusterGateSpec, ctx: PlacementContext) -> PlacedGate:
     found = placement.scatter_population(
-        ctx.values(spec.x),
-        ctx.values(spec.y),
+        ctx.dimensions[spec.x].values(ctx.source),  # whole columns, no copies
+        ctx.dimensions[spec.y].values(ctx.source),
+        where=ctx.parent_mask,
         components=spec.components,
         debris_fraction=spec.debris_fraction,
         coverage=spec.coverage,

@@ -435,16 +435,20 @@ def singlet_band(
     fit_events: int = 5000,
     ratio_window: float = 0.25,
     seed: int = 0,
+    where: np.ndarray | None = None,
 ) -> SingletBand | None:
     """A robust line through height vs area and a band whose width may grow with area.
 
     Doublets sit below the line (more area for their height) and are a minority, so a robust
     fit follows the singlets. The residual spread is modelled as linear in area (median absolute
-    residual in area deciles), which covers both constant and proportional noise.
+    residual in area deciles), which covers both constant and proportional noise. ``where``
+    selects the parent population in whole columns (the same fit as on a copy of it).
     """
     area = np.asarray(area, dtype=np.float64)
     height = np.asarray(height, dtype=np.float64)
     ok = np.isfinite(area) & np.isfinite(height)
+    if where is not None:
+        ok &= where
     index = _fit_rows(ok, fit_events, np.random.default_rng(seed))
     if index is None:
         return None
@@ -473,8 +477,8 @@ def singlet_band(
             break
         slope, intercept = (float(v) for v in np.polyfit(x[inside], y[inside], 1))
         c0, c1 = _band_spread(x[inside], (y - (slope * x + intercept))[inside])
-    defined = area if ok.all() else area[ok]
-    low, high = float(defined.min()), float(defined.max())
+    low = float(np.min(area, where=ok, initial=np.inf))
+    high = float(np.max(area, where=ok, initial=-np.inf))
     span = (high - low) or 1.0
     x_range = (low - 0.01 * span, high + 0.01 * span)
     return SingletBand(slope, intercept, c0, c1, k, x_range, method)
@@ -508,6 +512,7 @@ def scatter_population(
     fit_events: int = 8000,
     log_scale: bool = True,
     seed: int = 0,
+    where: np.ndarray | None = None,
 ) -> ScatterPopulation | None:
     """Cells on FSC-A/SSC-A: a Gaussian mixture whose low-FSC components are debris.
 
@@ -516,7 +521,8 @@ def scatter_population(
     the heaviest component's (the main cell population). The gate is the convex hull of the
     kept components' ellipses at the chi-square ``coverage`` quantile, cut between each debris
     component and the kept component nearest to it at the density minimum along their
-    discriminant direction; then mapped back to data units as a polygon.
+    discriminant direction; then mapped back to data units as a polygon. ``where`` selects the
+    parent population in whole columns (the same fit as on a copy of it).
     """
     from scipy.spatial import ConvexHull
 
@@ -525,6 +531,8 @@ def scatter_population(
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     ok = np.isfinite(x) & np.isfinite(y)
+    if where is not None:
+        ok &= where
     rng = np.random.default_rng(seed)
     fit = _fit_rows(ok, fit_events, rng, minimum=max(_MIN_EVENTS, 10 * components))
     if fit is None:
