@@ -7,13 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cytorelease.flow.gating.placement import (
-    control_percentile,
-    density_valley,
-    kde_on_grid,
-    scatter_population,
-    singlet_band,
-)
+from cytorelease.flow.gating.placement import control_percentile, density_valley, kde_on_grid
+from cytorelease.flow.gating.placement_scatter import scatter_population
+from cytorelease.flow.gating.placement_singlet import singlet_band
 from cytorelease.flow.qc import time_qc
 
 

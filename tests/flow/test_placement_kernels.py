@@ -97,7 +97,7 @@ def test_segments_are_searchsorted_segments(times: list[float], segments: int, w
 @settings(max_examples=100, deadline=None)
 @given(pairs=st.lists(st.tuples(st.integers(0, 9), st.integers(-20, 20).map(lambda v: v / 4))))
 def test_grouped_medians_are_numpy_medians(pairs: list[tuple[int, float]]) -> None:
-    from cytorelease.flow.gating.placement import _grouped_medians
+    from cytorelease.flow.gating.placement_singlet import _grouped_medians
 
     groups = np.array([g for g, _ in pairs], dtype=np.int64)
     values = np.array([v for _, v in pairs], dtype=np.float64)
@@ -156,7 +156,8 @@ def test_range_kernel_is_the_half_open_comparison(
 
 
 def test_scatter_and_singlet_fits_over_masked_columns_equal_fits_on_copies() -> None:
-    from cytorelease.flow.gating.placement import scatter_population, singlet_band
+    from cytorelease.flow.gating.placement_scatter import scatter_population
+    from cytorelease.flow.gating.placement_singlet import singlet_band
 
     rng = np.random.default_rng(12)
     n = 40_000

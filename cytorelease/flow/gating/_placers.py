@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from cytorelease.flow.gating import placement
+from cytorelease.flow.gating import placement, placement_scatter, placement_singlet
 from cytorelease.flow.gating.dimensions import Dimension, EventSource
 from cytorelease.flow.gating.gates import (
     BooleanGate,
@@ -152,7 +152,7 @@ def _place_control_percentile(spec: ControlPercentileGateSpec, ctx: PlacementCon
 
 
 def _place_singlet_band(spec: SingletBandGateSpec, ctx: PlacementContext) -> PlacedGate:
-    band = placement.singlet_band(
+    band = placement_singlet.singlet_band(
         ctx.dimensions[spec.area].values(ctx.source),  # whole columns, no copies
         ctx.dimensions[spec.height].values(ctx.source),
         where=ctx.parent_mask,
@@ -178,7 +178,7 @@ def _place_singlet_band(spec: SingletBandGateSpec, ctx: PlacementContext) -> Pla
 
 
 def _place_scatter_cluster(spec: ScatterClusterGateSpec, ctx: PlacementContext) -> PlacedGate:
-    found = placement.scatter_population(
+    found = placement_scatter.scatter_population(
         ctx.dimensions[spec.x].values(ctx.source),  # whole columns, no copies
         ctx.dimensions[spec.y].values(ctx.source),
         where=ctx.parent_mask,
