@@ -107,6 +107,8 @@ def _render(result: ElisaResult, written: list[Path]) -> None:
         ["check", "result", "detail"],
         [[c.name, "pass" if c.passed else "FAIL", c.detail] for c in result.checks],
     )
+    for note in result.notes:
+        out.print(f"note: {note}")
     for m in result.measurements:
         shown = (
             m.details.get("reason", "") if m.value is None else f"{m.value:.{decimals}f} {m.unit}"

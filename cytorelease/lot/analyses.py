@@ -199,6 +199,7 @@ def run_elisa(lot_dir: Path, manifest: LotManifest) -> AnalysisOutcome:
             {"title": f"IFN-gamma standard curve ({definition.id})", "svg": curve_svg(result)}
         ],
         summary={k: summary[k] for k in ("curve", "acceptance", "working_range", "samples")},
+        flags=list(result.notes),
         reason=f"acceptance failed: {', '.join(failed)}" if failed else None,
     )
 

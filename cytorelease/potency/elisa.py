@@ -111,6 +111,7 @@ class ElisaResult:
     measurements: tuple[Measurement, ...]
     relative: RelativePotencyResult | None = None
     blank_ods: tuple[float, ...] = field(default_factory=tuple)
+    notes: tuple[str, ...] = ()  # what the reader must know that no check decides
 
     @property
     def passed(self) -> bool:
@@ -131,6 +132,7 @@ class ElisaResult:
             "standards": [s.to_dict() for s in self.standards],
             "samples": [s.to_dict() for s in self.samples],
             "relative_potency": self.relative.to_dict() if self.relative else None,
+            "notes": list(self.notes),
             "measurements": [m.to_dict() for m in self.measurements],
             "inputs": {
                 "plate": {
@@ -218,6 +220,13 @@ def analyse_elisa(
         )
     passed = all(c.passed for c in checks)
     measurements = _measurements(samples, relative, passed, checks, loaded, export, lloq)
+    notes = []
+    if reading.wavelength_nm is None and assay.read.wavelength_nm is not None:
+        # a bare grid is accepted as the wavelength asked for; the record says it was assumed
+        notes.append(
+            f"the export does not state the wavelength of reading {reading.describe()}; taken "
+            f"as the assay's {assay.read.wavelength_nm:g} nm"
+        )
     return ElisaResult(
         plate=export,
         reading=reading,
@@ -231,6 +240,7 @@ def analyse_elisa(
         measurements=measurements,
         relative=relative,
         blank_ods=tuple(numeric(blank_wells)),
+        notes=tuple(notes),
     )
 
 

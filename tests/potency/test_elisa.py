@@ -148,3 +148,25 @@ def test_wavelength_the_assay_asks_for_must_be_in_the_file() -> None:
     path = shared_path("plate", "MD_SMP_absorbance_endpoint_partial_plate_example01.txt")
     with pytest.raises(InputError, match="no reading matches 450 nm"):
         analyse_elisa(path, ASSAY)
+
+
+def test_a_grid_without_a_wavelength_is_taken_as_the_assays_and_says_so(
+    example_plate: Path, tmp_path: Path
+) -> None:
+    """A bare grid does not state its wavelength: it is accepted as the one the assay reads,
+    and the result carries a note saying the wavelength was assumed, not read."""
+    lines = example_plate.read_text(encoding="utf-8").splitlines()
+    assert any(line.startswith("Wavelength,450") for line in lines)
+    bare = tmp_path / "bare.csv"
+    bare.write_text(
+        "\n".join(line for line in lines if not line.startswith(("Wavelength", "450 nm"))) + "\n",
+        encoding="utf-8",
+    )
+    stated = analyse_elisa(example_plate, ASSAY)
+    assumed = analyse_elisa(bare, ASSAY)
+    assert stated.notes == () and stated.to_dict()["notes"] == []
+    (note,) = assumed.notes
+    assert "does not state the wavelength" in note and "taken as the assay's 450 nm" in note
+    assert _measurement(assumed, "potency.ifng_pg_ml").value == (
+        _measurement(stated, "potency.ifng_pg_ml").value
+    )
