@@ -1,4 +1,5 @@
-"""numba kernels of acquisition QC: events to time segments, and per-segment medians."""
+"""numba kernels of acquisition QC: events to time segments, per-segment medians, and counts of
+events at a channel's ceiling."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import math
 import numpy as np
 from numba import njit, prange
 
-__all__ = ["segment_medians", "time_segments"]
+__all__ = ["count_at_or_above", "segment_medians", "time_segments"]
+
+_CHUNKS = 16  # row blocks counted in parallel
 
 
 @njit(cache=True, parallel=True)
@@ -58,3 +61,19 @@ def segment_medians(values: np.ndarray, segment: np.ndarray, segments: int) -> n
         if starts[s + 1] > starts[s]:
             medians[s] = np.median(grouped[starts[s] : starts[s + 1]])
     return medians
+
+
+@njit(cache=True, parallel=True)
+def count_at_or_above(events: np.ndarray, columns: np.ndarray, ceilings: np.ndarray) -> np.ndarray:
+    """For each ``columns[j]``, how many rows of ``events`` hold a value >= ``ceilings[j]``
+    (NaN never counts): one pass over the rows, not a temporary per channel."""
+    n = events.shape[0]
+    m = columns.shape[0]
+    partial = np.zeros((_CHUNKS, m), dtype=np.int64)
+    size = (n + _CHUNKS - 1) // _CHUNKS
+    for chunk in prange(_CHUNKS):
+        for k in range(chunk * size, min(n, (chunk + 1) * size)):
+            for j in range(m):
+                if events[k, columns[j]] >= ceilings[j]:
+                    partial[chunk, j] += 1
+    return partial.sum(axis=0)

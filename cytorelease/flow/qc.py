@@ -21,7 +21,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cytorelease.flow._segment_kernel import segment_medians, time_segments
+from cytorelease.flow._segment_kernel import (
+    count_at_or_above,
+    segment_medians,
+    time_segments,
+)
 from cytorelease.flow.sample import Sample
 
 __all__ = ["Saturation", "TimeQC", "saturation", "time_qc"]
@@ -171,10 +175,12 @@ class Saturation:
 def saturation(sample: Sample, channels: Iterable[int]) -> list[Saturation]:
     """Saturated events of each channel (by index), on the values as stored: an integer
     channel's top code is $PnR - 1; float data written by the same instruments clip there too."""
-    found = []
-    for index in channels:
-        channel = sample.channels[index]
-        ceiling = float(channel.range) - 1.0
-        events = int(np.count_nonzero(sample.events[:, index] >= ceiling))
-        found.append(Saturation(channel.name, channel.label, ceiling, events, sample.event_count))
-    return found
+    indices = np.array(list(channels), dtype=np.int64)
+    ceilings = np.array([float(sample.channels[i].range) - 1.0 for i in indices])
+    counts = count_at_or_above(sample.events, indices, ceilings)
+    return [
+        Saturation(c.name, c.label, float(ceiling), int(events), sample.event_count)
+        for c, ceiling, events in zip(
+            (sample.channels[i] for i in indices), ceilings, counts, strict=True
+        )
+    ]

@@ -171,3 +171,18 @@ def test_scatter_and_singlet_fits_over_masked_columns_equal_fits_on_copies() -> 
     assert scatter_population(area, side, where=where) == scatter_population(
         area[where], side[where]
     )
+
+
+def test_ceiling_counts_equal_numpys_comparison() -> None:
+    from cytorelease.flow._segment_kernel import count_at_or_above
+
+    rng = np.random.default_rng(13)
+    events = rng.uniform(0, 1100, (5_001, 4)).astype(np.float32)
+    events[::7, 1] = np.nan
+    events[::11, 2] = np.inf
+    columns = np.array([0, 1, 2, 3, 1], dtype=np.int64)
+    ceilings = np.array([1023.0, 900.0, 1023.0, 0.0, 2000.0])
+    expected = [
+        int(np.count_nonzero(events[:, c] >= t)) for c, t in zip(columns, ceilings, strict=True)
+    ]
+    assert count_at_or_above(events, columns, ceilings).tolist() == expected
