@@ -274,9 +274,9 @@ def gate_sample(
     ]
     saturated = _saturation(template, sample, markers)
     state.flags += _saturation_flags(template, saturated, "")
-    if control is not None and control_pass is not None:
+    if control_pass is not None:
         state.flags += _saturation_flags(
-            template, _saturation(template, control, markers), "control tube: "
+            template, _saturation(template, control_pass.sample, markers), "control tube: "
         )
     template_ref = {"id": template.id, "version": template.version, "sha256": template.sha256}
     measurements = template_measurements(
