@@ -13,7 +13,14 @@ cq         float   quantification cycle; NaN when undetermined (no amplification
 call       str     the instrument's call as exported (Pass, Fail, OK, Amp, ...) or ""
 excluded   bool    the export marks the well unusable (Biomark Fail, QuantStudio Omit)
 quantity   float   copies per reaction for standards when the export carries it, else NaN
+run        str     the run (RDML run id) or plate the row belongs to; "" when the export has
+                   one run and does not name it
+cq_source  str     ``export`` (the instrument's Cq) or ``computed`` (determined here from the
+                   export's amplification curves)
 ========== ======= ==================================================================
+
+An export can hold several runs (an RDML file with two experiments): :func:`select_run` keeps
+one of them and refuses to guess which.
 
 Digital PCR tables add ``partitions`` (accepted), ``positives`` (both float, NaN when not
 exported), ``volume_nl`` (volume of one partition in nL, NaN when the export does not let it be
@@ -27,16 +34,21 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cytorelease.errors import InputError
+
 if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = [
     "DPCR_COLUMNS",
     "QPCR_COLUMNS",
+    "CqSource",
     "ExportFormat",
     "QpcrExport",
     "Task",
     "make_table",
+    "run_names",
+    "select_run",
     "table_from_columns",
 ]
 
@@ -60,6 +72,11 @@ class Task(StrEnum):
     EMPTY = "empty"
 
 
+class CqSource(StrEnum):
+    EXPORT = "export"  # the instrument's own Cq, as exported
+    COMPUTED = "computed"  # determined by cytorelease from the export's amplification curves
+
+
 QPCR_COLUMNS: tuple[str, ...] = (
     "well",
     "sample",
@@ -69,6 +86,8 @@ QPCR_COLUMNS: tuple[str, ...] = (
     "call",
     "excluded",
     "quantity",
+    "run",
+    "cq_source",
 )
 DPCR_COLUMNS: tuple[str, ...] = (
     *QPCR_COLUMNS,
@@ -78,14 +97,15 @@ DPCR_COLUMNS: tuple[str, ...] = (
     "concentration",
 )
 
-_TEXT = ("well", "sample", "target", "task", "call")
+_TEXT = ("well", "sample", "target", "task", "call", "run", "cq_source")
 _FLOAT = ("cq", "quantity", "partitions", "positives", "volume_nl", "concentration")
 
 
 def make_table(rows: list[dict[str, Any]], *, digital: bool) -> pd.DataFrame:
     """A tidy table with every documented column, in order, with its dtype.
 
-    Missing keys become "" (text), NaN (numbers) or False (``excluded``).
+    Missing keys become "" (text), NaN (numbers) or False (``excluded``); a missing
+    ``cq_source`` is ``export``.
     """
     import numpy as np
     import pandas as pd
@@ -93,7 +113,9 @@ def make_table(rows: list[dict[str, Any]], *, digital: bool) -> pd.DataFrame:
     columns = DPCR_COLUMNS if digital else QPCR_COLUMNS
     data: dict[str, Any] = {}
     for name in columns:
-        if name in _TEXT:
+        if name == "cq_source":
+            data[name] = [str(r.get(name) or CqSource.EXPORT) for r in rows]
+        elif name in _TEXT:
             data[name] = [str(r.get(name) or "") for r in rows]
         elif name == "excluded":
             data[name] = np.fromiter((bool(r.get(name, False)) for r in rows), bool, len(rows))
@@ -115,7 +137,9 @@ def table_from_columns(columns: dict[str, Any], n: int, *, digital: bool) -> pd.
     data: dict[str, Any] = {}
     for name in names:
         value = columns.get(name)
-        if name in _TEXT:
+        if name == "cq_source" and value is None:
+            data[name] = np.full(n, CqSource.EXPORT.value, dtype=object)
+        elif name in _TEXT:
             data[name] = (
                 np.full(n, "", dtype=object) if value is None else np.asarray(value, object)
             )
@@ -124,6 +148,46 @@ def table_from_columns(columns: dict[str, Any], n: int, *, digital: bool) -> pd.
         else:
             data[name] = np.full(n, np.nan) if value is None else np.asarray(value, np.float64)
     return pd.DataFrame(data, columns=list(names))
+
+
+def run_names(table: pd.DataFrame) -> list[str]:
+    """The runs of a table in the order they first appear ("" = one unnamed run)."""
+    if "run" not in table or table.empty:
+        return []
+    return [str(r) for r in table["run"].drop_duplicates().tolist()]
+
+
+def _listing(runs: list[str]) -> str:
+    return ", ".join(repr(r) for r in runs)
+
+
+def select_run(table: pd.DataFrame, run: str | None, *, path: str | Path | None) -> pd.DataFrame:
+    """The rows of one run of the export.
+
+    ``run=None`` is accepted only when the table holds a single run (named or not): an export
+    with several runs is refused with their names, since pooling them would mix two plates'
+    standards, thresholds and controls into one analysis. A named run the export does not hold
+    is refused, and so is a name given for an export that names no run (it cannot be checked).
+    """
+    runs = run_names(table)
+    if run is None:
+        if len(runs) > 1:
+            raise InputError(
+                f"the export holds {len(runs)} runs ({_listing(runs)}); one analysis reads one run",
+                path=path,
+                hint="name one with --run (lot.yaml: inputs.qpcr.run)",
+            )
+        return table
+    if run not in runs or run == "":
+        held = (
+            "the export does not name its run"
+            if runs == [""]
+            else f"runs in the export: {_listing(runs) or 'none'}"
+        )
+        raise InputError(f"run {run!r} is not in the export ({held})", path=path)
+    if len(runs) == 1:
+        return table
+    return table[table["run"] == run].reset_index(drop=True)
 
 
 @dataclass(frozen=True)
@@ -137,6 +201,18 @@ class QpcrExport:
     sha256: str
     digital: bool
     metadata: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def runs(self) -> list[str]:
+        """The export's runs in order of appearance (``[""]``: one run the export does not name)."""
+        return run_names(self.table)
+
+    def for_run(self, run: str | None) -> QpcrExport:
+        """This export reduced to one run (see :func:`select_run`); ``self`` when it has one."""
+        from dataclasses import replace
+
+        table = select_run(self.table, run, path=self.path)
+        return self if table is self.table else replace(self, table=table)
 
     def rows(self) -> list[dict[str, Any]]:
         """The table as JSON-ready dicts (NaN becomes None) with the documented keys."""
