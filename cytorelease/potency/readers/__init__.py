@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Callable
 from pathlib import Path
 
@@ -75,6 +76,13 @@ def read_plate(path: str | Path, *, format: PlateFormat | str | None = None) -> 
         raise InputError("is a folder, not a plate-reader export", path=path) from None
     if not data.strip():
         raise InputError("the file is empty", path=path)
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) and len(data) % 2:
+        # UTF-16 text is whole 2-byte units; an odd count is a copy cut short
+        raise InputError(
+            f"UTF-16 text of {len(data):,} bytes, an odd number: the file is cut short "
+            "(truncated copy?)",
+            path=path,
+        )
     chosen = PlateFormat(format) if format else sniff_format(data)
     if chosen is None:
         raise InputError(

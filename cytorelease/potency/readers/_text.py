@@ -10,7 +10,8 @@ __all__ = ["decode_text", "split_cells"]
 def decode_text(data: bytes) -> str:
     """The text of an export, whatever of the usual encodings the instrument software chose."""
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return data.decode("utf-16")
+        # a head cut for sniffing may end inside a 2-byte unit; read_plate refuses such files
+        return data.decode("utf-16", errors="replace")
     if data.startswith(codecs.BOM_UTF8):
         return data[len(codecs.BOM_UTF8) :].decode("utf-8", errors="replace")
     # UTF-16 without a BOM: every other byte of ASCII text is NUL

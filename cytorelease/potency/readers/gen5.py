@@ -88,6 +88,14 @@ def read_gen5(data: bytes, *, path: str, sha256: str) -> PlateExport:
                     path=path,
                 )
             grids, index = _read_grid(lines, index + 1, key, wells)
+            if index >= len(lines) and not text.endswith(("\n", "\r")):
+                # Gen5 ends every line with a line break: a grid running into the end of the
+                # file without one was cut, and its last value may be cut mid-number
+                raise InputError(
+                    f"line {len(lines)}: the file ends inside the {key!r} plate grid without "
+                    "a line break (truncated copy?)",
+                    path=path,
+                )
             for label, (values, flags) in grids.items():
                 if key in _LAYOUT_TITLES:
                     if label == "Well ID":

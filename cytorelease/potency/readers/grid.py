@@ -27,7 +27,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import zipfile
 from dataclasses import dataclass
 
 from cytorelease.errors import InputError
@@ -108,21 +107,24 @@ def rows_from_csv(text: str, *, path: str | None = None) -> list[list[str]]:
 
 
 def rows_from_xlsx(data: bytes, path: str) -> list[tuple[str, list[list[str]]]]:
-    """Every sheet of a workbook: (sheet name, its rows as text)."""
-    from openpyxl import load_workbook
+    """Every sheet of a workbook: (sheet name, its rows as text).
 
-    try:
-        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, OSError, KeyError, ValueError) as exc:
-        raise InputError(f"unreadable xlsx workbook: {exc}", path=path) from None
+    Opened through the qPCR readers' guard: a workbook whose members would inflate beyond its
+    limits is refused before anything is inflated, and damage found while the (lazily read)
+    sheets are parsed is one InputError, never a traceback.
+    """
+    from pathlib import Path
+
+    from cytorelease.qpcr.readers._xlsx_table import open_workbook
+
     sheets = []
-    for sheet in book.worksheets:
-        rows = [
-            ["" if v is None else _cell_text(v) for v in row]
-            for row in sheet.iter_rows(values_only=True)
-        ]
-        sheets.append((str(sheet.title), rows))
-    book.close()
+    with open_workbook(data, Path(path)) as book:
+        for sheet in book.worksheets:
+            rows = [
+                ["" if v is None else _cell_text(v) for v in row]
+                for row in sheet.iter_rows(values_only=True)
+            ]
+            sheets.append((str(sheet.title), rows))
     return sheets
 
 
@@ -334,12 +336,34 @@ def _metadata(rows: list[list[str]]) -> dict[str, str]:
     return found
 
 
+def _refuse_cut_last_row(rows: list[list[str]], path: str) -> None:
+    """A file without a final line break may have been cut: its last line, when it is a grid
+    row, must reach the grid's last column (the rule the qPCR text readers apply)."""
+    last = next((i for i in range(len(rows) - 1, -1, -1) if any(rows[i])), None)
+    if last is None or len(rows[last][0]) != 1 or not rows[last][0].isalpha():
+        return
+    for index in range(last - 1, max(last - 17, -1), -1):
+        header = _header_columns(rows[index])
+        if header is not None:
+            needed = header[1][-1][0] + 1
+            if len(rows[last]) < needed:
+                raise InputError(
+                    f"line {last + 1}: the last plate row has {len(rows[last])} cells, its "
+                    f"grid {needed}, and the file ends without a line break (truncated copy?)",
+                    path=path,
+                )
+            return
+
+
 def read_grid(data: bytes, *, path: str, sha256: str) -> PlateExport:
     """Every numeric grid in a CSV or xlsx file, one reading each."""
     if data.startswith(b"PK\x03\x04"):
         sections = rows_from_xlsx(data, path)
     else:
-        sections = [("", rows_from_csv(decode_text(data), path=path))]
+        text = decode_text(data)
+        sections = [("", rows_from_csv(text, path=path))]
+        if not text.endswith(("\n", "\r")):
+            _refuse_cut_last_row(sections[0][1], path)
     grids = [grid for sheet, rows in sections for grid in find_grids(rows, sheet=sheet)]
     if not grids:  # only then: a labelled grid is the surer reading of a file
         grids = [grid for sheet, rows in sections for grid in find_bare_grids(rows, sheet=sheet)]

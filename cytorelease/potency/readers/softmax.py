@@ -222,7 +222,7 @@ def _reading(
     return PlateReading(header.name, label, kind, wavelength, header.wells, values, flags)
 
 
-def _blocks(text: str) -> list[list[tuple[int, str]]]:
+def _blocks(text: str, path: str) -> list[list[tuple[int, str]]]:
     blocks: list[list[tuple[int, str]]] = []
     current: list[tuple[int, str]] | None = None
     for number, line in enumerate(text.splitlines(), start=1):
@@ -235,6 +235,15 @@ def _blocks(text: str) -> list[list[tuple[int, str]]]:
             current = None
         else:
             current.append((number, line))
+    if current is not None:
+        # every block the software writes ends with ~End: the file stops inside this one
+        line_no, first = current[0]
+        name = (split_cells(first)[1:2] or [""])[0]
+        raise InputError(
+            f"line {line_no}: plate block {name!r} has no '{_BLOCK_END}' line before the end "
+            "of the file (truncated copy?)",
+            path=path,
+        )
     return blocks
 
 
@@ -245,7 +254,7 @@ def read_softmax(data: bytes, *, path: str, sha256: str) -> PlateExport:
         raise InputError("not a SoftMax Pro text export (no '##BLOCKS=' first line)", path=path)
     readings: list[PlateReading] = []
     refused: InputError | None = None
-    for block in _blocks(text):
+    for block in _blocks(text, path):
         line_no, first = block[0]
         cells = split_cells(first)
         if len(cells) > 4 and cells[4] != "Endpoint":
