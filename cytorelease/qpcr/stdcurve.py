@@ -4,7 +4,9 @@ Efficiency E = 10^(-1/slope) - 1 (MIQE; slope -3.32 is 100%). Unknowns are read 
 inverse prediction: log10(copies) = (mean Cq - intercept) / slope, with the classical
 calibration interval (Draper & Smith): the standard error of x0 for the mean of m replicate
 Cqs is s/|slope| x sqrt(1/m + 1/n + (ybar0 - ybar)^2 / (slope^2 Sxx)), t with n-2 degrees of
-freedom.
+freedom. :meth:`StandardCurve.calibration_interval` gives the exact inverse-regression
+(Fieller) interval instead, which stays correct far from the standards' centre and says when the
+fit cannot bound x0 at all.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import numpy as np
 
 from cytorelease.errors import AssayError
 
-__all__ = ["InversePrediction", "StandardCurve", "fit_standard_curve"]
+__all__ = ["CalibrationInterval", "InversePrediction", "StandardCurve", "fit_standard_curve"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +26,16 @@ class InversePrediction:
     copies: float
     low: float
     high: float
+
+
+@dataclass(frozen=True, slots=True)
+class CalibrationInterval:
+    """Copies for a mean Cq and its interval; ``bounded`` False when the fit cannot bound it."""
+
+    copies: float
+    low: float
+    high: float
+    bounded: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +81,42 @@ class StandardCurve:
         )
         t = float(student_t.ppf(0.5 + confidence / 2, max(self.n - 2, 1)))
         return InversePrediction(10.0**x0, 10.0 ** (x0 - t * se), 10.0 ** (x0 + t * se))
+
+    def calibration_interval(
+        self, cqs: np.ndarray, confidence: float = 0.95
+    ) -> CalibrationInterval:
+        """Copies for the mean of ``m`` replicate Cqs, with the Fieller calibration interval.
+
+        The interval holds every log10(copies) x whose prediction interval for a mean of m new
+        Cqs contains the observed mean y0 (Draper & Smith, "Applied Regression Analysis",
+        3rd ed., section 3.2; Fieller's theorem): with g = t^2 s^2 / (b^2 Sxx), x^ = (y0 - a)/b,
+        x^ - xbar = d, its ends are xbar + (d +/- t s/|b| sqrt(d^2/Sxx + (1 - g)(1/m + 1/n)))
+        / (1 - g), t with n - 2 degrees of freedom. When g >= 1 the slope is not significantly
+        different from zero at this confidence and the set is unbounded: ``bounded`` is False
+        and the ends are NaN.
+        """
+        from scipy.stats import t as student_t
+
+        cqs = np.asarray(cqs, np.float64)
+        cqs = cqs[np.isfinite(cqs)]
+        if cqs.size == 0:
+            return CalibrationInterval(math.nan, math.nan, math.nan, bounded=False)
+        y0 = float(cqs.mean())
+        x_hat = (y0 - self.intercept) / self.slope
+        t = float(student_t.ppf(0.5 + confidence / 2, max(self.n - 2, 1)))
+        g = (t * self.residual_sd) ** 2 / (self.slope**2 * self.sxx)
+        if g >= 1.0:
+            return CalibrationInterval(10.0**x_hat, math.nan, math.nan, bounded=False)
+        d = x_hat - self.x_mean
+        half = (
+            t
+            * self.residual_sd
+            / abs(self.slope)
+            * math.sqrt(d**2 / self.sxx + (1.0 - g) * (1.0 / cqs.size + 1.0 / self.n))
+        )
+        low = self.x_mean + (d - half) / (1.0 - g)
+        high = self.x_mean + (d + half) / (1.0 - g)
+        return CalibrationInterval(10.0**x_hat, 10.0**low, 10.0**high, bounded=True)
 
     def to_dict(self) -> dict[str, object]:
         return {

@@ -39,6 +39,8 @@ from cytorelease.errors import InputError
 if TYPE_CHECKING:
     import pandas as pd
 
+    from cytorelease.qpcr.instrument_curve import InstrumentCurve
+
 __all__ = [
     "DPCR_COLUMNS",
     "QPCR_COLUMNS",
@@ -201,6 +203,8 @@ class QpcrExport:
     sha256: str
     digital: bool
     metadata: dict[str, str] = field(default_factory=dict)
+    # target -> the curve the instrument's software fitted, when the export states it
+    instrument_curves: dict[str, InstrumentCurve] = field(default_factory=dict)
 
     @property
     def runs(self) -> list[str]:
@@ -221,6 +225,7 @@ class QpcrExport:
         keep = ["well", "sample", "target", "task", "cq", "call"]
         if self.digital:
             keep += ["partitions", "positives", "concentration"]
+        keep.append("quantity")  # standards' copies per reaction; None for other wells
         out: list[dict[str, Any]] = []
         for record in self.table[keep].to_dict("records"):
             for key, value in record.items():

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from cytorelease.errors import InputError
+from cytorelease.qpcr.instrument_curve import InstrumentCurve, collect_instrument_curves
 from cytorelease.qpcr.readers._text import decode, header_key, parse_float, split_rows, strip_bom
 from cytorelease.qpcr.table import ExportFormat, QpcrExport, Task, make_table
 
@@ -49,6 +50,14 @@ _RESULT_SHEETS = ("Results", "Primary_result")
 # "Well Position" alone in the Primary Analysis export.
 _HEADER_FIRST = ("Well", "Well Position")
 _POSITION = re.compile(r"^[A-Za-z]{1,2}\d{1,3}$")
+# The instrument's own standard curve, repeated on every row of a target: Results in the text
+# export ("R(superscript 2)"), the "Standard Curve Result" sheet in Design & Analysis ("R2").
+_CURVE_NAMES = {
+    "slope": ("slope",),
+    "intercept": ("y-intercept", "yintercept"),
+    "r_squared": ("r(superscript2)", "r2", "r^2", "rsquared"),
+    "efficiency_pct": ("efficiency", "efficiency(%)", "efficiency%"),
+}
 
 
 def sniff(head: bytes) -> bool:
@@ -130,6 +139,37 @@ def _record(row: Sequence[Any], cols: dict[str, int], path: Path, where: str) ->
     }
 
 
+def _instrument_curves(
+    header: Sequence[Any], body: Sequence[Sequence[Any]], path: Path, where: str
+) -> list[InstrumentCurve]:
+    """The curve each row states (see :mod:`cytorelease.qpcr.instrument_curve`); [] without."""
+    keys = [header_key(str(h)) if h is not None else "" for h in header]
+    index = {
+        name: next((keys.index(k) for k in spellings if k in keys), None)
+        for name, spellings in {**_CURVE_NAMES, "target": _NAMES["target"]}.items()
+    }
+    if index["slope"] is None or index["target"] is None:
+        return []
+    found: list[InstrumentCurve] = []
+    for number, row in enumerate(body, start=1):
+        if not any(str(c).strip() for c in row if c is not None):
+            continue
+        values: dict[str, float] = {}
+        for name in _CURVE_NAMES:
+            column = index[name]
+            cell = row[column] if column is not None and column < len(row) else None
+            try:
+                values[name] = parse_float(cell)
+            except ValueError:
+                raise InputError(
+                    f"{where} row {number}: {name.replace('_', ' ')} {cell!r} is not a number",
+                    path=path,
+                ) from None
+        target = str(row[index["target"]] or "").strip() if index["target"] < len(row) else ""
+        found.append(InstrumentCurve(target=target, **values))
+    return found
+
+
 def _read_text(data: bytes, path: Path, sha256: str) -> QpcrExport:
     text = decode(data)
     lines = text.splitlines()
@@ -162,6 +202,7 @@ def _read_text(data: bytes, path: Path, sha256: str) -> QpcrExport:
         for n, row in enumerate(body, start=start + 3)
         if any(c.strip() for c in row)
     ]
+    curves = _instrument_curves(header, body, path, "[Results]")
     return QpcrExport(
         format=FORMAT,
         instrument=metadata.get("Instrument Type", "QuantStudio"),
@@ -170,6 +211,7 @@ def _read_text(data: bytes, path: Path, sha256: str) -> QpcrExport:
         sha256=sha256,
         digital=False,
         metadata=metadata,
+        instrument_curves=collect_instrument_curves(curves, path),
     )
 
 
@@ -199,7 +241,7 @@ def _read_xlsx(data: bytes, path: Path, sha256: str) -> QpcrExport:
     from cytorelease.qpcr.readers._xlsx_table import open_workbook
 
     with open_workbook(data, path) as book:
-        metadata, rows = _xlsx_rows(book, path)
+        metadata, rows, curves = _xlsx_rows(book, path)
     return QpcrExport(
         format=FORMAT,
         instrument=metadata.get("Instrument Type", "QuantStudio"),
@@ -208,10 +250,13 @@ def _read_xlsx(data: bytes, path: Path, sha256: str) -> QpcrExport:
         sha256=sha256,
         digital=False,
         metadata=metadata,
+        instrument_curves=collect_instrument_curves(curves, path),
     )
 
 
-def _xlsx_rows(book: Any, path: Path) -> tuple[dict[str, str], list[dict[str, Any]]]:
+def _xlsx_rows(
+    book: Any, path: Path
+) -> tuple[dict[str, str], list[dict[str, Any]], list[InstrumentCurve]]:
     sheet = next((name for name in _RESULT_SHEETS if name in book.sheetnames), None)
     if sheet is None:
         raise InputError(
@@ -227,13 +272,15 @@ def _xlsx_rows(book: Any, path: Path) -> tuple[dict[str, str], list[dict[str, An
         )
     cols = _column_indexes(header, path, body)
     rows = [_record(r, cols, path, f"Results row {i}") for i, r in enumerate(body, start=1)]
+    curves = _instrument_curves(header, body, path, f"the '{sheet}' sheet")
     if "Standard Curve Result" in book.sheetnames:
         _, sc_header, sc_body = _sheet_table(book["Standard Curve Result"])
         quantities = _standard_quantities(sc_header, sc_body)
         for row in rows:
             if row["task"] is Task.STANDARD and math.isnan(row["quantity"]):
                 row["quantity"] = quantities.get((row["well"], row["target"]), math.nan)
-    return metadata, rows
+        curves += _instrument_curves(sc_header, sc_body, path, "the 'Standard Curve Result' sheet")
+    return metadata, rows, curves
 
 
 def _standard_quantities(
