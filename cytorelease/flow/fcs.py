@@ -193,6 +193,14 @@ def _walk(buffer: np.ndarray, path: Path) -> Iterator[_Dataset]:
         if next_offset <= 0:
             return
         next_base = base + next_offset
+        if next_base <= header.text_end:
+            # the next data set must start past this one's TEXT: otherwise a few bytes could
+            # chain thousands of data sets that each re-read the same TEXT
+            raise InputError(
+                f"$NEXTDATA of data set {index} is {next_offset:,}: it points to byte "
+                f"{next_base:,}, inside that data set's own HEADER/TEXT (bytes {base:,}-"
+                f"{header.text_end:,})"
+            )
         if next_base + HEADER_LENGTH > buffer.size:
             warnings.warn(
                 f"{path}: $NEXTDATA of data set {index} points to byte {next_base:,}, beyond the "
@@ -230,9 +238,10 @@ def _locate_data(
         return _locate_delimited_data(item, layout, buffer, path)
     file_size = buffer.size
     per_event = layout.bytes_per_event
-    total = keyword_int(item.keywords, "$TOT", default=-1)
+    total = _event_total(item)
     expected = total * per_event if total >= 0 else None
     if expected == 0:
+        _check_empty_data(item, per_event)
         return 0, 0, 0
     start, end = _choose_offsets(item, expected, path, file_size)
     length = end - start + 1
@@ -249,20 +258,23 @@ def _locate_data(
         )
         raise InputError(
             f"DATA segment (bytes {start:,}-{end:,}) holds {length:,} bytes but $TOT "
-            f"{total:,} events x {per_event} bytes per event ($PAR {layout.channel_count}) "
+            f"{total:,} events x {per_event:,} bytes per event ($PAR {layout.channel_count}) "
             f"need {expected:,}; $TOT, $PAR/$PnB or the DATA offsets are wrong{packed}"
         )
     needed_end = start + (expected if expected is not None else length) - 1
     if needed_end >= file_size or start >= file_size:
+        held = max(0, file_size - start)
         raise InputError(
             f"DATA segment ends at byte {max(end, needed_end):,} but the file has "
-            f"{file_size:,} bytes (truncated copy?)"
+            f"{file_size:,} bytes (truncated copy?): $TOT {total:,} events x {per_event:,} bytes "
+            f"per event need {length if expected is None else expected:,} bytes from byte "
+            f"{start:,}, the file holds {held:,}"
         )
     if extra:
         warnings.warn(
             FCSOffsetWarning(
                 f"{path}: DATA segment bytes {start:,}-{end:,} hold {length:,} bytes, {extra} more "
-                f"than {total:,} events x {per_event} bytes; the DATA end offset should be "
+                f"than {total:,} events x {per_event:,} bytes; the DATA end offset should be "
                 f"{end - extra - item.header.base:,}: reading {total:,} events from byte "
                 f"{start:,}"
             ),
@@ -271,13 +283,47 @@ def _locate_data(
     return start, total * per_event, total
 
 
+def _event_total(item: _Dataset) -> int:
+    """$TOT, or -1 when the TEXT has none (FCS 2.0 did not require it)."""
+    total = keyword_int(item.keywords, "$TOT", default=-1)
+    if total < 0 and item.keywords.get("$TOT", "").strip():
+        raise InputError(f"$TOT is {total:,}: an event count cannot be negative")
+    return total
+
+
+def _check_empty_data(item: _Dataset, per_event: int) -> None:
+    """$TOT 0: the DATA segment must be empty too, or $TOT hides the events it holds.
+
+    Writers mark an empty segment with offsets 0/0 (or leave them out); a one-byte segment
+    (start = end) is the same slip of one the offsets are allowed elsewhere.
+    """
+    offsets = [o for o in (_header_data_offsets(item), _text_data_offsets(item)) if o]
+    for start, end in offsets:
+        length = end - start + 1
+        if start > item.header.base and length > 1:
+            events = f" ({length // per_event:,} events of {per_event} bytes)" if per_event else ""
+            raise InputError(
+                f"$TOT is 0 but the DATA segment (bytes {start:,}-{end:,}) holds {length:,} "
+                f"bytes{events}: $TOT or the DATA offsets are wrong (a copy whose $TOT was "
+                "never written?)"
+            )
+
+
+def _header_data_offsets(item: _Dataset) -> tuple[int, int] | None:
+    header = item.header
+    if header.data_start is None or header.data_end is None:
+        return None
+    return header.data_start, header.data_end
+
+
 def _locate_delimited_data(
     item: _Dataset, layout: DataLayout, buffer: np.ndarray, path: Path
 ) -> tuple[int, int, int]:
     """Free-format ASCII: events vary in length, so the DATA offsets are trusted as written
     and the whole segment is decoded; without $TOT the values counted give the events."""
-    total = keyword_int(item.keywords, "$TOT", default=-1)
+    total = _event_total(item)
     if total == 0:
+        _check_empty_data(item, 0)
         return 0, 0, 0
     start, end = _choose_offsets(item, None, path, buffer.size)
     if end >= buffer.size or start >= buffer.size:

@@ -4,6 +4,7 @@ layout ($DATATYPE/$BYTEORD/$MODE), and the spillover matrix ($SPILLOVER/$SPILL/S
 from __future__ import annotations
 
 import math
+import re
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -12,7 +13,7 @@ import numpy as np
 
 from cytorelease.errors import FCSChannelNameWarning, InputError
 from cytorelease.flow.fcs_data import DataLayout, Datatype, range_mask
-from cytorelease.flow.fcs_text import keyword_float, keyword_int
+from cytorelease.flow.fcs_text import keyword_float, keyword_int, shown
 from cytorelease.flow.sample import Channel, Spill
 
 __all__ = ["SPILL_KEYWORDS", "build_channels", "data_layout", "parse_spill"]
@@ -24,6 +25,11 @@ _LITTLE_ENDIAN = ("1,2,3,4", "1,2", "1")
 _BIG_ENDIAN = ("4,3,2,1", "2,1")
 # Channel.bits of free-format ASCII ($PnB "*"): a value has no fixed number of characters.
 _FREE_FORMAT = 0
+_WIDTH_KEY = re.compile(r"\$P[0-9]+B")
+_RENAMES_SHOWN = 10  # a warning names this many renamed channels, then counts the rest
+# An ASCII width beyond this many digits cannot fit any file; a wide but possible one is
+# refused later, against the DATA segment's real length.
+_MAX_ASCII_DIGITS = 18
 
 
 def data_layout(keywords: Mapping[str, str], channels: tuple[Channel, ...]) -> DataLayout:
@@ -35,6 +41,13 @@ def data_layout(keywords: Mapping[str, str], channels: tuple[Channel, ...]) -> D
             "C and U were deprecated in FCS 3.1"
         )
     raw_type = keywords.get("$DATATYPE", "").strip().upper()
+    if not raw_type:
+        # required in every FCS version; guessing integers (or floats) would decode the
+        # events as the wrong numbers without a word
+        raise InputError(
+            "TEXT lacks the required keyword $DATATYPE (I, F, D or A): how the events are "
+            "stored is unknown, so they cannot be read"
+        )
     try:
         datatype = Datatype(raw_type)
     except ValueError:
@@ -116,11 +129,17 @@ def build_channels(keywords: Mapping[str, str], path: Path | None = None) -> tup
     n_channels = keyword_int(keywords, "$PAR")
     if n_channels < 1:
         raise InputError(f"$PAR is {n_channels}: a data set needs at least one parameter")
+    _check_parameter_count(keywords, n_channels)
     datatype = keywords.get("$DATATYPE", "").strip().upper()
     names = _unique_names(keywords, n_channels, path)
     channels = []
     for index in range(n_channels):
         number = index + 1
+        if f"$P{number}B" not in keywords:
+            raise InputError(
+                f"TEXT lacks $P{number}B ($PAR is {n_channels}): every parameter needs its "
+                "$PnB, the width of its values"
+            )
         if datatype == Datatype.ASCII:
             bits = _ascii_characters(keywords, number)
             widest = 10.0 ** min(bits, 308) if bits != _FREE_FORMAT else float(2**64)
@@ -142,25 +161,44 @@ def build_channels(keywords: Mapping[str, str], path: Path | None = None) -> tup
     return tuple(channels)
 
 
+def _check_parameter_count(keywords: Mapping[str, str], n_channels: int) -> None:
+    """Refuse a $PAR the TEXT cannot describe, before any per-parameter work.
+
+    Every parameter has its own $PnB keyword (required in every FCS version), so a TEXT with
+    fewer $PnB keywords than $PAR is corrupt: without this bound a few hundred bytes claiming
+    $PAR 100000 would cost 100,000 rounds of keyword look-ups (and a warning per channel).
+    """
+    described = sum(1 for key in keywords if _WIDTH_KEY.fullmatch(key))
+    if n_channels > described:
+        raise InputError(
+            f"$PAR is {n_channels:,} but the TEXT segment ({len(keywords):,} keywords) holds "
+            f"$PnB for {described:,} parameter{'s' if described != 1 else ''}: every parameter "
+            "needs its own $PnB (and $PnN, $PnR), so $PAR is wrong or the TEXT is cut short"
+        )
+
+
 def _unique_names(keywords: Mapping[str, str], n_channels: int, path: Path | None) -> list[str]:
     names: list[str] = []
+    taken: set[str] = set()  # a set: one look-up per candidate, not a scan of every name
     renamed: list[str] = []
     for number in range(1, n_channels + 1):
         written = keywords.get(f"$P{number}N", "")
         name = written or f"P{number}"
         candidate, suffix = name, 1
-        while candidate in names:
+        while candidate in taken:
             candidate = f"{name}_P{number}" if suffix == 1 else f"{name}_P{number}_{suffix}"
             suffix += 1
         if candidate != written:
-            renamed.append(f"$P{number}N {written!r} -> {candidate!r}")
+            renamed.append(f"$P{number}N {shown(written)} -> {shown(candidate)}")
         names.append(candidate)
+        taken.add(candidate)
     if renamed:
         where = f"{path}: " if path is not None else ""
+        listed = "; ".join(renamed[:_RENAMES_SHOWN])
+        if len(renamed) > _RENAMES_SHOWN:
+            listed += f"; and {len(renamed) - _RENAMES_SHOWN:,} more"
         warnings.warn(
-            FCSChannelNameWarning(
-                f"{where}empty or duplicate channel names made unique: " + "; ".join(renamed)
-            ),
+            FCSChannelNameWarning(f"{where}empty or duplicate channel names made unique: {listed}"),
             stacklevel=4,
         )
     return names
@@ -172,9 +210,9 @@ def _bits(keywords: Mapping[str, str], number: int, integer: bool) -> int:
     if not integer:
         # F and D have fixed widths; $PnB is informational there.
         return 64 if keywords.get("$DATATYPE", "").strip().upper() == "D" else 32
-    if not text.isdigit() or not 1 <= int(text) <= 64:
+    if not (text.isdecimal() and len(text) <= 2 and 1 <= int(text) <= 64):
         raise InputError(
-            f"{key} is {text!r}: integer data need the number of bits per value (1 to 64; "
+            f"{key} is {shown(text)}: integer data need the number of bits per value (1 to 64; "
             "8, 16, 24, 32, 40, 48, 56 or 64 for whole bytes)"
         )
     return int(text)
@@ -185,9 +223,9 @@ def _ascii_characters(keywords: Mapping[str, str], number: int) -> int:
     text = keywords.get(key, "").strip()
     if text == "*":
         return _FREE_FORMAT
-    if not text.isdigit() or int(text) < 1:
+    if not (text.isdecimal() and len(text) <= _MAX_ASCII_DIGITS and int(text) >= 1):
         raise InputError(
-            f"{key} is {text!r}: ASCII data ($DATATYPE A) need the number of characters per "
+            f"{key} is {shown(text)}: ASCII data ($DATATYPE A) need the number of characters per "
             "value (1 or more), or '*' for values separated by delimiters"
         )
     return int(text)

@@ -20,10 +20,12 @@ __all__ = [
     "keyword_int",
     "parse_header",
     "parse_text",
+    "shown",
 ]
 
 HEADER_LENGTH = 58
 SUPPORTED_VERSIONS = ("2.0", "3.0", "3.1", "3.2")
+_MAX_DIGITS = 40  # 10**40 bytes or events: far past any file; longer values are refused
 _FIELD_NAMES = (
     "TEXT start",
     "TEXT end",
@@ -149,6 +151,10 @@ def keyword_int(keywords: Mapping[str, str], key: str, *, default: int | None = 
             return default
         raise InputError(f"TEXT lacks the required keyword {key}")
     text = value.strip()
+    if len(text) > _MAX_DIGITS:
+        # no count or offset in a file needs this many digits (and int() of thousands of
+        # digits is refused by Python itself): say so instead of converting
+        raise InputError(f"{key} is {shown(text)}: {len(text):,} characters, not a usable number")
     try:
         return int(text)
     except ValueError:
@@ -158,7 +164,15 @@ def keyword_int(keywords: Mapping[str, str], key: str, *, default: int | None = 
             as_float = float("nan")
         if as_float.is_integer():
             return int(as_float)
-        raise InputError(f"{key} is {value!r}, not a whole number") from None
+        raise InputError(f"{key} is {shown(value)}, not a whole number") from None
+
+
+def shown(value: str, limit: int = 40) -> str:
+    """``value`` quoted for a message, cut to ``limit`` characters (a hostile TEXT value can be
+    megabytes long)."""
+    return (
+        repr(value) if len(value) <= limit else f"{value[:limit]!r}... ({len(value):,} characters)"
+    )
 
 
 def keyword_float(keywords: Mapping[str, str], key: str, default: float) -> float | None:
