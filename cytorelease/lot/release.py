@@ -70,7 +70,7 @@ def release_lot(
     ``out`` defaults to ``./<lot id>-release``. Raw files are only read. With a ``trail``, the
     spec load, each analysis, the evaluation and the rendered CoA are appended to it.
     """
-    from cytorelease.report.render import write_coa
+    from cytorelease.report.render import stamp_rendering, write_coa
     from cytorelease.spec.evaluate import evaluate
     from cytorelease.spec.registry import resolve_spec
 
@@ -157,8 +157,11 @@ def release_lot(
     )
     if progress:
         progress("certificate of analysis", len(steps) + 1, total)
+    # The record names the CoA template (and its hash) before it is stored, so result.json and
+    # the record embedded in the CoA are one document and verify can re-render the page.
+    record = stamp_rendering(record, generated_at=created_at)
     result_path = write_record(record, out_dir / "result.json")
-    write_coa(record, report_path, generated_at=created_at)
+    write_coa(record, report_path)
     sha = record_sha256(record)
     if trail:
         trail.record(

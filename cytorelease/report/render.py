@@ -4,10 +4,15 @@ The template (``reports/coa.html.j2`` by default, found through the resource res
 can supply its own) receives a *view* built here from the canonical result record: grouped and
 formatted criteria, pending tests, provenance, sanitised figures, the record as embeddable JSON
 and the (empty) signature area. Autoescaping is on: every value from the record is text.
+
+The page is a function of the record alone: the record's ``rendering`` block names the template,
+its content hash and the rendering time (the only moment the page shows outside the record's own
+values), so ``verify`` and ``sign`` can render it again and compare every byte.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,8 +25,9 @@ from cytorelease.provenance import canonical_json
 from cytorelease.report.area import AREA_BEGIN, AREA_END, render_area, split_report
 from cytorelease.report.record import RECORD_SCHEMA, embed_json, extract_record, record_digests
 from cytorelease.report.svg import safe_inline_svg
+from cytorelease.report.template import RENDERING_KEY, Rendering, rendering_of, template_sha256
 
-__all__ = ["build_view", "render_coa", "write_coa"]
+__all__ = ["build_view", "render_coa", "stamp_rendering", "write_coa"]
 
 DEFAULT_TEMPLATE = "coa.html.j2"
 _CATEGORY_ORDER = ("identity", "purity", "strength", "potency", "safety")
@@ -200,7 +206,11 @@ def build_view(record: Mapping[str, Any], *, generated_at: datetime | None = Non
         }
         for f in record.get("figures") or []
     ]
-    moment = (generated_at or datetime.now(UTC)).astimezone(UTC)
+    stamped = rendering_of(record)
+    if stamped is not None:
+        moment = stamped.generated_at
+    else:
+        moment = (generated_at or datetime.now(UTC)).astimezone(UTC)
     return {
         "lot": {
             k: _text((record["lot"]).get(k))
@@ -243,28 +253,91 @@ def build_view(record: Mapping[str, Any], *, generated_at: datetime | None = Non
     }
 
 
-def render_coa(
+def stamp_rendering(
     record: Mapping[str, Any],
     *,
     template: str = DEFAULT_TEMPLATE,
     generated_at: datetime | None = None,
+) -> dict[str, Any]:
+    """A copy of ``record`` naming the CoA template, its content hash and the rendering time.
+
+    Release stamps the record before it writes result.json, so the stored record and the one
+    embedded in the CoA are the same document.
+    """
+    from cytorelease._resources import resource_dir
+
+    if RENDERING_KEY in record:
+        raise InputError(f"the record already has a '{RENDERING_KEY}' block", path="record")
+    env = page_environment(resource_dir("reports"))
+    moment = (generated_at or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+    block = Rendering(template, template_sha256(env, template), moment)
+    return {**copy.deepcopy(dict(record)), RENDERING_KEY: block.to_dict()}
+
+
+def _stamped(
+    record: Mapping[str, Any], template: str | None, generated_at: datetime | None
+) -> tuple[Mapping[str, Any], Rendering]:
+    stamped = rendering_of(record)
+    if stamped is None:
+        record = stamp_rendering(
+            record, template=template or DEFAULT_TEMPLATE, generated_at=generated_at
+        )
+        stamped = rendering_of(record)
+        assert stamped is not None
+        return record, stamped
+    if template is not None and template != stamped.template:
+        raise InputError(
+            f"the record names the CoA template {stamped.template!r}, not {template!r}",
+            path="record",
+        )
+    if generated_at is not None and generated_at.astimezone(UTC).replace(
+        microsecond=0
+    ) != stamped.generated_at:
+        raise InputError(
+            f"the record was stamped for rendering at {stamped.to_dict()['generated_at']}, "
+            "not at the time given",
+            path="record",
+        )
+    return record, stamped
+
+
+def render_coa(
+    record: Mapping[str, Any],
+    *,
+    template: str | None = None,
+    generated_at: datetime | None = None,
 ) -> str:
-    """The draft (unsigned) CoA for ``record`` as HTML text."""
+    """The draft (unsigned) CoA for ``record`` as HTML text.
+
+    A record without a ``rendering`` block is stamped first (``template``, default
+    ``coa.html.j2``, and ``generated_at``, default now), and the stamped record is the one
+    embedded; a stamped record is rendered with the template it names, which must still have
+    the content hash it records.
+    """
     from jinja2 import TemplateError as JinjaTemplateError
     from jinja2 import TemplateNotFound
 
     from cytorelease._resources import resource_dir
 
-    view = build_view(record, generated_at=generated_at)
+    _require(record)
+    record, stamped = _stamped(record, template, generated_at)
+    view = build_view(record)
     template_dir = resource_dir("reports")
-    try:
-        html = page_environment(template_dir).get_template(template).render(**view)
-    except TemplateNotFound:
-        raise TemplateError("no such CoA template", path=template_dir / template) from None
-    except JinjaTemplateError as exc:
+    env = page_environment(template_dir)
+    where = template_dir / stamped.template
+    current = template_sha256(env, stamped.template)
+    if current != stamped.template_sha256:
         raise TemplateError(
-            f"the CoA template failed: {exc}", path=template_dir / template
-        ) from None
+            f"the CoA template has changed since the record was stamped (recorded sha256 "
+            f"{stamped.template_sha256[:12]}…, now {current[:12]}…)",
+            path=where,
+        )
+    try:
+        html = env.get_template(stamped.template).render(**view)
+    except TemplateNotFound:
+        raise TemplateError("no such CoA template", path=where) from None
+    except JinjaTemplateError as exc:
+        raise TemplateError(f"the CoA template failed: {exc}", path=where) from None
     data = html.encode("utf-8")
     try:
         split_report(data)
@@ -273,7 +346,7 @@ def render_coa(
         raise TemplateError(
             f"the CoA template must place {{{{ signature_area }}}} and {{{{ record_json }}}} "
             f"exactly once: {exc}",
-            path=template_dir / template,
+            path=where,
         ) from None
     return html
 
@@ -282,7 +355,7 @@ def write_coa(
     record: Mapping[str, Any],
     path: str | Path,
     *,
-    template: str = DEFAULT_TEMPLATE,
+    template: str | None = None,
     generated_at: datetime | None = None,
 ) -> Path:
     """Render and write the CoA as UTF-8 bytes exactly as rendered (signatures hash them)."""

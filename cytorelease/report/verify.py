@@ -2,6 +2,9 @@
 
 A report verifies only when all of this holds:
 
+* every byte outside the signature area is what the embedded record renders to with the
+  template the record names, at the content hash it records (:mod:`~cytorelease.report.shown`):
+  what was signed is what the record says, not a draft edited before signing;
 * it has exactly one signature area, and the bytes of that area are exactly what
   :func:`~cytorelease.report.area.render_area` makes of the signature entries it holds (so the
   visible name, time and meaning are the signed ones, and nothing else was added there);
@@ -45,6 +48,7 @@ from cytorelease.report.record import (
     extract_record,
     record_digests,
 )
+from cytorelease.report.shown import check_shown
 
 if TYPE_CHECKING:
     from cytorelease.records.trail import Trail
@@ -244,6 +248,9 @@ def verify_bytes(
         result.record_sha256 = digests.record_sha256
         result.lot_id = str((record.get("lot") or {}).get("id"))
         result.disposition = (record.get("evaluation") or {}).get("disposition")
+        shown = check_shown(parts.content, record)
+        if shown is not None:
+            result.problems.append(shown)
 
     result.signatures = _parse_checks(parts.area)
     entries = [c.entry for c in result.signatures]

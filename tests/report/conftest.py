@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from cytorelease.report.keys import SignerRole, generate_key, load_private_key
+from cytorelease.report.render import stamp_rendering
 
 PASSPHRASE = "correct horse battery staple"
 # The moment fixed records are rendered and signed at, so outputs are reproducible.
@@ -85,7 +86,15 @@ def _criterion(
 
 
 def example_record() -> dict[str, Any]:
-    """A lot evaluated against every test category, one test pending and one without result."""
+    """A lot evaluated against every test category, one test pending and one without result.
+
+    Stamped, as release stamps its records, with the bundled CoA template and RENDERED_AT.
+    """
+    return stamp_rendering(unstamped_record(), generated_at=RENDERED_AT)
+
+
+def unstamped_record() -> dict[str, Any]:
+    """The example record as analysis and evaluation leave it, before it names its template."""
     inputs = [
         {"role": "flow.stained", "path": "tube1_stained.fcs", "sha256": _sha("tube1"), "kind": "fcs"},
         {"role": "flow.fmo_car", "path": "tube2_fmo_car.fcs", "sha256": _sha("tube2"), "kind": "fcs"},

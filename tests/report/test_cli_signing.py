@@ -72,7 +72,13 @@ def test_verify_of_a_tampered_report_exits_1_naming_what_failed(
     report.write_bytes(report.read_bytes().replace(b"93.4", b"99.4", 1))
     result = runner.invoke(app, ["verify", str(report), "--trust", str(keys / "signers.yaml")])
     assert result.exit_code == 1
-    assert result.stderr.startswith(
+    page, signature = result.stderr.splitlines()
+    assert page == (
+        f"error: {report}: report: the page does not show its record: first difference in "
+        "section '1. Test results' (#results), row 'criterion-cd3', column 'Result': the page "
+        "shows '99.4 % of viable CD45+', the record renders '93.4 % of viable CD45+'"
+    )
+    assert signature.startswith(
         f"error: {report}: signature 1 (Ada Analyst, performed): it covers other content"
     )
     as_json = runner.invoke(

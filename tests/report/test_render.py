@@ -15,7 +15,7 @@ from cytorelease.provenance import content_sha256
 from cytorelease.report.record import extract_record
 from cytorelease.report.render import build_view, render_coa, write_coa
 from cytorelease.report.svg import safe_inline_svg
-from tests.report.conftest import RENDERED_AT
+from tests.report.conftest import RENDERED_AT, unstamped_record
 
 # Anything that would make a browser fetch: src/href to a network or protocol-relative URL,
 # CSS imports, and url(...) other than data: or a #fragment.
@@ -202,8 +202,9 @@ def template_library(tmp_path: Path) -> Any:
 
 
 def test_a_site_template_without_signature_area_is_refused(
-    record: dict[str, Any], template_library: Path
+    template_library: Path,
 ) -> None:
+    record = unstamped_record()  # a site template is named when the record is stamped
     (template_library / "coa.html.j2").write_text(
         '<html><script type="application/json" id="cytorelease-record">{{ record_json }}</script>'
     )
@@ -211,12 +212,14 @@ def test_a_site_template_without_signature_area_is_refused(
         render_coa(record)
 
 
-def test_an_unknown_template_is_refused(record: dict[str, Any], template_library: Path) -> None:
+def test_an_unknown_template_is_refused(template_library: Path) -> None:
+    record = unstamped_record()  # a site template is named when the record is stamped
     with pytest.raises(TemplateError, match="no such CoA template"):
         render_coa(record, template="site.html.j2")
 
 
-def test_a_broken_template_is_refused(record: dict[str, Any], template_library: Path) -> None:
+def test_a_broken_template_is_refused(template_library: Path) -> None:
+    record = unstamped_record()  # a site template is named when the record is stamped
     (template_library / "coa.html.j2").write_text("{{ lot.nonexistent_field }}")
     with pytest.raises(TemplateError, match="the CoA template failed"):
         render_coa(record)
