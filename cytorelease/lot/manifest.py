@@ -2,6 +2,8 @@
 
 Paths are confined to the lot folder: an absolute path, a ``..`` component or a symlink that
 leads outside is refused, so a manifest can never make cytorelease read another lot's files.
+The lot id is checked by :func:`cytorelease.lot.ids.lot_id_problem` (it names folders and files).
+Errors name the line and the field, never the manifest's text (see ``cytorelease._yaml``).
 """
 
 from __future__ import annotations
@@ -11,11 +13,17 @@ from enum import StrEnum
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from cytorelease._yaml import YamlLinesError, load_yaml_with_lines, validation_problems
+from cytorelease._yaml import (
+    YamlLinesError,
+    load_yaml_with_lines,
+    read_document_text,
+    validation_problems,
+)
 from cytorelease.attributes import ATTRIBUTES
 from cytorelease.errors import InputError, ManifestError
+from cytorelease.lot.ids import lot_id_problem
 
 __all__ = [
     "CytotoxInputs",
@@ -69,6 +77,10 @@ class QpcrInput(_Model):
         default=None,
         description="the export's sample name of this lot's drug product (default: the assay's)",
     )
+    run: str | None = Field(
+        default=None,
+        description="the export's run to analyse (required when the export holds several runs)",
+    )
 
 
 class ElisaInput(_Model):
@@ -111,6 +123,14 @@ class LotManifest(_Model):
     spec: str
     inputs: LotInputs = LotInputs()
     manual: list[ManualEntry] = []
+
+    @field_validator("lot_id", mode="after")
+    @classmethod
+    def _lot_id(cls, value: str) -> str:
+        problem = lot_id_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
 
     def input_paths(self) -> list[tuple[str, str]]:
         """Every (role, relative path) the manifest names, in a stable order."""
@@ -166,18 +186,18 @@ def load_manifest(lot_dir: str | Path) -> LotManifest:
         raise ManifestError("lot.yaml is a folder, not the lot manifest file", path=path)
     if not path.is_file():
         raise ManifestError("lot folder has no lot.yaml manifest", path=lot_dir)
+    text = read_document_text(path, error=ManifestError, what="lot manifest")
     try:
-        document = load_yaml_with_lines(path.read_text(encoding="utf-8"))
+        document = load_yaml_with_lines(text)
     except YamlLinesError as exc:
         where = f"line {exc.line}: " if exc.line else ""
         raise ManifestError(f"{where}{exc}", path=path) from None
-    except UnicodeDecodeError:
-        raise ManifestError("not UTF-8 text", path=path) from None
     if not isinstance(document.data, dict):
         raise ManifestError("expected a mapping of lot fields", path=path)
     if document.data.get("schema") not in (None, SCHEMA):
+        line = document.lines.line_of(("schema",))
         raise ManifestError(
-            f"unknown manifest schema {document.data.get('schema')!r}; this cytorelease reads {SCHEMA}",
+            f"schema (line {line}): unknown manifest schema; this cytorelease reads {SCHEMA}",
             path=path,
         )
     try:
@@ -190,7 +210,7 @@ def load_manifest(lot_dir: str | Path) -> LotManifest:
         if entry.attribute not in ATTRIBUTES:
             line = document.lines.line_of(("manual", index, "attribute"))
             raise ManifestError(
-                f"manual[{index}].attribute (line {line}): unknown attribute {entry.attribute!r}",
+                f"manual[{index}].attribute (line {line}): unknown attribute",
                 path=path,
                 hint="known manual attributes: "
                 + ", ".join(a for a in ATTRIBUTES if a.startswith("manual.")),

@@ -120,7 +120,9 @@ def _pydantic_problems(exc: ValidationError, lines: LineMap) -> list[SpecProblem
         message = _message(dict(error), loc, kind)
         priority = 0 if error["type"] == "extra_forbidden" else 1
         line = lines.line_of(loc)
-        problems.append((priority, line or 0, SpecProblem(format_path(loc), line, message)))
+        # An unknown key is file text (the file may be anything): reported under its parent.
+        where = loc[:-1] if error["type"] == "extra_forbidden" and loc else loc
+        problems.append((priority, line or 0, SpecProblem(format_path(where), line, message)))
     problems.sort(key=lambda p: (p[0], p[1]))
     return [p[2] for p in problems]
 
@@ -131,11 +133,11 @@ def _message(error: dict[str, Any], loc: tuple[Any, ...], criterion_kind: str | 
         name = str(loc[-1]) if loc else "?"
         if criterion_kind is not None and name in _all_field_names():
             return f"unknown field '{name}': a {criterion_kind} criterion has no {name}"
-        return f"unknown field '{name}'{_field_hint(name)}"
+        return f"unknown field{_field_hint(name)}"  # only the schema's own words are quoted
     if kind == "missing":
         return "required field is missing"
     if kind == "union_tag_invalid":
-        return f"unknown kind {error.get('ctx', {}).get('tag')!r} (kinds: {_KIND_LIST})"
+        return f"unknown kind (kinds: {_KIND_LIST})"
     if kind == "union_tag_not_found":
         return f"criterion has no 'kind' (kinds: {_KIND_LIST})"
     text = str(error["msg"])

@@ -102,7 +102,7 @@ def test_instrument_list_loads(data: DataDir) -> None:
         (
             "schema: cytorelease.instruments/1\ninstruments:\n  - {id: A, serial: S, kind: qpcr,"
             " room: 3}\n",
-            "instruments[0].room (line 3): unknown field (check the spelling)",
+            "instruments[0] (line 3): unknown field (check the spelling)",
         ),
         ("instruments: [\n", "line 2: not valid YAML"),
     ],

@@ -51,7 +51,7 @@ def _line_of(path: Path, fragment: str) -> int:
         (
             "  decimals: 1",
             "  decimals: 1\n  colour: red",
-            "reporting.colour",
+            "reporting",
             "unknown field (check the spelling)",
             "colour",
         ),

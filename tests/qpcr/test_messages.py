@@ -138,7 +138,7 @@ def test_assay_messages(tmp_path: Path) -> None:
         load_assay(listing)
     binary = tmp_path / "bin.yaml"
     binary.write_bytes(b"\xff\xfe\x00id")
-    with pytest.raises(AssayError, match="not a UTF-8 text file"):
+    with pytest.raises(AssayError, match="not UTF-8 text"):
         load_assay(binary)
 
 

@@ -62,7 +62,7 @@ def test_assay_rejects_unknown_field_and_bad_volume(tmp_path: Path, project_root
     with pytest.raises(AssayError) as info:
         load_assay(path)
     message = str(info.value)
-    assert f"dpcr.ntc_max_positive (line {_line_of(text, 'ntc_max_positive:')})" in message
+    assert f"dpcr (line {_line_of(text, 'ntc_max_positive:')})" in message
     assert "unknown field (check the spelling)" in message
     text = _assay_text(project_root).replace("absoluteq: 0.432", "absoluteq: -1")
     path.write_text(text, encoding="utf-8")

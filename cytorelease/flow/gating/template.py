@@ -17,7 +17,14 @@ from pydantic import ValidationError
 
 from cytorelease._lock import check_locked
 from cytorelease._resources import ResourceKind, resolve_resource
-from cytorelease._yaml import LineMap, YamlLinesError, format_path, load_yaml_with_lines, locate
+from cytorelease._yaml import (
+    LineMap,
+    YamlLinesError,
+    error_location,
+    format_path,
+    load_yaml_with_lines,
+    locate,
+)
 from cytorelease.errors import InputError, TemplateError
 from cytorelease.flow.gating.template_model import (
     BooleanGateSpec,
@@ -136,9 +143,11 @@ def _describe_validation(exc: ValidationError, document: Any, lines: LineMap) ->
         if error["type"] == "union_tag_invalid":
             loc = (*loc, "kind")
             kinds = ", ".join(kind.value for kind in GateKind)
-            message = f"unknown gate kind {error['ctx']['tag']!r} (kinds: {kinds})"
+            message = f"unknown gate kind (kinds: {kinds})"  # the file's text is not quoted
         missing = error["type"] in ("missing", "union_tag_invalid")
         field, line = locate(document, lines, loc, missing=missing)
+        if error["type"] == "extra_forbidden":  # the unknown key is file text: name its parent
+            field, line = error_location(document, lines, error)
         if error["type"] == "extra_forbidden":
             message = "unknown field (check its spelling against the template schema)"
         elif error["type"] == "missing":
