@@ -328,6 +328,8 @@ def read_gatingml(source: str | Path) -> GatingStrategy:
         raise TemplateError(f"refused unsafe XML ({error})", path=path) from None
     except SafeET.ParseError as error:
         raise TemplateError(f"malformed XML: {error}", path=path) from None
+    except LookupError as error:  # the XML declaration names an encoding Python does not know
+        raise TemplateError(f"malformed XML: {error}", path=path) from None
     try:
         return parse_gatingml(root)
     except TemplateError as error:

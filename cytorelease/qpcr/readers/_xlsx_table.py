@@ -53,6 +53,7 @@ def open_workbook(data: bytes, path: Path) -> Iterator[Any]:
         ValueError,
         TypeError,
         NotImplementedError,
+        *_lxml_errors(),
     )
     try:
         book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
@@ -67,6 +68,16 @@ def open_workbook(data: bytes, path: Path) -> Iterator[Any]:
             f"not a readable xlsx workbook ({type(exc).__name__}: {exc}; truncated copy?)",
             path=path,
         ) from None
+
+
+def _lxml_errors() -> tuple[type[Exception], ...]:
+    """openpyxl parses sheet XML with lxml when it is installed, and lxml's syntax error is not
+    the standard library's ParseError."""
+    try:
+        from lxml.etree import XMLSyntaxError
+    except ImportError:
+        return ()
+    return (XMLSyntaxError,)
 
 
 def find_table(

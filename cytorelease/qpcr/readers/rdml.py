@@ -68,6 +68,8 @@ def _parse(xml: bytes, path: Path) -> Any:
         raise InputError(
             f"RDML XML is not well-formed ({exc}; truncated copy?)", path=path
         ) from None
+    except LookupError as exc:  # the XML declaration names an encoding Python does not know
+        raise InputError(f"RDML XML is not well-formed ({exc})", path=path) from None
 
 
 def _local(tag: str) -> str:
