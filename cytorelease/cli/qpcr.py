@@ -39,25 +39,35 @@ def read(
 
     parsed = read_export(export, fmt.value)
     rows = parsed.rows()
+    runs = parsed.run_summary()
     if as_json:
         emit_json(
             {
                 "format": parsed.format.value,
                 "instrument": parsed.instrument,
                 "sha256": parsed.sha256,
+                "runs": runs,
                 "rows": rows,
             }
         )
         return
-    columns = ["well", "sample", "target", "task", "cq", "call"]
+    columns = ["well", "sample", "target", "task", "cq", "cq_source", "call"]
+    if len(runs) > 1:
+        columns.insert(0, "run")
     if parsed.digital:
-        columns += ["partitions", "positives", "concentration"]
+        columns += ["partitions", "positives", "volume_nl", "concentration"]
     print_table(
         f"{parsed.instrument} ({parsed.format.value}, {len(rows):,} rows)",
         columns,
         [[_cell(r[c]) for c in columns] for r in rows],
     )
-    console().print(f"sha256 {parsed.sha256}")
+    out = console()
+    for run in runs:
+        computed = f", {run['computed_cq']} Cq computed from curves" if run["computed_cq"] else ""
+        out.print(f"run {run['run'] or '(not named)'}: {run['rows']:,} rows{computed}")
+    if len(runs) > 1:
+        out.print(f"{len(runs)} runs: analyses read one (--run)")
+    out.print(f"sha256 {parsed.sha256}")
 
 
 def _cell(value: Any) -> Any:
@@ -78,6 +88,12 @@ def vcn(
             help="CAR+ fraction of viable T cells from flow (0-1), for VCN per transduced cell.",
         ),
     ] = None,
+    run: Annotated[
+        str | None,
+        typer.Option(
+            "--run", help="The export's run to analyse (required when it holds several runs)."
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
 ) -> None:
     """Standard curves or Poisson counts, run acceptance, and each sample's VCN with its CI.
@@ -87,7 +103,7 @@ def vcn(
     from cytorelease.cli._output import emit_json
     from cytorelease.qpcr.vcn import analyse_export
 
-    result = analyse_export(export, assay, fmt=fmt.value, car_fraction=car_fraction)
+    result = analyse_export(export, assay, fmt=fmt.value, car_fraction=car_fraction, run=run)
     if as_json:
         emit_json(result.to_dict())
     else:
@@ -104,7 +120,11 @@ def _render(result: Any) -> None:
     from cytorelease.cli._output import console, print_table
 
     out = console()
-    out.print(f"{result.instrument} ({result.format})")
+    out.print(
+        f"{result.instrument} ({result.format})" + (f" run {result.run}" if result.run else "")
+    )
+    for flag in result.flags:
+        out.print(f"flag: {flag}")
     if result.curves:
         print_table(
             "Standard curves",

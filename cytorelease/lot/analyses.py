@@ -126,7 +126,12 @@ def run_qpcr(
 
     export = resolve_input(lot_dir, qpcr.path)
     result = analyse_export(
-        export, qpcr.assay, fmt=qpcr.format, car_fraction=car_fraction, product_sample=qpcr.sample
+        export,
+        qpcr.assay,
+        fmt=qpcr.format,
+        car_fraction=car_fraction,
+        product_sample=qpcr.sample,
+        run=qpcr.run,
     )
     summary = result.to_dict()
     assay = summary["provenance"].get("assay", {})
@@ -139,11 +144,13 @@ def run_qpcr(
             {"kind": "assay", **{k: assay[k] for k in ("id", "version", "sha256") if k in assay}}
         ],
         figures=_qpcr_figures(result),
+        flags=list(result.flags),
         summary={
             k: summary[k]
             for k in (
                 "format",
                 "instrument",
+                "run",
                 "digital",
                 "run_acceptance",
                 "standard_curves",

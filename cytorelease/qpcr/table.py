@@ -218,19 +218,32 @@ class QpcrExport:
         table = select_run(self.table, run, path=self.path)
         return self if table is self.table else replace(self, table=table)
 
+    def run_summary(self) -> list[dict[str, Any]]:
+        """Each run with its row count and how many of its Cqs were computed from curves."""
+        table = self.table
+        return [
+            {
+                "run": run or None,
+                "rows": int((mask := table["run"] == run).sum()),
+                "computed_cq": int((mask & (table["cq_source"] == CqSource.COMPUTED)).sum()),
+            }
+            for run in self.runs
+        ]
+
     def rows(self) -> list[dict[str, Any]]:
         """The table as JSON-ready dicts (NaN becomes None) with the documented keys."""
         import math
 
-        keep = ["well", "sample", "target", "task", "cq", "call"]
+        keep = ["well", "sample", "target", "task", "cq", "call", "run", "cq_source"]
         if self.digital:
-            keep += ["partitions", "positives", "concentration"]
+            keep += ["partitions", "positives", "volume_nl", "concentration"]
         keep.append("quantity")  # standards' copies per reaction; None for other wells
         out: list[dict[str, Any]] = []
         for record in self.table[keep].to_dict("records"):
             for key, value in record.items():
                 if isinstance(value, float) and not math.isfinite(value):
                     record[key] = None
+            record["run"] = record["run"] or None  # one run the export does not name
             for key in ("partitions", "positives"):
                 if record.get(key) is not None:
                     record[key] = int(record[key])

@@ -32,7 +32,7 @@ from cytorelease.qpcr.acceptance import (
 from cytorelease.qpcr.assay import LoadedAssay, QpcrAssay
 from cytorelease.qpcr.dpcr import Z95, poisson_estimate
 from cytorelease.qpcr.stdcurve import StandardCurve, fit_standard_curve
-from cytorelease.qpcr.table import QpcrExport, Task
+from cytorelease.qpcr.table import CqSource, QpcrExport, Task
 from cytorelease.qpcr.vcn_result import SampleVcn, TargetAmount, VcnResult
 
 __all__ = ["SampleVcn", "VcnResult", "analyse_export", "compute_vcn"]
@@ -307,6 +307,8 @@ def compute_vcn(
     product = {name for name, role in roles.items() if role == PRODUCT_ROLE}
     measurements = _measurements(results, passed, reasons, export, loaded, car_fraction, product)
     return VcnResult(
+        run=_run_name(export),
+        flags=_cq_flags(export),
         format=export.format.value,
         instrument=export.instrument,
         digital=export.digital,
@@ -319,10 +321,26 @@ def compute_vcn(
         measurements=measurements,
         reasons=reasons,
         provenance={
-            "input": {"path": str(export.path), "sha256": export.sha256},
+            "input": {"path": str(export.path), "sha256": export.sha256, "run": _run_name(export)},
             "assay": loaded.method_ref().to_dict(),
         },
     )
+
+
+def _run_name(export: QpcrExport) -> str | None:
+    runs = export.runs
+    return runs[0] if len(runs) == 1 and runs[0] else None
+
+
+def _cq_flags(export: QpcrExport) -> list[str]:
+    """A flag when Cqs were computed here from curves: not the instrument's, not its method."""
+    computed = int((export.table["cq_source"] == CqSource.COMPUTED.value).sum())
+    if not computed:
+        return []
+    return [
+        f"computed Cq: {computed} of {len(export.table)} Cq values were computed by cytorelease "
+        "from the export's amplification curves (the export has no instrument Cq for them)"
+    ]
 
 
 def _measurements(
@@ -399,13 +417,18 @@ def analyse_export(
     fmt: str = "auto",
     car_fraction: float | None = None,
     product_sample: str | None = None,
+    run: str | None = None,
 ) -> VcnResult:
-    """Read an export, load the assay (name in assays/ or path), and compute the VCN."""
+    """Read an export, load the assay (name in assays/ or path), and compute the VCN.
+
+    ``run`` names the export's run to analyse; an export holding several runs is refused
+    without one (:func:`cytorelease.qpcr.table.select_run`).
+    """
     from cytorelease.qpcr.assay import load_assay
     from cytorelease.qpcr.readers import read_export
 
     loaded = load_assay(assay)
-    export = read_export(export_path, fmt)
+    export = read_export(export_path, fmt).for_run(run)
     try:
         return compute_vcn(export, loaded, car_fraction=car_fraction, product_sample=product_sample)
     except InputError as exc:

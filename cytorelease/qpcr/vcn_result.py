@@ -65,9 +65,13 @@ class VcnResult:
     measurements: list[Measurement]
     reasons: list[str] = field(default_factory=list)
     provenance: dict[str, Any] = field(default_factory=dict)
+    run: str | None = None  # the export's run analysed (None: one run the export does not name)
+    flags: list[str] = field(default_factory=list)  # what a reader of the result must know
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "run": self.run,
+            "flags": list(self.flags),
             "format": self.format,
             "instrument": self.instrument,
             "digital": self.digital,

@@ -23,7 +23,10 @@ def test_read_json_biomark_undetermined_is_null() -> None:
     assert doc["format"] == "biomark" and "48.48" in doc["instrument"]
     assert len(doc["rows"]) == 2304
     rows = {r["well"]: r for r in doc["rows"]}
-    assert set(rows["S48-A01"]) == {"well", "sample", "target", "task", "cq", "call"}
+    assert set(rows["S48-A01"]) == {
+        *("well", "sample", "target", "task", "cq", "call", "run", "cq_source", "quantity")
+    }
+    assert rows["S48-A01"]["run"] is None and rows["S48-A01"]["cq_source"] == "export"
     assert rows["S48-A01"]["cq"] == pytest.approx(34.6154024701642)
     assert rows["S48-A02"]["cq"] is None and rows["S48-A02"]["call"] == "Fail"
 
@@ -41,9 +44,13 @@ def test_read_json_dpcr_counts() -> None:
         "task": "unknown",
         "cq": None,
         "call": "",
+        "run": None,
+        "cq_source": "export",
         "partitions": 25248,
         "positives": 6107,
+        "volume_nl": None,  # the short layout does not say the partition volume
         "concentration": 373.3,
+        "quantity": None,
     }
 
 

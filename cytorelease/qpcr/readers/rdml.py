@@ -5,7 +5,9 @@ the zip member passed the size and ratio limits of :mod:`._zip`. Samples carry t
 (``std``, ``unkn``, ``ntc``, ``nac``, ``pos``, ``neg``...) and, for standards, a quantity;
 each ``run/react/data`` gives a well (the react id placed on the run's ``pcrFormat``), a target
 and a Cq. When a file carries amplification curves but no Cq, the Cq is determined from the
-curves (:mod:`._amplification`) and the table says so in ``call`` ("Cq from curve").
+curves (:mod:`._amplification`) and the table says so in ``cq_source`` (``computed``) and
+``call`` ("Cq from curve"). Each row names its ``run`` (the run id; ``experiment/run`` when two
+experiments reuse a run id), since one file may hold runs of different instruments.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 from cytorelease.errors import InputError
 from cytorelease.qpcr.readers._text import parse_float, strip_bom
 from cytorelease.qpcr.readers._zip import check_archive, read_member
-from cytorelease.qpcr.table import ExportFormat, QpcrExport, Task, make_table
+from cytorelease.qpcr.table import CqSource, ExportFormat, QpcrExport, Task, make_table
 
 FORMAT = ExportFormat.RDML
 MEMBER = "rdml_data.xml"
@@ -145,12 +147,16 @@ def read(data: bytes, *, path: Path, sha256: str) -> QpcrExport:
     samples = _samples(root)
     rows: list[dict[str, Any]] = []
     curves: dict[tuple[str, str], list[tuple[int, Any, Any]]] = {}
-    instrument = ""
-    for experiment in _children(root, "experiment"):
+    instruments: list[str] = []  # each run's, once: a file may hold runs of two instruments
+    experiments = _children(root, "experiment")
+    run_ids = [r.get("id", "") for e in experiments for r in _children(e, "run")]
+    for experiment in experiments:
         for run in _children(experiment, "run"):
-            instrument = instrument or _text(run, "instrument")
+            if _text(run, "instrument") and _text(run, "instrument") not in instruments:
+                instruments.append(_text(run, "instrument"))
             well = _well_namer(run)
             run_key = f"{experiment.get('id', '')}/{run.get('id', '')}"
+            run_name = run.get("id", "") if run_ids.count(run.get("id", "")) == 1 else run_key
             for react in _children(run, "react"):
                 sample_el = _child(react, "sample")
                 sample = sample_el.get("id", "") if sample_el is not None else ""
@@ -178,6 +184,7 @@ def read(data: bytes, *, path: Path, sha256: str) -> QpcrExport:
                         "call": "",
                         "excluded": bool(_text(datum, "excl")),
                         "quantity": quantity if task is Task.STANDARD else math.nan,
+                        "run": run_name,
                     }
                     if not cq_text:
                         points = [
@@ -190,6 +197,7 @@ def read(data: bytes, *, path: Path, sha256: str) -> QpcrExport:
                                 (len(rows), arr[:, 0], arr[:, 1])
                             )
                             row["call"] = CQ_FROM_CURVE
+                            row["cq_source"] = CqSource.COMPUTED
                     rows.append(row)
     for group in curves.values():
         cqs = threshold_cq([(c, f) for _, c, f in group])
@@ -199,7 +207,7 @@ def read(data: bytes, *, path: Path, sha256: str) -> QpcrExport:
         raise InputError("RDML file has no reactions with data", path=path)
     return QpcrExport(
         format=FORMAT,
-        instrument=instrument or f"RDML {version}",
+        instrument=" + ".join(instruments) or f"RDML {version}",
         table=make_table(rows, digital=False),
         path=path,
         sha256=sha256,
