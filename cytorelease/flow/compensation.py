@@ -11,6 +11,7 @@ Only the matrix's detectors are touched; every other channel passes through unch
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -43,20 +44,58 @@ class SpilloverMatrix:
     def __post_init__(self) -> None:
         matrix = np.array(self.matrix, dtype=np.float64)
         shape = (len(self.fluorochromes), len(self.detectors))
-        if matrix.shape != shape:
+        if matrix.ndim != 2 or matrix.shape != shape:
+            found = "x".join(str(n) for n in matrix.shape) if matrix.size else "empty"
             raise TemplateError(
-                f"spillover matrix {self.id!r} is {matrix.shape[0]}x{matrix.shape[1]} but names "
+                f"spillover matrix {self.id!r} is {found} but names "
                 f"{shape[0]} fluorochromes and {shape[1]} detectors"
             )
+        if shape[0] == 0:
+            raise TemplateError(f"spillover matrix {self.id!r} names no detectors")
         if shape[0] > shape[1]:
             raise TemplateError(
                 f"spillover matrix {self.id!r} has more fluorochromes ({shape[0]}) than "
                 f"detectors ({shape[1]}); it cannot be solved"
             )
+        if not np.isfinite(matrix).all():
+            raise TemplateError(f"spillover matrix {self.id!r} holds a NaN or infinite coefficient")
+        _check_names(self.id, self.fluorochromes, self.detectors)
         if np.linalg.matrix_rank(matrix) < shape[0]:
             raise TemplateError(f"spillover matrix {self.id!r} is singular")
         matrix.setflags(write=False)
         object.__setattr__(self, "matrix", matrix)
+
+    @property
+    def is_square(self) -> bool:
+        return len(self.fluorochromes) == len(self.detectors)
+
+    def output_index(self, name: str) -> int | None:
+        """The compensated column (fluorochrome position) a dimension called ``name`` reads.
+
+        A fluorochrome's name is its column. As in GatingML 2.0 and FlowKit, a square matrix
+        also answers to its detectors' names, each meaning the compensated column in the
+        detector's position; an empty fluorochrome name (FlowKit's export of an
+        acquisition-defined matrix) therefore leaves its detector's name as the only one.
+        ``None`` when the matrix does not name ``name`` at all (a channel it does not touch).
+        A name meaning two different columns is refused rather than guessed.
+        """
+        by_fluorochrome = [i for i, f in enumerate(self.fluorochromes) if f and f == name]
+        by_detector = [i for i, d in enumerate(self.detectors) if d == name]
+        if not self.is_square and by_detector and not by_fluorochrome:
+            raise TemplateError(
+                f"compensated dimension {name!r} is a detector of spillover matrix {self.id!r}, "
+                f"which unmixes {len(self.detectors)} detectors into "
+                f"{len(self.fluorochromes)} fluorochromes: no compensated value is in the "
+                "detector's place",
+                hint="name one of its fluorochromes: " + ", ".join(self.fluorochromes),
+            )
+        found = set(by_fluorochrome) | (set(by_detector) if self.is_square else set())
+        if len(found) > 1:
+            raise TemplateError(
+                f"compensated dimension {name!r} is ambiguous in spillover matrix {self.id!r}: "
+                "it names the fluorochrome of one column and the detector of another"
+            )
+        return found.pop() if found else None
 
     @classmethod
     def from_spill(cls, spill: Spill, id: str = FCS_SPILL_ID) -> SpilloverMatrix:
@@ -119,6 +158,25 @@ class SpilloverMatrix:
             "detectors": list(self.detectors),
             "matrix": self.matrix.tolist(),
         }
+
+
+def _check_names(matrix_id: str, fluorochromes: Sequence[str], detectors: Sequence[str]) -> None:
+    """Names that let every compensated column be found, and found once."""
+    if not all(detectors):
+        raise TemplateError(f"spillover matrix {matrix_id!r} has a detector without a name")
+    for kind, names in (("detector", detectors), ("fluorochrome", [f for f in fluorochromes if f])):
+        repeated = sorted(n for n, k in Counter(names).items() if k > 1)
+        if repeated:
+            raise TemplateError(
+                f"spillover matrix {matrix_id!r} names {kind} {repeated[0]!r} twice"
+            )
+    if len(fluorochromes) != len(detectors) and not all(fluorochromes):
+        # only a square matrix can stand a detector's name in for its fluorochrome's
+        position = next(i for i, f in enumerate(fluorochromes) if not f) + 1
+        raise TemplateError(
+            f"spillover matrix {matrix_id!r} is not square and its fluorochrome {position} "
+            "has no name: that compensated column cannot be referred to"
+        )
 
 
 def _detector_columns(channel_names: Sequence[str], spill: SpilloverMatrix) -> list[int]:

@@ -25,6 +25,21 @@ __all__ = ["points_in_polygon"]
 _CELLS_PER_SLAB = 4  # lookup-table cells per slab: most points land in their slab's cell
 
 
+# Slab index entries allowed per edge (and in all, at least): bounds the index's memory to
+# a small multiple of the vertices whatever the polygon's shape.
+_INDEX_PER_EDGE = 16
+_INDEX_FLOOR = 1 << 16
+
+
+def _edge_slabs(
+    heights: np.ndarray, low: np.ndarray, high: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per edge, the range ``[first, last)`` of slabs its y-range overlaps."""
+    first = np.searchsorted(heights, low, side="right") - 1
+    last = np.searchsorted(heights, high, side="left")
+    return first, np.maximum(last, first)
+
+
 def _slabs(
     vertices: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float, float, float]:
@@ -49,9 +64,20 @@ def _slabs(
     heights = np.unique(ys)
     low = np.minimum(ys, np.roll(ys, -1))
     high = np.maximum(ys, np.roll(ys, -1))
-    # edge i spans slab s when low_i <= heights[s] and high_i >= heights[s + 1]
-    first = np.searchsorted(heights, low)  # the slab starting at the edge's lower end
-    last = np.searchsorted(heights, high)  # up to the slab ending at its upper end
+    # edge i can count in slab s, [heights[s], heights[s + 1]), when low_i < heights[s + 1]
+    # and high_i > heights[s]: from the slab holding its lower end up to the one below its
+    # upper end
+    first, last = _edge_slabs(heights, low, high)
+    budget = max(_INDEX_PER_EDGE * n, _INDEX_FLOOR)
+    if int((last - first).sum()) > budget:
+        # Edges spanning many slabs (a zigzag of thousands of vertices) would make the index
+        # quadratic in the vertices: keep every k-th height (the lowest and highest always),
+        # so no edge is listed in more than budget / n slabs. Exact all the same: a slab only
+        # lists more edges than it needs, and each edge is still tested by the rule.
+        keep = max(budget // n, 1)
+        picks = np.unique(np.linspace(0, len(heights) - 1, keep + 1).round().astype(np.int64))
+        heights = heights[picks]
+        first, last = _edge_slabs(heights, low, high)
     slabs = max(len(heights) - 1, 0)
     spans = [np.arange(lo, hi) for lo, hi in zip(first, last, strict=True)]
     slab_of = np.concatenate(spans).astype(np.int64) if spans else np.empty(0, np.int64)

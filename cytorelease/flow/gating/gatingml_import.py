@@ -36,11 +36,29 @@ from cytorelease.flow.gating.gates import (
 from cytorelease.flow.gating.strategy import GatingStrategy
 from cytorelease.flow.transforms import TRANSFORM_CLASSES, Transform, TransformKind
 
-__all__ = ["DATATYPE_NS", "GATING_NS", "TRANSFORMS_NS", "parse_gatingml", "read_gatingml"]
+__all__ = [
+    "DATATYPE_NS",
+    "GATING_NS",
+    "MAX_MATRIX_DETECTORS",
+    "MAX_NESTING_DEPTH",
+    "MAX_POLYGON_VERTICES",
+    "TRANSFORMS_NS",
+    "parse_gatingml",
+    "read_gatingml",
+]
 
 GATING_NS = "http://www.isac-net.org/std/Gating-ML/v2.0/gating"
 TRANSFORMS_NS = "http://www.isac-net.org/std/Gating-ML/v2.0/transformations"
 DATATYPE_NS = "http://www.isac-net.org/std/Gating-ML/v2.0/datatypes"
+
+# Spectral cytometers have up to a few hundred detectors; a larger matrix is not a panel and
+# its rank check alone would cost memory quadratic in its size.
+MAX_MATRIX_DETECTORS = 512
+# Each population's path names every gate above it, so the result of a chain of nested gates
+# grows with the square of its depth; hand-drawn strategies nest a few dozen deep at most.
+MAX_NESTING_DEPTH = 100
+# Freehand and spline polygons run to a few thousand vertices; far more is not a drawn gate.
+MAX_POLYGON_VERTICES = 100_000
 
 
 def _g(tag: str) -> str:
@@ -124,20 +142,41 @@ class _Reader:
             return tuple(d.get(_d("name")) or "" for d in group.findall(_d("fcs-dimension")))
 
         fluorochromes, detectors = names("fluorochromes"), names("detectors")
-        rows = [
-            [
+        if len(detectors) > MAX_MATRIX_DETECTORS:
+            raise TemplateError(
+                f"{where} names {len(detectors)} detectors; at most {MAX_MATRIX_DETECTORS} "
+                "are accepted"
+            )
+        spectra = element.findall(_t("spectrum"))
+        if len(spectra) != len(fluorochromes):
+            raise TemplateError(
+                f"{where} has {len(spectra)} spectra for {len(fluorochromes)} fluorochromes "
+                "(one spectrum per fluorochrome)"
+            )
+        rows = []
+        for number, spectrum in enumerate(spectra, 1):
+            row = [
                 _float(c.get(_t("value")), f"{where} coefficient")
-                for c in s.findall(_t("coefficient"))
+                for c in spectrum.findall(_t("coefficient"))
             ]
-            for s in element.findall(_t("spectrum"))
-        ]
-        try:
-            matrix = np.array(rows, dtype=np.float64)
-        except ValueError:
-            raise TemplateError(f"{where}: spectra have different lengths") from None
+            if len(row) != len(detectors):
+                raise TemplateError(
+                    f"{where}: spectrum {number} has {len(row)} coefficients for "
+                    f"{len(detectors)} detectors"
+                )
+            rows.append(row)
+        matrix = np.array(rows, dtype=np.float64).reshape(len(fluorochromes), len(detectors))
         if element.get(_t("matrix-inverted-already"), "false").lower() == "true":
             # the document stores the compensation matrix itself; our model holds spillover
-            matrix = np.asarray(np.linalg.inv(matrix), dtype=np.float64)
+            try:
+                if matrix.shape[0] != matrix.shape[1] or not np.isfinite(matrix).all():
+                    raise np.linalg.LinAlgError
+                matrix = np.asarray(np.linalg.inv(matrix), dtype=np.float64)
+            except np.linalg.LinAlgError:
+                raise TemplateError(
+                    f"{where} is marked matrix-inverted-already but is not an invertible "
+                    "square matrix"
+                ) from None
         self.spillovers.append(SpilloverMatrix(matrix_id, fluorochromes, detectors, matrix))
 
     # dimensions -----------------------------------------------------------------------------
@@ -210,6 +249,12 @@ class _Reader:
         )
 
     def polygon(self, element: Element, gate_id: str, parent: str | None) -> Gate:
+        count = sum(1 for _ in element.iterfind(_g("vertex")))
+        if count > MAX_POLYGON_VERTICES:
+            raise TemplateError(
+                f"gate {gate_id!r}: a polygon of {count} vertices; at most "
+                f"{MAX_POLYGON_VERTICES} are accepted"
+            )
         vertices = []
         for vertex in element.findall(_g("vertex")):
             coords = self._coordinates(vertex, gate_id)
@@ -314,7 +359,35 @@ def parse_gatingml(root: Element) -> GatingStrategy:
             if nested
             else "add gating:RectangleGate, PolygonGate, ... elements",
         )
+    _check_depth(gates)
     return GatingStrategy(gates, reader.spillovers)
+
+
+def _check_depth(gates: list[Gate]) -> None:
+    """Refuse a chain of nested gates deeper than MAX_NESTING_DEPTH, naming the first gate
+    beyond it. Each population is walked once (unknown parents and cycles are left to the
+    strategy's own checks)."""
+    parents = {p.id: p.parent for gate in gates for p in gate.populations()}
+    depth: dict[str, int] = {}
+    for start in parents:
+        chain: list[str] = []
+        on_chain: set[str] = set()
+        current: str | None = start
+        while current in parents and current not in depth and current not in on_chain:
+            chain.append(current)
+            on_chain.add(current)
+            current = parents[current]
+        if current in on_chain:
+            continue  # a cycle: GatingStrategy names it
+        level = depth.get(current, 0) if current is not None else 0
+        for gate_id in reversed(chain):
+            level += 1
+            depth[gate_id] = level
+            if level > MAX_NESTING_DEPTH:
+                raise TemplateError(
+                    f"gate {gate_id!r} is nested {level} gates deep; at most "
+                    f"{MAX_NESTING_DEPTH} levels are accepted"
+                )
 
 
 def read_gatingml(source: str | Path) -> GatingStrategy:

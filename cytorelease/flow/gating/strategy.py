@@ -185,19 +185,31 @@ class GatingStrategy:
     def _visit(
         self, gate_id: str, state: dict[str, int], order: list[str], trail: list[str]
     ) -> None:
+        """Depth-first, dependencies before dependants; iterative, so a chain of thousands of
+        nested gates needs no deep recursion."""
         if state.get(gate_id) == 2 or gate_id not in self._populations:
             return
-        if state.get(gate_id) == 1:
-            cycle = [*trail[trail.index(gate_id) :], gate_id]
-            raise TemplateError(f"gates form a cycle: {' -> '.join(cycle)}")
         state[gate_id] = 1
-        gate = self._populations[gate_id]
         trail.append(gate_id)
-        for ref in ([gate.parent] if gate.parent is not None else []) + list(gate.references):
-            self._visit(ref, state, order, trail)
-        trail.pop()
-        state[gate_id] = 2
-        order.append(gate_id)
+        pending = [iter(self._needs(gate_id))]
+        while pending:
+            ref = next(pending[-1], None)
+            if ref is None:  # every dependency done
+                pending.pop()
+                done = trail.pop()
+                state[done] = 2
+                order.append(done)
+            elif state.get(ref) == 1:
+                cycle = [*trail[trail.index(ref) :], ref]
+                raise TemplateError(f"gates form a cycle: {' -> '.join(cycle)}")
+            elif state.get(ref) != 2 and ref in self._populations:
+                state[ref] = 1
+                trail.append(ref)
+                pending.append(iter(self._needs(ref)))
+
+    def _needs(self, gate_id: str) -> list[str]:
+        gate = self._populations[gate_id]
+        return ([gate.parent] if gate.parent is not None else []) + list(gate.references)
 
     def validate(self) -> None:
         """Raise a TemplateError unless every parent and operand exists and there is no cycle."""
@@ -236,15 +248,18 @@ class GatingStrategy:
         self, memberships: dict[str, np.ndarray], total: int, sha256: str | None
     ) -> GatingResult:
         rows = []
+        paths: dict[str, tuple[str, ...]] = {}  # parents come first in tree order
         for gate_id in self._tree_order():
             gate = self._populations[gate_id]
+            parent = gate.parent
+            paths[gate_id] = (gate_id,) if parent is None else (*paths[parent], gate_id)
             count = int(np.count_nonzero(memberships[gate_id]))
             parent_count = (
                 total if gate.parent is None else int(np.count_nonzero(memberships[gate.parent]))
             )
             rows.append(
                 (
-                    self.path(gate_id),
+                    paths[gate_id],
                     gate_id,
                     gate.parent,
                     count,
@@ -260,13 +275,14 @@ class GatingStrategy:
     def _tree_order(self) -> list[str]:
         """Depth-first from the top-level gates, children in definition order."""
         out: list[str] = []
+        kids: dict[str | None, list[str]] = {}
+        for g in self._populations:  # definition order
+            kids.setdefault(self._populations[g].parent, []).append(g)
         stack = list(reversed(self.children(None)))
-        defined = list(self._populations)
         while stack:
             gate_id = stack.pop()
             out.append(gate_id)
-            kids = [g for g in defined if self._populations[g].parent == gate_id]
-            stack.extend(reversed(kids))
+            stack.extend(reversed(kids.get(gate_id, [])))
         return out
 
 
