@@ -27,7 +27,7 @@ import pytest
 from cytorelease._resources import ResourceKind, resource_dir
 from tests.conftest import PROJECT_ROOT, SHARED_DATA
 from tests.fuzz.harness import Case, Outcome, judge, run_cases
-from tests.fuzz.mutate import fcs_layout, mutations_for, parse_text
+from tests.fuzz.mutate import fcs_text, mutations_for
 
 SEED = os.environ.get("CYTORELEASE_FUZZ_SEED", "cytorelease-fuzz-1")
 SAMPLE_LOT = PROJECT_ROOT / "sample_data" / "lot-CAR-0001"
@@ -57,11 +57,10 @@ def _mutants(source: Path, per_kind: int, folder: Path) -> Iterator[tuple[Path, 
 def _rectangle_gatingml(fcs: Path, folder: Path) -> Path | None:
     """A one-gate GatingML document on the file's own first two channels, so that gating runs
     on whatever survives of the mutated events (not only on channel-name checks)."""
-    data = fcs.read_bytes()
-    layout = fcs_layout(data)
-    if layout is None:
+    text = fcs_text(fcs.read_bytes())
+    if text is None:
         return None
-    _, pairs = parse_text(data[layout.text[0] : layout.text[1] + 1])
+    _, _, pairs = text
     keywords = {key.upper(): value.decode("latin-1") for key, value in pairs}
     names = [keywords.get(f"$P{i}N") for i in (1, 2)]
     if not all(names):

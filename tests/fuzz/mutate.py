@@ -143,14 +143,20 @@ _ABSURD_VALUES = (
 )
 
 
-def fcs_absurd_keyword(data: bytes, rng: random.Random) -> bytes:
+def fcs_text(data: bytes) -> tuple[FcsLayout, bytes, list[tuple[bytes, bytes]]] | None:
+    """The primary TEXT's layout, delimiter and keyword pairs; None without a readable TEXT."""
     layout = fcs_layout(data)
     if layout is None:
+        return None
+    delimiter, pairs = parse_text(data[layout.text[0] : layout.text[1] + 1])
+    return (layout, delimiter, pairs) if pairs else None
+
+
+def fcs_absurd_keyword(data: bytes, rng: random.Random) -> bytes:
+    text = fcs_text(data)
+    if text is None:
         return flip_bytes(data, rng)
-    start, end = layout.text
-    delimiter, pairs = parse_text(data[start : end + 1])
-    if not pairs:
-        return flip_bytes(data, rng)
+    layout, delimiter, pairs = text
     present = {key.upper(): index for index, (key, _) in enumerate(pairs)}
     keyword = rng.choice(_FCS_KEYWORDS)
     value = rng.choice(_ABSURD_VALUES)
@@ -164,13 +170,10 @@ def fcs_absurd_keyword(data: bytes, rng: random.Random) -> bytes:
 
 def fcs_drop_keyword(data: bytes, rng: random.Random) -> bytes:
     """A required keyword missing ($DATATYPE, $PAR, a $PnB...), as careless writers leave it."""
-    layout = fcs_layout(data)
-    if layout is None:
+    text = fcs_text(data)
+    if text is None:
         return truncate(data, rng)
-    start, end = layout.text
-    delimiter, pairs = parse_text(data[start : end + 1])
-    if not pairs:
-        return truncate(data, rng)
+    layout, delimiter, pairs = text
     index = rng.randrange(len(pairs))
     if rng.random() < 0.6:
         wanted = [i for i, (k, _) in enumerate(pairs) if k.upper().startswith(b"$")]
