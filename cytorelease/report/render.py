@@ -290,9 +290,10 @@ def _stamped(
             f"the record names the CoA template {stamped.template!r}, not {template!r}",
             path="record",
         )
-    if generated_at is not None and generated_at.astimezone(UTC).replace(
-        microsecond=0
-    ) != stamped.generated_at:
+    if (
+        generated_at is not None
+        and generated_at.astimezone(UTC).replace(microsecond=0) != stamped.generated_at
+    ):
         raise InputError(
             f"the record was stamped for rendering at {stamped.to_dict()['generated_at']}, "
             "not at the time given",

@@ -24,9 +24,24 @@ from cytorelease.report.template import RENDERING_KEY, rendering_of
 
 __all__ = ["check_shown", "first_difference"]
 
+# elements without an end tag
 _VOID = frozenset(
-    "area base br col embed hr img input link meta source track wbr".split()
-)  # elements without an end tag
+    {
+        "area",
+        "base",
+        "br",
+        "col",
+        "embed",
+        "hr",
+        "img",
+        "input",
+        "link",
+        "meta",
+        "source",
+        "track",
+        "wbr",
+    }
+)
 _TEXT_LIMIT = 90
 
 
@@ -258,4 +273,6 @@ def first_difference(shown: bytes, expected: bytes) -> str:
     # Every token before the first difference is equal, so both share the same open elements.
     ahead = record if index < len(record.tokens) else page
     where = _where(ahead.tokens[index].place, ahead)
-    return f"{where}: the page shows {_shows(page, index)}, the record renders {_shows(record, index)}"
+    return (
+        f"{where}: the page shows {_shows(page, index)}, the record renders {_shows(record, index)}"
+    )

@@ -104,7 +104,7 @@ def test_truncated_fcs_is_quarantined_with_the_readers_reason(
     row = store.one("SELECT kind, reason FROM raw_files")
     assert row is not None and row["kind"] == "fcs"
     assert row["reason"].startswith("DATA segment ends at byte ")
-    assert row["reason"].endswith("(truncated copy?)")
+    assert "(truncated copy?)" in row["reason"]
     assert f"but the file has {len(whole) // 2:,} bytes" in row["reason"]
 
 
