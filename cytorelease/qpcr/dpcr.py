@@ -3,7 +3,11 @@
 lambda = -ln(negatives / accepted) copies per partition; copies/µL = lambda / partition volume
 (nL -> µL: x 1e-3). The interval is the Wilson score interval of the positive fraction
 p = positives / accepted, carried through lambda = -ln(1 - p) (monotone, so the bounds map
-directly). A well is flagged ``saturated`` when too few partitions stayed negative for lambda to
+directly). A sample measured in several wells is one pooled estimate
+(:func:`pooled_concentration`): lambda from its wells' summed positives and partitions, over the
+mean partition volume of those same wells (each well's own volume, weighted by its partitions),
+i.e. the pooled copies over the pooled analysed volume, as QX Manager merges wells and dMIQE
+pools partitions; with one volume for every well this is lambda / volume. A well is flagged ``saturated`` when too few partitions stayed negative for lambda to
 be estimated well, and ``too_few_partitions`` below the assay's minimum accepted partitions.
 """
 
@@ -20,6 +24,7 @@ __all__ = [
     "concentration",
     "poisson_estimate",
     "poisson_lambda",
+    "pooled_concentration",
 ]
 
 Z95 = 1.959963984540054
@@ -45,6 +50,26 @@ def concentration(
 ) -> np.ndarray:
     """Copies per µL of reaction."""
     return poisson_lambda(positives, partitions) / (np.asarray(volume_nl, np.float64) * 1e-3)
+
+
+def pooled_concentration(
+    positives: np.ndarray, partitions: np.ndarray, volume_nl: np.ndarray
+) -> float | None:
+    """Copies per µL of one sample from its wells, each with its own partition volume.
+
+    None when a well's volume is not known: a volume borrowed from other wells (or other
+    samples) would be a silent wrong number, since partition volumes differ by well (QIAcuity
+    "Volume per well" varies by some percent across a plate).
+    """
+    positives = np.asarray(positives, np.float64)
+    partitions = np.asarray(partitions, np.float64)
+    volume_nl = np.asarray(volume_nl, np.float64)
+    if partitions.size == 0 or not np.isfinite(volume_nl).all() or not (volume_nl > 0).all():
+        return None
+    total = float(partitions.sum())
+    lam = float(poisson_lambda(positives.sum(), total))
+    mean_volume_nl = float((partitions * volume_nl).sum() / total)
+    return lam / (mean_volume_nl * 1e-3)
 
 
 def _wilson(positives: np.ndarray, n: np.ndarray, z: float) -> tuple[np.ndarray, np.ndarray]:

@@ -19,6 +19,7 @@ class TargetAmount:
     value: float
     log_se: float  # standard error of ln(value)
     replicates: int
+    per_ul: float | None = None  # dPCR copies/µL from each well's own volume; None: not known
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +68,8 @@ class VcnResult:
     provenance: dict[str, Any] = field(default_factory=dict)
     run: str | None = None  # the export's run analysed (None: one run the export does not name)
     flags: list[str] = field(default_factory=list)  # what a reader of the result must know
+    # dPCR: every well of the two targets with its own copies/µL beside the instrument's
+    wells: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -84,5 +87,6 @@ class VcnResult:
             "standard_curves": [c.to_dict() for c in self.curves],
             "samples": [s.to_dict() for s in self.samples] if self.passed else [],
             "measurements": [m.to_dict() for m in self.measurements],
+            "wells": list(self.wells),
             "provenance": self.provenance,
         }
