@@ -50,6 +50,7 @@ def _print_inspect(summary: dict[str, Any], stats: bool) -> None:
         [
             ("FCS version", summary["fcs_version"]),
             ("events", f"{summary['event_count']:,}"),
+            ("non-finite events", f"{summary['nonfinite_events']:,}"),
             ("channels", str(len(summary["channels"]))),
             ("data set", f"{summary['dataset']} of {summary['datasets']} (from 0)"),
             ("cytometer", summary["cytometer"] or "-"),
@@ -58,7 +59,7 @@ def _print_inspect(summary: dict[str, Any], stats: bool) -> None:
             ("sha256", summary["sha256"]),
         ],
     )
-    columns = ["#", "name", "label", "range", "bits"]
+    columns = ["#", "name", "label", "range", "bits", "non-finite"]
     if stats:
         columns += ["min", "max", "mean"]
     rows = []
@@ -69,11 +70,21 @@ def _print_inspect(summary: dict[str, Any], stats: bool) -> None:
             channel["label"],
             channel["range"],
             channel["bits"],
+            _nonfinite(channel["nonfinite"]),
         ]
         if stats:
             row += [_fmt(channel["min"]), _fmt(channel["max"]), _fmt(channel["mean"])]
         rows.append(row)
     print_table("channels", columns, rows)
+
+
+def _nonfinite(counts: dict[str, int]) -> str:
+    shown = [
+        f"{counts[key]:,} {kind}"
+        for key, kind in (("nan", "NaN"), ("positive_inf", "+inf"), ("negative_inf", "-inf"))
+        if counts[key]
+    ]
+    return ", ".join(shown) or "0"
 
 
 def _fmt(value: float | None) -> str:

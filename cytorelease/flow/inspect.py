@@ -10,6 +10,8 @@ from typing import Any
 import numpy as np
 
 from cytorelease.flow.fcs import read_fcs
+from cytorelease.flow.qc import nonfinite, nonfinite_rows
+from cytorelease.flow.sample import Sample
 
 __all__ = ["inspect_fcs"]
 
@@ -20,16 +22,25 @@ _TIME_FORMATS = ("%H:%M:%S", "%H:%M", "%H:%M:%S.%f")
 
 def inspect_fcs(path: str | Path, dataset: int = 0, stats: bool = False) -> dict[str, Any]:
     """FCS version, event count, channels, spill, cytometer, acquisition date, data set count
-    and sha256 of one data set; with ``stats``, each channel's min, max and mean of its values
-    as stored (integers after their $PnR mask, no scaling), computed in float64."""
+    and sha256 of one data set, and each channel's count of non-finite values (NaN, +inf,
+    -inf) with the number of events holding any; with ``stats``, each channel's min, max and
+    mean of its finite values as stored (integers after their $PnR mask, no scaling), computed
+    in float64."""
     sample = read_fcs(path, dataset=dataset)
     channels: list[dict[str, Any]] = []
+    counted = nonfinite(sample)
     for channel in sample.channels:
+        bad = counted[channel.index]
         entry: dict[str, Any] = {
             "name": channel.name,
             "label": channel.label,
             "range": channel.range,
             "bits": channel.bits,
+            "nonfinite": {
+                "nan": bad.nan,
+                "positive_inf": bad.positive_inf,
+                "negative_inf": bad.negative_inf,
+            },
         }
         if stats:
             entry.update(_column_stats(sample.events[:, channel.index]))
@@ -38,6 +49,9 @@ def inspect_fcs(path: str | Path, dataset: int = 0, stats: bool = False) -> dict
         "path": str(sample.path),
         "fcs_version": sample.fcs_version,
         "event_count": sample.event_count,
+        "nonfinite_events": _nonfinite_events(
+            sample, [i for i, c in enumerate(counted) if c.events]
+        ),
         "channels": channels,
         "spill": sample.spill.to_dict() if sample.spill is not None else None,
         "cytometer": sample.keywords.get("$CYT") or None,
@@ -48,7 +62,13 @@ def inspect_fcs(path: str | Path, dataset: int = 0, stats: bool = False) -> dict
     }
 
 
+def _nonfinite_events(sample: Sample, indices: list[int]) -> int:
+    return int(np.count_nonzero(nonfinite_rows(sample, indices))) if indices else 0
+
+
 def _column_stats(column: np.ndarray) -> dict[str, float | None]:
+    if column.dtype.kind == "f" and not np.isfinite(column).all():
+        column = column[np.isfinite(column)]  # counted apart; a NaN would swallow every stat
     if column.size == 0:
         return {"min": None, "max": None, "mean": None}
     # min/max are exact in float32; the mean accumulates in float64 without copying the column.

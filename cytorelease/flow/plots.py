@@ -119,7 +119,7 @@ def gate_plots(result: FlowGatingResult) -> dict[str, str]:
 
     rows = {r.gate_id: r for r in result.populations.itertuples(index=False)}
     source = _source(result)
-    everything = np.ones(result.sample.event_count, dtype=bool)
+    everything = result.gated_events()  # never the events left out for NaN/inf
     plots: dict[str, str] = {}
     for placed in result.placed:
         if not placed.placed:

@@ -12,6 +12,10 @@ ceiling, so their true value is unknown; a channel with many of them (scatter vo
 high, a very bright stain) makes every gate on it suspect. They are counted and reported, not
 removed: the scatter gates already exclude most of them, and a release result must say when a
 measurement rests on clipped data rather than quietly drop events.
+
+Non-finite values (NaN, +/-inf: a float or ASCII file can hold them, an integer one cannot)
+are counted per channel; the gating template says whether they are flagged, excluded before
+gating or refused (see ``nonfinite_events`` in the template model).
 """
 
 from __future__ import annotations
@@ -28,7 +32,16 @@ from cytorelease.flow._segment_kernel import (
 )
 from cytorelease.flow.sample import Sample
 
-__all__ = ["Saturation", "TimeQC", "saturation", "time_qc"]
+__all__ = [
+    "NonFinite",
+    "Saturation",
+    "TimeQC",
+    "nonfinite",
+    "nonfinite_rows",
+    "saturation",
+    "time_qc",
+    "without_events",
+]
 
 _MAD_TO_SD = 1.4826
 _DRIFT_EVENTS = 200_000
@@ -184,3 +197,80 @@ def saturation(sample: Sample, channels: Iterable[int]) -> list[Saturation]:
             (sample.channels[i] for i in indices), ceilings, counts, strict=True
         )
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class NonFinite:
+    """Events of one channel holding NaN, +inf or -inf (float, double and ASCII data only:
+    integers cannot), which no gate can place and no statistic should average."""
+
+    channel: str  # $PnN
+    label: str | None  # $PnS
+    nan: int
+    positive_inf: int
+    negative_inf: int
+
+    @property
+    def events(self) -> int:
+        return self.nan + self.positive_inf + self.negative_inf
+
+    def describe(self) -> str:
+        """``CD3 (CD3 PE): 3 NaN, 1 +inf``."""
+        parts = [
+            f"{count:,} {kind}"
+            for count, kind in (
+                (self.nan, "NaN"),
+                (self.positive_inf, "+inf"),
+                (self.negative_inf, "-inf"),
+            )
+            if count
+        ]
+        return f"{self.channel}{f' ({self.label})' if self.label else ''}: {', '.join(parts)}"
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "channel": self.channel,
+            "label": self.label,
+            "events": self.events,
+            "nan": self.nan,
+            "positive_inf": self.positive_inf,
+            "negative_inf": self.negative_inf,
+        }
+
+
+def nonfinite(sample: Sample, channels: Iterable[int] | None = None) -> list[NonFinite]:
+    """Non-finite values of each channel (by index; all when None), zero counts included."""
+    indices = range(len(sample.channels)) if channels is None else list(channels)
+    found = []
+    for index in indices:
+        column = sample.events[:, index]
+        bad = column[~np.isfinite(column)] if column.dtype.kind == "f" else column[:0]
+        nan = int(np.count_nonzero(np.isnan(bad)))
+        positive = int(np.count_nonzero(bad > 0))
+        c = sample.channels[index]
+        found.append(NonFinite(c.name, c.label, nan, positive, int(bad.size) - nan - positive))
+    return found
+
+
+def nonfinite_rows(sample: Sample, channels: Iterable[int]) -> np.ndarray:
+    """Membership (bool per event) of events with a non-finite value in any of ``channels``."""
+    rows = np.zeros(sample.event_count, dtype=bool)
+    for index in channels:
+        rows |= ~np.isfinite(sample.events[:, index])
+    return rows
+
+
+def without_events(sample: Sample, rows: np.ndarray) -> Sample:
+    """The same data set without the events in ``rows`` (same file, hash and keywords): what
+    a template that excludes non-finite events gates."""
+    return Sample(
+        path=sample.path,
+        sha256=sample.sha256,
+        fcs_version=sample.fcs_version,
+        events=np.ascontiguousarray(sample.events[~rows]),
+        channels=sample.channels,
+        keywords=sample.keywords,
+        spill=sample.spill,
+        dataset_index=sample.dataset_index,
+        dataset_count=sample.dataset_count,
+    )

@@ -43,12 +43,14 @@ def test_summary_of_a_small_file(small_fcs: Path) -> None:
     assert (summary["datasets"], summary["dataset"]) == (1, 0)
     assert summary["sha256"] == file_sha256(small_fcs)
     assert summary["spill"] == {"channels": ["CD3"], "matrix": [[1.0]]}
+    assert summary["nonfinite_events"] == 0
     first, second, time = summary["channels"]
     assert first == {
         "name": "FSC-A",
         "label": None,
         "range": 1024.0,
         "bits": 16,
+        "nonfinite": {"nan": 0, "positive_inf": 0, "negative_inf": 0},  # integers cannot
         "min": 1.0,
         "max": 3.0,
         "mean": 2.0,
@@ -59,9 +61,9 @@ def test_summary_of_a_small_file(small_fcs: Path) -> None:
     assert time["mean"] == pytest.approx((4 + 6 + 1023) / 3)
 
 
-def test_without_stats_channels_have_four_keys(small_fcs: Path) -> None:
+def test_without_stats_channels_have_five_keys(small_fcs: Path) -> None:
     channels = inspect_fcs(small_fcs)["channels"]
-    assert all(set(c) == {"name", "label", "range", "bits"} for c in channels)
+    assert all(set(c) == {"name", "label", "range", "bits", "nonfinite"} for c in channels)
 
 
 def test_real_multi_data_set_file() -> None:

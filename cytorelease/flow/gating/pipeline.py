@@ -22,6 +22,7 @@ from cytorelease.flow.gating._placers import PLACERS, PlacedGate, PlacementConte
 from cytorelease.flow.gating.dimensions import Dimension, RecentValues
 from cytorelease.flow.gating.events import SampleEvents
 from cytorelease.flow.gating.measure import template_measurements
+from cytorelease.flow.gating.nonfinite import expand_memberships, screen_nonfinite
 from cytorelease.flow.gating.preprocess import preprocessed_events
 from cytorelease.flow.gating.result import (
     POPULATION_COLUMNS,
@@ -247,20 +248,33 @@ def _check_same_panel(
 def gate_sample(
     sample: Sample, template: Template, *, control: Sample | None = None
 ) -> FlowGatingResult:
-    """Place the template's gates on ``sample`` (thresholds from ``control`` where it says so)."""
+    """Place the template's gates on ``sample`` (thresholds from ``control`` where it says so).
+
+    Events with NaN/+-inf in a channel the gates read are never placed or gated (see
+    :mod:`~cytorelease.flow.gating.nonfinite`); memberships still have one entry per event.
+    """
     markers = resolve_markers(template, sample)
+    screened = screen_nonfinite(template, sample, markers)
+    nonfinite_flags = list(screened.flags)
+    nonfinite_details = {"action": template.nonfinite_events.value, **screened.to_dict()}
+    if control is not None:
+        screened_control = screen_nonfinite(template, control, markers, "control tube: ")
+        nonfinite_flags += screened_control.flags
+        nonfinite_details["control"] = screened_control.to_dict()
+    gated = screened.gated
     control_pass: _Pass | None = None
-    state = _prepare(template, sample, markers)  # the big tube first: its peak memory alone
+    state = _prepare(template, gated, markers)  # the big tube first: its peak memory alone
     if control is not None and _control_needs(template):
         control_markers = _check_same_panel(sample, control, template, markers)
-        control_pass = _prepare(template, control, control_markers)
+        control_pass = _prepare(template, screened_control.gated, control_markers)
         _run(template, control_pass, only=_control_needs(template))
     _run(template, state, control=control_pass)
     if control_pass is not None:
         state.flags += [
             Flag(f.code, f.gate, f"control tube: {f.message}") for f in control_pass.flags
         ]
-    populations = _population_table(template, state)
+    memberships = expand_memberships(state.memberships, screened, [g.id for g in template.gates])
+    populations = _population_table(template, memberships, screened.denominator)
     state.flags += _low_count_flags(template, populations)
     qc_flags = [
         Flag(
@@ -272,15 +286,17 @@ def gate_sample(
         for p in state.placed.values()
         if p.kind is GateKind.TIME_QC and p.placed and p.details.get("removed_segments")
     ]
-    saturated = _saturation(template, sample, markers)
+    saturated = _saturation(template, gated, markers)
     state.flags += _saturation_flags(template, saturated, "")
     if control_pass is not None:
         state.flags += _saturation_flags(
             template, _saturation(template, control_pass.sample, markers), "control tube: "
         )
     template_ref = {"id": template.id, "version": template.version, "sha256": template.sha256}
+    # "all events" of a measurement are the denominator's: the gated events when excluded
+    counted = sample if screened.denominator == sample.event_count else gated
     measurements = template_measurements(
-        template, template_ref, populations, state.placed, sample, control
+        template, template_ref, populations, state.placed, counted, control
     )
     strategy = GatingStrategy(
         [g for p in state.placed.values() for g in p.gates],
@@ -292,11 +308,16 @@ def gate_sample(
         control=control,
         placed=tuple(state.placed[g.id] for g in template.gates),
         populations=populations,
-        flags=tuple(state.flags + qc_flags),
+        flags=tuple(nonfinite_flags + state.flags + qc_flags),
         measurements=measurements,
-        membership={g.id: state.memberships[g.id] for g in template.gates},
+        membership=memberships,
         strategy=strategy,
-        details={"markers": dict(markers), "saturation": [x.to_dict() for x in saturated]},
+        details={
+            "markers": dict(markers),
+            "saturation": [x.to_dict() for x in saturated],
+            "nonfinite": nonfinite_details,
+        },
+        screened=screened.rows,
     )
 
 
@@ -324,9 +345,11 @@ def _saturation_flags(template: Template, found: list[Saturation], prefix: str) 
     ]
 
 
-def _population_table(template: Template, state: _Pass) -> pd.DataFrame:
-    """Depth-first from the top-level gates, children in template order."""
-    total = state.sample.event_count
+def _population_table(
+    template: Template, memberships: Mapping[str, np.ndarray], total: int
+) -> pd.DataFrame:
+    """Depth-first from the top-level gates, children in template order; ``total`` is the
+    parent count of the top-level gates and the denominator of every percent of total."""
     children: dict[str | None, list[str]] = {}
     for gate in template.gates:
         children.setdefault(gate.parent, []).append(gate.id)
@@ -335,9 +358,9 @@ def _population_table(template: Template, state: _Pass) -> pd.DataFrame:
     while stack:
         gate_id, above = stack.pop()
         spec = template.gate(gate_id)
-        count = int(np.count_nonzero(state.memberships[gate_id]))
+        count = int(np.count_nonzero(memberships[gate_id]))
         parent_count = (
-            total if spec.parent is None else int(np.count_nonzero(state.memberships[spec.parent]))
+            total if spec.parent is None else int(np.count_nonzero(memberships[spec.parent]))
         )
         path = (*above, gate_id)
         rows.append(

@@ -41,6 +41,7 @@ class FlagCode(StrEnum):
     ACQUISITION_QC = "acquisition_qc"  # time segments were removed
     FALLBACK_RULE = "fallback_rule"  # placed by a declared fallback (e.g. unimodal tail rule)
     SATURATION = "saturation"  # a channel the gates read has many events at its ceiling
+    NONFINITE_EVENTS = "nonfinite_events"  # events hold NaN/+-inf in a channel the gates read
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,9 +68,17 @@ class FlowGatingResult:
     membership: Mapping[str, np.ndarray]  # template gate id -> bool per event
     strategy: GatingStrategy  # the placed gates, as the engine's gate tree
     details: dict[str, Any] = field(default_factory=dict)
+    # events left out of gating (non-finite values), one bool per event; None when none were
+    screened: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "membership", MappingProxyType(dict(self.membership)))
+
+    def gated_events(self) -> np.ndarray:
+        """The events the gates were placed on and applied to: "all events" of a plot."""
+        if self.screened is None:
+            return np.ones(self.sample.event_count, dtype=bool)
+        return ~self.screened
 
     def count(self, gate_id: str) -> int:
         return int(np.count_nonzero(self.membership[gate_id]))
@@ -112,6 +121,7 @@ class FlowGatingResult:
             "populations": self.population_records(),
             "gates": [p.to_dict() for p in self.placed],
             "saturation": self.details.get("saturation", []),
+            "nonfinite": self.details.get("nonfinite"),
             "flags": [f.to_dict() for f in self.flags],
             "measurements": [m.to_dict() for m in self.measurements],
         }

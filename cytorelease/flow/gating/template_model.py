@@ -53,6 +53,7 @@ __all__ = [
     "MarkerSpec",
     "MeasurementKind",
     "MeasurementSpec",
+    "NonFiniteAction",
     "PolygonGateSpec",
     "RangeSpec",
     "RectangleGateSpec",
@@ -150,6 +151,24 @@ class CompensationSpec(_Strict):
         return self
 
 
+class NonFiniteAction(StrEnum):
+    """What gating does with events holding NaN or +/-inf in a channel the gates read (a marker
+    channel, Time, or a channel of the compensation matrix).
+
+    Whatever the action, such events are never placed or gated as if numeric: they sit in no
+    population and a ``nonfinite_events`` flag (on the result, the CLI and the CoA) counts them
+    per channel. The action decides the denominators:
+    FLAG (the default): they stay in the tube's event count, so the top-level gates' percent of
+    parent and every percent of total count them as outside every gate.
+    EXCLUDE: they leave the denominators: counts and percentages are of the remaining events.
+    REFUSE: no result: an error naming the channels and counts.
+    """
+
+    FLAG = "flag"
+    EXCLUDE = "exclude"
+    REFUSE = "refuse"
+
+
 class MeasurementKind(StrEnum):
     PERCENT = "percent"  # 100 * numerator / denominator
     RATIO = "ratio"  # numerator / denominator
@@ -197,6 +216,8 @@ class Template(_Strict):
     min_events: int = Field(1000, ge=0)
     # a channel with more than this % of its events at the top of its range is flagged
     saturation_max_pct: float = Field(1.0, ge=0, le=100)
+    # events with NaN/+-inf in a channel the gates read: flag (default), exclude or refuse
+    nonfinite_events: NonFiniteAction = NonFiniteAction.FLAG
     gates: list[GateSpec] = Field(min_length=1)
     measurements: list[MeasurementSpec] = Field(default_factory=list)
     cross_check: CrossCheckSpec | None = None
