@@ -152,6 +152,10 @@ def _qpcr_export(_: Inputs) -> Path:
     return shared_path("qpcr", "ddpcr_bio-rad", "ddpcr_read_quant_quant_QXManager.csv")
 
 
+def _quantstudio_export(_: Inputs) -> Path:
+    return shared_path("qpcr", "quantstudio", "allotropy_example_quantsudio_results_only.txt")
+
+
 SPEC_REF = "cd19-car-t@2"
 FCS = {"suffix": ".fcs", "real": lambda i: i.fmo, "wrong": lambda i: i.spec}
 YAML = {"suffix": ".yaml", "wrong": lambda i: i.fmo, "utf8_only": True}
@@ -200,6 +204,29 @@ SLOTS = [
         "qpcr-vcn-assay",
         "qpcr vcn",
         lambda p, i, t: ["qpcr", "vcn", _qpcr_export(i), "--assay", p],
+        real=lambda i: i.assay("vcn-car-rpp30"),
+        **YAML,
+    ),
+    Slot(
+        "qpcr-curve",
+        "qpcr curve",
+        lambda p, i, t: ["qpcr", "curve", p, "--target", "3'UTR"],
+        suffix=".txt",
+        real=_quantstudio_export,
+        wrong=lambda i: i.fmo,
+    ),
+    Slot(
+        "qpcr-curve-assay",
+        "qpcr curve",
+        lambda p, i, t: [
+            "qpcr",
+            "curve",
+            _quantstudio_export(i),
+            "--target",
+            "3'UTR",
+            "--assay",
+            p,
+        ],
         real=lambda i: i.assay("vcn-car-rpp30"),
         **YAML,
     ),

@@ -61,6 +61,10 @@ def test_python_dash_m() -> None:
         (["flow", "inspect"], "error: cytorelease flow inspect: Missing argument 'file'."),
         (["nope"], "error: cytorelease: No such command 'nope'."),
         (
+            ["qpcr", "curve", "x.txt"],
+            "error: cytorelease qpcr curve: Missing option '--target'.",
+        ),
+        (
             ["flow", "inspect", "x.fcs", "--dataset", "-1"],
             "error: cytorelease flow inspect: Invalid value for '--dataset'",
         ),

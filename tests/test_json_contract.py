@@ -99,6 +99,27 @@ def test_qpcr_read() -> None:
     assert document["rows"]
 
 
+def test_qpcr_curve() -> None:
+    path = shared_path("qpcr", "quantstudio", "allotropy_example_quantsudio_results_only.txt")
+    # Two standard levels and no NTC: the run fails acceptance (exit 1), the JSON still comes.
+    document = _json(["qpcr", "curve", path, "--target", "3'UTR"], code=1)
+    for key in (
+        "slope",
+        "intercept",
+        "r_squared",
+        "efficiency_pct",
+        "standards_used",
+        "standards_excluded",
+        "wells",
+        "run_acceptance",
+        "instrument_curve",
+        "flags",
+    ):
+        assert key in document, key
+    assert set(document["wells"][0]) >= {"well", "sample", "cq", "quantity", "ci_low", "ci_high"}
+    assert document["provenance"]["input"]["sha256"] == file_sha256(path)
+
+
 def test_potency_elisa() -> None:
     plate = Path(__file__).parent / "data" / "potency" / "plates" / "elisa_grid_seed1.csv"
     document = _json(["potency", "elisa", plate, "--assay", "potency-ifng-elisa"])

@@ -1,4 +1,4 @@
-"""``cytorelease qpcr`` commands: read an export, compute vector copy number."""
+"""``cytorelease qpcr`` commands: read an export, compute vector copy number, fit one curve."""
 
 from __future__ import annotations
 
@@ -168,6 +168,98 @@ def _render(result: Any) -> None:
         if isinstance(shown, float):
             shown = f"{shown:.3f} {m.unit}"
         out.print(f"{m.attribute} [{m.details.get('sample')}]: {shown}")
+    verdict = "PASSED" if result.passed else "FAILED: " + "; ".join(result.reasons)
+    out.print(f"run {verdict}")
+
+
+@app.command("curve")
+def curve(
+    export: Annotated[Path, typer.Argument(help="qPCR results export with a dilution series.")],
+    target: Annotated[str, typer.Option("--target", help="The target whose curve to fit.")],
+    assay: Annotated[
+        str | None,
+        typer.Option(
+            "--assay",
+            help="Assay (name in assays/ or a path) for the standards' copies and the acceptance"
+            " limits; without one, quantities come from the export and default limits apply.",
+        ),
+    ] = None,
+    run: Annotated[
+        str | None,
+        typer.Option(
+            "--run", help="The export's run to analyse (required when it holds several runs)."
+        ),
+    ] = None,
+    fmt: Annotated[FormatChoice, typer.Option("--format", help=_FORMAT_HELP)] = FormatChoice.AUTO,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+) -> None:
+    """One target's standard curve, each other well's copies by inverse prediction with its CI.
+
+    Shows the instrument's own curve beside ours when the export states it. Exits 1 when the
+    run fails acceptance (no quantity is reported then), 2 on bad input.
+    """
+    from cytorelease.cli._output import emit_json
+    from cytorelease.qpcr.curve import analyse_curve
+
+    result = analyse_curve(export, target, assay=assay, run=run, fmt=fmt.value)
+    if as_json:
+        emit_json(result.to_dict())
+    else:
+        _render_curve(result)
+    if not result.passed:
+        raise typer.Exit(1)
+
+
+def _render_curve(result: Any) -> None:
+    from cytorelease.cli._output import console, print_table
+
+    out = console()
+    out.print(
+        f"{result.instrument} ({result.format})" + (f" run {result.run}" if result.run else "")
+    )
+    for flag in result.flags:
+        out.print(f"flag: {flag}")
+    c, inst = result.curve, result.instrument_curve
+    rows = [["cytorelease", _num(c.slope), _num(c.intercept), _num(c.r_squared, 4),
+             _num(c.efficiency_pct, 1)]]  # fmt: skip
+    if inst is not None:
+        rows.append(["instrument", inst.slope, inst.intercept, inst.r_squared, inst.efficiency_pct])
+    print_table(
+        f"Standard curve {result.target} ({c.n} wells, {c.levels} levels)",
+        ["curve", "slope", "intercept", "R^2", "efficiency %"],
+        rows,
+    )
+    if result.slope_difference_pct is not None:
+        out.print(f"slope differs from the instrument's by {result.slope_difference_pct:+.2f} %")
+    print_table(
+        "Standards",
+        ["well", "sample", "Cq", "quantity", "source", "left out"],
+        [
+            [s.well, s.sample, _num(s.cq), f"{s.quantity:.4g}", s.quantity_source, s.reason or ""]
+            for s in [*result.standards_used, *result.standards_excluded]
+        ],
+    )
+    print_table(
+        "Run acceptance",
+        ["check", "value", "limit", "result"],
+        [[ch.check, ch.value, ch.limit, "pass" if ch.passed else "FAIL"] for ch in result.checks],
+    )
+    print_table(
+        f"Wells (copies per reaction, {result.confidence:.0%} CI)",
+        ["well", "sample", "task", "Cq", "quantity", "CI", "note"],
+        [
+            [
+                w.well,
+                w.sample,
+                w.task,
+                _num(w.cq),
+                "" if w.quantity is None else f"{w.quantity:.4g}",
+                "" if w.ci_low is None else f"{w.ci_low:.4g}-{w.ci_high:.4g}",
+                w.reason or "",
+            ]
+            for w in result.wells
+        ],
+    )
     verdict = "PASSED" if result.passed else "FAILED: " + "; ".join(result.reasons)
     out.print(f"run {verdict}")
 

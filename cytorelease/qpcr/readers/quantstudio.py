@@ -4,7 +4,9 @@ Text: a ``* key = value`` block, then ``[Section]`` blocks of tab-separated tabl
 ``[Results]`` section holds one row per well and target (``CT`` "Undetermined" when no
 amplification, quantities with thousands separators). Some exports repeat column names; the
 first occurrence wins. The Design & Analysis xlsx keeps a key/value block above a header row on
-its "Results" sheet; standards' quantities sit on the "Standard Curve Result" sheet.
+its "Results" sheet; standards' quantities sit on the "Standard Curve Result" sheet. A text
+export whose [Results] leave a standard's Quantity empty takes it from its [Sample Setup]
+section (same well and target), where the plate setup states it.
 """
 
 from __future__ import annotations
@@ -170,22 +172,16 @@ def _instrument_curves(
     return found
 
 
-def _read_text(data: bytes, path: Path, sha256: str) -> QpcrExport:
-    text = decode(data)
-    lines = text.splitlines()
-    metadata: dict[str, str] = {}
-    for line in lines:
-        if line.startswith("* ") and "=" in line:
-            key, _, value = line[2:].partition("=")
-            metadata[key.strip()] = value.strip()
-    try:
-        start = next(i for i, ln in enumerate(lines) if ln.strip() == "[Results]")
-    except StopIteration:
-        raise InputError(
-            "no [Results] section (truncated copy, or exported without results?)", path=path
-        ) from None
-    # The section runs to the next "[...]" line or a blank line; only when it runs to the end
-    # of a file without a final line break can its last row be cut off.
+def _section(text: str, lines: list[str], name: str) -> tuple[int, str] | None:
+    """The line index of a ``[Section]`` heading and its table's text; None without one.
+
+    A section runs to the next "[...]" line or a blank line; only when it runs to the end of a
+    file without a final line break can its last row be cut off (no line break is added then,
+    so the reader sees the cut).
+    """
+    start = next((i for i, ln in enumerate(lines) if ln.strip() == name), None)
+    if start is None:
+        return None
     section = []
     ended = False
     for line in lines[start + 1 :]:
@@ -194,7 +190,23 @@ def _read_text(data: bytes, path: Path, sha256: str) -> QpcrExport:
             break
         section.append(line)
     complete = ended or text.endswith(("\n", "\r"))
-    section_text = "\n".join(section) + ("\n" if complete else "")
+    return start, "\n".join(section) + ("\n" if complete else "")
+
+
+def _read_text(data: bytes, path: Path, sha256: str) -> QpcrExport:
+    text = decode(data)
+    lines = text.splitlines()
+    metadata: dict[str, str] = {}
+    for line in lines:
+        if line.startswith("* ") and "=" in line:
+            key, _, value = line[2:].partition("=")
+            metadata[key.strip()] = value.strip()
+    found = _section(text, lines, "[Results]")
+    if found is None:
+        raise InputError(
+            "no [Results] section (truncated copy, or exported without results?)", path=path
+        )
+    start, section_text = found
     header, body = split_rows(section_text, delimiter="\t", path=path)
     cols = _column_indexes(header, path, body)
     rows = [
@@ -202,6 +214,14 @@ def _read_text(data: bytes, path: Path, sha256: str) -> QpcrExport:
         for n, row in enumerate(body, start=start + 3)
         if any(c.strip() for c in row)
     ]
+    if any(r["task"] is Task.STANDARD and math.isnan(r["quantity"]) for r in rows):
+        setup = _section(text, lines, "[Sample Setup]")
+        if setup is not None:
+            sc_header, sc_body = split_rows(setup[1], delimiter="\t", path=path)
+            quantities = _standard_quantities(sc_header, [tuple(r) for r in sc_body])
+            for row in rows:
+                if row["task"] is Task.STANDARD and math.isnan(row["quantity"]):
+                    row["quantity"] = quantities.get((row["well"], row["target"]), math.nan)
     curves = _instrument_curves(header, body, path, "[Results]")
     return QpcrExport(
         format=FORMAT,
@@ -286,14 +306,16 @@ def _xlsx_rows(
 def _standard_quantities(
     header: list[Any], body: list[tuple[Any, ...]]
 ) -> dict[tuple[str, str], float]:
+    """(well, target) -> quantity from a standard-curve sheet or a [Sample Setup] table."""
     keys = [header_key(str(h)) if h is not None else "" for h in header]
-    if not {"wellposition", "target", "quantity"} <= set(keys):
+    target = next((k for k in ("target", "targetname") if k in keys), None)
+    if target is None or not {"wellposition", "quantity"} <= set(keys):
         return {}
-    w, t, q = keys.index("wellposition"), keys.index("target"), keys.index("quantity")
+    w, t, q = keys.index("wellposition"), keys.index(target), keys.index("quantity")
     out: dict[tuple[str, str], float] = {}
     for row in body:
         try:
-            out[(str(row[w]), str(row[t]))] = parse_float(row[q])
+            out[(str(row[w]).strip(), str(row[t]).strip())] = parse_float(row[q])
         except (ValueError, IndexError):
             continue
     return out
