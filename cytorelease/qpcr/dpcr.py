@@ -22,6 +22,7 @@ __all__ = [
     "DpcrFlag",
     "PoissonEstimate",
     "concentration",
+    "differs_from_reported",
     "poisson_estimate",
     "poisson_lambda",
     "pooled_concentration",
@@ -70,6 +71,24 @@ def pooled_concentration(
     lam = float(poisson_lambda(positives.sum(), total))
     mean_volume_nl = float((partitions * volume_nl).sum() / total)
     return lam / (mean_volume_nl * 1e-3)
+
+
+# Beyond this our copies/µL of a well and the instrument's are not the same computation (exports
+# print 3-4 significant digits: real QX, QIAcuity and Absolute Q files agree to 0.05 %).
+REPORTED_TOLERANCE = 0.01
+REPORTED_PRINT_STEP = 0.006  # copies/µL: printed to 2-3 decimals at low counts
+
+
+def differs_from_reported(ours: np.ndarray, reported: np.ndarray) -> np.ndarray:
+    """Wells whose copies/µL from their partitions and volume is not the instrument's own."""
+    ours = np.asarray(ours, np.float64)
+    reported = np.asarray(reported, np.float64)
+    both = np.isfinite(ours) & np.isfinite(reported)
+    with np.errstate(invalid="ignore"):
+        apart = (
+            np.abs(ours - reported) > REPORTED_TOLERANCE * np.abs(reported) + REPORTED_PRINT_STEP
+        )
+    return both & apart
 
 
 def _wilson(positives: np.ndarray, n: np.ndarray, z: float) -> tuple[np.ndarray, np.ndarray]:

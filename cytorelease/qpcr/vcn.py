@@ -32,7 +32,13 @@ from cytorelease.qpcr.acceptance import (
     replicate_sd_check,
 )
 from cytorelease.qpcr.assay import LoadedAssay, QpcrAssay
-from cytorelease.qpcr.dpcr import Z95, concentration, poisson_estimate, pooled_concentration
+from cytorelease.qpcr.dpcr import (
+    Z95,
+    concentration,
+    differs_from_reported,
+    poisson_estimate,
+    pooled_concentration,
+)
 from cytorelease.qpcr.stdcurve import StandardCurve, fit_standard_curve
 from cytorelease.qpcr.table import CqSource, QpcrExport, Task
 from cytorelease.qpcr.vcn_result import SampleVcn, TargetAmount, VcnResult
@@ -218,6 +224,7 @@ def _dpcr_wells(run: _Run, mask: np.ndarray, volume: np.ndarray) -> list[dict[st
         return float(value) if math.isfinite(value) else None
 
     ours = concentration(run.positives, run.partitions, volume)
+    differs = differs_from_reported(ours, run.reported)
     return [
         {
             "well": str(run.well[i]),
@@ -228,6 +235,7 @@ def _dpcr_wells(run: _Run, mask: np.ndarray, volume: np.ndarray) -> list[dict[st
             "volume_nl": num(volume[i]),
             "concentration": num(ours[i]),
             "reported_concentration": num(run.reported[i]),
+            "differs_from_reported": bool(differs[i]),
         }
         for i in np.flatnonzero(mask)
     ]
@@ -341,10 +349,12 @@ def compute_vcn(
             _per_ul(r, amounts[transgene][r.sample], amounts[reference][r.sample]) for r in results
         ]
     product = {name for name, role in roles.items() if role == PRODUCT_ROLE}
+    on_targets = np.isin(run.target, [transgene, reference])
+    wells = _dpcr_wells(run, on_targets, volume) if export.digital else []
     measurements = _measurements(results, passed, reasons, export, loaded, car_fraction, product)
     return VcnResult(
         run=_run_name(export),
-        flags=_cq_flags(export),
+        flags=_cq_flags(export) + _volume_flags(wells),
         format=export.format.value,
         instrument=export.instrument,
         digital=export.digital,
@@ -355,11 +365,7 @@ def compute_vcn(
         curves=curves,
         samples=results if passed else [],
         measurements=measurements,
-        wells=(
-            _dpcr_wells(run, np.isin(run.target, [transgene, reference]), volume)
-            if export.digital
-            else []
-        ),
+        wells=wells,
         reasons=reasons,
         provenance={
             "input": {"path": str(export.path), "sha256": export.sha256, "run": _run_name(export)},
@@ -371,6 +377,19 @@ def compute_vcn(
 def _run_name(export: QpcrExport) -> str | None:
     runs = export.runs
     return runs[0] if len(runs) == 1 and runs[0] else None
+
+
+def _volume_flags(wells: list[dict[str, Any]]) -> list[str]:
+    """A flag when our copies/µL of a well is not the instrument's: the volume is not its."""
+    apart = [w["well"] for w in wells if w["differs_from_reported"]]
+    if not apart:
+        return []
+    shown = ", ".join(dict.fromkeys(apart[:8])) + (", ..." if len(apart) > 8 else "")
+    return [
+        f"dPCR concentration differs: {len(apart)} of {len(wells)} wells' copies/uL from their "
+        f"partitions and partition volume differ from the export's by over 1 % ({shown}); the "
+        "partition volume used is not the instrument's"
+    ]
 
 
 def _cq_flags(export: QpcrExport) -> list[str]:

@@ -47,8 +47,9 @@ def _write(path: Path, header: list[str], rows: list[list[str]]) -> Path:
 
 def _long_layout(tmp_path: Path, reference: bool) -> Path:
     """The real rows with each well's volume; ``reference`` adds a second target per well
-    (RPP30: another real well's counts in the same well, so the same volume), as the duplex
-    CAR/RPP30 layout writes one row per well and target."""
+    (RPP30: another real well's counts in the same well, so the same volume, and the
+    concentration the instrument prints for them), as the duplex CAR/RPP30 layout writes one
+    row per well and target."""
     header, rows = _real_rows()
     conc, valid, positive = 6, 12, 13  # Conc. [copies/µL], Partitions (valid), (positive)
     volumes = {}
@@ -67,6 +68,9 @@ def _long_layout(tmp_path: Path, reference: bool) -> Path:
             ref[2] = ref[3] = "RPP30"
             ref[positive], ref[valid] = other[positive], row[valid]
             ref[14] = str(int(row[valid]) - int(other[positive]))
+            # The instrument's copies/µL for those counts in this well, 4 significant digits.
+            lam = _lam(float(other[positive]), float(row[valid]))
+            ref[conc] = f"{lam / (float(volume) / NOMINAL):.4g}"
             out.append([*ref, volume])
     return _write(tmp_path / "qiacuity_long.csv", [*header, "Volume per well [µL]"], out)
 
@@ -187,3 +191,25 @@ def test_pooled_concentration_equal_volumes_is_the_pooled_poisson() -> None:
     pooled = pooled_concentration(k, n, np.array([0.85, 0.85]))
     assert pooled == pytest.approx(_lam(k.sum(), n.sum()) / 0.85e-3, rel=1e-12)
     assert pooled_concentration(k, n, np.array([0.85, math.nan])) is None
+
+
+def test_a_volume_that_is_not_the_instruments_is_flagged(
+    tmp_path: Path, project_root: Path
+) -> None:
+    """An assay stating 0.70 nL for QIAcuity partitions (the real plate's are 0.705-0.757 nL):
+    our copies/µL of most wells then miss the instrument's printed ones, and the result says so
+    rather than reporting them as if they were the instrument's."""
+    export = read_export(_long_layout(tmp_path, reference=True))
+    assert compute_vcn(export, _assay(tmp_path, project_root)).flags == []
+    loaded = _assay(tmp_path, project_root)
+    text = loaded.path.read_text(encoding="utf-8").replace(
+        "    absoluteq: 0.432", "    absoluteq: 0.432\n    qiacuity: 0.70"
+    )
+    loaded.path.write_text(text, encoding="utf-8")
+    result = compute_vcn(export, load_assay(loaded.path))
+    (flag,) = result.flags
+    assert flag.startswith("dPCR concentration differs: ")
+    differing = [w for w in result.to_dict()["wells"] if w["differs_from_reported"]]
+    assert {w["volume_nl"] for w in differing} == {0.70}
+    # F2 implies 0.7129 nL: 1.8 % off at 0.70 nL, beyond the 1 % allowed.
+    assert "F2" in {w["well"] for w in differing if w["target"] == "CD3"}
