@@ -253,5 +253,5 @@ def analyse_curve(
     export = read_export(export_path, fmt).for_run(run)
     try:
         return compute_curve(export, target, loaded)
-    except InputError as exc:
+    except (InputError, AssayError) as exc:  # the fit's errors concern this export
         raise exc.with_path(export.path) from None

@@ -491,5 +491,5 @@ def analyse_export(
     export = read_export(export_path, fmt).for_run(run)
     try:
         return compute_vcn(export, loaded, car_fraction=car_fraction, product_sample=product_sample)
-    except InputError as exc:
+    except (InputError, AssayError) as exc:  # the fit's errors concern this export
         raise exc.with_path(export.path) from None

@@ -297,3 +297,35 @@ def test_human_output_is_tables(tmp_path: Path) -> None:
         assert title in result.stdout
     assert "Wells (copies per reaction, 95% CI)" in result.stdout
     assert "run PASSED" in result.stdout
+
+
+def test_real_design_and_analysis_export_with_one_amplified_level_is_refused() -> None:
+    """The real D&A xlsx keeps standards Std 9 (5 copies, amplified) and Std 10 (2.5 copies,
+    all Undetermined) of a plate the instrument fitted on more levels: no curve can be fitted,
+    and the one-line error names the export."""
+    path = shared_path(
+        "qpcr", "quantstudio", "allotropy_appbio_quantstudio_design_quantity_test.xlsx"
+    )
+    result = runner.invoke(app, ["qpcr", "curve", str(path), "--target", "ABC"])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        f"error: {path}: target ABC: 4 amplified standard wells over 1 level(s); a standard "
+        "curve needs at least 3 wells over 2 levels"
+    )
+
+
+def test_vcn_fit_error_names_the_export_too(tmp_path: Path, project_root: Path) -> None:
+    path = shared_path(
+        "qpcr", "quantstudio", "allotropy_appbio_quantstudio_design_quantity_test.xlsx"
+    )
+    text = (project_root / "assays" / "vcn-car-rpp30.yaml").read_text(encoding="utf-8")
+    assay = tmp_path / "abc.yaml"
+    assay.write_text(
+        text.replace("targets: [CAR]", "targets: [ABC]").replace(
+            "targets: [RPP30]", "targets: [DEF]"
+        ),
+        encoding="utf-8",
+    )
+    result = runner.invoke(app, ["qpcr", "vcn", str(path), "--assay", str(assay)])
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: {path}: target ABC: 4 amplified standard wells")
