@@ -233,9 +233,17 @@ def _render_curve(result: Any) -> None:
         out.print(f"slope differs from the instrument's by {result.slope_difference_pct:+.2f} %")
     print_table(
         "Standards",
-        ["well", "sample", "Cq", "quantity", "source", "left out"],
+        ["well", "sample", "Cq", "quantity", "source", "read back", "left out"],
         [
-            [s.well, s.sample, _num(s.cq), f"{s.quantity:.4g}", s.quantity_source, s.reason or ""]
+            [
+                s.well,
+                s.sample,
+                _num(s.cq),
+                f"{s.quantity:.4g}",
+                s.quantity_source,
+                "" if s.back_calculated is None else f"{s.back_calculated[0]:.4g}",
+                s.reason or "",
+            ]
             for s in [*result.standards_used, *result.standards_excluded]
         ],
     )

@@ -15,6 +15,7 @@ with the reason and a flag.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -106,6 +107,11 @@ def _with_reason(well: StandardWell, reason: str) -> StandardWell:
     return StandardWell(
         well.well, well.sample, well.cq, well.quantity, well.quantity_source, reason
     )
+
+
+def _back_calculated(well: StandardWell, curve: StandardCurve, confidence: float) -> StandardWell:
+    interval = curve.calibration_interval(np.array([well.cq]), confidence)
+    return replace(well, back_calculated=(interval.copies, interval.low, interval.high))
 
 
 def _quantify(
@@ -201,6 +207,7 @@ def compute_curve(
     curve = fit_standard_curve(
         target, np.array([s.quantity for s in used]), np.array([s.cq for s in used])
     )
+    used = [_back_calculated(s, curve, confidence) for s in used]
     limits = loaded.assay.acceptance if loaded is not None else Acceptance()
     named = list(loaded.assay.standard_copies()) if loaded is not None else []
     is_standard = (rows["task"] == Task.STANDARD.value) | rows["sample"].isin(named)

@@ -49,6 +49,8 @@ class StandardWell:
     quantity: float
     quantity_source: str  # "assay" or "export"
     reason: str | None = None  # why it was left out of the fit; None when used
+    # A used standard's own Cq read back off the curve with its interval (its accuracy).
+    back_calculated: tuple[float, float, float] | None = None  # (copies, low, high)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -60,6 +62,9 @@ class StandardWell:
         }
         if self.reason is not None:
             out["reason"] = self.reason
+        if self.back_calculated is not None:
+            copies, low, high = (_num(v) for v in self.back_calculated)
+            out["back_calculated"] = {"quantity": copies, "ci_low": low, "ci_high": high}
         return out
 
 

@@ -74,6 +74,10 @@ def test_real_export_our_fit_beside_the_instruments() -> None:
     assert doc["efficiency_pct"] == pytest.approx((10 ** (-1 / slope) - 1) * 100, rel=1e-9)
     assert len(doc["standards_used"]) == 6 and doc["standards_excluded"] == []
     assert {s["quantity_source"] for s in doc["standards_used"]} == {"export"}
+    for s in doc["standards_used"]:  # each standard's own Cq read back near its nominal
+        back = s["back_calculated"]
+        assert back["ci_low"] <= s["quantity"] <= back["ci_high"]
+        assert back["quantity"] == pytest.approx(s["quantity"], rel=0.1)
     inst = doc["instrument_curve"]
     assert (inst["slope"], inst["intercept"], inst["r_squared"], inst["efficiency_pct"]) == (
         -3.196, 41.924, 0.999, 105.533
@@ -247,11 +251,16 @@ def test_rnase_p_run_matches_the_instrument_and_reads_back_its_copies(tmp_path: 
 
 
 def test_a_standards_own_cq_reads_back_near_its_nominal(tmp_path: Path) -> None:
+    doc = _curve_json(_rnase_p(tmp_path), "--target", "RNase P", code=0)
     result = analyse_curve(_rnase_p(tmp_path), "RNase P")
-    for s in result.standards_used:
+    for s, shown in zip(result.standards_used, doc["standards_used"], strict=True):
         interval = result.curve.calibration_interval(np.array([s.cq]))
-        assert interval.low <= s.quantity <= interval.high, (s.well, interval)
-        assert interval.copies == pytest.approx(s.quantity, rel=0.15)
+        back = shown["back_calculated"]
+        assert (back["quantity"], back["ci_low"], back["ci_high"]) == pytest.approx(
+            (interval.copies, interval.low, interval.high), rel=1e-12
+        )
+        assert back["ci_low"] <= s.quantity <= back["ci_high"], s.well
+        assert back["quantity"] == pytest.approx(s.quantity, rel=0.15)
 
 
 def test_rnase_p_altered_header_curve_is_flagged(tmp_path: Path) -> None:
