@@ -18,10 +18,12 @@ from pathlib import Path
 
 from cytorelease.errors import InputError
 from cytorelease.qpcr.readers._text import decode, first_line, header_key, parse_float, split_rows
+from cytorelease.qpcr.readers.cfx_completeness import StatsRow, check_replicate_statistics
 from cytorelease.qpcr.table import ExportFormat, QpcrExport, Task, make_table
 
 FORMAT = ExportFormat.CFX
 _REQUIRED = {"well", "fluor", "target", "content", "sample", "cq"}
+_OPTIONAL = ("startingquantity(sq)", "cqmean", "cqstd.dev")
 _CONTENT = (
     (re.compile(r"^std", re.I), Task.STANDARD),
     (re.compile(r"^unkn", re.I), Task.UNKNOWN),
@@ -95,8 +97,9 @@ def read(data: bytes, *, path: Path, sha256: str) -> QpcrExport:
     if not set(keys) >= _REQUIRED:
         missing = sorted(_REQUIRED - set(keys))
         raise InputError(f"Cq results header lacks {', '.join(missing)}", path=path)
-    col = {k: keys.index(k) for k in (*_REQUIRED, "startingquantity(sq)") if k in keys}
+    col = {k: keys.index(k) for k in (*_REQUIRED, *_OPTIONAL) if k in keys}
     rows = []
+    stats: list[StatsRow] = []
     saw_nan = saw_na = False
     for line_no, row in enumerate(body, start=start + 2):
 
@@ -121,6 +124,16 @@ def read(data: bytes, *, path: Path, sha256: str) -> QpcrExport:
                 quantity = parse_float(cell("startingquantity(sq)"), decimal_comma=decimal_comma)
             except ValueError:
                 quantity = math.nan
+        stats.append(
+            StatsRow(
+                line_no,
+                cell("well"),
+                (cell("fluor"), cell("target"), cell("content"), cell("sample")),
+                raw_cq,
+                cell("cqmean"),
+                cell("cqstd.dev"),
+            )
+        )
         rows.append(
             {
                 "well": cell("well"),
@@ -132,6 +145,9 @@ def read(data: bytes, *, path: Path, sha256: str) -> QpcrExport:
                 "quantity": quantity,
             }
         )
+    if "cqmean" in col:
+        # No well count is declared; the replicate statistics are what can show a cut copy.
+        check_replicate_statistics(stats, path=path, decimal_comma=decimal_comma)
     variant = "CFX Maestro" if saw_nan else "CFX Manager" if saw_na else "CFX Maestro/Manager"
     return QpcrExport(
         format=FORMAT,
