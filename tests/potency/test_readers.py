@@ -74,6 +74,11 @@ def test_gen5_results_with_blank_and_concentration_rows_and_layout() -> None:
     assert derived.kind is ReadingKind.DERIVED and derived.values["A1"] == 1980.423
     assert export.layout["A1"] == "STD1" and export.layout["H3"] == "BLK"
     assert export.layout["E4"] == "SPL4:1"
+    # the Conc/Dil line under each Well ID line: standards' concentrations, samples' dilutions
+    assert export.layout_values["A1"] == 2000 and export.layout_values["G3"] == 2.7435
+    assert export.layout_values["B4"] == 0.5 and export.layout_values["H12"] == 0.125
+    assert "H1" not in export.layout_values  # a blank has neither
+    assert len(export.layout_values) == 93
     # the raw reading minus the blank reading is the same plate offset everywhere
     offsets = {round(raw.values[w] - blanked.values[w], 3) for w in raw.values}
     assert offsets <= {0.0, 0.001, 0.002}

@@ -110,12 +110,15 @@ class PlateExport:
     sha256: str
     readings: tuple[PlateReading, ...]
     layout: Mapping[str, str] = field(default_factory=dict)  # well -> the software's well id
+    # well -> the number the layout gives it: a standard's concentration, a sample's dilution
+    layout_values: Mapping[str, float] = field(default_factory=dict)
     metadata: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.readings:
             raise InputError("the export holds no plate readings", path=self.path)
         object.__setattr__(self, "layout", MappingProxyType(dict(self.layout)))
+        object.__setattr__(self, "layout_values", MappingProxyType(dict(self.layout_values)))
         object.__setattr__(self, "metadata", MappingProxyType(dict(self.metadata)))
 
     @property
@@ -168,5 +171,6 @@ class PlateExport:
             "sha256": self.sha256,
             "readings": [r.to_dict() for r in self.readings],
             "layout": dict(self.layout),
+            "layout_values": dict(self.layout_values),
             "metadata": dict(self.metadata),
         }

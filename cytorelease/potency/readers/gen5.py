@@ -31,6 +31,9 @@ _WAVELENGTH = re.compile(r"(?:^|[:\s])(\d{3,4}(?:\.\d+)?)\s*$")
 _SUMMARY = re.compile(r"^[^:\[]+\[.+\]$")
 _PLATE_TYPE = re.compile(r"(\d+)\s*WELL", re.IGNORECASE)
 _LAYOUT_TITLES = ("Layout",)
+# the layout line under each "Well ID" line: a standard's concentration or a sample's dilution
+# (Gen5 3.x writes one "Conc/Dil" line; older exports may split it)
+_LAYOUT_NUMBERS = ("Conc/Dil", "Conc", "Dil", "Concentration", "Dilution")
 
 
 def looks_like_gen5(text: str) -> bool:
@@ -70,6 +73,7 @@ def read_gen5(data: bytes, *, path: str, sha256: str) -> PlateExport:
     plate = "Plate 1"
     readings: list[PlateReading] = []
     layout: dict[str, str] = {}
+    layout_values: dict[str, float] = {}
     index = 0
     while index < len(lines):
         cells = lines[index]
@@ -100,6 +104,14 @@ def read_gen5(data: bytes, *, path: str, sha256: str) -> PlateExport:
                 if key in _LAYOUT_TITLES:
                     if label == "Well ID":
                         layout.update(flags)
+                    elif label in _LAYOUT_NUMBERS:
+                        if flags:
+                            well, cell = next(iter(flags.items()))
+                            raise InputError(
+                                f"Layout: well {well}: {label} {cell!r} is not a number",
+                                path=path,
+                            )
+                        layout_values.update(values)
                     continue
                 wavelength = _WAVELENGTH.search(label)
                 readings.append(
@@ -127,7 +139,13 @@ def read_gen5(data: bytes, *, path: str, sha256: str) -> PlateExport:
     if not readings:
         raise InputError("the Gen5 export has no plate grid of results", path=path)
     return PlateExport(
-        path, PlateFormat.GEN5, sha256, tuple(readings), layout=layout, metadata=metadata
+        path,
+        PlateFormat.GEN5,
+        sha256,
+        tuple(readings),
+        layout=layout,
+        layout_values=layout_values,
+        metadata=metadata,
     )
 
 
