@@ -26,6 +26,7 @@ from cytorelease.potency.assay import (
     load_potency_assay,
 )
 from cytorelease.potency.curve import CurveFit, RangeFlag, fit_curve
+from cytorelease.potency.layout_check import check_layout_matches
 from cytorelease.potency.readers import PlateExport, PlateReading, read_plate
 from cytorelease.potency.relative import RelativePotencyResult, relative_potency
 
@@ -186,6 +187,14 @@ def analyse_elisa(
     loaded = load_potency_assay(assay_name)
     assay = loaded.assay
     export = read_plate(plate_path)
+    # before the reading is chosen: a plate laid out otherwise is the wrong plate whatever it read
+    check_layout_matches(
+        export,
+        assay.id,
+        [(s.name, s.concentration, s.wells) for s in assay.standards],
+        assay.blanks.wells if assay.blanks else [],
+        [(s.name, s.dilution, s.wells) for s in assay.samples],
+    )
     reading = export.select(plate=plate, wavelength_nm=assay.read.wavelength_nm)
     _check_layout(reading, assay, export.path)
     ods = reading.values
