@@ -93,11 +93,14 @@ def _render(result: ElisaResult, written: list[Path]) -> None:
             [
                 s.name,
                 s.role.value,
-                s.dilution,
+                ", ".join(f"{d.dilution:g}" + ("" if d.in_range else "*") for d in s.dilutions)
+                if len(s.dilutions) > 1
+                else s.dilution,
                 num(s.mean_od, 3),
-                num(s.cv_pct, 1),
+                # one dilution: the replicate ODs' CV; a series: the corrected values' CV
+                num(s.od_cv_pct if len(s.dilutions) == 1 else s.cv_pct, 1),
                 s.reported,
-                "; ".join(filter(None, [s.flag, *s.notes])),
+                "; ".join(filter(None, [s.flag, *s.flags, *s.notes])),
             ]
             for s in result.samples
         ],

@@ -206,7 +206,13 @@ def run_elisa(lot_dir: Path, manifest: LotManifest) -> AnalysisOutcome:
             {"title": f"IFN-gamma standard curve ({definition.id})", "svg": curve_svg(result)}
         ],
         summary={k: summary[k] for k in ("curve", "acceptance", "working_range", "samples")},
-        flags=list(result.notes),
+        # a sample's named flags (dilution_linearity) are the release's flags too
+        flags=list(result.notes)
+        + [
+            f"{s.name}: {flag}" + (f" ({'; '.join(s.notes)})" if s.notes else "")
+            for s in result.samples
+            for flag in s.flags
+        ],
         reason=f"acceptance failed: {', '.join(failed)}" if failed else None,
     )
 

@@ -72,13 +72,33 @@ class Blank(_Strict):
     _wells = field_validator("wells")(_check_wells)
 
 
+class DilutionDef(_Strict):
+    """One dilution of a sample measured as a series."""
+
+    dilution: float = Field(ge=1.0, description="fold dilution before plating")
+    wells: Wells = Field(min_length=1)
+
+    _wells = field_validator("wells")(_check_wells)
+
+
 class SampleDef(_Strict):
     name: str
     role: SampleRole
     dilution: float = Field(default=1.0, ge=1.0, description="fold dilution before plating")
-    wells: Wells = Field(min_length=1)
+    # with ``layout: from-export`` a sample names the export's sample (SPL1) and has no wells
+    wells: Wells = Field(default_factory=list)
+    dilutions: list[DilutionDef] | None = Field(default=None, min_length=2)
 
     _wells = field_validator("wells")(_check_wells)
+
+    def steps(self) -> list[tuple[float, list[str]]]:
+        """(fold dilution, wells) of each dilution the sample is measured at."""
+        if self.dilutions:
+            return [(d.dilution, d.wells) for d in self.dilutions]
+        return [(self.dilution, self.wells)]
+
+    def all_wells(self) -> list[str]:
+        return [w for _, wells in self.steps() for w in wells]
 
 
 class Read(_Strict):
@@ -106,6 +126,8 @@ class Acceptance(_Strict):
     min_standards_in_recovery: int = Field(default=5, ge=2)
     r_squared_min: float = Field(default=0.98, gt=0, le=1)
     replicate_cv_max_pct: float = Field(default=20.0, gt=0)
+    # the CV of a sample's dilution-corrected values above which its dilutions disagree
+    dilution_cv_max_pct: float = Field(default=20.0, gt=0)
 
 
 class Reporting(_Strict):
@@ -147,9 +169,11 @@ class PotencyAssay(_Strict):
     analyte: str
     plate_wells: Literal[96, 384] = 96
     read: Read = Read()
-    standards: list[Standard] = Field(min_length=4)
+    # "from-export": standards, blanks and samples are the plate export's own layout (Gen5)
+    layout: Literal["assay", "from-export"] = "assay"
+    standards: list[Standard] = Field(default_factory=list)
     blanks: Blank | None = None
-    samples: list[SampleDef] = Field(min_length=1)
+    samples: list[SampleDef] = Field(default_factory=list)
     curve: CurveSpec = CurveSpec()
     acceptance: Acceptance = Acceptance()
     reporting: Reporting = Reporting()
@@ -157,12 +181,23 @@ class PotencyAssay(_Strict):
 
     @model_validator(mode="after")
     def _layout(self) -> PotencyAssay:
+        if self.layout == "from-export":
+            return self._from_export()
+        if len(self.standards) < 4:
+            raise ValueError("standards: at least 4 standards are required")
+        if not self.samples:
+            raise ValueError("samples: at least one sample is required")
+        for sample in self.samples:
+            if bool(sample.wells) == bool(sample.dilutions):
+                raise ValueError(
+                    f"sample {sample.name}: give either wells (one dilution) or dilutions"
+                )
         rows, columns = PLATE_SHAPES[self.plate_wells]
         owner: dict[str, str] = {}
         groups: list[tuple[str, list[str]]] = [
             (f"standard {s.name}", s.wells) for s in self.standards
         ]
-        groups += [(f"sample {s.name}", s.wells) for s in self.samples]
+        groups += [(f"sample {s.name}", s.all_wells()) for s in self.samples]
         if self.blanks:
             groups.append(("blanks", self.blanks.wells))
         if self.relative_potency:
@@ -190,9 +225,26 @@ class PotencyAssay(_Strict):
             )
         return self
 
+    def _from_export(self) -> PotencyAssay:
+        if self.standards or self.blanks:
+            raise ValueError("layout from-export: standards and blanks come from the export")
+        if any(s.wells or s.dilutions for s in self.samples):
+            raise ValueError(
+                "layout from-export: samples name the export's samples (SPL1) and their role; "
+                "their wells and dilutions come from the export"
+            )
+        names = [s.name for s in self.samples]
+        if len(set(names)) != len(names):
+            raise ValueError("sample names must be unique")
+        if sum(s.role is SampleRole.ANTIGEN_POSITIVE for s in self.samples) > 1:
+            raise ValueError("at most one sample may have role antigen-positive")
+        if self.relative_potency:
+            raise ValueError("layout from-export: relative potency needs the assay's layout")
+        return self
+
     def all_wells(self) -> list[str]:
         wells = [w for s in self.standards for w in s.wells]
-        wells += [w for s in self.samples for w in s.wells]
+        wells += [w for s in self.samples for w in s.all_wells()]
         wells += self.blanks.wells if self.blanks else []
         if self.relative_potency:
             for series in (self.relative_potency.reference, self.relative_potency.test):

@@ -14,19 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from cytorelease.errors import InputError
 from cytorelease.measurement import Measurement, MethodRef
-from cytorelease.potency.assay import (
-    LoadedAssay,
-    PotencyAssay,
-    SampleDef,
-    SampleRole,
-    load_potency_assay,
-)
+from cytorelease.potency.assay import LoadedAssay, PotencyAssay, SampleRole, load_potency_assay
 from cytorelease.potency.curve import CurveFit, RangeFlag, fit_curve
-from cytorelease.potency.layout_check import check_layout_matches
+from cytorelease.potency.dilutions import SampleResult, analyse_sample, od_stats
+from cytorelease.potency.plate_plan import PlatePlan, plan_plate
 from cytorelease.potency.readers import PlateExport, PlateReading, read_plate
 from cytorelease.potency.relative import RelativePotencyResult, relative_potency
 
@@ -64,37 +57,6 @@ class StandardResult:
             "back_calculated": self.back_calculated,
             "recovery_pct": self.recovery_pct,
             "in_recovery": self.in_recovery,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class SampleResult:
-    name: str
-    role: SampleRole
-    dilution: float
-    wells: tuple[str, ...]
-    mean_od: float | None
-    cv_pct: float | None
-    concentration: float | None  # dilution applied; None when flagged out of range
-    lower: float | None
-    upper: float | None
-    flag: str  # "", "< LLOQ", "> ULOQ", "no result"
-    reported: str  # the value as it is reported: "123.4", "< 78.1", "no result"
-    notes: tuple[str, ...] = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "sample": self.name,
-            "role": self.role.value,
-            "dilution": self.dilution,
-            "wells": list(self.wells),
-            "mean_od": self.mean_od,
-            "cv_pct": self.cv_pct,
-            "concentration": self.concentration,
-            "ci95": [self.lower, self.upper] if self.lower is not None else None,
-            "flag": self.flag,
-            "reported": self.reported,
-            "notes": list(self.notes),
         }
 
 
@@ -153,23 +115,15 @@ class ElisaResult:
         }
 
 
-def _stats(values: list[float]) -> tuple[float | None, float | None]:
-    if not values:
-        return None, None
-    mean = float(np.mean(values))
-    if len(values) < 2 or mean == 0:
-        return mean, None
-    return mean, float(100.0 * np.std(values, ddof=1) / abs(mean))
-
-
-def _check_layout(reading: PlateReading, assay: PotencyAssay, path: str) -> None:
+def _check_layout(reading: PlateReading, assay: PotencyAssay, plan: PlatePlan, path: str) -> None:
     if reading.wells != assay.plate_wells:
         raise InputError(
             f"the plate is a {reading.wells}-well plate but assay {assay.id} lays out "
             f"{assay.plate_wells} wells",
             path=path,
         )
-    empty = [w for w in assay.all_wells() if w not in reading.values and w not in reading.flags]
+    wells = plan.all_wells() + assay.all_wells()
+    empty = [w for w in dict.fromkeys(wells) if w not in reading.values and w not in reading.flags]
     if empty:
         shown = ", ".join(empty[:8]) + (" ..." if len(empty) > 8 else "")
         raise InputError(
@@ -188,35 +142,44 @@ def analyse_elisa(
     assay = loaded.assay
     export = read_plate(plate_path)
     # before the reading is chosen: a plate laid out otherwise is the wrong plate whatever it read
-    check_layout_matches(
-        export,
-        assay.id,
-        [(s.name, s.concentration, s.wells) for s in assay.standards],
-        assay.blanks.wells if assay.blanks else [],
-        [(s.name, s.dilution, s.wells) for s in assay.samples],
-    )
+    plan = plan_plate(export, assay)
     reading = export.select(plate=plate, wavelength_nm=assay.read.wavelength_nm)
-    _check_layout(reading, assay, export.path)
+    _check_layout(reading, assay, plan, export.path)
     ods = reading.values
-    non_numeric = {w: reading.flags[w] for w in assay.all_wells() if w in reading.flags}
+    used = dict.fromkeys(plan.all_wells() + assay.all_wells())
+    non_numeric = {w: reading.flags[w] for w in used if w in reading.flags}
 
     def numeric(wells: list[str]) -> list[float]:
         return [ods[w] for w in wells if w in ods]
 
-    blank_wells = assay.blanks.wells if assay.blanks else []
-    x = [s.concentration for s in assay.standards for w in s.wells if w in ods]
+    blank_wells = plan.blanks
+    x = [s.concentration for s in plan.standards for w in s.wells if w in ods]
     x += [0.0 for w in blank_wells if w in ods]
-    y = [ods[w] for s in assay.standards for w in s.wells if w in ods]
+    y = [ods[w] for s in plan.standards for w in s.wells if w in ods]
     y += numeric(blank_wells)
     fit = fit_curve(x, y, model=assay.curve.model, weighting=assay.curve.weighting)
 
     standards = tuple(
         _standard(s.name, s.concentration, s.wells, numeric(s.wells), fit, assay)
-        for s in assay.standards
+        for s in plan.standards
     )
     passing = [s.nominal for s in standards if s.in_recovery]
     lloq, uloq = (min(passing), max(passing)) if passing else (None, None)
-    samples = tuple(_sample(s, numeric(s.wells), fit, lloq, uloq, assay) for s in assay.samples)
+    rules = assay.acceptance
+    samples = tuple(
+        analyse_sample(
+            s.name,
+            s.role,
+            [(fold, wells, numeric(wells)) for fold, wells in s.steps],
+            fit,
+            lloq,
+            uloq,
+            decimals=assay.reporting.decimals,
+            replicate_cv_max_pct=rules.replicate_cv_max_pct,
+            dilution_cv_max_pct=rules.dilution_cv_max_pct,
+        )
+        for s in plan.samples
+    )
     checks = _checks(fit, standards, non_numeric, assay)
     relative = None
     if assay.relative_potency is not None:
@@ -261,7 +224,7 @@ def _standard(
     fit: CurveFit,
     assay: PotencyAssay,
 ) -> StandardResult:
-    mean, cv = _stats(values)
+    mean, cv = od_stats(values)
     back = recovery = None
     if fit.converged and mean is not None:
         concentration, _ = fit.inverse(mean)
@@ -270,62 +233,6 @@ def _standard(
     window = assay.acceptance.standard_recovery_pct
     ok = recovery is not None and window.min <= recovery <= window.max
     return StandardResult(name, nominal, tuple(wells), mean, cv, back, recovery, ok)
-
-
-def _sample(
-    sample: SampleDef,
-    values: list[float],
-    fit: CurveFit,
-    lloq: float | None,
-    uloq: float | None,
-    assay: PotencyAssay,
-) -> SampleResult:
-    mean, cv = _stats(values)
-    notes: list[str] = []
-    limit = assay.acceptance.replicate_cv_max_pct
-    if cv is not None and cv > limit:
-        notes.append(f"replicate CV {cv:.1f}% exceeds {limit:g}%")
-    decimals = assay.reporting.decimals
-    dilution = sample.dilution
-
-    def result(
-        flag: str,
-        reported: str,
-        value: float | None = None,
-        ci: tuple[float | None, float | None] = (None, None),
-        why: str = "",
-    ) -> SampleResult:
-        return SampleResult(
-            name=sample.name,
-            role=sample.role,
-            dilution=dilution,
-            wells=tuple(sample.wells),
-            mean_od=mean,
-            cv_pct=cv,
-            concentration=value,
-            lower=ci[0],
-            upper=ci[1],
-            flag=flag,
-            reported=reported,
-            notes=(*notes, why) if why else tuple(notes),
-        )
-
-    if mean is None:
-        return result("no result", "no result", why="no numeric reading in its wells")
-    if not fit.converged or lloq is None or uloq is None:
-        return result("no result", "no result", why="no accepted standard curve")
-    back = fit.back_calculate(values)
-    in_well = back.concentration
-    # outside the working range: reported as a bound, never as an extrapolated number
-    if back.side is RangeFlag.BELOW or (in_well is not None and in_well < lloq):
-        return result(RangeFlag.BELOW.value, f"< {lloq * dilution:.{decimals}f}")
-    if back.side is RangeFlag.ABOVE or (in_well is not None and in_well > uloq):
-        return result(RangeFlag.ABOVE.value, f"> {uloq * dilution:.{decimals}f}")
-    assert in_well is not None
-    value = in_well * dilution
-    lower = back.lower * dilution if back.lower is not None else None
-    upper = back.upper * dilution if back.upper is not None else None
-    return result("", f"{value:.{decimals}f}", value, (lower, upper))
 
 
 def _checks(
@@ -397,9 +304,14 @@ def _measurements(
     inputs = (export.sha256,)
     failed = [c.name for c in checks if not c.passed]
     why_not = f"assay acceptance failed: {', '.join(failed)}" if failed else ""
-    positive = next(s for s in samples if s.role is SampleRole.ANTIGEN_POSITIVE)
+    positive = next((s for s in samples if s.role is SampleRole.ANTIGEN_POSITIVE), None)
     negative = next((s for s in samples if s.role is SampleRole.ANTIGEN_NEGATIVE), None)
     unit = assay.reporting.unit
+    out: list[Measurement] = []
+    if positive is None:
+        # an assay taking its layout from the export that names no antigen-positive sample:
+        # the plate is analysed, but there is no potency result to report
+        return ()
 
     def details(sample: SampleResult) -> dict[str, Any]:
         return {
@@ -408,9 +320,10 @@ def _measurements(
             "reported": sample.reported,
             "dilution": sample.dilution,
             "ci95": [sample.lower, sample.upper],
+            "flags": list(sample.flags),
+            "cv_pct": sample.cv_pct,
         }
 
-    out = []
     value = positive.concentration if passed else None
     info = details(positive) | ({"reason": why_not} if why_not else {})
     if passed and value is None:
