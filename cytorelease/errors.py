@@ -3,6 +3,10 @@
 Every error the library raises on purpose derives from :class:`CytoreleaseError`. The CLI maps
 each subclass to an exit code in one place (``cli/main.py``) and prints it as one line:
 ``error: <path>: <problem>``. An out-of-spec lot is a normal result, never an exception.
+
+Any other exception is a bug, not a bad file: it keeps its type and traceback, and a reader that
+knows which file (and where in it) it was reading adds that as a note (:func:`note_input`), so
+the CLI's ``internal error`` line can name the file without quoting its contents.
 """
 
 from __future__ import annotations
@@ -21,7 +25,11 @@ __all__ = [
     "SpecError",
     "TemplateError",
     "VerificationError",
+    "note_input",
+    "noted_input",
 ]
+
+_INPUT_ATTRIBUTE = "cytorelease_input"
 
 
 class CytoreleaseError(Exception):
@@ -46,7 +54,9 @@ class CytoreleaseError(Exception):
         text = f"{self.path}: {self.problem}" if self.path else self.problem
         if self.hint:
             text = f"{text} ({self.hint})"
-        return " ".join(text.split("\n"))
+        # every line break str.splitlines knows (\r, \v, \x85, \u2028...), not only \n: a
+        # damaged name quoted in a problem must not make the line two
+        return " ".join(text.splitlines())
 
     def with_path(self, path: str | Path) -> CytoreleaseError:
         """Attach the file the error concerns, if it has none yet; returns self."""
@@ -84,6 +94,23 @@ class VerificationError(CytoreleaseError):
     """A report, record or audit chain failed verification (exit 1)."""
 
     exit_code = 1
+
+
+def note_input(exc: BaseException, path: str | Path, where: str | None = None) -> None:
+    """Note on an unexpected exception the file being read (and where in it), once per file.
+
+    The note shows in the traceback; the path is also kept on the exception for the CLI.
+    """
+    if noted_input(exc) is not None:
+        return  # the innermost reader's note is the precise one
+    exc.add_note(f"while reading {path}" + (f" ({where})" if where else ""))
+    setattr(exc, _INPUT_ATTRIBUTE, str(path))
+
+
+def noted_input(exc: BaseException) -> str | None:
+    """The file a :func:`note_input` note names, or None."""
+    path = getattr(exc, _INPUT_ATTRIBUTE, None)
+    return path if isinstance(path, str) else None
 
 
 class CytoreleaseWarning(UserWarning):

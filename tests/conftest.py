@@ -10,6 +10,9 @@ import pytest
 # rich wraps tables to the terminal width; a fixed, wide one keeps assertions on table text
 # independent of how long pytest's temporary paths happen to be
 os.environ.setdefault("COLUMNS", "200")
+# A bug is a traceback in tests, never the CLI's one-line "internal error" (which users get);
+# subprocesses inherit it, so a fuzz case that hits a bug fails with the bug's traceback.
+os.environ.setdefault("CYTORELEASE_DEBUG", "1")
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(

@@ -2,12 +2,16 @@
 
 Library errors become one line on stderr and an exit code here, in one place: 2 for bad input,
 1 for a failed verification (an out-of-spec lot exits 1 from its own command, as a result).
+Any other exception is a bug, not bad input: one ``internal error`` line naming the file being
+read (when a reader noted it) and the exception's type, never its message (which may quote a
+file), and exit 3; ``CYTORELEASE_DEBUG=1`` lets it through with its full traceback.
 Command modules import heavy libraries inside the command functions so ``--help`` stays fast.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 import warnings
 from pathlib import Path
 from typing import Annotated, Any, TextIO
@@ -22,6 +26,9 @@ except ImportError:  # pragma: no cover - older typer on click
     from click.exceptions import NoArgsIsHelpError, UsageError  # type: ignore[no-redef]
 
 from cytorelease import __version__
+
+INTERNAL_ERROR_EXIT = 3
+DEBUG_ENV = "CYTORELEASE_DEBUG"
 
 # Each module defines ``register(app)``; the list order is the order of ``--help``.
 _COMMAND_MODULES = (
@@ -42,7 +49,8 @@ _COMMAND_MODULES = (
 
 
 def _error_line(exc: BaseException) -> tuple[str, int]:
-    from cytorelease.errors import CytoreleaseError
+    """The one stderr line and the exit code for an exception a command let through."""
+    from cytorelease.errors import CytoreleaseError, noted_input
 
     if isinstance(exc, CytoreleaseError):
         return f"error: {exc.one_line()}", exc.exit_code
@@ -55,7 +63,14 @@ def _error_line(exc: BaseException) -> tuple[str, int]:
             f"{exc.object[exc.start : exc.start + 1]!r}) (save the file as UTF-8)",
             2,
         )
-    raise exc
+    if os.environ.get(DEBUG_ENV, "").strip() not in ("", "0"):
+        raise exc
+    where = noted_input(exc)
+    return (
+        f"internal error: {f'{where}: ' if where else ''}{type(exc).__name__}: please report "
+        f"this (set {DEBUG_ENV}=1 for the traceback)",
+        INTERNAL_ERROR_EXIT,
+    )
 
 
 def _os_problem(exc: OSError) -> str:

@@ -6,14 +6,10 @@
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import zipfile
-import zlib
 from pathlib import Path
-from xml.etree.ElementTree import ParseError
 
-from cytorelease.errors import CytoreleaseError, InputError
+from cytorelease.errors import CytoreleaseError, InputError, note_input
 from cytorelease.qpcr.readers.sniff import detect_format, reader_for
 from cytorelease.qpcr.table import ExportFormat, QpcrExport
 
@@ -21,24 +17,6 @@ __all__ = ["FORMAT_NAMES", "MAX_EXPORT_BYTES", "read_export"]
 
 FORMAT_NAMES: tuple[str, ...] = ("auto", *(f.value for f in ExportFormat))
 MAX_EXPORT_BYTES = 512 * 1024 * 1024
-
-
-# What a damaged file can make a reader trip over; each becomes one InputError line.
-_LAYOUT_ERRORS = (
-    ValueError,
-    IndexError,
-    KeyError,
-    UnicodeError,
-    csv.Error,
-    zipfile.BadZipFile,
-    EOFError,
-    TypeError,
-    AttributeError,
-    OverflowError,
-    NotImplementedError,
-    zlib.error,
-    ParseError,
-)
 
 
 def _load(path: Path) -> bytes:
@@ -57,6 +35,17 @@ def _load(path: Path) -> bytes:
     return path.read_bytes()
 
 
+def _chosen_format(data: bytes, fmt: str | ExportFormat, path: Path) -> ExportFormat:
+    if str(fmt) == "auto":
+        return detect_format(data, path=path)
+    try:
+        return ExportFormat(str(fmt))
+    except ValueError:
+        raise InputError(
+            f"unknown format {fmt!r}; choose one of {', '.join(FORMAT_NAMES)}", path=path
+        ) from None
+
+
 def read_export(path: str | Path, fmt: str | ExportFormat = "auto") -> QpcrExport:
     """Parse one export into a :class:`QpcrExport` (tidy table + provenance).
 
@@ -64,25 +53,18 @@ def read_export(path: str | Path, fmt: str | ExportFormat = "auto") -> QpcrExpor
     """
     path = Path(path)
     data = _load(path)
-    if str(fmt) == "auto":
-        chosen = detect_format(data, path=path)
-    else:
-        try:
-            chosen = ExportFormat(str(fmt))
-        except ValueError:
-            raise InputError(
-                f"unknown format {fmt!r}; choose one of {', '.join(FORMAT_NAMES)}", path=path
-            ) from None
-    sha256 = hashlib.sha256(data).hexdigest()
+    # Readers refuse bad input with InputError where they find it (naming the line or cell);
+    # anything else escaping a reader is a bug in it, not a bad file, and is never disguised as
+    # one: it keeps its type and traceback, with a note naming the file.
     try:
-        export = reader_for(chosen).read(data, path=path, sha256=sha256)
-    except CytoreleaseError:
+        chosen = _chosen_format(data, fmt, path)
+        export = reader_for(chosen).read(data, path=path, sha256=hashlib.sha256(data).hexdigest())
+    except CytoreleaseError as exc:
+        exc.with_path(path)  # a shared helper's refusal learns the file it was reading
         raise
-    except _LAYOUT_ERRORS as exc:
-        # A file that passed the sniffer but breaks the layout: say which reader gave up.
-        raise InputError(
-            f"not a readable {chosen.value} export ({type(exc).__name__}: {exc})", path=path
-        ) from None
+    except Exception as exc:
+        note_input(exc, path, "qPCR export reader")
+        raise
     if export.table.empty:
         raise InputError(f"the {chosen.value} export has no result rows", path=path)
     return export

@@ -33,6 +33,8 @@ def _text(value: Any) -> str:
 def open_workbook(data: bytes, path: Path) -> Iterator[Any]:
     """The workbook in ``data`` (read-only, cached values), closed afterwards; any damage, found
     on opening or while its rows are read (openpyxl reads sheets lazily), becomes one InputError.
+    Only errors raised inside openpyxl and its parsers are damage; one raised by the caller's
+    own code in the block is a bug and goes through unchanged.
     """
     import zipfile
     import zlib
@@ -47,7 +49,8 @@ def open_workbook(data: bytes, path: Path) -> Iterator[Any]:
         zlib.error,
         ParseError,
         InvalidFileException,
-        KeyError,
+        LookupError,  # a missing member (KeyError), a bad shared-string index, an XML
+        # declaration naming an unknown encoding
         OSError,
         EOFError,
         ValueError,
@@ -64,10 +67,28 @@ def open_workbook(data: bytes, path: Path) -> Iterator[Any]:
     except InputError:
         raise
     except damaged as exc:
+        if not _raised_by_parser(exc):
+            raise  # our own code inside the block failed: a bug, not a damaged workbook
         raise InputError(
             f"not a readable xlsx workbook ({type(exc).__name__}: {exc}; truncated copy?)",
             path=path,
         ) from None
+
+
+# Where a damaged workbook makes the parsers trip: openpyxl and the XML and zip code under it.
+_PARSER_PARTS = ("openpyxl", "et_xmlfile", "lxml", "xml", "zipfile", "zlib")
+
+
+def _raised_by_parser(exc: BaseException) -> bool:
+    """Whether the innermost Python frame of ``exc`` is in openpyxl or a library it parses with;
+    only those errors say the workbook is damaged (openpyxl does not convert its own)."""
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return False
+    parts = Path(frames[-1].filename).parts
+    return any(part in _PARSER_PARTS or part.startswith("zipfile") for part in parts[-4:])
 
 
 def _lxml_errors() -> tuple[type[Exception], ...]:

@@ -29,6 +29,13 @@ def _open(data: bytes, path: Path) -> zipfile.ZipFile:
             f"not a readable zip archive ({exc}; truncated copy?)",
             path=path,
         ) from None
+    except UnicodeDecodeError as exc:
+        # zipfile decodes a member name flagged UTF-8 while reading the central directory
+        raise InputError(
+            f"not a readable zip archive (a member name flagged UTF-8 is not UTF-8 at byte "
+            f"{exc.start}; damaged copy?)",
+            path=path,
+        ) from None
 
 
 def check_archive(data: bytes, path: Path) -> zipfile.ZipFile:
@@ -59,7 +66,7 @@ def read_member(archive: zipfile.ZipFile, name: str, path: Path) -> bytes:
         with archive.open(name) as handle:
             data = handle.read(MAX_MEMBER_BYTES + 1)
     except KeyError:
-        names = ", ".join(archive.namelist()) or "none"
+        names = ", ".join(repr(n) for n in archive.namelist()[:20]) or "none"
         raise InputError(f"zip has no member {name!r} (members: {names})", path=path) from None
     except (
         zipfile.BadZipFile,

@@ -110,15 +110,43 @@ def _samples(root: Any) -> dict[str, tuple[Task, float]]:
     return out
 
 
-def _well_namer(run: Any) -> Any:
+_MAX_LETTER_ROWS = 52  # rows A-Z then AA-AZ: 32 rows make the largest (1536-well) plate
+
+
+def _format_number(run: Any, fmt: Any, name: str, path: Path) -> int:
+    text = _text(fmt, name) if fmt is not None else ""
+    if not text:
+        return 0
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 < value <= 10_000:
+        raise InputError(
+            f"run {run.get('id', '')!r}: pcrFormat {name} {text[:40]!r} is not a plate size",
+            path=path,
+        )
+    return value
+
+
+def _well_namer(run: Any, path: Path) -> Any:
+    """React id (1-based, row by row) to a well name on the run's pcrFormat."""
     fmt = _child(run, "pcrFormat")
-    columns = int(_text(fmt, "columns") or 0) if fmt is not None else 0
+    columns = _format_number(run, fmt, "columns", path)
+    rows = _format_number(run, fmt, "rows", path)
     letters = fmt is not None and _text(fmt, "rowLabel") == "ABC"
+    max_rows = min(rows or _MAX_LETTER_ROWS, _MAX_LETTER_ROWS) if letters else rows
 
     def name(react_id: str) -> str:
-        if columns <= 0 or not react_id.isdigit():
+        if columns <= 0 or not (react_id.isascii() and react_id.isdigit()):
             return react_id
         row, col = divmod(int(react_id) - 1, columns)
+        if row < 0 or (max_rows and row >= max_rows):
+            raise InputError(
+                f"run {run.get('id', '')!r}: react id {react_id[:20]} is not a well of its "
+                f"{max_rows or '?'} x {columns} pcrFormat",
+                path=path,
+            )
         row_label = (
             (chr(ord("A") + row) if row < 26 else f"A{chr(ord('A') + row - 26)}")
             if letters
@@ -127,6 +155,23 @@ def _well_namer(run: Any) -> Any:
         return f"{row_label}{col + 1}"
 
     return name
+
+
+def _curve(datum: Any, where: str, path: Path) -> list[tuple[float, float]]:
+    """The (cycle, fluorescence) points of one reaction's amplification data."""
+    points = []
+    for number, point in enumerate(_children(datum, "adp"), start=1):
+        try:
+            cycle, fluor = parse_float(_text(point, "cyc")), parse_float(_text(point, "fluor"))
+        except ValueError:
+            cycle = fluor = math.nan
+        if not (math.isfinite(cycle) and math.isfinite(fluor)):
+            raise InputError(
+                f"{where}: amplification point {number} has no numeric cycle and fluorescence",
+                path=path,
+            )
+        points.append((cycle, fluor))
+    return points
 
 
 def read(data: bytes, *, path: Path, sha256: str) -> QpcrExport:
@@ -154,7 +199,7 @@ def read(data: bytes, *, path: Path, sha256: str) -> QpcrExport:
         for run in _children(experiment, "run"):
             if _text(run, "instrument") and _text(run, "instrument") not in instruments:
                 instruments.append(_text(run, "instrument"))
-            well = _well_namer(run)
+            well = _well_namer(run, path)
             run_key = f"{experiment.get('id', '')}/{run.get('id', '')}"
             run_name = run.get("id", "") if run_ids.count(run.get("id", "")) == 1 else run_key
             for react in _children(run, "react"):
@@ -187,10 +232,8 @@ def read(data: bytes, *, path: Path, sha256: str) -> QpcrExport:
                         "run": run_name,
                     }
                     if not cq_text:
-                        points = [
-                            (parse_float(_text(a, "cyc")), parse_float(_text(a, "fluor")))
-                            for a in _children(datum, "adp")
-                        ]
+                        where = f"react {react.get('id')} target {target}"
+                        points = _curve(datum, where, path)
                         if points:
                             arr = np.array(sorted(points), dtype=np.float64)
                             curves.setdefault((run_key, target), []).append(
