@@ -192,3 +192,30 @@ def test_assay_dilution_contradicting_the_exports_dil_is_refused(tmp_path: Path)
     plate = _plate(tmp_path, [1500.0 * f for f in FRACTIONS])
     with pytest.raises(InputError, match=r"well B4 is SPL1:2 \(dilution 2\) in the export"):
         analyse_elisa(plate, _assay_with_dilutions(tmp_path, [1, 3, 4, 8]))
+
+
+def test_the_release_elisa_analysis_carries_dilution_linearity(tmp_path: Path) -> None:
+    """The lot release's ELISA analysis (lot/analyses.run_elisa) runs the same analysis: the
+    flagged dilution series is a flag of its outcome (the CoA lists an analysis's flags)."""
+    from cytorelease.lot.analyses import run_elisa
+    from cytorelease.lot.manifest import LotManifest
+
+    in_well = [1500.0 * f for f in FRACTIONS]
+    in_well[2] *= 1.8
+    plate = _plate(tmp_path, in_well)
+    manifest = LotManifest.model_validate(
+        {
+            "schema": "cytorelease.lot/1",
+            "lot_id": "LOT-0001",
+            "product": "CAR-T",
+            "chain_of_identity": "COI-1",
+            "manufacturing_date": "2026-01-01",
+            "spec": "spec",
+            "inputs": {"potency": {"elisa": {"path": plate.name, "assay": str(_assay(tmp_path))}}},
+        }
+    )
+    outcome = run_elisa(tmp_path, manifest)
+    assert any(f.startswith("SPL1: dilution_linearity (") for f in outcome.flags), outcome.flags
+    samples = outcome.summary["samples"]
+    assert samples[0]["flags"] == ["dilution_linearity"]
+    assert outcome.measurements[0].details["flags"] == ["dilution_linearity"]
