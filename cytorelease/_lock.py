@@ -12,7 +12,7 @@ from pathlib import Path
 
 from cytorelease.errors import CytoreleaseError
 
-__all__ = ["LOCK_NAME", "check_locked", "read_lock"]
+__all__ = ["LOCK_NAME", "check_locked", "is_locked", "library_lock", "read_lock"]
 
 LOCK_NAME = "LOCK"
 _LINE = re.compile(
@@ -53,3 +53,24 @@ def check_locked(
             path=path,
             hint="a released version never changes; restore it and give the change a new version",
         )
+
+
+def library_lock(kind: str) -> dict[str, str]:
+    """The LOCK the active library holds for ``kind`` (``specs``, ``gating``, ``assays``).
+
+    Only this LOCK decides whether a definition is locked: a LOCK found beside a file given by
+    path proves nothing (anyone can write one next to a relaxed copy).
+    """
+    from cytorelease._resources import resource_dir
+    from cytorelease.errors import InputError
+
+    return read_lock(resource_dir(kind) / LOCK_NAME, error=InputError)
+
+
+def is_locked(kind: str, ref: str, sha256: str) -> bool:
+    """Whether the library's LOCK lists ``ref`` (``id@version``) with exactly this content.
+
+    Content-addressed on purpose: a byte-different but canonically identical copy judges the
+    same way as the library's file; an edited copy, a draft or a new version does not.
+    """
+    return library_lock(kind).get(ref) == sha256

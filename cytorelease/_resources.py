@@ -13,7 +13,16 @@ from pathlib import Path
 
 from cytorelease.errors import InputError
 
-__all__ = ["ResourceKind", "resolve_resource", "resource_dir", "set_library"]
+__all__ = [
+    "ResourceKind",
+    "is_bare_name",
+    "library_identity",
+    "library_line",
+    "resolve_resource",
+    "resource_dir",
+    "set_library",
+    "site_library",
+]
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 _library_override: Path | None = None
@@ -56,21 +65,71 @@ def resource_dir(kind: ResourceKind | str) -> Path:
     raise InputError(f"no {kind.value} folder found (looked in {looked})", path=kind.value)
 
 
-def resolve_resource(kind: ResourceKind | str, name: str | Path) -> Path:
-    """A file given by path, or by name inside the resource folder (``.yaml`` may be omitted).
+def is_bare_name(name: str | Path) -> bool:
+    """A library name (``cd19-car-t-panel``): no path separator and no ``.yaml``/``.yml`` suffix."""
+    text = str(name)
+    return not any(sep in text for sep in ("/", "\\")) and not text.endswith((".yaml", ".yml"))
 
-    An existing path wins, so a user can always point at their own file.
+
+def resolve_resource(kind: ResourceKind | str, name: str | Path) -> Path:
+    """A file given by path, or a bare name inside the library's resource folder.
+
+    A bare name (no separator, no ``.yaml`` suffix) resolves only through the library, never
+    against the current folder: a file that happens to be called ``cd19-car-t-panel`` where
+    ``release`` runs must not become the gating template. A path is taken as given (whether it
+    is locked is decided by the library's LOCK, see ``cytorelease._lock.is_locked``).
     """
     path = Path(name)
-    if path.exists():
-        return path
+    if not is_bare_name(name):
+        if path.is_file():
+            return path
+        raise InputError(
+            "no such file", path=name, hint="give an existing file or a bare library name"
+        )
     base = resource_dir(kind)
-    for candidate in (base / path, base / f"{path}.yaml", base / f"{path}.yml"):
+    for candidate in (base / f"{path}.yaml", base / f"{path}.yml"):
         if candidate.is_file():
             return candidate
     available = sorted(p.stem for p in base.rglob("*.y*ml"))
     raise InputError(
+        # (wording kept: scripts and tests match it)
         f"no such file, and no such name in {ResourceKind(kind).value}/",
         path=name,
         hint=f"available in {base}: {', '.join(available) or 'none'}",
     )
+
+
+def site_library() -> Path | None:
+    """The site library in use (``--library`` or ``CYTORELEASE_LIBRARY``), or None."""
+    if _library_override is not None:
+        return _library_override
+    value = os.environ.get("CYTORELEASE_LIBRARY")
+    return Path(value) if value else None
+
+
+def library_identity() -> dict[str, str] | None:
+    """``{"path", "lock_sha256"}`` of the site library, or None when only bundled ones are used.
+
+    ``lock_sha256`` hashes the LOCK files of its specs/, gating/ and assays/ (name and content,
+    in that order; an absent LOCK counts as empty), so a record shows which locked set judged it.
+    """
+    import hashlib
+
+    library = site_library()
+    if library is None:
+        return None
+    digest = hashlib.sha256()
+    for kind in (ResourceKind.SPECS, ResourceKind.GATING, ResourceKind.ASSAYS):
+        lock = library / kind.value / "LOCK"
+        digest.update(f"{kind.value}/LOCK\n".encode())
+        digest.update(lock.read_bytes() if lock.is_file() else b"")
+        digest.update(b"\n")
+    return {"path": str(library.resolve()), "lock_sha256": digest.hexdigest()}
+
+
+def library_line() -> str | None:
+    """The one line every command prints (stderr) when a site library is in use."""
+    identity = library_identity()
+    if identity is None:
+        return None
+    return f"library: {identity['path']} (site, LOCK sha256 {identity['lock_sha256'][:12]}…)"
