@@ -172,6 +172,10 @@ def _root(
                 hint="point it at the folder that contains them",
             )
         set_library(library)
+        from cytorelease._resources import library_line
+
+        # one line on stderr: a site library changes what a lot is judged against
+        typer.echo(library_line(), err=True)
 
 
 for _name in _COMMAND_MODULES:

@@ -50,7 +50,12 @@ def build_record(
     manual: Iterable[Measurement],
     evaluation: Mapping[str, Any],
     created_at: datetime | None = None,
+    definitions: Iterable[Mapping[str, Any]] = (),
+    library: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
+    """The record; ``definitions`` (spec, templates, assays with their lock status) and the site
+    ``library`` (path and LOCK hash) are added only when given, so older records keep their bytes.
+    """
     outcomes = list(outcomes)
     measurements = [m for o in outcomes for m in o.measurements] + list(manual)
     methods: dict[tuple[str, str, str], dict[str, Any]] = {}
@@ -75,6 +80,11 @@ def build_record(
         "evaluation": dict(evaluation),
         "figures": [f for o in outcomes for f in o.figures],
     }
+    definitions = [dict(d) for d in definitions]
+    if definitions:
+        record["definitions"] = definitions
+    if library is not None:
+        record["library"] = dict(library)
     return _canonical_value(record)
 
 

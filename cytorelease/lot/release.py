@@ -8,8 +8,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from cytorelease._resources import library_identity
 from cytorelease.errors import InputError, SpecError
 from cytorelease.lot.analyses import manual_measurements, run_cytotox, run_elisa, run_flow, run_qpcr
+from cytorelease.lot.definitions import apply_unlocked, definitions_of
 from cytorelease.lot.manifest import load_manifest
 from cytorelease.lot.outcome import AnalysisOutcome
 from cytorelease.lot.record import build_record, record_sha256, write_record
@@ -49,6 +51,8 @@ class ReleaseOutcome:
                 for c in evaluation["criteria"]
             ],
             "analyses": self.record["analyses"],
+            "definitions": self.record.get("definitions", []),
+            "library": self.record.get("library"),
             "result": str(self.result_path),
             "result_sha256": self.record_sha256,
             "report": str(self.report_path),
@@ -141,19 +145,26 @@ def release_lot(
     manual = manual_measurements(manifest)
     measurements = [m for o in outcomes for m in o.measurements] + manual
     evaluation = evaluate(loaded, measurements)
+    definitions = definitions_of(
+        manifest, spec=loaded, spec_reference=str(spec or manifest.spec), outcomes=outcomes
+    )
+    # judged only against what the library's LOCK holds: anything else is never a PASS
+    judged = apply_unlocked(evaluation.to_dict(), definitions)
     if trail:
         trail.record(
             Action.EVALUATE,
             loaded.ref,
             lot=lot,
-            details={"disposition": str(evaluation.disposition)},
+            details={"disposition": str(judged["disposition"])},
         )
     record = build_record(
         manifest,
         outcomes=outcomes,
         manual=manual,
-        evaluation=evaluation.to_dict(),
+        evaluation=judged,
         created_at=created_at,
+        definitions=definitions,
+        library=library_identity(),
     )
     if progress:
         progress("certificate of analysis", len(steps) + 1, total)

@@ -146,6 +146,20 @@ def _alert_text(alert: Any) -> str:
     return str(alert)
 
 
+def _not_for_release(record: Mapping[str, Any]) -> list[str]:
+    from cytorelease.lot.definitions import not_for_release_lines
+
+    definitions = record.get("definitions") or []
+    return [_text(line) for line in not_for_release_lines(d for d in definitions if d)]
+
+
+def _library_text(record: Mapping[str, Any]) -> str:
+    library = record.get("library")
+    if not isinstance(library, Mapping):
+        return ""
+    return f"{_text(library.get('path'))} (site, LOCK sha256 {_text(library.get('lock_sha256'))})"
+
+
 def _require(record: Any) -> None:
     if not isinstance(record, Mapping) or record.get("schema") != RECORD_SCHEMA:
         raise InputError(f"the result record is not a {RECORD_SCHEMA} document", path="record")
@@ -221,6 +235,9 @@ def build_view(record: Mapping[str, Any], *, generated_at: datetime | None = Non
             k: _text((evaluation.get("spec") or {}).get(k), empty="")
             for k in ("id", "version", "sha256", "title")
         },
+        # unlocked definitions (cytorelease.lot.definitions): the header says NOT FOR RELEASE
+        "not_for_release": _not_for_release(record),
+        "library": _library_text(record),
         "disposition": disposition,
         "disposition_class": disposition.lower(),
         "disposition_text": _DISPOSITION_TEXT.get(disposition, ""),

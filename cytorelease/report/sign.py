@@ -13,7 +13,7 @@ import os
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -113,7 +113,9 @@ def sign_bytes(
             path=path,
         )
     parts = split_report(data)
-    digests = record_digests(extract_record(parts.content, path=path))
+    record = extract_record(parts.content, path=path)
+    _refuse_unlocked_approval(record, meaning, path)
+    digests = record_digests(record)
     unsigned = SignatureEntry(
         signer=signer.name,
         user_id=signer.user_id,
@@ -139,6 +141,22 @@ def sign_bytes(
         }
     )
     return parts.with_area(render_area([*existing, entry])), entry
+
+
+def _refuse_unlocked_approval(record: Any, meaning: Meaning, path: str | None) -> None:
+    """A release judged against an unlocked definition is a what-if: it is never approved."""
+    from cytorelease.lot.definitions import not_for_release_lines
+
+    if meaning is not Meaning.APPROVED:
+        return
+    definitions = record.get("definitions") if isinstance(record, dict) else None
+    lines = not_for_release_lines(d for d in definitions or [] if isinstance(d, dict))
+    if lines:
+        raise SignatureError(
+            f"{lines[0]}; a CoA judged against it cannot be approved",
+            path=path,
+            hint="release the lot against the library's locked definitions",
+        )
 
 
 def _check_duties(
