@@ -114,3 +114,41 @@ def test_xlsx_sheet_xml_in_an_unknown_encoding(tmp_path: Path) -> None:
     }
     _rewrite_zip(shared_path(*DESIGN_XLSX), path, sheets)
     _refused(path, r"not a readable xlsx workbook \(LookupError: unknown encoding")
+
+
+def _encrypted_copy(source: Path, target: Path) -> bytes:
+    """The RDML rewritten with its member stored, then flagged encrypted (general-purpose bit 0)
+    in both its local header and its central-directory entry, as a password-protected zip is;
+    Python's zipfile cannot write encrypted members."""
+    with zipfile.ZipFile(source) as old:
+        xml = old.read("rdml_data.xml")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as new:
+        new.writestr("rdml_data.xml", xml)
+    data = bytearray(buffer.getvalue())
+    local = data.index(b"PK\x03\x04")
+    central = data.index(b"PK\x01\x02")
+    for flags_at in (local + 6, central + 8):  # flag bits: offset 6 (local), 8 (central)
+        data[flags_at] |= 0x01
+    target.write_bytes(bytes(data))
+    return bytes(data)
+
+
+def test_rdml_with_an_encrypted_member_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "protected.rdml"
+    _encrypted_copy(shared_path(*MATRIX_GAPS), path)
+    with zipfile.ZipFile(path) as archive:  # the copy is what zipfile sees as encrypted
+        assert archive.infolist()[0].flag_bits & 0x1
+    _refused(path, r"zip member 'rdml_data\.xml' is encrypted \(password-protected\)")
+
+
+def test_cli_reads_an_encrypted_rdml_as_one_error_line(tmp_path: Path) -> None:
+    from tests.cli_contract import invoke
+
+    path = tmp_path / "protected.rdml"
+    _encrypted_copy(shared_path(*MATRIX_GAPS), path)
+    result = invoke(["qpcr", "read", path, "--json"])
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {path}: zip member"), lines
+    assert "Traceback" not in result.stderr and result.stdout == ""

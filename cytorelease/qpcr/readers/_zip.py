@@ -18,6 +18,7 @@ __all__ = ["MAX_MEMBER_BYTES", "MAX_RATIO", "check_archive", "read_member"]
 MAX_MEMBER_BYTES = 128 * 1024 * 1024  # the largest real RDML seen is under 10 MB of XML
 MAX_TOTAL_BYTES = 256 * 1024 * 1024
 MAX_RATIO = 200  # real XML exports compress 10-30x; bombs compress 1000x and more
+_ENCRYPTED = 0x1  # general-purpose flag bit 0: the member is encrypted
 _RATIO_FLOOR = 1024 * 1024  # tiny members may compress very well; only judge big ones
 
 
@@ -43,6 +44,14 @@ def check_archive(data: bytes, path: Path) -> zipfile.ZipFile:
     archive = _open(data, path)
     total = 0
     for info in archive.infolist():
+        if info.flag_bits & _ENCRYPTED:
+            # zipfile would raise RuntimeError asking for a password on opening the member
+            raise InputError(
+                f"zip member {info.filename!r} is encrypted (password-protected); cytorelease "
+                "reads exports saved without a password",
+                path=path,
+                hint="export the run again without a password",
+            )
         total += info.file_size
         ratio = info.file_size / max(info.compress_size, 1)
         if info.file_size > MAX_MEMBER_BYTES or total > MAX_TOTAL_BYTES:
