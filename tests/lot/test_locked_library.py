@@ -20,9 +20,11 @@ from cytorelease.cli.main import app
 from cytorelease.demo import find_sample_lot
 from cytorelease.errors import SignatureError
 from cytorelease.lot.release import ReleaseOutcome, release_lot
+from cytorelease.report.keys import SignerRole
 from cytorelease.report.record import extract_record
-from cytorelease.report.sign import Meaning, _refuse_unlocked_approval
+from cytorelease.report.sign import Meaning, _refuse_unlocked_approval, sign_report
 from cytorelease.spec.loader import load_spec_file
+from tests.report.conftest import Signer
 
 ROOT = Path(__file__).resolve().parents[2]
 MOMENT = datetime(2026, 7, 20, 9, 30, tzinfo=UTC)
@@ -119,6 +121,18 @@ def test_a_relaxed_spec_copy_with_its_own_lock_is_not_for_release(
     with pytest.raises(SignatureError, match="cannot be approved"):
         _refuse_unlocked_approval(record, Meaning.APPROVED, str(outcome.report_path))
     _refuse_unlocked_approval(record, Meaning.REVIEWED, None)  # a what-if may be reviewed
+    # with a real QA key, as the attacker would sign it
+    qa = Signer(tmp_path / "keys", "Quinn Q. Approver", "qapprover", SignerRole.QA)
+    before = outcome.report_path.read_bytes()
+    with pytest.raises(SignatureError, match="unlocked definition spec cd19-car-t"):
+        sign_report(
+            outcome.report_path,
+            private_key=qa.private_key,
+            signer=qa.entry,
+            meaning=Meaning.APPROVED,
+            now=datetime(2026, 11, 20, 12, tzinfo=UTC),
+        )
+    assert outcome.report_path.read_bytes() == before
 
 
 def test_a_file_named_like_the_template_in_the_current_folder_is_ignored(
