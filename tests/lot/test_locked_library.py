@@ -202,3 +202,20 @@ def test_a_spec_edited_in_a_site_library_under_its_locked_version_is_refused(
 
     with pytest.raises(SpecError, match=r"cd19-car-t@2 .*no longer matches its lock"):
         release_lot(find_sample_lot(), out=tmp_path / "out", created_at=MOMENT)
+
+
+@pytest.mark.parametrize("lot_id", ["a/../../..", "lot-1\nok: forged line", "..", "-rf", "x" * 65])
+def test_a_lot_id_that_could_leave_out_or_forge_a_line_is_refused(
+    tmp_path: Path, lot_id: str
+) -> None:
+    # issue 13 item 8: 'lot_id: a/../../..' wrote the CoA outside --out; a newline forged a line
+    from cytorelease.errors import ManifestError
+    from cytorelease.lot.ids import LOT_ID_RULE
+
+    lot = _lot_copy(tmp_path)
+    _edit_manifest(lot, "lot_id: lot-CAR-0001", f"lot_id: {json.dumps(lot_id)}")
+    with pytest.raises(ManifestError) as info:
+        release_lot(lot, out=tmp_path / "out", created_at=MOMENT)
+    message = info.value.one_line()
+    assert LOT_ID_RULE in message and "forged" not in message and "\n" not in message
+    assert not (tmp_path / "out").exists()
