@@ -187,8 +187,22 @@ class _Tokens(HTMLParser):
         import html
 
         end = self.ends.get(start, len(self.tokens) - 1)
-        words = "".join(t.value for t in self.tokens[start : end + 1] if t.kind == "text")
+        # a block's edge separates words as a browser shows them ("transgene" then its sub-line)
+        words = "".join(
+            t.value if t.kind == "text" else " " if _block_edge(t) else ""
+            for t in self.tokens[start : end + 1]
+        )
         return " ".join(html.unescape(words).split())
+
+
+_BLOCKS = frozenset({"div", "p", "td", "th", "tr", "li", "br", "h1", "h2", "h3", "section"})
+
+
+def _block_edge(token: _Token) -> bool:
+    if token.kind not in ("start", "end"):
+        return False
+    name = token.value[1:].lstrip("/").split(">")[0].split()[0].rstrip("/").lower()
+    return name in _BLOCKS
 
 
 def _tokens(data: bytes) -> _Tokens:

@@ -148,7 +148,10 @@ def test_a_reordered_results_row_is_refused(
     report.write_bytes(swapped)
     assert extract_record(swapped) == extract_record(data)
     line = _one_error(_sign(report, signers["analyst"]), 2)
-    assert "section '1. Test results'" in line and "criterion-cd3-identity" in line
+    assert "section '1. Test results'" in line
+    # the moved row is shown as a reader sees it: its words, the sub-line apart from the title
+    assert 'the page shows <tr class="criterion" id="criterion-cd3-identity"> ' in line
+    assert "'Identity / purity: CD3+ T cells cd3-identity · flow.cd3_pct_of_viable_cd45 " in line
 
 
 def test_a_changed_result_number_is_refused_naming_the_row_and_column(
