@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -100,16 +101,30 @@ def vcn(
 
     Exits 1 when the run fails acceptance (no VCN is reported then), 2 on bad input.
     """
-    from cytorelease.cli._output import emit_json
     from cytorelease.qpcr.vcn import analyse_export
 
     result = analyse_export(export, assay, fmt=fmt.value, car_fraction=car_fraction, run=run)
+    _emit(result, as_json, _render)
+
+
+def _emit(result: Any, as_json: bool, render: Callable[[Any], None]) -> None:
+    """JSON or the human tables; a run that fails acceptance exits 1 either way."""
+    from cytorelease.cli._output import emit_json
+
     if as_json:
         emit_json(result.to_dict())
     else:
-        _render(result)
+        render(result)
     if not result.passed:
         raise typer.Exit(1)
+
+
+def _print_heading(out: Any, result: Any) -> None:
+    out.print(
+        f"{result.instrument} ({result.format})" + (f" run {result.run}" if result.run else "")
+    )
+    for flag in result.flags:
+        out.print(f"flag: {flag}")
 
 
 def _num(value: float | None, places: int = 3) -> float | None:
@@ -120,11 +135,7 @@ def _render(result: Any) -> None:
     from cytorelease.cli._output import console, print_table
 
     out = console()
-    out.print(
-        f"{result.instrument} ({result.format})" + (f" run {result.run}" if result.run else "")
-    )
-    for flag in result.flags:
-        out.print(f"flag: {flag}")
+    _print_heading(out, result)
     if result.curves:
         print_table(
             "Standard curves",
@@ -198,27 +209,17 @@ def curve(
     Shows the instrument's own curve beside ours when the export states it. Exits 1 when the
     run fails acceptance (no quantity is reported then), 2 on bad input.
     """
-    from cytorelease.cli._output import emit_json
     from cytorelease.qpcr.curve import analyse_curve
 
     result = analyse_curve(export, target, assay=assay, run=run, fmt=fmt.value)
-    if as_json:
-        emit_json(result.to_dict())
-    else:
-        _render_curve(result)
-    if not result.passed:
-        raise typer.Exit(1)
+    _emit(result, as_json, _render_curve)
 
 
 def _render_curve(result: Any) -> None:
     from cytorelease.cli._output import console, print_table
 
     out = console()
-    out.print(
-        f"{result.instrument} ({result.format})" + (f" run {result.run}" if result.run else "")
-    )
-    for flag in result.flags:
-        out.print(f"flag: {flag}")
+    _print_heading(out, result)
     c, inst = result.curve, result.instrument_curve
     rows = [["cytorelease", _num(c.slope), _num(c.intercept), _num(c.r_squared, 4),
              _num(c.efficiency_pct, 1)]]  # fmt: skip
