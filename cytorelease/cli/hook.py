@@ -67,7 +67,11 @@ def watch(
     stable_seconds: StableOption = 2.0,
     as_json: JsonOption = False,
 ) -> None:
-    """Hook every new stable file in INBOX (files already handled are skipped)."""
+    """Hook every new stable file in INBOX (files already handled are skipped).
+
+    A file that cannot be taken (unknown instrument, directly in INBOX, hidden, a link) is
+    left where it is and listed; the command then exits 1.
+    """
     from cytorelease.cli._output import emit_json
     from cytorelease.hook.watch import run_watch
 
@@ -82,6 +86,9 @@ def watch(
     else:
         counts = ", ".join(f"{n} {status}" for status, n in report.counts().items())
         typer.echo(f"{len(report.outcomes)} files: {counts}")
+        for outcome in report.not_taken:
+            typer.echo(f"not taken: {outcome.path}: {outcome.message}")
+    raise typer.Exit(report.exit_code)
 
 
 def worker(

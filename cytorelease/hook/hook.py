@@ -16,11 +16,11 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from cytorelease.errors import InputError
+from cytorelease.errors import CytoreleaseError, InputError
 from cytorelease.hook.identify import ACCEPTS, identify
-from cytorelease.hook.instruments import load_instruments
+from cytorelease.hook.instruments import Instrument, load_instruments
 from cytorelease.records import audit
-from cytorelease.records.archive import archive_file
+from cytorelease.records.archive import Archived, ArchiveMismatch, archive_file
 from cytorelease.records.datadir import DataDir
 from cytorelease.records.queue import ItemKind, enqueue
 from cytorelease.records.store import Store
@@ -105,6 +105,11 @@ def hook_file(
     """Archive, identify, record, audit and enqueue one file; see the module docstring."""
     path = Path(path).absolute()
     actor = f"instrument:{instrument}"
+    if path.is_symlink():
+        # Never followed: a link could hand over any file the service user can read.
+        reason = "is a symbolic link: refused (links are never followed; place the file itself)"
+        _refuse(store, path, actor, instrument, reason)
+        return HookOutcome(HookStatus.REFUSED, path, reason)
     if path.is_dir():
         raise InputError(
             "is a folder, not a file (hook one finished file; `watch` takes a folder)", path=path
@@ -115,7 +120,7 @@ def hook_file(
         known = load_instruments(data.instruments_path).find(instrument)
     except InputError as exc:
         # No usable allow-list: nothing is accepted, and the refusal is on record.
-        _refuse(store, path, actor, instrument, exc.one_line(), record_sighting=False)
+        _refuse(store, path, actor, instrument, exc.one_line())
         raise
     if known is None:
         reason = f"instrument {instrument!r} is not in the allow-list {data.instruments_path}"
@@ -124,10 +129,51 @@ def hook_file(
 
     while True:
         before = wait_until_stable(path, stable_seconds=stable_seconds, timeout=timeout)
-        archived = archive_file(path, data.archive_dir, data.archive_tmp)
+        try:
+            archived = archive_file(path, data.archive_dir, data.archive_tmp)
+        except ArchiveMismatch as exc:
+            _audit_mismatch(store, actor, path, exc)
+            raise
         if _signature(path) == before:
             break  # nothing changed while copying: the archived bytes are the finished file
+    try:
+        return _record(store, data, path, before, archived, known, actor)
+    except CytoreleaseError:
+        # Nothing was recorded (the transaction rolled back): an archive entry this call
+        # created must not stay without its record; the file itself stays in the inbox.
+        if archived.newly_stored and not _recorded(store, archived.sha256):
+            archived.path.unlink(missing_ok=True)
+        raise
 
+
+def _recorded(store: Store, sha256: str) -> bool:
+    try:
+        return store.one("SELECT 1 AS n FROM raw_files WHERE sha256 = ?", (sha256,)) is not None
+    except store.database_error:
+        return True  # cannot tell: keep the entry (an unrecorded entry is what verify reports)
+
+
+def _audit_mismatch(store: Store, actor: str, path: Path, exc: ArchiveMismatch) -> None:
+    with store.write():
+        audit.append(
+            store,
+            actor=actor,
+            action=audit.Action.ARCHIVE_MISMATCH,
+            object=exc.sha256,
+            details={"file": str(path), "archive_hash": exc.actual, "problem": exc.problem},
+        )
+
+
+def _record(
+    store: Store,
+    data: DataDir,
+    path: Path,
+    before: tuple[int, int],
+    archived: Archived,
+    known: Instrument,
+    actor: str,
+) -> HookOutcome:
+    """Identify the archived copy; record, audit and enqueue it in one transaction."""
     found = identify(archived.path)
     problem = found.problem
     if problem is None and found.kind not in ACCEPTS[known.kind]:
@@ -157,6 +203,10 @@ def hook_file(
                 first_status=str(existing["status"]),
             )
         status = HookStatus.INGESTED if problem is None else HookStatus.QUARANTINED
+        earlier = store.rows(
+            "SELECT sha256, ingested_at FROM raw_files WHERE source_path = ? ORDER BY ingested_at",
+            (str(path),),
+        )
         store.execute(
             "INSERT INTO raw_files (sha256, size, kind, status, reason, instrument, original_name,"
             " source_path, meta, ingested_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -181,6 +231,22 @@ def hook_file(
             "archive": str(archived.path),
         }
         lot = found.meta.get("lot") if isinstance(found.meta.get("lot"), str) else None
+        note = ""
+        if earlier:
+            # Same name, other bytes: a new acquisition (or a changed copy), never a duplicate.
+            # It is kept and analysed; a lot it would change is held for a person (worker).
+            audit.append(
+                store,
+                actor=actor,
+                action=audit.Action.NEW_CONTENT,
+                object=archived.sha256,
+                lot=lot,
+                details={"file": str(path), "earlier": [str(r["sha256"]) for r in earlier]},
+            )
+            note = (
+                f" (new content under a name already received: earlier "
+                f"{str(earlier[-1]['sha256'])[:16]}… of {earlier[-1]['ingested_at']})"
+            )
         if problem is None:
             audit.append(
                 store,
@@ -196,7 +262,7 @@ def hook_file(
                 kind=ItemKind.FILE,
                 payload={"sha256": archived.sha256},
             )
-            message = f"archived as {archived.sha256[:16]}… and queued for analysis"
+            message = f"archived as {archived.sha256[:16]}… and queued for analysis{note}"
         else:
             audit.append(
                 store,
@@ -206,7 +272,7 @@ def hook_file(
                 lot=lot,
                 details={**details, "reason": problem},
             )
-            message = f"quarantined: {problem}"
+            message = f"quarantined: {problem}{note}"
     return HookOutcome(status, path, message, archived.sha256, archived.path)
 
 
@@ -216,12 +282,9 @@ def _refuse(
     actor: str,
     instrument: str,
     reason: str,
-    *,
-    record_sighting: bool = True,
 ) -> None:
+    # No sighting: the file stays where it is and is taken once the cause is fixed.
     with store.write():
-        if record_sighting:  # handled: the watcher does not offer this file again
-            _sighting(store, path, *_signature(path), None, HookStatus.REFUSED)
         audit.append(
             store,
             actor=actor,
@@ -252,9 +315,10 @@ def _sighting(
 def already_seen(store: Store, path: Path) -> bool:
     """Whether this exact file (path, size, mtime) was handled already (the watcher skips it)."""
     try:
-        size, mtime_ns = _signature(path)
+        info = path.lstat()
     except OSError:
         return True  # gone: nothing to hook
+    size, mtime_ns = info.st_size, info.st_mtime_ns
     row = store.one(
         "SELECT 1 AS seen FROM sightings WHERE source_path = ? AND size = ? AND mtime_ns = ?",
         (str(path.absolute()), size, mtime_ns),
@@ -284,4 +348,5 @@ def run_hook(
 
     data, store = open_data(data_dir)
     with store:
+        data.check_private()
         return hook_file(data, store, path, instrument=instrument, stable_seconds=stable_seconds)

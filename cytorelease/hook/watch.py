@@ -3,7 +3,10 @@
 For instruments that can only write files. The first folder level under INBOX names the
 instrument (``INBOX/FACS-01/run1.fcs``) unless ``--instrument`` says it for the whole tree.
 Events from the ``watchdog`` library say which files changed; a file is hooked once its size and
-mtime have stayed unchanged for the stability interval. Every start (and ``--once``) scans the
+mtime have stayed unchanged for the stability interval (what keeps a file still being written,
+an editor's temporary included, out). A file that cannot be taken now (an instrument not in the
+allow-list, a file directly in INBOX, a hidden file, a symbolic link) is left where it is,
+reported (``watch`` exits 1) and taken once the cause is fixed: it is never marked handled. Every start (and ``--once``) scans the
 whole tree first, so files that arrived while the watcher was down are not missed; a file
 already handled (same path, size and mtime in the store's sightings) is skipped.
 """
@@ -45,10 +48,21 @@ class WatchReport:
             found[str(outcome.status)] += 1
         return found
 
+    @property
+    def not_taken(self) -> list[HookOutcome]:
+        """Files left in the inbox (refused or quarantined): the operator has to act."""
+        return [o for o in self.outcomes if o.exit_code]
+
+    @property
+    def exit_code(self) -> int:
+        """1 when any file was not taken or could not be hooked, else 0."""
+        return 1 if self.not_taken or self.errors else 0
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "counts": self.counts(),
             "files": [o.to_dict() for o in self.outcomes],
+            "not_taken": [str(o.path) for o in self.not_taken],
             "errors": self.errors,
         }
 
@@ -63,11 +77,28 @@ def _instrument_for(inbox: Path, path: Path, fixed: str | None) -> str:
 def _candidates(inbox: Path, store: Store) -> list[Path]:
     found = []
     for path in sorted(inbox.rglob("*")):
-        if path.name.startswith(".") or not path.is_file():
-            continue  # hidden files are instruments' temporaries
-        if not already_seen(store, path):
+        if _is_entry(path) and not already_seen(store, path):
             found.append(path)
     return found
+
+
+def _is_entry(path: Path) -> bool:
+    """A file or a link (a link is refused, and reported, not skipped); folders are walked."""
+    return path.is_symlink() or path.is_file()
+
+
+def _not_takeable(inbox: Path, path: Path, instrument: str | None) -> str | None:
+    """Why a stable file cannot be taken as it is (left in place, reported), or None."""
+    if path.name.startswith("."):
+        # An editor's or instrument's temporary is hidden while written; one still there once
+        # stable is reported, and taken when it is renamed.
+        return "a hidden file (name starts with '.'): not taken; rename it to be taken"
+    if instrument is None and len(path.relative_to(inbox).parts) < 2:
+        return (
+            "placed directly in the inbox: not taken; move it into INBOX/<instrument id>/ "
+            "(or watch with --instrument)"
+        )
+    return None
 
 
 class _Tracker:
@@ -76,6 +107,7 @@ class _Tracker:
     def __init__(self, stable_seconds: float) -> None:
         self.stable_seconds = stable_seconds
         self.files: dict[Path, tuple[int, int, float]] = {}
+        self.waiting: set[Path] = set()  # refused files, left in place until the cause is fixed
 
     def add(self, paths: Iterable[Path]) -> None:
         for path in paths:
@@ -85,7 +117,7 @@ class _Tracker:
         ready, now = [], time.monotonic()
         for path, (size, mtime, since) in list(self.files.items()):
             try:
-                info = path.stat()
+                info = path.lstat()  # a link is tracked as itself (and then refused)
             except OSError:
                 del self.files[path]  # gone before it was stable: nothing to keep
                 continue
@@ -109,6 +141,13 @@ def _hook_ready(
         del tracker.files[path]
         if already_seen(store, path):
             continue
+        reason = _not_takeable(inbox, path, instrument)
+        if reason is not None:
+            report.outcomes.append(HookOutcome(HookStatus.REFUSED, path, reason))
+            tracker.waiting.add(path)
+            if log:
+                log(f"{HookStatus.REFUSED}: {path}: {reason}")
+            continue
         try:
             outcome = hook_file(
                 data,
@@ -123,6 +162,8 @@ def _hook_ready(
                 log(f"error: {exc.one_line()}")
             continue
         report.outcomes.append(outcome)
+        if outcome.status is HookStatus.REFUSED:
+            tracker.waiting.add(path)  # offered again when the allow-list changes
         if log:
             log(f"{outcome.status}: {path}: {outcome.message}")
 
@@ -182,18 +223,32 @@ def watch_inbox(
     tracker = _Tracker(stable_seconds)
     tracker.add(_candidates(inbox, store))  # after start(): nothing slips between scan and events
     report = WatchReport()
+    allow_list_seen = _signature_of(data.instruments_path)
     try:
         while stop is None or not stop.is_set():
             with lock:
                 changed = list(seen)
                 seen.clear()
-            tracker.add(p for p in changed if not p.name.startswith(".") and p.is_file())
+            tracker.add(p for p in changed if _is_entry(p))
+            allow_list = _signature_of(data.instruments_path)
+            if allow_list != allow_list_seen:
+                allow_list_seen = allow_list  # fixed (or changed): refused files are offered again
+                tracker.add(tracker.waiting)
+                tracker.waiting.clear()
             _hook_ready(data, store, inbox, tracker, instrument, report, log)
             time.sleep(poll)
     finally:
         observer.stop()
         observer.join()
     return report
+
+
+def _signature_of(path: Path) -> tuple[int, int] | None:
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return info.st_size, info.st_mtime_ns
 
 
 def _check_inbox(inbox: Path) -> Path:
@@ -216,6 +271,7 @@ def run_watch(
 
     data, store = open_data(data_dir)
     with store:
+        data.check_private()
         if once:
             return scan_once(
                 data, store, inbox, instrument=instrument, stable_seconds=stable_seconds, log=log

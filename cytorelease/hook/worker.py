@@ -24,10 +24,11 @@ from typing import Any
 
 from cytorelease.errors import CytoreleaseError
 from cytorelease.hook.identify import FileKind
+from cytorelease.hook.integrity import analysed_file, check_analysed_inputs, hold_for_archive
 from cytorelease.hook.routing import LotPlan, load_lot_plans, route_file
 from cytorelease.provenance import content_sha256
 from cytorelease.records import audit
-from cytorelease.records.archive import archived_path
+from cytorelease.records.archive import ArchiveMismatch, archived_path
 from cytorelease.records.datadir import DataDir
 from cytorelease.records.queue import (
     MAX_ATTEMPTS,
@@ -55,6 +56,7 @@ class WorkerReport:
     failed: int = 0
     releases: list[dict[str, Any]] = field(default_factory=list)
     lost_leases: int = 0
+    held: int = 0  # stopped for a person (archive disagrees with its record)
     swept: int = 0  # leftovers of killed processes removed at start
 
     def to_dict(self) -> dict[str, Any]:
@@ -63,6 +65,7 @@ class WorkerReport:
             "processed": self.processed,
             "done": self.done,
             "failed": self.failed,
+            "held": self.held,
             "lost_leases": self.lost_leases,
             "releases": self.releases,
         }
@@ -133,7 +136,7 @@ def run_worker(
             continue
         if state is ItemState.DONE:
             report.done += 1
-        else:
+        elif state is ItemState.FAILED:
             report.failed += 1
         if log:
             log(f"{item.key}: {state}")
@@ -148,6 +151,10 @@ def _process(ctx: _Context, item: QueueItem, report: WorkerReport) -> ItemState:
         return ItemState.DONE
     except LeaseLost:
         raise
+    except ArchiveMismatch as exc:
+        hold_for_archive(ctx.store, ctx.actor, item, exc)
+        report.held += 1
+        return ItemState.HELD
     except CytoreleaseError as exc:
         reason = exc.one_line()
     except Exception as exc:  # an item must never take the worker down with it
@@ -165,28 +172,13 @@ def _process(ctx: _Context, item: QueueItem, report: WorkerReport) -> ItemState:
     return ItemState.FAILED
 
 
-def _analyse(kind: FileKind, path: Path, meta: dict[str, Any]) -> dict[str, Any]:
-    """What the worker reads from the archived copy itself (the hook only skimmed it)."""
-    if kind is FileKind.FCS:
-        from cytorelease.flow.fcs import read_fcs
-
-        sample = read_fcs(path)
-        return {
-            "events": int(sample.events.shape[0]),
-            "channels": [c.name for c in sample.channels],
-            "fcs_version": sample.fcs_version,
-            "sha256": sample.sha256,
-        }
-    return {k: v for k, v in meta.items() if k in ("format", "samples", "rows")}
-
-
 def _process_file(ctx: _Context, item: QueueItem) -> None:
     store, sha = ctx.store, str(item.payload["sha256"])
     row = store.one("SELECT * FROM raw_files WHERE sha256 = ?", (sha,))
     if row is None:
         raise CytoreleaseError(f"queue item names {sha} but no such raw file is recorded")
     kind, meta = FileKind(row["kind"]), json.loads(row["meta"])
-    summary = _analyse(kind, archived_path(ctx.data.archive_dir, sha), meta)
+    summary = analysed_file(kind, archived_path(ctx.data.archive_dir, sha), sha, meta)
     route = route_file(kind, meta, str(row["original_name"]), ctx.plans)
     with store.write():
         finish(store, item, state=ItemState.DONE, outcome=route.reason)
@@ -267,12 +259,45 @@ def _queue_release_if_complete(ctx: _Context, plan: LotPlan) -> None:
         return
     inputs = {p: latest[p] for p in wanted}
     inputs_sha = content_sha256(inputs)
-    enqueue(
+    # An input that received a second, different file (a new acquisition under the same name,
+    # or a changed copy) is never swapped into a release silently: the release is queued held.
+    replaced = {p: shas for p, shas in _files_per_input(ctx, plan).items() if len(shas) > 1}
+    held = None
+    if replaced:
+        named = "; ".join(
+            f"{p}: {len(shas)} files, newest {shas[-1][:16]}…" for p, shas in replaced.items()
+        )
+        held = f"held: an input received a different file ({named}); retry to release on it"
+    key = f"release:{plan.lot_id}:{inputs_sha}"
+    queued = enqueue(
         ctx.store,
-        key=f"release:{plan.lot_id}:{inputs_sha}",
+        key=key,
         kind=ItemKind.RELEASE,
         payload={"lot": plan.lot_id, "inputs": inputs, "inputs_sha256": inputs_sha},
+        held=held,
     )
+    if queued and held:
+        audit.append(
+            ctx.store,
+            actor=ctx.actor,
+            action=audit.Action.ITEM_HELD,
+            object=key,
+            lot=plan.lot_id,
+            details={"reason": held, "inputs": {p: replaced[p] for p in replaced}},
+        )
+
+
+def _files_per_input(ctx: _Context, plan: LotPlan) -> dict[str, list[str]]:
+    """The distinct files assigned to each input of the lot, oldest first."""
+    found: dict[str, list[str]] = {}
+    for row in ctx.store.rows(
+        "SELECT input_path, sha256 FROM lot_files WHERE lot = ? ORDER BY assigned_at",
+        (plan.lot_id,),
+    ):
+        shas = found.setdefault(str(row["input_path"]), [])
+        if str(row["sha256"]) not in shas:
+            shas.append(str(row["sha256"]))
+    return found
 
 
 def _materialise(ctx: _Context, plan: LotPlan, inputs: dict[str, str], folder: Path) -> None:
@@ -305,6 +330,7 @@ def _process_release(ctx: _Context, item: QueueItem) -> dict[str, Any]:
     try:
         _materialise(ctx, plan, inputs, work)
         outcome = release_lot(work, out=partial)
+        check_analysed_inputs(ctx.data.archive_dir, work, inputs, outcome.record)
         signed = sign_as_service(ctx.data, outcome.report_path)
         with ctx.store.write():
             finish(ctx.store, item, state=ItemState.DONE, outcome=outcome.disposition)
@@ -452,6 +478,7 @@ def start_worker(
 
     data, store = open_data(data_dir)
     with store:
+        data.check_private()
         return run_worker(
             data,
             store,

@@ -7,6 +7,7 @@ so the new copy is dropped. The instrument's own file is only read: never moved,
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import stat
@@ -17,7 +18,16 @@ from typing import BinaryIO
 
 from cytorelease.errors import InputError
 
-__all__ = ["Archived", "archive_file", "archived_path", "hashing_copy"]
+__all__ = [
+    "ArchiveMismatch",
+    "Archived",
+    "archive_file",
+    "archived_path",
+    "check_archived",
+    "hash_file",
+    "hashing_copy",
+    "open_source",
+]
 
 _CHUNK = 4 * 1024 * 1024
 
@@ -28,6 +38,15 @@ class Archived:
     size: int
     path: Path
     newly_stored: bool  # False: the archive already held this content
+
+
+class ArchiveMismatch(InputError):
+    """An archived file's bytes no longer hash to the name it is stored (and recorded) under."""
+
+    def __init__(self, message: str, *, sha256: str, actual: str, path: Path) -> None:
+        super().__init__(message, path=path)
+        self.sha256 = sha256
+        self.actual = actual
 
 
 def archived_path(archive_dir: Path, sha256: str) -> Path:
@@ -47,6 +66,39 @@ def hashing_copy(reader: BinaryIO, writer: BinaryIO) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
+def hash_file(path: Path) -> tuple[str, int]:
+    """SHA-256 (hex) and size of a file's bytes, read once in chunks."""
+    digest, size = hashlib.sha256(), 0
+    with open(path, "rb") as reader:
+        while chunk := reader.read(_CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def check_archived(archive_dir: Path, sha256: str) -> Path:
+    """The archived file of ``sha256`` after re-hashing its bytes; ArchiveMismatch otherwise.
+
+    A record names content by hash, so only the hash says the archived bytes are still that
+    content (a size can stay the same under an edit).
+    """
+    path = archived_path(archive_dir, sha256)
+    try:
+        actual, _ = hash_file(path)
+    except FileNotFoundError:
+        # Unavailable (storage away, or removed): an error to retry, not a disagreement.
+        raise InputError(f"archive entry {sha256[:16]}… is missing", path=path) from None
+    if actual != sha256:
+        raise ArchiveMismatch(
+            f"archive entry {sha256[:16]}… now hashes to {actual[:16]}…: the archived file "
+            "was altered",
+            sha256=sha256,
+            actual=actual,
+            path=path,
+        )
+    return path
+
+
 def _fsync_dir(folder: Path) -> None:
     descriptor = os.open(folder, os.O_RDONLY)
     try:
@@ -55,12 +107,38 @@ def _fsync_dir(folder: Path) -> None:
         os.close(descriptor)
 
 
+def open_source(source: Path) -> BinaryIO:
+    """Open an instrument's file for reading, never through a symbolic link.
+
+    O_NOFOLLOW refuses a link in the last component atomically (no check-then-open race); the
+    opened descriptor must be a regular file (not a FIFO or a device that would block).
+    """
+    try:
+        descriptor = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise InputError(
+                "is a symbolic link: refused (links are never followed)",
+                path=source,
+                hint="place the file itself in the inbox",
+            ) from None
+        raise InputError(
+            f"cannot read the file: {(exc.strerror or str(exc)).lower()}", path=source
+        ) from None
+    if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+        os.close(descriptor)
+        raise InputError("is not a regular file: refused", path=source)
+    os.set_blocking(descriptor, True)
+    return os.fdopen(descriptor, "rb")
+
+
 def archive_file(source: Path, archive_dir: Path, tmp_dir: Path) -> Archived:
     """Copy ``source`` into the archive (hashing as it copies); returns where it is stored."""
+    reader = open_source(source)
     handle, tmp_name = tempfile.mkstemp(dir=tmp_dir, prefix="incoming-")
     tmp = Path(tmp_name)
     try:
-        with open(source, "rb") as reader, os.fdopen(handle, "wb") as writer:
+        with reader, os.fdopen(handle, "wb") as writer:
             sha256, size = hashing_copy(reader, writer)
         os.chmod(tmp, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
         final = archived_path(archive_dir, sha256)
@@ -71,12 +149,9 @@ def archive_file(source: Path, archive_dir: Path, tmp_dir: Path) -> Archived:
             _fsync_dir(final.parent)
         except FileExistsError:
             newly_stored = False
-            if final.stat().st_size != size:
-                raise InputError(
-                    f"archive entry {sha256} has {final.stat().st_size:,} bytes, the file "
-                    f"{size:,}: the archive is damaged",
-                    path=final,
-                ) from None
+            check_archived(archive_dir, sha256)  # by hash: an altered entry is no duplicate
+    except InputError:
+        raise
     except OSError as exc:
         raise InputError(
             f"cannot archive the file: {(exc.strerror or str(exc)).lower()}", path=source

@@ -63,6 +63,10 @@ class Action(StrEnum):
     VERIFICATION_FAILED = "verification-failed"
     CORRECTION = "correction"
     EXPORT = "export"
+    ARCHIVE_MISMATCH = "archive-mismatch"  # archived bytes no longer hash to their record
+    NEW_CONTENT = "new-content"  # a name already received, arriving with other bytes
+    ITEM_HELD = "item-held"  # the worker stopped an item for a person to decide
+    ARCHIVE_VERIFY = "archive-verify"
 
 
 def os_user() -> str:

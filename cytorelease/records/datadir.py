@@ -7,15 +7,18 @@
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 from cytorelease.errors import InputError
 
-__all__ = ["DATA_ENV", "DB_ENV", "DataDir", "default_data_root"]
+__all__ = ["DATA_ENV", "DB_ENV", "PRIVATE_FILE", "PRIVATE_FOLDER", "DataDir", "default_data_root"]
 
 DATA_ENV = "CYTORELEASE_DATA"
 DB_ENV = "CYTORELEASE_DB"
+PRIVATE_FOLDER = 0o700
+PRIVATE_FILE = 0o600
 
 
 def default_data_root() -> Path:
@@ -38,9 +41,26 @@ class DataDir:
             )
         data = cls(chosen.absolute())
         if create:
+            # Private to the service user: raw data, records and keys are nobody else's to
+            # read or change (modes apply to folders created here; existing ones are checked).
+            data.root.mkdir(mode=PRIVATE_FOLDER, parents=True, exist_ok=True)
             for folder in (data.archive_dir, data.archive_tmp, data.lots_dir, data.releases_dir):
-                folder.mkdir(parents=True, exist_ok=True)
+                folder.mkdir(mode=PRIVATE_FOLDER, parents=True, exist_ok=True)
         return data
+
+    def check_private(self) -> None:
+        """Refuse a data folder (or archive) others can write: they could replace records."""
+        for folder in (self.root, self.root / "archive", self.archive_dir):
+            try:
+                mode = folder.stat().st_mode
+            except FileNotFoundError:
+                continue
+            if mode & (stat.S_IWGRP | stat.S_IWOTH):
+                raise InputError(
+                    f"writable by others (mode {stat.S_IMODE(mode):04o}): refused",
+                    path=folder,
+                    hint=f"chmod go-w {folder} (the data folder is the service user's alone)",
+                )
 
     @property
     def db_path(self) -> Path:

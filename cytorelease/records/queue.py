@@ -50,6 +50,8 @@ class ItemState(StrEnum):
     LEASED = "leased"
     DONE = "done"
     FAILED = "failed"
+    HELD = "held"  # stopped for a person: the archive disagrees with a record, or a lot's
+    # input has two different files; retried (audited) once the cause is dealt with
 
 
 class LeaseLost(RuntimeError):
@@ -70,12 +72,24 @@ def _utc() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
-def enqueue(store: Store, *, key: str, kind: ItemKind, payload: dict[str, Any]) -> bool:
-    """Add an item (inside a write transaction); False when the key is already queued."""
+def enqueue(
+    store: Store,
+    *,
+    key: str,
+    kind: ItemKind,
+    payload: dict[str, Any],
+    held: str | None = None,
+) -> bool:
+    """Add an item (inside a write transaction); False when the key is already queued.
+
+    ``held``: the item is queued held, with this reason as its outcome (no worker takes it
+    until a person retries it).
+    """
+    state = ItemState.PENDING if held is None else ItemState.HELD
     changed = store.execute(
-        "INSERT INTO queue (key, kind, payload, state, attempts, created_at)"
-        " VALUES (?, ?, ?, ?, 0, ?) ON CONFLICT (key) DO NOTHING",
-        (key, str(kind), canonical_json(payload), str(ItemState.PENDING), _utc()),
+        "INSERT INTO queue (key, kind, payload, state, attempts, created_at, outcome)"
+        " VALUES (?, ?, ?, ?, 0, ?, ?) ON CONFLICT (key) DO NOTHING",
+        (key, str(kind), canonical_json(payload), str(state), _utc(), held),
     )
     return changed > 0
 
@@ -214,8 +228,8 @@ def list_items(store: Store, *, state: ItemState | None = None) -> list[QueueRow
 def retry(store: Store, item_ids: list[int], *, actor: str, reason: str) -> list[QueueRow]:
     """Put failed items back in the queue, attempts reset, once the cause is fixed.
 
-    Only a failed item can be retried (a pending or leased one is still under way, a done one
-    has its results). One transaction: a bad id changes no item. Each item's audit row names
+    Only a failed or held item can be retried (a pending or leased one is still under way, a
+    done one has its results). One transaction: a bad id changes no item. Each item's audit row names
     who retried it, why, and the failure it had, which the item's own row then forgets.
     """
     from cytorelease.errors import InputError
@@ -228,10 +242,10 @@ def retry(store: Store, item_ids: list[int], *, actor: str, reason: str) -> list
             row = store.one("SELECT * FROM queue WHERE id = ?", (item_id,))
             if row is None:
                 raise InputError(f"no queue item {item_id}", path=store.location)
-            if row["state"] != ItemState.FAILED:
+            if row["state"] not in (ItemState.FAILED, ItemState.HELD):
                 raise InputError(
                     f"queue item {item_id} ({row['key']}) is {row['state']}, not failed: only "
-                    "a failed item can be retried",
+                    "a failed or held item can be retried",
                     path=store.location,
                 )
             store.execute(

@@ -13,13 +13,13 @@ import os
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from cytorelease.errors import InputError
-from cytorelease.records.datadir import DB_ENV, DataDir
+from cytorelease.records.datadir import DB_ENV, PRIVATE_FILE, DataDir
 
 __all__ = ["IMMUTABLE_TABLES", "Dialect", "Store", "open_data", "open_store"]
 
@@ -163,10 +163,33 @@ class Store:
             self._run("SELECT pg_advisory_xact_lock(?)", (_LOCK_KEY,))
         try:
             yield self
-        except BaseException:
-            self.connection.execute("ROLLBACK")
+            self.connection.execute("COMMIT")
+        except BaseException as exc:
+            self._rollback()
+            if self._is_full(exc):
+                raise InputError(
+                    f"the record store is full, nothing was recorded ({_first_line(exc)})",
+                    path=self.location,
+                    hint="free space for the database, then send the file again",
+                ) from None
             raise
-        self.connection.execute("COMMIT")
+
+    def _rollback(self) -> None:
+        # SQLite may already have rolled back on its own (SQLITE_FULL can)
+        with suppress(self.database_error):
+            self.connection.execute("ROLLBACK")
+
+    def _is_full(self, exc: BaseException) -> bool:
+        """Whether ``exc`` is the database saying it has no room (disk or size limit)."""
+        if self.dialect is Dialect.SQLITE:
+            return isinstance(exc, sqlite3.OperationalError) and (
+                getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+                or "database or disk is full" in str(exc)
+            )
+        import psycopg
+
+        # SQLSTATE class 53: insufficient resources (53100 disk full, 53200 out of memory)
+        return isinstance(exc, psycopg.Error) and str(exc.sqlstate or "").startswith("53")
 
     def _sqlite_begin_immediate(self) -> None:
         # busy_timeout covers most contention; retry a few times for the rest.
@@ -242,6 +265,10 @@ class Store:
                 self.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
 
 
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
 def _statements(script: str) -> list[str]:
     return [s.strip() for s in script.split(";\n") if s.strip()]
 
@@ -255,6 +282,13 @@ def open_store(data: DataDir, *, url: str | None = None) -> Store:
 
 
 def _open_sqlite(path: Path) -> Store:
+    try:
+        # Created private (0600) before SQLite opens it; its WAL files take the same mode.
+        os.close(os.open(path, os.O_RDONLY | os.O_CREAT, PRIVATE_FILE))
+    except OSError as exc:
+        raise InputError(
+            f"cannot open the database: {(exc.strerror or str(exc)).lower()}", path=path
+        ) from None
     try:
         connection = sqlite3.connect(path, timeout=30.0, isolation_level=None)
         connection.execute("PRAGMA busy_timeout = 30000")

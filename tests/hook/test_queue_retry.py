@@ -41,7 +41,7 @@ def test_an_item_failed_by_an_unavailable_archive_is_retried_once_it_is_back(
 
     (failed,) = _queue(data, "list", "--state", "failed")["items"]
     assert failed["kind"] == "file" and failed["attempts"] == 1
-    assert "No such file" in failed["outcome"] or "no such file" in failed["outcome"]
+    assert "is missing" in failed["outcome"]
 
     away.rename(archived)
     retried = _queue(data, "retry", str(failed["id"]), "--reason", "archive volume remounted")
@@ -56,7 +56,7 @@ def test_an_item_failed_by_an_unavailable_archive_is_retried_once_it_is_back(
 
     report = run_worker(data, store, once=True)
     assert (report.done, report.failed) == (1, 0)
-    assert counts(store) == {"pending": 0, "leased": 0, "done": 1, "failed": 0}
+    assert counts(store) == {"pending": 0, "leased": 0, "done": 1, "failed": 0, "held": 0}
     assert [i["state"] for i in _queue(data, "list")["items"]] == ["done"]
 
 

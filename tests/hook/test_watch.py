@@ -10,7 +10,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from cytorelease.cli.main import app
-from cytorelease.hook.watch import NO_INSTRUMENT, scan_once, watch_inbox
+from cytorelease.hook.watch import scan_once, watch_inbox
 from cytorelease.records import audit
 from cytorelease.records.datadir import DataDir
 from cytorelease.records.store import Store, open_store
@@ -33,12 +33,14 @@ def test_scan_once_hooks_each_file_once(
 ) -> None:
     inbox = _inbox(tmp_path, small_lots)
     report = scan_once(data, store, inbox, stable_seconds=0.05)
-    assert report.counts() == {"ingested": 1, "duplicate": 1, "quarantined": 0, "refused": 2}
+    assert report.counts() == {"ingested": 1, "duplicate": 1, "quarantined": 0, "refused": 3}
     refused = {e.details["instrument"] for e in audit.entries(store) if e.action == "refuse"}
-    assert refused == {"ROGUE-7", NO_INSTRUMENT}
+    assert refused == {"ROGUE-7"}  # a loose file or dot-file is reported, left, not audited
+    audited = len(audit.entries(store))
     again = scan_once(data, store, inbox, stable_seconds=0.05)
-    assert again.outcomes == []  # everything was handled: nothing hooked or audited twice
-    assert len(audit.entries(store)) == 4
+    # what was taken is not hooked again; what was refused stays in place and is reported again
+    assert again.counts() == {"ingested": 0, "duplicate": 0, "quarantined": 0, "refused": 3}
+    assert len(audit.entries(store)) == audited + 1  # the allow-list refusal is audited per scan
 
 
 def test_cli_watch_once(data: DataDir, small_lots: dict[int, Path], tmp_path: Path) -> None:
@@ -47,10 +49,9 @@ def test_cli_watch_once(data: DataDir, small_lots: dict[int, Path], tmp_path: Pa
         app,
         ["watch", str(inbox), "--once", "--data-dir", str(data.root), "--stable-seconds", "0.05"],
     )
-    assert result.exit_code == 0, result.output
-    assert result.output.splitlines()[-1] == (
-        "4 files: 1 ingested, 1 duplicate, 0 quarantined, 2 refused"
-    )
+    assert result.exit_code == 1, result.output  # files were left in the inbox
+    assert "5 files: 1 ingested, 1 duplicate, 0 quarantined, 3 refused" in result.output
+    assert result.output.count("not taken: ") == 3
 
 
 def test_cli_watch_missing_inbox(data: DataDir, tmp_path: Path) -> None:

@@ -93,7 +93,7 @@ def test_complete_lot_is_released_and_signed_as_computer_generated(
     }
     assert audit.verify_chain(store).ok
     assert list(data.work_dir.iterdir()) == []  # the materialised lot folder is cleaned up
-    assert counts(store) == {"pending": 0, "leased": 0, "done": 3, "failed": 0}
+    assert counts(store) == {"pending": 0, "leased": 0, "done": 3, "failed": 0, "held": 0}
     # running again finds nothing to do: nothing is processed twice
     assert run_worker(data, store, once=True).processed == 0
 
@@ -203,7 +203,7 @@ def test_a_worker_killed_mid_release_is_taken_over_after_its_lease(
     process.wait()
     killed_at = time.monotonic()
     assert store.scalar("SELECT COUNT(*) FROM releases") == 0
-    assert counts(store) == {"pending": 0, "leased": 1, "done": 2, "failed": 0}
+    assert counts(store) == {"pending": 0, "leased": 1, "done": 2, "failed": 0, "held": 0}
     assert run_worker(data, store, once=True).processed == 0  # its lease still holds
     time.sleep(max(0.0, 2.1 - (time.monotonic() - killed_at)))
     report = run_worker(data, store, once=True)
@@ -215,7 +215,7 @@ def test_a_worker_killed_mid_release_is_taken_over_after_its_lease(
         p for p in (data.releases_dir / "lot-CAR-0011").iterdir() if not p.name.startswith(".")
     ]
     assert len(finals) == 1
-    assert counts(store) == {"pending": 0, "leased": 0, "done": 3, "failed": 0}
+    assert counts(store) == {"pending": 0, "leased": 0, "done": 3, "failed": 0, "held": 0}
     assert audit.verify_chain(store).ok
 
 

@@ -32,7 +32,7 @@ def test_enqueue_is_idempotent_by_key(store: Store) -> None:
     with store.write():
         assert enqueue(store, key="file:a", kind=ItemKind.FILE, payload={})
         assert not enqueue(store, key="file:a", kind=ItemKind.FILE, payload={"other": 1})
-    assert counts(store) == {"pending": 1, "leased": 0, "done": 0, "failed": 0}
+    assert counts(store) == {"pending": 1, "leased": 0, "done": 0, "failed": 0, "held": 0}
 
 
 def _drain(root: str, url: str, name: str, results: multiprocessing.Queue) -> None:  # type: ignore[type-arg]

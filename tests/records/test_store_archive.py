@@ -89,6 +89,6 @@ def test_archive_copies_by_content_read_only(data: DataDir, tmp_path: Path) -> N
 
 
 def test_archive_of_missing_file_is_one_line_error(data: DataDir, tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="cannot archive the file: no such file") as caught:
+    with pytest.raises(InputError, match="cannot read the file: no such file") as caught:
         archive_file(tmp_path / "gone.fcs", data.archive_dir, data.archive_tmp)
     assert caught.value.path == str(tmp_path / "gone.fcs")
