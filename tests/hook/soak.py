@@ -218,13 +218,17 @@ def run_soak(work: Path, lot_dir: Path, *, n_files: int, kills: int, seed: int) 
     env = {**os.environ, "CYTORELEASE_SERVICE_PASSPHRASE": PASSPHRASE}
     env.pop("CYTORELEASE_DB", None)  # the soak runs on SQLite, the default store
     for kind, extra in (("watch", [str(inbox), "--once"]), ("worker", ["--once"])):
-        subprocess.run(
+        final = subprocess.run(
             [sys.executable, "-m", "cytorelease", kind, *extra, "--data-dir", str(data.root)]
             + (["--stable-seconds", str(STABLE_SECONDS)] if kind == "watch" else []),
-            check=True,
             env=env,
             capture_output=True,
+            text=True,
         )
+        left = [line for line in final.stdout.splitlines() if line.startswith("not taken: ")]
+        # the only files left in the inbox are the unknown instrument's, and watch says so
+        assert all("UNKNOWN-9" in line for line in left), final.stdout
+        assert final.returncode == (1 if left else 0), f"final {kind}: {final.stdout}{final.stderr}"
     figures.seconds = round(time.monotonic() - started, 1)
     _check(data, inbox, drops, figures)
     return figures
@@ -266,6 +270,7 @@ def _check(data: DataDir, inbox: Path, drops: list[Drop], figures: SoakFigures) 
             "leased": 0,
             "done": len(good) + 1,  # every file item and the one release
             "failed": 0,
+            "held": 0,
         }, f"no queue item lost or stuck: {state} {failures}"
         figures.releases = int(store.scalar("SELECT COUNT(*) FROM releases"))
         assert figures.releases == 1
