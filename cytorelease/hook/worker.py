@@ -156,9 +156,12 @@ def _process(ctx: _Context, item: QueueItem, report: WorkerReport) -> ItemState:
         report.held += 1
         return ItemState.HELD
     except CytoreleaseError as exc:
-        reason = exc.one_line()
+        # the project's errors name file, line and field, never a line's text
+        reason = f"{type(exc).__name__}: {exc.one_line()}"
     except Exception as exc:  # an item must never take the worker down with it
-        reason = f"{type(exc).__name__}: {exc}"
+        # a foreign exception's text may quote file contents: the queue and the append-only
+        # trail keep only its type
+        reason = f"{type(exc).__name__}: internal error"
     with ctx.store.write():
         finish(ctx.store, item, state=ItemState.FAILED, outcome=reason)
         audit.append(
