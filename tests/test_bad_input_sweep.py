@@ -376,6 +376,14 @@ SLOTS = [
         **YAML,
     ),
     Slot(
+        "selftest-key",
+        "selftest",
+        lambda p, i, t: ["selftest", "--out", t / "out", "--key", p],
+        suffix=".pem",
+        real=lambda i: i.key,
+        wrong=lambda i: i.spec,
+    ),
+    Slot(
         "audit-reevaluate",
         "audit reevaluate",
         lambda p, i, t: ["audit", "reevaluate", p, "--spec", "cd19-car-t@1", "--spec", SPEC_REF],
@@ -589,6 +597,7 @@ OUTPUT_CASES: list[tuple[str, Callable[[Path, Inputs], list[object]]]] = [
     ("queue retry", lambda p, i: ["queue", "retry", "1", "--reason", "fixed", "--data-dir", p]),
     ("worker", lambda p, i: ["worker", "--once", "--data-dir", p]),
     ("watch", lambda p, i: ["watch", p, "--once", "--data-dir", i.data_dir]),
+    ("selftest", lambda p, i: ["selftest", "--out", p]),
 ]  # fmt: skip
 
 

@@ -64,6 +64,7 @@ def test_python_dash_m() -> None:
             ["qpcr", "curve", "x.txt"],
             "error: cytorelease qpcr curve: Missing option '--target'.",
         ),
+        (["selftest", "--nope"], "error: cytorelease selftest: No such option: --nope"),
         (
             ["flow", "inspect", "x.fcs", "--dataset", "-1"],
             "error: cytorelease flow inspect: Invalid value for '--dataset'",

@@ -253,3 +253,12 @@ def test_passphrase_prompt_stays_off_stdout(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert one_json_document(proc.stdout)["key"] == str(tmp_path / "ppipe.pem")
     assert "Passphrase:" in proc.stderr
+
+
+def test_selftest(tmp_path: Path) -> None:
+    document = _json(["selftest", "--out", tmp_path / "qual"])
+    # a development (editable) install is flagged, never passed; nothing may fail
+    assert document["verdict"] in ("PASS", "NOT QUALIFIED")
+    assert document["summary"]["fail"] == 0
+    assert {"iq.record", "oq.vcn", "oq.coa_tamper"} <= {c["id"] for c in document["checks"]}
+    assert Path(document["files"]["json"]).is_file()

@@ -45,6 +45,7 @@ _COMMAND_MODULES = (
     "cytorelease.cli.audit",
     "cytorelease.cli.hook",
     "cytorelease.cli.queue",
+    "cytorelease.cli.selftest",
 )
 
 
