@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from typing import Any
 from cytorelease.errors import CytoreleaseError, InputError
 from cytorelease.hook.identify import ACCEPTS, identify
 from cytorelease.hook.instruments import Instrument, load_instruments
-from cytorelease.records import audit
+from cytorelease.records import audit, ingest
 from cytorelease.records.archive import Archived, ArchiveMismatch, archive_file
 from cytorelease.records.datadir import DataDir
 from cytorelease.records.queue import ItemKind, enqueue
@@ -28,8 +27,10 @@ from cytorelease.records.store import Store
 __all__ = [
     "HookOutcome",
     "HookStatus",
+    "admit",
     "already_seen",
     "hook_file",
+    "refuse",
     "run_hook",
     "wait_until_stable",
 ]
@@ -105,10 +106,11 @@ def hook_file(
     """Archive, identify, record, audit and enqueue one file; see the module docstring."""
     path = Path(path).absolute()
     actor = f"instrument:{instrument}"
+    details = {"instrument": instrument}
     if path.is_symlink():
         # Never followed: a link could hand over any file the service user can read.
         reason = "is a symbolic link: refused (links are never followed; place the file itself)"
-        _refuse(store, path, actor, instrument, reason)
+        refuse(store, path, actor, reason, details)
         return HookOutcome(HookStatus.REFUSED, path, reason)
     if path.is_dir():
         raise InputError(
@@ -120,11 +122,11 @@ def hook_file(
         known = load_instruments(data.instruments_path).find(instrument)
     except InputError as exc:
         # No usable allow-list: nothing is accepted, and the refusal is on record.
-        _refuse(store, path, actor, instrument, exc.one_line())
+        refuse(store, path, actor, exc.one_line(), details)
         raise
     if known is None:
         reason = f"instrument {instrument!r} is not in the allow-list {data.instruments_path}"
-        _refuse(store, path, actor, instrument, reason)
+        refuse(store, path, actor, reason, details)
         return HookOutcome(HookStatus.REFUSED, path, reason)
 
     while True:
@@ -133,11 +135,11 @@ def hook_file(
             archived = archive_file(path, data.archive_dir, data.archive_tmp)
         except ArchiveMismatch as exc:
             _audit_mismatch(store, actor, path, exc)
-            raise
+            raise _altered_entry(path, exc) from None
         if _signature(path) == before:
             break  # nothing changed while copying: the archived bytes are the finished file
     try:
-        return _record(store, data, path, before, archived, known, actor)
+        return _record(store, path, before, archived, known, actor)
     except CytoreleaseError:
         # Nothing was recorded (the transaction rolled back): an archive entry this call
         # created must not stay without its record; the file itself stays in the inbox.
@@ -146,9 +148,22 @@ def hook_file(
         raise
 
 
+def _altered_entry(path: Path, exc: ArchiveMismatch) -> ArchiveMismatch:
+    # The same bytes again are no duplicate while the archive holds other bytes under their
+    # hash: said, audited, and nothing recorded; restoring the entry is a person's decision.
+    return ArchiveMismatch(
+        f"already archived as {exc.sha256[:16]}…, but that archive entry was altered (it now "
+        f"hashes to {exc.actual[:16]}…): not taken, nothing recorded",
+        sha256=exc.sha256,
+        actual=exc.actual,
+        path=path,
+        hint="the file stays here; have the archive entry restored, then retry the held item",
+    )
+
+
 def _recorded(store: Store, sha256: str) -> bool:
     try:
-        return store.one("SELECT 1 AS n FROM raw_files WHERE sha256 = ?", (sha256,)) is not None
+        return ingest.raw_file(store, sha256) is not None
     except store.database_error:
         return True  # cannot tell: keep the entry (an unrecorded entry is what verify reports)
 
@@ -166,7 +181,6 @@ def _audit_mismatch(store: Store, actor: str, path: Path, exc: ArchiveMismatch) 
 
 def _record(
     store: Store,
-    data: DataDir,
     path: Path,
     before: tuple[int, int],
     archived: Archived,
@@ -179,161 +193,155 @@ def _record(
     if problem is None and found.kind not in ACCEPTS[known.kind]:
         problem = f"a {found.kind} file does not come from a {known.kind} ({known.id})"
     with store.write():
-        _register_instrument(store, known.id, known.serial, str(known.kind))
-        existing = store.one("SELECT * FROM raw_files WHERE sha256 = ?", (archived.sha256,))
+        ingest.register_instrument(store, known.id, known.serial, str(known.kind))
+        existing = ingest.raw_file(store, archived.sha256)
         if existing is not None:
-            _sighting(store, path, *before, archived.sha256, HookStatus.DUPLICATE)
-            message = (
-                f"already archived (first received as {existing['source_path']} on "
-                f"{existing['ingested_at']}, {existing['status']}); nothing to do"
-            )
-            audit.append(
-                store,
-                actor=actor,
-                action=audit.Action.DUPLICATE,
-                object=archived.sha256,
-                details={"file": str(path), "first_source": existing["source_path"]},
-            )
-            return HookOutcome(
-                HookStatus.DUPLICATE,
-                path,
-                message,
-                archived.sha256,
-                archived.path,
-                first_status=str(existing["status"]),
-            )
+            return _duplicate(store, path, before, archived, existing, actor)
+        record = ingest.RawFile(
+            sha256=archived.sha256,
+            size=archived.size,
+            kind=str(found.kind),
+            problem=problem,
+            instrument=known.id,
+            original_name=path.name,
+            source_path=str(path),
+            meta=found.meta,
+        )
+        earlier = ingest.earlier_of_source(store, str(path))
+        ingest.insert_raw_file(store, record)
         status = HookStatus.INGESTED if problem is None else HookStatus.QUARANTINED
-        earlier = store.rows(
-            "SELECT sha256, ingested_at FROM raw_files WHERE source_path = ? ORDER BY ingested_at",
-            (str(path),),
-        )
-        store.execute(
-            "INSERT INTO raw_files (sha256, size, kind, status, reason, instrument, original_name,"
-            " source_path, meta, ingested_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                archived.sha256,
-                archived.size,
-                str(found.kind),
-                "valid" if problem is None else "quarantined",
-                problem,
-                known.id,
-                path.name,
-                str(path),
-                _json(found.meta),
-                _utc(),
-            ),
-        )
-        _sighting(store, path, *before, archived.sha256, status)
-        details = {
-            "file": str(path),
-            "size": archived.size,
-            "kind": str(found.kind),
-            "archive": str(archived.path),
-        }
+        ingest.sighting(store, path, *before, archived.sha256, str(status))
         lot = found.meta.get("lot") if isinstance(found.meta.get("lot"), str) else None
-        note = ""
-        if earlier:
-            # Same name, other bytes: a new acquisition (or a changed copy), never a duplicate.
-            # It is kept and analysed; a lot it would change is held for a person (worker).
-            audit.append(
-                store,
-                actor=actor,
-                action=audit.Action.NEW_CONTENT,
-                object=archived.sha256,
-                lot=lot,
-                details={"file": str(path), "earlier": [str(r["sha256"]) for r in earlier]},
-            )
-            note = (
-                f" (new content under a name already received: earlier "
-                f"{str(earlier[-1]['sha256'])[:16]}… of {earlier[-1]['ingested_at']})"
-            )
-        if problem is None:
-            audit.append(
-                store,
-                actor=actor,
-                action=audit.Action.INGEST,
-                object=archived.sha256,
-                lot=lot,
-                details=details,
-            )
-            enqueue(
-                store,
-                key=f"file:{archived.sha256}",
-                kind=ItemKind.FILE,
-                payload={"sha256": archived.sha256},
-            )
-            message = f"archived as {archived.sha256[:16]}… and queued for analysis{note}"
-        else:
-            audit.append(
-                store,
-                actor=actor,
-                action=audit.Action.QUARANTINE,
-                object=archived.sha256,
-                lot=lot,
-                details={**details, "reason": problem},
-            )
-            message = f"quarantined: {problem}{note}"
+        note = _audit_new_content(store, actor, path, archived.sha256, lot, earlier)
+        details = {"archive": str(archived.path)}
+        admit(store, record, actor=actor, lot=lot, details=details)
+    if problem is None:
+        message = f"archived as {archived.sha256[:16]}… and queued for analysis{note}"
+    else:
+        message = f"quarantined: {problem}{note}"
     return HookOutcome(status, path, message, archived.sha256, archived.path)
 
 
-def _refuse(
+def admit(
+    store: Store, record: ingest.RawFile, *, actor: str, lot: str | None, details: dict[str, Any]
+) -> None:
+    """Audit a newly recorded raw file (ingest, or quarantine with its reason) and queue a
+    valid one for analysis; inside the transaction that recorded it."""
+    described = {
+        "file": record.source_path,
+        "size": record.size,
+        "kind": record.kind,
+        **details,
+    }
+    if record.problem is not None:
+        described["reason"] = record.problem
+    audit.append(
+        store,
+        actor=actor,
+        action=audit.Action.INGEST if record.problem is None else audit.Action.QUARANTINE,
+        object=record.sha256,
+        lot=lot,
+        details=described,
+    )
+    if record.problem is None:
+        enqueue(
+            store,
+            key=f"file:{record.sha256}",
+            kind=ItemKind.FILE,
+            payload={"sha256": record.sha256},
+        )
+
+
+def _duplicate(
     store: Store,
     path: Path,
+    before: tuple[int, int],
+    archived: Archived,
+    existing: dict[str, Any],
     actor: str,
-    instrument: str,
-    reason: str,
-) -> None:
-    # No sighting: the file stays where it is and is taken once the cause is fixed.
+) -> HookOutcome:
+    ingest.sighting(store, path, *before, archived.sha256, str(HookStatus.DUPLICATE))
+    details: dict[str, Any] = {"file": str(path), "first_source": existing["source_path"]}
+    restored = ""
+    if archived.newly_stored:
+        # The record existed but its archive entry did not: these bytes (same hash) put it back.
+        details["restored_archive_entry"] = str(archived.path)
+        restored = "; its missing archive entry was restored from this copy"
+    audit.append(
+        store, actor=actor, action=audit.Action.DUPLICATE, object=archived.sha256, details=details
+    )
+    message = (
+        f"already archived (first received as {existing['source_path']} on "
+        f"{existing['ingested_at']}, {existing['status']}){restored}; nothing to do"
+    )
+    return HookOutcome(
+        HookStatus.DUPLICATE,
+        path,
+        message,
+        archived.sha256,
+        archived.path,
+        first_status=str(existing["status"]),
+    )
+
+
+def _audit_new_content(
+    store: Store,
+    actor: str,
+    path: Path,
+    sha256: str,
+    lot: str | None,
+    earlier: list[dict[str, Any]],
+) -> str:
+    """Same name, other bytes: a new acquisition (or a changed copy), never a duplicate. It is
+    kept and analysed; a lot it would change is held for a person (worker). Returns the note
+    for the hook's message."""
+    if not earlier:
+        return ""
+    audit.append(
+        store,
+        actor=actor,
+        action=audit.Action.NEW_CONTENT,
+        object=sha256,
+        lot=lot,
+        details={"file": str(path), "earlier": [str(r["sha256"]) for r in earlier]},
+    )
+    return (
+        f" (new content under a name already received: earlier "
+        f"{str(earlier[-1]['sha256'])[:16]}… of {earlier[-1]['ingested_at']})"
+    )
+
+
+def refuse(
+    store: Store, path: Path, actor: str, reason: str, details: dict[str, Any] | None = None
+) -> bool:
+    """Audit that ``path`` is refused (left where it is, to be taken once the cause is fixed),
+    once for this version of the file and reason; True when a row was written."""
+    try:
+        info = path.lstat()
+    except OSError:
+        info = None
     with store.write():
+        if info is not None and not ingest.note_refusal(
+            store, path, info.st_size, info.st_mtime_ns, reason
+        ):
+            return False  # refused for this already, and still listed by the caller
         audit.append(
             store,
             actor=actor,
             action=audit.Action.REFUSE,
             object=str(path),
-            details={"instrument": instrument, "reason": reason},
+            details={**(details or {}), "reason": reason},
         )
-
-
-def _register_instrument(store: Store, instrument: str, serial: str, kind: str) -> None:
-    store.execute(
-        "INSERT INTO instruments (id, serial, kind, first_seen) VALUES (?, ?, ?, ?)"
-        " ON CONFLICT (id) DO NOTHING",
-        (instrument, serial, kind, _utc()),
-    )
-
-
-def _sighting(
-    store: Store, path: Path, size: int, mtime_ns: int, sha256: str | None, outcome: HookStatus
-) -> None:
-    store.execute(
-        "INSERT INTO sightings (source_path, size, mtime_ns, sha256, outcome, seen_at)"
-        " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (source_path, size, mtime_ns) DO NOTHING",
-        (str(path), size, mtime_ns, sha256, str(outcome), _utc()),
-    )
+    return True
 
 
 def already_seen(store: Store, path: Path) -> bool:
-    """Whether this exact file (path, size, mtime) was handled already (the watcher skips it)."""
+    """Whether this exact file (path, size, mtime) was taken already (the watcher skips it)."""
     try:
         info = path.lstat()
     except OSError:
         return True  # gone: nothing to hook
-    size, mtime_ns = info.st_size, info.st_mtime_ns
-    row = store.one(
-        "SELECT 1 AS seen FROM sightings WHERE source_path = ? AND size = ? AND mtime_ns = ?",
-        (str(path.absolute()), size, mtime_ns),
-    )
-    return row is not None
-
-
-def _utc() -> str:
-    return datetime.now(UTC).isoformat(timespec="microseconds")
-
-
-def _json(value: Any) -> str:
-    from cytorelease.provenance import canonical_json
-
-    return canonical_json(value)
+    return ingest.seen(store, path.absolute(), info.st_size, info.st_mtime_ns)
 
 
 def run_hook(

@@ -6,9 +6,12 @@ Events from the ``watchdog`` library say which files changed; a file is hooked o
 mtime have stayed unchanged for the stability interval (what keeps a file still being written,
 an editor's temporary included, out). A file that cannot be taken now (an instrument not in the
 allow-list, a file directly in INBOX, a hidden file, a symbolic link) is left where it is,
-reported (``watch`` exits 1) and taken once the cause is fixed: it is never marked handled. Every start (and ``--once``) scans the
-whole tree first, so files that arrived while the watcher was down are not missed; a file
-already handled (same path, size and mtime in the store's sightings) is skipped.
+reported (``watch`` exits 1) and taken once the cause is fixed: it is never marked handled.
+Its refusal is audited once for that version of the file and reason (not at every scan).
+Every start (and ``--once``) first re-ingests archive entries a crash left without a record
+(``hook/sweep.py``), then scans the whole tree, so files that arrived while the watcher was
+down are not missed; a file already taken (same path, size and mtime in the store's
+sightings) is skipped.
 """
 
 from __future__ import annotations
@@ -27,7 +30,9 @@ from cytorelease.hook.hook import (
     HookStatus,
     already_seen,
     hook_file,
+    refuse,
 )
+from cytorelease.records import audit
 from cytorelease.records.datadir import DataDir
 from cytorelease.records.store import Store
 
@@ -143,6 +148,8 @@ def _hook_ready(
             continue
         reason = _not_takeable(inbox, path, instrument)
         if reason is not None:
+            # audited once (until the reason changes), listed by every scan
+            refuse(store, path, audit.service_actor("watch"), reason, {"inbox": str(inbox)})
             report.outcomes.append(HookOutcome(HookStatus.REFUSED, path, reason))
             tracker.waiting.add(path)
             if log:

@@ -43,8 +43,10 @@ class Archived:
 class ArchiveMismatch(InputError):
     """An archived file's bytes no longer hash to the name it is stored (and recorded) under."""
 
-    def __init__(self, message: str, *, sha256: str, actual: str, path: Path) -> None:
-        super().__init__(message, path=path)
+    def __init__(
+        self, message: str, *, sha256: str, actual: str, path: Path, hint: str | None = None
+    ) -> None:
+        super().__init__(message, path=path, hint=hint)
         self.sha256 = sha256
         self.actual = actual
 

@@ -34,13 +34,38 @@ def test_scan_once_hooks_each_file_once(
     inbox = _inbox(tmp_path, small_lots)
     report = scan_once(data, store, inbox, stable_seconds=0.05)
     assert report.counts() == {"ingested": 1, "duplicate": 1, "quarantined": 0, "refused": 3}
-    refused = {e.details["instrument"] for e in audit.entries(store) if e.action == "refuse"}
-    assert refused == {"ROGUE-7"}  # a loose file or dot-file is reported, left, not audited
+    refusals = {Path(e.object).name: e for e in audit.entries(store) if e.action == "refuse"}
+    # every file left in the inbox is audited: unknown instrument, loose in INBOX, dot-file
+    assert set(refusals) == {"b.fcs", "loose.fcs", ".partial.fcs"}
+    assert refusals["b.fcs"].details["instrument"] == "ROGUE-7"
+    assert refusals["loose.fcs"].actor.startswith("service:watch@")
     audited = len(audit.entries(store))
     again = scan_once(data, store, inbox, stable_seconds=0.05)
-    # what was taken is not hooked again; what was refused stays in place and is reported again
+    # what was taken is not hooked again; what was refused stays in place and is listed again,
+    # but its refusal is not audited again while its cause is the same
     assert again.counts() == {"ingested": 0, "duplicate": 0, "quarantined": 0, "refused": 3}
-    assert len(audit.entries(store)) == audited + 1  # the allow-list refusal is audited per scan
+    assert len(audit.entries(store)) == audited
+
+
+def test_refused_file_is_taken_once_the_allow_list_is_fixed(
+    data: DataDir, store: Store, small_lots: dict[int, Path], tmp_path: Path
+) -> None:
+    # an instrument missing from instruments.yaml drops a tube: left, reported, audited once
+    inbox = tmp_path / "inbox"
+    (inbox / "FACS-02").mkdir(parents=True)
+    tube = inbox / "FACS-02" / "run.fcs"
+    shutil.copyfile(small_lots[12] / "tube1_stained.fcs", tube)
+    for _ in range(2):
+        report = scan_once(data, store, inbox, stable_seconds=0.05)
+        assert [o.status for o in report.outcomes] == ["refused"] and report.exit_code == 1
+    assert [e.action for e in audit.entries(store)] == ["refuse"]
+    with open(data.instruments_path, "a", encoding="utf-8") as handle:
+        handle.write("  - {id: FACS-02, serial: V000002, kind: flow-cytometer}\n")
+    taken = scan_once(data, store, inbox, stable_seconds=0.05)
+    assert [o.status for o in taken.outcomes] == ["ingested"] and taken.exit_code == 0
+    assert tube.is_file()  # the instrument's file is only read
+    assert scan_once(data, store, inbox, stable_seconds=0.05).outcomes == []  # taken: skipped
+    assert [e.action for e in audit.entries(store)] == ["refuse", "ingest"]
 
 
 def test_cli_watch_once(data: DataDir, small_lots: dict[int, Path], tmp_path: Path) -> None:
