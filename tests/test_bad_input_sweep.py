@@ -591,6 +591,7 @@ OUTPUT_CASES: list[tuple[str, Callable[[Path, Inputs], list[object]]]] = [
     ("potency elisa", lambda p, i: ["potency", "elisa", i.plate, "--assay", "potency-ifng-elisa", "--plots", p]),
     ("audit log", lambda p, i: ["audit", "log", "--data-dir", p]),
     ("audit verify", lambda p, i: ["audit", "verify", "--data-dir", p]),
+    ("audit archive-verify", lambda p, i: ["audit", "archive-verify", "--data-dir", p]),
     ("audit correct", lambda p, i: ["audit", "correct", "1", "--reason", "typo", "--data-dir", p]),
     ("audit export", lambda p, i: ["audit", "export", "lot-CAR-0001", "--out", p, "--data-dir", i.data_dir]),
     ("queue list", lambda p, i: ["queue", "list", "--data-dir", p]),

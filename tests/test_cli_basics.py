@@ -66,6 +66,10 @@ def test_python_dash_m() -> None:
         ),
         (["selftest", "--nope"], "error: cytorelease selftest: No such option: --nope"),
         (
+            ["audit", "archive-verify", "--nope"],
+            "error: cytorelease audit archive-verify: No such option: --nope",
+        ),
+        (
             ["flow", "inspect", "x.fcs", "--dataset", "-1"],
             "error: cytorelease flow inspect: Invalid value for '--dataset'",
         ),

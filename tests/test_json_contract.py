@@ -203,6 +203,7 @@ def test_hook_audit_and_worker(lot: Path, tmp_path: Path) -> None:
     assert hooked["sha256"] == before == file_sha256(tube)
     assert _json(["audit", "verify", "--data-dir", data])["ok"] is True
     assert _json(["audit", "log", "--data-dir", data])["rows"]
+    assert _json(["audit", "archive-verify", "--data-dir", data])["ok"] == 1
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     watched = _json(["watch", inbox, "--once", "--instrument", "FACS-01", "--data-dir", data,

@@ -133,6 +133,30 @@ def verify_command(
         typer.echo(f"audit trail intact: {check.rows} rows, last hash {check.last_hash}")
 
 
+@app.command("archive-verify")
+def archive_verify_command(
+    data_dir: DataDirOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+) -> None:
+    """Re-hash every archived file against the store; exit 1 on altered, missing or orphan."""
+    from cytorelease.cli._output import emit_json
+    from cytorelease.records.archive_verify import verify_data_archive
+
+    check = verify_data_archive(data_dir)
+    if as_json:
+        emit_json(check.to_dict())
+    else:
+        for label, names in (("altered", check.altered), ("missing", check.missing)):
+            for name in names:
+                typer.echo(f"{label}: {name}")
+        for name in check.orphans:
+            typer.echo(f"orphan: {name}")
+        typer.echo(f"archive: {check.summary()}")
+    if not check.intact:
+        typer.echo(f"error: {check.archive}: archive not intact: {check.summary()}", err=True)
+        raise typer.Exit(1)
+
+
 @app.command("correct")
 def correct_command(
     sequence: Annotated[
