@@ -39,6 +39,7 @@ from cytorelease.records.store import Store
 __all__ = ["WatchReport", "run_watch", "scan_once", "watch_inbox"]
 
 NO_INSTRUMENT = "(no instrument folder)"
+ORPHAN_AGE_SECONDS = 60.0  # a live hook records its archive copy well within this
 Log = Callable[[str], None]
 
 
@@ -274,11 +275,15 @@ def run_watch(
     log: Log | None = None,
 ) -> WatchReport:
     """Open the data folder's store and scan once or watch (the ``watch`` command)."""
+    from cytorelease.hook.sweep import sweep_orphans
     from cytorelease.records.store import open_data
 
     data, store = open_data(data_dir)
     with store:
         data.check_private()
+        for sha in sweep_orphans(data, store, older_than=ORPHAN_AGE_SECONDS):
+            if log:
+                log(f"recovered: archive entry {sha[:16]}… had no record: ingested")
         if once:
             return scan_once(
                 data, store, inbox, instrument=instrument, stable_seconds=stable_seconds, log=log
