@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cytorelease.errors import CytoreleaseWarning, FCSOffsetWarning, InputError
+from cytorelease.errors import CytoreleaseWarning, FCSOffsetWarning, InputError, note_input
 from cytorelease.flow.fcs_data import DataLayout, Datatype, count_ascii_values, decode_events
 from cytorelease.flow.fcs_io import HashingSample, map_file, read_file, start_sha256
 from cytorelease.flow.fcs_meta import build_channels, data_layout, parse_spill
@@ -65,9 +65,9 @@ def read_fcs(path: str | Path, *, dataset: int = 0) -> Sample:
     reported as warnings.
     """
     path = Path(path)
-    buffer = read_file(path, aligned_offset=_data_start_hint(path, dataset))
-    digest = start_sha256(buffer)
     try:
+        buffer = read_file(path, aligned_offset=_data_start_hint(path, dataset))
+        digest = start_sha256(buffer)
         datasets = list(_walk(buffer, path))
         if not 0 <= dataset < len(datasets):
             raise InputError(
@@ -82,6 +82,10 @@ def read_fcs(path: str | Path, *, dataset: int = 0) -> Sample:
         spill, problems = parse_spill(chosen.keywords, channels)
     except InputError as exc:
         raise exc.with_path(path) from None
+    except Exception as exc:
+        # anything else is a reader bug, not a bad file: it propagates naming the file
+        note_input(exc, path, f"FCS reader, data set {dataset}")
+        raise
     if layout.padded:
         problems.insert(0, _padded_note(channels, layout))
     for problem in problems:
@@ -152,6 +156,9 @@ def list_datasets(path: str | Path) -> list[DatasetInfo]:
             )
     except InputError as exc:
         raise exc.with_path(path) from None
+    except Exception as exc:
+        note_input(exc, path, f"FCS reader, listing data sets ({len(infos)} read)")
+        raise
     finally:
         del mapped
     return infos
@@ -170,6 +177,9 @@ def read_keywords(path: str | Path, *, dataset: int = 0) -> dict[str, str]:
             held += 1
     except InputError as exc:
         raise exc.with_path(path) from None
+    except Exception as exc:
+        note_input(exc, path, f"FCS reader, TEXT of data set {held}")
+        raise
     finally:
         del mapped
     raise InputError(f"data set {dataset} requested but the file holds {held}", path=path)
