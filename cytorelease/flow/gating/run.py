@@ -92,12 +92,14 @@ def gate_with_gatingml(sample: object, path: Path) -> FlowGatingResult:
     """Apply a GatingML 2.0 document's fixed gates; no measurements (it declares none)."""
     import pandas as pd
 
+    from cytorelease.flow.gating.as_acquired import uncompensated_flags
     from cytorelease.flow.gating.gatingml_import import read_gatingml
     from cytorelease.flow.gating.preprocess import preprocessed_events
     from cytorelease.flow.gating.result import POPULATION_COLUMNS
     from cytorelease.provenance import file_sha256
 
     strategy = read_gatingml(path)
+    flags = uncompensated_flags(strategy, sample)  # type: ignore[arg-type]
     gated = strategy.apply(sample, events=preprocessed_events(sample))  # type: ignore[arg-type]
     table = gated.table
     names = {p.id: p for g in strategy.gates for p in g.populations()}
@@ -124,7 +126,7 @@ def gate_with_gatingml(sample: object, path: Path) -> FlowGatingResult:
         control=None,
         placed=placed,
         populations=populations,
-        flags=(),
+        flags=tuple(flags),
         measurements=(),
         membership={g: np.asarray(m, dtype=bool) for g, m in gated.membership.items()},
         strategy=strategy,
