@@ -104,3 +104,25 @@ def test_the_cli_shows_the_flag_in_json_and_text(tmp_path: Path) -> None:
     text = invoke(["flow", "gate", without, "--template", gml])
     assert text.exit_code == 0, text.output
     assert "flag [no_compensation]" in text.stdout
+
+
+def test_a_template_asking_for_the_file_spill_flags_it_on_the_coa(tmp_path: Path) -> None:
+    """The release panel (compensation: file) on a stained tube written without $SPILLOVER:
+    the no_compensation flag reaches the release record and the CoA."""
+    from datetime import UTC, datetime
+
+    from cytorelease.lot.release import release_lot
+    from cytorelease.synth import generate_lot
+
+    lot_dir = generate_lot(tmp_path / "lots", seed=3).lot_dir
+    tube = lot_dir / "tube1_stained.fcs"
+    stained = read_fcs(tube)
+    specs = [ChannelSpec(c.name, c.label, c.range) for c in stained.channels]
+    tube.unlink()
+    write_fcs(tube, stained.events, specs, keywords={"$TIMESTEP": stained.keywords["$TIMESTEP"]})
+    moment = datetime(2026, 7, 20, 9, 30, tzinfo=UTC)
+    outcome = release_lot(lot_dir, out=tmp_path / "out", created_at=moment)
+    flow = next(a for a in outcome.record["analyses"] if a["analysis"] == "flow")
+    expected = "tube1_stained.fcs has no spillover matrix; values are uncompensated"
+    assert expected in flow["flags"]
+    assert expected in outcome.report_path.read_text(encoding="utf-8")
