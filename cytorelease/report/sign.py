@@ -30,7 +30,7 @@ from cytorelease.report.keys import (
     load_registry,
 )
 from cytorelease.report.record import extract_record, record_digests
-from cytorelease.report.verify import ensure_signable
+from cytorelease.report.verify import ensure_signable, record_created_at
 
 if TYPE_CHECKING:
     from cytorelease.records.trail import Trail
@@ -114,6 +114,14 @@ def sign_bytes(
         )
     parts = split_report(data)
     record = extract_record(parts.content, path=path)
+    created = record_created_at(record)
+    if created is not None and moment < created:
+        # The reported attack: an expired key's clock set back into its validity.
+        raise SignatureError(
+            f"the clock says {format_utc(moment)}, before the result record was created "
+            f"({created:%Y-%m-%dT%H:%M:%SZ}); a signature cannot predate what it signs",
+            path=path,
+        )
     _refuse_unlocked_approval(record, meaning, path)
     digests = record_digests(record)
     unsigned = SignatureEntry(

@@ -239,12 +239,14 @@ def verify_bytes(
         return result
     result.content_sha256 = hashlib.sha256(parts.content).hexdigest()
     digests: RecordDigests | None = None
+    created_at: datetime | None = None
     try:
         record = extract_record(parts.content)
     except InputError as exc:
         result.problems.append(f"content: {exc.problem}")
     else:
         digests = record_digests(record)
+        created_at = record_created_at(record)
         result.record_sha256 = digests.record_sha256
         result.lot_id = str((record.get("lot") or {}).get("id"))
         result.disposition = (record.get("evaluation") or {}).get("disposition")
@@ -266,6 +268,15 @@ def verify_bytes(
             _check_entry(
                 check, index, previous, result, digests, registry, now if check_clock else None
             )
+    if created_at is not None:
+        # Without trusted time this is the one backdating check possible: a signature cannot
+        # predate the record it signs (the report/tsa.py token is the stronger hook point).
+        for check in result.signatures:
+            if check.entry is not None and parse_utc(check.entry.utc_time) < created_at:
+                check.problems.append(
+                    f"it is dated {check.entry.utc_time}, before the result record was created "
+                    f"({created_at:%Y-%m-%dT%H:%M:%SZ}): backdated"
+                )
     _check_segregation(result.signatures)
     if require_signature and not result.signatures:
         result.problems.append("the report carries no signature (a draft is not verifiable)")
@@ -316,6 +327,18 @@ def _check_area_bytes(
             f"the signature area differs from what its signed entries render to, first at byte "
             f"{at} of the file (text edited or added outside the signed fields)"
         )
+
+
+def record_created_at(record: Any) -> datetime | None:
+    """The record's ``created_at`` (UTC), or None for a record that does not carry one."""
+    raw = record.get("created_at") if isinstance(record, dict) else None
+    if not isinstance(raw, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment.astimezone(UTC) if moment.tzinfo else None
 
 
 def _check_entry(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,7 @@ from cytorelease.report.area import render_area, split_report
 from cytorelease.report.entry import SignatureEntry, format_utc
 from cytorelease.report.record import extract_record, record_digests
 from cytorelease.synth import generate_lot
-from tests.report.conftest import PASSPHRASE, Signer, at
+from tests.report.conftest import PASSPHRASE, Signer
 
 runner = CliRunner()
 ENV = {"CYTORELEASE_PASSPHRASE": PASSPHRASE}
@@ -93,7 +94,8 @@ def _forge(report: Path, signer: Signer) -> None:
         signer=signer.entry.name, user_id=signer.entry.user_id, role=signer.entry.role.value,
         key_fingerprint=signer.entry.fingerprint,
         public_key=base64.b64encode(raw_public).decode("ascii"), meaning="performed",
-        utc_time=format_utc(at(10)), comment=None,
+        # now: the drafts were released now, and a signature may not predate its record
+        utc_time=format_utc(datetime.now(UTC)), comment=None,
         content_sha256=hashlib.sha256(parts.content).hexdigest(),
         record_sha256=digests.record_sha256, spec_sha256=digests.spec_sha256,
         input_sha256s=digests.input_sha256s, previous_signature=None, signature="",
