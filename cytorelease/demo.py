@@ -1,9 +1,10 @@
 """The demo: the whole pipeline on the bundled sample lot, as a QC lab would run it.
 
-Release the lot (analyses, spec evaluation, result.json, draft CoA), generate throw-away keys
-for two people (private keys in a temporary folder that is deleted afterwards; their public
-registry ``signers.yaml`` kept in OUT), sign as "performed" by the analyst and "approved" by QA,
-and verify the signed CoA against that registry.
+Release the lot (analyses, spec evaluation, result.json, draft CoA), create a throw-away signed
+registry (a demo admin who registers an analyst, a reviewer and a QA approver; private keys in
+a temporary folder deleted afterwards, the public ``registry.yaml`` kept in OUT), sign as the
+default signature policy asks ("performed", "reviewed", then "approved" for a lot that passed or
+"rejected" for one that did not) and verify the signed CoA against that registry.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from cytorelease.errors import InputError
 
 __all__ = ["find_sample_lot", "run_demo"]
 
+_ADMIN = ("Registry Admin (demo)", "demo.admin")
 _ANALYST = ("Dana Analyst (demo)", "demo.analyst")
+_REVIEWER = ("Robin Reviewer (demo)", "demo.reviewer")
 _APPROVER = ("Quinn Approver (demo)", "demo.qa")
 
 
@@ -34,15 +37,17 @@ def find_sample_lot() -> Path:
 def run_demo(out: str | Path) -> dict[str, Any]:
     from cytorelease.lot.release import release_lot
     from cytorelease.report.entry import Meaning
-    from cytorelease.report.keys import SignerRole, generate_key
+    from cytorelease.report.keys import load_private_key
+    from cytorelease.report.registry_admin import enroll, init_registry
     from cytorelease.report.sign import sign_with_key_file
     from cytorelease.report.verify import verify_report
+    from cytorelease.signature_policy import Role
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     lot_dir = find_sample_lot()
     # a demo run replaces its own earlier outputs (signed with keys that no longer exist)
-    for earlier in (*out.glob("coa-*.html"), out / "result.json", out / "signers.yaml"):
+    for earlier in (*out.glob("coa-*.html"), out / "result.json", out / "registry.yaml"):
         earlier.unlink(missing_ok=True)
     steps: list[dict[str, str]] = []
 
@@ -53,36 +58,40 @@ def run_demo(out: str | Path) -> dict[str, Any]:
     steps.append({"step": "evaluate spec", "outcome": f"disposition {outcome.disposition}"})
     steps.append({"step": "write result", "outcome": str(outcome.result_path)})
 
-    registry = out / "signers.yaml"
+    decision = Meaning.APPROVED if outcome.disposition == "PASS" else Meaning.REJECTED
     with tempfile.TemporaryDirectory(prefix="cytorelease-demo-keys-") as keys_dir:
         passphrase = secrets.token_urlsafe(24)
-        signers = []
-        for (name, user_id), role in ((_ANALYST, SignerRole.ANALYST), (_APPROVER, SignerRole.QA)):
-            signers.append(
-                generate_key(
-                    signer=name,
-                    user_id=user_id,
-                    passphrase=passphrase,
-                    out_dir=keys_dir,
-                    role=role,
-                    registry_path=registry,
-                )
-            )
-        for key, meaning in zip(signers, (Meaning.PERFORMED, Meaning.APPROVED), strict=True):
+        made = init_registry(keys_dir, signer=_ADMIN[0], user_id=_ADMIN[1], passphrase=passphrase)
+        admin = load_private_key(made.admin_key.key_path, passphrase)
+        people = []
+        for (name, user_id), role, meaning in (
+            (_ANALYST, Role.ANALYST, Meaning.PERFORMED),
+            (_REVIEWER, Role.REVIEWER, Meaning.REVIEWED),
+            (_APPROVER, Role.QA_APPROVER, decision),
+        ):
+            pair, _ = enroll(
+                keys_dir, admin_key=admin, signer=name, user_id=user_id, roles=[role],
+                passphrase=passphrase, out_dir=keys_dir,
+            )  # fmt: skip
+            people.append((pair, meaning))
+        steps.append({"step": "signed registry", "outcome": "admin + 3 people registered"})
+        for pair, meaning in people:
             sign_with_key_file(
                 outcome.report_path,
-                key_path=key.key_path,
+                key_path=pair.key_path,
                 passphrase=passphrase,
                 meaning=meaning,
-                signers_path=registry,
+                registry=keys_dir,
                 comment="demo signature on synthetic data",
             )
-            steps.append({"step": f"sign ({meaning.value})", "outcome": key.entry.name})
+            steps.append({"step": f"sign ({meaning.value})", "outcome": pair.public.name})
+        registry = out / "registry.yaml"
+        registry.write_bytes((Path(keys_dir) / "registry.yaml").read_bytes())
     verification = verify_report(outcome.report_path, trust=registry)
     steps.append(
         {
             "step": "verify",
-            "outcome": "valid: every byte and both signatures check out"
+            "outcome": "valid: every byte and every signature check out"
             if verification.ok
             else "FAILED: " + "; ".join(verification.failures()),
         }
@@ -93,6 +102,7 @@ def run_demo(out: str | Path) -> dict[str, Any]:
         "steps": steps,
         "result": str(outcome.result_path),
         "report": str(outcome.report_path),
+        "registry": str(registry),
         "signers": str(registry),
         "disposition": outcome.disposition,
         "verified": verification.ok,

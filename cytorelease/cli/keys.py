@@ -1,29 +1,102 @@
-"""``cytorelease keys`` commands."""
+"""``cytorelease keys`` commands: key pairs and the signed signer registry."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 PASSPHRASE_ENV = "CYTORELEASE_PASSPHRASE"
 
-app = typer.Typer(help="Signing keys for electronic signatures.", no_args_is_help=True)
+app = typer.Typer(help="Signing keys and the signed signer registry.", no_args_is_help=True)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+RegistryOption = Annotated[
+    Path, typer.Option("--registry", help="The registry folder (or its registry.yaml).")
+]
+AdminKeyOption = Annotated[
+    Path, typer.Option("--admin-key", help="An active admin's encrypted private key.")
+]
 
 
 def register(root: typer.Typer) -> None:
     root.add_typer(app, name="keys")
 
 
-def read_passphrase(*, confirm: bool) -> str:
+def passphrase_from_env() -> bool:
+    return os.environ.get(PASSPHRASE_ENV) is not None
+
+
+def read_passphrase(*, confirm: bool, prompt: str = "Passphrase") -> str:
     """The passphrase from CYTORELEASE_PASSPHRASE (automation) or a hidden prompt."""
     from_env = os.environ.get(PASSPHRASE_ENV)
     if from_env is not None:
         return from_env
     # err=True: the prompt goes to stderr, so stdout holds only the result (--json stays pure).
-    return str(typer.prompt("Passphrase", hide_input=True, confirmation_prompt=confirm, err=True))
+    return str(typer.prompt(prompt, hide_input=True, confirmation_prompt=confirm, err=True))
+
+
+def _admin(admin_key: Path) -> Any:
+    from cytorelease.report.keys import load_private_key
+
+    return load_private_key(admin_key, read_passphrase(confirm=False, prompt="Admin passphrase"))
+
+
+def _roles(values: list[str], where: Path) -> list[Any]:
+    from cytorelease.errors import SignatureError
+    from cytorelease.signature_policy import Role
+
+    roles = []
+    for value in values:
+        try:
+            roles.append(Role(value))
+        except ValueError:
+            known = ", ".join(r.value for r in Role)
+            raise SignatureError(f"unknown role '{value}' (one of: {known})", path=where) from None
+    return roles
+
+
+def _report(registry: Any, json_out: bool, message: str) -> None:
+    from cytorelease.cli._output import console, emit_json
+
+    head = registry.head
+    if json_out:
+        emit_json(
+            {
+                "registry": registry.describe(),
+                "version": head.version,
+                "change": head.change.model_dump(mode="json"),
+                "entries": [e.model_dump(mode="json") for e in head.entries],
+            }
+        )
+        return
+    con = console()
+    con.print(message)
+    con.print(f"Registry: {registry.path} (version {head.version})")
+    con.print(f"Genesis sha256 (pin this): {registry.genesis_sha256}")
+
+
+@app.command("init-registry")
+def init_registry_command(
+    out: Annotated[Path, typer.Option("--out", help="Folder for registry.yaml and the key.")],
+    signer: Annotated[str, typer.Option("--signer", help="Printed name of the first admin.")],
+    user_id: Annotated[str, typer.Option("--user-id", help="The first admin's user id.")],
+    valid_days: Annotated[int, typer.Option("--valid-days", help="Days the key may sign.")] = 730,
+    json_out: JsonOption = False,
+) -> None:
+    """Create a signed registry whose first version holds one admin, and the admin's key."""
+    from cytorelease.report.registry_admin import init_registry
+
+    made = init_registry(
+        out,
+        signer=signer,
+        user_id=user_id,
+        passphrase=read_passphrase(confirm=True),
+        valid_days=valid_days,
+    )
+    _report(made.registry, json_out, f"Admin key (encrypted): {made.admin_key.key_path}")
 
 
 @app.command("generate")
@@ -34,45 +107,131 @@ def generate(
     user_id: Annotated[
         str, typer.Option("--user-id", help="The holder's unique user id (also the key file name).")
     ],
-    role: Annotated[
-        str,
-        typer.Option("--role", help="analyst, reviewer, qa, or service (unattended evaluations)."),
-    ] = "analyst",
-    out: Annotated[
-        Path, typer.Option("--out", help="Folder for KEY.pem and the signers.yaml registry.")
-    ] = Path("."),
-    valid_days: Annotated[
-        int, typer.Option("--valid-days", help="Days from now the key may sign.")
-    ] = 730,
-    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    out: Annotated[Path, typer.Option("--out", help="Folder for ID.pem and ID.pub.")] = Path("."),
+    json_out: JsonOption = False,
 ) -> None:
-    """Create an Ed25519 key encrypted with a passphrase and register its public half.
+    """Create an Ed25519 key pair: ID.pem (encrypted) and ID.pub, for an admin to register.
 
     The passphrase is read from CYTORELEASE_PASSPHRASE or prompted for (hidden, twice).
     """
     from cytorelease.cli._output import console, emit_json
-    from cytorelease.errors import SignatureError
-    from cytorelease.report.keys import SignerRole, generate_key
+    from cytorelease.report.keys import generate_key
 
-    try:
-        signer_role = SignerRole(role)
-    except ValueError:
-        known = ", ".join(r.value for r in SignerRole)
-        raise SignatureError(f"unknown role '{role}' (one of: {known})", path=out) from None
     made = generate_key(
-        signer=signer,
-        user_id=user_id,
-        role=signer_role,
-        passphrase=read_passphrase(confirm=True),
-        out_dir=out,
-        valid_days=valid_days,
+        signer=signer, user_id=user_id, passphrase=read_passphrase(confirm=True), out_dir=out
     )
-    entry = made.entry.model_dump(mode="json")
+    public = {"name": made.public.name, "user_id": made.public.user_id,
+              "fingerprint": made.public.fingerprint}  # fmt: skip
     if json_out:
-        emit_json({"key": str(made.key_path), "registry": str(made.registry_path), "signer": entry})
+        emit_json({"key": str(made.key_path), "public": str(made.public_path), "signer": public})
         return
     con = console()
     con.print(f"Private key (encrypted): {made.key_path}")
-    con.print(f"Registered in: {made.registry_path}")
-    con.print(f"Fingerprint: {made.entry.fingerprint}")
-    con.print(f"Valid until: {entry['valid_until']}")
+    con.print(f"Public key, for the registry admin: {made.public_path}")
+    con.print(f"Fingerprint (read it to the admin): {made.public.fingerprint}")
+
+
+@app.command("register")
+def register_command(
+    public: Annotated[Path, typer.Argument(help="The ID.pub file `keys generate` wrote.")],
+    role: Annotated[
+        list[str],
+        typer.Option(
+            "--role", help="analyst, reviewer, qa-approver, spec-author, admin or service."
+        ),
+    ],
+    registry: RegistryOption,
+    admin_key: AdminKeyOption,
+    valid_days: Annotated[int, typer.Option("--valid-days", help="Days the key may sign.")] = 730,
+    json_out: JsonOption = False,
+) -> None:
+    """Register a key with its roles: a new registry version signed by an admin."""
+    from cytorelease.report.registry_admin import register_key
+
+    updated = register_key(
+        public,
+        roles=_roles(role, public),
+        registry=registry,
+        admin_key=_admin(admin_key),
+        valid_days=valid_days,
+    )
+    entry = updated.head.entries[-1]
+    _report(updated, json_out, f"Registered {entry.name} ({entry.user_id}): {entry.fingerprint}")
+
+
+@app.command("revoke")
+def revoke_command(
+    user_id: Annotated[str, typer.Argument(help="Whose active key to revoke.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (kept in the registry).")],
+    registry: RegistryOption,
+    admin_key: AdminKeyOption,
+    json_out: JsonOption = False,
+) -> None:
+    """Revoke a person's active key from now on; signatures made before stay valid."""
+    from cytorelease.report.registry_admin import revoke_key
+
+    updated = revoke_key(user_id, reason=reason, registry=registry, admin_key=_admin(admin_key))
+    _report(updated, json_out, f"Revoked the key of {user_id}")
+
+
+@app.command("unlock")
+def unlock_command(
+    user_id: Annotated[str, typer.Argument(help="Whose locked key to unlock.")],
+    registry: RegistryOption,
+    admin_key: AdminKeyOption,
+    json_out: JsonOption = False,
+) -> None:
+    """Lift the lock-out after five wrong passphrases (recorded as a signed registry version)."""
+    from cytorelease.report.registry_admin import unlock_key
+
+    updated = unlock_key(user_id, registry=registry, admin_key=_admin(admin_key))
+    _report(updated, json_out, f"Unlocked the key of {user_id}")
+
+
+@app.command("add-tsa")
+def add_tsa_command(
+    certificate: Annotated[Path, typer.Argument(help="The TSA's certificate (PEM or DER).")],
+    registry: RegistryOption,
+    admin_key: AdminKeyOption,
+    json_out: JsonOption = False,
+) -> None:
+    """Trust a time-stamping authority's certificate for signatures' trusted time."""
+    from cytorelease.errors import InputError
+    from cytorelease.report.registry_admin import add_tsa_certificate
+
+    try:
+        data = certificate.read_bytes()
+    except OSError:
+        raise InputError("cannot read the certificate", path=certificate) from None
+    updated = add_tsa_certificate(data, registry=registry, admin_key=_admin(admin_key))
+    _report(updated, json_out, f"Trusted TSA: {updated.head.change.detail}")
+
+
+@app.command("show")
+def show_command(registry: RegistryOption, json_out: JsonOption = False) -> None:
+    """Verify the registry's chain and list its keys as they stand now."""
+    from cytorelease.cli._output import emit_json, print_table
+    from cytorelease.report.registry import load_registry
+
+    loaded = load_registry(registry)
+    if json_out:
+        emit_json(
+            {
+                "registry": loaded.describe(),
+                "versions": [
+                    v.change.model_dump(mode="json")
+                    | {"version": v.version, "created_at": v.created_at, "signed_by": v.signed_by}
+                    for v in loaded.versions
+                ],
+                "entries": [e.model_dump(mode="json") for e in loaded.head.entries],
+            }
+        )
+        return
+    print_table(
+        f"{loaded.path}: {len(loaded.versions)} versions, genesis {loaded.genesis_sha256[:16]}…",
+        ["User ID", "Name", "Roles", "Status", "Valid until", "Fingerprint"],
+        [
+            [e.user_id, e.name, ", ".join(e.roles), e.status, e.valid_until, e.fingerprint[:16]]
+            for e in loaded.head.entries
+        ],
+    )

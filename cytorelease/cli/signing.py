@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from cytorelease.cli._options import TrailOption
-from cytorelease.cli.keys import read_passphrase
+from cytorelease.cli.keys import PASSPHRASE_ENV, passphrase_from_env, read_passphrase
 
 
 def register(root: typer.Typer) -> None:
@@ -21,48 +21,68 @@ def sign(
     key: Annotated[Path, typer.Option("--key", help="Your encrypted private key (KEY.pem).")],
     meaning: Annotated[
         str,
-        typer.Option("--meaning", help="What the signature means: performed, reviewed, approved."),
+        typer.Option(
+            "--meaning",
+            help="What the signature means: performed, reviewed, approved, "
+            "approved-with-deviation or rejected.",
+        ),
+    ],
+    registry: Annotated[
+        Path, typer.Option("--registry", help="The signed registry (folder or registry.yaml).")
     ],
     comment: Annotated[
         str | None, typer.Option("--comment", help="A comment shown and signed with it.")
     ] = None,
-    signers: Annotated[
-        Path | None,
-        typer.Option("--signers", help="The signers.yaml registry (default: beside the key)."),
+    deviation: Annotated[
+        str | None,
+        typer.Option("--deviation", help="The deviation id (approved-with-deviation only)."),
     ] = None,
     data_dir: TrailOption = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
 ) -> None:
-    """Append your electronic signature to a CoA.
+    """Append your electronic signature to a CoA, as the spec's signature policy allows.
 
-    The passphrase is read from CYTORELEASE_PASSPHRASE or prompted for (hidden).
+    The passphrase is prompted for (hidden); CYTORELEASE_PASSPHRASE serves only `performed`.
+    With CYTORELEASE_TSA set, the signature carries the TSA's trusted time.
     """
     from cytorelease.cli._output import console, emit_json
     from cytorelease.errors import SignatureError
     from cytorelease.records.trail import open_trail
     from cytorelease.report.entry import Meaning
-    from cytorelease.report.sign import sign_with_key_file
+    from cytorelease.report.sign import PERSON_ONLY, sign_with_key_file
 
+    human = [m.value for m in Meaning if m.is_human]
     try:
         chosen = Meaning(meaning)
     except ValueError:
+        chosen = None
+    if chosen is None or not chosen.is_human:
         raise SignatureError(
-            f"unknown meaning '{meaning}' (one of: performed, reviewed, approved)", path=report
-        ) from None
+            f"unknown meaning '{meaning}' (one of: {', '.join(human)})", path=report
+        )
+    if chosen in PERSON_ONLY and passphrase_from_env():
+        raise SignatureError(
+            f"'{chosen}' is a person's decision: its passphrase is typed, never taken from "
+            f"{PASSPHRASE_ENV}",
+            path=report,
+            hint=f"unset {PASSPHRASE_ENV} and sign again",
+        )
     entry = sign_with_key_file(
         report,
         key_path=key,
         passphrase=read_passphrase(confirm=False),
         meaning=chosen,
-        signers_path=signers,
+        registry=registry,
         comment=comment,
+        deviation=deviation,
         trail=open_trail(data_dir),
     )
     if json_out:
         emit_json({"report": str(report), "signature": entry.to_dict()})
         return
     console().print(
-        f"Signed {report}: {entry.meaning} by {entry.signer} ({entry.user_id}) at {entry.utc_time}"
+        f"Signed {report}: {entry.meaning} by {entry.signer} ({entry.user_id}, {entry.role}) "
+        f"at {entry.utc_time}" + ("" if entry.trusted_time else " (no trusted time)")
     )
 
 
@@ -70,7 +90,7 @@ def verify(
     report: Annotated[Path, typer.Argument(help="The signed CoA (HTML) to verify.")],
     trust: Annotated[
         Path | None,
-        typer.Option("--trust", help="The signers.yaml registry of keys you trust."),
+        typer.Option("--trust", help="The site's signed registry (registry.yaml or its folder)."),
     ] = None,
     data_dir: TrailOption = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
@@ -86,14 +106,16 @@ def verify(
     else:
         print_table(
             f"{report}: lot {result.lot_id}, disposition {result.disposition}",
-            ["#", "Signer", "User ID", "Meaning", "UTC time", "Valid"],
+            ["#", "Signer", "User ID", "Role", "Meaning", "UTC time", "Trusted time", "Valid"],
             [
                 [
                     c.number,
                     c.entry.signer if c.entry else "?",
                     c.entry.user_id if c.entry else "?",
+                    c.entry.role if c.entry else "?",
                     c.entry.meaning if c.entry else "?",
                     c.entry.utc_time if c.entry else "?",
+                    c.trusted_time or "none",
                     "yes" if c.ok else "NO",
                 ]
                 for c in result.signatures
@@ -105,3 +127,11 @@ def verify(
         raise typer.Exit(1)
     if not json_out:
         typer.echo(f"verified: {report} ({len(result.signatures)} signatures)")
+        if result.registry:
+            typer.echo(
+                f"registry: {result.registry['path']}, {result.registry['versions']} versions, "
+                f"genesis {result.registry['genesis_sha256']}"
+            )
+        untimed = [c.number for c in result.signatures if c.trusted_time is None]
+        if untimed:
+            typer.echo(f"no trusted time: signature {', '.join(map(str, untimed))}")

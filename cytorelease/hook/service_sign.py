@@ -3,8 +3,9 @@
 The meaning is fixed here and nowhere configurable: an unattended process may record that it
 evaluated a lot, never that a person performed, reviewed or approved it (segregation of duties;
 the signing library also refuses a human meaning for a service-role key). The key is
-``DATA/keys/service.pem`` with its public entry in ``DATA/keys/signers.yaml``; the passphrase
-comes from ``CYTORELEASE_SERVICE_PASSPHRASE``. Without a key the draft stays unsigned and the
+``DATA/keys/service.pem``, registered by an admin with the role ``service`` in the site's signed
+registry, a copy of which is ``DATA/keys/registry.yaml`` (``keys register service.pub --role
+service``); the passphrase comes from ``CYTORELEASE_SERVICE_PASSPHRASE``. Without a key the draft stays unsigned and the
 audit trail says so.
 """
 
@@ -41,7 +42,7 @@ def sign_as_service(data: DataDir, report: Path) -> ServiceSignature:
     from cytorelease.report.verify import verify_report
 
     key = data.keys_dir / SERVICE_KEY_NAME
-    registry = data.keys_dir / "signers.yaml"
+    registry = data.keys_dir / "registry.yaml"
     if not key.is_file():
         return ServiceSignature(None, reason=f"no service key at {key}; the draft is unsigned")
     passphrase = os.environ.get(PASSPHRASE_ENV)
@@ -52,7 +53,7 @@ def sign_as_service(data: DataDir, report: Path) -> ServiceSignature:
         key_path=key,
         passphrase=passphrase,
         meaning=Meaning(SERVICE_MEANING),
-        signers_path=registry,
+        registry=registry,
         allow_computer_generated=True,
     )
     result = verify_report(report, trust=registry)

@@ -93,5 +93,5 @@ class DataDir:
 
     @property
     def keys_dir(self) -> Path:
-        """``keys/service.pem`` + ``keys/signers.yaml``: the worker's service key."""
+        """``keys/service.pem`` + ``keys/registry.yaml``: the worker's service key and registry."""
         return self.root / "keys"

@@ -33,6 +33,7 @@ __all__ = [
     "read_entries",
     "render_area",
     "split_report",
+    "visible_fields",
 ]
 
 AREA_FORMAT = 1
@@ -102,8 +103,33 @@ def split_report(data: bytes) -> ReportParts:
     return ReportParts(data[:start], data[start + len(_BEGIN) : end], data[end + len(_END) :])
 
 
+def _fields_of(entry: SignatureEntry) -> tuple[tuple[str, str], ...]:
+    """The visible fields of this entry: the fields every entry has, then the later ones it
+    carries (an entry without them renders exactly as it did before they existed)."""
+    extra: tuple[tuple[str, str], ...] = ()
+    if entry.deviation is not None:
+        extra += (("deviation", "Deviation"),)
+    if entry.has_trusted_time_field:
+        extra += (("trusted_time", "Trusted time (RFC 3161)"),)
+    return _VISIBLE_FIELDS + extra
+
+
+def visible_fields(entry: SignatureEntry) -> tuple[str, ...]:
+    return tuple(name for name, _ in _fields_of(entry))
+
+
 def expected_display(entry: SignatureEntry, field: str) -> str:
     """The text a signature shows for ``field`` (unescaped)."""
+    if field == "trusted_time":
+        token = entry.token_bytes()
+        if token is None:
+            return "none: no trusted time (the signing computer's clock)"
+        from cytorelease.report.tsa import token_time
+
+        moment = token_time(token)
+        if moment is None:
+            return "unreadable token"
+        return moment.strftime("%Y-%m-%d %H:%M:%S UTC") + " (time-stamping authority)"
     if field == "utc_time":
         return parse_utc(entry.utc_time).strftime("%Y-%m-%d %H:%M:%S UTC")
     if field == "comment":
@@ -116,7 +142,7 @@ def _render_entry(number: int, entry: SignatureEntry) -> str:
     rows = "".join(
         f'<dt>{title}</dt><dd class="sig-{name.replace("_", "-")}" data-field="{name}">'
         f"{html.escape(expected_display(entry, name))}</dd>\n"
-        for name, title in _VISIBLE_FIELDS
+        for name, title in _fields_of(entry)
     )
     return (
         f'<article class="sig" id="signature-{number}">\n'

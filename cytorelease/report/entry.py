@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -40,6 +40,8 @@ class Meaning(StrEnum):
     PERFORMED = "performed"
     REVIEWED = "reviewed"
     APPROVED = "approved"
+    APPROVED_WITH_DEVIATION = "approved-with-deviation"
+    REJECTED = "rejected"
     # Applied only by an unattended service key, never by a person, never through `sign`.
     COMPUTER_GENERATED = "computer-generated-evaluation"
 
@@ -57,8 +59,21 @@ _LABELS = {
     Meaning.PERFORMED: "Performed by",
     Meaning.REVIEWED: "Reviewed by",
     Meaning.APPROVED: "Approved for release by",
+    Meaning.APPROVED_WITH_DEVIATION: "Approved for release under a deviation by",
+    Meaning.REJECTED: "Rejected (not for release) by",
     Meaning.COMPUTER_GENERATED: "Computer-generated evaluation by",
 }
+
+
+class _Absent:
+    """The marker of a field an older entry does not have (distinct from null)."""
+
+    def __repr__(self) -> str:
+        return "ABSENT"
+
+
+ABSENT = _Absent()
+_OPTIONAL = frozenset({"deviation", "trusted_time"})
 
 
 def format_utc(moment: datetime) -> str:
@@ -94,16 +109,36 @@ class SignatureEntry:
     previous_signature: str | None  # entry_sha256 of the entry before, None for the first
     signature: str  # base64 Ed25519 signature over signed_bytes()
     schema: str = SIGNATURE_SCHEMA
+    # Fields added after the first signed reports; absent from an entry that predates them, so
+    # those entries keep their exact bytes. ``deviation`` is signed, the RFC 3161 token (over
+    # the signature's bytes, obtained after signing) is not. ``trusted_time`` is ABSENT on an
+    # old entry and None on one signed without a TSA.
+    deviation: str | None = None
+    trusted_time: str | _Absent | None = field(default_factory=lambda: ABSENT)
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
         data["input_sha256s"] = list(self.input_sha256s)
+        if self.deviation is None:
+            del data["deviation"]
+        if isinstance(self.trusted_time, _Absent):
+            del data["trusted_time"]
         return data
 
     def signed_fields(self) -> dict[str, Any]:
         data = self.to_dict()
         del data["signature"]
+        data.pop("trusted_time", None)
         return data
+
+    @property
+    def has_trusted_time_field(self) -> bool:
+        return not isinstance(self.trusted_time, _Absent)
+
+    def token_bytes(self) -> bytes | None:
+        if isinstance(self.trusted_time, str):
+            return base64.b64decode(self.trusted_time, validate=True)
+        return None
 
     def signed_bytes(self) -> bytes:
         """What Ed25519 signs: the canonical JSON of every field but ``signature``."""
@@ -126,7 +161,7 @@ class SignatureEntry:
             raise ValueError("a signature entry must be a JSON object")
         names = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - names)
-        missing = sorted(names - set(data))
+        missing = sorted(names - set(data) - _OPTIONAL)
         if unknown or missing:
             raise ValueError(f"unknown fields {unknown} / missing fields {missing}")
         if data["schema"] != SIGNATURE_SCHEMA:
@@ -155,6 +190,16 @@ class SignatureEntry:
                 raise ValueError(f"{name} is not base64") from None
             if len(raw) != size or base64.b64encode(raw).decode("ascii") != data[name]:
                 raise ValueError(f"{name} is not the canonical base64 of {size} bytes")
+        if "deviation" in data and (
+            not isinstance(data["deviation"], str) or not data["deviation"]
+        ):
+            raise ValueError("deviation must be a non-empty string when present")
+        token = data.get("trusted_time")
+        if token is not None:
+            try:
+                base64.b64decode(token, validate=True)
+            except (ValueError, TypeError):
+                raise ValueError("trusted_time must be a base64 RFC 3161 token or null") from None
         Meaning(data["meaning"])  # ValueError names the unknown meaning
         parse_utc(data["utc_time"])
         return cls(**{**data, "input_sha256s": tuple(hashes)})

@@ -21,21 +21,28 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cytorelease.errors import InputError, SignatureError
 from cytorelease.report.area import render_area, split_report
 from cytorelease.report.entry import Meaning, SignatureEntry, entry_sha256, format_utc, parse_utc
-from cytorelease.report.keys import (
-    SignerEntry,
-    SignerRole,
-    find_signer,
-    fingerprint,
-    load_private_key,
-    load_registry,
-)
+from cytorelease.report.keys import WrongPassphrase, fingerprint, load_private_key
+from cytorelease.report.policy import DECIDING, authorizing_role, policy_of, policy_problem
 from cytorelease.report.record import extract_record, record_digests
+from cytorelease.report.registry import Registry, RegistryEntry, load_registry
 from cytorelease.report.verify import ensure_signable, record_created_at
+from cytorelease.signature_policy import Role
 
 if TYPE_CHECKING:
     from cytorelease.records.trail import Trail
 
-__all__ = ["MAX_COMMENT_LENGTH", "sign_bytes", "sign_report", "sign_with_key_file"]
+__all__ = [
+    "MAX_COMMENT_LENGTH",
+    "PERSON_ONLY",
+    "sign_bytes",
+    "sign_report",
+    "sign_with_key_file",
+]
+
+# Meanings a script may never apply: the passphrase must be typed by the person.
+PERSON_ONLY = frozenset(
+    {Meaning.REVIEWED, Meaning.APPROVED, Meaning.APPROVED_WITH_DEVIATION, Meaning.REJECTED}
+)
 
 MAX_COMMENT_LENGTH = 500
 
@@ -53,39 +60,53 @@ def _clean_comment(comment: str | None, path: str | None) -> str | None:
 
 
 def _check_meaning(
-    meaning: Meaning, signer: SignerEntry, allow_computer_generated: bool, path: str | None
+    meaning: Meaning, signer: RegistryEntry, allow_computer_generated: bool, path: str | None
 ) -> None:
     if meaning is Meaning.COMPUTER_GENERATED and not allow_computer_generated:
         raise SignatureError(
             f"the meaning '{meaning}' is reserved for the unattended evaluation service",
             path=path,
-            hint="sign as performed, reviewed or approved",
+            hint="sign as performed, reviewed, approved or rejected",
         )
-    if meaning.is_human and signer.role is SignerRole.SERVICE:
+    if meaning.is_human and Role.SERVICE in signer.roles:
         raise SignatureError(
             f"{signer.user_id} holds a service key, which may not apply the human meaning "
             f"'{meaning}'",
             path=path,
         )
-    if not meaning.is_human and signer.role is not SignerRole.SERVICE:
+
+
+def _clean_deviation(deviation: str | None, path: str | None) -> str | None:
+    if deviation is None:
+        return None
+    text = deviation.strip()
+    if not text or len(text) > 64 or any(c.isspace() or not c.isprintable() for c in text):
         raise SignatureError(
-            f"'{meaning}' is applied only by a service key, not by {signer.role} {signer.user_id}",
-            path=path,
+            "a deviation id is one word of at most 64 printable characters", path=path
         )
+    return text
 
 
 def sign_bytes(
     data: bytes,
     *,
     private_key: Ed25519PrivateKey,
-    signer: SignerEntry,
+    signer: RegistryEntry,
     meaning: Meaning,
     comment: str | None = None,
+    deviation: str | None = None,
     now: datetime | None = None,
     allow_computer_generated: bool = False,
     path: str | None = None,
+    registry: Registry | None = None,
+    tsa: str | None = None,
 ) -> tuple[bytes, SignatureEntry]:
-    """The report with one more signature, and that signature's entry."""
+    """The report with one more signature, and that signature's entry.
+
+    ``tsa``: the time-stamping authority's URL; the token it returns is checked against the
+    ``registry``'s TSA certificates before it is kept. Without one the signature says it has
+    no trusted time.
+    """
     meaning = Meaning(meaning)
     _check_meaning(meaning, signer, allow_computer_generated, path)
     raw_public = private_key.public_key().public_bytes(
@@ -97,15 +118,21 @@ def sign_bytes(
             path=path,
         )
     moment = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+    if signer.status != "active":
+        raise SignatureError(
+            f"the key of {signer.user_id} was revoked at {signer.revoked_at} "
+            f"({signer.revoked_reason})",
+            path=path,
+        )
     if not signer.valid_at(moment):
         raise SignatureError(
-            f"the key of {signer.user_id} is valid from {signer.valid_from:%Y-%m-%d %H:%M} to "
-            f"{signer.valid_until:%Y-%m-%d %H:%M} UTC, not at {moment:%Y-%m-%d %H:%M} UTC",
+            f"the key of {signer.user_id} is valid from {signer.valid_from} to "
+            f"{signer.valid_until}, not at {format_utc(moment)}",
             path=path,
-            hint="generate a new key with `cytorelease keys generate`",
+            hint="an admin registers a new key with `cytorelease keys register`",
         )
-    existing = [c.entry for c in ensure_signable(data, path=path).signatures if c.entry]
-    _check_duties(existing, signer, meaning, path)
+    checked = ensure_signable(data, path=path)
+    existing = [c.entry for c in checked.signatures if c.entry]
     if existing and moment < parse_utc(existing[-1].utc_time):
         raise SignatureError(
             f"the clock says {format_utc(moment)}, before the last signature "
@@ -123,11 +150,28 @@ def sign_bytes(
             path=path,
         )
     _refuse_unlocked_approval(record, meaning, path)
+    deviation = _clean_deviation(deviation, path)
+    policy, trouble = policy_of(record)
+    if trouble:
+        raise SignatureError(trouble, path=path)
+    problem = policy_problem(
+        existing,
+        user_id=signer.user_id,
+        roles=signer.roles,
+        meaning=meaning,
+        disposition=checked.disposition,
+        policy=policy,
+        deviation=deviation,
+    )
+    if problem:
+        raise SignatureError(f"refused by the signature policy: {problem}", path=path)
+    role = authorizing_role(policy, meaning, signer.roles)
+    assert role is not None  # policy_problem refuses a meaning no role of the signer allows
     digests = record_digests(record)
     unsigned = SignatureEntry(
         signer=signer.name,
         user_id=signer.user_id,
-        role=signer.role.value,
+        role=str(role),
         key_fingerprint=signer.fingerprint,
         public_key=base64.b64encode(raw_public).decode("ascii"),
         meaning=meaning.value,
@@ -139,23 +183,70 @@ def sign_bytes(
         input_sha256s=digests.input_sha256s,
         previous_signature=entry_sha256(existing[-1]) if existing else None,
         signature="",
+        deviation=deviation,
+        trusted_time=None,
     )
     signature = private_key.sign(unsigned.signed_bytes())
+    token = _timestamp(signature, moment, registry, tsa, path)
     entry = SignatureEntry(
         **{
             **unsigned.to_dict(),
             "input_sha256s": unsigned.input_sha256s,
             "signature": base64.b64encode(signature).decode("ascii"),
+            "trusted_time": token,
         }
     )
     return parts.with_area(render_area([*existing, entry])), entry
+
+
+def _timestamp(
+    signature: bytes,
+    moment: datetime,
+    registry: Registry | None,
+    tsa: str | None,
+    path: str | None,
+) -> str | None:
+    """The TSA's token over the signature (base64), checked as ``verify`` will check it."""
+    if tsa is None:
+        return None
+    from cytorelease.report.trust import MAX_TIME_DIFFERENCE
+    from cytorelease.report.tsa import TimestampError, request_timestamp, verify_timestamp
+
+    certificates = registry.tsa_certificates() if registry is not None else ()
+    if not certificates:
+        raise SignatureError(
+            "a TSA is configured but the registry trusts no TSA certificate, so its token "
+            "could never be verified",
+            path=path,
+            hint="an admin adds the TSA's certificate with `cytorelease keys add-tsa`",
+        )
+    digest = hashlib.sha256(signature).digest()
+    token = request_timestamp(digest, tsa)
+    problems = []
+    for certificate in certificates:
+        try:
+            stamped = verify_timestamp(token.token, digest, certificate, nonce=token.nonce)
+        except TimestampError as exc:
+            problems.append(str(exc))
+            continue
+        if abs(stamped - moment) > MAX_TIME_DIFFERENCE:
+            raise SignatureError(
+                f"the clock says {format_utc(moment)} but the TSA says "
+                f"{format_utc(stamped)}: more than 5 minutes apart; check the system time",
+                path=path,
+            )
+        return base64.b64encode(token.token).decode("ascii")
+    raise SignatureError(
+        f"the TSA's token does not verify with the registry's certificates ({problems[-1]})",
+        path=path,
+    )
 
 
 def _refuse_unlocked_approval(record: Any, meaning: Meaning, path: str | None) -> None:
     """A release judged against an unlocked definition is a what-if: it is never approved."""
     from cytorelease.lot.definitions import not_for_release_lines
 
-    if meaning is not Meaning.APPROVED:
+    if meaning not in DECIDING or meaning is Meaning.REJECTED:
         return
     definitions = record.get("definitions") if isinstance(record, dict) else None
     lines = not_for_release_lines(d for d in definitions or [] if isinstance(d, dict))
@@ -167,36 +258,18 @@ def _refuse_unlocked_approval(record: Any, meaning: Meaning, path: str | None) -
         )
 
 
-def _check_duties(
-    existing: list[SignatureEntry], signer: SignerEntry, meaning: Meaning, path: str | None
-) -> None:
-    for entry in existing:
-        if entry.user_id == signer.user_id and entry.meaning == meaning:
-            raise SignatureError(
-                f"{signer.user_id} has already signed this report as {meaning}", path=path
-            )
-        if (
-            meaning is Meaning.APPROVED
-            and entry.meaning == Meaning.PERFORMED
-            and entry.user_id == signer.user_id
-        ):
-            raise SignatureError(
-                f"{signer.user_id} performed this analysis and may not also approve it "
-                "(segregation of duties)",
-                path=path,
-                hint="approval needs a second person",
-            )
-
-
 def sign_report(
     report: str | Path,
     *,
     private_key: Ed25519PrivateKey,
-    signer: SignerEntry,
+    signer: RegistryEntry,
     meaning: Meaning,
     comment: str | None = None,
+    deviation: str | None = None,
     now: datetime | None = None,
     allow_computer_generated: bool = False,
+    registry: Registry | None = None,
+    tsa: str | None = None,
 ) -> SignatureEntry:
     """Append a signature to the CoA file at ``report`` (rewritten atomically)."""
     path = Path(report)
@@ -210,9 +283,12 @@ def sign_report(
         signer=signer,
         meaning=meaning,
         comment=comment,
+        deviation=deviation,
         now=now,
         allow_computer_generated=allow_computer_generated,
         path=str(path),
+        registry=registry,
+        tsa=tsa,
     )
     handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
@@ -232,53 +308,100 @@ def sign_with_key_file(
     key_path: str | Path,
     passphrase: str,
     meaning: Meaning,
-    signers_path: str | Path | None = None,
+    registry: str | Path,
     comment: str | None = None,
+    deviation: str | None = None,
     now: datetime | None = None,
     allow_computer_generated: bool = False,
     trail: Trail | None = None,
+    tsa: str | None = None,
 ) -> SignatureEntry:
-    """Unlock ``key_path`` with ``passphrase``, find its holder in the registry, and sign.
+    """Unlock ``key_path`` with ``passphrase``, find its holder in the signed ``registry`` (the
+    file or its folder) and sign; the TSA is ``tsa`` or ``CYTORELEASE_TSA`` when set.
 
-    With a ``trail``, the signature (who, meaning, key) is appended to the audit trail.
-
-    The registry defaults to ``signers.yaml`` beside the key file.
+    A wrong passphrase is counted beside the registry (five in a row lock the key, see
+    :mod:`~cytorelease.report.lockout`) and, with a ``trail``, audited; so are refusals.
     """
+    from cytorelease.report import lockout
+    from cytorelease.report.tsa import tsa_url
+
     key_file = Path(key_path)
-    registry_path = Path(signers_path) if signers_path else key_file.parent / "signers.yaml"
-    private_key = load_private_key(key_file, passphrase)
-    registry = load_registry(registry_path)
-    raw = private_key.public_key().public_bytes(
-        serialization.Encoding.Raw, serialization.PublicFormat.Raw
-    )
-    signer = find_signer(registry, fingerprint(raw))
+    loaded = load_registry(registry)
+    assert loaded.path is not None
+    folder = loaded.path.parent
+    try:
+        key_digest = hashlib.sha256(key_file.read_bytes()).hexdigest()
+    except FileNotFoundError:
+        raise SignatureError("no such key file", path=key_file) from None
+    claimed = key_file.stem
+    lockout.check_not_locked(folder, key_digest, claimed)
+    try:
+        private_key = load_private_key(key_file, passphrase)
+    except WrongPassphrase as exc:
+        count = lockout.record_failure(folder, key_digest, claimed, now=now)
+        _audit(trail, report, "sign-failed", {"key_file": str(key_file), "user_id": claimed,
+               "failures_in_a_row": count, "problem": "wrong passphrase"})  # fmt: skip
+        left = lockout.MAX_FAILURES - count
+        raise SignatureError(
+            f"{exc.problem} ({count} in a row; "
+            + (f"{left} more lock the key)" if left > 0 else "the key is now locked)"),
+            path=key_file,
+        ) from None
+    lockout.reset_failures(folder, key_digest)
+    signer = loaded.head.entry(fingerprint(_raw(private_key)))
     if signer is None:
         raise SignatureError(
-            f"the key {key_file} is not registered here",
-            path=registry_path,
-            hint="pass the registry that `keys generate` wrote with --signers",
+            f"the key {key_file} is not registered in this registry",
+            path=loaded.path,
+            hint="an admin registers its .pub file with `cytorelease keys register`",
         )
-    entry = sign_report(
+    try:
+        entry = sign_report(
+            report,
+            private_key=private_key,
+            signer=signer,
+            meaning=meaning,
+            comment=comment,
+            deviation=deviation,
+            now=now,
+            allow_computer_generated=allow_computer_generated,
+            registry=loaded,
+            tsa=tsa if tsa is not None else tsa_url(),
+        )
+    except SignatureError as exc:
+        _audit(trail, report, "sign-refused", {"meaning": str(meaning),
+               "user_id": signer.user_id, "problem": exc.problem})  # fmt: skip
+        raise
+    _audit(
+        trail,
         report,
-        private_key=private_key,
-        signer=signer,
-        meaning=meaning,
-        comment=comment,
-        now=now,
-        allow_computer_generated=allow_computer_generated,
+        "sign",
+        {
+            "meaning": str(entry.meaning),
+            "user_id": entry.user_id,
+            "signer": entry.signer,
+            "role": entry.role,
+            "key_fingerprint": entry.key_fingerprint,
+            "utc_time": entry.utc_time,
+            "deviation": entry.deviation,
+            "trusted_time": entry.trusted_time is not None,
+            "registry_head_sha256": loaded.head_sha256,
+        },
     )
-    if trail is not None:
-        from cytorelease.records.audit import Action
-
-        trail.record(
-            Action.SIGN,
-            str(Path(report).absolute()),
-            details={
-                "meaning": str(entry.meaning),
-                "user_id": entry.user_id,
-                "signer": entry.signer,
-                "key_fingerprint": entry.key_fingerprint,
-                "utc_time": entry.utc_time,
-            },
-        )
     return entry
+
+
+def _raw(private_key: Ed25519PrivateKey) -> bytes:
+    return private_key.public_key().public_bytes(
+        serialization.Encoding.Raw, serialization.PublicFormat.Raw
+    )
+
+
+def _audit(trail: Trail | None, report: str | Path, what: str, details: dict[str, Any]) -> None:
+    if trail is None:
+        return
+    from cytorelease.records.audit import Action
+
+    action = {"sign": Action.SIGN, "sign-failed": Action.SIGN_FAILED,
+              "sign-refused": Action.SIGN_REFUSED}[what]  # fmt: skip
+    trail.record(action, str(Path(report).absolute()), details=details)

@@ -29,6 +29,7 @@ __all__ = [
     "TimestampError",
     "TimestampToken",
     "request_timestamp",
+    "token_time",
     "tsa_url",
     "verify_timestamp",
 ]
@@ -271,4 +272,17 @@ def _verify(cert: Any, token: bytes, digest: bytes, nonce: int | None) -> dateti
     _verify_signature(cert, signer, signed)
     moment: datetime = tst["gen_time"].native.astimezone(UTC)
     _check_certificate(cert, moment)
+    return moment
+
+
+def token_time(token: bytes) -> datetime | None:
+    """The genTime a token claims, unverified (for display; ``verify_timestamp`` proves it),
+    or None for bytes that are no readable token."""
+    from asn1crypto import tsp
+
+    try:
+        _, _, tst_bytes = _parts(token)
+        moment: datetime = tsp.TSTInfo.load(tst_bytes)["gen_time"].native.astimezone(UTC)
+    except (TimestampError, ValueError, TypeError, KeyError, AttributeError):
+        return None
     return moment

@@ -11,9 +11,11 @@ A report verifies only when all of this holds:
 * every signature's ``content_sha256`` is the hash of the rest of the file (so no byte outside
   the area changed) and its record, spec and input hashes are those of the embedded record;
 * the signatures chain (each names the hash of the one before), in non-decreasing time;
-* each Ed25519 signature is valid for the key it names, and that key is in the trust registry,
-  under the same name, user id and role, and was valid at the signing time;
-* no approval was signed by the user who performed the analysis.
+* each Ed25519 signature is valid for the key it names, and the signed registry in force at the
+  signature's (trusted) time holds that key, active, valid, for the same person, in the role it
+  claims (:mod:`~cytorelease.report.trust`);
+* the spec's signature policy allows every signature after the ones before it: the roles, the
+  review before the approval, different people, no approval of a lot that failed.
 
 Removing the *latest* signatures gives back the report exactly as it was before they were
 applied, which is a genuine earlier state and verifies as such; only the audit trail, which
@@ -41,7 +43,8 @@ from cytorelease.report.area import (
     split_report,
 )
 from cytorelease.report.entry import Meaning, SignatureEntry, entry_sha256, parse_utc
-from cytorelease.report.keys import SignerRegistry, SignerRole, find_signer, fingerprint
+from cytorelease.report.keys import fingerprint
+from cytorelease.report.policy import policy_of
 from cytorelease.report.record import (
     RECORD_ELEMENT_ID,
     RecordDigests,
@@ -49,9 +52,12 @@ from cytorelease.report.record import (
     record_digests,
 )
 from cytorelease.report.shown import check_shown
+from cytorelease.report.trust import check_policy, check_trust, trusted_moment
+from cytorelease.signature_policy import DEFAULT_POLICY, Role
 
 if TYPE_CHECKING:
     from cytorelease.records.trail import Trail
+    from cytorelease.report.registry import Registry
 
 __all__ = [
     "SignatureCheck",
@@ -89,6 +95,8 @@ class SignatureCheck:
     number: int
     entry: SignatureEntry | None
     problems: list[str] = field(default_factory=list)
+    # The verified RFC 3161 time, or None: "no trusted time" (the signer's clock only).
+    trusted_time: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -110,6 +118,8 @@ class SignatureCheck:
             "meaning": entry.meaning if entry else None,
             "utc_time": entry.utc_time if entry else None,
             "key_fingerprint": entry.key_fingerprint if entry else None,
+            "deviation": entry.deviation if entry else None,
+            "trusted_time": self.trusted_time,
             "problems": list(self.problems),
         }
 
@@ -124,6 +134,7 @@ class VerificationResult:
     lot_id: str | None = None
     disposition: str | None = None
     trust_checked: bool = False
+    registry: dict[str, Any] | None = None
     problems: list[str] = field(default_factory=list)
     signatures: list[SignatureCheck] = field(default_factory=list)
 
@@ -147,6 +158,7 @@ class VerificationResult:
             "content_sha256": self.content_sha256,
             "record_sha256": self.record_sha256,
             "trust_checked": self.trust_checked,
+            "registry": self.registry,
             "problems": list(self.problems),
             "signatures": [s.to_dict() for s in self.signatures],
             "failures": self.failures(),
@@ -160,14 +172,14 @@ def verify_report(
     now: datetime | None = None,
     trail: Trail | None = None,
 ) -> VerificationResult:
-    """Verify the CoA at ``path`` against the signer registry at ``trust``.
+    """Verify the CoA at ``path`` against the signed registry at ``trust`` (file or folder).
 
     With a ``trail``, the outcome is appended to the audit trail (a failure names what failed).
 
     Without a registry the signatures' integrity is still checked, but the result is not ok:
     a signature by an unknown key proves nothing about who signed.
     """
-    from cytorelease.report.keys import load_registry
+    from cytorelease.report.registry import load_registry
 
     path = Path(path)
     try:
@@ -217,7 +229,7 @@ def require_coa(data: bytes, *, path: str | Path | None) -> None:
 def verify_bytes(
     data: bytes,
     *,
-    registry: SignerRegistry | None,
+    registry: Registry | None,
     path: str | None = None,
     require_trust: bool = True,
     require_signature: bool = True,
@@ -231,7 +243,11 @@ def verify_bytes(
     """
     if check_clock and now is None:
         now = datetime.now(UTC)
-    result = VerificationResult(path=path, trust_checked=registry is not None)
+    result = VerificationResult(
+        path=path,
+        trust_checked=registry is not None,
+        registry=registry.describe() if registry is not None else None,
+    )
     try:
         parts = split_report(data)
     except ValueError as exc:
@@ -240,6 +256,7 @@ def verify_bytes(
     result.content_sha256 = hashlib.sha256(parts.content).hexdigest()
     digests: RecordDigests | None = None
     created_at: datetime | None = None
+    policy = DEFAULT_POLICY
     try:
         record = extract_record(parts.content)
     except InputError as exc:
@@ -253,6 +270,9 @@ def verify_bytes(
         shown = check_shown(parts.content, record)
         if shown is not None:
             result.problems.append(shown)
+        policy, policy_trouble = policy_of(record)
+        if policy_trouble:
+            result.problems.append(policy_trouble)
 
     result.signatures = _parse_checks(parts.area)
     entries = [c.entry for c in result.signatures]
@@ -268,21 +288,30 @@ def verify_bytes(
             _check_entry(
                 check, index, previous, result, digests, registry, now if check_clock else None
             )
-    if created_at is not None:
-        # Without trusted time this is the one backdating check possible: a signature cannot
-        # predate the record it signs (the report/tsa.py token is the stronger hook point).
-        for check in result.signatures:
-            if check.entry is not None and parse_utc(check.entry.utc_time) < created_at:
-                check.problems.append(
-                    f"it is dated {check.entry.utc_time}, before the result record was created "
-                    f"({created_at:%Y-%m-%dT%H:%M:%SZ}): backdated"
-                )
-    _check_segregation(result.signatures)
+    for check in result.signatures:
+        if check.entry is None:
+            continue
+        trusted = trusted_moment(check.entry, registry.tsa_certificates())[0] if registry else None
+        if trusted is not None:
+            check.trusted_time = f"{trusted:%Y-%m-%dT%H:%M:%SZ}"
+        moment = trusted or parse_utc(check.entry.utc_time)
+        # A signature cannot predate the record it signs (judged at the trusted time if any).
+        if created_at is not None and min(moment, parse_utc(check.entry.utc_time)) < created_at:
+            check.problems.append(
+                f"it is dated {check.entry.utc_time}, before the result record was created "
+                f"({created_at:%Y-%m-%dT%H:%M:%SZ}): backdated"
+            )
+    check_policy(
+        [c.entry for c in result.signatures],
+        [c.problems for c in result.signatures],
+        policy=policy,
+        disposition=result.disposition,
+    )
     if require_signature and not result.signatures:
         result.problems.append("the report carries no signature (a draft is not verifiable)")
     if require_trust and registry is None and result.signatures:
         result.problems.append(
-            "no trust registry given: pass --trust signers.yaml with the site's public keys"
+            "no trust registry given: pass --trust registry.yaml, the site's signed registry"
         )
     return result
 
@@ -347,7 +376,7 @@ def _check_entry(
     previous: SignatureEntry | None,
     result: VerificationResult,
     digests: RecordDigests | None,
-    registry: SignerRegistry | None,
+    registry: Registry | None,
     now: datetime | None,
 ) -> None:
     entry = check.entry
@@ -382,10 +411,10 @@ def _check_entry(
     if now is not None and signed_at > now + _CLOCK_SKEW:
         problems.append(f"it is dated in the future ({entry.utc_time})")
     meaning = Meaning(entry.meaning)
-    if meaning.is_human == (entry.role == SignerRole.SERVICE):
+    if meaning.is_human == (entry.role == Role.SERVICE):
         problems.append(f"a {entry.role} key cannot sign the meaning '{entry.meaning}'")
     if registry is not None:
-        _check_trust(entry, signed_at, registry, problems)
+        check_trust(entry, registry, problems)
 
 
 def _check_cryptography(entry: SignatureEntry, problems: list[str]) -> None:
@@ -402,38 +431,6 @@ def _check_cryptography(entry: SignatureEntry, problems: list[str]) -> None:
         Ed25519PublicKey.from_public_bytes(raw).verify(signature, entry.signed_bytes())
     except (InvalidSignature, ValueError):
         problems.append("the Ed25519 signature is not valid for the signed fields")
-
-
-def _check_trust(
-    entry: SignatureEntry, signed_at: datetime, registry: SignerRegistry, problems: list[str]
-) -> None:
-    known = find_signer(registry, entry.key_fingerprint)
-    if known is None:
-        problems.append(f"key {entry.key_fingerprint[:16]}… is not in the trust registry")
-        return
-    if (known.name, known.user_id, known.role.value) != (entry.signer, entry.user_id, entry.role):
-        problems.append(
-            f"the trust registry lists this key for {known.name} ({known.user_id}, {known.role}), "
-            f"not {entry.signer} ({entry.user_id}, {entry.role})"
-        )
-    if not known.valid_at(signed_at):
-        problems.append(
-            f"the key was not valid at the signing time {entry.utc_time} (valid "
-            f"{known.valid_from:%Y-%m-%d} to {known.valid_until:%Y-%m-%d}: expired or not yet valid)"
-        )
-
-
-def _check_segregation(checks: list[SignatureCheck]) -> None:
-    performers = {
-        c.entry.user_id for c in checks if c.entry and c.entry.meaning == Meaning.PERFORMED
-    }
-    for check in checks:
-        entry = check.entry
-        if entry and entry.meaning == Meaning.APPROVED and entry.user_id in performers:
-            check.problems.append(
-                f"approval by {entry.user_id}, who also performed the analysis "
-                "(segregation of duties)"
-            )
 
 
 def ensure_signable(data: bytes, *, path: str | None) -> VerificationResult:

@@ -6,7 +6,6 @@ and verification functions, then changes one printed result: verification must r
 
 from __future__ import annotations
 
-import base64
 import hashlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -99,36 +98,47 @@ def _record() -> dict[str, Any]:
 
 
 def _signed_coa(moment: datetime) -> tuple[bytes, Any]:
-    """The record rendered and signed (meaning performed) by a throw-away analyst key."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    """The record rendered and signed (meaning performed) by a throw-away analyst key, in a
+    throw-away signed registry; (the signed CoA, the registry)."""
+    import secrets
+    import tempfile
 
     from cytorelease.report.entry import Meaning
-    from cytorelease.report.keys import SignerEntry, SignerRole, fingerprint
+    from cytorelease.report.keys import load_private_key
+    from cytorelease.report.registry import load_registry
+    from cytorelease.report.registry_admin import enroll, init_registry
     from cytorelease.report.render import render_coa
     from cytorelease.report.sign import sign_bytes
+    from cytorelease.signature_policy import Role
 
-    key = Ed25519PrivateKey.generate()
-    raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    signer = SignerEntry(
-        name="Self Test", user_id="selftest", role=SignerRole.ANALYST,
-        fingerprint=fingerprint(raw), public_key=base64.b64encode(raw).decode("ascii"),
-        valid_from=moment - timedelta(days=1), valid_until=moment + timedelta(days=1),
-    )  # fmt: skip
+    passphrase = secrets.token_urlsafe(18)
+    start = moment - timedelta(hours=1)
+    with tempfile.TemporaryDirectory(prefix="cytorelease-selftest-") as folder:
+        made = init_registry(
+            folder, signer="Self Test Admin", user_id="selftest-admin",
+            passphrase=passphrase, now=start,
+        )  # fmt: skip
+        admin = load_private_key(made.admin_key.key_path, passphrase)
+        pair, _ = enroll(
+            folder, admin_key=admin, signer="Self Test", user_id="selftest",
+            roles=[Role.ANALYST], passphrase=passphrase, out_dir=folder, now=start,
+        )  # fmt: skip
+        key = load_private_key(pair.key_path, passphrase)
+        registry = load_registry(folder)
+    signer = registry.head.active_entry("selftest")
+    assert signer is not None  # registered just above
     draft = render_coa(_record(), generated_at=moment).encode("utf-8")
     signed, _ = sign_bytes(
         draft, private_key=key, signer=signer, meaning=Meaning("performed"), now=moment
     )
-    return signed, signer
+    return signed, registry
 
 
 def coa_tamper_check() -> Check:
-    from cytorelease.report.keys import SignerRegistry
     from cytorelease.report.verify import verify_bytes
 
     moment = datetime.now(UTC).replace(microsecond=0)
-    signed, signer = _signed_coa(moment)
-    registry = SignerRegistry(signers=[signer])
+    signed, registry = _signed_coa(moment)
     untouched = verify_bytes(signed, registry=registry, now=moment)
     # the printed result 91.2 becomes 81.2: one byte of the visible certificate
     shown = b'<td class="reported">91.2 '

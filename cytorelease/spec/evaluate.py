@@ -83,6 +83,7 @@ class Evaluation:
     criteria: tuple[CriterionResult, ...]
     disposition: Disposition
     alerts: tuple[dict[str, Any], ...] = field(default=())
+    signature_policy: dict[str, Any] | None = None
 
     def verdicts(self) -> dict[str, Verdict]:
         return {c.id: c.verdict for c in self.criteria}
@@ -98,6 +99,7 @@ class Evaluation:
             "disposition": str(self.disposition),
             "alerts": [dict(a) for a in self.alerts],
             "pending": self.pending,
+            **({"signature_policy": self.signature_policy} if self.signature_policy else {}),
         }
 
 
@@ -341,6 +343,7 @@ def evaluate(
         criteria=results,
         disposition=disposition_of(results),
         alerts=alerts,
+        signature_policy=loaded.spec.signature_policy.model_dump(mode="json"),
     )
 
 

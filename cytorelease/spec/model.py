@@ -23,6 +23,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from cytorelease.signature_policy import DEFAULT_POLICY, SignaturePolicy
 from cytorelease.spec.rounding import format_number, to_decimal
 
 __all__ = [
@@ -272,6 +273,8 @@ class Spec(_Strict):
     supersedes: Annotated[int | None, Field(ge=1)] = None
     market: Annotated[str, Field(min_length=1)]
     criteria: Annotated[list[Criterion], Field(min_length=1)]
+    # Who may sign the CoA what (part of the spec's hash; the defaults when silent).
+    signature_policy: SignaturePolicy = DEFAULT_POLICY
 
     @property
     def ref(self) -> str:

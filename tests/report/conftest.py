@@ -11,8 +11,11 @@ from typing import Any
 
 import pytest
 
-from cytorelease.report.keys import SignerRole, generate_key, load_private_key
+from cytorelease.report.keys import load_private_key
+from cytorelease.report.registry import REGISTRY_FILE, Registry, load_registry
+from cytorelease.report.registry_admin import enroll, init_registry
 from cytorelease.report.render import stamp_rendering
+from cytorelease.signature_policy import Role
 
 PASSPHRASE = "correct horse battery staple"
 # The moment fixed records are rendered and signed at, so outputs are reproducible.
@@ -166,29 +169,65 @@ def record() -> dict[str, Any]:
     return copy.deepcopy(example_record())
 
 
-class Signer:
-    """A throw-away key holder: registry entry, key file and unlocked key."""
+ADMIN = ("Alex Admin", "aadmin")
 
-    def __init__(self, folder: Path, name: str, user_id: str, role: SignerRole) -> None:
-        made = generate_key(
-            signer=name, user_id=user_id, role=role, passphrase=PASSPHRASE,
-            out_dir=folder, now=KEYS_FROM, valid_days=3650,
+
+def site_registry(folder: Path, now: datetime = KEYS_FROM) -> Path:
+    """``folder/registry.yaml``, created (with the admin ``aadmin``) when absent."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / REGISTRY_FILE
+    if not path.exists():
+        init_registry(
+            folder, signer=ADMIN[0], user_id=ADMIN[1], passphrase=PASSPHRASE, now=now,
+            valid_days=3650,
         )  # fmt: skip
-        self.entry = made.entry
-        self.key_path = made.key_path
-        self.registry_path = made.registry_path
-        self.private_key = load_private_key(made.key_path, PASSPHRASE)
+    return path
+
+
+def admin_key(folder: Path) -> Any:
+    return load_private_key(folder / f"{ADMIN[1]}.pem", PASSPHRASE)
+
+
+class Signer:
+    """A throw-away key holder registered by the folder's admin: entry, key file, unlocked key."""
+
+    def __init__(
+        self,
+        folder: Path,
+        name: str,
+        user_id: str,
+        role: Role | list[Role],
+        *,
+        now: datetime = KEYS_FROM,
+        valid_days: int = 3650,
+    ) -> None:
+        self.registry_path = site_registry(folder, now)
+        roles = role if isinstance(role, list) else [role]
+        pair, registry = enroll(
+            folder, admin_key=admin_key(folder), signer=name, user_id=user_id, roles=roles,
+            passphrase=PASSPHRASE, out_dir=folder, now=now, valid_days=valid_days,
+        )  # fmt: skip
+        entry = registry.head.active_entry(user_id)
+        assert entry is not None
+        self.entry = entry
+        self.key_path = pair.key_path
+        self.public_path = pair.public_path
+        self.private_key = load_private_key(pair.key_path, PASSPHRASE)
+
+    @property
+    def registry(self) -> Registry:
+        return load_registry(self.registry_path)
 
 
 @pytest.fixture(scope="session")
 def signers(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Signer]:
-    """Analyst, QA approver, a second analyst and a service key, in one registry (one folder)."""
+    """Analyst, QA approver, reviewer and a service key, in one signed registry (one folder)."""
     folder = tmp_path_factory.mktemp("keys")
     return {
-        "analyst": Signer(folder, "Ada Analyst", "aanalyst", SignerRole.ANALYST),
-        "qa": Signer(folder, "Quinn Q. Approver", "qapprover", SignerRole.QA),
-        "reviewer": Signer(folder, "Rémy Réviseur", "rreviewer", SignerRole.REVIEWER),
-        "service": Signer(folder, "Release evaluation service", "svc-eval", SignerRole.SERVICE),
+        "analyst": Signer(folder, "Ada Analyst", "aanalyst", Role.ANALYST),
+        "qa": Signer(folder, "Quinn Q. Approver", "qapprover", Role.QA_APPROVER),
+        "reviewer": Signer(folder, "Rémy Réviseur", "rreviewer", Role.REVIEWER),
+        "service": Signer(folder, "Release evaluation service", "svc-eval", Role.SERVICE),
     }
 
 
