@@ -233,3 +233,25 @@ def signers(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Signer]:
 
 def at(hour: int, minute: int = 0) -> datetime:
     return datetime(2026, 11, 20, hour, minute, tzinfo=UTC)
+
+
+def passing_example_record() -> dict[str, Any]:
+    """The example record as a lot that met its spec (RCL entered, disposition PASS): the
+    only kind the default signature policy lets a QA approver approve."""
+    record = unstamped_record()
+    evaluation = record["evaluation"]
+    for criterion in evaluation["criteria"]:
+        if criterion["id"] == "rcl":
+            criterion.update(reported="not detected", verdict="PASS")
+    evaluation["disposition"] = "PASS"
+    evaluation["alerts"] = [a for a in evaluation["alerts"] if a["criterion"] != "rcl"]
+    return stamp_rendering(record, generated_at=RENDERED_AT)
+
+
+def service_key(keys_dir: Path, passphrase: str = PASSPHRASE, role: Role = Role.SERVICE) -> Path:
+    """A data folder's ``keys/``: ``service.pem`` registered (``role``) in ``registry.yaml``,
+    as a site admin sets it up (`keys generate`, `keys register ... --role service`)."""
+    signer = Signer(keys_dir, "Release evaluation service", "svc-eval", role)
+    (keys_dir / "service.pem").write_bytes(signer.key_path.read_bytes())
+    (keys_dir / "service.pem").chmod(0o600)
+    return keys_dir / REGISTRY_FILE
