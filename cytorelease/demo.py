@@ -74,7 +74,7 @@ def run_demo(out: str | Path) -> dict[str, Any]:
                 passphrase=passphrase, out_dir=keys_dir,
             )  # fmt: skip
             people.append((pair, meaning))
-        steps.append({"step": "signed registry", "outcome": "admin + 3 people registered"})
+        steps.append({"step": "registry", "outcome": "signed; admin + 3 people registered"})
         for pair, meaning in people:
             sign_with_key_file(
                 outcome.report_path,

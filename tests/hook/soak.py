@@ -26,7 +26,7 @@ from cytorelease.records import audit
 from cytorelease.records.datadir import DataDir
 from cytorelease.records.queue import counts
 from cytorelease.records.store import open_store
-from cytorelease.report.keys import SignerRole, generate_key
+from tests.report.conftest import service_key
 
 PASSPHRASE = "soak-service-pass"
 INSTRUMENTS = """\
@@ -175,13 +175,7 @@ def run_soak(work: Path, lot_dir: Path, *, n_files: int, kills: int, seed: int) 
     started = time.monotonic()
     data = DataDir.open(work / "data")
     data.instruments_path.write_text(INSTRUMENTS, encoding="utf-8")
-    generate_key(
-        signer="soak evaluation service",
-        user_id="service",
-        passphrase=PASSPHRASE,
-        out_dir=data.keys_dir,
-        role=SignerRole.SERVICE,
-    )
+    service_key(data.keys_dir, PASSPHRASE)
     manifest = data.lots_dir / lot_dir.name / "lot.yaml"
     manifest.parent.mkdir(parents=True)
     shutil.copyfile(lot_dir / "lot.yaml", manifest)

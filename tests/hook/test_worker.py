@@ -19,7 +19,8 @@ from cytorelease.records import audit
 from cytorelease.records.datadir import DataDir
 from cytorelease.records.queue import counts
 from cytorelease.records.store import Store, open_store
-from cytorelease.report.keys import SignerRole, generate_key
+from cytorelease.signature_policy import Role
+from tests.report.conftest import service_key
 
 from .conftest import install_manifest
 
@@ -35,14 +36,8 @@ def _hook_lot(data: DataDir, store: Store, lot_dir: Path, tmp_path: Path) -> Non
         hook_file(data, store, target, instrument="FACS-01", stable_seconds=0.01)
 
 
-def _service_key(data: DataDir, role: SignerRole = SignerRole.SERVICE) -> None:
-    generate_key(
-        signer="cytorelease evaluation service",
-        user_id="service",
-        passphrase=PASSPHRASE,
-        out_dir=data.keys_dir,
-        role=role,
-    )
+def _service_key(data: DataDir, role: Role = Role.SERVICE) -> None:
+    service_key(data.keys_dir, PASSPHRASE, role=role)
 
 
 def test_complete_lot_is_released_and_signed_as_computer_generated(
@@ -59,13 +54,13 @@ def test_complete_lot_is_released_and_signed_as_computer_generated(
     install_manifest(data, small_lots[11])
     _hook_lot(data, store, small_lots[11], tmp_path)
     report = run_worker(data, store, once=True)
-    assert (report.processed, report.done, report.failed) == (3, 3, 0)
+    assert (report.processed, report.done, report.failed) == (3, 3, 0), audit.entries(store)[-1].details
     (release,) = report.releases
     assert release["lot"] == "lot-CAR-0011"
     assert release["disposition"] == "INCOMPLETE"  # no qPCR or potency data in this lot
     coa = Path(release["report"])
     assert coa.parent.parent == data.releases_dir / "lot-CAR-0011"
-    checked = verify_report(coa, trust=data.keys_dir / "signers.yaml")
+    checked = verify_report(coa, trust=data.keys_dir / "registry.yaml")
     assert checked.ok, checked.failures()
     (signature,) = checked.signatures
     assert signature.entry is not None
@@ -106,7 +101,7 @@ def test_a_human_key_in_the_service_slot_is_refused(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("CYTORELEASE_SERVICE_PASSPHRASE", PASSPHRASE)
-    _service_key(data, role=SignerRole.QA)
+    _service_key(data, role=Role.QA_APPROVER)
     install_manifest(data, small_lots[11])
     _hook_lot(data, store, small_lots[11], tmp_path)
     report = run_worker(data, store, once=True)
@@ -114,7 +109,7 @@ def test_a_human_key_in_the_service_slot_is_refused(
     failed = audit.entries(store)[-1]
     assert failed.action == "item-failed"
     assert (
-        "'computer-generated-evaluation' is applied only by a service key, not by qa service"
+        "lets only service apply 'computer-generated-evaluation'; service holds qa-approver"
         in (failed.details["reason"])
     )
     assert store.scalar("SELECT COUNT(*) FROM releases") == 0

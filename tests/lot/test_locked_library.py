@@ -20,9 +20,9 @@ from cytorelease.cli.main import app
 from cytorelease.demo import find_sample_lot
 from cytorelease.errors import SignatureError
 from cytorelease.lot.release import ReleaseOutcome, release_lot
-from cytorelease.report.keys import SignerRole
 from cytorelease.report.record import extract_record
 from cytorelease.report.sign import Meaning, _refuse_unlocked_approval, sign_report
+from cytorelease.signature_policy import Role
 from cytorelease.spec.loader import load_spec_file
 from tests.report.conftest import Signer
 
@@ -122,7 +122,7 @@ def test_a_relaxed_spec_copy_with_its_own_lock_is_not_for_release(
         _refuse_unlocked_approval(record, Meaning.APPROVED, str(outcome.report_path))
     _refuse_unlocked_approval(record, Meaning.REVIEWED, None)  # a what-if may be reviewed
     # with a real QA key, as the attacker would sign it
-    qa = Signer(tmp_path / "keys", "Quinn Q. Approver", "qapprover", SignerRole.QA)
+    qa = Signer(tmp_path / "keys", "Quinn Q. Approver", "qapprover", Role.QA_APPROVER)
     before = outcome.report_path.read_bytes()
     with pytest.raises(SignatureError, match="unlocked definition spec cd19-car-t"):
         sign_report(

@@ -180,7 +180,7 @@ def test_cli_exit_codes_and_json(lot: Path, tmp_path: Path) -> None:
     assert missing.stderr.strip().startswith("error: ") and "nowhere" in missing.stderr
 
 
-def test_demo_releases_signs_twice_and_verifies(tmp_path: Path) -> None:
+def test_demo_releases_signs_as_the_policy_asks_and_verifies(tmp_path: Path) -> None:
     result = runner.invoke(app, ["demo", "--out", str(tmp_path), "--json"])
     assert result.exit_code == 0, result.stderr
     summary = json.loads(result.stdout)
@@ -188,12 +188,13 @@ def test_demo_releases_signs_twice_and_verifies(tmp_path: Path) -> None:
     assert summary["disposition"] == "PASS"
     assert [s["step"] for s in summary["steps"] if s["step"].startswith("sign")] == [
         "sign (performed)",
+        "sign (reviewed)",
         "sign (approved)",
     ]
-    assert (tmp_path / "signers.yaml").is_file()
+    assert (tmp_path / "registry.yaml").is_file()
     assert not list(tmp_path.glob("*.pem")), "private keys must not be left in the output folder"
     verify = runner.invoke(
-        app, ["verify", summary["report"], "--trust", str(tmp_path / "signers.yaml")]
+        app, ["verify", summary["report"], "--trust", str(tmp_path / "registry.yaml")]
     )
     assert verify.exit_code == 0, verify.stdout + verify.stderr
 

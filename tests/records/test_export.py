@@ -35,11 +35,11 @@ def released(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, P
     """(data folder, lot folder): a small synthetic lot hooked, routed, released and signed."""
     from cytorelease.hook.hook import hook_file
     from cytorelease.hook.worker import run_worker
-    from cytorelease.report.keys import SignerRole, generate_key
     from cytorelease.synth.lot import generate_lot
     from cytorelease.synth.manual import write_manual_entries
     from cytorelease.synth.params import LotParams
     from cytorelease.synth.tubes import write_flow_tubes
+    from tests.report.conftest import service_key
 
     root = tmp_path_factory.mktemp("export")
     lot_dir = generate_lot(
@@ -53,13 +53,7 @@ def released(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, P
         patch.setenv("CYTORELEASE_SERVICE_PASSPHRASE", PASSPHRASE)
         data = DataDir.open(root / "data")
         data.instruments_path.write_text(INSTRUMENTS, encoding="utf-8")
-        generate_key(
-            signer="cytorelease evaluation service",
-            user_id="service",
-            passphrase=PASSPHRASE,
-            out_dir=data.keys_dir,
-            role=SignerRole.SERVICE,
-        )
+        service_key(data.keys_dir, PASSPHRASE)
         install_manifest(data, lot_dir)
         with open_store(data, url="") as store:
             for name in TUBES:

@@ -36,20 +36,16 @@ def test_release_sign_verify_are_recorded_with_the_person(
     )
     assert released.exit_code == 0, released.stderr
     keys = tmp_path / "keys"
-    generated = runner.invoke(
-        app,
-        [
-            "keys",
-            "generate",
-            "--signer",
-            "Ada Analyst",
-            "--user-id",
-            "aanalyst",
-            "--out",
-            str(keys),
-        ],
-    )
-    assert generated.exit_code == 0, generated.stderr
+    for command in (
+        ["keys", "init-registry", "--out", str(keys), "--signer", "Alex Admin", "--user-id",
+         "aadmin"],
+        ["keys", "generate", "--signer", "Ada Analyst", "--user-id", "aanalyst", "--out",
+         str(keys)],
+        ["keys", "register", str(keys / "aanalyst.pub"), "--role", "analyst", "--registry",
+         str(keys), "--admin-key", str(keys / "aadmin.pem")],
+    ):  # fmt: skip
+        generated = runner.invoke(app, command)
+        assert generated.exit_code == 0, generated.stderr
     report = out / "coa-lot-CAR-0001.html"
     signed = runner.invoke(
         app,
@@ -60,13 +56,16 @@ def test_release_sign_verify_are_recorded_with_the_person(
             str(keys / "aanalyst.pem"),
             "--meaning",
             "performed",
+            "--registry",
+            str(keys),
             "--data-dir",
             str(data),
         ],
     )
     assert signed.exit_code == 0, signed.stderr
     ok = runner.invoke(
-        app, ["verify", str(report), "--trust", str(keys / "signers.yaml"), "--data-dir", str(data)]
+        app,
+        ["verify", str(report), "--trust", str(keys / "registry.yaml"), "--data-dir", str(data)],
     )
     assert ok.exit_code == 0, ok.stderr
     tampered = tmp_path / "tampered.html"
@@ -75,7 +74,7 @@ def test_release_sign_verify_are_recorded_with_the_person(
     )
     bad = runner.invoke(
         app,
-        ["verify", str(tampered), "--trust", str(keys / "signers.yaml"), "--data-dir", str(data)],
+        ["verify", str(tampered), "--trust", str(keys / "registry.yaml"), "--data-dir", str(data)],
     )
     assert bad.exit_code == 1
 

@@ -200,19 +200,20 @@ class Signer:
         *,
         now: datetime = KEYS_FROM,
         valid_days: int = 3650,
+        passphrase: str = PASSPHRASE,
     ) -> None:
         self.registry_path = site_registry(folder, now)
         roles = role if isinstance(role, list) else [role]
         pair, registry = enroll(
             folder, admin_key=admin_key(folder), signer=name, user_id=user_id, roles=roles,
-            passphrase=PASSPHRASE, out_dir=folder, now=now, valid_days=valid_days,
+            passphrase=passphrase, out_dir=folder, now=now, valid_days=valid_days,
         )  # fmt: skip
         entry = registry.head.active_entry(user_id)
         assert entry is not None
         self.entry = entry
         self.key_path = pair.key_path
         self.public_path = pair.public_path
-        self.private_key = load_private_key(pair.key_path, PASSPHRASE)
+        self.private_key = load_private_key(pair.key_path, passphrase)
 
     @property
     def registry(self) -> Registry:
@@ -251,7 +252,9 @@ def passing_example_record() -> dict[str, Any]:
 def service_key(keys_dir: Path, passphrase: str = PASSPHRASE, role: Role = Role.SERVICE) -> Path:
     """A data folder's ``keys/``: ``service.pem`` registered (``role``) in ``registry.yaml``,
     as a site admin sets it up (`keys generate`, `keys register ... --role service`)."""
-    signer = Signer(keys_dir, "Release evaluation service", "svc-eval", role)
+    signer = Signer(
+        keys_dir, "cytorelease evaluation service", "service", role, passphrase=passphrase
+    )
     (keys_dir / "service.pem").write_bytes(signer.key_path.read_bytes())
     (keys_dir / "service.pem").chmod(0o600)
     return keys_dir / REGISTRY_FILE

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from cytorelease.errors import InputError
-from cytorelease.report.keys import SignerRole, generate_key, load_private_key
+from cytorelease.report.keys import generate_key, load_private_key
 from cytorelease.selftest import run_selftest, verify_selftest
 from cytorelease.selftest.document import render_html
 from tests.cli_contract import invoke, one_json_document
@@ -22,10 +22,7 @@ MOMENT = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 @pytest.fixture(scope="module")
 def key(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("keys")
-    made = generate_key(
-        signer="Quinn Q", user_id="qq", passphrase=PASSPHRASE, out_dir=folder,
-        role=SignerRole.QA,
-    )  # fmt: skip
+    made = generate_key(signer="Quinn Q", user_id="qq", passphrase=PASSPHRASE, out_dir=folder)
     return made.key_path
 
 
