@@ -54,7 +54,8 @@ def test_complete_lot_is_released_and_signed_as_computer_generated(
     install_manifest(data, small_lots[11])
     _hook_lot(data, store, small_lots[11], tmp_path)
     report = run_worker(data, store, once=True)
-    assert (report.processed, report.done, report.failed) == (3, 3, 0), audit.entries(store)[-1].details
+    last = audit.entries(store)[-1].details
+    assert (report.processed, report.done, report.failed) == (3, 3, 0), last
     (release,) = report.releases
     assert release["lot"] == "lot-CAR-0011"
     assert release["disposition"] == "INCOMPLETE"  # no qPCR or potency data in this lot
