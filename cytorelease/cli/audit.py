@@ -120,17 +120,90 @@ def _short(text: str, limit: int) -> str:
 @app.command("verify")
 def verify_command(
     data_dir: DataDirOption = None,
+    trust: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--trust-fingerprint",
+            help="A key fingerprint checkpoints must be signed by (repeat for several).",
+        ),
+    ] = None,
+    tsa_cert: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--tsa-cert", help="A TSA certificate (PEM/DER) checkpoint tokens verify with."
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
 ) -> None:
-    """Recompute the audit trail's hash chain; exit 1 naming the first broken row."""
+    """Recompute the audit trail's hash chain and hold it against every checkpoint; exit 1 on a
+    broken row or a failing checkpoint, naming it."""
     from cytorelease.cli._output import emit_json
     from cytorelease.records.audit import check_data_chain
+    from cytorelease.records.checkpoint import verify_data_checkpoints
 
+    certificates = [_read_cert(p) for p in tsa_cert or []]
     check = check_data_chain(data_dir)
+    checkpoints = verify_data_checkpoints(
+        data_dir, trusted_fingerprints=trust, tsa_certificates=certificates
+    )
+    failed = [c for c in checkpoints if not c.ok]
     if as_json:
-        emit_json(check)
+        document = check.to_dict()
+        document["ok"] = check.ok and not failed
+        document["checkpoints"] = [c.to_dict() for c in checkpoints]
+        emit_json(document)
     else:
         typer.echo(f"audit trail intact: {check.rows} rows, last hash {check.last_hash}")
+        for c in checkpoints:
+            state = (
+                f"FAILED: {c.problem}" if c.problem else "ok" + (f" ({c.note})" if c.note else "")
+            )
+            typer.echo(f"checkpoint {c.file} (row {c.sequence}): {state}")
+    for c in failed:
+        typer.echo(f"error: checkpoints/{c.file}: row {c.sequence}: {c.problem}", err=True)
+    if failed:
+        raise typer.Exit(1)
+
+
+def _read_cert(path: Path) -> bytes:
+    from cytorelease.errors import InputError
+
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read: {(exc.strerror or str(exc)).lower()}", path=path) from None
+
+
+@app.command("checkpoint")
+def checkpoint_command(
+    key: Annotated[
+        Path, typer.Option("--key", help="The Ed25519 key (PEM) that signs the chain head.")
+    ],
+    data_dir: DataDirOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+) -> None:
+    """Sign (and, with CYTORELEASE_TSA, timestamp) the audit chain head into DATA/checkpoints/."""
+    from cytorelease.cli._output import emit_json
+    from cytorelease.cli.keys import read_passphrase
+    from cytorelease.records.checkpoint import write_checkpoint
+    from cytorelease.records.store import open_data
+    from cytorelease.report.keys import load_private_key
+
+    data, store = open_data(data_dir, existing=True)
+    with store:
+        private = load_private_key(key, read_passphrase(confirm=False))
+        result = write_checkpoint(store, data, private)
+    if as_json:
+        emit_json(result)
+        return
+    typer.echo(
+        f"checkpoint {result['file']}: row {result['sequence']} hash {result['row_hash']}, "
+        f"signed by {result['signer_fingerprint'][:16]}…"
+    )
+    if result["trusted_time"] is None:
+        typer.echo("note: no trusted time (set CYTORELEASE_TSA to a TSA URL)", err=True)
+    else:
+        typer.echo(f"trusted time: {result['trusted_time']}")
 
 
 @app.command("archive-verify")

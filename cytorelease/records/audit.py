@@ -59,6 +59,8 @@ class Action(StrEnum):
     RENDER = "render"
     SIGN = "sign"
     SIGN_SKIPPED = "sign-skipped"
+    SIGN_FAILED = "sign-failed"  # a wrong passphrase (counted towards the lock-out)
+    SIGN_REFUSED = "sign-refused"  # the policy, the registry or the report forbade it
     VERIFY = "verify"
     VERIFICATION_FAILED = "verification-failed"
     CORRECTION = "correction"
@@ -67,6 +69,7 @@ class Action(StrEnum):
     NEW_CONTENT = "new-content"  # a name already received, arriving with other bytes
     ITEM_HELD = "item-held"  # the worker stopped an item for a person to decide
     ARCHIVE_VERIFY = "archive-verify"
+    CHECKPOINT = "checkpoint"  # the chain head signed into D/checkpoints/ (records/checkpoint.py)
 
 
 def os_user() -> str:
