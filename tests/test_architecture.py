@@ -23,6 +23,7 @@ BASE = {
     "provenance",
     "measurement",
     "attributes",
+    "signature_policy",
 }
 DOMAIN = {"flow", "qpcr", "spec"}
 

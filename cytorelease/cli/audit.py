@@ -139,7 +139,7 @@ def verify_command(
     broken row or a failing checkpoint, naming it."""
     from cytorelease.cli._output import emit_json
     from cytorelease.records.audit import check_data_chain
-    from cytorelease.records.checkpoint import verify_data_checkpoints
+    from cytorelease.report.checkpoint import verify_data_checkpoints
 
     certificates = [_read_cert(p) for p in tsa_cert or []]
     check = check_data_chain(data_dir)
@@ -185,7 +185,7 @@ def checkpoint_command(
     """Sign (and, with CYTORELEASE_TSA, timestamp) the audit chain head into DATA/checkpoints/."""
     from cytorelease.cli._output import emit_json
     from cytorelease.cli.keys import read_passphrase
-    from cytorelease.records.checkpoint import write_checkpoint
+    from cytorelease.report.checkpoint import write_checkpoint
     from cytorelease.records.store import open_data
     from cytorelease.report.keys import load_private_key
 

@@ -69,7 +69,7 @@ class Action(StrEnum):
     NEW_CONTENT = "new-content"  # a name already received, arriving with other bytes
     ITEM_HELD = "item-held"  # the worker stopped an item for a person to decide
     ARCHIVE_VERIFY = "archive-verify"
-    CHECKPOINT = "checkpoint"  # the chain head signed into D/checkpoints/ (records/checkpoint.py)
+    CHECKPOINT = "checkpoint"  # the chain head signed into D/checkpoints/ (report/checkpoint.py)
 
 
 def os_user() -> str:
