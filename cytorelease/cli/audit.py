@@ -185,8 +185,8 @@ def checkpoint_command(
     """Sign (and, with CYTORELEASE_TSA, timestamp) the audit chain head into DATA/checkpoints/."""
     from cytorelease.cli._output import emit_json
     from cytorelease.cli.keys import read_passphrase
-    from cytorelease.report.checkpoint import write_checkpoint
     from cytorelease.records.store import open_data
+    from cytorelease.report.checkpoint import write_checkpoint
     from cytorelease.report.keys import load_private_key
 
     data, store = open_data(data_dir, existing=True)
