@@ -18,7 +18,13 @@ import pytest
 from cytorelease.report.entry import Meaning
 from cytorelease.report.render import render_coa
 from cytorelease.report.sign import sign_bytes
-from tests.report.conftest import RENDERED_AT, Signer, at, example_record
+from tests.report.conftest import (
+    RENDERED_AT,
+    Signer,
+    at,
+    example_record,
+    passing_example_record,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 ENSURE = ROOT / "scripts" / "ensure-chromium"
@@ -30,7 +36,7 @@ SECTION_TEXT = [
     "Autologous anti-CD19 CAR-T cells (sample product)",
     "CAR-0001",
     "COI-7F3A-20261102-0001",
-    "INCOMPLETE",
+    "Disposition PASS",
     "Summary",
     "1. Test results",
     "2. Tests pending at release",
@@ -41,7 +47,9 @@ SECTION_TEXT = [
     "Sterility (14-day culture)",
     "cd19-car-t version 2",
     "Performed by Ada Analyst",
+    "Reviewed by Rémy Réviseur",
     "Approved for release by Quinn Q. Approver",
+    "qa-approver",
     "2026-11-20 12:00:00 UTC",
 ]
 _OVERFLOW_PROBE = """<script>
@@ -86,9 +94,15 @@ def _run(chromium: str, profile: Path, *args: str) -> subprocess.CompletedProces
 
 
 @pytest.fixture(scope="module")
-def signed_coa(tmp_path_factory: pytest.TempPathFactory, signers: dict[str, Signer]) -> str:
-    data = render_coa(example_record(), generated_at=RENDERED_AT).encode()
-    for who, meaning, hour in (("analyst", Meaning.PERFORMED, 10), ("qa", Meaning.APPROVED, 12)):
+def signed_coa(signers: dict[str, Signer]) -> str:
+    """The released CoA as it is printed: a lot that met its spec, performed, reviewed and
+    approved (the three signatures the default policy asks of a release)."""
+    data = render_coa(passing_example_record(), generated_at=RENDERED_AT).encode()
+    for who, meaning, hour in (
+        ("analyst", Meaning.PERFORMED, 10),
+        ("reviewer", Meaning.REVIEWED, 11),
+        ("qa", Meaning.APPROVED, 12),
+    ):
         data, _ = sign_bytes(
             data, private_key=signers[who].private_key, signer=signers[who].entry,
             meaning=meaning, now=at(hour),
