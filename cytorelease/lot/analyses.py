@@ -139,7 +139,17 @@ def run_qpcr(
         "qpcr",
         AnalysisStatus.DONE if result.passed else AnalysisStatus.FAILED_ACCEPTANCE,
         measurements=list(result.measurements),
-        inputs=[InputFile.of(lot_dir, export, role="qpcr", kind=f"{result.format} export")],
+        # the hash of the bytes the reader parsed: a second read of the path could see a file
+        # changed since (issue 13 item 3)
+        inputs=[
+            InputFile.of(
+                lot_dir,
+                export,
+                role="qpcr",
+                kind=f"{result.format} export",
+                sha256=result.provenance["input"]["sha256"],
+            )
+        ],
         methods=[
             {"kind": "assay", **{k: assay[k] for k in ("id", "version", "sha256") if k in assay}}
         ],
@@ -238,8 +248,20 @@ def run_cytotox(lot_dir: Path, manifest: LotManifest) -> AnalysisOutcome:
         AnalysisStatus.DONE if result.passed else AnalysisStatus.FAILED_ACCEPTANCE,
         measurements=[result.measurement],
         inputs=[
-            InputFile.of(lot_dir, with_effectors, role="potency.with_effectors", kind="fcs"),
-            InputFile.of(lot_dir, targets_alone, role="potency.targets_alone", kind="fcs"),
+            InputFile.of(
+                lot_dir,
+                with_effectors,
+                role="potency.with_effectors",
+                kind="fcs",
+                sha256=result.with_effectors.sha256,
+            ),
+            InputFile.of(
+                lot_dir,
+                targets_alone,
+                role="potency.targets_alone",
+                kind="fcs",
+                sha256=result.targets_alone.sha256,
+            ),
         ],
         methods=[
             {

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from cytorelease.measurement import Measurement
-from cytorelease.provenance import file_sha256
 
 __all__ = ["AnalysisOutcome", "AnalysisStatus", "InputFile"]
 
@@ -29,10 +28,12 @@ class InputFile:
 
     @classmethod
     def of(
-        cls, lot_dir: Path, file: Path, *, role: str, kind: str, sha256: str | None = None
+        cls, lot_dir: Path, file: Path, *, role: str, kind: str, sha256: str
     ) -> InputFile:
+        """``sha256`` is the hash of the bytes the analysis read (never a second read of
+        ``file``, which could have changed since)."""
         relative = file.resolve().relative_to(lot_dir.resolve()).as_posix()
-        return cls(role=role, path=relative, sha256=sha256 or file_sha256(file), kind=kind)
+        return cls(role=role, path=relative, sha256=sha256, kind=kind)
 
     def to_dict(self) -> dict[str, str]:
         return {"role": self.role, "path": self.path, "sha256": self.sha256, "kind": self.kind}

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import codecs
+import hashlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -65,8 +66,6 @@ def sniff_format(data: bytes) -> PlateFormat | None:
 
 def read_plate(path: str | Path, *, format: PlateFormat | str | None = None) -> PlateExport:
     """Read a plate-reader export; its format is sniffed from content unless given."""
-    from cytorelease.provenance import file_sha256
-
     path = Path(path)
     try:
         data = path.read_bytes()
@@ -91,4 +90,5 @@ def read_plate(path: str | Path, *, format: PlateFormat | str | None = None) -> 
             hint="cytorelease reads SoftMax Pro text, BioTek Gen5 text, and 96/384-well grids "
             "in CSV or xlsx (xlsx also as a list of wells)",
         )
-    return _READERS[chosen](data, path=str(path), sha256=file_sha256(path))
+    # the hash of the bytes parsed, not of a second read that could see a changed file
+    return _READERS[chosen](data, path=str(path), sha256=hashlib.sha256(data).hexdigest())
