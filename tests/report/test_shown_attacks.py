@@ -27,7 +27,9 @@ from cytorelease.synth import generate_lot
 from tests.report.conftest import PASSPHRASE, Signer
 
 runner = CliRunner()
-ENV = {"CYTORELEASE_PASSPHRASE": PASSPHRASE}
+# `performed` may take its passphrase from the environment; a decision's is typed (stdin).
+ENV: dict[str, str | None] = {"CYTORELEASE_PASSPHRASE": PASSPHRASE, "CYTORELEASE_TSA": None}
+TYPED: dict[str, str | None] = {"CYTORELEASE_PASSPHRASE": None, "CYTORELEASE_TSA": None}
 
 
 def _release(lot: Path, out: Path) -> Path:
@@ -67,9 +69,11 @@ def _edited(draft: Path, tmp_path: Path, old: bytes, new: bytes) -> Path:
 
 
 def _sign(report: Path, signer: Signer, meaning: str = "performed") -> object:
-    return runner.invoke(
-        app, ["sign", str(report), "--key", str(signer.key_path), "--meaning", meaning], env=ENV
-    )
+    command = ["sign", str(report), "--key", str(signer.key_path), "--meaning", meaning,
+               "--registry", str(signer.registry_path)]  # fmt: skip
+    if meaning == "performed":
+        return runner.invoke(app, command, env=ENV)
+    return runner.invoke(app, command, env=TYPED, input=f"{PASSPHRASE}\n")
 
 
 def _verify(report: Path, signer: Signer) -> object:
@@ -91,7 +95,7 @@ def _forge(report: Path, signer: Signer) -> None:
         serialization.Encoding.Raw, serialization.PublicFormat.Raw
     )
     unsigned = SignatureEntry(
-        signer=signer.entry.name, user_id=signer.entry.user_id, role=signer.entry.role.value,
+        signer=signer.entry.name, user_id=signer.entry.user_id, role=str(signer.entry.roles[0]),
         key_fingerprint=signer.entry.fingerprint,
         public_key=base64.b64encode(raw_public).decode("ascii"), meaning="performed",
         # now: the drafts were released now, and a signature may not predate its record
@@ -99,6 +103,7 @@ def _forge(report: Path, signer: Signer) -> None:
         content_sha256=hashlib.sha256(parts.content).hexdigest(),
         record_sha256=digests.record_sha256, spec_sha256=digests.spec_sha256,
         input_sha256s=digests.input_sha256s, previous_signature=None, signature="",
+        trusted_time=None,
     )  # fmt: skip
     signature = base64.b64encode(signer.private_key.sign(unsigned.signed_bytes())).decode()
     entry = SignatureEntry(
@@ -191,17 +196,26 @@ def test_a_re_serialised_page_is_refused(
     assert "section '1. Test results'" in line and "does not show its record" in line
 
 
-@pytest.mark.parametrize("verdict", ["PASS", "FAIL"])
-def test_the_untouched_draft_signs_twice_and_verifies(
-    drafts: dict[str, Path], signers: dict[str, Signer], tmp_path: Path, verdict: str
-) -> None:
+@pytest.mark.parametrize(("verdict", "decision"), [("PASS", "approved"), ("FAIL", "rejected")])
+def test_the_untouched_draft_signs_twice_verifies_and_takes_its_decision(
+    drafts: dict[str, Path], signers: dict[str, Signer], tmp_path: Path, verdict: str,
+    decision: str,
+) -> None:  # fmt: skip
     report = tmp_path / drafts[verdict].name
     shutil.copyfile(drafts[verdict], report)
-    assert _sign(report, signers["analyst"]).exit_code == 0
-    approved = _sign(report, signers["qa"], "approved")
-    assert approved.exit_code == 0, approved.output
+    performed = _sign(report, signers["analyst"])
+    assert performed.exit_code == 0, performed.output
+    reviewed = _sign(report, signers["reviewer"], "reviewed")
+    assert reviewed.exit_code == 0, reviewed.output
     verified = _verify(report, signers["analyst"])
     assert verified.exit_code == 0, verified.output
+    assert f"verified: {report} (2 signatures)" in verified.stdout
+    # the release decision the policy allows for this verdict
+    decided = _sign(report, signers["qa"], decision)
+    assert decided.exit_code == 0, decided.output
+    verified = _verify(report, signers["qa"])
+    assert verified.exit_code == 0, verified.output
+    assert f"verified: {report} (3 signatures)" in verified.stdout
 
 
 def test_the_hand_written_signer_on_an_untouched_draft_verifies(
