@@ -44,11 +44,11 @@ def test_every_input_is_hashed_from_the_bytes_analysed(
 
     def change_after_reading(path: Path) -> None:
         path = Path(path).resolve()
-        if path.is_relative_to(lot_dir.resolve()) and path.name != "lot.yaml":
-            if path not in changed:
-                changed.add(path)
-                with open(path, "ab") as handle:
-                    handle.write(b"\n# appended after the analysis read the file\n")
+        inside = path.is_relative_to(lot_dir.resolve()) and path.name != "lot.yaml"
+        if inside and path not in changed:
+            changed.add(path)
+            with open(path, "ab") as handle:
+                handle.write(b"\n# appended after the analysis read the file\n")
 
     real_read_bytes = Path.read_bytes
     real_read_file = fcs.read_file
