@@ -7,13 +7,15 @@ import os
 import shutil
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from cytorelease.cli.main import app
 from cytorelease.provenance import file_sha256
-from tests.cli_contract import SAMPLE_LOT, invoke, one_json_document
+from tests.cli_contract import SAMPLE_LOT, invoke, one_json_document, runner
 from tests.conftest import shared_path
 
 PASSPHRASE = "json contract passphrase"
@@ -173,18 +175,130 @@ def test_release_reevaluate_and_evaluate(released: tuple[dict[str, Any], Path]) 
     assert len(reevaluated["lots"]) == 1
 
 
+def _typed(args: list[Any], passphrase: str, *, code: int = 0) -> Any:
+    """A command whose passphrase is typed (no CYTORELEASE_PASSPHRASE): the prompt goes to
+    stderr, the JSON document alone to stdout."""
+    result = runner.invoke(
+        app, [str(a) for a in [*args, "--json"]], input=f"{passphrase}\n",
+        env={"CYTORELEASE_PASSPHRASE": None},
+    )  # fmt: skip
+    assert "Traceback" not in result.stderr
+    assert result.exit_code == code, (result.exit_code, result.stderr)
+    assert "Passphrase" in result.stderr
+    return one_json_document(result.stdout) if code == 0 else result
+
+
+def _registry_document(document: dict[str, Any], version: int, action: str) -> dict[str, Any]:
+    """The keys of every registry-changing command's JSON; the entry the change is about."""
+    assert set(document) == {"registry", "version", "change", "entries"}
+    assert set(document["registry"]) == {"path", "versions", "genesis_sha256", "head_sha256"}
+    assert document["version"] == document["registry"]["versions"] == version
+    assert document["change"]["action"] == action
+    return document["entries"][-1]
+
+
+def _self_signed_certificate(folder: Path) -> Path:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "JSON contract TSA")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name)
+        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=30))
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    path = folder / "tsa.crt"
+    path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    return path
+
+
+def test_keys_registry_commands(tmp_path: Path) -> None:
+    """init-registry, generate, register, add-tsa, revoke and show, each one JSON document."""
+    site = tmp_path / "site"
+    made = _json(["keys", "init-registry", "--out", site, "--signer", "Ad Min",
+                  "--user-id", "admin"])  # fmt: skip
+    admin = _registry_document(made, 1, "init")
+    assert (admin["user_id"], admin["roles"], admin["status"]) == ("admin", ["admin"], "active")
+    assert made["registry"]["path"] == str(site / "registry.yaml")
+    key = _json(["keys", "generate", "--signer", "Jo Json", "--user-id", "jjson",
+                 "--out", tmp_path / "keys"])  # fmt: skip
+    assert set(key) == {"key", "public", "signer"}
+    assert set(key["signer"]) == {"name", "user_id", "fingerprint"}
+    assert key["public"] == str(tmp_path / "keys" / "jjson.pub")
+    admin_key = ["--registry", site, "--admin-key", site / "admin.pem"]
+    registered = _json(["keys", "register", key["public"], "--role", "analyst",
+                        "--role", "reviewer", *admin_key])  # fmt: skip
+    entry = _registry_document(registered, 2, "register")
+    assert entry["fingerprint"] == key["signer"]["fingerprint"]
+    assert (entry["user_id"], entry["roles"]) == ("jjson", ["analyst", "reviewer"])
+    trusted = _json(["keys", "add-tsa", _self_signed_certificate(tmp_path), *admin_key])
+    _registry_document(trusted, 3, "add-tsa")
+    assert trusted["change"]["detail"] == "CN=JSON contract TSA"
+    revoked = _json(["keys", "revoke", "jjson", "--reason", "left the site", *admin_key])
+    entry = _registry_document(revoked, 4, "revoke")
+    assert (entry["user_id"], entry["status"]) == ("jjson", "revoked")
+    assert entry["revoked_reason"] == "left the site"
+    shown = _json(["keys", "show", "--registry", site])
+    assert set(shown) == {"registry", "versions", "entries"}
+    assert shown["registry"]["head_sha256"] == revoked["registry"]["head_sha256"]
+    assert [v["action"] for v in shown["versions"]] == ["init", "register", "add-tsa", "revoke"]
+    assert [v["version"] for v in shown["versions"]] == [1, 2, 3, 4]
+    assert {"created_at", "signed_by"} <= set(shown["versions"][0])
+    assert [(e["user_id"], e["status"]) for e in shown["entries"]] == [
+        ("admin", "active"),
+        ("jjson", "revoked"),
+    ]
+
+
 def test_keys_sign_verify(released: tuple[dict[str, Any], Path], tmp_path: Path) -> None:
+    """sign --registry (performed from CYTORELEASE_PASSPHRASE, reviewed typed), verify --trust,
+    and keys unlock after the lock-out, each one JSON document."""
     summary, _ = released
     coa = tmp_path / "coa.html"
     shutil.copyfile(summary["report"], coa)
     draft = _json(["verify", coa], code=1)  # a draft carries no signature: verification fails
     assert draft["ok"] is False
-    made = _json(["keys", "generate", "--signer", "Jo Json", "--user-id", "jjson",
-                  "--out", tmp_path / "keys"])  # fmt: skip
-    signed = _json(["sign", coa, "--key", made["key"], "--meaning", "performed"])
-    assert signed["signature"]["meaning"] == "performed"
-    verified = _json(["verify", coa, "--trust", made["registry"]])
-    assert verified["ok"] is True and len(verified["signatures"]) == 1
+    site = tmp_path / "site"
+    _json(["keys", "init-registry", "--out", site, "--signer", "Ad Min", "--user-id", "admin"])
+    admin_key = ["--registry", site, "--admin-key", site / "admin.pem"]
+    keys = {}
+    for user_id, name, role in (("jjson", "Jo Json", "analyst"), ("rrev", "Ro Rev", "reviewer")):
+        keys[user_id] = _json(["keys", "generate", "--signer", name, "--user-id", user_id,
+                               "--out", tmp_path / "keys"])["key"]  # fmt: skip
+        _json(["keys", "register", tmp_path / "keys" / f"{user_id}.pub", "--role", role,
+               *admin_key])  # fmt: skip
+    signed = _json(["sign", coa, "--key", keys["jjson"], "--meaning", "performed",
+                    "--registry", site])  # fmt: skip
+    assert set(signed) == {"report", "signature"}
+    assert (signed["signature"]["meaning"], signed["signature"]["role"]) == ("performed", "analyst")
+    # five wrong typed passphrases lock the reviewer's key; an admin's unlock lifts it
+    for _ in range(5):
+        _typed(["sign", coa, "--key", keys["rrev"], "--meaning", "reviewed", "--registry", site],
+               "not the passphrase", code=2)  # fmt: skip
+    locked = _typed(["sign", coa, "--key", keys["rrev"], "--meaning", "reviewed",
+                     "--registry", site], PASSPHRASE, code=2)  # fmt: skip
+    assert "is locked after 5 wrong passphrases" in locked.stderr
+    unlocked = _json(["keys", "unlock", "rrev", *admin_key])
+    assert _registry_document(unlocked, 4, "unlock")["user_id"] == "rrev"
+    assert unlocked["change"]["user_id"] == "rrev"
+    reviewed = _typed(["sign", coa, "--key", keys["rrev"], "--meaning", "reviewed",
+                       "--registry", site], PASSPHRASE)  # fmt: skip
+    assert (reviewed["signature"]["meaning"], reviewed["signature"]["role"]) == (
+        "reviewed",
+        "reviewer",
+    )
+    verified = _json(["verify", coa, "--trust", site])
+    assert verified["ok"] is True and verified["trust_checked"] is True
+    assert [(s["user_id"], s["meaning"], s["ok"]) for s in verified["signatures"]] == [
+        ("jjson", "performed", True),
+        ("rrev", "reviewed", True),
+    ]
+    assert verified["registry"]["genesis_sha256"] == unlocked["registry"]["genesis_sha256"]
 
 
 def test_sample_data_generate(tmp_path: Path) -> None:
