@@ -56,6 +56,12 @@ def sign(
         chosen = Meaning(meaning)
     except ValueError:
         chosen = None
+    if chosen is Meaning.COMPUTER_GENERATED:
+        raise SignatureError(
+            f"the meaning '{meaning}' is reserved for the unattended evaluation service",
+            path=report,
+            hint=f"sign as one of: {', '.join(human)}",
+        )
     if chosen is None or not chosen.is_human:
         raise SignatureError(
             f"unknown meaning '{meaning}' (one of: {', '.join(human)})", path=report

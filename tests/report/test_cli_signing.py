@@ -224,15 +224,22 @@ HUMAN = "performed, reviewed, approved, approved-with-deviation, rejected"
 
 
 @pytest.mark.parametrize(
-    "meaning",
-    # computer-generated-evaluation is the unattended service's alone: `sign` does not offer it
-    ["computer-generated-evaluation", "signed"],
+    ("meaning", "problem"),
+    [
+        # the unattended service's alone: `sign` names it reserved, not unknown
+        (
+            "computer-generated-evaluation",
+            "the meaning 'computer-generated-evaluation' is reserved for the unattended "
+            f"evaluation service (sign as one of: {HUMAN})",
+        ),
+        ("signed", f"unknown meaning 'signed' (one of: {HUMAN})"),
+    ],
 )
-def test_sign_refuses_other_meanings(keys: Path, report: Path, meaning: str) -> None:
+def test_sign_refuses_other_meanings(keys: Path, report: Path, meaning: str, problem: str) -> None:
     before = report.read_bytes()
     result = _sign(report, keys / "aanalyst.pem", meaning, keys)
     assert result.exit_code == 2
-    assert result.stderr == f"error: {report}: unknown meaning '{meaning}' (one of: {HUMAN})\n"
+    assert result.stderr == f"error: {report}: {problem}\n"
     assert report.read_bytes() == before
 
 
