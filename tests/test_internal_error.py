@@ -102,3 +102,25 @@ def test_a_bug_inside_a_workbook_block_is_not_a_damaged_workbook(
     with pytest.raises(KeyError) as info:
         read_export(source)
     assert noted_input(info.value) == str(source)
+
+
+def test_a_plate_reader_bug_names_the_plate_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cytorelease.potency.readers import gen5
+
+    source = shared_path("plate", "endpoint_stdcurve_singleplate.txt")
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise KeyError(SECRET)
+
+    monkeypatch.setattr(gen5, "_kind", broken)
+    monkeypatch.delenv(main.DEBUG_ENV)
+    result = invoke(["potency", "elisa", source, "--assay", "potency-ifng-elisa", "--json"])
+    assert result.exit_code == 3, result.output
+    assert result.stderr.splitlines() == [
+        f"internal error: {source}: KeyError: please report this "
+        "(set CYTORELEASE_DEBUG=1 for the traceback)"
+    ]
+    monkeypatch.setenv(main.DEBUG_ENV, "1")
+    result = invoke(["potency", "elisa", source, "--assay", "potency-ifng-elisa", "--json"])
+    assert isinstance(result.exception, KeyError), result.output
+    assert f"while reading {source} (plate-reader export reader)" in result.exception.__notes__

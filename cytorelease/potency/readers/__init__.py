@@ -12,7 +12,7 @@ import hashlib
 from collections.abc import Callable
 from pathlib import Path
 
-from cytorelease.errors import InputError
+from cytorelease.errors import CytoreleaseError, InputError, note_input
 from cytorelease.potency.readers._model import (
     PlateExport,
     PlateFormat,
@@ -82,6 +82,19 @@ def read_plate(path: str | Path, *, format: PlateFormat | str | None = None) -> 
             "(truncated copy?)",
             path=path,
         )
+    try:
+        return _read(data, path, format)
+    except CytoreleaseError as exc:
+        exc.with_path(path)  # a shared helper's refusal learns the file it was reading
+        raise
+    except Exception as exc:
+        # anything else escaping a reader is a bug in it, not a bad file: it keeps its type
+        # and traceback, with a note naming the file (the CLI's internal-error line shows it)
+        note_input(exc, path, "plate-reader export reader")
+        raise
+
+
+def _read(data: bytes, path: Path, format: PlateFormat | str | None) -> PlateExport:
     chosen = PlateFormat(format) if format else sniff_format(data)
     if chosen is None:
         raise InputError(
