@@ -66,6 +66,14 @@ def test_python_dash_m() -> None:
         ),
         (["selftest", "--nope"], "error: cytorelease selftest: No such option: --nope"),
         (
+            ["sign", "coa.html", "--key", "k.pem", "--meaning", "performed"],
+            "error: cytorelease sign: Missing option '--registry'.",
+        ),
+        (
+            ["keys", "register", "k.pub", "--registry", "site"],
+            "error: cytorelease keys register: Missing option '--role'.",
+        ),
+        (
             ["audit", "archive-verify", "--nope"],
             "error: cytorelease audit archive-verify: No such option: --nope",
         ),
