@@ -1,11 +1,12 @@
-"""Signing and verifying a CoA (21 CFR 11.10(a), 11.50, 11.70): every byte, every signature."""
+"""Signing and verifying a CoA (21 CFR 11.10(a), 11.50, 11.70): every byte, every signature,
+and every key against the signed registry in force when it signed."""
 
 from __future__ import annotations
 
 import copy
 import itertools
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +18,22 @@ from cytorelease.errors import SignatureError
 from cytorelease.report import sign as sign_module
 from cytorelease.report.area import split_report
 from cytorelease.report.entry import Meaning
-from cytorelease.report.keys import SignerRegistry, load_registry
+from cytorelease.report.registry import Registry, load_registry
+from cytorelease.report.registry_admin import register_key, revoke_key
 from cytorelease.report.render import render_coa
 from cytorelease.report.sign import sign_bytes, sign_report
 from cytorelease.report.verify import verify_bytes, verify_report
-from tests.report.conftest import RENDERED_AT, Signer, at, example_record
+from cytorelease.signature_policy import Role
+from tests.report.conftest import (
+    KEYS_FROM,
+    RENDERED_AT,
+    Signer,
+    admin_key,
+    at,
+    example_record,
+    passing_example_record,
+    site_registry,
+)
 
 VERIFY_AT = at(23)
 
@@ -34,12 +46,37 @@ def _sign(data: bytes, who: Signer, meaning: Meaning, when: Any, **kwargs: Any) 
 
 
 def _draft(record: dict[str, Any] | None = None) -> bytes:
-    return render_coa(record or example_record(), generated_at=RENDERED_AT).encode("utf-8")
+    """The CoA of ``record``; by default a lot that met its spec (the only kind approved)."""
+    return render_coa(record or passing_example_record(), generated_at=RENDERED_AT).encode()
 
 
 @pytest.fixture(scope="session")
-def registry(signers: dict[str, Signer]) -> SignerRegistry:
+def registry(signers: dict[str, Signer]) -> Registry:
     return load_registry(signers["analyst"].registry_path)
+
+
+def _other_registry(
+    folder: Path,
+    signers: dict[str, Signer],
+    *,
+    qa_days: int = 3650,
+    qa_at: datetime = KEYS_FROM,
+    qa: bool = True,
+) -> Registry:
+    """Another signed registry holding the same public keys (their ``.pub`` files registered by
+    its own admin): the analyst and reviewer from KEYS_FROM, the QA approver as given."""
+    path = site_registry(folder)
+    admin = admin_key(folder)
+    for who, role in (("analyst", Role.ANALYST), ("reviewer", Role.REVIEWER)):
+        register_key(
+            signers[who].public_path, roles=[role], registry=path, admin_key=admin, now=KEYS_FROM
+        )
+    if qa:
+        register_key(
+            signers["qa"].public_path, roles=[Role.QA_APPROVER], registry=path, admin_key=admin,
+            valid_days=qa_days, now=qa_at,
+        )  # fmt: skip
+    return load_registry(path)
 
 
 @pytest.fixture(scope="session")
@@ -50,21 +87,23 @@ def signed_report(signers: dict[str, Signer]) -> bytes:
     return _sign(data, signers["qa"], Meaning.APPROVED, at(12), comment="Released <QA>")
 
 
-def _verify(data: bytes, registry: SignerRegistry | None) -> list[str]:
+def _verify(data: bytes, registry: Registry | None) -> list[str]:
     return verify_bytes(data, registry=registry, now=VERIFY_AT).failures()
 
 
-def test_signed_report_verifies(signed_report: bytes, registry: SignerRegistry) -> None:
+def test_signed_report_verifies(signed_report: bytes, registry: Registry) -> None:
     result = verify_bytes(signed_report, registry=registry, now=VERIFY_AT)
     assert result.failures() == []
     assert result.ok
-    assert [c.entry.meaning for c in result.signatures if c.entry] == [
-        "performed",
-        "reviewed",
-        "approved",
+    assert [(c.entry.meaning, c.entry.role) for c in result.signatures if c.entry] == [
+        ("performed", "analyst"),
+        ("reviewed", "reviewer"),
+        ("approved", "qa-approver"),
     ]
     assert result.lot_id == "CAR-0001"
-    assert result.disposition == "INCOMPLETE"
+    assert result.disposition == "PASS"
+    assert result.registry is not None
+    assert result.registry["genesis_sha256"] == registry.genesis_sha256
 
 
 def test_each_signature_is_visible_with_name_time_and_meaning(signed_report: bytes) -> None:
@@ -82,7 +121,7 @@ def test_signing_changes_only_the_signature_area(signed_report: bytes) -> None:
 
 
 def test_signatures_bind_record_spec_and_inputs(signed_report: bytes, registry: Any) -> None:
-    record = example_record()
+    record = passing_example_record()
     entries = [c.entry for c in verify_bytes(signed_report, registry=registry).signatures]
     for entry in entries:
         assert entry is not None
@@ -93,7 +132,7 @@ def test_signatures_bind_record_spec_and_inputs(signed_report: bytes, registry: 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_flipping_any_single_byte_fails(
-    signed_report: bytes, registry: SignerRegistry, data: st.DataObject
+    signed_report: bytes, registry: Registry, data: st.DataObject
 ) -> None:
     position = data.draw(st.integers(0, len(signed_report) - 1), label="position")
     mask = data.draw(st.integers(1, 255), label="xor")
@@ -217,44 +256,75 @@ def test_an_edited_machine_block_fails(signed_report: bytes, registry: Any) -> N
     assert any("signature 2" in f and "Ed25519 signature is not valid" in f for f in failures)
 
 
-def test_untrusted_key_fails(signed_report: bytes, registry: SignerRegistry) -> None:
-    partial = SignerRegistry(signers=[s for s in registry.signers if s.user_id != "qapprover"])
+def test_untrusted_key_fails(
+    signed_report: bytes, signers: dict[str, Signer], tmp_path: Path
+) -> None:
+    """Another registry, signed by its own admin, that never registered the QA approver."""
+    partial = _other_registry(tmp_path, signers, qa=False)
     failures = _verify(signed_report, partial)
-    assert len(failures) == 1
+    assert len(failures) == 1, failures
     assert re.match(
-        r"signature 3 \(Quinn Q\. Approver, approved\): key [0-9a-f]{16}… is not in the trust "
-        r"registry",
+        r"signature 3 \(Quinn Q\. Approver, approved\): key [0-9a-f]{16}… was not in the registry "
+        r"in force at 2026-11-20T12:00:00Z \(version 3\)$",
         failures[0],
     )
+    # with every key registered, the same report verifies against that registry too
+    assert _verify(signed_report, _other_registry(tmp_path / "full", signers)) == []
 
 
 def test_no_trust_registry_fails(signed_report: bytes) -> None:
     assert _verify(signed_report, None) == [
-        "report: no trust registry given: pass --trust signers.yaml with the site's public keys"
+        "report: no trust registry given: pass --trust registry.yaml, the site's signed registry"
     ]
 
 
-def test_expired_key_fails(signed_report: bytes, registry: SignerRegistry) -> None:
-    expired = SignerRegistry(
-        signers=[
-            s.model_copy(update={"valid_until": at(11, 30)}) if s.user_id == "qapprover" else s
-            for s in registry.signers
-        ]
-    )
+def test_expired_key_fails(
+    signed_report: bytes, signers: dict[str, Signer], tmp_path: Path
+) -> None:
+    # the QA approver's key registered for 323 days: it expired at midnight before approving
+    expired = _other_registry(tmp_path, signers, qa_days=323)
     (failure,) = _verify(signed_report, expired)
-    assert failure.startswith("signature 3 (Quinn Q. Approver, approved): the key was not valid")
-    assert "expired or not yet valid" in failure
-
-
-def test_registry_name_must_match_signed_name(signed_report: bytes, registry: Any) -> None:
-    renamed = SignerRegistry(
-        signers=[
-            s.model_copy(update={"name": "Someone Else"}) if s.user_id == "aanalyst" else s
-            for s in registry.signers
-        ]
+    assert failure == (
+        "signature 3 (Quinn Q. Approver, approved): the key was not valid at "
+        "2026-11-20T12:00:00Z (valid 2026-01-01T00:00:00Z to 2026-11-20T00:00:00Z: expired or "
+        "not yet valid)"
     )
-    (failure,) = _verify(signed_report, renamed)
-    assert "the trust registry lists this key for Someone Else (aanalyst, analyst)" in failure
+
+
+def test_a_key_registered_after_the_signature_fails(
+    signed_report: bytes, signers: dict[str, Signer], tmp_path: Path
+) -> None:
+    # the QA approver's key registered (so valid) only from 12:30, half an hour after approving
+    later = _other_registry(tmp_path, signers, qa_at=at(12, 30))
+    (failure,) = _verify(signed_report, later)
+    assert failure.startswith("signature 3 (Quinn Q. Approver, approved): key ")
+    assert failure.endswith(
+        "was not in the registry in force at 2026-11-20T12:00:00Z (version 3); it was "
+        "registered later, for qapprover"
+    )
+
+
+@pytest.mark.parametrize(
+    ("claimed", "problem"),
+    [
+        ({"name": "Someone Else"}, "not Someone Else (aanalyst)"),
+        (
+            {"name": "Quinn Q. Approver", "user_id": "qapprover"},
+            "not Quinn Q. Approver (qapprover)",
+        ),
+    ],
+)
+def test_registry_name_must_match_signed_name(
+    signers: dict[str, Signer], registry: Registry, claimed: dict[str, str], problem: str
+) -> None:
+    """A signer whose library lies about who holds the key: verify asks the registry."""
+    analyst = signers["analyst"]
+    forged, _ = sign_bytes(
+        _draft(), private_key=analyst.private_key,
+        signer=analyst.entry.model_copy(update=claimed), meaning=Meaning.PERFORMED, now=at(10),
+    )  # fmt: skip
+    (failure,) = _verify(forged, registry)
+    assert f"the registry lists this key for Ada Analyst (aanalyst), {problem}" in failure
 
 
 def test_unsigned_draft_does_not_verify(registry: Any) -> None:
@@ -274,22 +344,42 @@ def test_future_dated_signature_fails(signers: dict[str, Signer], registry: Any)
     assert any("dated in the future" in f for f in result.failures())
 
 
-def test_approval_by_the_performer_is_refused(signers: dict[str, Signer]) -> None:
-    data = _sign(_draft(), signers["analyst"], Meaning.PERFORMED, at(10))
-    with pytest.raises(SignatureError, match="aanalyst performed this analysis and may not also"):
-        _sign(data, signers["analyst"], Meaning.APPROVED, at(11))
+@pytest.fixture(scope="module")
+def both(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Signer]:
+    """One person registered as analyst and QA approver, and a reviewer, in their own registry."""
+    folder = tmp_path_factory.mktemp("both")
+    return {
+        "both": Signer(folder, "Pat Both", "pboth", [Role.ANALYST, Role.QA_APPROVER]),
+        "reviewer": Signer(folder, "Rita Reviewer", "rreviewer", Role.REVIEWER),
+    }
+
+
+def _performed_and_reviewed(both: dict[str, Signer]) -> bytes:
+    data = _sign(_draft(), both["both"], Meaning.PERFORMED, at(10))
+    return _sign(data, both["reviewer"], Meaning.REVIEWED, at(11))
+
+
+def test_approval_by_the_performer_is_refused(both: dict[str, Signer]) -> None:
+    data = _performed_and_reviewed(both)
+    with pytest.raises(SignatureError) as caught:
+        _sign(data, both["both"], Meaning.APPROVED, at(12))
+    assert caught.value.problem == (
+        "refused by the signature policy: pboth already signed this report as performed; "
+        "performer, reviewer and approver must be different people (segregation of duties)"
+    )
 
 
 def test_a_forged_self_approval_is_caught_by_verify(
-    signers: dict[str, Signer], registry: Any, monkeypatch: pytest.MonkeyPatch
+    both: dict[str, Signer], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    data = _sign(_draft(), signers["analyst"], Meaning.PERFORMED, at(10))
-    monkeypatch.setattr(sign_module, "_check_duties", lambda *args: None)
-    forged = _sign(data, signers["analyst"], Meaning.APPROVED, at(11))
-    failures = _verify(forged, registry)
+    data = _performed_and_reviewed(both)
+    monkeypatch.setattr(sign_module, "policy_problem", lambda *args, **kwargs: None)
+    forged = _sign(data, both["both"], Meaning.APPROVED, at(12))
+    failures = _verify(forged, both["both"].registry)
     assert failures == [
-        "signature 2 (Ada Analyst, approved): approval by aanalyst, who also performed the "
-        "analysis (segregation of duties)"
+        "signature 3 (Pat Both, approved): signature policy: pboth already signed this report as "
+        "performed; performer, reviewer and approver must be different people (segregation of "
+        "duties)"
     ]
 
 
@@ -316,7 +406,11 @@ def test_computer_generated_meaning_needs_the_library_flag(
 def test_a_service_key_never_applies_a_human_meaning(signers: dict[str, Signer]) -> None:
     with pytest.raises(SignatureError, match="holds a service key, which may not apply"):
         _sign(_draft(), signers["service"], Meaning.APPROVED, at(9))
-    with pytest.raises(SignatureError, match="is applied only by a service key"):
+    with pytest.raises(
+        SignatureError,
+        match="the signature policy lets only service apply 'computer-generated-evaluation'; "
+        "aanalyst holds analyst",
+    ):
         _sign(
             _draft(), signers["analyst"], Meaning.COMPUTER_GENERATED, at(9),
             allow_computer_generated=True,
@@ -324,9 +418,45 @@ def test_a_service_key_never_applies_a_human_meaning(signers: dict[str, Signer])
 
 
 def test_signing_outside_the_key_validity_is_refused(signers: dict[str, Signer]) -> None:
-    too_late = signers["analyst"].entry.valid_until + timedelta(seconds=1)
-    with pytest.raises(SignatureError, match="is valid from 2026-01-01 00:00 to 2035-12-30"):
-        _sign(_draft(), signers["analyst"], Meaning.PERFORMED, too_late)
+    analyst = signers["analyst"]
+    too_late = analyst.entry.valid_until_at + timedelta(seconds=1)
+    with pytest.raises(SignatureError) as caught:
+        _sign(_draft(), analyst, Meaning.PERFORMED, too_late)
+    assert caught.value.problem == (
+        "the key of aanalyst is valid from 2026-01-01T00:00:00Z to 2035-12-30T00:00:00Z, not at "
+        "2035-12-30T00:00:01Z"
+    )
+    too_early = KEYS_FROM - timedelta(seconds=1)  # not yet valid
+    with pytest.raises(
+        SignatureError, match="to 2035-12-30T00:00:00Z, not at 2025-12-31T23:59:59Z"
+    ):
+        _sign(_draft(), analyst, Meaning.PERFORMED, too_early)
+    # the last second of the validity still signs
+    assert _sign(_draft(), analyst, Meaning.PERFORMED, analyst.entry.valid_until_at)
+
+
+def test_a_revoked_key_signs_no_more_and_its_earlier_signatures_stand(tmp_path: Path) -> None:
+    ada = Signer(tmp_path, "Ada Analyst", "aanalyst", Role.ANALYST)
+    before = _sign(_draft(), ada, Meaning.PERFORMED, at(10))
+    revoke_key(
+        "aanalyst", reason="left the company", registry=ada.registry_path,
+        admin_key=admin_key(tmp_path), now=at(11),
+    )  # fmt: skip
+    revoked = ada.registry.head.entry(ada.entry.fingerprint)
+    assert revoked is not None and revoked.status == "revoked"
+    assert _verify(before, ada.registry) == []  # signed while the key was active
+    with pytest.raises(SignatureError, match="the key of aanalyst was revoked at 2026-11-20T11:00"):
+        sign_bytes(
+            _draft(), private_key=ada.private_key, signer=revoked, meaning=Meaning.PERFORMED,
+            now=at(12),
+        )  # fmt: skip
+    # signed after the revocation by a signer that still holds the old, active entry
+    after = _sign(_draft(), ada, Meaning.PERFORMED, at(12))
+    (failure,) = _verify(after, ada.registry)
+    assert failure == (
+        "signature 1 (Ada Analyst, performed): the key was revoked at 2026-11-20T11:00:00Z "
+        "(left the company), before 2026-11-20T12:00:00Z"
+    )
 
 
 def test_a_key_that_is_not_the_registered_one_is_refused(signers: dict[str, Signer]) -> None:
@@ -346,7 +476,7 @@ def test_a_tampered_report_is_not_signed(signed_report: bytes, signers: dict[str
 def test_signing_before_the_last_signature_is_refused(signers: dict[str, Signer]) -> None:
     data = _sign(_draft(), signers["analyst"], Meaning.PERFORMED, at(10))
     with pytest.raises(SignatureError, match="before the last signature"):
-        _sign(data, signers["qa"], Meaning.APPROVED, at(9))
+        _sign(data, signers["reviewer"], Meaning.REVIEWED, at(9))
 
 
 def test_overlong_comment_is_refused(signers: dict[str, Signer]) -> None:
@@ -357,16 +487,21 @@ def test_overlong_comment_is_refused(signers: dict[str, Signer]) -> None:
 def test_sign_and_verify_files(tmp_path: Path, signers: dict[str, Signer]) -> None:
     path = tmp_path / "coa.html"
     path.write_bytes(_draft())
-    analyst, qa = signers["analyst"], signers["qa"]
-    sign_report(path, private_key=analyst.private_key, signer=analyst.entry,
-                meaning=Meaning.PERFORMED, now=at(10))  # fmt: skip
-    entry = sign_report(path, private_key=qa.private_key, signer=qa.entry,
-                        meaning=Meaning.APPROVED, now=at(11))  # fmt: skip
-    assert entry.meaning == "approved"
-    result = verify_report(path, trust=analyst.registry_path, now=VERIFY_AT)
-    assert result.ok, result.failures()
-    assert len(result.signatures) == 2
-    assert result.to_dict()["signatures"][1]["signer"] == "Quinn Q. Approver"
+    for who, meaning, hour in (
+        ("analyst", Meaning.PERFORMED, 10),
+        ("reviewer", Meaning.REVIEWED, 11),
+        ("qa", Meaning.APPROVED, 12),
+    ):
+        entry = sign_report(path, private_key=signers[who].private_key,
+                            signer=signers[who].entry, meaning=meaning, now=at(hour))  # fmt: skip
+        assert entry.meaning == meaning
+    # the registry named by its file or by its folder
+    for trust in (signers["analyst"].registry_path, signers["analyst"].registry_path.parent):
+        result = verify_report(path, trust=trust, now=VERIFY_AT)
+        assert result.ok, result.failures()
+        assert len(result.signatures) == 3
+        assert result.to_dict()["signatures"][2]["signer"] == "Quinn Q. Approver"
+        assert result.to_dict()["signatures"][2]["role"] == "qa-approver"
 
 
 def test_signature_entries_chain(signed_report: bytes, registry: Any) -> None:
@@ -408,7 +543,7 @@ def test_a_non_canonical_base64_spelling_of_the_signature_fails(
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_flipping_any_byte_of_the_signature_area_fails(
-    signed_report: bytes, registry: SignerRegistry, data: st.DataObject
+    signed_report: bytes, registry: Registry, data: st.DataObject
 ) -> None:
     parts = split_report(signed_report)
     first = len(parts.prefix)
@@ -420,7 +555,7 @@ def test_flipping_any_byte_of_the_signature_area_fails(
 
 
 @pytest.mark.slow
-def test_flipping_every_byte_fails(signed_report: bytes, registry: SignerRegistry) -> None:
+def test_flipping_every_byte_fails(signed_report: bytes, registry: Registry) -> None:
     """Exhaustive over positions (one bit each); minutes, so marked slow."""
     survivors = []
     for position in range(len(signed_report)):
