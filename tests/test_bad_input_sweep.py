@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from cytorelease._resources import ResourceKind, resource_dir
+from cytorelease.cli.keys import PASSPHRASE_ENV
 from cytorelease.errors import FCSChannelNameWarning
 from tests.cli_contract import (
     GARBAGE,
@@ -52,9 +53,13 @@ class Inputs:
 
     killing: tuple[Path, Path] = (Path(), Path())
     measurements: Path = Path()
-    key: Path = Path()
-    signers: Path = Path()
+    key: Path = Path()  # an analyst's key, registered in ``registry``
+    registry: Path = Path()  # a signed registry.yaml (admin + analyst)
+    admin_key: Path = Path()  # the registry admin's key
+    public: Path = Path()  # an ID.pub not yet registered
+    tsa_cert: Path = Path()  # a TSA certificate (PEM)
     data_dir: Path = Path()
+    trail: Path = Path()  # a data folder with a record store (audit checkpoint)
     coa: Path = Path()
     signed_coa: Path = Path()
 
@@ -79,8 +84,12 @@ PROJECT_TESTS = Path(__file__).resolve().parent
 
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory: pytest.TempPathFactory) -> Inputs:
-    from cytorelease.report.keys import generate_key
+    from cytorelease.records.audit import Action
+    from cytorelease.records.trail import Trail
+    from cytorelease.report.keys import generate_key, load_private_key
+    from cytorelease.report.registry_admin import enroll, init_registry
     from cytorelease.report.render import write_coa
+    from cytorelease.signature_policy import Role
     from cytorelease.synth.killing_assay import write_killing_assay
     from tests.report.conftest import RENDERED_AT, example_record
 
@@ -90,8 +99,19 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> Inputs:
     record = write_killing_assay(
         folder, seed=4, cytotoxicity_truth_pct=40.0, target_cells=3000, beads=2000
     )
-    made = generate_key(
-        signer="Sam Sweep", user_id="ssweep", passphrase=PASSPHRASE, out_dir=folder / "keys"
+    keys = folder / "keys"
+    site = init_registry(keys, signer="Alex Admin", user_id="aadmin", passphrase=PASSPHRASE)
+    made, _ = enroll(
+        keys,
+        admin_key=load_private_key(site.admin_key.key_path, PASSPHRASE),
+        signer="Sam Sweep",
+        user_id="ssweep",
+        roles=[Role.ANALYST],
+        passphrase=PASSPHRASE,
+        out_dir=keys,
+    )
+    pending = generate_key(
+        signer="Pat Pending", user_id="ppending", passphrase=PASSPHRASE, out_dir=folder / "new"
     )
     measurements = folder / "measurements.json"
     measurements.write_text(
@@ -111,6 +131,8 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> Inputs:
     data_dir = folder / "data"
     data_dir.mkdir()
     (data_dir / "instruments.yaml").write_text(INSTRUMENTS, encoding="utf-8")
+    trail = folder / "trail"
+    Trail(trail, "sweep").record(Action.EVALUATE, "lot-CAR-0001")  # a row to checkpoint
     coa = write_coa(example_record(), folder / "coa.html", generated_at=RENDERED_AT)
     return Inputs(
         folder=folder,
@@ -121,11 +143,42 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> Inputs:
         ),
         measurements=measurements,
         key=made.key_path,
-        signers=made.registry_path,
+        registry=keys / "registry.yaml",
+        admin_key=site.admin_key.key_path,
+        public=pending.public_path,
+        tsa_cert=_tsa_certificate(folder / "tsa.crt"),
         data_dir=data_dir,
+        trail=trail,
         coa=coa,
         signed_coa=PROJECT_TESTS / "golden" / "coa_example_signed.html",
     )
+
+
+def _tsa_certificate(path: Path) -> Path:
+    """A self-signed certificate with the timeStamping usage, as a TSA's (PEM)."""
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Sweep TSA")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(4660)
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=30))
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    return path
 
 
 ArgvFn = Callable[[Path, Inputs, Path], list[object]]
@@ -159,6 +212,32 @@ def _quantstudio_export(_: Inputs) -> Path:
 SPEC_REF = "cd19-car-t@2"
 FCS = {"suffix": ".fcs", "real": lambda i: i.fmo, "wrong": lambda i: i.spec}
 YAML = {"suffix": ".yaml", "wrong": lambda i: i.fmo, "utf8_only": True}
+# a registry given an ID.pub (another YAML of the signing set-up), a key given the ID.pub
+REGISTRY = {"suffix": ".yaml", "real": lambda i: i.registry, "wrong": lambda i: i.public,
+            "utf8_only": True}  # fmt: skip
+KEY = {"suffix": ".pem", "real": lambda i: i.key, "wrong": lambda i: i.public}
+ADMIN_KEY = {"suffix": ".pem", "real": lambda i: i.admin_key, "wrong": lambda i: i.public}
+
+# the admin commands: each takes --registry and --admin-key (the key's passphrase from ENV)
+ADMIN_COMMANDS: dict[str, Callable[[Inputs], list[object]]] = {
+    "register": lambda i: ["register", i.public, "--role", "analyst"],
+    "revoke": lambda i: ["revoke", "ssweep", "--reason", "left the site"],
+    "unlock": lambda i: ["unlock", "ssweep"],
+    "add-tsa": lambda i: ["add-tsa", i.tsa_cert],
+}
+
+
+def _admin_argv(head: Callable[[Inputs], list[object]], slot: str) -> ArgvFn:
+    """``keys <head> --registry R --admin-key K`` with the bad file in ``slot``; the good
+    registry beside it is a private copy (a command that wrongly succeeded would change it)."""
+
+    def argv(p: Path, i: Inputs, t: Path) -> list[object]:
+        registry = p if slot == "registry" else _copy(i.registry, t)
+        admin = p if slot == "admin-key" else i.admin_key
+        return ["keys", *head(i), "--registry", registry, "--admin-key", admin]
+
+    return argv
+
 
 SLOTS = [
     Slot("flow-inspect", "flow inspect", lambda p, i, t: ["flow", "inspect", p], **FCS),
@@ -321,7 +400,7 @@ SLOTS = [
     Slot(
         "verify",
         "verify",
-        lambda p, i, t: ["verify", p, "--trust", i.signers],
+        lambda p, i, t: ["verify", p, "--trust", i.registry],
         suffix=".html",
         real=lambda i: i.signed_coa,
         wrong=lambda i: i.fmo,
@@ -331,13 +410,21 @@ SLOTS = [
         "verify-trust",
         "verify",
         lambda p, i, t: ["verify", i.signed_coa, "--trust", p],
-        real=lambda i: i.signers,
-        **YAML,
+        **REGISTRY,
     ),
     Slot(
         "sign",
         "sign",
-        lambda p, i, t: ["sign", p, "--key", i.key, "--meaning", "performed"],
+        lambda p, i, t: [
+            "sign",
+            p,
+            "--key",
+            i.key,
+            "--meaning",
+            "performed",
+            "--registry",
+            i.registry,
+        ],
         suffix=".html",
         real=lambda i: i.coa,
         wrong=lambda i: i.fmo,
@@ -352,15 +439,15 @@ SLOTS = [
             p,
             "--meaning",
             "performed",
-            "--signers",
-            i.signers,
+            "--registry",
+            _copy(i.registry, t),
         ],
         suffix=".pem",
         real=lambda i: i.key,
         wrong=lambda i: i.spec,
     ),
     Slot(
-        "sign-signers",
+        "sign-registry",
         "sign",
         lambda p, i, t: [
             "sign",
@@ -369,11 +456,10 @@ SLOTS = [
             i.key,
             "--meaning",
             "performed",
-            "--signers",
+            "--registry",
             p,
         ],
-        real=lambda i: i.signers,
-        **YAML,
+        **REGISTRY,
     ),
     Slot(
         "selftest-key",
@@ -399,6 +485,72 @@ SLOTS = [
         real=lambda i: i.spec,
         **YAML,
     ),
+    *[
+        Slot(
+            f"keys-{name}-{slot}",
+            f"keys {name}",
+            _admin_argv(head, slot),
+            **(REGISTRY if slot == "registry" else ADMIN_KEY),
+        )
+        for name, head in ADMIN_COMMANDS.items()
+        for slot in ("registry", "admin-key")
+    ],
+    Slot(
+        "keys-register-public",
+        "keys register",
+        lambda p, i, t: [
+            "keys",
+            "register",
+            p,
+            "--role",
+            "analyst",
+            "--registry",
+            _copy(i.registry, t),
+            "--admin-key",
+            i.admin_key,
+        ],
+        suffix=".pub",
+        real=lambda i: i.public,
+        wrong=lambda i: i.key,
+        utf8_only=True,
+    ),
+    Slot(
+        "keys-add-tsa-certificate",
+        "keys add-tsa",
+        lambda p, i, t: [
+            "keys",
+            "add-tsa",
+            p,
+            "--registry",
+            _copy(i.registry, t),
+            "--admin-key",
+            i.admin_key,
+        ],
+        suffix=".crt",
+        real=lambda i: i.tsa_cert,
+        wrong=lambda i: i.public,
+    ),
+    Slot("keys-show", "keys show", lambda p, i, t: ["keys", "show", "--registry", p], **REGISTRY),
+    Slot(
+        "keys-show-json",
+        "keys show",
+        lambda p, i, t: ["keys", "show", "--registry", p, "--json"],
+        **REGISTRY,
+    ),
+    Slot(
+        "audit-checkpoint-key",
+        "audit checkpoint",
+        lambda p, i, t: ["audit", "checkpoint", "--key", p, "--data-dir", _copy_tree(i.trail, t)],
+        **KEY,
+    ),
+    Slot(
+        "audit-checkpoint-data-dir",
+        "audit checkpoint",
+        lambda p, i, t: ["audit", "checkpoint", "--key", i.key, "--data-dir", p],
+        suffix="",
+        real=lambda i: i.trail / "cytorelease.db",
+        wrong=lambda i: i.spec,
+    ),
     Slot(
         "hook",
         "hook",
@@ -423,6 +575,14 @@ def _data_dir(folder: Path) -> Path:
     data.mkdir(exist_ok=True)
     (data / "instruments.yaml").write_text(INSTRUMENTS, encoding="utf-8")
     return data
+
+
+def _copy_tree(source: Path, folder: Path) -> Path:
+    """A private copy of a folder (a data folder the command opens)."""
+    target = folder / f"copy-{source.name}"
+    if not target.exists():
+        shutil.copytree(source, target)
+    return target
 
 
 def _copy(source: Path, folder: Path) -> Path:
@@ -585,12 +745,14 @@ def _file(tmp_path: Path) -> Path:
 
 OUTPUT_CASES: list[tuple[str, Callable[[Path, Inputs], list[object]]]] = [
     ("keys generate", lambda p, i: ["keys", "generate", "--signer", "A B", "--user-id", "ab", "--out", p]),
+    ("keys init-registry", lambda p, i: ["keys", "init-registry", "--signer", "A B", "--user-id", "ab", "--out", p]),
     ("sample-data generate", lambda p, i: ["sample-data", "generate", p]),
     ("demo", lambda p, i: ["demo", "--out", p]),
     ("release", lambda p, i: ["release", i.lot, "--out", p]),
     ("potency elisa", lambda p, i: ["potency", "elisa", i.plate, "--assay", "potency-ifng-elisa", "--plots", p]),
     ("audit log", lambda p, i: ["audit", "log", "--data-dir", p]),
     ("audit verify", lambda p, i: ["audit", "verify", "--data-dir", p]),
+    ("audit checkpoint", lambda p, i: ["audit", "checkpoint", "--key", i.key, "--data-dir", p]),
     ("audit archive-verify", lambda p, i: ["audit", "archive-verify", "--data-dir", p]),
     ("audit correct", lambda p, i: ["audit", "correct", "1", "--reason", "typo", "--data-dir", p]),
     ("audit export", lambda p, i: ["audit", "export", "lot-CAR-0001", "--out", p, "--data-dir", i.data_dir]),
@@ -640,6 +802,105 @@ def test_keys_generate_never_overwrites_a_key(inputs: Inputs) -> None:
 
 # --- messages of the fixes made in this sweep --------------------------------------------
 
+# the signing set-up's slots, each given a genuine file where the sweep puts a bad one: the
+# companions are good, so in test_bad_file the bad file alone is what is refused
+SIGNING_SLOTS = [s for s in SLOTS if s.id.startswith(("keys-", "sign", "audit-checkpoint-key"))]
+
+
+@pytest.mark.parametrize("slot", SIGNING_SLOTS, ids=lambda s: s.id)
+def test_a_genuine_file_in_a_signing_slot_is_accepted(
+    slot: Slot, inputs: Inputs, tmp_path: Path
+) -> None:
+    real = tmp_path / f"real{slot.suffix}"  # a copy: register, revoke, sign... write to it
+    shutil.copyfile(slot.real(inputs), real)
+    work = tmp_path / "work"
+    work.mkdir()
+    result = invoke(slot.argv(real, inputs, work), env=slot.env)
+    assert result.exit_code == 0, result.stderr
+
+
+def _sign_args(key: Path, registry: Path, inputs: Inputs, tmp_path: Path) -> list[object]:
+    return ["sign", _copy(inputs.coa, tmp_path), "--key", key, "--meaning", "performed",
+            "--registry", registry]  # fmt: skip
+
+
+def test_a_truncated_key_is_no_wrong_passphrase(inputs: Inputs, tmp_path: Path) -> None:
+    """A cut key file was reported as a wrong passphrase and counted towards the lock-out."""
+    data = inputs.key.read_bytes()
+    key = _write(tmp_path / "ssweep.pem", data[: len(data) // 2])
+    registry = _copy(inputs.registry, tmp_path)
+    for args in (
+        _sign_args(key, registry, inputs, tmp_path),
+        ["audit", "checkpoint", "--key", key, "--data-dir", _copy_tree(inputs.trail, tmp_path)],
+    ):
+        assert assert_bad_input(invoke(args, env=ENV), key) == (
+            f"error: {key}: the key file ends before its END line (truncated copy?) (copy the "
+            "key file again)"
+        )
+    assert not (tmp_path / "lockout").exists(), "a truncated key counted as a wrong passphrase"
+
+
+def test_a_whole_key_with_a_wrong_passphrase_still_counts(inputs: Inputs, tmp_path: Path) -> None:
+    key = _write(tmp_path / "ssweep.pem", inputs.key.read_bytes())
+    registry = _copy(inputs.registry, tmp_path)
+    result = invoke(_sign_args(key, registry, inputs, tmp_path), env={PASSPHRASE_ENV: "wrong one"})
+    assert assert_bad_input(result, key) == (
+        f"error: {key}: wrong passphrase for this key (1 in a row; 4 more lock the key)"
+    )
+    assert len(list((tmp_path / "lockout").glob("*.json"))) == 1
+
+
+def test_add_tsa_names_the_certificate_that_is_none(inputs: Inputs, tmp_path: Path) -> None:
+    """The refusal named the registry, not the file that was no certificate."""
+    registry = _copy(inputs.registry, tmp_path)
+    before = registry.read_bytes()
+    certificate = _write(tmp_path / "tsa.crt", inputs.public.read_bytes())
+    args = ["keys", "add-tsa", certificate, "--registry", registry, "--admin-key",
+            inputs.admin_key]  # fmt: skip
+    assert assert_bad_input(invoke(args, env=ENV), certificate) == (
+        f"error: {certificate}: not a PEM or DER X.509 certificate"
+    )
+    assert registry.read_bytes() == before
+
+
+def test_an_empty_public_key_file(inputs: Inputs, tmp_path: Path) -> None:
+    public = _write(tmp_path / "ppending.pub", b"")
+    args = ["keys", "register", public, "--role", "analyst", "--registry",
+            _copy(inputs.registry, tmp_path), "--admin-key", inputs.admin_key]  # fmt: skip
+    assert assert_bad_input(invoke(args, env=ENV), public) == (
+        f"error: {public}: the public key file is empty"
+    )
+
+
+@pytest.mark.parametrize("content", [b"", GARBAGE, b"schema: cytorelease.registry/1\n"])
+def test_init_registry_never_overwrites_a_registry(content: bytes, tmp_path: Path) -> None:
+    registry = _write(tmp_path / "registry.yaml", content)
+    args = ["keys", "init-registry", "--signer", "A B", "--user-id", "ab", "--out", tmp_path]
+    line = assert_bad_input(invoke(args, env=ENV), registry)
+    assert "a registry already exists here; a registry is created once" in line
+    assert registry.read_bytes() == content
+    assert [p.name for p in tmp_path.iterdir()] == ["registry.yaml"], "a key was made"
+
+
+@pytest.mark.parametrize(
+    ("kind", "problem"),
+    [
+        (Bad.GARBAGE, "not a usable cytorelease database (file is not a database)"),
+        (Bad.TRUNCATED, "not a usable cytorelease database (database disk image is malformed)"),
+    ],
+    ids=str,
+)
+def test_checkpoint_of_a_data_folder_with_a_bad_database(
+    kind: Bad, problem: str, inputs: Inputs, tmp_path: Path
+) -> None:
+    data = _copy_tree(inputs.trail, tmp_path)
+    database = data / "cytorelease.db"
+    content = GARBAGE if kind is Bad.GARBAGE else database.read_bytes()[:4096]
+    _write(database, content)
+    args = ["audit", "checkpoint", "--key", inputs.key, "--data-dir", data]
+    assert problem in assert_bad_input(invoke(args, env=ENV), database)
+    assert database.read_bytes() == content
+
 
 def test_binary_file_as_plate_export(tmp_path: Path) -> None:
     path = tmp_path / "plate.csv"
@@ -685,7 +946,16 @@ def test_verify_and_sign_of_a_file_that_is_no_coa(
     for args in (
         ["verify", path],
         ["verify", path, "--json"],
-        ["sign", path, "--key", inputs.key, "--meaning", "performed"],
+        [
+            "sign",
+            path,
+            "--key",
+            inputs.key,
+            "--meaning",
+            "performed",
+            "--registry",
+            inputs.registry,
+        ],
     ):
         assert assert_bad_input(invoke(args, env=ENV), path) == f"error: {path}: {problem}"
     assert path.read_bytes() == data
@@ -695,7 +965,7 @@ def test_verify_of_a_damaged_coa_still_fails_verification(inputs: Inputs, tmp_pa
     data = inputs.signed_coa.read_bytes()
     path = tmp_path / "coa.html"
     path.write_bytes(data[: len(data) // 2])
-    result = invoke(["verify", path, "--trust", inputs.signers, "--json"])
+    result = invoke(["verify", path, "--trust", inputs.registry, "--json"])
     assert assert_bad_input(result, path, code=1).startswith(f"error: {path}: report: ")
 
 
@@ -739,7 +1009,7 @@ def test_keys_generate_out_is_a_file(tmp_path: Path) -> None:
     args = ["keys", "generate", "--signer", "A B", "--user-id", "ab", "--out", path]
     assert assert_bad_input(invoke(args, env=ENV), path) == (
         f"error: {path}: is a file, not a folder (--out is the folder for KEY.pem and "
-        "signers.yaml) (choose another --out folder)"
+        "KEY.pub) (choose another --out folder)"
     )
 
 

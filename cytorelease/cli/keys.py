@@ -203,7 +203,9 @@ def add_tsa_command(
         data = certificate.read_bytes()
     except OSError:
         raise InputError("cannot read the certificate", path=certificate) from None
-    updated = add_tsa_certificate(data, registry=registry, admin_key=_admin(admin_key))
+    updated = add_tsa_certificate(
+        data, registry=registry, admin_key=_admin(admin_key), source=certificate
+    )
     _report(updated, json_out, f"Trusted TSA: {updated.head.change.detail}")
 
 

@@ -43,6 +43,7 @@ USER_ID_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$"
 _USER_ID = re.compile(USER_ID_PATTERN)
 _NAME_MAX = 200
 _ENCRYPTED_PEM = b"-----BEGIN ENCRYPTED PRIVATE KEY-----"
+_ENCRYPTED_PEM_END = b"-----END ENCRYPTED PRIVATE KEY-----"
 
 
 class WrongPassphrase(SignatureError):
@@ -168,7 +169,7 @@ def load_public_key_file(path: str | Path) -> PublicKeyFile:
     path = Path(path)
     if not path.is_file():
         raise SignatureError("no such public key file", path=path)
-    document = load_yaml_file(path, error=SignatureError, what="public key file").data
+    document = load_yaml_file(path, error=SignatureError, what="public key").data
     fields = ("schema", "name", "user_id", "public_key", "fingerprint")
     if not isinstance(document, dict) or set(document) != set(fields):
         raise SignatureError(
@@ -214,6 +215,13 @@ def load_private_key(path: str | Path, passphrase: str) -> Ed25519PrivateKey:
             hint="create keys with `cytorelease keys generate`",
         ) from None
     except ValueError:
+        if _ENCRYPTED_PEM in data and _ENCRYPTED_PEM_END not in data:
+            # a cut file is no wrong passphrase: it must not count towards the lock-out
+            raise SignatureError(
+                "the key file ends before its END line (truncated copy?)",
+                path=path,
+                hint="copy the key file again",
+            ) from None
         if _ENCRYPTED_PEM in data:
             raise WrongPassphrase("wrong passphrase for this key", path=path) from None
         raise SignatureError("not a PEM-encoded private key", path=path) from None

@@ -269,8 +269,12 @@ def add_tsa_certificate(
     registry: str | Path,
     admin_key: Ed25519PrivateKey,
     now: datetime | None = None,
+    source: str | Path | None = None,
 ) -> Registry:
-    """Trust a time-stamping authority's certificate (PEM) for signatures' trusted time."""
+    """Trust a time-stamping authority's certificate (PEM or DER) for signatures' trusted time.
+
+    ``source``: the file the bytes came from, named when they are no certificate.
+    """
     from cryptography import x509
 
     try:
@@ -279,7 +283,9 @@ def add_tsa_certificate(
         try:
             cert = x509.load_der_x509_certificate(certificate)
         except ValueError:
-            raise SignatureError("not a PEM or DER X.509 certificate", path=registry) from None
+            raise SignatureError(
+                "not a PEM or DER X.509 certificate", path=source or registry
+            ) from None
     from cryptography.hazmat.primitives.serialization import Encoding
 
     pem = cert.public_bytes(Encoding.PEM).decode("ascii")
