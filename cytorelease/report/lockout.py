@@ -5,7 +5,8 @@ Signing happens offline, often with no data folder, so the count is kept beside 
 when ``sign`` has a data folder. A wrong passphrase cannot tell whose key it was (the key is
 still encrypted), so the count belongs to the key file's bytes (its sha256): renaming or copying
 the file does not reset it. It also notes the user id the file is named after, which is what
-``keys unlock USER_ID`` clears. A correct passphrase resets the count; five wrong
+``keys unlock USER_ID`` clears (every name the file was tried under: a renamed copy is
+still unlocked by its holder's user id). A correct passphrase resets the count; five wrong
 ones in a row lock the key until an admin unlocks it (``keys unlock``, a signed registry
 version). The count is a safeguard, not evidence: someone who can delete files in the registry
 folder can reset it, which is why the site keeps that folder writable by admins only and why
@@ -56,8 +57,21 @@ def failures(folder: Path, key_digest: str) -> int:
     return count if isinstance(count, int) and count >= 0 else MAX_FAILURES
 
 
+def _noted(state: dict[str, object] | None) -> list[str]:
+    """The user ids a key file was tried under, first one first."""
+    if not state:
+        return []
+    names = state.get("user_ids")
+    if isinstance(names, list):
+        return [n for n in names if isinstance(n, str)]
+    first = state.get("user_id")
+    return [first] if isinstance(first, str) else []
+
+
 def check_not_locked(folder: Path, key_digest: str, user_id: str) -> None:
     if failures(folder, key_digest) >= MAX_FAILURES:
+        # a renamed copy is still the key first tried under its holder's name
+        user_id = next(iter(_noted(_read(_state_path(folder, key_digest)))), user_id)
         raise SignatureError(
             f"the key of {user_id} is locked after {MAX_FAILURES} wrong passphrases in a row",
             path=_state_path(folder, key_digest),
@@ -71,9 +85,11 @@ def record_failure(
     """Count one more wrong passphrase for this key file; the count after it."""
     count = failures(folder, key_digest) + 1
     path = _state_path(folder, key_digest)
+    noted = _noted(_read(path))
+    names = noted if user_id in noted else [*noted, user_id]
     path.parent.mkdir(parents=True, exist_ok=True)
     moment = (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    state = {"user_id": user_id, "failures": count, "last_failure": moment}
+    state = {"user_id": names[0], "user_ids": names, "failures": count, "last_failure": moment}
     atomic_write(path, json.dumps(state).encode("utf-8"), mode=0o600)
     return count
 
@@ -88,7 +104,7 @@ def clear_failures(folder: Path, user_id: str) -> int:
     lifted = 0
     for path in sorted((folder / "lockout").glob("*.json")):
         state = _read(path)
-        if state is not None and state.get("user_id") == user_id:
+        if user_id in _noted(state):
             path.unlink(missing_ok=True)
             lifted += 1
     return lifted

@@ -334,7 +334,12 @@ def sign_with_key_file(
     except FileNotFoundError:
         raise SignatureError("no such key file", path=key_file) from None
     claimed = key_file.stem
-    lockout.check_not_locked(folder, key_digest, claimed)
+    try:
+        lockout.check_not_locked(folder, key_digest, claimed)
+    except SignatureError as exc:  # an attempt on a locked key is reported too (11.300(d))
+        _audit(trail, report, "sign-refused", {"key_file": str(key_file), "user_id": claimed,
+               "problem": exc.problem})  # fmt: skip
+        raise
     try:
         private_key = load_private_key(key_file, passphrase)
     except WrongPassphrase as exc:
