@@ -26,6 +26,9 @@ from cytorelease.errors import CytoreleaseError
 from cytorelease.hook.identify import FileKind
 from cytorelease.hook.integrity import analysed_file, check_analysed_inputs, hold_for_archive
 from cytorelease.hook.routing import LotPlan, load_lot_plans, route_file
+from cytorelease.hook.service_checkpoint import DEFAULT_CHECKPOINT_ROWS as _ROWS
+from cytorelease.hook.service_checkpoint import DEFAULT_CHECKPOINT_SECONDS as _SECONDS
+from cytorelease.hook.service_checkpoint import CheckpointOutcome, ServiceCheckpoints
 from cytorelease.provenance import content_sha256
 from cytorelease.records import audit
 from cytorelease.records.archive import ArchiveMismatch, archived_path
@@ -58,6 +61,7 @@ class WorkerReport:
     lost_leases: int = 0
     held: int = 0  # stopped for a person (archive disagrees with its record)
     swept: int = 0  # leftovers of killed processes removed at start
+    checkpoints: CheckpointOutcome = field(default_factory=CheckpointOutcome)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -68,6 +72,7 @@ class WorkerReport:
             "held": self.held,
             "lost_leases": self.lost_leases,
             "releases": self.releases,
+            "checkpoints": self.checkpoints.to_dict(),
         }
 
 
@@ -89,11 +94,14 @@ def run_worker(
     poll: float = 1.0,
     max_attempts: int = MAX_ATTEMPTS,
     log: Callable[[str], None] | None = None,
+    checkpoint_every_rows: int | None = _ROWS,
+    checkpoint_every_seconds: float | None = _SECONDS,
 ) -> WorkerReport:
     """Process items until the queue is empty (``once``) or forever.
 
     An item whose lease expired ``max_attempts`` times (its worker died each time) is failed
-    rather than retried forever.
+    rather than retried forever. After each item the service key signs an audit checkpoint
+    when one is due (hook/service_checkpoint.py); a failure is audited, never fatal.
     """
     from cytorelease.hook.sweep import sweep_leftovers
 
@@ -102,6 +110,11 @@ def run_worker(
     report = WorkerReport()
     # What workers and hooks killed mid-way left behind; live ones finish within two leases.
     report.swept = len(sweep_leftovers(data, older_than=2 * lease_seconds))
+    checkpoints = ServiceCheckpoints(
+        data, store, actor=actor, log=log, every_rows=checkpoint_every_rows,
+        every_seconds=checkpoint_every_seconds,
+    )  # fmt: skip
+    report.checkpoints = checkpoints.outcome
     manifests_seen: object = None
     while True:
         item = claim(
@@ -134,6 +147,8 @@ def run_worker(
             if log:
                 log(f"warning: {exc}")
             continue
+        finally:
+            checkpoints.after_item()
         if state is ItemState.DONE:
             report.done += 1
         elif state is ItemState.FAILED:
@@ -475,6 +490,8 @@ def start_worker(
     poll: float = 1.0,
     max_attempts: int = MAX_ATTEMPTS,
     log: Callable[[str], None] | None = None,
+    checkpoint_every_rows: int | None = _ROWS,
+    checkpoint_every_seconds: float | None = _SECONDS,
 ) -> WorkerReport:
     """Open the data folder's store and run a worker (the ``worker`` command)."""
     from cytorelease.records.store import open_data
@@ -490,4 +507,6 @@ def start_worker(
             poll=poll,
             max_attempts=max_attempts,
             log=log,
+            checkpoint_every_rows=checkpoint_every_rows,
+            checkpoint_every_seconds=checkpoint_every_seconds,
         )

@@ -70,6 +70,7 @@ class Action(StrEnum):
     ITEM_HELD = "item-held"  # the worker stopped an item for a person to decide
     ARCHIVE_VERIFY = "archive-verify"
     CHECKPOINT = "checkpoint"  # the chain head signed into D/checkpoints/ (report/checkpoint.py)
+    CHECKPOINT_FAILED = "checkpoint-failed"  # the worker could not write a due checkpoint
 
 
 def os_user() -> str:
