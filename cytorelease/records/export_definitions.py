@@ -80,15 +80,15 @@ def _resolve_definition(kind: str, ident: str, version: str) -> tuple[Path, str,
 
 
 def _resolve_assay(ident: str) -> tuple[Path, str, str, Path]:
-    import yaml
-
     from cytorelease._resources import ResourceKind, resolve_resource, resource_dir
+    from cytorelease._yaml import load_yaml_file
+    from cytorelease.errors import AssayError
 
     folder = resource_dir(ResourceKind.ASSAYS)
-    try:
-        peek = yaml.safe_load(resolve_resource(ResourceKind.ASSAYS, ident).read_text("utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        peek = None  # the loader below says what is wrong with it
+    # Read through the project's loader (bounded; an error names the file and line, never its
+    # text): the site library's file may be anything, and its kind picks the loader below.
+    path = resolve_resource(ResourceKind.ASSAYS, ident)
+    peek = load_yaml_file(path, error=AssayError, what="assay").data
     assay_kind = peek.get("kind") if isinstance(peek, dict) else None
     if assay_kind == "potency-elisa":
         from cytorelease.potency.assay import load_potency_assay

@@ -495,3 +495,32 @@ def test_assays_and_templates_are_resolved_by_kind_and_checked_against_their_loc
     assert by_ref[("instrument-method", "x", "1")]["reason"] == (
         "no resolver for a 'instrument-method' definition"
     )
+
+
+@pytest.mark.parametrize(
+    ("hostile", "line", "problem"),
+    [
+        # nested deeper than any definition: PyYAML's own loader overflows the stack
+        ("schema: x\nsecret: TOPSECRET-41\nkind: " + "[" * 3000 + "]" * 3000 + "\n", 3, "nesting"),
+        ("schema: x\nkind: potency-elisa\nkind: TOPSECRET-41\n", 3, "duplicate key"),
+        ("schema: x\nTOPSECRET-41: [unclosed\n", 3, "not valid YAML"),
+    ],
+)
+def test_a_hostile_assay_in_the_site_library_is_one_line_naming_file_and_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hostile: str, line: int, problem: str
+) -> None:
+    from cytorelease.records.bundle import BundleWriter
+    from cytorelease.records.export_definitions import copy_definitions
+
+    library = tmp_path / "library"
+    (library / "assays").mkdir(parents=True)
+    planted = library / "assays" / "vcn-car-rpp30.yaml"
+    planted.write_text(hostile, encoding="utf-8")
+    monkeypatch.setenv("CYTORELEASE_LIBRARY", str(library))
+    method = {"kind": "assay", "id": "vcn-car-rpp30", "version": "1.0", "sha256": "0" * 64}
+    (found,) = copy_definitions(BundleWriter(tmp_path / "bundle"), [{"methods": [method]}])
+    assert found["available"] is False
+    reason = found["reason"]
+    assert reason.startswith(f"not in the library: {planted}: line {line}: "), reason
+    assert problem in reason and len(reason.splitlines()) == 1
+    assert "TOPSECRET" not in reason and "[[" not in reason
