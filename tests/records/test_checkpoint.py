@@ -339,7 +339,7 @@ def test_an_unreadable_or_misnamed_checkpoint_is_reported(
 
 
 def test_a_checkpoint_resigned_by_the_insider_needs_the_trust_fingerprint(
-    data: DataDir, store: Store, site_key: Ed25519PrivateKey, tmp_path: Path
+    data: DataDir, store: Store, site_key: Ed25519PrivateKey
 ) -> None:
     """The insider rebuilds the trail and rewrites the checkpoint with their own key over the
     rebuilt head: it is self-consistent, so only --trust-fingerprint tells it apart."""
