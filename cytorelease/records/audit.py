@@ -21,6 +21,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from cytorelease.errors import InputError
+from cytorelease.lot.ids import lot_id_problem
 from cytorelease.provenance import canonical_json
 from cytorelease.records.store import Store
 
@@ -274,6 +276,9 @@ def read_log(data_dir: str | Path | None, *, lot: str | None = None) -> list[Aud
     """The audit rows of the data folder's store (the ``audit log`` command)."""
     from cytorelease.records.store import open_data
 
+    if lot is not None and (problem := lot_id_problem(lot)) is not None:
+        # before the store is opened; the value is not quoted (it may hold a line break)
+        raise InputError(f"not a lot id: {problem}", path="--lot")
     _, store = open_data(data_dir, existing=True)
     with store:
         return entries(store, lot=lot)

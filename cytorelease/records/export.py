@@ -28,6 +28,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from cytorelease.errors import InputError, TemplateError
+from cytorelease.lot.ids import lot_id_problem
 from cytorelease.provenance import canonical_json, content_sha256, software
 from cytorelease.records.archive import archived_path
 from cytorelease.records.audit import (
@@ -123,8 +124,9 @@ def export_lot_from_store(data: DataDir, store: Store, lot: str, out: Path) -> E
     out = Path(out).absolute()
     _check_out(out)
     _check_outside(out, data.root)
-    if not lot or lot in (".", "..") or "/" in lot or "\\" in lot:
-        raise InputError(f"{lot!r} is not a lot id", path=data.root)
+    if (problem := lot_id_problem(lot)) is not None:
+        # the value is not quoted: it may hold a line break
+        raise InputError(f"not a lot id: {problem}", path="LOT")
     assigned = store.rows(
         "SELECT f.input_path, f.sha256, f.assigned_at, r.size, r.kind, r.instrument,"
         " r.original_name, r.ingested_at FROM lot_files f JOIN raw_files r ON r.sha256 = f.sha256"
