@@ -21,6 +21,7 @@ from cytorelease.potency.curve import CurveFit, RangeFlag, fit_curve
 from cytorelease.potency.dilutions import SampleResult, analyse_sample, od_stats
 from cytorelease.potency.plate_plan import PlatePlan, plan_plate
 from cytorelease.potency.readers import PlateExport, PlateReading, read_plate
+from cytorelease.potency.readers.softmax import SKIPPED_GROUPS, SoftMaxExport
 from cytorelease.potency.relative import RelativePotencyResult, relative_potency
 
 __all__ = ["Check", "ElisaResult", "SampleResult", "StandardResult", "analyse_elisa"]
@@ -134,13 +135,24 @@ def _check_layout(reading: PlateReading, assay: PotencyAssay, plan: PlatePlan, p
         )
 
 
+def _layout_of_analysed_plate(
+    export: PlateExport, plate: str | None, assay: PotencyAssay
+) -> PlateExport:
+    """A SoftMax Pro export whose plates are laid out differently keeps the layout of the plate
+    analysed; which plate that is, the reading the assay asks for decides (--plate)."""
+    if not isinstance(export, SoftMaxExport) or export.layout_conflict() is None:
+        return export
+    reading = export.select(plate=plate, wavelength_nm=assay.read.wavelength_nm)
+    return export.for_plate(reading.plate)
+
+
 def analyse_elisa(
     plate_path: str | Path, assay_name: str | Path, *, plate: str | None = None
 ) -> ElisaResult:
     """Analyse one ELISA plate with one potency assay definition."""
     loaded = load_potency_assay(assay_name)
     assay = loaded.assay
-    export = read_plate(plate_path)
+    export = _layout_of_analysed_plate(read_plate(plate_path), plate, assay)
     # before the reading is chosen: a plate laid out otherwise is the wrong plate whatever it read
     plan = plan_plate(export, assay)
     reading = export.select(plate=plate, wavelength_nm=assay.read.wavelength_nm)
@@ -199,6 +211,8 @@ def analyse_elisa(
             f"the export does not state the wavelength of reading {reading.describe()}; taken "
             f"as the assay's {assay.read.wavelength_nm:g} nm"
         )
+    if skipped := export.metadata.get(SKIPPED_GROUPS):
+        notes.append(f"groups of the export not read as its layout (not checked): {skipped}")
     return ElisaResult(
         plate=export,
         reading=reading,

@@ -21,6 +21,7 @@ from enum import StrEnum
 
 from cytorelease.errors import InputError
 from cytorelease.potency.readers._model import PlateExport
+from cytorelease.potency.readers.softmax import SoftMaxExport
 
 __all__ = ["ExportWell", "LayoutRole", "check_layout_matches", "export_layout"]
 
@@ -68,7 +69,17 @@ class ExportWell:
 
 
 def export_layout(export: PlateExport) -> dict[str, ExportWell]:
-    """The export's layout by well; empty when the export carries none."""
+    """The export's layout by well; empty when the export carries none.
+
+    A SoftMax Pro export whose plates are laid out differently has no one layout: it is refused
+    unless narrowed to the plate analysed (:meth:`SoftMaxExport.for_plate`).
+    """
+    if isinstance(export, SoftMaxExport) and (problem := export.layout_conflict()):
+        raise InputError(
+            f"layout: {problem}",
+            path=export.path,
+            hint="name the plate analysed (--plate), or export each plate on its own",
+        )
     numbers = export.layout_values
     sample_numbers = [
         v
@@ -145,11 +156,11 @@ def check_layout_matches(
     for name, dilution, wells in samples:
         for well in wells:
             found = layout.get(well)
-            # the assay's samples include controls (effectors alone, targets alone): a Gen5
-            # sample or control well is either
+            # a control (CTL) is not the sample the assay reads there; an assay whose samples
+            # are the export's controls takes its layout from the export (layout: from-export)
             ok = (
                 found is not None
-                and found.role in (LayoutRole.SAMPLE, LayoutRole.CONTROL, LayoutRole.OTHER)
+                and found.role in (LayoutRole.SAMPLE, LayoutRole.OTHER)
                 and (found.dilution is None or _close(found.dilution, dilution))
             )
             if not ok:

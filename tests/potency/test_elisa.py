@@ -136,18 +136,42 @@ def test_real_gen5_export_with_overflow_fails_named_checks() -> None:
     assert all(m.value is None for m in result.measurements)
 
 
-def test_several_plates_need_a_plate_name() -> None:
+def _from_export_assay(tmp_path: Path) -> Path:
+    """An assay at 450 nm taking its layout from the export, SPL1 its antigen-positive sample."""
+    assay = tmp_path / "from-export.yaml"
+    assay.write_text(
+        "schema: cytorelease.assay/1\nid: smp-from-export\nversion: '1.0'\n"
+        "kind: potency-elisa\ntitle: t\nanalyte: IFN-gamma\nread: {wavelength_nm: 450}\n"
+        "layout: from-export\nsamples:\n  - {name: SPL1, role: antigen-positive}\n"
+        "curve: {model: 4PL}\n",
+        encoding="utf-8",
+    )
+    return assay
+
+
+def test_several_plates_need_a_plate_name(tmp_path: Path) -> None:
+    """The real SoftMax Pro export holds two plates read at 450 nm. Its groups lay out its own
+    standards (320 ng/mL down), so it is analysed with an assay that takes that layout; against
+    the bundled assay (1000 pg/mL down) it is refused whatever the plate
+    (tests/potency/test_softmax_layout.py)."""
     path = shared_path("plate", "MD_SMP_absorbance_endpoint_example01.txt")
+    assay = _from_export_assay(tmp_path)
     with pytest.raises(InputError, match="--plate"):
-        analyse_elisa(path, ASSAY)
-    result = analyse_elisa(path, ASSAY, plate="Plate01")
+        analyse_elisa(path, assay)
+    result = analyse_elisa(path, assay, plate="Plate01")
     assert result.reading.plate == "Plate01"
+    assert [s.nominal for s in result.standards][:2] == [320.0, 160.0]
 
 
-def test_wavelength_the_assay_asks_for_must_be_in_the_file() -> None:
+def test_wavelength_the_assay_asks_for_must_be_in_the_file(tmp_path: Path) -> None:
+    """The real partial-plate export read 260, 280 and 340 nm. Its groups lay out their own
+    standards (1 and 0.5 in A2, B2): the bundled assay is refused on the layout first, an assay
+    taking the export's layout on the wavelength."""
     path = shared_path("plate", "MD_SMP_absorbance_endpoint_partial_plate_example01.txt")
-    with pytest.raises(InputError, match="no reading matches 450 nm"):
+    with pytest.raises(InputError, match="layout: well A1 is empty in the export, standard S1"):
         analyse_elisa(path, ASSAY)
+    with pytest.raises(InputError, match="no reading matches 450 nm"):
+        analyse_elisa(path, _from_export_assay(tmp_path))
 
 
 def test_a_grid_without_a_wavelength_is_taken_as_the_assays_and_says_so(

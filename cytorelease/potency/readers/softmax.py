@@ -7,14 +7,19 @@ one table of raw values (its header names Temperature) and, in "Raw and Reduced"
 second table of reduced values whose header's second cell is empty. ``PlateFormat`` tables are
 grids (a row per plate row, a column per plate column; several wavelengths side by side);
 ``TimeFormat`` ("column format") tables have a column per well and a line per wavelength.
-``Group:`` blocks (the software's own standard-curve tables) are not read: cytorelease fits its
-own curve from the raw values.
+``Group:`` blocks (the software's own tables of standards and unknowns) give the export's layout
+(:mod:`cytorelease.potency.readers.softmax_groups`); their computed columns are not read:
+cytorelease fits its own curve from the raw values. The groups name each well's plate
+(``WellPlateName``): each plate's layout is kept apart, and the export's ``layout`` is theirs
+only when every plate is laid out the same.
 """
 
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 
 from cytorelease.errors import InputError
 from cytorelease.potency.readers._model import (
@@ -28,8 +33,89 @@ from cytorelease.potency.readers._model import (
     well_name,
 )
 from cytorelease.potency.readers._text import decode_text, split_cells
+from cytorelease.potency.readers.softmax_groups import GroupWell, read_groups
 
-__all__ = ["looks_like_softmax", "read_softmax"]
+__all__ = ["SKIPPED_GROUPS", "SoftMaxExport", "looks_like_softmax", "read_softmax"]
+
+# metadata key: the Group: blocks not read as layout, and why
+SKIPPED_GROUPS = "skipped groups"
+# plate -> (well -> well id, well -> concentration or dilution)
+PlateLayouts = Mapping[str, tuple[Mapping[str, str], Mapping[str, float]]]
+
+
+@dataclass(frozen=True, slots=True)
+class SoftMaxExport(PlateExport):
+    """A SoftMax Pro export: its layout is kept per plate, as its groups give it."""
+
+    plate_layouts: PlateLayouts = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        PlateExport.__post_init__(self)
+        frozen = {
+            plate: (MappingProxyType(dict(ids)), MappingProxyType(dict(values)))
+            for plate, (ids, values) in self.plate_layouts.items()
+        }
+        object.__setattr__(self, "plate_layouts", MappingProxyType(frozen))
+
+    def for_plate(self, plate: str) -> SoftMaxExport:
+        """The export with the layout of one plate only (empty when no group names it)."""
+        ids, values = self.plate_layouts.get(plate, ({}, {}))
+        return replace(self, layout=ids, layout_values=values, plate_layouts={plate: (ids, values)})
+
+    def layout_conflict(self) -> str | None:
+        """The first well that two plates lay out differently; None when they agree."""
+        plates = list(self.plate_layouts)
+        wells = dict.fromkeys(w for ids, _ in self.plate_layouts.values() for w in ids)
+        for well in wells:
+            seen = {
+                plate: (ids.get(well), values.get(well))
+                for plate, (ids, values) in self.plate_layouts.items()
+            }
+            if len(set(seen.values())) > 1:
+                return (
+                    f"well {well} is "
+                    + ", ".join(
+                        f"{_shown(*entry)} on plate {plate}" for plate, entry in seen.items()
+                    )
+                    + f" (plates {', '.join(plates)} are laid out differently)"
+                )
+        return None
+
+
+def _shown(well_id: str | None, value: float | None) -> str:
+    if well_id is None:
+        return "not laid out"
+    return f"{well_id} ({value:g})" if value is not None else well_id
+
+
+def _plate_layouts(
+    wells: tuple[GroupWell, ...], plates: tuple[str, ...], path: str
+) -> dict[str, tuple[dict[str, str], dict[str, float]]]:
+    out: dict[str, tuple[dict[str, str], dict[str, float]]] = {p: ({}, {}) for p in plates}
+    origin: dict[tuple[str, str], GroupWell] = {}
+    for entry in wells:
+        # a group that names no plate lays out every plate
+        for plate in [entry.plate] if entry.plate is not None else plates:
+            if plate not in out:
+                continue  # a plate the export holds no reading of
+            ids, values = out[plate]
+            before = origin.get((plate, entry.well))
+            if before is not None and (before.well_id, before.value) != (
+                entry.well_id,
+                entry.value,
+            ):
+                raise InputError(
+                    f"the Group: tables give well {entry.well} of plate {plate} two roles: "
+                    f"{_shown(before.well_id, before.value)} in group {before.group!r} and "
+                    f"{_shown(entry.well_id, entry.value)} in group {entry.group!r}",
+                    path=path,
+                )
+            origin[(plate, entry.well)] = entry
+            ids[entry.well] = entry.well_id
+            if entry.value is not None:
+                values[entry.well] = entry.value
+    return out
+
 
 _BLOCK_END = "~End"
 
@@ -275,4 +361,21 @@ def read_softmax(data: bytes, *, path: str, sha256: str) -> PlateExport:
             readings.extend(parse(header, table, kind))
     if not readings:
         raise refused or InputError("the SoftMax Pro export has no Plate: blocks", path=path)
-    return PlateExport(path, PlateFormat.SOFTMAX_PRO, sha256, tuple(readings))
+    groups = read_groups(text, path)
+    plates = tuple(dict.fromkeys(r.plate for r in readings))
+    layouts = _plate_layouts(groups.wells, plates, path)
+    distinct = {
+        tuple(sorted(ids.items())) + tuple(sorted(v.items())) for ids, v in layouts.values()
+    }
+    ids, values = next(iter(layouts.values())) if len(distinct) == 1 else ({}, {})
+    metadata = {SKIPPED_GROUPS: "; ".join(groups.skipped)} if groups.skipped else {}
+    return SoftMaxExport(
+        path,
+        PlateFormat.SOFTMAX_PRO,
+        sha256,
+        tuple(readings),
+        layout=ids,
+        layout_values=values,
+        metadata=metadata,
+        plate_layouts=layouts,
+    )
