@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from cytorelease.errors import CytoreleaseError
+from cytorelease.hook.acquisitions import acquisitions_of
 from cytorelease.hook.identify import FileKind
 from cytorelease.hook.integrity import analysed_file, check_analysed_inputs, hold_for_archive
 from cytorelease.hook.routing import LotPlan, load_lot_plans, route_file
@@ -277,21 +278,31 @@ def _queue_release_if_complete(ctx: _Context, plan: LotPlan) -> None:
         return
     inputs = {p: latest[p] for p in wanted}
     inputs_sha = content_sha256(inputs)
-    # An input that received a second, different file (a new acquisition under the same name,
-    # or a changed copy) is never swapped into a release silently: the release is queued held.
-    replaced = {p: shas for p, shas in _files_per_input(ctx, plan).items() if len(shas) > 1}
+    # A re-acquired tube (a second, different file for one input: a new acquisition under the
+    # same name, or a changed copy) is a new version of that input: the worker never releases
+    # on it by itself and never picks a mix of old and new. The release is queued held, naming
+    # which acquisition of each input it would use; a person's retry releases on exactly those.
+    acquisitions = acquisitions_of(ctx.store, plan.lot_id, inputs)
     held = None
-    if replaced:
+    if any(a["of"] > 1 for a in acquisitions.values()):
         named = "; ".join(
-            f"{p}: {len(shas)} files, newest {shas[-1][:16]}…" for p, shas in replaced.items()
+            f"{p}: acquisition {a['acquisition']} of {a['of']} ({a['sha256'][:16]}…)"
+            for p, a in acquisitions.items()
         )
-        held = f"held: an input received a different file ({named}); retry to release on it"
+        held = (
+            f"re-acquired: release needs review ({named}); a retry releases on exactly these files"
+        )
     key = f"release:{plan.lot_id}:{inputs_sha}"
     queued = enqueue(
         ctx.store,
         key=key,
         kind=ItemKind.RELEASE,
-        payload={"lot": plan.lot_id, "inputs": inputs, "inputs_sha256": inputs_sha},
+        payload={
+            "lot": plan.lot_id,
+            "inputs": inputs,
+            "inputs_sha256": inputs_sha,
+            "acquisitions": acquisitions,
+        },
         held=held,
     )
     if queued and held:
@@ -301,21 +312,8 @@ def _queue_release_if_complete(ctx: _Context, plan: LotPlan) -> None:
             action=audit.Action.ITEM_HELD,
             object=key,
             lot=plan.lot_id,
-            details={"reason": held, "inputs": {p: replaced[p] for p in replaced}},
+            details={"reason": held, "acquisitions": acquisitions},
         )
-
-
-def _files_per_input(ctx: _Context, plan: LotPlan) -> dict[str, list[str]]:
-    """The distinct files assigned to each input of the lot, oldest first."""
-    found: dict[str, list[str]] = {}
-    for row in ctx.store.rows(
-        "SELECT input_path, sha256 FROM lot_files WHERE lot = ? ORDER BY assigned_at",
-        (plan.lot_id,),
-    ):
-        shas = found.setdefault(str(row["input_path"]), [])
-        if str(row["sha256"]) not in shas:
-            shas.append(str(row["sha256"]))
-    return found
 
 
 def _materialise(ctx: _Context, plan: LotPlan, inputs: dict[str, str], folder: Path) -> None:
@@ -347,7 +345,7 @@ def _process_release(ctx: _Context, item: QueueItem) -> dict[str, Any]:
     final = ctx.data.releases_dir / lot / inputs_sha[:16]
     try:
         _materialise(ctx, plan, inputs, work)
-        outcome = release_lot(work, out=partial)
+        outcome = release_lot(work, out=partial, checkpoints_of=ctx.data.root)
         check_analysed_inputs(ctx.data.archive_dir, work, inputs, outcome.record)
         signed = sign_as_service(ctx.data, outcome.report_path)
         with ctx.store.write():
@@ -358,11 +356,21 @@ def _process_release(ctx: _Context, item: QueueItem) -> dict[str, Any]:
             result_path = final / outcome.result_path.name
             report_path = final / outcome.report_path.name
             release_id = _record_release(ctx, lot, inputs_sha, outcome, result_path, report_path)
-            _audit_release(ctx, lot, inputs, outcome, report_path, signed, release_id)
+            _audit_release(
+                ctx, lot, inputs, item.payload.get("acquisitions"), outcome, report_path, signed,
+                release_id,
+            )  # fmt: skip
     finally:
         shutil.rmtree(work, ignore_errors=True)
         shutil.rmtree(partial, ignore_errors=True)
-    return {"lot": lot, "disposition": outcome.disposition, "report": str(report_path)}
+    return {
+        "lot": lot,
+        "disposition": outcome.disposition,
+        "report": str(report_path),
+        # which acquisition of each input this release used (queued before re-acquisitions
+        # were recorded: none)
+        "acquisitions": item.payload.get("acquisitions"),
+    }
 
 
 def _record_release(
@@ -392,6 +400,7 @@ def _audit_release(
     ctx: _Context,
     lot: str,
     inputs: dict[str, str],
+    acquisitions: dict[str, Any] | None,
     outcome: Any,
     report_path: Path,
     signed: Any,
@@ -420,6 +429,7 @@ def _audit_release(
             "disposition": outcome.disposition,
             "record_sha256": outcome.record_sha256,
             "inputs": inputs,
+            "acquisitions": acquisitions,
         },
     )
     audit.append(

@@ -67,12 +67,15 @@ def release_lot(
     progress: ProgressFn | None = None,
     created_at: datetime | None = None,
     trail: Trail | None = None,
+    checkpoints_of: Path | None = None,
 ) -> ReleaseOutcome:
     """Run every analysis the manifest names, evaluate the spec, write the record and the CoA.
 
     ``spec`` overrides the manifest's spec reference (an auditor's what-if, or a new version);
     ``out`` defaults to ``./<lot id>-release``. Raw files are only read. With a ``trail``, the
-    spec load, each analysis, the evaluation and the rendered CoA are appended to it.
+    spec load, each analysis, the evaluation and the rendered CoA are appended to it. The newest
+    audit checkpoint of the data folder ``checkpoints_of`` (else the trail's) is named in the
+    record and on the CoA, so a later rewrite of the trail up to it contradicts a signed page.
     """
     from cytorelease.report.render import stamp_rendering, write_coa
     from cytorelease.spec.evaluate import evaluate
@@ -166,6 +169,9 @@ def release_lot(
         definitions=definitions,
         library=library_identity(),
     )
+    checkpoint = _latest_checkpoint(checkpoints_of or (trail.data_dir if trail else None))
+    if checkpoint is not None:
+        record["audit_checkpoint"] = checkpoint
     if progress:
         progress("certificate of analysis", len(steps) + 1, total)
     # The record names the CoA template (and its hash) before it is stored, so result.json and
@@ -184,6 +190,20 @@ def release_lot(
     if progress:
         progress("done", total, total)
     return ReleaseOutcome(record, sha, result_path, report_path)
+
+
+def _latest_checkpoint(data_dir: Path | None) -> dict[str, Any] | None:
+    """The data folder's newest audit checkpoint as the record names it: sequence, row hash,
+    signing time, trusted time, signer, and the checkpoint file's name and SHA-256."""
+    if data_dir is None:
+        return None
+    from cytorelease.report.checkpoint import latest_checkpoint
+
+    latest = latest_checkpoint(data_dir)
+    if latest is None:
+        return None
+    path = Path(latest.pop("file"))
+    return {**latest, "file": path.name, "sha256": file_sha256(path)}
 
 
 def _refuse_to_overwrite(report: Path) -> None:

@@ -160,6 +160,21 @@ def _library_text(record: Mapping[str, Any]) -> str:
     return f"{_text(library.get('path'))} (site, LOCK sha256 {_text(library.get('lock_sha256'))})"
 
 
+def _checkpoint_text(record: Mapping[str, Any]) -> str:
+    """The audit checkpoint in force when the CoA was rendered: the trail up to that row was
+    signed outside the database, so a rewrite of it contradicts this page."""
+    checkpoint = record.get("audit_checkpoint")
+    if not isinstance(checkpoint, Mapping):
+        return ""
+    trusted = checkpoint.get("trusted_time")
+    when = f"trusted time {_text(trusted)}" if trusted else f"{_text(checkpoint.get('utc_time'))}"
+    return (
+        f"checkpoint at row {_text(checkpoint.get('sequence'))} "
+        f"(row hash {_text(checkpoint.get('row_hash'))[:16]}…, signed {when}, "
+        f"file {_text(checkpoint.get('file'))})"
+    )
+
+
 def _require(record: Any) -> None:
     if not isinstance(record, Mapping) or record.get("schema") != RECORD_SCHEMA:
         raise InputError(f"the result record is not a {RECORD_SCHEMA} document", path="record")
@@ -238,6 +253,7 @@ def build_view(record: Mapping[str, Any], *, generated_at: datetime | None = Non
         # unlocked definitions (cytorelease.lot.definitions): the header says NOT FOR RELEASE
         "not_for_release": _not_for_release(record),
         "library": _library_text(record),
+        "audit_checkpoint": _checkpoint_text(record),
         "disposition": disposition,
         "disposition_class": disposition.lower(),
         "disposition_text": _DISPOSITION_TEXT.get(disposition, ""),
