@@ -357,3 +357,27 @@ def test_a_control_where_the_assay_expects_a_sample_is_refused(tmp_path: Path) -
     result = runner.invoke(app, ["potency", "elisa", str(smp), "--assay", ASSAY])
     assert result.exit_code == 2
     assert "well C3 is CTL1 (dilution 1) in the export, sample 'CAR-T alone'" in result.output
+
+
+def test_a_zero_standard_is_a_blank_and_a_negative_one_is_not_read(tmp_path: Path) -> None:
+    """SoftMax Pro standards often end at 0.000 (a zero standard, no Blank group): those wells
+    are blanks, as the assay's H1/H2, and the plate passes; a standard below zero is no
+    concentration, and its group is skipped rather than read."""
+    ods = _ods(tmp_path)
+    standards, blanks, samples = _bundled()
+    zero = [*standards, ("08", 0.0, blanks[0][2])]
+    groups = [
+        _standards_group({"Plate01": zero}, ods),
+        _samples_group("Unknowns", {"Plate01": samples}, ods),
+    ]
+    plate = write_softmax(tmp_path / "smp.txt", {"Plate01": ods}, groups, "utf-16")
+    export = read_plate(plate)
+    assert export.layout["H1"] == "BLK" and "H1" not in export.layout_values
+    assert export.layout["G1"] == "STD7" and "STD8" not in export.layout.values()
+    assert analyse_elisa(plate, ASSAY).passed
+    negative = [*standards, ("08", -1.0, blanks[0][2])]
+    groups[0] = _standards_group({"Plate01": negative}, ods)
+    plate = write_softmax(tmp_path / "neg.txt", {"Plate01": ods}, groups, "utf-16")
+    export = read_plate(plate)
+    assert "A1" not in export.layout
+    assert "standard value '-1.000' is below zero" in export.metadata["skipped groups"]

@@ -10,7 +10,8 @@ descriptor is named as one (``Dilution``, ``Factor``, ``Dilution Factor``). With
 table the header names are read instead.
 
 Groups take their role from their name, as SoftMax Pro's group types do: a Standards group ->
-STDn (n the standard's place in the group, its descriptor the concentration), Blank(s) -> BLK,
+STDn (n the standard's place in the group, its descriptor the concentration; a standard at 0 is
+the zero standard, BLK), Blank(s) -> BLK,
 Control(s) -> CTLn, any other group (Unknowns, Samples, ...) -> SPLn, and SPLn:k for the k-th
 dilution of a sample whose wells carry several. A group that cannot be read without a guess (no
 well column, a cell that is not a well, a descriptor that is not a number) is skipped, and the
@@ -51,15 +52,22 @@ class GroupKind(StrEnum):
     SAMPLE = "SPL"
 
 
+def _word(*abbreviations: str) -> str:
+    """A regex for abbreviations standing as words: 'Std', 'Std_1', 'BLK2' but not 'stdev'."""
+    return "|".join(rf"(^|[^a-z]){a}([^a-z]|$)" for a in abbreviations)
+
+
+_KINDS = (
+    (GroupKind.STANDARD, re.compile(r"standard|" + _word("stds?"))),
+    (GroupKind.BLANK, re.compile(r"blank|" + _word("blks?"))),
+    (GroupKind.CONTROL, re.compile(r"control|" + _word("ctrls?", "ctls?", "qcs?"))),
+)
+
+
 def _kind(name: str) -> GroupKind:
+    """The role a group's name gives its wells; Unknowns, Samples and any other name: samples."""
     lowered = name.lower()
-    if re.search(r"st(an)?d(ar)?d|\bstds?\b", lowered):
-        return GroupKind.STANDARD
-    if re.search(r"blank|\bblk\b", lowered):
-        return GroupKind.BLANK
-    if re.search(r"control|\bctrl|\bctls?\b", lowered):
-        return GroupKind.CONTROL
-    return GroupKind.SAMPLE
+    return next((kind for kind, pattern in _KINDS if pattern.search(lowered)), GroupKind.SAMPLE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +205,12 @@ def _read_group(
                 return (
                     f"sample {sample!r}: {columns.descriptor_name} {value_text!r} is not a number"
                 )
+        if kind is GroupKind.STANDARD and value is not None and value < 0:
+            return f"sample {sample!r}: standard value {value_text!r} is below zero"
+        if kind is GroupKind.STANDARD and value == 0:
+            # the zero standard: a blank, fitted at concentration 0
+            out.append((_cell(cells, columns.plate) or None, well, "", None))
+            continue
         if sample not in numbers:
             counters[kind] = counters.get(kind, 0) + 1
             numbers[sample] = counters[kind]
@@ -206,6 +220,9 @@ def _read_group(
         out.append((_cell(cells, columns.plate) or None, well, sample, value))
     wells = []
     for plate, well, sample_name, value in out:
+        if not sample_name:  # a zero standard
+            wells.append(GroupWell(plate, well, GroupKind.BLANK.value, None, name))
+            continue
         wells.append(
             GroupWell(
                 plate,
