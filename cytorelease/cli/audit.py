@@ -133,6 +133,14 @@ def verify_command(
             "--tsa-cert", help="A TSA certificate (PEM/DER) checkpoint tokens verify with."
         ),
     ] = None,
+    checkpoints_copy: Annotated[
+        Path | None,
+        typer.Option(
+            "--checkpoints",
+            help="Hold the chain against this copy of the checkpoints (kept where the "
+            "database's administrators cannot write) instead of DATA/checkpoints.",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
 ) -> None:
     """Recompute the audit trail's hash chain and hold it against every checkpoint; exit 1 on a
@@ -144,8 +152,9 @@ def verify_command(
     certificates = [_read_cert(p) for p in tsa_cert or []]
     check = check_data_chain(data_dir)
     checkpoints = verify_data_checkpoints(
-        data_dir, trusted_fingerprints=trust, tsa_certificates=certificates
-    )
+        data_dir, trusted_fingerprints=trust, tsa_certificates=certificates,
+        folder=checkpoints_copy,
+    )  # fmt: skip
     failed = [c for c in checkpoints if not c.ok]
     if as_json:
         document = check.to_dict()

@@ -335,6 +335,10 @@ def _check_token(
     """(verified genTime, problem, note) for the checkpoint's trusted-time token."""
     trusted = document.get("trusted_time")
     if trusted is None:
+        if certificates:
+            # the token lies outside the signed body: stripping it leaves the signature valid,
+            # so an auditor who asks for trusted time must get a failure, not a note
+            return None, "it carries no trusted-time token, but a TSA certificate was given", None
         return None, None, "no trusted time"
     if not isinstance(trusted, dict) or not isinstance(trusted.get("token"), str):
         return None, "its trusted_time is not a token", None
@@ -398,20 +402,60 @@ def verify_checkpoints(
     *,
     trusted_fingerprints: Iterable[str] | None = None,
     tsa_certificates: Sequence[bytes] = (),
+    folder: Path | None = None,
 ) -> list[CheckpointCheck]:
-    """Every checkpoint in ``D/checkpoints`` against the chain in ``store``, oldest first.
+    """Every checkpoint in ``folder`` (default ``D/checkpoints``) against the chain in ``store``,
+    oldest first.
 
     ``trusted_fingerprints``: when given, a checkpoint signed by another key fails (an insider
     with their own key cannot forge one); otherwise its signer's fingerprint is only reported.
-    ``tsa_certificates``: the TSA certificates its token must verify with (PEM or DER).
+    ``tsa_certificates``: the TSA certificates every token must verify with (PEM or DER); when
+    given, a checkpoint without a token fails. ``folder``: a copy kept where the database's
+    administrators cannot write (another host, a WORM volume). In the data folder's own
+    checkpoints, a checkpoint row of the trail whose file is gone fails too.
     """
     trusted = None if trusted_fingerprints is None else set(trusted_fingerprints)
-    folder = checkpoints_dir(data)
+    own = folder is None
+    folder = checkpoints_dir(data) if folder is None else folder
+    if not own and not folder.is_dir():
+        raise InputError("no such checkpoints folder", path=folder)
     paths = [p for _, _, p in _files(folder)]
     if folder.is_dir():  # a file that looks like a checkpoint but is misnamed is reported too
         named = set(paths)
         paths += sorted(p for p in folder.glob("*.json") if p not in named)
-    return [_check_one(store, p, trusted, tsa_certificates) for p in paths]
+    checks = [_check_one(store, p, trusted, tsa_certificates) for p in paths]
+    if own:
+        checks += _files_gone(store, {p.name for p in paths})
+    return checks
+
+
+def _files_gone(store: Store, present: set[str]) -> list[CheckpointCheck]:
+    """A checkpoint row of the trail whose file is no longer in the data folder's checkpoints:
+    deleting checkpoint files is how a rewrite would hide from them."""
+    gone = []
+    for row in store.rows(
+        "SELECT sequence, object, details FROM audit_log WHERE action = ? ORDER BY sequence",
+        (str(Action.CHECKPOINT),),
+    ):
+        name = str(row["object"]).removeprefix("checkpoints/")
+        if name in present:
+            continue
+        try:
+            details = json.loads(row["details"]) if isinstance(row["details"], str) else {}
+        except ValueError:
+            details = {}
+        gone.append(
+            CheckpointCheck(
+                name,
+                details.get("sequence") if isinstance(details.get("sequence"), int) else None,
+                details.get("row_hash") if isinstance(details.get("row_hash"), str) else None,
+                None,
+                None,
+                problem=f"the trail's row {row['sequence']} records this checkpoint, but its file "
+                "is gone from the data folder's checkpoints (deleted?)",
+            )
+        )
+    return gone
 
 
 def verify_data_checkpoints(
@@ -419,9 +463,10 @@ def verify_data_checkpoints(
     *,
     trusted_fingerprints: Iterable[str] | None = None,
     tsa_certificates: Sequence[bytes] = (),
+    folder: Path | None = None,
 ) -> list[CheckpointCheck]:
-    """The data folder's checkpoints against its store (``audit verify``); a failing one is
-    audited as a verification-failed row naming the checkpoint and its problem."""
+    """The data folder's checkpoints (or the copy in ``folder``) against its store (``audit
+    verify``); a failing one is audited as a verification-failed row naming it and its problem."""
     from cytorelease.records.store import open_data
 
     data, store = open_data(data_dir, existing=True)
@@ -431,6 +476,7 @@ def verify_data_checkpoints(
             data,
             trusted_fingerprints=trusted_fingerprints,
             tsa_certificates=tsa_certificates,
+            folder=folder,
         )
         failed = [c for c in checks if not c.ok]
         if failed:

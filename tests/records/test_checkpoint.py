@@ -576,3 +576,62 @@ def test_checkpoint_files_and_folder_are_private(
     path = Path(written["file"])
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+
+
+# -- what a key holder or an insider with the files can still try -------------------------------
+
+
+def test_a_stripped_token_fails_when_trusted_time_is_asked_for(
+    data: DataDir, store: Store, site_key: Ed25519PrivateKey, tsas: tuple[Tsa, Tsa]
+) -> None:
+    """The token is outside the signed body: stripping it keeps the signature valid. An auditor
+    who gives the TSA certificate must get a failure, not a 'no trusted time' note."""
+    site, _ = tsas
+    _append(store, 3)
+    written = write_checkpoint(store, data, site_key, tsa=site.url)
+    _edit(Path(written["file"]), lambda d: d.update(trusted_time=None))
+    (plain,) = verify_checkpoints(store, data)
+    assert plain.ok and plain.note == "no trusted time"
+    (asked,) = verify_checkpoints(store, data, tsa_certificates=[site.cert()])
+    assert asked.problem == "it carries no trusted-time token, but a TSA certificate was given"
+
+
+def test_a_deleted_checkpoint_file_fails_by_its_trail_row(
+    data: DataDir, store: Store, site_key: Ed25519PrivateKey
+) -> None:
+    written = _checkpointed(store, data, site_key)
+    row = _head(store)  # the checkpoint's own audit row
+    Path(written["file"]).unlink()
+    (check,) = verify_checkpoints(store, data)
+    assert check.file == Path(written["file"]).name and check.sequence == 5
+    assert check.problem == (
+        f"the trail's row {row} records this checkpoint, but its file is gone from the data "
+        "folder's checkpoints (deleted?)"
+    )
+
+
+def test_a_copy_kept_elsewhere_catches_a_rewrite_whose_files_were_deleted(
+    data: DataDir, store: Store, site_key: Ed25519PrivateKey, tmp_path: Path
+) -> None:
+    written = _checkpointed(store, data, site_key)
+    copy = tmp_path / "worm" / "checkpoints"
+    shutil.copytree(Path(written["file"]).parent, copy)
+    # the insider rewrites row 2, rehashes, deletes the checkpoint files and their trail rows
+    _rebuild(store, data, 2)
+    Path(written["file"]).unlink()
+    _tamper(store, data, f"DELETE FROM audit_log WHERE action = '{audit.Action.CHECKPOINT}'")
+    assert audit.verify_chain(store).ok  # the checkpoint row was the last: the chain holds
+    assert verify_checkpoints(store, data) == []  # nothing left in the data folder to hold
+    (check,) = verify_checkpoints(store, data, folder=copy)
+    assert check.problem == "row 5's hash differs from the checkpoint's (the trail was rewritten)"
+    runner = CliRunner()
+    result = runner.invoke(
+        app, ["audit", "verify", "--json", "--data-dir", str(data.root), "--checkpoints", str(copy)]
+    )
+    assert result.exit_code == 1, result.output
+    assert json.loads(result.stdout)["checkpoints"][0]["sequence"] == 5
+    missing = runner.invoke(
+        app, ["audit", "verify", "--data-dir", str(data.root), "--checkpoints", str(tmp_path / "x")]
+    )
+    assert missing.exit_code == 2
+    assert missing.stderr == f"error: {tmp_path / 'x'}: no such checkpoints folder\n"
