@@ -18,6 +18,7 @@ from typing import Any
 from cytorelease.errors import CytoreleaseError, InputError
 from cytorelease.hook.identify import ACCEPTS, identify
 from cytorelease.hook.instruments import Instrument, load_instruments
+from cytorelease.hook.integrity import audit_mismatch
 from cytorelease.records import audit, ingest
 from cytorelease.records.archive import Archived, ArchiveMismatch, archive_file
 from cytorelease.records.datadir import DataDir
@@ -134,7 +135,8 @@ def hook_file(
         try:
             archived = archive_file(path, data.archive_dir, data.archive_tmp)
         except ArchiveMismatch as exc:
-            _audit_mismatch(store, actor, path, exc)
+            with store.write():
+                audit_mismatch(store, actor, exc, details={"file": str(path)})
             raise _altered_entry(path, exc) from None
         if _signature(path) == before:
             break  # nothing changed while copying: the archived bytes are the finished file
@@ -166,17 +168,6 @@ def _recorded(store: Store, sha256: str) -> bool:
         return ingest.raw_file(store, sha256) is not None
     except store.database_error:
         return True  # cannot tell: keep the entry (an unrecorded entry is what verify reports)
-
-
-def _audit_mismatch(store: Store, actor: str, path: Path, exc: ArchiveMismatch) -> None:
-    with store.write():
-        audit.append(
-            store,
-            actor=actor,
-            action=audit.Action.ARCHIVE_MISMATCH,
-            object=exc.sha256,
-            details={"file": str(path), "archive_hash": exc.actual, "problem": exc.problem},
-        )
 
 
 def _record(

@@ -21,7 +21,7 @@ from cytorelease.records.archive import ArchiveMismatch, archived_path, check_ar
 from cytorelease.records.queue import ItemState, QueueItem, finish
 from cytorelease.records.store import Store
 
-__all__ = ["analysed_file", "check_analysed_inputs", "hold_for_archive"]
+__all__ = ["analysed_file", "audit_mismatch", "check_analysed_inputs", "hold_for_archive"]
 
 
 def hold_for_archive(store: Store, actor: str, item: QueueItem, exc: ArchiveMismatch) -> None:
@@ -31,14 +31,7 @@ def hold_for_archive(store: Store, actor: str, item: QueueItem, exc: ArchiveMism
     reason = f"held: {exc.problem}"
     with store.write():
         finish(store, item, state=ItemState.HELD, outcome=reason)
-        audit.append(
-            store,
-            actor=actor,
-            action=audit.Action.ARCHIVE_MISMATCH,
-            object=exc.sha256,
-            lot=lot,
-            details={"item": item.id, "archive_hash": exc.actual, "problem": exc.problem},
-        )
+        audit_mismatch(store, actor, exc, lot=lot, details={"item": item.id})
         audit.append(
             store,
             actor=actor,
@@ -47,6 +40,27 @@ def hold_for_archive(store: Store, actor: str, item: QueueItem, exc: ArchiveMism
             lot=lot,
             details={"item": item.id, "reason": reason},
         )
+
+
+def audit_mismatch(
+    store: Store,
+    actor: str,
+    exc: ArchiveMismatch,
+    *,
+    lot: str | None = None,
+    details: dict[str, Any],
+) -> None:
+    """The audit row of archived bytes that do not hash to their record (the hook re-sent the
+    original of an altered entry, or the worker found it altered); in the caller's transaction.
+    """
+    audit.append(
+        store,
+        actor=actor,
+        action=audit.Action.ARCHIVE_MISMATCH,
+        object=exc.sha256,
+        lot=lot,
+        details={**details, "archive_hash": exc.actual, "problem": exc.problem},
+    )
 
 
 def _lot_of_file(store: Store, sha: str) -> str | None:
