@@ -61,7 +61,7 @@ class ExportWell:
     dilution: float | None  # a sample's fold dilution (>= 1), from Conc/Dil
 
     def describe(self) -> str:
-        if self.role is LayoutRole.STANDARD and self.concentration is not None:
+        if self.concentration is not None:  # a standard, or the zero standard
             return f"{self.well_id} (conc {self.concentration:g})"
         if self.dilution is not None and self.role is not LayoutRole.STANDARD:
             return f"{self.well_id} (dilution {self.dilution:g})"
@@ -103,6 +103,8 @@ def export_layout(export: PlateExport) -> dict[str, ExportWell]:
         concentration = dilution = None
         if role is LayoutRole.STANDARD:
             concentration = value
+            if value == 0:
+                role = LayoutRole.BLANK  # the zero standard: a blank, fitted at concentration 0
         elif value is not None:
             if value <= 0:
                 raise InputError(

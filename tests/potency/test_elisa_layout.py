@@ -88,3 +88,19 @@ def test_mixed_fraction_and_fold_dilutions_are_refused(tmp_path: Path) -> None:
     plate = write_gen5(tmp_path / "gen5.txt", layout, _ods(tmp_path))
     with pytest.raises(InputError, match="both as fractions"):
         analyse_elisa(plate, ASSAY)
+
+
+def test_a_zero_standard_is_a_blank(tmp_path: Path) -> None:
+    """Gen5 STD8 at Conc 0 in H1/H2 is the zero standard: where the assay has its blanks it
+    agrees, and where the assay has a standard it is named with its concentration."""
+    from cytorelease.potency.layout_check import LayoutRole, export_layout
+
+    layout = bundled_assay_layout()
+    layout |= {"H1": ("STD8", 0.0), "H2": ("STD8", 0.0)}
+    plate = write_gen5(tmp_path / "gen5.txt", layout, _ods(tmp_path))
+    assert export_layout(read_plate(plate))["H1"].role is LayoutRole.BLANK
+    assert analyse_elisa(plate, ASSAY).passed
+    layout |= {"A1": ("STD8", 0.0)}
+    plate = write_gen5(tmp_path / "gen5.txt", layout, _ods(tmp_path))
+    with pytest.raises(InputError, match=r"well A1 is STD8 \(conc 0\) in the export, standard S1"):
+        analyse_elisa(plate, ASSAY)
