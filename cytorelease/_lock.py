@@ -3,6 +3,8 @@
 A folder of specs, gating templates or assays may hold a ``LOCK`` of lines
 ``<id>@<version> <sha256>``. A document whose id@version is listed must still have that
 content: a released version never changes, a change is a new version. Comments start with #.
+Only the LOCK of the library in use (``library_lock``) decides whether a definition is locked; a
+document loaded by path is never refused because of a LOCK found beside it.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from pathlib import Path
 
 from cytorelease.errors import CytoreleaseError
 
-__all__ = ["LOCK_NAME", "check_locked", "is_locked", "library_lock", "read_lock"]
+__all__ = ["LOCK_NAME", "is_locked", "library_lock", "read_lock"]
 
 LOCK_NAME = "LOCK"
 _LINE = re.compile(
@@ -38,21 +40,6 @@ def read_lock(lock: Path, *, error: type[CytoreleaseError]) -> dict[str, str]:
             raise error(f"line {number}: {match['ref']} is listed twice", path=lock)
         entries[match["ref"]] = match["sha"]
     return entries
-
-
-def check_locked(
-    path: Path, ref: str, sha256: str, *, error: type[CytoreleaseError], what: str
-) -> None:
-    """Refuse ``path`` when the LOCK beside it records another content for ``ref``."""
-    lock = path.parent / LOCK_NAME
-    locked = read_lock(lock, error=error).get(ref)
-    if locked is not None and locked != sha256:
-        raise error(
-            f"{what} {ref} no longer matches its lock: {lock} records sha256 {locked}, "
-            f"the file's content is sha256 {sha256}",
-            path=path,
-            hint="a released version never changes; restore it and give the change a new version",
-        )
 
 
 def library_lock(kind: str) -> dict[str, str]:

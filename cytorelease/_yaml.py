@@ -325,8 +325,8 @@ def read_document_text(path: Path, *, error: type[CytoreleaseError], what: str) 
         raise error(f"larger than {MAX_DOCUMENT_BYTES:,} bytes (expected the {what})", path=path)
     try:
         return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise error(f"not UTF-8 text (expected the {what})", path=path) from None
+    except UnicodeDecodeError as exc:
+        raise error(f"not UTF-8 text (byte {exc.start}); expected the {what}", path=path) from None
 
 
 def load_yaml_file(path: str | Path, *, error: type[CytoreleaseError], what: str) -> YamlDocument:

@@ -15,15 +15,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from cytorelease._lock import is_locked
+from cytorelease.library import DefinitionKind, definition
 from cytorelease.lot.manifest import LotManifest
 from cytorelease.lot.outcome import AnalysisOutcome
 
 __all__ = ["NOT_FOR_RELEASE", "apply_unlocked", "definitions_of", "not_for_release_lines"]
 
 NOT_FOR_RELEASE = "NOT FOR RELEASE"
-# the library folder whose LOCK holds each kind of definition
-_FOLDER = {"spec": "specs", "gating-template": "gating", "assay": "assays"}
+_KINDS = {str(kind) for kind in DefinitionKind}
 
 
 def _references(manifest: LotManifest) -> dict[str, str]:
@@ -42,15 +41,9 @@ def _references(manifest: LotManifest) -> dict[str, str]:
 
 
 def _entry(kind: str, ident: str, version: str, sha256: str, source: str) -> dict[str, Any]:
-    locked = is_locked(_FOLDER[kind], f"{ident}@{version}", sha256)
-    return {
-        "kind": kind,
-        "id": ident,
-        "version": version,
-        "sha256": sha256,
-        "source": source,
-        "locked": locked,
-    }
+    """The record of one definition (``cytorelease.library``: locked by the library's LOCK);
+    ``source`` is the reference the manifest or command gave."""
+    return definition(DefinitionKind(kind), ident, version, sha256, source).to_dict()
 
 
 def definitions_of(
@@ -67,7 +60,7 @@ def definitions_of(
     for outcome in outcomes:
         for method in outcome.methods:
             kind = str(method.get("kind"))
-            if kind not in _FOLDER or "sha256" not in method:
+            if kind not in _KINDS or "sha256" not in method:
                 continue
             key = (kind, str(method["id"]), str(method["version"]))
             if key in seen:

@@ -1,6 +1,8 @@
 """Potency assay definitions (``assays/potency-*.yaml``): plate layout, curve, acceptance.
 
-A definition is versioned data: ``schema``, ``id`` and ``version`` name it, and a result records
+A definition is versioned data: ``schema_version``, ``id`` and ``version`` name it (files
+written with the first spelling, ``schema: cytorelease.assay/1``, still load: see
+``cytorelease.library``), and a result records
 the SHA-256 of its parsed content so a later edit can never pass for the version that was used.
 """
 
@@ -13,9 +15,9 @@ from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from cytorelease._lock import check_locked
-from cytorelease._yaml import load_yaml_file, validation_problems
+from cytorelease._yaml import validation_problems
 from cytorelease.errors import AssayError
+from cytorelease.library import DefinitionKind, read_document
 from cytorelease.potency.curve import CurveModel, Weighting
 from cytorelease.potency.readers._model import PLATE_SHAPES, normalise_well
 
@@ -28,6 +30,7 @@ __all__ = [
     "validate_assay_file",
 ]
 
+# the first spelling of schema 1 (``schema: cytorelease.assay/1``), still read by the loader
 ASSAY_SCHEMA = "cytorelease.assay/1"
 
 
@@ -161,7 +164,7 @@ class RelativePotencyDef(_Strict):
 
 
 class PotencyAssay(_Strict):
-    schema_: Literal["cytorelease.assay/1"] = Field(alias="schema")
+    schema_version: Literal[1]
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")
     version: str
     kind: Literal["potency-elisa"]
@@ -267,15 +270,18 @@ M = TypeVar("M", bound=BaseModel)
 def validate_assay_file(name: str | Path, model: type[M], kind: str) -> tuple[M, Path, str]:
     """Resolve ``name`` in ``assays/``, check its ``kind``, validate it against ``model``.
 
-    Returns the model, the file, and the SHA-256 of the parsed content.
+    Returns the model, the file, and the SHA-256 of the parsed content. Read through the one
+    loader (``cytorelease.library``), which also reads the first spelling of the schema key
+    (``schema: cytorelease.assay/1``) as ``schema_version: 1``; a copy changed under a released
+    version loads, and only the library's LOCK judges it (unlocked).
     """
-    from cytorelease._resources import ResourceKind, resolve_resource
-    from cytorelease.provenance import content_sha256
-
-    path = resolve_resource(ResourceKind.ASSAYS, name)
-    document = load_yaml_file(path, error=AssayError, what="assay")
-    if not isinstance(document.data, dict):
-        raise AssayError("an assay file must be a mapping at its top level", path=path)
+    document = read_document(
+        name,
+        kind=DefinitionKind.ASSAY,
+        error=AssayError,
+        not_mapping="an assay file must be a mapping at its top level",
+    )
+    path = document.path
     found = document.data.get("kind")
     if found != kind:
         line = document.lines.line_of(("kind",))
@@ -289,11 +295,7 @@ def validate_assay_file(name: str | Path, model: type[M], kind: str) -> tuple[M,
     except ValidationError as exc:
         problems = validation_problems(exc, document.lines, document.data)
         raise AssayError("; ".join(problems), path=path) from None
-    sha256 = content_sha256(document.data)
-    identity = assay.model_dump(include={"id", "version"})
-    ref = f"{identity['id']}@{identity['version']}"
-    check_locked(path, ref, sha256, error=AssayError, what="assay")
-    return assay, path, sha256
+    return assay, path, document.sha256
 
 
 def load_potency_assay(name: str | Path) -> LoadedAssay:

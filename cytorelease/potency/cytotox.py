@@ -60,7 +60,7 @@ class CytotoxReporting(_Strict):
 
 
 class CytotoxAssay(_Strict):
-    schema_: Literal["cytorelease.assay/1"] = Field(alias="schema")
+    schema_version: Literal[1]  # or, in files written before, schema: cytorelease.assay/1
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")
     version: str
     kind: Literal["potency-cytotox"]

@@ -14,7 +14,6 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from cytorelease.errors import AssayError
-from cytorelease.provenance import content_sha256
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -139,15 +138,21 @@ class LoadedAssay:
 
 
 def load_assay(name_or_path: str | Path) -> LoadedAssay:
-    """Load and validate an assay by path or by name in the assays/ folder."""
-    from cytorelease._lock import check_locked
-    from cytorelease._resources import ResourceKind, resolve_resource
-    from cytorelease._yaml import load_yaml_file, validation_problems
+    """Load and validate an assay by path or by name in the assays/ folder.
 
-    path = resolve_resource(ResourceKind.ASSAYS, name_or_path)
-    document = load_yaml_file(path, error=AssayError, what="assay")
-    if not isinstance(document.data, dict):
-        raise AssayError("an assay file must be a YAML mapping", path=path)
+    Read through the one loader (``cytorelease.library``): a copy changed under a released
+    version loads, and is judged unlocked by the library's LOCK, never by one beside it.
+    """
+    from cytorelease._yaml import validation_problems
+    from cytorelease.library import DefinitionKind, read_document
+
+    document = read_document(
+        name_or_path,
+        kind=DefinitionKind.ASSAY,
+        error=AssayError,
+        not_mapping="an assay file must be a YAML mapping",
+    )
+    path = document.path
     if "transgene" not in document.data and "kind" in document.data:
         raise AssayError("not a qPCR VCN assay (it has no 'transgene' section)", path=path)
     try:
@@ -155,6 +160,4 @@ def load_assay(name_or_path: str | Path) -> LoadedAssay:
     except ValidationError as exc:
         problems = validation_problems(exc, document.lines, document.data)
         raise AssayError("; ".join(problems), path=path) from None
-    sha256 = content_sha256(document.data)
-    check_locked(path, f"{assay.id}@{assay.version}", sha256, error=AssayError, what="assay")
-    return LoadedAssay(assay, path, sha256)
+    return LoadedAssay(assay, path, document.sha256)

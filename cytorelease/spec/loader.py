@@ -18,8 +18,15 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from cytorelease._yaml import LineMap, YamlLinesError, format_path, load_yaml_with_lines
+from cytorelease._yaml import (
+    LineMap,
+    YamlLinesError,
+    format_path,
+    load_yaml_with_lines,
+    read_document_text,
+)
 from cytorelease.errors import SpecError
+from cytorelease.library import Definition, DefinitionKind, definition
 from cytorelease.provenance import content_sha256
 from cytorelease.spec.checks import check_spec
 from cytorelease.spec.model import (
@@ -81,6 +88,17 @@ class LoadedSpec:
     @property
     def ref(self) -> str:
         return self.spec.ref
+
+    def definition(self) -> Definition:
+        """The spec as a result records it; ``locked`` only if the library's LOCK lists this
+        version with this identity hash (a LOCK beside the file is never consulted)."""
+        return definition(
+            DefinitionKind.SPEC, self.spec.product, self.spec.version, self.sha256, self.path
+        )
+
+    @property
+    def locked(self) -> bool:
+        return self.definition().locked
 
     def identity(self) -> dict[str, Any]:
         """What results name: ``{"id", "version", "sha256"}`` plus status and market."""
@@ -248,12 +266,11 @@ def _layout_problems(spec: Spec, path: Path, lines: LineMap) -> list[SpecProblem
 
 
 def load_spec_file(path: str | Path, *, read: Callable[[Path], str] | None = None) -> LoadedSpec:
-    """Read and validate one spec file (no LOCK check: see ``registry.load_spec``)."""
+    """Read and validate one spec file (the library's LOCK judges it: ``LoadedSpec.definition``).
+
+    The text is read by the one loader's bounded reader (``cytorelease._yaml``), so a device or
+    a huge file named as a spec is refused, not read into memory.
+    """
     path = Path(path)
-    try:
-        text = read(path) if read else path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SpecError("no such spec file", path=path) from None
-    except UnicodeDecodeError:
-        raise SpecError("a spec is UTF-8 text; this file is not", path=path) from None
+    text = read(path) if read else read_document_text(path, error=SpecError, what="spec file")
     return parse_spec_text(text, path)

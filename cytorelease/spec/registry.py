@@ -2,9 +2,11 @@
 
 Layout: ``<specs>/<product>/v<N>.yaml`` and ``<specs>/LOCK``. The LOCK lists the identity hash
 (canonical-content SHA-256, see ``loader.spec_identity``) of every version that has been
-effective. A listed version whose content changed is refused, naming the version and both hashes;
-a non-draft version missing from the LOCK is refused too (``cytorelease spec lock`` adds it).
-Drafts need no lock: they are work in progress and a result evaluated against one says so.
+effective. Loading a spec never consults a LOCK: only the LOCK of the library in use judges
+whether it is locked (``LoadedSpec.definition``), so a changed, unlisted or draft version loads as
+an *unlocked* what-if that can never release a lot. The library's own tools do check the LOCK
+of the folder they maintain: ``spec lock`` refuses to re-lock a changed version and ``spec
+validate`` reports a version that no longer matches, or is missing from, its LOCK.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ __all__ = [
     "new_version",
     "read_lock",
     "resolve_spec",
+    "verify_lock",
 ]
 
 LOCK_NAME = "LOCK"
@@ -57,7 +60,9 @@ def read_lock(lock: Path) -> dict[str, str]:
     return _read_lock(lock, error=SpecError)
 
 
-def _verify(loaded: LoadedSpec) -> None:
+def verify_lock(loaded: LoadedSpec) -> None:
+    """Refuse a spec its folder's LOCK records with another content, or a non-draft one it does
+    not list: the check of the library's maintenance tools (``spec lock``, ``spec validate``)."""
     lock = find_lock(loaded.path)
     locked = read_lock(lock).get(loaded.ref)
     if locked is not None and locked != loaded.sha256:
@@ -77,10 +82,9 @@ def _verify(loaded: LoadedSpec) -> None:
 
 
 def load_spec(path: str | Path) -> LoadedSpec:
-    """Load, validate and check one spec file against its LOCK."""
-    loaded = load_spec_file(path)
-    _verify(loaded)
-    return loaded
+    """Load and validate one spec file; whether it is locked is ``loaded.locked`` (the
+    library's LOCK), not a refusal here (see the module doc)."""
+    return load_spec_file(path)
 
 
 def list_versions(product_dir: Path) -> list[tuple[int, Path]]:
@@ -198,6 +202,7 @@ def new_version(reference: str | Path) -> Path:
         raise SpecError("no vN.yaml spec versions in this folder", path=folder)
     latest_number, latest_path = versions[-1]
     latest = load_spec(latest_path)  # never copy a broken or tampered version
+    verify_lock(latest)
     number = latest_number + 1
     target = folder / f"v{number}.yaml"
     text = latest_path.read_text(encoding="utf-8")
@@ -256,7 +261,7 @@ def lock_specs(paths: list[Path]) -> list[LockEntry]:
         lock = find_lock(loaded.path)
         entries = read_lock(lock)
         if loaded.ref in entries:
-            _verify(loaded)
+            verify_lock(loaded)
             results.append(LockEntry(loaded.ref, loaded.sha256, LockOutcome.UNCHANGED, lock))
             continue
         entries[loaded.ref] = loaded.sha256
@@ -295,7 +300,9 @@ def check_specs(references: list[str]) -> list[SpecCheck]:
     checks = []
     for reference in references:
         try:
-            checks.append(SpecCheck(reference, resolve_spec(reference), ()))
+            loaded = resolve_spec(reference)
+            verify_lock(loaded)
+            checks.append(SpecCheck(reference, loaded, ()))
         except SpecValidationError as exc:
             lines = tuple(f"{exc.path}: {p.text()}" for p in exc.problems)
             checks.append(SpecCheck(reference, None, lines))

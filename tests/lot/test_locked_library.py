@@ -190,18 +190,51 @@ def test_a_template_edited_in_a_site_library_outside_its_lock_is_unlocked(tmp_pa
     )
 
 
-def test_a_spec_edited_in_a_site_library_under_its_locked_version_is_refused(
+def test_a_spec_edited_in_a_site_library_under_its_locked_version_is_unlocked(
     tmp_path: Path,
 ) -> None:
+    # An edit inside the site library under a version its LOCK lists: the hash no longer
+    # matches, so the run is an unlocked what-if (it used to be refused outright).
     library = _site_library(tmp_path)
     v2 = library / "specs" / "cd19-car-t" / "v2.yaml"
     text = v2.read_text(encoding="utf-8")
     v2.write_text(text.replace("allowed: [not detected]", "allowed: [not detected, detected]", 1))
     _resources.set_library(library)
-    from cytorelease.errors import SpecError
+    outcome = release_lot(find_sample_lot(), out=tmp_path / "out", created_at=MOMENT)
+    spec = outcome.record["definitions"][0]
+    assert (spec["kind"], spec["version"], spec["locked"]) == ("spec", "2", False)
+    assert spec["sha256"] == load_spec_file(v2).sha256
+    assert outcome.record["library"]["path"] == str(library.resolve())
+    assert outcome.disposition == "INCOMPLETE" and outcome.exit_code == 1
+    html = outcome.report_path.read_text(encoding="utf-8")
+    header = html[html.index('<header class="doc-header"') : html.index("</header>")]
+    assert "NOT FOR RELEASE: unlocked definition spec cd19-car-t (cd19-car-t@2)" in header
+    record = extract_record(outcome.report_path.read_bytes())
+    with pytest.raises(SignatureError, match="cannot be approved"):
+        _refuse_unlocked_approval(record, Meaning.APPROVED, str(outcome.report_path))
 
-    with pytest.raises(SpecError, match=r"cd19-car-t@2 .*no longer matches its lock"):
-        release_lot(find_sample_lot(), out=tmp_path / "out", created_at=MOMENT)
+
+def test_a_relaxed_template_given_by_path_without_a_lock_is_a_what_if(
+    tmp_path: Path, normal: ReleaseOutcome
+) -> None:
+    # A path template with no LOCK at all: run (not refused), marked unlocked, never PASS.
+    assert normal.disposition == "PASS"
+    relaxed = tmp_path / "relaxed-panel.yaml"
+    shutil.copy(ROOT / "gating" / "cd19-car-t-panel.yaml", relaxed)
+    relaxed.write_text(
+        relaxed.read_text(encoding="utf-8").replace("min_events: 1000", "min_events: 10", 1),
+        encoding="utf-8",
+    )
+    lot = _lot_copy(tmp_path)
+    _edit_manifest(lot, "template: cd19-car-t-panel", f"template: {relaxed}")
+    outcome = release_lot(lot, out=tmp_path / "out", created_at=MOMENT)
+    template = next(d for d in outcome.record["definitions"] if d["kind"] == "gating-template")
+    assert (template["id"], template["version"]) == ("cd19-car-t-panel", "1.0.0")
+    assert (template["locked"], template["source"]) == (False, str(relaxed))
+    assert outcome.disposition == "INCOMPLETE"
+    alerts = [a["message"] for a in outcome.record["evaluation"]["alerts"]]
+    line = f"NOT FOR RELEASE: unlocked definition gating-template cd19-car-t-panel ({relaxed})"
+    assert line in alerts and line in outcome.report_path.read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize("lot_id", ["a/../../..", "lot-1\nok: forged line", "..", "-rf", "x" * 65])

@@ -92,15 +92,19 @@ def test_derived_formula_naming_an_unknown_attribute(
     )
 
 
-def test_tampered_effective_spec_is_refused_naming_version_and_both_hashes(
+def test_tampered_effective_spec_is_unlocked_and_its_lock_check_names_both_hashes(
     specs_copy: Path,
 ) -> None:
+    from cytorelease.spec.registry import verify_lock
+
     path = specs_copy / "cd19-car-t" / "v2.yaml"
     locked = load_spec(path).sha256
     path.write_text(path.read_text().replace("limit: {min: 15}", "limit: {min: 12}"))
     changed = load_spec_file(path).sha256
+    tampered = load_spec(path)  # loads as an unlocked what-if: it can never release a lot
+    assert (tampered.sha256, tampered.locked) == (changed, False)
     with pytest.raises(SpecError) as caught:
-        load_spec(path)
+        verify_lock(tampered)
     assert str(caught.value) == (
         f"{path}: cd19-car-t@2 (effective) no longer matches its lock: {specs_copy / 'LOCK'} "
         f"records sha256 {locked}, the file's content is sha256 {changed} (an effective spec "

@@ -7,11 +7,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from cytorelease import _resources
 from cytorelease.cli.main import app
-from cytorelease.errors import SpecError
+from cytorelease.errors import CytoreleaseError, SpecError
 from cytorelease.spec import load_spec, load_spec_file, lock_specs, new_version, resolve_spec
 from cytorelease.spec.loader import spec_identity
-from cytorelease.spec.registry import read_lock
+from cytorelease.spec.registry import check_specs, read_lock, verify_lock
 
 runner = CliRunner()
 
@@ -83,10 +84,14 @@ def test_identity_ignores_formatting_and_lifecycle_but_not_content(specs_copy: P
         "limit: {min: 10}", "limit:\n      min: 10"
     )
     path.write_text(reformatted.replace("status: superseded", "status: retired"))
-    assert load_spec(path).sha256 == original  # comments, layout, status: same identity
+    same = load_spec(path)
+    assert same.sha256 == original  # comments, layout, status: same identity
+    assert same.locked  # content-addressed: the library's LOCK lists this very content
     path.write_text(reformatted.replace("limit:\n      min: 10", "limit:\n      min: 11"))
+    changed = load_spec(path)  # loads: a what-if, never a release
+    assert changed.sha256 != original and changed.locked is False
     with pytest.raises(SpecError, match="no longer matches its lock"):
-        load_spec(path)
+        verify_lock(changed)  # the library's maintenance check still names it
 
 
 def test_identity_is_the_hash_of_the_parsed_document() -> None:
@@ -95,20 +100,33 @@ def test_identity_is_the_hash_of_the_parsed_document() -> None:
     assert spec_identity(document) != spec_identity({**document, "version": 2})
 
 
-def test_an_effective_version_missing_from_the_lock_is_refused(specs_copy: Path) -> None:
+def test_an_effective_version_missing_from_its_folder_lock_is_reported(specs_copy: Path) -> None:
     (specs_copy / "LOCK").write_text("")
+    loaded = load_spec(specs_copy / "cd19-car-t" / "v2.yaml")
+    # the bundled library's LOCK still lists this content: an emptied LOCK beside a copy
+    # changes nothing about whether it is locked
+    assert loaded.locked is True
     with pytest.raises(SpecError) as caught:
-        load_spec(specs_copy / "cd19-car-t" / "v2.yaml")
+        verify_lock(loaded)
     assert "cd19-car-t@2 is effective but not recorded in" in str(caught.value)
     assert "cytorelease spec lock" in str(caught.value)
+    (check,) = check_specs([str(specs_copy / "cd19-car-t" / "v2.yaml")])
+    assert not check.ok and "not recorded in" in check.problems[0]
 
 
-def test_malformed_lock_line_names_the_lock_and_line(specs_copy: Path) -> None:
+def test_malformed_lock_line_names_the_lock_and_line(
+    specs_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     lock = specs_copy / "LOCK"
     lock.write_text(lock.read_text() + "cd19-car-t@3 not-a-hash\n")
     with pytest.raises(SpecError) as caught:
-        load_spec(specs_copy / "cd19-car-t" / "v2.yaml")
+        verify_lock(load_spec(specs_copy / "cd19-car-t" / "v2.yaml"))
     assert str(caught.value).startswith(f"{lock}: line 6: expected '<id>@<version> <sha256>'")
+    # the same LOCK as the site library's: judging any spec against it names the line too
+    monkeypatch.setattr(_resources, "_library_override", specs_copy.parent)
+    with pytest.raises(CytoreleaseError) as judged:
+        _ = resolve_spec("cd19-car-t@2").locked
+    assert str(judged.value).startswith(f"{lock}: line 6: expected '<id>@<version> <sha256>'")
 
 
 def test_new_version_copies_the_latest_as_a_draft(specs_copy: Path) -> None:

@@ -15,17 +15,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from cytorelease._lock import check_locked
-from cytorelease._resources import ResourceKind, resolve_resource
-from cytorelease._yaml import (
-    LineMap,
-    YamlLinesError,
-    error_location,
-    format_path,
-    load_yaml_with_lines,
-    locate,
-)
-from cytorelease.errors import InputError, TemplateError
+from cytorelease._yaml import LineMap, error_location, format_path, locate
+from cytorelease.errors import TemplateError
 from cytorelease.flow.gating.template_model import (
     BooleanGateSpec,
     BoolOp,
@@ -55,6 +46,7 @@ from cytorelease.flow.gating.template_model import (
     TransformSpec,
     UnimodalRule,
 )
+from cytorelease.library import DefinitionKind, Document, parse_document, read_document
 
 __all__ = [
     "BoolOp",
@@ -89,38 +81,37 @@ __all__ = [
 
 
 def load_template(path_or_name: str | Path) -> Template:
-    """A template from a path, or by name from the gating library (``cd19-car-t-panel``)."""
-    path = resolve_resource(ResourceKind.GATING, path_or_name)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise TemplateError(f"not UTF-8 text (byte {exc.start})", path=path) from None
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror}", path=path) from None
-    template = parse_template(text, path=path)
-    check_locked(
-        path,
-        f"{template.id}@{template.version}",
-        template.sha256,
+    """A template from a path, or by name from the gating library (``cd19-car-t-panel``).
+
+    Read through the one loader (``cytorelease.library``); whether it is locked is the
+    library's LOCK's business (``Template.definition``), so a changed copy loads as unlocked.
+    """
+    document = read_document(
+        path_or_name,
+        kind=DefinitionKind.GATING_TEMPLATE,
         error=TemplateError,
-        what="gating template",
+        not_mapping=_NOT_MAPPING,
     )
-    return template
+    return _validate(document)
 
 
 def parse_template(text: str, *, path: str | Path = "<template>") -> Template:
     """Validate a template document; errors name ``path``, the field path and its line."""
-    try:
-        parsed = load_yaml_with_lines(text)  # the project's loader: refuses duplicate keys
-    except YamlLinesError as exc:
-        where = f"line {exc.line}: " if exc.line else ""
-        raise TemplateError(f"{where}{exc}", path=path) from None
-    document, lines = parsed.data, parsed.lines
-    if not isinstance(document, dict):
-        raise TemplateError(
-            "a gating template is a YAML mapping (schema_version, id, version, markers, gates)",
-            path=path,
-        )
+    document = parse_document(
+        text,
+        kind=DefinitionKind.GATING_TEMPLATE,
+        path=Path(path),
+        error=TemplateError,
+        not_mapping=_NOT_MAPPING,
+    )
+    return _validate(document)
+
+
+_NOT_MAPPING = "a gating template is a YAML mapping (schema_version, id, version, markers, gates)"
+
+
+def _validate(parsed: Document) -> Template:
+    document, lines, path = parsed.data, parsed.lines, parsed.path
     try:
         template = Template.model_validate(document)
     except ValidationError as exc:
@@ -129,7 +120,7 @@ def parse_template(text: str, *, path: str | Path = "<template>") -> Template:
         line = lines.line_of(exc.location)
         where = format_path(exc.location) + (f" (line {line})" if line else "")
         raise TemplateError(f"{where}: {exc.problem}", path=path, hint=exc.hint) from None
-    template._attach_source(Path(path), document)
+    template._attach_source(path, document)
     return template
 
 
