@@ -381,3 +381,48 @@ def test_a_zero_standard_is_a_blank_and_a_negative_one_is_not_read(tmp_path: Pat
     export = read_plate(plate)
     assert "A1" not in export.layout
     assert "standard value '-1.000' is below zero" in export.metadata["skipped groups"]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "reason"),
+    [
+        ("\tA1\t", "\tZ9\t", "group 'Standards' (line {line}): well line 1: 'Z9' is not a well"),
+        (
+            "01\t1000.000\t",
+            "01\tn/a\t",
+            "group 'Standards' (line {line}): sample '01': Standard Value 'n/a' is not a number",
+        ),
+    ],
+)
+def test_a_group_cell_that_is_not_a_well_or_a_number_skips_the_group(
+    tmp_path: Path, old: str, new: str, reason: str
+) -> None:
+    ods = _ods(tmp_path)
+    standards, _, _ = _bundled()
+    group = _standards_group({"Plate01": standards}, ods)
+    edited = [line.replace(old, new, 1) if line.startswith("01\t") else line for line in group]
+    assert edited != group
+    plate = write_softmax(tmp_path / "smp.txt", {"Plate01": ods}, [edited], "utf-8")
+    line = 1 + plate.read_text(encoding="utf-8").splitlines().index("Group: Standards")
+    export = read_plate(plate)
+    assert export.layout == {}
+    assert export.metadata["skipped groups"] == reason.format(line=line)
+
+
+def test_a_group_block_cut_before_its_end_is_refused(tmp_path: Path) -> None:
+    ods = _ods(tmp_path)
+    standards, _, _ = _bundled()
+    group = _standards_group({"Plate01": standards}, ods)[:-1]  # no ~End
+    plate = write_softmax(tmp_path / "smp.txt", {"Plate01": ods}, [group], "utf-16")
+    with pytest.raises(InputError, match=r"group block 'Standards' has no '~End' line"):
+        read_plate(plate)
+
+
+def test_a_group_well_off_the_plate_is_refused(tmp_path: Path) -> None:
+    ods = _ods(tmp_path)
+    standards, _, _ = _bundled()
+    standards[0] = ("01", standards[0][1], ["A13", "A2"])  # a 384-well id on a 96-well plate
+    groups = [_standards_group({"Plate01": standards}, ods)]
+    plate = write_softmax(tmp_path / "smp.txt", {"Plate01": ods}, groups, "utf-8")
+    with pytest.raises(InputError, match=r"group 'Standards' lays out well A13, which is not on "):
+        read_plate(plate)

@@ -89,8 +89,9 @@ def _shown(well_id: str | None, value: float | None) -> str:
 
 
 def _plate_layouts(
-    wells: tuple[GroupWell, ...], plates: tuple[str, ...], path: str
+    wells: tuple[GroupWell, ...], sizes: Mapping[str, int], path: str
 ) -> dict[str, tuple[dict[str, str], dict[str, float]]]:
+    plates = tuple(sizes)
     out: dict[str, tuple[dict[str, str], dict[str, float]]] = {p: ({}, {}) for p in plates}
     origin: dict[tuple[str, str], GroupWell] = {}
     for entry in wells:
@@ -98,6 +99,13 @@ def _plate_layouts(
         for plate in [entry.plate] if entry.plate is not None else plates:
             if plate not in out:
                 continue  # a plate the export holds no reading of
+            rows, columns = PLATE_SHAPES[sizes[plate]]
+            if ord(entry.well[0]) - 65 >= rows or int(entry.well[1:]) > columns:
+                raise InputError(
+                    f"group {entry.group!r} lays out well {entry.well}, which is not on "
+                    f"{sizes[plate]}-well plate {plate}",
+                    path=path,
+                )
             ids, values = out[plate]
             before = origin.get((plate, entry.well))
             if before is not None and (before.well_id, before.value) != (
@@ -362,8 +370,7 @@ def read_softmax(data: bytes, *, path: str, sha256: str) -> PlateExport:
     if not readings:
         raise refused or InputError("the SoftMax Pro export has no Plate: blocks", path=path)
     groups = read_groups(text, path)
-    plates = tuple(dict.fromkeys(r.plate for r in readings))
-    layouts = _plate_layouts(groups.wells, plates, path)
+    layouts = _plate_layouts(groups.wells, {r.plate: r.wells for r in readings}, path)
     distinct = {
         tuple(sorted(ids.items())) + tuple(sorted(v.items())) for ids, v in layouts.values()
     }
