@@ -15,6 +15,7 @@ from cytorelease.errors import InputError
 
 __all__ = [
     "ResourceKind",
+    "check_library",
     "is_bare_name",
     "library_identity",
     "library_line",
@@ -22,6 +23,7 @@ __all__ = [
     "resource_dir",
     "set_library",
     "site_library",
+    "use_data_library",
 ]
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
@@ -40,6 +42,30 @@ def set_library(path: str | Path | None) -> None:
     """Use ``path`` (a folder with any of the resource folders) before the bundled defaults."""
     global _library_override
     _library_override = Path(path) if path is not None else None
+
+
+def check_library(path: str | Path, *, named_in: str | Path) -> None:
+    """Refuse a library folder that does not exist or holds none of the resource folders;
+    ``named_in`` is where it was named (``--library``, a ``library.yaml``)."""
+    folders = [k.value for k in ResourceKind if k is not ResourceKind.SAMPLE_DATA]
+    if not Path(path).is_dir():
+        raise InputError(
+            f"the library named in {named_in} does not exist or is not a folder", path=path
+        )
+    if not any((Path(path) / name).is_dir() for name in folders):
+        raise InputError(
+            f"the library named in {named_in} holds none of {', '.join(f'{n}/' for n in folders)}",
+            path=path,
+            hint="point it at the folder that contains them",
+        )
+
+
+def use_data_library(configured: Path | None) -> Path | None:
+    """Use a data folder's configured library unless ``--library`` / ``CYTORELEASE_LIBRARY``
+    already name one; returns the site library now in use (None: bundled only)."""
+    if site_library() is None and configured is not None:
+        set_library(configured)
+    return site_library()
 
 
 def _candidates(kind: ResourceKind) -> list[Path]:

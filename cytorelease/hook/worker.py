@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cytorelease._resources import library_line, use_data_library
 from cytorelease.errors import CytoreleaseError
 from cytorelease.hook.acquisitions import acquisitions_of
 from cytorelease.hook.identify import FileKind
@@ -109,6 +110,9 @@ def run_worker(
     owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
     actor = audit.service_actor(WORKER_NAME)
     report = WorkerReport()
+    # library.yaml of the data folder names the site library (unless --library is given)
+    if use_data_library(data.configured_library()) is not None and log:
+        log(library_line() or "")
     # What workers and hooks killed mid-way left behind; live ones finish within two leases.
     report.swept = len(sweep_leftovers(data, older_than=2 * lease_seconds))
     checkpoints = ServiceCheckpoints(

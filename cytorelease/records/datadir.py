@@ -2,6 +2,11 @@
 
 ``--data-dir`` / ``CYTORELEASE_DATA`` choose it; the default is a per-user folder
 (``$XDG_DATA_HOME/cytorelease``, else ``~/.local/share/cytorelease``).
+
+Configuration the data folder keeps: ``instruments.yaml`` (which instrument feeds which lot
+input) and ``library.yaml`` (``library: <folder>``, the site library the worker judges lots
+against; a relative folder is relative to the data folder). ``--library`` or
+``CYTORELEASE_LIBRARY``, when given, take precedence over ``library.yaml``.
 """
 
 from __future__ import annotations
@@ -90,6 +95,39 @@ class DataDir:
     @property
     def instruments_path(self) -> Path:
         return self.root / "instruments.yaml"
+
+    @property
+    def library_config_path(self) -> Path:
+        """``library.yaml``: ``library: <folder>``, the site library of this data folder."""
+        return self.root / "library.yaml"
+
+    def configured_library(self) -> Path | None:
+        """The site library ``library.yaml`` names, or None without the file.
+
+        A file that does not name a folder holding specs/, gating/, assays/ or reports/ is an
+        :class:`InputError` naming the file and line: a mistyped library must never fall back
+        to the bundled definitions without a word.
+        """
+        from cytorelease._resources import check_library
+        from cytorelease._yaml import load_yaml_file
+
+        path = self.library_config_path
+        if not path.is_file():
+            return None
+        document = load_yaml_file(path, error=InputError, what="library configuration")
+        data = document.data
+        value = data.get("library") if isinstance(data, dict) else None
+        if not isinstance(data, dict) or set(data) != {"library"} or not isinstance(value, str):
+            line = document.lines.line_of(("library",)) if isinstance(data, dict) else 1
+            raise InputError(
+                f"line {line}: expected one key, 'library: <folder>'",
+                path=path,
+                hint="name the site library folder (it holds specs/, gating/, assays/)",
+            )
+        folder = Path(value).expanduser()
+        folder = folder if folder.is_absolute() else self.root / folder
+        check_library(folder, named_in=path)
+        return folder
 
     @property
     def keys_dir(self) -> Path:
