@@ -147,6 +147,7 @@ def verify_command(
     broken row or a failing checkpoint, naming it."""
     from cytorelease.cli._output import emit_json
     from cytorelease.records.audit import check_data_chain
+    from cytorelease.records.lots import check_data_release_rows
     from cytorelease.report.checkpoint import verify_data_checkpoints
 
     certificates = [_read_cert(p) for p in tsa_cert or []]
@@ -156,10 +157,12 @@ def verify_command(
         folder=checkpoints_copy,
     )  # fmt: skip
     failed = [c for c in checkpoints if not c.ok]
+    release_rows = check_data_release_rows(data_dir)
     if as_json:
         document = check.to_dict()
-        document["ok"] = check.ok and not failed
+        document["ok"] = check.ok and not failed and release_rows.ok
         document["checkpoints"] = [c.to_dict() for c in checkpoints]
+        document["release_rows"] = release_rows.to_dict()
         emit_json(document)
     else:
         typer.echo(f"audit trail intact: {check.rows} rows, last hash {check.last_hash}")
@@ -168,9 +171,16 @@ def verify_command(
                 f"FAILED: {c.problem}" if c.problem else "ok" + (f" ({c.note})" if c.note else "")
             )
             typer.echo(f"checkpoint {c.file} (row {c.sequence}): {state}")
+        state = "agree with the trail" if release_rows.ok else "FAILED"
+        typer.echo(
+            f"releases and signatures: {release_rows.releases} release rows, "
+            f"{release_rows.signatures} signature rows: {state}"
+        )
     for c in failed:
         typer.echo(f"error: checkpoints/{c.file}: row {c.sequence}: {c.problem}", err=True)
-    if failed:
+    for problem in release_rows.problems:
+        typer.echo(f"error: releases: {problem}", err=True)
+    if failed or not release_rows.ok:
         raise typer.Exit(1)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from cytorelease.records.lots import lot_files
 from cytorelease.records.store import Store
 
 __all__ = ["acquisitions_of", "files_per_input"]
@@ -17,12 +18,10 @@ __all__ = ["acquisitions_of", "files_per_input"]
 def files_per_input(store: Store, lot: str) -> dict[str, list[str]]:
     """The distinct files assigned to each input of ``lot``, oldest first."""
     found: dict[str, list[str]] = {}
-    for row in store.rows(
-        "SELECT input_path, sha256 FROM lot_files WHERE lot = ? ORDER BY assigned_at", (lot,)
-    ):
-        shas = found.setdefault(str(row["input_path"]), [])
-        if str(row["sha256"]) not in shas:
-            shas.append(str(row["sha256"]))
+    for input_path, sha in lot_files(store, lot):
+        shas = found.setdefault(input_path, [])
+        if sha not in shas:
+            shas.append(sha)
     return found
 
 

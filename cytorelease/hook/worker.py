@@ -35,6 +35,17 @@ from cytorelease.provenance import content_sha256
 from cytorelease.records import audit
 from cytorelease.records.archive import ArchiveMismatch, archived_path
 from cytorelease.records.datadir import DataDir
+from cytorelease.records.lots import (
+    ReleaseRow,
+    SignatureRow,
+    assign_file,
+    lot_files,
+    raw_file,
+    record_analysis,
+    record_release,
+    record_signature,
+    unassigned_analyses,
+)
 from cytorelease.records.queue import (
     MAX_ATTEMPTS,
     ItemKind,
@@ -197,7 +208,7 @@ def _process(ctx: _Context, item: QueueItem, report: WorkerReport) -> ItemState:
 
 def _process_file(ctx: _Context, item: QueueItem) -> None:
     store, sha = ctx.store, str(item.payload["sha256"])
-    row = store.one("SELECT * FROM raw_files WHERE sha256 = ?", (sha,))
+    row = raw_file(store, sha)
     if row is None:
         raise CytoreleaseError(f"queue item names {sha} but no such raw file is recorded")
     kind, meta = FileKind(row["kind"]), json.loads(row["meta"])
@@ -205,11 +216,10 @@ def _process_file(ctx: _Context, item: QueueItem) -> None:
     route = route_file(kind, meta, str(row["original_name"]), ctx.plans)
     with store.write():
         finish(store, item, state=ItemState.DONE, outcome=route.reason)
-        store.execute(
-            "INSERT INTO analyses (sha256, kind, lot, input_path, summary, analysed_at, worker)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (sha, str(kind), route.lot, route.input_path, json.dumps(summary), _utc(), ctx.owner),
-        )
+        record_analysis(
+            store, sha, kind=str(kind), lot=route.lot, input_path=route.input_path,
+            summary=summary, analysed_at=_utc(), worker=ctx.owner,
+        )  # fmt: skip
         audit.append(
             store,
             actor=ctx.actor,
@@ -237,13 +247,7 @@ def _route_waiting_files(ctx: _Context) -> int:
         return 0
     routed = 0
     with ctx.store.write():
-        waiting = ctx.store.rows(
-            "SELECT r.sha256, r.kind, r.meta, r.original_name FROM analyses a"
-            " JOIN raw_files r ON r.sha256 = a.sha256"
-            " WHERE NOT EXISTS (SELECT 1 FROM lot_files f WHERE f.sha256 = a.sha256)"
-            " ORDER BY a.analysed_at"
-        )
-        for row in waiting:
+        for row in unassigned_analyses(ctx.store):
             kind = FileKind(row["kind"])
             route = route_file(kind, json.loads(row["meta"]), str(row["original_name"]), ctx.plans)
             if route.lot is None or route.input_path is None:
@@ -254,11 +258,7 @@ def _route_waiting_files(ctx: _Context) -> int:
 
 
 def _assign(ctx: _Context, sha: str, lot: str, input_path: str, reason: str) -> None:
-    ctx.store.execute(
-        "INSERT INTO lot_files (lot, input_path, sha256, assigned_at) VALUES (?, ?, ?, ?)"
-        " ON CONFLICT (lot, input_path, sha256) DO NOTHING",
-        (lot, input_path, sha, _utc()),
-    )
+    assign_file(ctx.store, lot, input_path, sha, _utc())
     audit.append(
         ctx.store,
         actor=ctx.actor,
@@ -272,11 +272,8 @@ def _assign(ctx: _Context, sha: str, lot: str, input_path: str, reason: str) -> 
 
 def _queue_release_if_complete(ctx: _Context, plan: LotPlan) -> None:
     latest: dict[str, str] = {}
-    for row in ctx.store.rows(
-        "SELECT input_path, sha256 FROM lot_files WHERE lot = ? ORDER BY assigned_at",
-        (plan.lot_id,),
-    ):
-        latest[str(row["input_path"])] = str(row["sha256"])
+    for input_path, sha in lot_files(ctx.store, plan.lot_id):
+        latest[input_path] = sha
     wanted = [p for _, p in plan.inputs()]
     if any(p not in latest for p in wanted):
         return
@@ -380,24 +377,16 @@ def _process_release(ctx: _Context, item: QueueItem) -> dict[str, Any]:
 def _record_release(
     ctx: _Context, lot: str, inputs_sha: str, outcome: Any, result_path: Path, report_path: Path
 ) -> int:
-    ctx.store.execute(
-        "INSERT INTO releases (lot, inputs_sha256, record_sha256, disposition, result_path,"
-        " report_path, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (
-            lot,
-            inputs_sha,
-            outcome.record_sha256,
-            outcome.disposition,
-            str(result_path),
-            str(report_path),
-            _utc(),
-        ),
+    release = ReleaseRow(
+        lot=lot,
+        inputs_sha256=inputs_sha,
+        record_sha256=outcome.record_sha256,
+        disposition=outcome.disposition,
+        result_path=str(result_path),
+        report_path=str(report_path),
+        created_at=_utc(),
     )
-    return int(
-        ctx.store.scalar(
-            "SELECT id FROM releases WHERE lot = ? AND inputs_sha256 = ?", (lot, inputs_sha)
-        )
-    )
+    return record_release(ctx.store, release)
 
 
 def _audit_release(
@@ -455,16 +444,15 @@ def _audit_release(
         )
         return
     entry = signed.entry
-    store.execute(
-        "INSERT INTO signatures (release_id, user_id, signer, meaning, utc_time, key_fingerprint)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
-        (
-            release_id,
-            entry.user_id,
-            entry.signer,
-            entry.meaning,
-            entry.utc_time,
-            entry.key_fingerprint,
+    record_signature(
+        store,
+        release_id,
+        SignatureRow(
+            user_id=entry.user_id,
+            signer=entry.signer,
+            meaning=entry.meaning,
+            utc_time=entry.utc_time,
+            key_fingerprint=entry.key_fingerprint,
         ),
     )
     audit.append(
@@ -474,6 +462,7 @@ def _audit_release(
         object=str(report_path),
         lot=lot,
         details={
+            "release": release_id,
             "meaning": entry.meaning,
             "user_id": entry.user_id,
             "key_fingerprint": entry.key_fingerprint,

@@ -1,0 +1,244 @@
+"""The worker's tables: analysed files, files assigned to lot inputs, releases and signatures.
+
+records/ owns its tables: the worker calls these functions, never SQL of its own. Each release
+and each signature row is written in the same transaction as the audit row that states it
+(``evaluate`` names the release id, record hash and disposition; ``sign`` the release id, user,
+meaning and key), so :func:`check_release_rows` can hold the tables against the hash-chained
+trail: a release or signature row that no audit row states (inserted, or edited, by someone with
+write access to the database) is named.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cytorelease.records.audit import Action
+from cytorelease.records.store import Store
+
+Row = dict[str, Any]
+
+__all__ = [
+    "ReleaseRow",
+    "ReleaseRowsCheck",
+    "SignatureRow",
+    "assign_file",
+    "check_data_release_rows",
+    "check_release_rows",
+    "lot_files",
+    "raw_file",
+    "record_analysis",
+    "record_release",
+    "record_signature",
+    "unassigned_analyses",
+]
+
+
+def raw_file(store: Store, sha256: str) -> Row | None:
+    return store.one("SELECT * FROM raw_files WHERE sha256 = ?", (sha256,))
+
+
+def record_analysis(
+    store: Store,
+    sha256: str,
+    *,
+    kind: str,
+    lot: str | None,
+    input_path: str | None,
+    summary: Mapping[str, Any],
+    analysed_at: str,
+    worker: str,
+) -> None:
+    store.execute(
+        "INSERT INTO analyses (sha256, kind, lot, input_path, summary, analysed_at, worker)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (sha256, kind, lot, input_path, json.dumps(summary), analysed_at, worker),
+    )
+
+
+def unassigned_analyses(store: Store) -> list[Row]:
+    """Analysed files no lot input holds yet (their raw_files rows), oldest analysis first."""
+    return store.rows(
+        "SELECT r.sha256, r.kind, r.meta, r.original_name FROM analyses a"
+        " JOIN raw_files r ON r.sha256 = a.sha256"
+        " WHERE NOT EXISTS (SELECT 1 FROM lot_files f WHERE f.sha256 = a.sha256)"
+        " ORDER BY a.analysed_at"
+    )
+
+
+def assign_file(store: Store, lot: str, input_path: str, sha256: str, assigned_at: str) -> None:
+    store.execute(
+        "INSERT INTO lot_files (lot, input_path, sha256, assigned_at) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (lot, input_path, sha256) DO NOTHING",
+        (lot, input_path, sha256, assigned_at),
+    )
+
+
+def lot_files(store: Store, lot: str) -> list[tuple[str, str]]:
+    """(input path, sha256) of every file assigned to ``lot``, in the order they were assigned."""
+    return [
+        (str(row["input_path"]), str(row["sha256"]))
+        for row in store.rows(
+            "SELECT input_path, sha256 FROM lot_files WHERE lot = ? ORDER BY assigned_at", (lot,)
+        )
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseRow:
+    lot: str
+    inputs_sha256: str
+    record_sha256: str
+    disposition: str
+    result_path: str
+    report_path: str
+    created_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class SignatureRow:
+    user_id: str
+    signer: str
+    meaning: str
+    utc_time: str
+    key_fingerprint: str
+
+
+def record_release(store: Store, release: ReleaseRow) -> int:
+    """Insert the release row; its id. Call inside the transaction that audits it."""
+    store.execute(
+        "INSERT INTO releases (lot, inputs_sha256, record_sha256, disposition, result_path,"
+        " report_path, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (
+            release.lot,
+            release.inputs_sha256,
+            release.record_sha256,
+            release.disposition,
+            release.result_path,
+            release.report_path,
+            release.created_at,
+        ),
+    )
+    return int(
+        store.scalar(
+            "SELECT id FROM releases WHERE lot = ? AND inputs_sha256 = ?",
+            (release.lot, release.inputs_sha256),
+        )
+    )
+
+
+def record_signature(store: Store, release_id: int, signature: SignatureRow) -> None:
+    store.execute(
+        "INSERT INTO signatures (release_id, user_id, signer, meaning, utc_time, key_fingerprint)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (
+            release_id,
+            signature.user_id,
+            signature.signer,
+            signature.meaning,
+            signature.utc_time,
+            signature.key_fingerprint,
+        ),
+    )
+
+
+def _stated(store: Store, action: Action) -> list[dict[str, Any]]:
+    found = []
+    for row in store.rows(
+        "SELECT details FROM audit_log WHERE action = ? ORDER BY sequence", (str(action),)
+    ):
+        details = json.loads(row["details"]) if isinstance(row["details"], str) else {}
+        if isinstance(details, dict):
+            found.append(details)
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseRowsCheck:
+    releases: int
+    signatures: int
+    problems: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "releases": self.releases,
+            "signatures": self.signatures,
+            "ok": self.ok,
+            "problems": list(self.problems),
+        }
+
+
+def check_data_release_rows(data_dir: str | Path | None) -> ReleaseRowsCheck:
+    """:func:`check_release_rows` on the data folder's store (``audit verify``); problems are
+    audited as a verification-failed row."""
+    from cytorelease.records.audit import append, os_user
+    from cytorelease.records.store import open_data
+
+    _, store = open_data(data_dir, existing=True)
+    with store:
+        problems = check_release_rows(store)
+        check = ReleaseRowsCheck(
+            int(store.scalar("SELECT COUNT(*) FROM releases")),
+            int(store.scalar("SELECT COUNT(*) FROM signatures")),
+            tuple(problems),
+        )
+        if problems:
+            with store.write():
+                append(
+                    store,
+                    actor=os_user(),
+                    action=Action.VERIFICATION_FAILED,
+                    object="releases",
+                    details={"problems": problems},
+                )
+    return check
+
+
+def check_release_rows(store: Store) -> list[str]:
+    """Every release and signature row held against the audit rows that state it; the problems.
+
+    A release row must have an ``evaluate`` row with its id, record hash and disposition; a
+    signature row a ``sign`` row with its release id, user id, meaning and key fingerprint. Rows
+    written before sign rows named their release are matched on the other fields.
+    """
+    problems: list[str] = []
+    evaluated = {
+        d["release"]: d
+        for d in _stated(store, Action.EVALUATE)
+        if isinstance(d.get("release"), int)
+    }
+    for row in store.rows("SELECT * FROM releases ORDER BY id"):
+        stated = evaluated.get(int(row["id"]))
+        if stated is None:
+            problems.append(
+                f"release {row['id']} (lot {row['lot']}) is in the releases table but no audit "
+                "row states it (written outside cytorelease?)"
+            )
+            continue
+        for field in ("record_sha256", "disposition"):
+            if str(stated.get(field)) != str(row[field]):
+                problems.append(
+                    f"release {row['id']} (lot {row['lot']}): its {field} is {row[field]!r} in "
+                    f"the releases table but {stated.get(field)!r} in the audit trail (edited?)"
+                )
+    # (release id or None for rows written before sign rows named it, user, meaning, key)
+    signed = {
+        (d.get("release"), d.get("user_id"), d.get("meaning"), d.get("key_fingerprint"))
+        for d in _stated(store, Action.SIGN)
+    }
+    for row in store.rows("SELECT * FROM signatures ORDER BY release_id, user_id"):
+        fields = (row["user_id"], row["meaning"], row["key_fingerprint"])
+        if (int(row["release_id"]), *fields) not in signed and (None, *fields) not in signed:
+            problems.append(
+                f"signature of {row['user_id']} ({row['meaning']}) on release {row['release_id']}"
+                " is in the signatures table but no audit row states it (written or edited "
+                "outside cytorelease?)"
+            )
+    return problems
