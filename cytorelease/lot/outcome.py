@@ -27,9 +27,7 @@ class InputFile:
     kind: str
 
     @classmethod
-    def of(
-        cls, lot_dir: Path, file: Path, *, role: str, kind: str, sha256: str
-    ) -> InputFile:
+    def of(cls, lot_dir: Path, file: Path, *, role: str, kind: str, sha256: str) -> InputFile:
         """``sha256`` is the hash of the bytes the analysis read (never a second read of
         ``file``, which could have changed since)."""
         relative = file.resolve().relative_to(lot_dir.resolve()).as_posix()
