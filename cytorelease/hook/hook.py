@@ -9,6 +9,8 @@ its reason. The instrument's file is only ever read.
 
 from __future__ import annotations
 
+import hashlib
+import stat
 import time
 from dataclasses import dataclass
 from enum import StrEnum
@@ -20,7 +22,7 @@ from cytorelease.hook.identify import ACCEPTS, identify
 from cytorelease.hook.instruments import Instrument, load_instruments
 from cytorelease.hook.integrity import audit_mismatch
 from cytorelease.records import audit, ingest
-from cytorelease.records.archive import Archived, ArchiveMismatch, archive_file
+from cytorelease.records.archive import Archived, ArchiveMismatch, archive_file, open_source
 from cytorelease.records.datadir import DataDir
 from cytorelease.records.queue import ItemKind, enqueue
 from cytorelease.records.store import Store
@@ -306,24 +308,46 @@ def refuse(
     store: Store, path: Path, actor: str, reason: str, details: dict[str, Any] | None = None
 ) -> bool:
     """Audit that ``path`` is refused (left where it is, to be taken once the cause is fixed),
-    once for this version of the file and reason; True when a row was written."""
+    once for this content and reason; True when a row was written. The row names the content's
+    SHA-256, never its text; a link is not followed (its refusal is kept per version)."""
     try:
         info = path.lstat()
     except OSError:
         info = None
+    content = None
+    if info is not None and stat.S_ISREG(info.st_mode):
+        outcome = ingest.refusal_of(store, path, info.st_size, info.st_mtime_ns)
+        if outcome != f"{ingest.REFUSED_PREFIX}{reason}":
+            content = _content_sha256(path)  # outside the transaction: it may be a big file
     with store.write():
         if info is not None and not ingest.note_refusal(
-            store, path, info.st_size, info.st_mtime_ns, reason
+            store, path, info.st_size, info.st_mtime_ns, reason, content
         ):
             return False  # refused for this already, and still listed by the caller
+        described = {**(details or {}), "reason": reason}
+        if content is not None:
+            described["sha256"] = content
         audit.append(
-            store,
-            actor=actor,
-            action=audit.Action.REFUSE,
-            object=str(path),
-            details={**(details or {}), "reason": reason},
+            store, actor=actor, action=audit.Action.REFUSE, object=str(path), details=described
         )
     return True
+
+
+def _content_sha256(path: Path) -> str | None:
+    """SHA-256 of a refused file's bytes, read as the archive reads (never through a link, never
+    a FIFO or device); None when it cannot be read now."""
+    try:
+        reader = open_source(path)
+    except InputError:
+        return None
+    digest = hashlib.sha256()
+    try:
+        with reader:
+            while chunk := reader.read(1 << 20):
+                digest.update(chunk)
+    except OSError:
+        return None
+    return digest.hexdigest()
 
 
 def already_seen(store: Store, path: Path) -> bool:

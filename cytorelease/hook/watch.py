@@ -7,7 +7,9 @@ mtime have stayed unchanged for the stability interval (what keeps a file still 
 an editor's temporary included, out). A file that cannot be taken now (an instrument not in the
 allow-list, a file directly in INBOX, a hidden file, a symbolic link) is left where it is,
 reported (``watch`` exits 1) and taken once the cause is fixed: it is never marked handled.
-Its refusal is audited once for that version of the file and reason (not at every scan).
+Its refusal is audited once for that content and reason (not at every scan or ``--once`` run,
+nor again when the file is touched or rewritten with the same bytes); the row names the
+content's SHA-256, never its text.
 Every start (and ``--once``) first re-ingests archive entries a crash left without a record
 (``hook/sweep.py``), then scans the whole tree, so files that arrived while the watcher was
 down are not missed; a file already taken (same path, size and mtime in the store's
@@ -149,7 +151,7 @@ def _hook_ready(
             continue
         reason = _not_takeable(inbox, path, instrument)
         if reason is not None:
-            # audited once (until the reason changes), listed by every scan
+            # audited once per content and reason, listed by every scan
             refuse(store, path, audit.service_actor("watch"), reason, {"inbox": str(inbox)})
             report.outcomes.append(HookOutcome(HookStatus.REFUSED, path, reason))
             tracker.waiting.add(path)

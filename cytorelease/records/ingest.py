@@ -6,8 +6,10 @@ its sighting, its audit row and its queue item commit together or not at all.
 
 A sighting is one version of an inbox file (path, size, mtime) and what became of it. A file
 that was refused (left in the inbox) has a sighting ``refused: <reason>``: the watcher keeps
-offering it (it is not handled), but its refusal is audited once, again only when the reason
-changes, and the sighting becomes its real outcome once the file is taken.
+offering it (it is not handled), but its refusal is audited once per content and reason (the
+sighting keeps the content's SHA-256: a file touched or rewritten with the same bytes is not
+audited again, however many scans see it), and the sighting becomes its real outcome once the
+file is taken.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ __all__ = [
     "note_refusal",
     "raw_file",
     "recorded_hashes",
+    "refusal_of",
     "register_instrument",
     "seen",
     "sighting",
@@ -118,20 +121,37 @@ def sighting(
     )
 
 
-def note_refusal(store: Store, path: Path, size: int, mtime_ns: int, reason: str) -> bool:
-    """Record that this version of ``path`` was refused for ``reason``; True when that is new
-    (first refusal, or another reason than last time): the caller audits only then."""
+def note_refusal(
+    store: Store, path: Path, size: int, mtime_ns: int, reason: str, sha256: str | None = None
+) -> bool:
+    """Record that this version of ``path`` (its content ``sha256`` where it could be read) was
+    refused for ``reason``; True when that is new, so the caller audits only then: not when this
+    version, or another version of the same content at this path, was refused for it already."""
     outcome = f"{REFUSED_PREFIX}{reason}"
+    row = refusal_of(store, path, size, mtime_ns)
+    if row is not None and row == outcome:
+        return False
+    if row is not None and not row.startswith("refused"):
+        return False  # already taken under that version: nothing to refuse
+    audited = sha256 is not None and (
+        store.one(
+            "SELECT 1 AS found FROM sightings WHERE source_path = ? AND sha256 = ? AND outcome = ?",
+            (str(path), sha256, outcome),
+        )
+        is not None
+    )
+    sighting(store, path, size, mtime_ns, sha256, outcome)
+    return not audited
+
+
+def refusal_of(store: Store, path: Path, size: int, mtime_ns: int) -> str | None:
+    """The recorded outcome of this version of ``path`` (``refused: <reason>`` while it waits),
+    or None when it was never seen."""
     row = store.one(
         "SELECT outcome FROM sightings WHERE source_path = ? AND size = ? AND mtime_ns = ?",
         (str(path), size, mtime_ns),
     )
-    if row is not None and str(row["outcome"]) == outcome:
-        return False
-    if row is not None and not str(row["outcome"]).startswith("refused"):
-        return False  # already taken under that version: nothing to refuse
-    sighting(store, path, size, mtime_ns, None, outcome)
-    return True
+    return None if row is None else str(row["outcome"])
 
 
 def seen(store: Store, path: Path, size: int, mtime_ns: int) -> bool:
