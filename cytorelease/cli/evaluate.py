@@ -37,8 +37,13 @@ def evaluate_command(
         bool, typer.Option("--json", help="Print one JSON document instead of a table.")
     ] = False,
 ) -> None:
-    """Judge measurements against a spec (USP rounding); exit 0 PASS, 1 FAIL or INCOMPLETE."""
+    """Judge measurements against a spec (USP rounding); exit 0 PASS, 1 FAIL or INCOMPLETE.
+
+    A spec the library has not locked (a path, a draft, an edited copy) is a what-if: never PASS.
+    """
+    from cytorelease._resources import library_identity
     from cytorelease.cli._output import emit_json, print_table
+    from cytorelease.lot.definitions import apply_unlocked, not_for_release_lines, spec_definition
     from cytorelease.provenance import software
     from cytorelease.spec.evaluate import Disposition, evaluate
     from cytorelease.spec.inputs import read_measurements
@@ -47,8 +52,13 @@ def evaluate_command(
     loaded = resolve_spec(spec)
     data = read_measurements(measurements)
     evaluation = evaluate(loaded, data)
+    definitions = [spec_definition(loaded, spec)]
+    judged = apply_unlocked(evaluation.to_dict(), definitions)
     if as_json:
-        document = evaluation.to_dict()
+        document = judged
+        document["definitions"] = definitions
+        if (library := library_identity()) is not None:
+            document["library"] = library
         document["input"] = {"path": str(measurements), "sha256": data.sha256}
         document["software"] = software()
         emit_json(document)
@@ -67,8 +77,10 @@ def evaluate_command(
             typer.echo(f"alert: {alert['id']}: {alert['reported']} outside {alert['alert_limit']}")
         if evaluation.pending:
             typer.echo(f"pending (post-release): {', '.join(evaluation.pending)}")
-        typer.echo(f"disposition: {evaluation.disposition}")
-    if evaluation.disposition != Disposition.PASS:
+        for line in not_for_release_lines(definitions):
+            typer.echo(line)
+        typer.echo(f"disposition: {judged['disposition']}")
+    if judged["disposition"] != Disposition.PASS:
         raise typer.Exit(1)
 
 

@@ -19,7 +19,13 @@ from cytorelease.library import DefinitionKind, definition
 from cytorelease.lot.manifest import LotManifest
 from cytorelease.lot.outcome import AnalysisOutcome
 
-__all__ = ["NOT_FOR_RELEASE", "apply_unlocked", "definitions_of", "not_for_release_lines"]
+__all__ = [
+    "NOT_FOR_RELEASE",
+    "apply_unlocked",
+    "definitions_of",
+    "not_for_release_lines",
+    "spec_definition",
+]
 
 NOT_FOR_RELEASE = "NOT FOR RELEASE"
 _KINDS = {str(kind) for kind in DefinitionKind}
@@ -46,6 +52,12 @@ def _entry(kind: str, ident: str, version: str, sha256: str, source: str) -> dic
     return definition(DefinitionKind(kind), ident, version, sha256, source).to_dict()
 
 
+def spec_definition(spec: Any, reference: str) -> dict[str, Any]:
+    """The record of the spec a lot or a set of measurements was judged against; ``source`` is
+    the reference given (``cd19-car-t@2``, a path)."""
+    return _entry("spec", spec.spec.product, str(spec.spec.version), spec.sha256, reference)
+
+
 def definitions_of(
     manifest: LotManifest,
     *,
@@ -55,7 +67,7 @@ def definitions_of(
 ) -> list[dict[str, Any]]:
     """Every definition the release used, spec first, each with its lock status."""
     references = _references(manifest)
-    found = [_entry("spec", spec.spec.product, str(spec.spec.version), spec.sha256, spec_reference)]
+    found = [spec_definition(spec, spec_reference)]
     seen: set[tuple[str, str, str]] = set()
     for outcome in outcomes:
         for method in outcome.methods:

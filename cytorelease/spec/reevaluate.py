@@ -23,6 +23,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+from cytorelease._resources import library_identity
 from cytorelease.errors import InputError
 from cytorelease.provenance import software
 from cytorelease.spec.diff import affected_criteria, diff_specs
@@ -174,9 +175,13 @@ def _write_whatif(
             "disposition": _recorded(measurements, "disposition"),
         },
         "compared_specs": [s.identity() for s in compared],
+        # the spec this what-if was judged against, locked only by the library's LOCK
+        "definitions": [spec.definition().to_dict()],
         "evaluation": evaluation.to_dict(),
         "software": software(),
     }
+    if (library := library_identity()) is not None:
+        record["library"] = library
     text = json.dumps(record, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     folder.mkdir(parents=True, exist_ok=True)
     for attempt in range(1, 1000):
