@@ -6,7 +6,10 @@ never against the current folder), reads the file (bounded, UTF-8), parses it wi
 returns a :class:`Document`. The kind's own module then validates it with its pydantic model
 and its own error messages (file, field path, line), and calls :meth:`Document.definition` with
 the id and version it found: that returns the :class:`Definition` results record, ``{kind, id,
-version, sha256, source, locked}``.
+version, sha256, source, locked}``. Gating templates, qPCR assays and the potency (ELISA,
+cytotox) assays are read this way; a spec is found by its own references (``product@N``, a
+product folder) and reports every YAML problem in its list, so it parses the text itself and
+takes its :class:`Document` from :func:`document_from_yaml`.
 
 ``locked`` is decided only by the LOCK of the library in use (``_lock.is_locked``): a LOCK lying
 beside a file given by path, or one folder up, is never read here, since anyone can write one
@@ -24,6 +27,7 @@ every record that names it) holds.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -32,6 +36,7 @@ from cytorelease._lock import is_locked
 from cytorelease._resources import ResourceKind, is_bare_name, resolve_resource
 from cytorelease._yaml import (
     LineMap,
+    YamlDocument,
     YamlLinesError,
     load_yaml_with_lines,
     read_document_text,
@@ -46,6 +51,7 @@ __all__ = [
     "DefinitionKind",
     "Document",
     "definition",
+    "document_from_yaml",
     "parse_document",
     "read_document",
 ]
@@ -173,8 +179,31 @@ def parse_document(
     if not isinstance(parsed.data, dict):
         article = "an" if kind.what[0] in "aeiou" else "a"
         raise error(not_mapping or f"{article} {kind.what} is a YAML mapping", path=path)
+    return document_from_yaml(parsed, kind=kind, path=path, by_name=by_name)
+
+
+def document_from_yaml(
+    parsed: YamlDocument, *, kind: DefinitionKind, path: Path, by_name: bool = False
+) -> Document:
+    """A parsed YAML mapping as a :class:`Document`: the schema key under its one name and the
+    content hash of the document as written. For a kind that reports YAML problems its own way
+    (a spec lists every problem): it parses and checks the mapping itself, then calls this."""
+    if not isinstance(parsed.data, dict):
+        raise TypeError(f"a {kind.what} document must be a mapping")  # callers check first
     data, lines = _schema_key(parsed.data, parsed.lines, kind=kind)
-    return Document(kind, path, data, lines, content_sha256(parsed.data), by_name)
+    return Document(kind, path, data, lines, content_sha256(_jsonable(parsed.data)), by_name)
+
+
+def _jsonable(value: Any) -> Any:
+    """Dates (a spec's effective_from) as ISO text; everything else as parsed, so the hash of a
+    document without dates is exactly ``content_sha256`` of it."""
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
 
 
 def read_document(

@@ -156,3 +156,38 @@ def test_an_unknown_assay_schema_is_refused_with_its_line(
     with pytest.raises(AssayError) as info:
         load_potency_assay(path)
     assert message in str(info.value) and str(path) in str(info.value)
+
+
+def test_every_kind_is_read_through_the_one_loader(monkeypatch: pytest.MonkeyPatch) -> None:
+    import cytorelease.library as library
+    from cytorelease.spec import resolve_spec
+
+    seen: list[str] = []
+    real = library.document_from_yaml
+
+    def spy(parsed: object, *, kind: DefinitionKind, path: Path, by_name: bool = False) -> object:
+        seen.append(f"{kind}:{path.name}")
+        return real(parsed, kind=kind, path=path, by_name=by_name)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(library, "document_from_yaml", spy)
+    monkeypatch.setattr("cytorelease.spec.loader.document_from_yaml", spy)
+    load_template("cd19-car-t-panel")
+    load_assay("vcn-car-rpp30")
+    load_potency_assay("potency-ifng-elisa")
+    load_cytotox_assay("potency-cytotox")
+    spec = resolve_spec("cd19-car-t@2")
+    assert seen == [
+        "gating-template:cd19-car-t-panel.yaml",
+        "assay:vcn-car-rpp30.yaml",
+        "assay:potency-ifng-elisa.yaml",
+        "assay:potency-cytotox.yaml",
+        "spec:v2.yaml",
+    ]
+    assert spec.definition().to_dict() == {
+        "kind": "spec",
+        "id": "cd19-car-t",
+        "version": "2",
+        "sha256": spec.sha256,
+        "source": str(spec.path),
+        "locked": True,
+    }

@@ -26,7 +26,7 @@ from cytorelease._yaml import (
     read_document_text,
 )
 from cytorelease.errors import SpecError
-from cytorelease.library import Definition, DefinitionKind, definition
+from cytorelease.library import Definition, DefinitionKind, definition, document_from_yaml
 from cytorelease.provenance import content_sha256
 from cytorelease.spec.checks import check_spec
 from cytorelease.spec.model import (
@@ -235,6 +235,8 @@ def parse_spec_text(text: str, path: Path) -> LoadedSpec:
             ],
             path=path,
         )
+    parsed = document_from_yaml(document, kind=DefinitionKind.SPEC, path=path)
+    data, lines = parsed.data, parsed.lines
     model = _schema_model(data, lines, path)
     try:
         spec = model.model_validate(data)
