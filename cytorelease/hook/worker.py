@@ -57,6 +57,7 @@ from cytorelease.records.queue import (
     finish,
 )
 from cytorelease.records.store import Store
+from cytorelease.records.trail import PendingRows
 
 __all__ = ["SERVICE_PASSPHRASE_ENV", "WorkerReport", "run_worker", "start_worker"]
 
@@ -346,7 +347,10 @@ def _process_release(ctx: _Context, item: QueueItem) -> dict[str, Any]:
     final = ctx.data.releases_dir / lot / inputs_sha[:16]
     try:
         _materialise(ctx, plan, inputs, work)
-        outcome = release_lot(work, out=partial, checkpoints_of=ctx.data.root)
+        # the pipeline's own audit rows (spec load, each analysis, evaluation, rendering), the
+        # same a person's release records, written below with the release row they describe
+        steps = PendingRows()
+        outcome = release_lot(work, out=partial, trail=steps, checkpoints_of=ctx.data.root)
         check_analysed_inputs(ctx.data.archive_dir, work, inputs, outcome.record)
         signed = sign_as_service(ctx.data, outcome.report_path)
         with ctx.store.write():
@@ -358,8 +362,8 @@ def _process_release(ctx: _Context, item: QueueItem) -> dict[str, Any]:
             report_path = final / outcome.report_path.name
             release_id = _record_release(ctx, lot, inputs_sha, outcome, result_path, report_path)
             _audit_release(
-                ctx, lot, inputs, item.payload.get("acquisitions"), outcome, report_path, signed,
-                release_id,
+                ctx, lot, steps, inputs, item.payload.get("acquisitions"), outcome, report_path,
+                signed, release_id,
             )  # fmt: skip
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -392,6 +396,7 @@ def _record_release(
 def _audit_release(
     ctx: _Context,
     lot: str,
+    steps: PendingRows,
     inputs: dict[str, str],
     acquisitions: dict[str, Any] | None,
     outcome: Any,
@@ -399,39 +404,23 @@ def _audit_release(
     signed: Any,
     release_id: int,
 ) -> None:
-    from cytorelease.provenance import file_sha256
 
     store, actor = ctx.store, ctx.actor
-    spec = outcome.record["evaluation"]["spec"]
-    audit.append(
+    # check_release_rows holds the release row against these: its id, hash and disposition
+    steps.append_to(
         store,
         actor=actor,
-        action=audit.Action.SPEC_LOAD,
-        object=str(spec.get("id")),
-        lot=lot,
-        details={"spec": spec},
-    )
-    audit.append(
-        store,
-        actor=actor,
-        action=audit.Action.EVALUATE,
-        object=lot,
-        lot=lot,
-        details={
-            "release": release_id,
-            "disposition": outcome.disposition,
-            "record_sha256": outcome.record_sha256,
-            "inputs": inputs,
-            "acquisitions": acquisitions,
+        extra={
+            audit.Action.EVALUATE: {
+                "release": release_id,
+                "disposition": outcome.disposition,
+                "record_sha256": outcome.record_sha256,
+                "inputs": inputs,
+                "acquisitions": acquisitions,
+            },
+            audit.Action.RENDER: {"release": release_id},
         },
-    )
-    audit.append(
-        store,
-        actor=actor,
-        action=audit.Action.RENDER,
-        object=str(report_path),
-        lot=lot,
-        details={"release": release_id, "sha256": file_sha256(report_path)},
+        objects={audit.Action.RENDER: str(report_path)},  # renamed from the partial folder
     )
     if signed.entry is None:
         audit.append(

@@ -17,7 +17,7 @@ from cytorelease.lot.outcome import AnalysisOutcome
 from cytorelease.lot.record import build_record, record_sha256, write_record
 from cytorelease.provenance import file_sha256
 from cytorelease.records.audit import Action
-from cytorelease.records.trail import Trail
+from cytorelease.records.trail import Recorder, Trail
 
 __all__ = ["ReleaseOutcome", "release_lot"]
 
@@ -66,7 +66,7 @@ def release_lot(
     out: str | Path | None = None,
     progress: ProgressFn | None = None,
     created_at: datetime | None = None,
-    trail: Trail | None = None,
+    trail: Recorder | None = None,
     checkpoints_of: Path | None = None,
 ) -> ReleaseOutcome:
     """Run every analysis the manifest names, evaluate the spec, write the record and the CoA.
@@ -133,7 +133,7 @@ def release_lot(
         if trail:
             done = outcomes[-1]
             trail.record(
-                Action.ANALYSE,
+                Action.LOT_ANALYSIS,
                 done.analysis,
                 lot=lot,
                 details={
@@ -169,7 +169,8 @@ def release_lot(
         definitions=definitions,
         library=library_identity(),
     )
-    checkpoint = _latest_checkpoint(checkpoints_of or (trail.data_dir if trail else None))
+    own_folder = trail.data_dir if isinstance(trail, Trail) else None
+    checkpoint = _latest_checkpoint(checkpoints_of or own_folder)
     if checkpoint is not None:
         record["audit_checkpoint"] = checkpoint
     if progress:

@@ -50,7 +50,8 @@ class Action(StrEnum):
     DUPLICATE = "duplicate"
     QUARANTINE = "quarantine"
     REFUSE = "refuse"
-    ANALYSE = "analyse"
+    ANALYSE = "analyse"  # one raw file analysed (the worker)
+    LOT_ANALYSIS = "lot-analysis"  # one analysis of a lot's release (flow, qpcr, potency...)
     ROUTE = "route"
     UNROUTED = "unrouted"
     LEASE_RECOVERED = "lease-recovered"

@@ -81,7 +81,7 @@ def test_release_sign_verify_are_recorded_with_the_person(
     entries = _log(data)
     actions = [e["action"] for e in entries]
     assert actions == [
-        "spec-load", "analyse", "analyse", "analyse", "analyse", "evaluate", "render",
+        "spec-load", "lot-analysis", "lot-analysis", "lot-analysis", "lot-analysis", "evaluate", "render",
         "sign", "verify", "verification-failed",
     ]  # fmt: skip
     assert {e["lot"] for e in entries[:7]} == {"lot-CAR-0001"}
