@@ -38,8 +38,13 @@ def release(
 
     from cytorelease.cli._output import console, emit_json, print_table
     from cytorelease.lot.release import release_lot
+    from cytorelease.records.datadir import DataDir
     from cytorelease.records.trail import open_trail
 
+    if data_dir is not None and (
+        line := DataDir.open(data_dir, create=False).use_configured_library()
+    ):
+        typer.echo(line, err=True)  # the data folder's library.yaml names the site library
     with Progress(
         TextColumn("{task.description}"), BarColumn(), console=console(stderr=True), transient=True
     ) as bar:

@@ -129,6 +129,15 @@ class DataDir:
         check_library(folder, named_in=path)
         return folder
 
+    def use_configured_library(self) -> str | None:
+        """Judge with ``library.yaml``'s site library unless ``--library`` /
+        ``CYTORELEASE_LIBRARY`` already name one; the library line to show when it was taken."""
+        from cytorelease._resources import library_line, site_library, use_data_library
+
+        if site_library() is not None:
+            return None
+        return library_line() if use_data_library(self.configured_library()) else None
+
     @property
     def keys_dir(self) -> Path:
         """``keys/service.pem`` + ``keys/registry.yaml``: the worker's service key and registry."""

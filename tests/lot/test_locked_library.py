@@ -252,3 +252,35 @@ def test_a_lot_id_that_could_leave_out_or_forge_a_line_is_refused(
     message = info.value.one_line()
     assert LOT_ID_RULE in message and "forged" not in message and "\n" not in message
     assert not (tmp_path / "out").exists()
+
+
+def test_release_with_a_data_folder_judges_with_the_library_it_names(tmp_path: Path) -> None:
+    library = _site_library(tmp_path)
+    panel = library / "gating" / "cd19-car-t-panel.yaml"
+    text = panel.read_text(encoding="utf-8")
+    panel.write_text(text.replace('version: "1.0.0"', 'version: "1.0.1"', 1), encoding="utf-8")
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "library.yaml").write_text(f"library: {library}\n", encoding="utf-8")
+    result = runner.invoke(
+        app,
+        ["release", str(find_sample_lot()), "--out", str(tmp_path / "out"), "--json"],
+        env={"CYTORELEASE_DATA": str(data)},
+    )
+    assert result.exit_code == 1, result.stderr  # an unlocked template: never PASS
+    assert f"library: {library.resolve()} (site, LOCK sha256 " in result.stderr
+    record = json.loads((tmp_path / "out" / "result.json").read_text(encoding="utf-8"))
+    assert record["library"]["path"] == str(library.resolve())
+    template = next(d for d in record["definitions"] if d["kind"] == "gating-template")
+    assert (template["version"], template["locked"]) == ("1.0.1", False)
+    assert record["evaluation"]["disposition"] == "INCOMPLETE"
+    # --library (or CYTORELEASE_LIBRARY) given: the data folder's library.yaml is not used
+    given = runner.invoke(
+        app,
+        ["release", str(find_sample_lot()), "--out", str(tmp_path / "out2"), "--json"],
+        env={"CYTORELEASE_DATA": str(data), "CYTORELEASE_LIBRARY": str(ROOT)},
+    )
+    assert given.exit_code == 0, given.stderr
+    record = json.loads((tmp_path / "out2" / "result.json").read_text(encoding="utf-8"))
+    assert record["library"]["path"] == str(ROOT.resolve())
+    assert all(d["locked"] for d in record["definitions"])
