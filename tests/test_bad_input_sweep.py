@@ -1168,3 +1168,28 @@ def test_a_library_with_specs_is_used(tmp_path: Path) -> None:
         set_library(None)
     assert result.exit_code == 0, result.stderr
     assert str(product / "v1.yaml") in result.stdout
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["audit", "checkpoint", "--key", "KEY"],
+        ["audit", "verify"],
+        ["audit", "log"],
+        ["audit", "archive-verify"],
+        ["queue", "list"],
+    ],
+    ids=lambda c: " ".join(c[:2]),
+)
+def test_a_read_command_on_an_empty_database_file_creates_nothing(
+    command: list[str], inputs: Inputs, tmp_path: Path
+) -> None:
+    """SQLite takes a 0-byte file for a new database: a read command would create the tables
+    in it and report an empty, intact trail."""
+    data = _copy_tree(inputs.trail, tmp_path)
+    database = data / "cytorelease.db"
+    _write(database, b"")
+    args = [inputs.key if a == "KEY" else a for a in command] + ["--data-dir", data]
+    line = assert_bad_input(invoke(args, env=ENV), database)
+    assert "the record store is an empty file (0 bytes), not a cytorelease database" in line
+    assert database.read_bytes() == b""

@@ -336,4 +336,11 @@ def open_data(root: str | Path | None = None, *, existing: bool = False) -> tupl
             path=data.root,
             hint="check --data-dir or CYTORELEASE_DATA",
         )
+    if existing and not os.environ.get(DB_ENV) and data.db_path.stat().st_size == 0:
+        # SQLite would take an empty file for a new database and create the tables in it
+        raise InputError(
+            "the record store is an empty file (0 bytes), not a cytorelease database",
+            path=data.db_path,
+            hint="restore it from a backup; nothing was written",
+        )
     return data, open_store(data)
