@@ -113,6 +113,22 @@ def worker(
             help="Fail an item after its worker died this many times while holding it.",
         ),
     ] = 10,
+    checkpoint_rows: Annotated[
+        int,
+        typer.Option(
+            "--checkpoint-rows",
+            min=1,
+            help="Sign an audit checkpoint once this many rows were added since the last.",
+        ),
+    ] = 500,
+    checkpoint_seconds: Annotated[
+        float,
+        typer.Option(
+            "--checkpoint-seconds",
+            min=1.0,
+            help="...or once the last checkpoint is this old (and rows were added).",
+        ),
+    ] = 3600.0,
     as_json: JsonOption = False,
 ) -> None:
     """Drain the work queue: analyse files, route them to lots, release complete lots."""
@@ -129,6 +145,8 @@ def worker(
         poll=poll,
         max_attempts=max_attempts,
         log=log,
+        checkpoint_every_rows=checkpoint_rows,
+        checkpoint_every_seconds=checkpoint_seconds,
     )
     if as_json:
         emit_json(report)

@@ -89,6 +89,25 @@ def test_with_every_rows_1_each_item_is_followed_by_a_checkpoint(
     assert run_worker(data, store, once=True, checkpoint_every_rows=1).checkpoints.written == []
 
 
+def test_the_worker_command_takes_the_checkpoint_interval(
+    data: DataDir,
+    store: Store,
+    small_lots: dict[int, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(PASSPHRASE_ENV, PASSPHRASE)
+    _service_key(data)
+    install_manifest(data, small_lots[11])
+    _hook_lot(data, store, small_lots[11], tmp_path)
+    args = ["worker", "--once", "--json", "--data-dir", str(data.root), "--checkpoint-rows", "1"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert len(json.loads(result.stdout)["checkpoints"]["written"]) == 3
+    bad = CliRunner().invoke(app, [*args[:-1], "0"])
+    assert bad.exit_code == 2
+
+
 def test_a_failing_checkpoint_is_audited_once_and_the_files_are_still_processed(
     data: DataDir,
     store: Store,
