@@ -69,6 +69,17 @@ def _noted(state: dict[str, object] | None) -> list[str]:
 
 
 def check_not_locked(folder: Path, key_digest: str, user_id: str) -> None:
+    path = _state_path(folder, key_digest)
+    state = _read(path)
+    count = state.get("failures") if state else None
+    if state is not None and not (isinstance(count, int) and count >= 0 and _noted(state)):
+        # a damaged record names nobody keys unlock could lift: say what an admin must do
+        raise SignatureError(
+            "the lock-out record of this key is damaged, so the key counts as locked",
+            path=path,
+            hint="an admin checks the file (the key's count of wrong passphrases) and removes "
+            "it to lift the lock",
+        )
     if failures(folder, key_digest) >= MAX_FAILURES:
         # a renamed copy is still the key first tried under its holder's name
         user_id = next(iter(_noted(_read(_state_path(folder, key_digest)))), user_id)

@@ -198,3 +198,23 @@ def test_the_cli_counts_and_audits_wrong_passphrases(desk: Desk) -> None:
     log = runner.invoke(app, ["audit", "log", "--data-dir", str(desk.data), "--json"])
     assert log.exit_code == 0, log.stderr
     assert log.stdout.count('"sign-failed"') == MAX_FAILURES
+
+
+@pytest.mark.parametrize("damage", [b"{not json", b'{"failures": -3, "user_ids": ["x"]}', b"[]"])
+def test_a_damaged_lock_record_keeps_the_key_locked_and_says_what_to_do(
+    desk: Desk, damage: bytes
+) -> None:
+    _fail(desk, 1)
+    (record,) = (desk.folder / "lockout").glob("*.json")
+    record.write_bytes(damage)
+    before = desk.report.read_bytes()
+    with pytest.raises(SignatureError) as caught:
+        _sign(desk, PASSPHRASE)
+    assert caught.value.path == str(record)
+    assert caught.value.problem == (
+        "the lock-out record of this key is damaged, so the key counts as locked"
+    )
+    assert "removes it to lift the lock" in caught.value.one_line()
+    assert desk.report.read_bytes() == before
+    record.unlink()  # what the admin does, having checked it
+    _sign(desk, PASSPHRASE)
