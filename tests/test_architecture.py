@@ -24,6 +24,7 @@ BASE = {
     "measurement",
     "attributes",
     "signature_policy",
+    "lot_id",
 }
 DOMAIN = {"flow", "qpcr", "spec"}
 

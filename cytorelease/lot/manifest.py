@@ -2,7 +2,7 @@
 
 Paths are confined to the lot folder: an absolute path, a ``..`` component or a symlink that
 leads outside is refused, so a manifest can never make cytorelease read another lot's files.
-The lot id is checked by :func:`cytorelease.lot.ids.lot_id_problem` (it names folders and files).
+The lot id is checked by :func:`cytorelease.lot_id.lot_id_problem` (it names folders and files).
 Errors name the line and the field, never the manifest's text (see ``cytorelease._yaml``).
 """
 
@@ -23,7 +23,7 @@ from cytorelease._yaml import (
 )
 from cytorelease.attributes import ATTRIBUTES
 from cytorelease.errors import InputError, ManifestError
-from cytorelease.lot.ids import lot_id_problem
+from cytorelease.lot_id import lot_id_problem
 
 __all__ = [
     "CytotoxInputs",

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from cytorelease.errors import InputError
-from cytorelease.lot.ids import lot_id_problem
+from cytorelease.lot_id import lot_id_problem
 from cytorelease.provenance import canonical_json
 from cytorelease.records.store import Store
 

@@ -28,7 +28,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from cytorelease.errors import InputError, TemplateError
-from cytorelease.lot.ids import lot_id_problem
+from cytorelease.lot_id import lot_id_problem
 from cytorelease.provenance import canonical_json, content_sha256, software
 from cytorelease.records.archive import archived_path
 from cytorelease.records.audit import (

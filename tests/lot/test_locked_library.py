@@ -243,7 +243,7 @@ def test_a_lot_id_that_could_leave_out_or_forge_a_line_is_refused(
 ) -> None:
     # issue 13 item 8: 'lot_id: a/../../..' wrote the CoA outside --out; a newline forged a line
     from cytorelease.errors import ManifestError
-    from cytorelease.lot.ids import LOT_ID_RULE
+    from cytorelease.lot_id import LOT_ID_RULE
 
     lot = _lot_copy(tmp_path)
     _edit_manifest(lot, "lot_id: lot-CAR-0001", f"lot_id: {json.dumps(lot_id)}")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from cytorelease.lot.ids import LOT_ID_RULE, MAX_LOT_ID
+from cytorelease.lot_id import LOT_ID_RULE, MAX_LOT_ID
 from cytorelease.records import audit
 from cytorelease.records.datadir import DataDir
 from cytorelease.records.store import Store
