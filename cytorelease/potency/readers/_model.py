@@ -17,12 +17,28 @@ __all__ = [
     "PlateReading",
     "ReadingKind",
     "parse_value",
+    "reading_kind",
+    "wavelength_in",
     "well_name",
 ]
 
 # wells -> (rows, columns) of the plate formats the readers understand
 PLATE_SHAPES: Mapping[int, tuple[int, int]] = MappingProxyType({96: (8, 12), 384: (16, 24)})
 _WELL = re.compile(r"^([A-Pa-p])0*([1-9][0-9]?)$")
+# a wavelength in free text: "450 nm", "A450", "OD 450", "Abs450", "...:450", BMG "(450 1)"
+_WAVELENGTHS = (
+    re.compile(r"(?<![\d.])(\d{3,4})(?:\.\d+)?\s*nm\b", re.IGNORECASE),
+    re.compile(r"\b(?:A|OD|Abs)\s?(\d{3})(?!\d)", re.IGNORECASE),
+    re.compile(r":\s*(\d{3})\s*$"),
+    re.compile(r"\((\d{3})(?:\s+[^)]*)?\)"),
+    re.compile(r"^wavelength\b\D*(\d{3})(?!\d)", re.IGNORECASE),
+)
+_BLANKED = re.compile(r"\bblank", re.IGNORECASE)
+_DERIVED = re.compile(
+    r"calculat|concentration|\bconc\b|dilution|ratio|normali[sz]|average|\bmean\b|\bcv\b"
+    r"|std\.?\s*dev|%|percent|\bfit|curve|interpolat",
+    re.IGNORECASE,
+)
 
 
 class PlateFormat(StrEnum):
@@ -59,6 +75,25 @@ def parse_value(text: str) -> float | None:
     except ValueError:
         return None
     return value if value == value and abs(value) != float("inf") else None
+
+
+def wavelength_in(texts: list[str]) -> float | None:
+    """The first wavelength (200-1100 nm) named in any of ``texts``, or ``None``."""
+    for text in texts:
+        for pattern in _WAVELENGTHS:
+            if (match := pattern.search(text)) and 200 <= int(match.group(1)) <= 1100:
+                return float(match.group(1))
+    return None
+
+
+def reading_kind(texts: list[str]) -> ReadingKind:
+    """What a reading's label says it is: blank-subtracted, derived, or else raw."""
+    joined = " ".join(texts)
+    if _BLANKED.search(joined):
+        return ReadingKind.BLANKED
+    if _DERIVED.search(joined):
+        return ReadingKind.DERIVED
+    return ReadingKind.RAW
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,37 +36,24 @@ from cytorelease.potency.readers._model import (
     PlateReading,
     ReadingKind,
     parse_value,
+    reading_kind,
+    wavelength_in,
 )
 from cytorelease.potency.readers._text import decode_text
+from cytorelease.potency.readers.welllist import well_list_readings
 
 __all__ = [
     "Grid",
     "find_bare_grids",
     "find_grids",
     "read_grid",
-    "reading_kind",
     "rows_from_csv",
     "rows_from_xlsx",
     "unsupported_plate_size",
-    "wavelength_in",
 ]
 
 _COLUMNS_TO_WELLS = {12: 96, 24: 384}
 _ROWS = {96: 8, 384: 16}
-# a wavelength in free text: "450 nm", "A450", "OD 450", "Abs450", "...:450", BMG "(450 1)"
-_WAVELENGTHS = (
-    re.compile(r"(?<![\d.])(\d{3,4})(?:\.\d+)?\s*nm\b", re.IGNORECASE),
-    re.compile(r"\b(?:A|OD|Abs)\s?(\d{3})(?!\d)", re.IGNORECASE),
-    re.compile(r":\s*(\d{3})\s*$"),
-    re.compile(r"\((\d{3})(?:\s+[^)]*)?\)"),
-    re.compile(r"^wavelength\b\D*(\d{3})(?!\d)", re.IGNORECASE),
-)
-_BLANKED = re.compile(r"\bblank", re.IGNORECASE)
-_DERIVED = re.compile(
-    r"calculat|concentration|\bconc\b|dilution|ratio|normali[sz]|average|\bmean\b|\bcv\b"
-    r"|std\.?\s*dev|%|percent|\bfit|curve|interpolat",
-    re.IGNORECASE,
-)
 _PLATE_KEYS = ("plate", "plate name", "plate id", "plate number")
 # a line naming a plate: "Plate: X", "Plate 2", "Plate B1", or a short "<words> plate" (SkanIt
 # "Sample Plate"); never a bare "Plate" or a section title such as "Plate information"
@@ -166,14 +153,6 @@ def unsupported_plate_size(rows: list[list[str]]) -> int | None:
     return None
 
 
-def wavelength_in(texts: list[str]) -> float | None:
-    for text in texts:
-        for pattern in _WAVELENGTHS:
-            if (match := pattern.search(text)) and 200 <= int(match.group(1)) <= 1100:
-                return float(match.group(1))
-    return None
-
-
 def _plate(context: list[list[str]]) -> str | None:
     """The plate named in the lines since the previous grid (the nearest mention wins)."""
     found: str | None = None
@@ -207,15 +186,6 @@ def _label(corner: str, context: list[list[str]], number: int) -> str:
     if nearest and len(nearest[0]) == 1:
         return nearest[0][0]
     return f"grid {number}"
-
-
-def reading_kind(texts: list[str]) -> ReadingKind:
-    joined = " ".join(texts)
-    if _BLANKED.search(joined):
-        return ReadingKind.BLANKED
-    if _DERIVED.search(joined):
-        return ReadingKind.DERIVED
-    return ReadingKind.RAW
 
 
 def _describe(
@@ -368,8 +338,6 @@ def read_grid(data: bytes, *, path: str, sha256: str) -> PlateExport:
     if not grids:  # only then: a labelled grid is the surer reading of a file
         grids = [grid for sheet, rows in sections for grid in find_bare_grids(rows, sheet=sheet)]
     if not grids:
-        from cytorelease.potency.readers.welllist import well_list_readings
-
         for _, rows in sections:
             plate = _metadata(rows).get("Plate") or "Plate 1"
             if listed := well_list_readings(rows, plate):

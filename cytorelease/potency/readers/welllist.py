@@ -17,8 +17,9 @@ from cytorelease.potency.readers._model import (
     PlateReading,
     normalise_well,
     parse_value,
+    reading_kind,
+    wavelength_in,
 )
-from cytorelease.potency.readers.grid import reading_kind, wavelength_in
 
 __all__ = ["find_well_list", "well_list_readings"]
 
