@@ -135,3 +135,29 @@ def test_known_edges_are_still_there() -> None:
     }
     gone = sorted(KNOWN - present)
     assert not gone, f"remove from KNOWN (and docs/architecture.md): {gone}"
+
+
+def test_no_private_name_is_imported_from_another_module() -> None:
+    """What a module shares is public (named for what it is); ``_name`` stays in its module.
+
+    A private module (``_kernel.py``) may be imported by its own package; a private name inside
+    another module may not.
+    """
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        rel = path.relative_to(PACKAGE.parent).with_suffix("").parts
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.ImportFrom):
+                continue
+            base = rel[: len(rel) - node.level] if node.level else ()
+            module = ".".join((*base, *([node.module] if node.module else [])))
+            if module.split(".")[0] != "cytorelease":
+                continue
+            for alias in node.names:
+                name = alias.name
+                if not name.startswith("_") or name.startswith("__"):
+                    continue
+                if (PACKAGE.parent / module.replace(".", "/") / f"{name}.py").exists():
+                    continue  # a private module of that package
+                found.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno} {module}.{name}")
+    assert not found, "private names imported across modules:\n" + "\n".join(found)

@@ -25,8 +25,7 @@ def run_flow(lot_dir: Path, manifest: LotManifest) -> AnalysisOutcome:
             "flow", AnalysisStatus.NOT_IN_MANIFEST, reason="no flow tubes listed"
         )
     from cytorelease.flow.fcs import read_fcs
-    from cytorelease.flow.gating.pipeline import gate_sample
-    from cytorelease.flow.gating.template import load_template
+    from cytorelease.flow.gating import gate_sample, load_template
     from cytorelease.flow.plots import gate_plots
 
     template = load_template(flow.template)

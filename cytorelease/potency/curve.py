@@ -33,6 +33,7 @@ __all__ = [
     "Weighting",
     "fit_curve",
     "logistic",
+    "logistic_and_jacobian",
 ]
 
 FloatArray = NDArray[np.float64]
@@ -75,9 +76,11 @@ def logistic(x: ArrayLike, a: float, b: float, c: float, d: float, e: float = 1.
     return d + (a - d) / (1.0 + u) ** e
 
 
-def _model_and_jacobian(
+def logistic_and_jacobian(
     theta: FloatArray, log_x: FloatArray, positive: NDArray[np.bool_], five: bool
 ) -> tuple[FloatArray, FloatArray]:
+    """The 4PL (or, ``five``, 5PL) curve at ``log_x`` and its Jacobian in the fitted parameters
+    ``theta = (a, b, log c, d[, log e])``; ``positive`` marks the x > 0 points (0 at the others)."""
     a, b, log_c, d = theta[:4]
     e = math.exp(theta[4]) if five else 1.0
     with np.errstate(over="ignore", invalid="ignore"):
@@ -271,16 +274,16 @@ def fit_curve(
     log_x = np.log(np.where(positive, xs, 1.0))
 
     def residuals(theta: FloatArray) -> FloatArray:
-        return (_model_and_jacobian(theta, log_x, positive, five)[0] - ys) * sqrt_w
+        return (logistic_and_jacobian(theta, log_x, positive, five)[0] - ys) * sqrt_w
 
     def jacobian(theta: FloatArray) -> FloatArray:
-        return _model_and_jacobian(theta, log_x, positive, five)[1] * sqrt_w[:, None]
+        return logistic_and_jacobian(theta, log_x, positive, five)[1] * sqrt_w[:, None]
 
     lower, upper = _bounds(xs, ys, five)
     theta0 = np.clip(_start(xs, ys), lower[:4] + 1e-9, upper[:4] - 1e-9)
     try:
         if five:  # 5PL: start from the 4PL optimum (E = 1)
-            four = _model_and_jacobian
+            four = logistic_and_jacobian
             result = _solve(
                 lambda t: (four(t, log_x, positive, False)[0] - ys) * sqrt_w,
                 lambda t: four(t, log_x, positive, False)[1] * sqrt_w[:, None],

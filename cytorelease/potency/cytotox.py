@@ -25,7 +25,7 @@ from cytorelease.potency.assay import validate_assay_file
 from cytorelease.potency.elisa import Check
 
 if TYPE_CHECKING:
-    from cytorelease.flow.gating.result import FlowGatingResult
+    from cytorelease.flow.gating import FlowGatingResult
 
 __all__ = [
     "CountingMethod",
@@ -170,8 +170,7 @@ def analyse_cytotoxicity(
 ) -> CytotoxResult:
     """Gate both tubes with the assay's template and compute % specific lysis."""
     from cytorelease.flow.fcs import read_fcs
-    from cytorelease.flow.gating.pipeline import gate_sample
-    from cytorelease.flow.gating.template import load_template
+    from cytorelease.flow.gating import gate_sample, load_template
 
     assay, assay_path, assay_sha = load_cytotox_assay(assay_name)
     if assay.counting is CountingMethod.BEADS and not assay.populations.beads:
@@ -250,7 +249,7 @@ def _checks(
     count_t: TubeCount,
     assay: CytotoxAssay,
 ) -> tuple[Check, ...]:
-    from cytorelease.flow.gating.result import FlagCode
+    from cytorelease.flow.gating import FlagCode
 
     unplaced = [
         f"{label}: {flag.message}"

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 import numpy as np
 from scipy import optimize, stats
 
-from cytorelease.potency.curve import CurveFit, _model_and_jacobian, fit_curve
+from cytorelease.potency.curve import CurveFit, fit_curve, logistic_and_jacobian
 
 __all__ = ["RelativePotencyResult", "relative_potency"]
 
@@ -200,8 +200,8 @@ def _constrained(
     def evaluate(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         ref_theta = theta[:4]
         test_theta = np.array([theta[0], theta[1], theta[4], theta[3]])
-        f_r, j_r = _model_and_jacobian(ref_theta, log_x, positive, False)
-        f_t, j_t = _model_and_jacobian(test_theta, log_x, positive, False)
+        f_r, j_r = logistic_and_jacobian(ref_theta, log_x, positive, False)
+        f_t, j_t = logistic_and_jacobian(test_theta, log_x, positive, False)
         f = np.where(is_test, f_t, f_r)
         jac = np.zeros((x.size, 5))
         jac[:, [0, 1, 3]] = np.where(is_test[:, None], j_t[:, [0, 1, 3]], j_r[:, [0, 1, 3]])

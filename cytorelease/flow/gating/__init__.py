@@ -6,11 +6,13 @@ Public API (everything else in this package is private to it)::
         Dimension, RatioDimension, RectangleGate, PolygonGate, EllipsoidGate,
         QuadrantGate, QuadrantDivider, Quadrant, BooleanGate, BooleanOp, GateRef,
         GatingStrategy, GatingResult, read_gatingml, export_gatingml,
-        load_template, gate_sample, FlowGatingResult,   # data-driven templates
+        load_template, gate_sample, FlowGatingResult, FlagCode,   # data-driven templates
     )
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from cytorelease.flow.gating.dimensions import (
     ArrayEvents,
@@ -33,6 +35,13 @@ from cytorelease.flow.gating.gates import (
 )
 from cytorelease.flow.gating.strategy import GatingResult, GatingStrategy
 
+if TYPE_CHECKING:  # loaded on first use (``__getattr__``), typed for the checker here
+    from cytorelease.flow.gating.gatingml_export import export_gatingml
+    from cytorelease.flow.gating.gatingml_import import read_gatingml
+    from cytorelease.flow.gating.pipeline import gate_sample
+    from cytorelease.flow.gating.result import FlagCode, FlowGatingResult
+    from cytorelease.flow.gating.template import load_template
+
 __all__ = [
     "ArrayEvents",
     "BooleanGate",
@@ -41,6 +50,7 @@ __all__ = [
     "Dimension",
     "EllipsoidGate",
     "EventSource",
+    "FlagCode",
     "FlowGatingResult",
     "Gate",
     "GateRef",
@@ -81,4 +91,8 @@ def __getattr__(name: str) -> object:
         from cytorelease.flow.gating.result import FlowGatingResult
 
         return FlowGatingResult
+    if name == "FlagCode":
+        from cytorelease.flow.gating.result import FlagCode
+
+        return FlagCode
     raise AttributeError(name)

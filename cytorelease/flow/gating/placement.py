@@ -18,17 +18,21 @@ import numpy as np
 from numba import njit, prange
 
 __all__ = [
+    "MIN_FIT_EVENTS",
     "Valley",
     "control_percentile",
     "density_valley",
     "kde_on_grid",
+    "middle_of_minimum",
+    "rows_to_fit",
     "silverman_bandwidth",
+    "single_threaded",
 ]
 
-_MIN_EVENTS = 50  # below this, no density estimate is meaningful
+MIN_FIT_EVENTS = 50  # below this, no density estimate is meaningful
 
 
-def _single_threaded() -> Any:
+def single_threaded() -> Any:
     """BLAS/OpenMP on one thread: these fits are small, and on a shared machine the thread
     pools' contention made a 2-D Gaussian mixture 50x slower than a single thread."""
     return _thread_pools().limit(limits=1)
@@ -37,9 +41,8 @@ def _single_threaded() -> Any:
 @lru_cache(maxsize=1)
 def _thread_pools() -> Any:
     # Found once: looking the pools up takes milliseconds, each fit needs them twice per tube.
-    # The libraries the fits use are imported first, so their pools are among those found.
-    import sklearn.cluster
-    import sklearn.linear_model  # noqa: F401
+    # The fits are numpy and numba (numpy's BLAS is loaded by now); scikit-learn, whose
+    # import cost a gating process about 2 s, is no longer among them.
     from threadpoolctl import ThreadpoolController
 
     return ThreadpoolController()
@@ -201,7 +204,7 @@ def density_valley(
     if where is not None:
         where = np.ascontiguousarray(where, dtype=np.bool_)
     count = int(_finite_count(values, _EVERY if where is None else where))
-    if count < _MIN_EVENTS:
+    if count < MIN_FIT_EVENTS:
         return Valley(None, reason=f"only {count} events: too few for a density estimate")
     # the density is binned in one pass that skips undefined and unselected values: no
     # filtered copy unless a median is needed
@@ -249,7 +252,7 @@ def _two_mode_valley(
     max_valley_ratio: float,
     min_mode_separation: float,
 ) -> Valley:
-    from scipy.signal import find_peaks
+    from cytorelease.flow.gating._peaks import find_peaks  # scipy.signal would load scipy.stats
 
     # The range and the bandwidth come from an evenly strided subsample (about 20,000 of the
     # population's events): percentiles of a million values cost more than the whole density
@@ -260,7 +263,7 @@ def _two_mode_valley(
     low, high = (float(v) for v in np.percentile(probe, [0.1, 99.9]))
     lo = low if search_min is None else search_min
     hi = high if search_max is None else search_max
-    too_few = Valley(None, reason=f"fewer than {_MIN_EVENTS} events in the search range")
+    too_few = Valley(None, reason=f"fewer than {MIN_FIT_EVENTS} events in the search range")
     if not hi > lo:
         return too_few
     if bandwidth is None:
@@ -270,9 +273,9 @@ def _two_mode_valley(
         bw = bandwidth
     pad = 3 * bw
     grid, density, kept = _binned_kde(values, lo - pad, hi + pad, bw, 1024, (lo, hi), where)
-    if kept < _MIN_EVENTS:
+    if kept < MIN_FIT_EVENTS:
         return too_few
-    peaks, _ = find_peaks(density, prominence=min_mode_fraction * density.max())
+    peaks = find_peaks(density, prominence=min_mode_fraction * density.max())
     peaks = peaks[(grid[peaks] >= lo) & (grid[peaks] <= hi)]
     if len(peaks) < 2:
         return Valley(None, modes=tuple(grid[peaks]), bandwidth=bw, reason="unimodal")
@@ -285,7 +288,7 @@ def _two_mode_valley(
         if other == first or abs(grid[other] - grid[first]) < min_gap:
             continue
         left, right = sorted((first, int(other)))
-        valley = left + _middle_of_minimum(density[left : right + 1])
+        valley = left + middle_of_minimum(density[left : right + 1])
         ratio = float(density[valley] / min(density[left], density[right]))
         if best is None or ratio < best[0]:
             best = (ratio, valley, left, right)
@@ -313,8 +316,8 @@ def control_percentile(values: np.ndarray, percentile: float) -> float | None:
     return float(np.percentile(values, percentile))
 
 
-def _fit_rows(
-    ok: np.ndarray, size: int, rng: np.random.Generator, minimum: int = _MIN_EVENTS
+def rows_to_fit(
+    ok: np.ndarray, size: int, rng: np.random.Generator, minimum: int = MIN_FIT_EVENTS
 ) -> np.ndarray | None:
     """Rows to fit on: at most ``size`` of the ``ok`` rows drawn without replacement (sorted),
     all of them when there are fewer; None below ``minimum``.
@@ -333,7 +336,7 @@ def _fit_rows(
     return np.sort(np.flatnonzero(ok)[positions])
 
 
-def _middle_of_minimum(density: np.ndarray) -> int:
+def middle_of_minimum(density: np.ndarray) -> int:
     """Index of the density minimum; the middle of a flat-bottomed stretch, not its edge."""
     floor = float(density.min())
     near = density <= floor + 1e-3 * (float(density.max()) - floor)

@@ -9,12 +9,12 @@ from typing import Any
 import numpy as np
 
 from cytorelease.flow.gating.placement import (
-    _MIN_EVENTS,
-    _fit_rows,
-    _middle_of_minimum,
-    _single_threaded,
+    MIN_FIT_EVENTS,
     kde_on_grid,
+    middle_of_minimum,
+    rows_to_fit,
     silverman_bandwidth,
+    single_threaded,
 )
 
 __all__ = ["ScatterPopulation", "scatter_population"]
@@ -70,14 +70,14 @@ def scatter_population(
     if where is not None:
         ok &= where
     rng = np.random.default_rng(seed)
-    fit = _fit_rows(ok, fit_events, rng, minimum=max(_MIN_EVENTS, 10 * components))
+    fit = rows_to_fit(ok, fit_events, rng, minimum=max(MIN_FIT_EVENTS, 10 * components))
     if fit is None:
         return None
     points = np.column_stack([x[fit], y[fit]])
     floor = np.maximum(np.percentile(points, 0.5, axis=0), 1.0)
     to_work, from_work = _work_space(log_scale, floor, np.median(np.abs(points), axis=0))
     data = to_work(points)
-    with _single_threaded():
+    with single_threaded():
         gmm = fit_mixture_2d(data, components, seed=seed)
     if gmm is None:
         return None
@@ -148,11 +148,11 @@ def _debris_cut(
     low, high = float(normal @ m_out), float(normal @ m_in)
     projected = points @ normal
     between = projected[(projected >= low) & (projected <= high)]
-    if len(between) < _MIN_EVENTS:
+    if len(between) < MIN_FIT_EVENTS:
         return normal, (low + high) / 2
     bandwidth = max(silverman_bandwidth(between), (high - low) / 100)
     grid, density = kde_on_grid(between, low, high, bandwidth, points=256)
-    return normal, float(grid[_middle_of_minimum(density)])
+    return normal, float(grid[middle_of_minimum(density)])
 
 
 def _clip(polygon: np.ndarray, normal: np.ndarray, offset: float) -> np.ndarray:

@@ -6,12 +6,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from cytorelease.flow.gating._huber import huber_line
 from cytorelease.flow.gating.placement import (
-    _MIN_EVENTS,
-    _fit_rows,
-    _single_threaded,
+    MIN_FIT_EVENTS,
     kde_on_grid,
+    rows_to_fit,
     silverman_bandwidth,
+    single_threaded,
 )
 
 __all__ = ["SingletBand", "singlet_band"]
@@ -86,25 +87,27 @@ def _band_spread(x: np.ndarray, residual: np.ndarray) -> tuple[float, float]:
 def _robust_line(x: np.ndarray, y: np.ndarray, method: str, seed: int) -> tuple[float, float]:
     scale = float(np.median(np.abs(x))) or 1.0  # conditioning: fit on unit-scale values
     xs, ys = x[:, None] / scale, y / scale
-    with _single_threaded():
+    with single_threaded():
         return _fit_line(xs, ys, method, seed, scale)
 
 
 def _fit_line(
     xs: np.ndarray, ys: np.ndarray, method: str, seed: int, scale: float
 ) -> tuple[float, float]:
-    from sklearn.linear_model import HuberRegressor, RANSACRegressor, TheilSenRegressor
-
+    # the default (Huber) is the project's own; scikit-learn loads only for the other two
     if method == "theil_sen":
+        from sklearn.linear_model import TheilSenRegressor
+
         model = TheilSenRegressor(random_state=seed, max_subpopulation=2000).fit(xs, ys)
         slope, intercept = float(model.coef_[0]), float(model.intercept_)
     elif method == "ransac":
+        from sklearn.linear_model import RANSACRegressor
+
         model = RANSACRegressor(random_state=seed).fit(xs, ys)
         slope = float(model.estimator_.coef_[0])
         intercept = float(model.estimator_.intercept_)
     else:
-        model = HuberRegressor(epsilon=1.35, max_iter=500).fit(xs, ys)
-        slope, intercept = float(model.coef_[0]), float(model.intercept_)
+        slope, intercept = huber_line(xs[:, 0], ys, epsilon=1.35, max_iter=500)
     return slope, intercept * scale
 
 
@@ -131,7 +134,7 @@ def singlet_band(
     ok = np.isfinite(area) & np.isfinite(height)
     if where is not None:
         ok &= where
-    index = _fit_rows(ok, fit_events, np.random.default_rng(seed))
+    index = rows_to_fit(ok, fit_events, np.random.default_rng(seed))
     if index is None:
         return None
     x, y = area[index], height[index]
@@ -141,13 +144,13 @@ def singlet_band(
         ratio = y / x
     usable = np.isfinite(ratio) & (x > 0)
     seed_rows = usable.copy()
-    if usable.sum() >= _MIN_EVENTS:
+    if usable.sum() >= MIN_FIT_EVENTS:
         r = ratio[usable]
         lo_r, hi_r = np.percentile(r, [1, 99])
         grid, density = kde_on_grid(r, lo_r, hi_r, max(silverman_bandwidth(r), 1e-6), 512)
         mode = float(grid[np.argmax(density)])
         seed_rows &= np.abs(ratio / mode - 1.0) <= ratio_window
-    if seed_rows.sum() < _MIN_EVENTS:
+    if seed_rows.sum() < MIN_FIT_EVENTS:
         seed_rows = np.ones(len(x), dtype=bool)
     slope, intercept = _robust_line(x[seed_rows], y[seed_rows], method, seed)
     c0, c1 = _band_spread(x[seed_rows], (y - (slope * x + intercept))[seed_rows])
@@ -155,7 +158,7 @@ def singlet_band(
     # so that the line and the band settle on the singlets.
     for _ in range(3):
         inside = np.abs(y - (slope * x + intercept)) <= k * (c0 + c1 * x)
-        if inside.sum() < _MIN_EVENTS:
+        if inside.sum() < MIN_FIT_EVENTS:
             break
         slope, intercept = (float(v) for v in np.polyfit(x[inside], y[inside], 1))
         c0, c1 = _band_spread(x[inside], (y - (slope * x + intercept))[inside])
