@@ -19,6 +19,14 @@ RegistryOption = Annotated[
 AdminKeyOption = Annotated[
     Path, typer.Option("--admin-key", help="An active admin's encrypted private key.")
 ]
+EvidenceOption = Annotated[
+    str | None,
+    typer.Option(
+        "--identity-evidence",
+        help="How the person's identity was verified, one line (e.g. \"badge 4411 and passport "
+        'checked in person by aadmin"); required for every role but service.',
+    ),
+]
 
 
 def register(root: typer.Typer) -> None:
@@ -58,6 +66,18 @@ def _roles(values: list[str], where: Path) -> list[Any]:
     return roles
 
 
+def _require_evidence(evidence: str | None, roles: list[Any]) -> None:
+    """A usage error (exit 2) before any passphrase is asked when a person has no evidence."""
+    from cytorelease.signature_policy import Role
+
+    if (evidence is None or not evidence.strip()) and any(r != Role.SERVICE for r in roles):
+        raise typer.BadParameter(
+            "required for a person (every role but service): how their identity was verified, "
+            '21 CFR 11.100(b), e.g. "badge 4411 and passport checked in person by aadmin"',
+            param_hint="'--identity-evidence'",
+        )
+
+
 def _report(registry: Any, json_out: bool, message: str) -> None:
     from cytorelease.cli._output import console, emit_json
 
@@ -83,17 +103,21 @@ def init_registry_command(
     out: Annotated[Path, typer.Option("--out", help="Folder for registry.yaml and the key.")],
     signer: Annotated[str, typer.Option("--signer", help="Printed name of the first admin.")],
     user_id: Annotated[str, typer.Option("--user-id", help="The first admin's user id.")],
+    identity_evidence: EvidenceOption = None,
     valid_days: Annotated[int, typer.Option("--valid-days", help="Days the key may sign.")] = 730,
     json_out: JsonOption = False,
 ) -> None:
     """Create a signed registry whose first version holds one admin, and the admin's key."""
     from cytorelease.report.registry_admin import init_registry
+    from cytorelease.signature_policy import Role
 
+    _require_evidence(identity_evidence, [Role.ADMIN])
     made = init_registry(
         out,
         signer=signer,
         user_id=user_id,
         passphrase=read_passphrase(confirm=True),
+        identity_evidence=identity_evidence,
         valid_days=valid_days,
     )
     _report(made.registry, json_out, f"Admin key (encrypted): {made.admin_key.key_path}")
@@ -142,17 +166,21 @@ def register_command(
     ],
     registry: RegistryOption,
     admin_key: AdminKeyOption,
+    identity_evidence: EvidenceOption = None,
     valid_days: Annotated[int, typer.Option("--valid-days", help="Days the key may sign.")] = 730,
     json_out: JsonOption = False,
 ) -> None:
     """Register a key with its roles: a new registry version signed by an admin."""
     from cytorelease.report.registry_admin import register_key
 
+    roles = _roles(role, public)
+    _require_evidence(identity_evidence, roles)
     updated = register_key(
         public,
-        roles=_roles(role, public),
+        roles=roles,
         registry=registry,
         admin_key=_admin(admin_key),
+        identity_evidence=identity_evidence,
         valid_days=valid_days,
     )
     entry = updated.head.entries[-1]
@@ -231,9 +259,17 @@ def show_command(registry: RegistryOption, json_out: JsonOption = False) -> None
         return
     print_table(
         f"{loaded.path}: {len(loaded.versions)} versions, genesis {loaded.genesis_sha256[:16]}…",
-        ["User ID", "Name", "Roles", "Status", "Valid until", "Fingerprint"],
+        ["User ID", "Name", "Roles", "Status", "Valid until", "Fingerprint", "Identity evidence"],
         [
-            [e.user_id, e.name, ", ".join(e.roles), e.status, e.valid_until, e.fingerprint[:16]]
+            [
+                e.user_id,
+                e.name,
+                ", ".join(e.roles),
+                e.status,
+                e.valid_until,
+                e.fingerprint[:16],
+                e.identity_evidence or "-",
+            ]
             for e in loaded.head.entries
         ],
     )

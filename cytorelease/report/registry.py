@@ -7,7 +7,8 @@ version by the admin it creates). So a verifier needs only this file, offline, t
 keys could sign what at any moment, and any edit of a past version breaks the chain or a
 signature. Between versions the loader enforces the rules Part 11 asks of identification codes
 (11.300): an entry is never deleted or edited, only revoked; a user id is never given to another
-person; a person has at most one active key.
+person; a person has at most one active key; from format 2 on, every person added carries the
+evidence of how their identity was verified (11.100(b)).
 
 What the file cannot show is that the first version is the site's own: the verifier pins it by
 ``genesis_sha256`` (printed by ``keys init-registry`` and by ``verify``).
@@ -33,7 +34,9 @@ from cytorelease.report.keys import USER_ID_PATTERN, fingerprint
 from cytorelease.signature_policy import Role
 
 __all__ = [
+    "IDENTITY_EVIDENCE_MAX",
     "REGISTRY_FILE",
+    "REGISTRY_FORMAT",
     "REGISTRY_SCHEMA",
     "Registry",
     "RegistryEntry",
@@ -45,6 +48,10 @@ __all__ = [
 
 REGISTRY_SCHEMA: Final = "cytorelease.registry/1"
 REGISTRY_FILE: Final = "registry.yaml"
+# The rules a version is written under: 1 (no ``format`` field, before identity evidence was
+# recorded) or 2 (a person registered by the version names how their identity was verified).
+REGISTRY_FORMAT: Final = 2
+IDENTITY_EVIDENCE_MAX: Final = 500
 _UTC = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$"
 _HEX64 = r"^[0-9a-f]{64}$"
 
@@ -64,8 +71,14 @@ class RegistryEntry(BaseModel):
     status: Literal["active", "revoked"]
     revoked_at: str | None = Field(default=None, pattern=_UTC)
     revoked_reason: str | None = None
+    # How the holder's identity was verified before the admin registered them (21 CFR
+    # 11.100(b)), e.g. "badge 4411 and passport checked in person by aadmin". None in entries
+    # written before format 2 and for a service key; signed with the version like every field.
+    identity_evidence: str | None = Field(
+        default=None, min_length=1, max_length=IDENTITY_EVIDENCE_MAX
+    )
 
-    @field_validator("name", "revoked_reason")
+    @field_validator("name", "revoked_reason", "identity_evidence")
     @classmethod
     def _one_line(cls, value: str | None) -> str | None:
         if value is not None and ("\n" in value or "\r" in value or value != value.strip()):
@@ -110,6 +123,7 @@ class RegistryVersion(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     version: int = Field(ge=1)
+    format: Literal[1, 2] = 1
     created_at: str = Field(pattern=_UTC)
     previous_sha256: str | None = Field(default=None, pattern=_HEX64)
     change: RegistryChange

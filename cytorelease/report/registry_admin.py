@@ -28,7 +28,9 @@ from cytorelease.report.keys import (
     raw_public,
 )
 from cytorelease.report.registry import (
+    IDENTITY_EVIDENCE_MAX,
     REGISTRY_FILE,
+    REGISTRY_FORMAT,
     REGISTRY_SCHEMA,
     Registry,
     RegistryEntry,
@@ -44,6 +46,7 @@ __all__ = [
     "InitResult",
     "add_tsa_certificate",
     "enroll",
+    "identity_evidence_for",
     "init_registry",
     "register_key",
     "revoke_key",
@@ -63,8 +66,43 @@ def _now(now: datetime | None) -> datetime:
     return (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
 
 
+def identity_evidence_for(
+    evidence: str | None, *, user_id: str, roles: list[Role], where: str | Path | None = None
+) -> str | None:
+    """The evidence as recorded: whitespace runs made one space, trimmed; None if empty.
+
+    Required (a :class:`SignatureError` otherwise) for a person, any role but service: 21 CFR
+    11.100(b) asks the site to verify a person's identity before it gives them an electronic
+    signature, and the registry is where that verification is recorded, under the admin's
+    signature. A service key's evidence is optional (recorded if given).
+    """
+    text = " ".join((evidence or "").split()) or None
+    if text is None and Role.SERVICE not in roles:
+        raise SignatureError(
+            f"{user_id} is a person (roles: {', '.join(roles)}): registering them needs the "
+            "evidence of how their identity was verified (21 CFR 11.100(b))",
+            path=where,
+            hint='pass --identity-evidence TEXT, e.g. "badge 4411 and passport checked in '
+            'person by aadmin, HR record 2026-118"',
+        )
+    if text is not None and len(text) > IDENTITY_EVIDENCE_MAX:
+        raise SignatureError(
+            f"the identity evidence for {user_id} has {len(text)} characters; at most "
+            f"{IDENTITY_EVIDENCE_MAX} (name the documents checked and where they are kept)",
+            path=where,
+        )
+    return text
+
+
 def _entry_dict(
-    *, user_id: str, name: str, roles: list[Role], public_key: str, start: datetime, days: int
+    *,
+    user_id: str,
+    name: str,
+    roles: list[Role],
+    public_key: str,
+    start: datetime,
+    days: int,
+    identity_evidence: str | None,
 ) -> dict[str, Any]:
     if days < 1:
         raise SignatureError(f"--valid-days must be at least 1, not {days}")
@@ -79,6 +117,7 @@ def _entry_dict(
         "status": "active",
         "revoked_at": None,
         "revoked_reason": None,
+        "identity_evidence": identity_evidence,
     }
 
 
@@ -108,10 +147,14 @@ def init_registry(
     signer: str,
     user_id: str,
     passphrase: str,
+    identity_evidence: str | None = None,
     valid_days: int = DEFAULT_VALID_DAYS,
     now: datetime | None = None,
 ) -> InitResult:
-    """Create ``OUT/registry.yaml`` holding one admin, and that admin's key pair in OUT."""
+    """Create ``OUT/registry.yaml`` holding one admin, and that admin's key pair in OUT.
+
+    ``identity_evidence``: how the first admin's identity was verified (required).
+    """
     out = Path(out_dir)
     path = out / REGISTRY_FILE
     if path.exists():
@@ -120,6 +163,7 @@ def init_registry(
             path=path,
             hint="change it with `cytorelease keys register` or `keys revoke`",
         )
+    evidence = identity_evidence_for(identity_evidence, user_id=user_id, roles=[Role.ADMIN])
     pair = generate_key(signer=signer, user_id=user_id, passphrase=passphrase, out_dir=out)
     from cytorelease.report.keys import load_private_key
 
@@ -127,6 +171,7 @@ def init_registry(
     moment = _now(now)
     raw = {
         "version": 1,
+        "format": REGISTRY_FORMAT,
         "created_at": format_utc(moment),
         "previous_sha256": None,
         "change": {"action": "init", "user_id": user_id, "detail": None},
@@ -138,6 +183,7 @@ def init_registry(
                 public_key=pair.public.public_key,
                 start=moment,
                 days=valid_days,
+                identity_evidence=evidence,
             )
         ],
         "tsa_certificates": [],
@@ -178,6 +224,7 @@ def _append(
     head = registry.raw[-1]
     raw = {
         "version": len(registry.raw) + 1,
+        "format": REGISTRY_FORMAT,
         "created_at": format_utc(moment),
         "previous_sha256": version_sha256(head),
         "change": {"user_id": None, "detail": None, **change},
@@ -194,13 +241,21 @@ def register_key(
     roles: list[Role],
     registry: str | Path,
     admin_key: Ed25519PrivateKey,
+    identity_evidence: str | None = None,
     valid_days: int = DEFAULT_VALID_DAYS,
     now: datetime | None = None,
 ) -> Registry:
-    """Enter the key of ``ID.pub`` with ``roles``, valid from now for ``valid_days``."""
+    """Enter the key of ``ID.pub`` with ``roles``, valid from now for ``valid_days``.
+
+    ``identity_evidence``: how the holder's identity was verified before this registration;
+    required for a person (any role but service), see :func:`identity_evidence_for`.
+    """
     public = load_public_key_file(public_file)
     if not roles:
         raise SignatureError("name at least one --role", path=public_file)
+    evidence = identity_evidence_for(
+        identity_evidence, user_id=public.user_id, roles=roles, where=public_file
+    )
 
     def edit(raw: dict[str, Any], moment: datetime) -> None:
         raw["entries"].append(
@@ -211,6 +266,7 @@ def register_key(
                 public_key=public.public_key,
                 start=moment,
                 days=valid_days,
+                identity_evidence=evidence,
             )
         )
 
@@ -313,16 +369,19 @@ def enroll(
     roles: list[Role],
     passphrase: str,
     out_dir: str | Path,
+    identity_evidence: str | None = None,
     valid_days: int = DEFAULT_VALID_DAYS,
     now: datetime | None = None,
 ) -> tuple[KeyPair, Registry]:
     """``keys generate`` then ``keys register`` in one step (the demo and set-up scripts)."""
+    identity_evidence_for(identity_evidence, user_id=user_id, roles=roles)  # before any key
     pair = generate_key(signer=signer, user_id=user_id, passphrase=passphrase, out_dir=out_dir)
     updated = register_key(
         pair.public_path,
         roles=roles,
         registry=registry,
         admin_key=admin_key,
+        identity_evidence=identity_evidence,
         valid_days=valid_days,
         now=now,
     )

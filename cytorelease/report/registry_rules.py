@@ -4,12 +4,16 @@ Checked on every load, for every version, so a registry written by hand or by an
 obeys them as much as one written by ``cytorelease keys``: entries are never removed or edited,
 only revoked; a user id always names the same person; a person has one active key at a time; a
 key's validity does not start before the version that registers it (no backdating a key into a
-signature); at least one active admin remains.
+signature); at least one active admin remains. A version's ``format`` never goes back, and a
+format-2 version that adds a person (any role but service) names how that person's identity was
+verified (``identity_evidence``, 11.100(b)). Versions written before format 2 carry no evidence
+and stay valid: the rule binds only what the versions claiming format 2 add.
 """
 
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from cytorelease.report.keys import fingerprint
@@ -27,7 +31,12 @@ def check_transition(previous: RegistryVersion | None, version: RegistryVersion)
     if problem:
         return problem
     if previous is None:
-        return _check_init(version)
+        return _check_init(version) or _check_evidence(version, version.entries)
+    if version.format < previous.format:
+        return (
+            f"written in format {version.format} after a format {previous.format} version "
+            "(a registry's format never goes back)"
+        )
     if version.created < previous.created:
         return f"created {version.created_at}, before version {previous.version}"
     old = {e.fingerprint: e for e in previous.entries}
@@ -41,7 +50,7 @@ def check_transition(previous: RegistryVersion | None, version: RegistryVersion)
     if action != "add-tsa" and version.tsa_certificates != previous.tsa_certificates:
         return "the TSA certificates changed outside an add-tsa change"
     if action == "register":
-        return _check_register(previous, version, changed, added)
+        return _check_register(previous, version, changed, added) or _check_evidence(version, added)
     if action == "revoke":
         return _check_revoke(version, changed, added, old)
     if changed or added:
@@ -92,6 +101,18 @@ def _check_entries(version: RegistryVersion) -> str | None:
             if entry.user_id in active:
                 return f"{entry.user_id} has two active keys (one active key per person)"
             active.add(entry.user_id)
+    return None
+
+
+def _check_evidence(version: RegistryVersion, added: Iterable[RegistryEntry]) -> str | None:
+    if version.format < 2:
+        return None
+    for entry in added:
+        if Role.SERVICE not in entry.roles and entry.identity_evidence is None:
+            return (
+                f"{entry.user_id} is a person registered without identity_evidence (how their "
+                "identity was verified, 21 CFR 11.100(b))"
+            )
     return None
 
 

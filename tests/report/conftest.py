@@ -170,6 +170,13 @@ def record() -> dict[str, Any]:
 
 
 ADMIN = ("Alex Admin", "aadmin")
+# What tests record as how a person's identity was verified (synthetic: nobody was checked).
+EVIDENCE = "synthetic test identity: no document checked (test fixture)"
+
+
+def evidence_text(user_id: str) -> str:
+    """The identity evidence a test records for a person (synthetic: nobody was checked)."""
+    return f"synthetic test identity {user_id}: no document checked (test fixture)"
 
 
 def site_registry(folder: Path, now: datetime = KEYS_FROM) -> Path:
@@ -179,7 +186,7 @@ def site_registry(folder: Path, now: datetime = KEYS_FROM) -> Path:
     if not path.exists():
         init_registry(
             folder, signer=ADMIN[0], user_id=ADMIN[1], passphrase=PASSPHRASE, now=now,
-            valid_days=3650,
+            valid_days=3650, identity_evidence=evidence_text(ADMIN[1]),
         )  # fmt: skip
     return path
 
@@ -201,12 +208,18 @@ class Signer:
         now: datetime = KEYS_FROM,
         valid_days: int = 3650,
         passphrase: str = PASSPHRASE,
+        identity_evidence: str | None = "",
     ) -> None:
+        """``identity_evidence``: "" (default) records :func:`evidence_text` for a person and
+        none for a service key; None registers with none (refused for a person)."""
         self.registry_path = site_registry(folder, now)
         roles = role if isinstance(role, list) else [role]
+        if identity_evidence == "":
+            identity_evidence = None if roles == [Role.SERVICE] else evidence_text(user_id)
         pair, registry = enroll(
             folder, admin_key=admin_key(folder), signer=name, user_id=user_id, roles=roles,
             passphrase=passphrase, out_dir=folder, now=now, valid_days=valid_days,
+            identity_evidence=identity_evidence,
         )  # fmt: skip
         entry = registry.head.active_entry(user_id)
         assert entry is not None

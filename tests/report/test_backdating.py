@@ -40,6 +40,7 @@ from tests.report.conftest import (
     Signer,
     admin_key,
     at,
+    evidence_text,
     site_registry,
     unstamped_record,
 )
@@ -153,6 +154,7 @@ def _registered_by_hand(folder: Path, valid_from: str, created_at: str) -> Path:
     admin = admin_key(folder)
     version: dict[str, Any] = {
         "version": 2,
+        "format": 2,
         "created_at": created_at,
         "previous_sha256": version_sha256(first),
         "change": {"action": "register", "user_id": "jdoe", "detail": None},
@@ -163,6 +165,7 @@ def _registered_by_hand(folder: Path, valid_from: str, created_at: str) -> Path:
                 "fingerprint": pair.public.fingerprint, "public_key": pair.public.public_key,
                 "valid_from": valid_from, "valid_until": "2027-11-20T09:00:00Z",
                 "status": "active", "revoked_at": None, "revoked_reason": None,
+                "identity_evidence": "synthetic: badge checked in person by aadmin",
             },
         ],
         "tsa_certificates": [],
@@ -211,7 +214,7 @@ def test_the_admin_tool_refuses_a_clock_before_the_registry_s_last_change(
     with pytest.raises(SignatureError, match="before the registry's last change"):
         register_key(
             pair.public_path, roles=[Role.ANALYST], registry=tmp_path,
-            admin_key=admin_key(tmp_path), now=at(8),
+            admin_key=admin_key(tmp_path), now=at(8), identity_evidence=evidence_text("jdoe"),
         )  # fmt: skip
     assert (tmp_path / "registry.yaml").read_bytes() == before
 

@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from cytorelease.cli.main import app
 from cytorelease.report.render import write_coa
 from tests.report.conftest import (
+    EVIDENCE,
     PASSPHRASE,
     RENDERED_AT,
     example_record,
@@ -50,7 +51,7 @@ def _register(keys: Path, public: Path, role: str) -> Any:
     return runner.invoke(
         app,
         ["keys", "register", str(public), "--role", role, "--registry", str(keys),
-         "--admin-key", str(keys / "aadmin.pem")],
+         "--admin-key", str(keys / "aadmin.pem"), "--identity-evidence", EVIDENCE],
         env=ENV,
     )  # fmt: skip
 
@@ -61,6 +62,7 @@ def _person(keys: Path, name: str, user_id: str, *roles: str) -> Path:
     for role in roles:
         command += ["--role", role]
     command += ["--registry", str(keys), "--admin-key", str(keys / "aadmin.pem")]
+    command += ["--identity-evidence", EVIDENCE]
     registered = _ok(runner.invoke(app, [*command, "--json"], env=ENV))
     entry = json.loads(registered.stdout)["entries"][-1]
     assert (entry["user_id"], entry["roles"]) == (user_id, list(roles))
@@ -72,7 +74,7 @@ def keys(tmp_path: Path) -> Path:
     """A site's registry folder: the admin, an analyst, a reviewer and a QA approver."""
     folder = tmp_path / "keys"
     command = ["keys", "init-registry", "--out", str(folder), "--signer", "Alex Admin",
-               "--user-id", "aadmin", "--json"]  # fmt: skip
+               "--user-id", "aadmin", "--identity-evidence", EVIDENCE, "--json"]  # fmt: skip
     made = _ok(runner.invoke(app, command, env=ENV))
     assert json.loads(made.stdout)["entries"][0]["roles"] == ["admin"]
     _person(folder, "Ada Analyst", "aanalyst", "analyst")

@@ -29,6 +29,7 @@ from cytorelease.report.render import render_coa
 from cytorelease.report.sign import sign_with_key_file
 from cytorelease.signature_policy import Role
 from tests.report.conftest import (
+    EVIDENCE,
     KEYS_FROM,
     PASSPHRASE,
     RENDERED_AT,
@@ -55,7 +56,7 @@ def _register(pair: KeyPair, registry: Path, role: Role = Role.ANALYST, **kwargs
     folder = registry.parent
     return register_key(
         pair.public_path, roles=[role], registry=registry, admin_key=admin_key(folder),
-        now=KEYS_FROM, **kwargs,
+        now=KEYS_FROM, **{"identity_evidence": EVIDENCE, **kwargs},
     )  # fmt: skip
 
 
@@ -268,14 +269,14 @@ def test_a_registration_needs_a_role_and_an_admin(tmp_path: Path) -> None:
     with pytest.raises(SignatureError, match="name at least one --role"):
         register_key(
             made.public_path, roles=[], registry=registry, admin_key=admin_key(tmp_path),
-            now=KEYS_FROM,
+            now=KEYS_FROM, identity_evidence=EVIDENCE,
         )  # fmt: skip
     # a registered analyst cannot register anyone (only an admin's key changes the registry)
     analyst = Signer(tmp_path, "Ada Analyst", "aanalyst", Role.ANALYST)
     with pytest.raises(SignatureError, match="not an active admin's key in this registry"):
         register_key(
             made.public_path, roles=[Role.QA_APPROVER], registry=registry,
-            admin_key=analyst.private_key, now=KEYS_FROM,
+            admin_key=analyst.private_key, now=KEYS_FROM, identity_evidence=EVIDENCE,
         )  # fmt: skip
     assert load_registry(registry).head.active_entry("jdoe") is None
 
@@ -286,8 +287,14 @@ def test_a_hand_edited_registry_is_refused_naming_version_and_field(tmp_path: Pa
     text = registry.read_text()
     assert text.count("- analyst\n") == 1
     # a role the registry does not know
-    registry.write_text(text.replace("- analyst\n", "- boss\n"))
-    with pytest.raises(SignatureError, match=r"version 2: entries\.1\.roles\.0: Input should be"):
+    edited = text.replace("- analyst\n", "- boss\n")
+    registry.write_text(edited)
+    line = (
+        edited.splitlines().index(next(x for x in edited.splitlines() if x.endswith("- boss"))) + 1
+    )
+    with pytest.raises(
+        SignatureError, match=rf"version 2: entries\.1\.roles\.0 \(line {line}\): Input should be"
+    ):
         load_registry(registry)
     # a real role, promoted by hand: the admin's signature no longer verifies
     registry.write_text(text.replace("- analyst\n", "- qa-approver\n"))

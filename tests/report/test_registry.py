@@ -43,6 +43,7 @@ from cytorelease.report.verify import verify_bytes, verify_report
 from cytorelease.signature_policy import Role
 from tests.report.conftest import (
     ADMIN,
+    EVIDENCE,
     PASSPHRASE,
     RENDERED_AT,
     Signer,
@@ -103,6 +104,7 @@ def _entry(pair: KeyPair, roles: list[Role], valid_from: datetime) -> dict[str, 
         "status": "active",
         "revoked_at": None,
         "revoked_reason": None,
+        "identity_evidence": EVIDENCE,
     }
 
 
@@ -112,6 +114,7 @@ def _next_version(
     head = raws[-1]
     return {
         "version": len(raws) + 1,
+        "format": 2,
         "created_at": format_utc(created),
         "previous_sha256": version_sha256(head),
         "change": {"user_id": None, "detail": None, **change},
@@ -193,7 +196,7 @@ def test_self_registering_as_qa_is_refused_at_load_and_at_sign(
     with pytest.raises(SignatureError, match="not an active admin's key"):
         register_key(
             mallory.public_path, roles=[Role.QA_APPROVER], registry=site.folder,
-            admin_key=site.analyst.private_key, now=at(9),
+            admin_key=site.analyst.private_key, now=at(9), identity_evidence=EVIDENCE,
         )  # fmt: skip
     assert len(load_registry(site.path).versions) == 3
 
@@ -292,7 +295,7 @@ def test_a_user_id_is_never_given_to_another_person(site: Site, tmp_path: Path) 
         match="the user id aanalyst names both 'Ada Analyst' and 'Eve Other': a user id is never",
     ):
         register_key(eve.public_path, roles=[Role.QA_APPROVER], registry=site.folder,
-                     admin_key=admin_key(site.folder), now=at(9))  # fmt: skip
+                     admin_key=admin_key(site.folder), now=at(9), identity_evidence=EVIDENCE)  # fmt: skip
     assert len(load_registry(site.path).versions) == 4  # nothing written
     # hand-written and signed by the admin, the loader refuses it the same
     raws = _raws(site.path)
@@ -305,7 +308,7 @@ def test_a_user_id_is_never_given_to_another_person(site: Site, tmp_path: Path) 
     _write(site.path, raws)
     ada = _mallory(tmp_path / "ada", name="Ada Analyst", user_id="aanalyst")
     rotated = register_key(ada.public_path, roles=[Role.ANALYST], registry=site.folder,
-                           admin_key=admin_key(site.folder), now=at(9))  # fmt: skip
+                           admin_key=admin_key(site.folder), now=at(9), identity_evidence=EVIDENCE)  # fmt: skip
     assert rotated.head.active_entry("aanalyst").fingerprint == ada.public.fingerprint  # type: ignore[union-attr]
 
 
@@ -313,7 +316,7 @@ def test_a_person_has_one_active_key(site: Site, tmp_path: Path) -> None:
     second = _mallory(tmp_path / "second", name="Ada Analyst", user_id="aanalyst")
     with pytest.raises(SignatureError, match="aanalyst has two active keys"):
         register_key(second.public_path, roles=[Role.QA_APPROVER], registry=site.folder,
-                     admin_key=admin_key(site.folder), now=at(9))  # fmt: skip
+                     admin_key=admin_key(site.folder), now=at(9), identity_evidence=EVIDENCE)  # fmt: skip
     assert len(load_registry(site.path).versions) == 3
     raws = _raws(site.path)
     added = _entry(second, [Role.QA_APPROVER], at(9))
@@ -326,7 +329,7 @@ def test_a_person_has_one_active_key(site: Site, tmp_path: Path) -> None:
     revoke_key("aanalyst", reason="key rotation", registry=site.folder,
                admin_key=admin_key(site.folder), now=at(8))  # fmt: skip
     updated = register_key(second.public_path, roles=[Role.ANALYST], registry=site.folder,
-                           admin_key=admin_key(site.folder), now=at(9))  # fmt: skip
+                           admin_key=admin_key(site.folder), now=at(9), identity_evidence=EVIDENCE)  # fmt: skip
     statuses = [(e.status, e.fingerprint) for e in updated.head.entries if e.user_id == "aanalyst"]
     assert statuses == [
         ("revoked", site.analyst.entry.fingerprint),
@@ -432,7 +435,7 @@ def test_a_key_s_validity_cannot_be_backdated(site: Site, tmp_path: Path) -> Non
     _write(site.path, later)
     with pytest.raises(SignatureError, match="before the registry's last change"):
         register_key(mallory.public_path, roles=[Role.QA_APPROVER], registry=site.folder,
-                     admin_key=admin_key(site.folder), now=at(8))  # fmt: skip
+                     admin_key=admin_key(site.folder), now=at(8), identity_evidence=EVIDENCE)  # fmt: skip
     _write(site.path, raws)
     # control: valid from its registration, it loads
     added = _entry(mallory, [Role.QA_APPROVER], at(9))
@@ -450,7 +453,8 @@ def test_keys_register_show_revoke_on_the_cli(
     registered = runner.invoke(
         app,
         ["keys", "register", str(quinn.public_path), "--role", "qa-approver", "--registry",
-         str(site.folder), "--admin-key", admin, "--valid-days", "30", "--json"],
+         str(site.folder), "--admin-key", admin, "--valid-days", "30", "--json",
+         "--identity-evidence", "badge 4411 checked in person by aadmin"],
         input=f"{PASSPHRASE}\n",
     )  # fmt: skip
     assert registered.exit_code == 0, registered.stderr
@@ -460,12 +464,14 @@ def test_keys_register_show_revoke_on_the_cli(
     (entry,) = [e for e in document["entries"] if e["user_id"] == "qapprover"]
     assert entry["roles"] == ["qa-approver"] and entry["status"] == "active"
     assert entry["fingerprint"] == quinn.public.fingerprint
+    assert entry["identity_evidence"] == "badge 4411 checked in person by aadmin"
     # a non-admin's key cannot register anyone
     other = _mallory(tmp_path / "other", name="Otto Other", user_id="oother")
     refused = runner.invoke(
         app,
         ["keys", "register", str(other.public_path), "--role", "admin", "--registry",
-         str(site.folder), "--admin-key", str(site.analyst.key_path), "--json"],
+         str(site.folder), "--admin-key", str(site.analyst.key_path), "--json",
+         "--identity-evidence", "passport checked by aanalyst"],
         input=f"{PASSPHRASE}\n",
     )  # fmt: skip
     assert refused.exit_code == 2

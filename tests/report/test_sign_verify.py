@@ -25,6 +25,7 @@ from cytorelease.report.sign import sign_bytes, sign_report
 from cytorelease.report.verify import verify_bytes, verify_report
 from cytorelease.signature_policy import Role
 from tests.report.conftest import (
+    EVIDENCE,
     KEYS_FROM,
     RENDERED_AT,
     Signer,
@@ -69,12 +70,13 @@ def _other_registry(
     admin = admin_key(folder)
     for who, role in (("analyst", Role.ANALYST), ("reviewer", Role.REVIEWER)):
         register_key(
-            signers[who].public_path, roles=[role], registry=path, admin_key=admin, now=KEYS_FROM
-        )
+            signers[who].public_path, roles=[role], registry=path, admin_key=admin, now=KEYS_FROM,
+            identity_evidence=EVIDENCE,
+        )  # fmt: skip
     if qa:
         register_key(
             signers["qa"].public_path, roles=[Role.QA_APPROVER], registry=path, admin_key=admin,
-            valid_days=qa_days, now=qa_at,
+            valid_days=qa_days, now=qa_at, identity_evidence=EVIDENCE,
         )  # fmt: skip
     return load_registry(path)
 
