@@ -283,7 +283,7 @@ def export_command(
 ) -> None:
     """Export a lot's records for inspection: raw files, releases, spec and audit extract."""
     from cytorelease.cli._output import emit_json
-    from cytorelease.records.export import export_lot
+    from cytorelease.export import export_lot
 
     report = export_lot(data_dir, lot, out)
     if as_json:

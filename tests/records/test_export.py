@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 
 from cytorelease.errors import InputError
+from cytorelease.export import export_lot, export_lot_from_store
+from cytorelease.export.bundle import BundleFile, FileRole, sums_line
 from cytorelease.provenance import file_sha256
 from cytorelease.records import audit
 from cytorelease.records.archive import archive_file, archived_path
-from cytorelease.records.bundle import BundleFile, FileRole, sums_line
 from cytorelease.records.datadir import DataDir
-from cytorelease.records.export import export_lot, export_lot_from_store
 from cytorelease.records.store import Store, open_store
 from tests.cli_contract import assert_bad_input, invoke, one_json_document
 from tests.hook.conftest import INSTRUMENTS, install_manifest
@@ -458,8 +458,8 @@ def test_assays_and_templates_are_resolved_by_kind_and_checked_against_their_loc
     from cytorelease._lock import read_lock
     from cytorelease._resources import ResourceKind, resource_dir
     from cytorelease.errors import AssayError
-    from cytorelease.records.bundle import BundleWriter
-    from cytorelease.records.export_definitions import copy_definitions
+    from cytorelease.export.bundle import BundleWriter
+    from cytorelease.export.definitions import copy_definitions
 
     assays = resource_dir(ResourceKind.ASSAYS)
     locked = read_lock(assays / "LOCK", error=AssayError)
@@ -510,8 +510,8 @@ def test_assays_and_templates_are_resolved_by_kind_and_checked_against_their_loc
 def test_a_hostile_assay_in_the_site_library_is_one_line_naming_file_and_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hostile: str, line: int, problem: str
 ) -> None:
-    from cytorelease.records.bundle import BundleWriter
-    from cytorelease.records.export_definitions import copy_definitions
+    from cytorelease.export.bundle import BundleWriter
+    from cytorelease.export.definitions import copy_definitions
 
     library = tmp_path / "library"
     (library / "assays").mkdir(parents=True)

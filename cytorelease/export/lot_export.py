@@ -28,6 +28,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from cytorelease.errors import InputError, TemplateError
+from cytorelease.export.bundle import BundleFile, BundleWriter, FileRole, write_sums
+from cytorelease.export.definitions import copy_definitions
 from cytorelease.lot_id import lot_id_problem
 from cytorelease.provenance import canonical_json, content_sha256, software
 from cytorelease.records.archive import archived_path
@@ -40,10 +42,10 @@ from cytorelease.records.audit import (
     os_user,
     verify_chain,
 )
-from cytorelease.records.bundle import BundleFile, BundleWriter, FileRole, write_sums
 from cytorelease.records.datadir import DataDir
-from cytorelease.records.export_definitions import copy_definitions
 from cytorelease.records.store import Store
+from cytorelease.report.area import read_entries, split_report
+from cytorelease.report.render import page_environment
 
 __all__ = ["EXPORT_SCHEMA", "ExportReport", "FileRole", "export_lot", "export_lot_from_store"]
 
@@ -364,8 +366,6 @@ def _read_record(path: Path, recorded_sha: str) -> dict[str, Any]:
 
 def _coa_signatures(report: Path) -> list[dict[str, Any]] | None:
     """The signatures the CoA holds now (a person may have signed after the service)."""
-    from cytorelease.report.area import read_entries, split_report
-
     try:
         blocks = read_entries(split_report(report.read_bytes()).area)
     except ValueError:
@@ -417,7 +417,6 @@ def _write_index(bundle: BundleWriter, summary: dict[str, Any], rows: list[Audit
     from jinja2 import TemplateNotFound
 
     from cytorelease._resources import ResourceKind, resource_dir
-    from cytorelease.report.render import page_environment
 
     folder = resource_dir(ResourceKind.REPORTS)
     env = page_environment(folder)

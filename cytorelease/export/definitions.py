@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from cytorelease.errors import CytoreleaseError
-from cytorelease.records.bundle import BundleWriter, FileRole
+from cytorelease.export.bundle import BundleWriter, FileRole
 
 __all__ = ["copy_definitions"]
 
