@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
+from cytorelease.flow.gating._kmeans import kmeans_labels
+
 __all__ = ["Mixture", "fit_mixture_2d"]
 
 _EPS10 = 10.0 * float(np.finfo(np.float64).eps)  # keeps an emptied component's weight finite
@@ -145,14 +147,11 @@ def fit_mixture_2d(
     tol: float = 1e-3,
     max_iter: int = 100,
 ) -> Mixture | None:
-    """EM from k-means labels (scikit-learn's ``KMeans``, one initialisation, the same seed
-    handling as ``GaussianMixture(random_state=seed)``); None when a component collapses to a
-    degenerate covariance."""
-    from sklearn.cluster import KMeans
-
+    """EM from k-means labels (:func:`._kmeans.kmeans_labels`: scikit-learn's ``KMeans``, one
+    initialisation, the same seed handling as ``GaussianMixture(random_state=seed)``); None when
+    a component collapses to a degenerate covariance."""
     x = np.ascontiguousarray(x, dtype=np.float64)
-    kmeans = KMeans(n_clusters=components, n_init=1, random_state=np.random.RandomState(seed))
-    labels = np.ascontiguousarray(kmeans.fit(x).labels_, dtype=np.int64)
+    labels = np.ascontiguousarray(kmeans_labels(x, components, seed=seed), dtype=np.int64)
     w, mu, cov, converged, iterations = _em(x, labels, components, reg_covar, tol, max_iter)
     if iterations < 0:
         return None
