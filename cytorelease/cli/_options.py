@@ -7,7 +7,13 @@ from typing import Annotated
 
 import typer
 
-__all__ = ["DataDirOption", "TrailOption"]
+__all__ = ["DataDirOption", "JsonOption", "TrailOption"]
+
+# every command that can print JSON takes it the same way: ``as_json: JsonOption = False``
+JsonOption = Annotated[
+    bool,
+    typer.Option("--json", help="Print one JSON document instead of the human-readable output."),
+]
 
 TrailOption = Annotated[
     Path | None,
