@@ -23,6 +23,8 @@ _ADMIN = ("Registry Admin (demo)", "demo.admin")
 _ANALYST = ("Dana Analyst (demo)", "demo.analyst")
 _REVIEWER = ("Robin Reviewer (demo)", "demo.reviewer")
 _APPROVER = ("Quinn Approver (demo)", "demo.qa")
+# The registry records how each person's identity was verified; the demo's people are synthetic.
+_EVIDENCE = "synthetic demo identity: no person exists and no document was checked"
 
 
 def find_sample_lot() -> Path:
@@ -61,7 +63,10 @@ def run_demo(out: str | Path) -> dict[str, Any]:
     decision = Meaning.APPROVED if outcome.disposition == "PASS" else Meaning.REJECTED
     with tempfile.TemporaryDirectory(prefix="cytorelease-demo-keys-") as keys_dir:
         passphrase = secrets.token_urlsafe(24)
-        made = init_registry(keys_dir, signer=_ADMIN[0], user_id=_ADMIN[1], passphrase=passphrase)
+        made = init_registry(
+            keys_dir, signer=_ADMIN[0], user_id=_ADMIN[1], passphrase=passphrase,
+            identity_evidence=_EVIDENCE,
+        )  # fmt: skip
         admin = load_private_key(made.admin_key.key_path, passphrase)
         people = []
         for (name, user_id), role, meaning in (
@@ -71,7 +76,7 @@ def run_demo(out: str | Path) -> dict[str, Any]:
         ):
             pair, _ = enroll(
                 keys_dir, admin_key=admin, signer=name, user_id=user_id, roles=[role],
-                passphrase=passphrase, out_dir=keys_dir,
+                passphrase=passphrase, out_dir=keys_dir, identity_evidence=_EVIDENCE,
             )  # fmt: skip
             people.append((pair, meaning))
         steps.append({"step": "registry", "outcome": "signed; admin + 3 people registered"})

@@ -15,6 +15,8 @@ from cytorelease.selftest.checks import Check, Status
 __all__ = ["coa_tamper_check", "crypto_checks", "ed25519_check"]
 
 _STAGE = "OQ"
+# The throw-away registry of the tamper check holds synthetic people.
+_EVIDENCE = "synthetic self-test identity: no person exists and no document was checked"
 
 # RFC 8032 section 7.1, TEST 1-3: (secret key, public key, message, signature), hex.
 RFC8032_VECTORS = (
@@ -116,12 +118,13 @@ def _signed_coa(moment: datetime) -> tuple[bytes, Any]:
     with tempfile.TemporaryDirectory(prefix="cytorelease-selftest-") as folder:
         made = init_registry(
             folder, signer="Self Test Admin", user_id="selftest-admin",
-            passphrase=passphrase, now=start,
+            passphrase=passphrase, now=start, identity_evidence=_EVIDENCE,
         )  # fmt: skip
         admin = load_private_key(made.admin_key.key_path, passphrase)
         pair, _ = enroll(
             folder, admin_key=admin, signer="Self Test", user_id="selftest",
             roles=[Role.ANALYST], passphrase=passphrase, out_dir=folder, now=start,
+            identity_evidence=_EVIDENCE,
         )  # fmt: skip
         key = load_private_key(pair.key_path, passphrase)
         registry = load_registry(folder)
