@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from cytorelease.cli._options import JsonOption
+
 
 def register(root: typer.Typer) -> None:
     root.command(name="demo")(demo)
@@ -16,14 +18,14 @@ def demo(
     out: Annotated[Path, typer.Option("--out", help="Folder for the demo's outputs.")] = Path(
         "cytorelease-demo"
     ),
-    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Run every available analysis on the bundled sample lot and say what was done."""
     from cytorelease.cli._output import console, emit_json
     from cytorelease.demo import run_demo
 
     summary = run_demo(out)
-    if json_out:
+    if as_json:
         emit_json(summary)
     else:
         con = console()

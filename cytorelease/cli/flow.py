@@ -7,6 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
+from cytorelease.cli._options import JsonOption
+
 app = typer.Typer(help="Flow cytometry: read FCS files, gate, cluster.", no_args_is_help=True)
 
 
@@ -27,14 +29,14 @@ def inspect(
         int,
         typer.Option("--dataset", min=0, help="Which data set of a multi-data-set file (from 0)."),
     ] = 0,
-    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Show an FCS file's version, events, channels, spill, cytometer, date and sha256."""
     from cytorelease.cli._output import emit_json
     from cytorelease.flow.inspect import inspect_fcs
 
     summary = inspect_fcs(file, dataset=dataset, stats=stats)
-    if json_out:
+    if as_json:
         emit_json(summary)
     else:
         _print_inspect(summary, stats)
@@ -121,7 +123,7 @@ def gate(
             "--membership", help="Write a CSV: one 0/1 column per gate id, one row per event."
         ),
     ] = None,
-    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Gate a tube with a template: place data-driven gates, count populations, report
     measurements and flags."""
@@ -137,7 +139,7 @@ def gate(
         membership=membership,
     )
     document = run.result.to_dict()
-    if json_out:
+    if as_json:
         document["written"] = {k: [str(p) for p in v] for k, v in run.written.items()}
         emit_json(document)
     else:
@@ -204,7 +206,7 @@ def cluster(
         ),
     ] = "10",
     seed: Annotated[int, typer.Option("--seed", help="Random seed: same seed, same clusters.")] = 0,
-    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Cluster a tube's events with FlowSOM (compensated, logicle-scaled): metacluster sizes
     and marker medians."""
@@ -215,7 +217,7 @@ def cluster(
         file, markers=markers, grid=grid, metaclusters=metaclusters, seed=seed
     )
     document = clustering.to_dict()
-    if json_out:
+    if as_json:
         emit_json(document)
     else:
         _print_cluster(document)

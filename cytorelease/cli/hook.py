@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from cytorelease.cli._options import DataDirOption
+from cytorelease.cli._options import DataDirOption, JsonOption
 
 StableOption = Annotated[
     float,
@@ -17,7 +17,6 @@ StableOption = Annotated[
         help="A file is stable when its size and mtime stay unchanged this long.",
     ),
 ]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 
 
 def hook(

@@ -8,11 +8,12 @@ from typing import Annotated, Any
 
 import typer
 
+from cytorelease.cli._options import JsonOption
+
 PASSPHRASE_ENV = "CYTORELEASE_PASSPHRASE"
 
 app = typer.Typer(help="Signing keys and the signed signer registry.", no_args_is_help=True)
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 RegistryOption = Annotated[
     Path, typer.Option("--registry", help="The registry folder (or its registry.yaml).")
 ]
@@ -78,11 +79,11 @@ def _require_evidence(evidence: str | None, roles: list[Any]) -> None:
         )
 
 
-def _report(registry: Any, json_out: bool, message: str) -> None:
+def _report(registry: Any, as_json: bool, message: str) -> None:
     from cytorelease.cli._output import console, emit_json
 
     head = registry.head
-    if json_out:
+    if as_json:
         emit_json(
             {
                 "registry": registry.describe(),
@@ -105,7 +106,7 @@ def init_registry_command(
     user_id: Annotated[str, typer.Option("--user-id", help="The first admin's user id.")],
     identity_evidence: EvidenceOption = None,
     valid_days: Annotated[int, typer.Option("--valid-days", help="Days the key may sign.")] = 730,
-    json_out: JsonOption = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Create a signed registry whose first version holds one admin, and the admin's key."""
     from cytorelease.report.registry_admin import init_registry
@@ -120,7 +121,7 @@ def init_registry_command(
         identity_evidence=identity_evidence,
         valid_days=valid_days,
     )
-    _report(made.registry, json_out, f"Admin key (encrypted): {made.admin_key.key_path}")
+    _report(made.registry, as_json, f"Admin key (encrypted): {made.admin_key.key_path}")
 
 
 @app.command("generate")
@@ -132,7 +133,7 @@ def generate(
         str, typer.Option("--user-id", help="The holder's unique user id (also the key file name).")
     ],
     out: Annotated[Path, typer.Option("--out", help="Folder for ID.pem and ID.pub.")] = Path("."),
-    json_out: JsonOption = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Create an Ed25519 key pair: ID.pem (encrypted) and ID.pub, for an admin to register.
 
@@ -146,7 +147,7 @@ def generate(
     )
     public = {"name": made.public.name, "user_id": made.public.user_id,
               "fingerprint": made.public.fingerprint}  # fmt: skip
-    if json_out:
+    if as_json:
         emit_json({"key": str(made.key_path), "public": str(made.public_path), "signer": public})
         return
     con = console()
@@ -168,7 +169,7 @@ def register_command(
     admin_key: AdminKeyOption,
     identity_evidence: EvidenceOption = None,
     valid_days: Annotated[int, typer.Option("--valid-days", help="Days the key may sign.")] = 730,
-    json_out: JsonOption = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Register a key with its roles: a new registry version signed by an admin."""
     from cytorelease.report.registry_admin import register_key
@@ -184,7 +185,7 @@ def register_command(
         valid_days=valid_days,
     )
     entry = updated.head.entries[-1]
-    _report(updated, json_out, f"Registered {entry.name} ({entry.user_id}): {entry.fingerprint}")
+    _report(updated, as_json, f"Registered {entry.name} ({entry.user_id}): {entry.fingerprint}")
 
 
 @app.command("revoke")
@@ -193,13 +194,13 @@ def revoke_command(
     reason: Annotated[str, typer.Option("--reason", help="Why (kept in the registry).")],
     registry: RegistryOption,
     admin_key: AdminKeyOption,
-    json_out: JsonOption = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Revoke a person's active key from now on; signatures made before stay valid."""
     from cytorelease.report.registry_admin import revoke_key
 
     updated = revoke_key(user_id, reason=reason, registry=registry, admin_key=_admin(admin_key))
-    _report(updated, json_out, f"Revoked the key of {user_id}")
+    _report(updated, as_json, f"Revoked the key of {user_id}")
 
 
 @app.command("unlock")
@@ -207,13 +208,13 @@ def unlock_command(
     user_id: Annotated[str, typer.Argument(help="Whose locked key to unlock.")],
     registry: RegistryOption,
     admin_key: AdminKeyOption,
-    json_out: JsonOption = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Lift the lock-out after five wrong passphrases (recorded as a signed registry version)."""
     from cytorelease.report.registry_admin import unlock_key
 
     updated = unlock_key(user_id, registry=registry, admin_key=_admin(admin_key))
-    _report(updated, json_out, f"Unlocked the key of {user_id}")
+    _report(updated, as_json, f"Unlocked the key of {user_id}")
 
 
 @app.command("add-tsa")
@@ -221,7 +222,7 @@ def add_tsa_command(
     certificate: Annotated[Path, typer.Argument(help="The TSA's certificate (PEM or DER).")],
     registry: RegistryOption,
     admin_key: AdminKeyOption,
-    json_out: JsonOption = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Trust a time-stamping authority's certificate for signatures' trusted time."""
     from cytorelease.errors import InputError
@@ -234,17 +235,17 @@ def add_tsa_command(
     updated = add_tsa_certificate(
         data, registry=registry, admin_key=_admin(admin_key), source=certificate
     )
-    _report(updated, json_out, f"Trusted TSA: {updated.head.change.detail}")
+    _report(updated, as_json, f"Trusted TSA: {updated.head.change.detail}")
 
 
 @app.command("show")
-def show_command(registry: RegistryOption, json_out: JsonOption = False) -> None:
+def show_command(registry: RegistryOption, as_json: JsonOption = False) -> None:
     """Verify the registry's chain and list its keys as they stand now."""
     from cytorelease.cli._output import emit_json, print_table
     from cytorelease.report.registry import load_registry
 
     loaded = load_registry(registry)
-    if json_out:
+    if as_json:
         emit_json(
             {
                 "registry": loaded.describe(),

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from cytorelease.cli._options import JsonOption
+
 if TYPE_CHECKING:
     from cytorelease.potency.elisa import ElisaResult
 
@@ -29,7 +31,7 @@ def elisa(
     plots: Annotated[
         Path | None, typer.Option("--plots", help="Write the standard-curve SVG into this folder.")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Fit the standard curve of an ELISA plate and report IFN-gamma with its flags.
 
@@ -134,7 +136,7 @@ def cytotox(
         str,
         typer.Option("--assay", help="Cytotoxicity assay definition (name in assays/ or a path)."),
     ],
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Percent specific lysis from a flow killing assay (counting beads or fixed volume).
 

@@ -9,6 +9,8 @@ from typing import Annotated, Any
 
 import typer
 
+from cytorelease.cli._options import JsonOption
+
 app = typer.Typer(
     help="qPCR and digital PCR: read exports, compute vector copy number.", no_args_is_help=True
 )
@@ -32,7 +34,7 @@ _FORMAT_HELP = "Export format; 'auto' recognises it from the file's content (nev
 def read(
     export: Annotated[Path, typer.Argument(help="qPCR / dPCR results export.")],
     fmt: Annotated[FormatChoice, typer.Option("--format", help=_FORMAT_HELP)] = FormatChoice.AUTO,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Print an export as the tidy table: well, sample, target, task, Cq, call (+ dPCR counts)."""
     from cytorelease.cli._output import console, emit_json, print_table
@@ -95,7 +97,7 @@ def vcn(
             "--run", help="The export's run to analyse (required when it holds several runs)."
         ),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Standard curves or Poisson counts, run acceptance, and each sample's VCN with its CI.
 
@@ -202,7 +204,7 @@ def curve(
         ),
     ] = None,
     fmt: Annotated[FormatChoice, typer.Option("--format", help=_FORMAT_HELP)] = FormatChoice.AUTO,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """One target's standard curve, each other well's copies by inverse prediction with its CI.
 

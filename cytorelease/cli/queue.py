@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from cytorelease.cli._options import DataDirOption
+from cytorelease.cli._options import DataDirOption, JsonOption
 
 app = typer.Typer(
     help="The work queue of the unattended side: list items, retry failed ones.",
@@ -25,7 +25,7 @@ def list_command(
         ),
     ] = None,
     data_dir: DataDirOption = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """List queue items (id, what, state, attempts, outcome), oldest first."""
     from cytorelease.cli._output import emit_json, print_table
@@ -54,7 +54,7 @@ def retry_command(
         str, typer.Option("--reason", help="What was fixed, or why it is retried (required).")
     ],
     data_dir: DataDirOption = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Put failed items back in the queue for the worker (audited: who, why, previous failure)."""
     from cytorelease.cli._output import emit_json

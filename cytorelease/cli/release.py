@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from cytorelease.cli._options import TrailOption
+from cytorelease.cli._options import JsonOption, TrailOption
 
 
 def register(root: typer.Typer) -> None:
@@ -28,7 +28,7 @@ def release(
         Path | None, typer.Option("--out", help="Output folder (default ./<lot id>-release).")
     ] = None,
     data_dir: TrailOption = None,
-    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Run every analysis the manifest names, evaluate the spec, write result.json and a draft CoA.
 
@@ -57,7 +57,7 @@ def release(
             lot_dir, spec=spec, out=out, progress=progress, trail=open_trail(data_dir)
         )
     summary = outcome.to_dict()
-    if json_out:
+    if as_json:
         emit_json(summary)
     else:
         print_table(

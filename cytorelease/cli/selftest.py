@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from cytorelease.cli._options import JsonOption
+
 
 def register(root: typer.Typer) -> None:
     root.command(name="selftest")(selftest)
@@ -29,9 +31,7 @@ def selftest(
             "for the extra gating checks; the bundled known cases always run.",
         ),
     ] = None,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print one JSON document instead of a table.")
-    ] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Check the installation (RECORD hashes, dependencies) and known answers; exit 1 on a failure."""
     from cytorelease.cli._output import emit_json, print_table

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from cytorelease.cli._options import TrailOption
+from cytorelease.cli._options import JsonOption, TrailOption
 from cytorelease.cli.keys import PASSPHRASE_ENV, passphrase_from_env, read_passphrase
 
 
@@ -38,7 +38,7 @@ def sign(
         typer.Option("--deviation", help="The deviation id (approved-with-deviation only)."),
     ] = None,
     data_dir: TrailOption = None,
-    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Append your electronic signature to a CoA, as the spec's signature policy allows.
 
@@ -83,7 +83,7 @@ def sign(
         deviation=deviation,
         trail=open_trail(data_dir),
     )
-    if json_out:
+    if as_json:
         emit_json({"report": str(report), "signature": entry.to_dict()})
         return
     console().print(
@@ -99,7 +99,7 @@ def verify(
         typer.Option("--trust", help="The site's signed registry (registry.yaml or its folder)."),
     ] = None,
     data_dir: TrailOption = None,
-    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Check every byte and every signature of a CoA; exit 1 if anything fails."""
     from cytorelease.cli._output import emit_json, print_table
@@ -107,7 +107,7 @@ def verify(
     from cytorelease.report.verify import verify_report
 
     result = verify_report(report, trust=trust, trail=open_trail(data_dir))
-    if json_out:
+    if as_json:
         emit_json(result.to_dict())
     else:
         print_table(
@@ -131,7 +131,7 @@ def verify(
         for line in result.failures():
             typer.echo(f"error: {report}: {line}", err=True)
         raise typer.Exit(1)
-    if not json_out:
+    if not as_json:
         typer.echo(f"verified: {report} ({len(result.signatures)} signatures)")
         if result.registry:
             typer.echo(

@@ -7,18 +7,19 @@ from typing import Annotated
 
 import typer
 
+from cytorelease.cli._options import JsonOption
+
 app = typer.Typer(
     help="Acceptance specs: validate, show, diff, new versions.", no_args_is_help=True
 )
 
 _SPEC_HELP = "A spec file, a reference such as cd19-car-t@2, or a product (latest effective)."
-_JSON_HELP = "Print one JSON document instead of a table."
 
 
 @app.command("validate")
 def validate_command(
     specs: Annotated[list[str], typer.Argument(help=_SPEC_HELP, show_default=False)],
-    as_json: Annotated[bool, typer.Option("--json", help=_JSON_HELP)] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Check specs against the schema, the attribute vocabulary and the LOCK (exit 2 if any fails)."""
     from cytorelease.cli._output import emit_json
@@ -42,7 +43,7 @@ def validate_command(
 @app.command("show")
 def show_command(
     spec: Annotated[str, typer.Argument(help=_SPEC_HELP, show_default=False)],
-    as_json: Annotated[bool, typer.Option("--json", help=_JSON_HELP)] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Print a spec's criteria: limits as printed on the CoA, rounding, method, timing."""
     from cytorelease.cli._output import emit_json, print_table
@@ -70,7 +71,7 @@ def diff_command(
         str, typer.Argument(help="The older spec (" + _SPEC_HELP + ")", show_default=False)
     ],
     new: Annotated[str, typer.Argument(help="The newer spec.", show_default=False)],
-    as_json: Annotated[bool, typer.Option("--json", help=_JSON_HELP)] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Added, removed and changed criteria between two versions, each change as old -> new."""
     from cytorelease.cli._output import emit_json, print_table

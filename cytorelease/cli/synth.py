@@ -7,6 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
+from cytorelease.cli._options import JsonOption
+
 app = typer.Typer(
     help="Generate synthetic example lots with their ground truth.", no_args_is_help=True
 )
@@ -38,7 +40,7 @@ def generate(
     force: Annotated[
         bool, typer.Option("--force", help="Overwrite the files of an existing lot folder.")
     ] = False,
-    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Write a synthetic CAR-T release lot (FCS tubes, lot.yaml, truth.json, labels.npz)."""
     from cytorelease.cli._output import emit_json
@@ -47,7 +49,7 @@ def generate(
 
     params = draw_params(seed) if random_params else None
     truth = generate_lot(out, seed=seed, params=params, overwrite=force)
-    if json_out:
+    if as_json:
         emit_json(truth.to_dict())
     else:
         _print_summary(truth.to_dict())
