@@ -188,9 +188,17 @@ def _typed(args: list[Any], passphrase: str, *, code: int = 0) -> Any:
     return one_json_document(result.stdout) if code == 0 else result
 
 
+REGISTRY_ENTRY_KEYS = {
+    "user_id", "name", "roles", "fingerprint", "public_key", "valid_from", "valid_until",
+    "status", "revoked_at", "revoked_reason", "identity_evidence",
+}  # fmt: skip
+EVIDENCE = "synthetic test identity: no document checked"
+
+
 def _registry_document(document: dict[str, Any], version: int, action: str) -> dict[str, Any]:
     """The keys of every registry-changing command's JSON; the entry the change is about."""
     assert set(document) == {"registry", "version", "change", "entries"}
+    assert all(set(e) == REGISTRY_ENTRY_KEYS for e in document["entries"])
     assert set(document["registry"]) == {"path", "versions", "genesis_sha256", "head_sha256"}
     assert document["version"] == document["registry"]["versions"] == version
     assert document["change"]["action"] == action
@@ -221,9 +229,10 @@ def test_keys_registry_commands(tmp_path: Path) -> None:
     """init-registry, generate, register, add-tsa, revoke and show, each one JSON document."""
     site = tmp_path / "site"
     made = _json(["keys", "init-registry", "--out", site, "--signer", "Ad Min",
-                  "--user-id", "admin"])  # fmt: skip
+                  "--user-id", "admin", "--identity-evidence", EVIDENCE])  # fmt: skip
     admin = _registry_document(made, 1, "init")
     assert (admin["user_id"], admin["roles"], admin["status"]) == ("admin", ["admin"], "active")
+    assert admin["identity_evidence"] == EVIDENCE
     assert made["registry"]["path"] == str(site / "registry.yaml")
     key = _json(["keys", "generate", "--signer", "Jo Json", "--user-id", "jjson",
                  "--out", tmp_path / "keys"])  # fmt: skip
@@ -232,10 +241,12 @@ def test_keys_registry_commands(tmp_path: Path) -> None:
     assert key["public"] == str(tmp_path / "keys" / "jjson.pub")
     admin_key = ["--registry", site, "--admin-key", site / "admin.pem"]
     registered = _json(["keys", "register", key["public"], "--role", "analyst",
-                        "--role", "reviewer", *admin_key])  # fmt: skip
+                        "--role", "reviewer", *admin_key,
+                        "--identity-evidence", "badge 4411 checked"])  # fmt: skip
     entry = _registry_document(registered, 2, "register")
     assert entry["fingerprint"] == key["signer"]["fingerprint"]
     assert (entry["user_id"], entry["roles"]) == ("jjson", ["analyst", "reviewer"])
+    assert entry["identity_evidence"] == "badge 4411 checked"
     trusted = _json(["keys", "add-tsa", _self_signed_certificate(tmp_path), *admin_key])
     _registry_document(trusted, 3, "add-tsa")
     assert trusted["change"]["detail"] == "CN=JSON contract TSA"
@@ -249,10 +260,11 @@ def test_keys_registry_commands(tmp_path: Path) -> None:
     assert [v["action"] for v in shown["versions"]] == ["init", "register", "add-tsa", "revoke"]
     assert [v["version"] for v in shown["versions"]] == [1, 2, 3, 4]
     assert {"created_at", "signed_by"} <= set(shown["versions"][0])
-    assert [(e["user_id"], e["status"]) for e in shown["entries"]] == [
-        ("admin", "active"),
-        ("jjson", "revoked"),
+    assert [(e["user_id"], e["status"], e["identity_evidence"]) for e in shown["entries"]] == [
+        ("admin", "active", EVIDENCE),
+        ("jjson", "revoked", "badge 4411 checked"),
     ]
+    assert all(set(e) == REGISTRY_ENTRY_KEYS for e in shown["entries"])
 
 
 def test_keys_sign_verify(released: tuple[dict[str, Any], Path], tmp_path: Path) -> None:
@@ -264,14 +276,15 @@ def test_keys_sign_verify(released: tuple[dict[str, Any], Path], tmp_path: Path)
     draft = _json(["verify", coa], code=1)  # a draft carries no signature: verification fails
     assert draft["ok"] is False
     site = tmp_path / "site"
-    _json(["keys", "init-registry", "--out", site, "--signer", "Ad Min", "--user-id", "admin"])
+    _json(["keys", "init-registry", "--out", site, "--signer", "Ad Min", "--user-id", "admin",
+           "--identity-evidence", EVIDENCE])  # fmt: skip
     admin_key = ["--registry", site, "--admin-key", site / "admin.pem"]
     keys = {}
     for user_id, name, role in (("jjson", "Jo Json", "analyst"), ("rrev", "Ro Rev", "reviewer")):
         keys[user_id] = _json(["keys", "generate", "--signer", name, "--user-id", user_id,
                                "--out", tmp_path / "keys"])["key"]  # fmt: skip
         _json(["keys", "register", tmp_path / "keys" / f"{user_id}.pub", "--role", role,
-               *admin_key])  # fmt: skip
+               *admin_key, "--identity-evidence", EVIDENCE])  # fmt: skip
     signed = _json(["sign", coa, "--key", keys["jjson"], "--meaning", "performed",
                     "--registry", site])  # fmt: skip
     assert set(signed) == {"report", "signature"}

@@ -38,11 +38,12 @@ def test_release_sign_verify_are_recorded_with_the_person(
     keys = tmp_path / "keys"
     for command in (
         ["keys", "init-registry", "--out", str(keys), "--signer", "Alex Admin", "--user-id",
-         "aadmin"],
+         "aadmin", "--identity-evidence", "synthetic test identity: no document checked"],
         ["keys", "generate", "--signer", "Ada Analyst", "--user-id", "aanalyst", "--out",
          str(keys)],
         ["keys", "register", str(keys / "aanalyst.pub"), "--role", "analyst", "--registry",
-         str(keys), "--admin-key", str(keys / "aadmin.pem")],
+         str(keys), "--admin-key", str(keys / "aadmin.pem"), "--identity-evidence",
+         "synthetic test identity: no document checked"],
     ):  # fmt: skip
         generated = runner.invoke(app, command)
         assert generated.exit_code == 0, generated.stderr
