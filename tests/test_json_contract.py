@@ -346,6 +346,39 @@ def test_demo(tmp_path: Path) -> None:
     assert document["verified"] is True
 
 
+def test_warmup_names_every_kernel_the_commands_use() -> None:
+    document = _json(["warmup"])
+    kernels = {k["kernel"]: k for k in document["kernels"]}
+    # serial and parallel variants both: a 1M-event run must find the parallel ones cached
+    for name in (
+        "flow._biexp_kernel._scale_parallel",
+        "flow._biexp_kernel._scale_serial",
+        "flow.gating._polygon_kernel._inside_parallel",
+        "flow.gating._polygon_kernel._inside_serial",
+        "flow.gating._mixture_kernel._em",
+        "flow._som_kernel.neighbourhood_update",
+        "flow._compensation_kernel.solve_columns_into",
+    ):
+        assert kernels[name]["specializations"] >= 1, name
+    assert all(k["compiled"] + k["loaded"] >= 1 for k in kernels.values())
+    assert document["compiled"] + document["loaded"] == sum(
+        k["compiled"] + k["loaded"] for k in kernels.values()
+    )
+    assert document["seconds"] >= sum(s["seconds"] for s in document["steps"]) - 0.01
+
+
+def test_warmup_lists_every_module_with_numba_kernels() -> None:
+    from cytorelease.warmup import KERNEL_MODULES
+
+    package = Path(__file__).resolve().parents[1] / "cytorelease"
+    with_kernels = {
+        ".".join(path.relative_to(package.parent).with_suffix("").parts)
+        for path in package.rglob("*.py")
+        if "@njit" in path.read_text(encoding="utf-8") and path.name != "warmup.py"
+    }
+    assert with_kernels == set(KERNEL_MODULES)
+
+
 def test_json_output_is_one_document_even_for_bad_input(tmp_path: Path) -> None:
     missing = tmp_path / "nope.fcs"
     result = invoke(["flow", "inspect", missing, "--json"])

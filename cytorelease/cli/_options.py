@@ -10,9 +10,14 @@ import typer
 __all__ = ["DataDirOption", "JsonOption", "TrailOption"]
 
 # every command that can print JSON takes it the same way: ``as_json: JsonOption = False``
+# (``metavar=""``: a flag takes no value, so --help shows none, not ``<bool>``)
 JsonOption = Annotated[
     bool,
-    typer.Option("--json", help="Print one JSON document instead of the human-readable output."),
+    typer.Option(
+        "--json",
+        metavar="",
+        help="Print one JSON document instead of the human-readable output.",
+    ),
 ]
 
 TrailOption = Annotated[

@@ -46,6 +46,7 @@ _COMMAND_MODULES = (
     "cytorelease.cli.hook",
     "cytorelease.cli.queue",
     "cytorelease.cli.selftest",
+    "cytorelease.cli.warmup",
 )
 
 
@@ -142,7 +143,11 @@ def _root(
     version: Annotated[
         bool,
         typer.Option(
-            "--version", callback=_version_callback, is_eager=True, help="Show the version."
+            "--version",
+            callback=_version_callback,
+            is_eager=True,
+            metavar="",  # a flag: no <bool> in --help
+            help="Show the version.",
         ),
     ] = False,
     library: Annotated[
