@@ -100,7 +100,10 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> Inputs:
         folder, seed=4, cytotoxicity_truth_pct=40.0, target_cells=3000, beads=2000
     )
     keys = folder / "keys"
-    site = init_registry(keys, signer="Alex Admin", user_id="aadmin", passphrase=PASSPHRASE)
+    site = init_registry(
+        keys, signer="Alex Admin", user_id="aadmin", passphrase=PASSPHRASE,
+        identity_evidence="synthetic test identity",
+    )  # fmt: skip
     made, _ = enroll(
         keys,
         admin_key=load_private_key(site.admin_key.key_path, PASSPHRASE),
@@ -109,6 +112,7 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> Inputs:
         roles=[Role.ANALYST],
         passphrase=PASSPHRASE,
         out_dir=keys,
+        identity_evidence="synthetic test identity",
     )
     pending = generate_key(
         signer="Pat Pending", user_id="ppending", passphrase=PASSPHRASE, out_dir=folder / "new"
@@ -220,7 +224,14 @@ ADMIN_KEY = {"suffix": ".pem", "real": lambda i: i.admin_key, "wrong": lambda i:
 
 # the admin commands: each takes --registry and --admin-key (the key's passphrase from ENV)
 ADMIN_COMMANDS: dict[str, Callable[[Inputs], list[object]]] = {
-    "register": lambda i: ["register", i.public, "--role", "analyst"],
+    "register": lambda i: [
+        "register",
+        i.public,
+        "--role",
+        "analyst",
+        "--identity-evidence",
+        "synthetic test identity",
+    ],
     "revoke": lambda i: ["revoke", "ssweep", "--reason", "left the site"],
     "unlock": lambda i: ["unlock", "ssweep"],
     "add-tsa": lambda i: ["add-tsa", i.tsa_cert],
@@ -508,6 +519,8 @@ SLOTS = [
             _copy(i.registry, t),
             "--admin-key",
             i.admin_key,
+            "--identity-evidence",
+            "synthetic test identity",
         ],
         suffix=".pub",
         real=lambda i: i.public,
@@ -747,7 +760,7 @@ def _file(tmp_path: Path) -> Path:
 
 OUTPUT_CASES: list[tuple[str, Callable[[Path, Inputs], list[object]]]] = [
     ("keys generate", lambda p, i: ["keys", "generate", "--signer", "A B", "--user-id", "ab", "--out", p]),
-    ("keys init-registry", lambda p, i: ["keys", "init-registry", "--signer", "A B", "--user-id", "ab", "--out", p]),
+    ("keys init-registry", lambda p, i: ["keys", "init-registry", "--signer", "A B", "--user-id", "ab", "--out", p, "--identity-evidence", "synthetic test identity"]),
     ("sample-data generate", lambda p, i: ["sample-data", "generate", p]),
     ("demo", lambda p, i: ["demo", "--out", p]),
     ("release", lambda p, i: ["release", i.lot, "--out", p]),
@@ -868,7 +881,8 @@ def test_add_tsa_names_the_certificate_that_is_none(inputs: Inputs, tmp_path: Pa
 def test_an_empty_public_key_file(inputs: Inputs, tmp_path: Path) -> None:
     public = _write(tmp_path / "ppending.pub", b"")
     args = ["keys", "register", public, "--role", "analyst", "--registry",
-            _copy(inputs.registry, tmp_path), "--admin-key", inputs.admin_key]  # fmt: skip
+            _copy(inputs.registry, tmp_path), "--admin-key", inputs.admin_key,
+            "--identity-evidence", "synthetic test identity"]  # fmt: skip
     assert assert_bad_input(invoke(args, env=ENV), public) == (
         f"error: {public}: the public key file is empty"
     )
@@ -877,7 +891,8 @@ def test_an_empty_public_key_file(inputs: Inputs, tmp_path: Path) -> None:
 @pytest.mark.parametrize("content", [b"", GARBAGE, b"schema: cytorelease.registry/1\n"])
 def test_init_registry_never_overwrites_a_registry(content: bytes, tmp_path: Path) -> None:
     registry = _write(tmp_path / "registry.yaml", content)
-    args = ["keys", "init-registry", "--signer", "A B", "--user-id", "ab", "--out", tmp_path]
+    args = ["keys", "init-registry", "--signer", "A B", "--user-id", "ab", "--out", tmp_path,
+            "--identity-evidence", "synthetic test identity"]  # fmt: skip
     line = assert_bad_input(invoke(args, env=ENV), registry)
     assert "a registry already exists here; a registry is created once" in line
     assert registry.read_bytes() == content

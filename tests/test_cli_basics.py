@@ -74,6 +74,37 @@ def test_python_dash_m() -> None:
             "error: cytorelease keys register: Missing option '--role'.",
         ),
         (
+            [
+                "keys",
+                "register",
+                "k.pub",
+                "--role",
+                "analyst",
+                "--registry",
+                "site",
+                "--admin-key",
+                "a.pem",
+            ],
+            "error: cytorelease keys register: Invalid value for '--identity-evidence': "
+            "required for a person (every role but service)",
+        ),
+        (
+            [
+                "keys",
+                "init-registry",
+                "--out",
+                "site",
+                "--signer",
+                "A B",
+                "--user-id",
+                "ab",
+                "--identity-evidence",
+                "  ",
+            ],
+            "error: cytorelease keys init-registry: Invalid value for '--identity-evidence': "
+            "required for a person",
+        ),
+        (
             ["audit", "archive-verify", "--nope"],
             "error: cytorelease audit archive-verify: No such option: --nope",
         ),
