@@ -2,25 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import typer
+
+from cytorelease.cli._options import JsonOption
 
 
 def register(root: typer.Typer) -> None:
     root.command(name="warmup")(warmup)
 
 
-def warmup(
-    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
-) -> None:
+def warmup(*, as_json: JsonOption = False) -> None:
     """Compile the flow kernels into the numba cache once (after an install, in a container,
     on a new worker), so that no command compiles on a user's or an instrument's time."""
     from cytorelease.cli._output import console, emit_json, print_table
     from cytorelease.warmup import warm_up
 
     report = warm_up()
-    if json_out:
+    if as_json:
         emit_json(report.to_dict())
         return
     print_table(
