@@ -132,7 +132,9 @@ def gate_plots(result: FlowGatingResult) -> dict[str, str]:
         gate = placed.gates[-1]
         if placed.kind.value == "time_qc":
             plots[placed.id] = _time_plot(placed, source, parent, title, label)
-        elif isinstance(gate, PolygonGate | EllipsoidGate):
+        elif isinstance(gate, PolygonGate | EllipsoidGate) or (
+            isinstance(gate, RectangleGate) and len(gate.dimensions) == 2
+        ):
             plots[placed.id] = _plot_2d(gate, source, parent, title, label)
         elif isinstance(gate, RectangleGate) and len(gate.dimensions) == 1:
             plots[placed.id] = _plot_1d(gate, source, parent, title, label)
@@ -163,13 +165,15 @@ def _source(result: FlowGatingResult) -> object:
 
 
 def _plot_2d(gate: object, source: object, parent: np.ndarray, title: str, label: str) -> str:
-    from cytorelease.flow.gating.gates import PolygonGate
+    from cytorelease.flow.gating.gates import PolygonGate, RectangleGate
 
     dx, dy = gate.dimensions  # type: ignore[attr-defined]
     x = dx.values(source)[parent]
     y = dy.values(source)[parent]
     if isinstance(gate, PolygonGate):
         outline = np.asarray(gate.vertices, dtype=np.float64)
+    elif isinstance(gate, RectangleGate):
+        outline = _rectangle_outline(gate.ranges, x, y)
     else:
         outline = _ellipse_outline(gate)
     axes = _Axes(*_range(x, list(outline[:, 0])), *_range(y, list(outline[:, 1])))
@@ -184,6 +188,18 @@ def _plot_2d(gate: object, source: object, parent: np.ndarray, title: str, label
         _label(label),
     ]
     return _frame(title, dx.label, dy.label, axes, body)
+
+
+def _rectangle_outline(
+    ranges: tuple[tuple[float | None, float | None], ...], x: np.ndarray, y: np.ndarray
+) -> np.ndarray:
+    """A 2-D rectangle's corners; an open end is drawn at the edge of the plotted data."""
+    (x_lo, x_hi), (y_lo, y_hi) = ranges
+    x0, x1 = _range(x, [v for v in (x_lo, x_hi) if v is not None])
+    y0, y1 = _range(y, [v for v in (y_lo, y_hi) if v is not None])
+    left, right = (x0 if x_lo is None else x_lo), (x1 if x_hi is None else x_hi)
+    bottom, top = (y0 if y_lo is None else y_lo), (y1 if y_hi is None else y_hi)
+    return np.array([[left, bottom], [right, bottom], [right, top], [left, top]], dtype=np.float64)
 
 
 def _ellipse_outline(gate: object) -> np.ndarray:
