@@ -43,6 +43,8 @@ ALLOWED: dict[str, set[str]] = {
     "selftest": BASE | DOMAIN | {"potency", "records", "report", "lot"},
     "demo": BASE | {"lot", "report", "records"},
     "synth": BASE | {"flow", "potency"},  # writes instrument files with the project's writers
+    # compiles the numba kernels through the commands' own calls (a synthetic tube, the demo lot)
+    "warmup": BASE | DOMAIN | {"potency", "records", "report", "lot", "synth", "demo"},
     "cli": set(),  # the top: anything (checked: nothing imports cli)
     "__main__": {"cli"},
 }
