@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -32,6 +33,9 @@ from cytorelease.provenance import canonical_json
 from cytorelease.report.entry import parse_utc
 from cytorelease.report.keys import USER_ID_PATTERN, fingerprint
 from cytorelease.signature_policy import Role
+
+if TYPE_CHECKING:
+    from cytorelease._yaml import LineMap
 
 __all__ = [
     "IDENTITY_EVIDENCE_MAX",
@@ -218,7 +222,8 @@ def load_registry(location: str | Path) -> Registry:
     path = registry_path(location)
     if not path.is_file():
         raise SignatureError("no such signer registry", path=path)
-    document = load_yaml_file(path, error=SignatureError, what="signer registry").data
+    loaded = load_yaml_file(path, error=SignatureError, what="signer registry")
+    document = loaded.data
     if isinstance(document, dict) and document.get("schema") == "cytorelease.signers/1":
         raise SignatureError(
             "an unsigned signers.yaml is not a registry anyone can rely on (anyone could add "
@@ -234,11 +239,14 @@ def load_registry(location: str | Path) -> Registry:
     raws = document["versions"]
     if not isinstance(raws, list) or not raws:
         raise SignatureError("versions: a registry has at least one version", path=path)
-    return registry_from_raw(raws, path=path)
+    return registry_from_raw(raws, path=path, lines=loaded.lines)
 
 
-def registry_from_raw(raws: list[Any], *, path: Path | None) -> Registry:
-    """Validate and chain-check parsed versions (used by the loader and before every write)."""
+def registry_from_raw(
+    raws: list[Any], *, path: Path | None, lines: LineMap | None = None
+) -> Registry:
+    """Validate and chain-check parsed versions (used by the loader and before every write);
+    with the file's ``lines``, a field's error names its line."""
     from cytorelease.report.registry_rules import check_transition
 
     versions: list[RegistryVersion] = []
@@ -251,7 +259,9 @@ def registry_from_raw(raws: list[Any], *, path: Path | None) -> Registry:
         except ValidationError as exc:
             first = exc.errors()[0]
             field = ".".join(str(p) for p in first["loc"])
-            raise SignatureError(f"{where}: {field}: {first['msg']}", path=path) from None
+            line = _line_of(lines, raws, index, first)
+            shown = f"{field} (line {line})" if line else field
+            raise SignatureError(f"{where}: {shown}: {first['msg']}", path=path) from None
         if version.version != index:
             raise SignatureError(f"{where}: numbered {version.version}", path=path)
         previous = versions[-1] if versions else None
@@ -268,6 +278,19 @@ def registry_from_raw(raws: list[Any], *, path: Path | None) -> Registry:
             raise SignatureError(f"{where} ({version.change.action}): {problem}", path=path)
         versions.append(version)
     return Registry(path=path, versions=tuple(versions), raw=tuple(raws))
+
+
+def _line_of(
+    lines: LineMap | None, raws: list[Any], index: int, error: Mapping[str, Any]
+) -> int | None:
+    """The line of a field error of version ``index`` (its nearest parent's if the field is
+    missing), or None without the file's lines."""
+    if lines is None:
+        return None
+    from cytorelease._yaml import error_location
+
+    at_document = {**error, "loc": ("versions", index - 1, *error["loc"])}
+    return error_location({"versions": raws}, lines, at_document)[1]
 
 
 def _check_admin_signature(
