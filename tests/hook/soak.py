@@ -225,8 +225,7 @@ def run_soak(work: Path, lot_dir: Path, *, n_files: int, kills: int, seed: int) 
         # lists for the operator (a loaded machine gets fewer files done before the kills)
         bad_paths = {str(inbox / d.relative) for d in drops if d.expect == "bad"}
         assert all(
-            "UNKNOWN-9" in line
-            or (line.split(": ")[1] in bad_paths and ": quarantined: " in line)
+            "UNKNOWN-9" in line or (line.split(": ")[1] in bad_paths and ": quarantined: " in line)
             for line in left
         ), final.stdout
         assert final.returncode == (1 if left else 0), f"final {kind}: {final.stdout}{final.stderr}"
