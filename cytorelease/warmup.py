@@ -47,6 +47,8 @@ class KernelState:
     specializations: int
     compiled: int  # compiled by this run (not found in the cache)
     loaded: int  # loaded from the on-disk cache by this run
+    # already in this process before the run (a library caller that gated before warming up)
+    in_memory: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +77,7 @@ class WarmupReport:
                     "specializations": k.specializations,
                     "compiled": k.compiled,
                     "loaded": k.loaded,
+                    "in_memory": k.in_memory,
                 }
                 for k in self.kernels
             ],
@@ -139,6 +142,7 @@ def warm_up() -> WarmupReport:
 
     step("import kernels", _dispatchers)
     before = {name: _counts(d) for name, d in _dispatchers()}
+    present = {name: len(d.signatures) for name, d in _dispatchers()}
     with tempfile.TemporaryDirectory(prefix="cytorelease-warmup-") as tmp:
         folder = Path(tmp)
         for events in (_SMALL_EVENTS, _LARGE_EVENTS):
@@ -160,7 +164,13 @@ def warm_up() -> WarmupReport:
         hits, misses = _counts(dispatcher)
         old_hits, old_misses = before.get(name, (0, 0))
         kernels.append(
-            KernelState(name, len(dispatcher.signatures), misses - old_misses, hits - old_hits)
+            KernelState(
+                name,
+                len(dispatcher.signatures),
+                misses - old_misses,
+                hits - old_hits,
+                present.get(name, 0),
+            )
         )
     return WarmupReport(time.perf_counter() - start, tuple(steps), tuple(kernels))
 

@@ -360,7 +360,8 @@ def test_warmup_names_every_kernel_the_commands_use() -> None:
         "flow._compensation_kernel.solve_columns_into",
     ):
         assert kernels[name]["specializations"] >= 1, name
-    assert all(k["compiled"] + k["loaded"] >= 1 for k in kernels.values())
+    # each kernel compiled, loaded from the cache, or already in this (test) process
+    assert all(k["compiled"] + k["loaded"] + k["in_memory"] >= 1 for k in kernels.values())
     assert document["compiled"] + document["loaded"] == sum(
         k["compiled"] + k["loaded"] for k in kernels.values()
     )

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from cytorelease.cli._options import DataDirOption
+from cytorelease.cli._options import DataDirOption, JsonOption
 
 app = typer.Typer(help="Audit: re-evaluate past lots, the audit trail.", no_args_is_help=True)
 
@@ -32,9 +32,7 @@ def reevaluate_command(
         Path | None,
         typer.Option("--out", help="Write the what-if records here instead of beside each result."),
     ] = None,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print one JSON document instead of tables.")
-    ] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Re-evaluate past lots under other spec versions; flips highlighted, what-if records written."""
     from cytorelease.cli._output import emit_json, print_table
@@ -81,9 +79,7 @@ def log_command(
         str | None, typer.Option("--lot", help="Only the rows concerning this lot id.")
     ] = None,
     data_dir: DataDirOption = None,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print one JSON document instead of a table.")
-    ] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Show the audit trail: who did what to which file or lot, and when."""
     import json
@@ -141,7 +137,7 @@ def verify_command(
             "database's administrators cannot write) instead of DATA/checkpoints.",
         ),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Recompute the audit trail's hash chain and hold it against every checkpoint; exit 1 on a
     broken row or a failing checkpoint, naming it."""
@@ -199,7 +195,7 @@ def checkpoint_command(
         Path, typer.Option("--key", help="The Ed25519 key (PEM) that signs the chain head.")
     ],
     data_dir: DataDirOption = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Sign (and, with CYTORELEASE_TSA, timestamp) the audit chain head into DATA/checkpoints/."""
     from cytorelease.cli._output import emit_json
@@ -228,7 +224,7 @@ def checkpoint_command(
 @app.command("archive-verify")
 def archive_verify_command(
     data_dir: DataDirOption = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Re-hash every archived file against the store; exit 1 on altered, missing or orphan."""
     from cytorelease.cli._output import emit_json
@@ -256,7 +252,7 @@ def correct_command(
     ],
     reason: Annotated[str, typer.Option("--reason", help="Why the row is corrected (required).")],
     data_dir: DataDirOption = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Correct an audit row: a new row that references it with a reason (the old row stays)."""
     from cytorelease.cli._output import emit_json
@@ -279,7 +275,7 @@ def export_command(
         ),
     ],
     data_dir: DataDirOption = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Export a lot's records for inspection: raw files, releases, spec and audit extract."""
     from cytorelease.cli._output import emit_json

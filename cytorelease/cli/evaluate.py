@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from cytorelease.cli._options import JsonOption
+
 _VERDICT_STYLE = {
     "pass": "green",
     "fail": "bold red",
@@ -33,9 +35,7 @@ def evaluate_command(
             show_default=False,
         ),
     ],
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print one JSON document instead of a table.")
-    ] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Judge measurements against a spec (USP rounding); exit 0 PASS, 1 FAIL or INCOMPLETE.
 
