@@ -42,7 +42,38 @@ def policy_of(record: Any) -> tuple[SignaturePolicy, str | None]:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        return DEFAULT_POLICY, f"the record's signature policy is invalid ({where}: {first['msg']})"
+        message = str(first["msg"]).removeprefix("Value error, ")
+        shown = f"{where}: {message}" if where else message
+        return DEFAULT_POLICY, f"the record's signature policy is invalid ({shown})"
+
+
+_SEVERITY = {"PASS": 0, "INCOMPLETE": 1, "FAIL": 2}
+
+
+def disposition_problem(record: Any) -> str | None:
+    """Why the record's disposition cannot be what its own criteria give, or None.
+
+    The draft a first signer receives is unsigned: a disposition edited to PASS while a
+    criterion still fails, or has no result, must not be signed or verify. A disposition more
+    severe than the criteria give (an unlocked definition withholds PASS) is allowed.
+    """
+    evaluation = record.get("evaluation") if isinstance(record, dict) else None
+    if not isinstance(evaluation, dict):
+        return None
+    criteria = evaluation.get("criteria")
+    stated = str(evaluation.get("disposition", "")).upper()
+    if not isinstance(criteria, list) or stated not in _SEVERITY:
+        return f"the record's disposition {stated or '(none)'!r} is not PASS, FAIL or INCOMPLETE"
+    verdicts = [str(c.get("verdict", "")).lower() for c in criteria if isinstance(c, dict)]
+    failed = verdicts.count("fail")
+    missing = verdicts.count("missing")
+    given = "FAIL" if failed else "INCOMPLETE" if missing else "PASS"
+    if _SEVERITY[stated] < _SEVERITY[given]:
+        return (
+            f"the record's disposition is {stated} but its criteria give {given} ({failed} "
+            f"failing, {missing} without result): the draft was edited"
+        )
+    return None
 
 
 def authorizing_role(

@@ -22,7 +22,13 @@ from cytorelease.errors import InputError, SignatureError
 from cytorelease.report.area import render_area, split_report
 from cytorelease.report.entry import Meaning, SignatureEntry, entry_sha256, format_utc, parse_utc
 from cytorelease.report.keys import WrongPassphrase, fingerprint, load_private_key
-from cytorelease.report.policy import DECIDING, authorizing_role, policy_of, policy_problem
+from cytorelease.report.policy import (
+    DECIDING,
+    authorizing_role,
+    disposition_problem,
+    policy_of,
+    policy_problem,
+)
 from cytorelease.report.record import extract_record, record_digests
 from cytorelease.report.registry import Registry, RegistryEntry, load_registry
 from cytorelease.report.verify import ensure_signable, record_created_at
@@ -152,6 +158,7 @@ def sign_bytes(
     _refuse_unlocked_approval(record, meaning, path)
     deviation = _clean_deviation(deviation, path)
     policy, trouble = policy_of(record)
+    trouble = trouble or disposition_problem(record)
     if trouble:
         raise SignatureError(trouble, path=path)
     problem = policy_problem(

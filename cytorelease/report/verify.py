@@ -44,7 +44,7 @@ from cytorelease.report.area import (
 )
 from cytorelease.report.entry import Meaning, SignatureEntry, entry_sha256, parse_utc
 from cytorelease.report.keys import fingerprint
-from cytorelease.report.policy import policy_of
+from cytorelease.report.policy import disposition_problem, policy_of
 from cytorelease.report.record import (
     RECORD_ELEMENT_ID,
     RecordDigests,
@@ -271,8 +271,9 @@ def verify_bytes(
         if shown is not None:
             result.problems.append(shown)
         policy, policy_trouble = policy_of(record)
-        if policy_trouble:
-            result.problems.append(policy_trouble)
+        for trouble in (policy_trouble, disposition_problem(record)):
+            if trouble:
+                result.problems.append(trouble)
 
     result.signatures = _parse_checks(parts.area)
     entries = [c.entry for c in result.signatures]
