@@ -15,6 +15,7 @@ each failure also goes to the audit trail when there is one.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,6 +33,33 @@ __all__ = [
 ]
 
 MAX_FAILURES = 5
+
+
+def key_identity(data: bytes) -> str:
+    """What the wrong-passphrase count of a key file is kept under: the SHA-256 of its
+    encrypted key (the ciphertext inside the PEM), so a copy, a rename, an appended byte or a
+    re-encoded PEM is still the same key; a file that is not an encrypted PEM key is
+    identified by its bytes (loading it fails anyway)."""
+    import base64
+    import binascii
+    import re
+
+    match = re.search(
+        rb"-----BEGIN ENCRYPTED PRIVATE KEY-----(.*?)-----END ENCRYPTED PRIVATE KEY-----",
+        data,
+        re.DOTALL,
+    )
+    if match is not None:
+        try:
+            from asn1crypto.keys import EncryptedPrivateKeyInfo
+
+            der = base64.b64decode(b"".join(match[1].split()), validate=True)
+            info = EncryptedPrivateKeyInfo.load(der)
+            ciphertext = bytes(info["encrypted_data"].native)
+            return hashlib.sha256(b"encrypted-key:" + ciphertext).hexdigest()
+        except (binascii.Error, ValueError, TypeError):
+            pass
+    return hashlib.sha256(data).hexdigest()
 
 
 def _state_path(folder: Path, key_digest: str) -> Path:

@@ -337,7 +337,7 @@ def sign_with_key_file(
     assert loaded.path is not None
     folder = loaded.path.parent
     try:
-        key_digest = hashlib.sha256(key_file.read_bytes()).hexdigest()
+        key_digest = lockout.key_identity(key_file.read_bytes())
     except FileNotFoundError:
         raise SignatureError("no such key file", path=key_file) from None
     claimed = key_file.stem

@@ -218,3 +218,25 @@ def test_a_damaged_lock_record_keeps_the_key_locked_and_says_what_to_do(
     assert desk.report.read_bytes() == before
     record.unlink()  # what the admin does, having checked it
     _sign(desk, PASSPHRASE)
+
+
+def test_an_appended_byte_or_a_rewrapped_pem_does_not_reset_the_count(
+    desk: Desk, tmp_path: Path
+) -> None:
+    """Found by attack: the count was kept per file bytes, so `echo >> copy.pem` bought five
+    more guesses. It is kept per encrypted key now."""
+    for count in range(1, MAX_FAILURES + 1):
+        _fail(desk, count)
+    original = desk.analyst.key_path.read_bytes()
+    appended = tmp_path / "aanalyst.pem"
+    appended.write_bytes(original + b"\n")
+    _assert_locked(desk, appended)
+    lines = original.decode().splitlines()
+    body = "".join(lines[1:-1])
+    rewrapped = tmp_path / "rewrapped" / "aanalyst.pem"
+    rewrapped.parent.mkdir()
+    rewrapped.write_text(
+        "\n".join([lines[0], *(body[i : i + 40] for i in range(0, len(body), 40)), lines[-1]])
+        + "\n"
+    )
+    _assert_locked(desk, rewrapped)
