@@ -216,6 +216,9 @@ def _load(path: Path) -> dict[str, Any]:
                             ("rows", int)):  # fmt: skip
             if not isinstance(document.get(field), kind):
                 raise ValueError(field)
+        for field in ("sequence", "rows"):  # a row number a database can hold
+            if not 0 <= document[field] < 2**63:
+                raise ValueError(f"{field} out of range")
     except (OSError, ValueError) as exc:
         raise InputError(f"not a readable {CHECKPOINT_SCHEMA} file ({exc})", path=path) from None
     return document
@@ -364,6 +367,18 @@ def _check_token(
     return None, f"its trusted-time token does not verify ({last})", None
 
 
+def _stated_in_trail(store: Store, name: str) -> dict[str, Any] | None:
+    """The details of the trail's checkpoint row that wrote the file ``name``, if any."""
+    row = store.one(
+        "SELECT details FROM audit_log WHERE action = ? AND object = ? ORDER BY sequence",
+        (str(Action.CHECKPOINT), f"checkpoints/{name}"),
+    )
+    if row is None:
+        return None
+    details = json.loads(row["details"]) if isinstance(row["details"], str) else row["details"]
+    return details if isinstance(details, dict) else None
+
+
 def _check_one(
     store: Store, path: Path, trusted: set[str] | None, certificates: Sequence[bytes]
 ) -> CheckpointCheck:
@@ -386,6 +401,19 @@ def _check_one(
     moment, problem, note = _check_token(document, certificates)
     if problem:
         return failed(problem)
+    named = _NAME.match(name)
+    if named is not None and int(named[1]) != sequence:
+        # a genuine checkpoint copied over a later one's name would hide a rewrite after it
+        return failed(f"its name says row {named[1]} but it signs row {sequence}")
+    stated = _stated_in_trail(store, name)
+    if stated is not None and (
+        stated.get("sequence") != sequence or stated.get("row_hash") != expected
+    ):
+        return failed(
+            f"the trail's checkpoint row for this file records row {stated.get('sequence')} "
+            f"and hash {str(stated.get('row_hash'))[:16]}…, not what the file signs (the file "
+            "was replaced by another checkpoint)"
+        )
     row = store.one("SELECT hash FROM audit_log WHERE sequence = ?", (sequence,))
     if row is None:
         return failed(f"row {sequence} is missing from the trail (rows removed after it?)", moment)

@@ -97,8 +97,11 @@ def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _rebuild(store: Store, data: DataDir, sequence: int) -> None:
-    """Rewrite row ``sequence`` (actor -> mallory) and recompute its hash and every later one."""
+def _rebuild(
+    store: Store, data: DataDir, sequence: int, details: dict[int, dict[str, Any]] | None = None
+) -> None:
+    """Rewrite row ``sequence`` (actor -> mallory), and the ``details`` of any later rows given,
+    and recompute its hash and every later one."""
     statements, previous = [], None
     for entry in audit.entries(store):
         if entry.sequence < sequence:
@@ -107,10 +110,14 @@ def _rebuild(store: Store, data: DataDir, sequence: int) -> None:
         fields = entry.hashed_fields()
         if entry.sequence == sequence:
             fields["actor"] = "mallory"
+        changed = (details or {}).get(entry.sequence)
+        if changed is not None:
+            fields["details"] = {**fields["details"], **changed}
         fields["previous_hash"] = previous or audit.GENESIS_HASH
         previous = audit.row_hash(fields)
+        set_details = f" details = {_quote(canonical_json(fields['details']))}," if changed else ""
         statements.append(
-            f"UPDATE audit_log SET actor = {_quote(fields['actor'])},"
+            f"UPDATE audit_log SET actor = {_quote(fields['actor'])},{set_details}"
             f" previous_hash = {_quote(fields['previous_hash'])}, hash = {_quote(previous)}"
             f" WHERE sequence = {entry.sequence}"
         )
@@ -344,9 +351,17 @@ def test_a_checkpoint_resigned_by_the_insider_needs_the_trust_fingerprint(
     """The insider rebuilds the trail and rewrites the checkpoint with their own key over the
     rebuilt head: it is self-consistent, so only --trust-fingerprint tells it apart."""
     written = _checkpointed(store, data, site_key)
+    checkpoint_row = _head(store)
     _rebuild(store, data, 2)
     insider = Ed25519PrivateKey.generate()
     _resign(Path(written["file"]), insider, row_hash=audit.entries(store)[4].hash)
+    # the trail's checkpoint row still records the old head: the swap shows without a list
+    (lazy,) = _problems(store, data)
+    assert lazy is not None and "not what the file signs" in lazy
+    # the thorough insider rewrites that row's details too (and rehashes from row 2 again)
+    rebuilt_row5 = audit.entries(store)[4].hash
+    _rebuild(store, data, 2, details={checkpoint_row: {"row_hash": rebuilt_row5}})
+    assert audit.entries(store)[4].hash == rebuilt_row5  # rows before it are unchanged
     assert _problems(store, data) == [None]  # without a trust list it verifies...
     (check,) = verify_checkpoints(store, data)
     assert check.signer_fingerprint == _fp(insider)  # ...and names the key that signed it
@@ -635,3 +650,32 @@ def test_a_copy_kept_elsewhere_catches_a_rewrite_whose_files_were_deleted(
     )
     assert missing.exit_code == 2
     assert missing.stderr == f"error: {tmp_path / 'x'}: no such checkpoints folder\n"
+
+
+def test_an_earlier_checkpoint_copied_over_a_later_ones_name_fails(
+    data: DataDir, store: Store, site_key: Ed25519PrivateKey
+) -> None:
+    """Found by attack: rows after the first checkpoint rewritten, the later checkpoint
+    overwritten with a copy of the earlier (genuine, trusted, still valid for its own row)."""
+    _append(store, 4)
+    first = write_checkpoint(store, data, site_key, now=T0)
+    _append(store, 6, start=10)
+    second = write_checkpoint(store, data, site_key, now=T0 + timedelta(hours=1))
+    _rebuild(store, data, first["sequence"] + 3)
+    trusted = [_fp(site_key)]
+    assert any(_problems(store, data, trusted_fingerprints=trusted))
+    shutil.copyfile(first["file"], second["file"])
+    problems = _problems(store, data, trusted_fingerprints=trusted)
+    assert problems[0] is None  # the first checkpoint itself still holds
+    assert problems[1] == (
+        f"its name says row {second['sequence']} but it signs row {first['sequence']}"
+    )
+
+
+def test_an_absurd_sequence_is_an_unreadable_checkpoint_not_a_crash(
+    data: DataDir, store: Store, site_key: Ed25519PrivateKey
+) -> None:
+    written = _checkpointed(store, data, site_key)
+    _edit(Path(written["file"]), lambda d: d.update(sequence=2**70))
+    (check,) = verify_checkpoints(store, data)
+    assert check.problem is not None and "sequence out of range" in check.problem
