@@ -201,6 +201,18 @@ def check_data_release_rows(data_dir: str | Path | None) -> ReleaseRowsCheck:
     return check
 
 
+def _lots_of(store: Store, action: Action) -> dict[int, str]:
+    """Release id -> the lot the audit rows of ``action`` name for it."""
+    found: dict[int, str] = {}
+    for row in store.rows(
+        "SELECT lot, details FROM audit_log WHERE action = ? ORDER BY sequence", (str(action),)
+    ):
+        details = json.loads(row["details"]) if isinstance(row["details"], str) else {}
+        if isinstance(details, dict) and isinstance(details.get("release"), int) and row["lot"]:
+            found[details["release"]] = str(row["lot"])
+    return found
+
+
 def check_release_rows(store: Store) -> list[str]:
     """Every release and signature row held against the audit rows that state it; the problems.
 
@@ -214,7 +226,22 @@ def check_release_rows(store: Store) -> list[str]:
         for d in _stated(store, Action.EVALUATE)
         if isinstance(d.get("release"), int)
     }
-    for row in store.rows("SELECT * FROM releases ORDER BY id"):
+    lots = _lots_of(store, Action.EVALUATE)
+    releases = store.rows("SELECT * FROM releases ORDER BY id")
+    present = {int(row["id"]) for row in releases}
+    for release in sorted(set(evaluated) - present):
+        problems.append(
+            f"release {release} is stated in the audit trail but gone from the releases table "
+            "(deleted?)"
+        )
+    for row in releases:
+        stated_lot = lots.get(int(row["id"]))
+        if stated_lot is not None and stated_lot != row["lot"]:
+            problems.append(
+                f"release {row['id']}: its lot is {row['lot']!r} in the releases table but "
+                f"{stated_lot!r} in the audit trail (edited?)"
+            )
+    for row in releases:
         stated = evaluated.get(int(row["id"]))
         if stated is None:
             problems.append(
@@ -233,7 +260,16 @@ def check_release_rows(store: Store) -> list[str]:
         (d.get("release"), d.get("user_id"), d.get("meaning"), d.get("key_fingerprint"))
         for d in _stated(store, Action.SIGN)
     }
-    for row in store.rows("SELECT * FROM signatures ORDER BY release_id, user_id"):
+    rows = store.rows("SELECT * FROM signatures ORDER BY release_id, user_id")
+    held = {(int(r["release_id"]), r["user_id"], r["meaning"], r["key_fingerprint"]) for r in rows}
+    for sign in sorted((s for s in signed if isinstance(s[0], int)), key=str):
+        if sign not in held:
+            release, user, meaning, _ = sign
+            problems.append(
+                f"the signature of {user} ({meaning}) on release {release} is stated in the "
+                "audit trail but gone from the signatures table (deleted?)"
+            )
+    for row in rows:
         fields = (row["user_id"], row["meaning"], row["key_fingerprint"])
         if (int(row["release_id"]), *fields) not in signed and (None, *fields) not in signed:
             problems.append(

@@ -136,3 +136,27 @@ def test_an_inserted_approval_and_an_inserted_release_are_named(
     )
     code, document, _ = _verify(data)
     assert code == 1 and document["release_rows"]["problems"] == problems  # type: ignore[index]
+
+
+def test_deleted_or_relabelled_release_rows_are_named(
+    data: DataDir, store: Store, released: int
+) -> None:
+    """Found by attack: deleting both tables' rows, or moving a release to another lot, passed."""
+    _tamper(
+        store, data, "releases", f"UPDATE releases SET lot = 'lot-CAR-0012' WHERE id = {released}"
+    )
+    assert check_release_rows(store) == [
+        f"release {released}: its lot is 'lot-CAR-0012' in the releases table but "
+        "'lot-CAR-0011' in the audit trail (edited?)"
+    ]
+    _tamper(store, data, "signatures", "DELETE FROM signatures")
+    _tamper(store, data, "releases", "DELETE FROM releases")
+    problems = check_release_rows(store)
+    assert problems[0] == (
+        f"release {released} is stated in the audit trail but gone from the releases table "
+        "(deleted?)"
+    )
+    assert problems[1].startswith("the signature of service (computer-generated-evaluation)")
+    assert problems[1].endswith("gone from the signatures table (deleted?)")
+    code, document, _ = _verify(data)
+    assert code == 1 and document["release_rows"]["releases"] == 0  # type: ignore[index]
