@@ -174,6 +174,47 @@ def run_worker(
             log(f"{item.key}: {state}")
 
 
+class _Reacquired(Exception):
+    """An input of a queued release received another file after the release was queued."""
+
+    def __init__(self, reason: str, now: dict[str, Any]) -> None:
+        super().__init__(reason)
+        self.reason, self.now = reason, now
+
+
+def _check_acquisitions(ctx: _Context, lot: str, item: QueueItem, inputs: dict[str, str]) -> None:
+    """Hold a release whose inputs changed since it was queued (a tube re-acquired before the
+    worker reached the release): it would release on acquisition 1 while 2 exists."""
+    now = acquisitions_of(ctx.store, lot, inputs)
+    queued = item.payload.get("acquisitions")
+    if queued == now or (queued is None and all(a["of"] == 1 for a in now.values())):
+        return
+    if _reviewed(ctx, item, now):
+        return
+    named = "; ".join(
+        f"{p}: acquisition {a['acquisition']} of {a['of']} ({a['sha256'][:16]}…)"
+        for p, a in now.items()
+    )
+    raise _Reacquired(
+        f"re-acquired: release needs review (an input received another file after this release "
+        f"was queued: {named}); a retry releases on exactly these files",
+        now,
+    )
+
+
+def _reviewed(ctx: _Context, item: QueueItem, now: dict[str, Any]) -> bool:
+    """Whether a person retried this item after it was held for exactly these acquisitions."""
+    rows = ctx.store.rows(
+        "SELECT action, details FROM audit_log WHERE object = ? AND action IN (?, ?)"
+        " ORDER BY sequence DESC LIMIT 2",
+        (item.key, str(audit.Action.ITEM_RETRIED), str(audit.Action.ITEM_HELD)),
+    )
+    if len(rows) < 2 or rows[0]["action"] != audit.Action.ITEM_RETRIED:
+        return False
+    held = json.loads(rows[1]["details"]) if isinstance(rows[1]["details"], str) else {}
+    return rows[1]["action"] == audit.Action.ITEM_HELD and held.get("acquisitions") == now
+
+
 def _process(ctx: _Context, item: QueueItem, report: WorkerReport) -> ItemState:
     try:
         if item.kind is ItemKind.FILE:
@@ -185,6 +226,19 @@ def _process(ctx: _Context, item: QueueItem, report: WorkerReport) -> ItemState:
         raise
     except ArchiveMismatch as exc:
         hold_for_archive(ctx.store, ctx.actor, item, exc)
+        report.held += 1
+        return ItemState.HELD
+    except _Reacquired as exc:
+        with ctx.store.write():
+            finish(ctx.store, item, state=ItemState.HELD, outcome=exc.reason)
+            audit.append(
+                ctx.store,
+                actor=ctx.actor,
+                action=audit.Action.ITEM_HELD,
+                object=item.key,
+                lot=item.payload.get("lot"),
+                details={"item": item.id, "reason": exc.reason, "acquisitions": exc.now},
+            )
         report.held += 1
         return ItemState.HELD
     except CytoreleaseError as exc:
@@ -341,6 +395,7 @@ def _process_release(ctx: _Context, item: QueueItem) -> dict[str, Any]:
     plan = ctx.plans.get(lot)
     if plan is None:
         raise CytoreleaseError(f"the manifest of lot {lot} is gone", path=ctx.data.lots_dir / lot)
+    _check_acquisitions(ctx, lot, item, inputs)
     token = secrets.token_hex(4)
     work = ctx.data.work_dir / f"{lot}-{inputs_sha[:12]}-{token}"
     partial = ctx.data.releases_dir / lot / f".{inputs_sha[:16]}.partial-{token}"

@@ -161,3 +161,39 @@ def test_a_persons_retry_releases_on_exactly_the_named_acquisitions(
     retried = [e for e in audit.entries(store) if e.action == "item-retried"]
     assert retried[-1].actor == "qa-person"
     assert audit.verify_chain(store).ok
+
+
+def test_a_tube_reacquired_before_the_worker_ran_holds_the_queued_release(
+    data: DataDir,
+    store: Store,
+    small_lots: dict[int, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Found by attack: both tubes and a second stained tube hooked before any worker run; the
+    release queued for acquisition 1 was released and service-signed, saying '1 of 1'."""
+    monkeypatch.setenv("CYTORELEASE_SERVICE_PASSPHRASE", PASSPHRASE)
+    service_key(data.keys_dir, PASSPHRASE)
+    install_manifest(data, small_lots[11])
+    first = {
+        tube: _send(data, store, small_lots[11] / tube, tmp_path / "acq1", f"a-{tube}")
+        for tube in TUBES
+    }
+    new = _reacquired(small_lots[11] / TUBES[0], tmp_path / "again.fcs")
+    new_sha = _send(data, store, new, tmp_path / "acq2", "b-tube1_stained.fcs")
+    report = run_worker(data, store, once=True)
+    assert report.releases == [] and store.scalar("SELECT COUNT(*) FROM releases") == 0
+    held = [i for i in _release_items(store) if i["state"] == "held"]
+    assert [i["payload"]["inputs"][TUBES[0]] for i in held] == [  # type: ignore[index]
+        first[TUBES[0]],
+        new_sha,
+    ]
+    for item in held:
+        assert str(item["outcome"]).startswith("re-acquired: release needs review")
+    # a person who reviewed the first (acquisition 1 of 2) releases exactly that one
+    retry(store, [int(held[0]["id"])], actor="qa-person", reason="acquisition 1 is the valid one")
+    (release,) = run_worker(data, store, once=True).releases
+    from cytorelease.report.record import extract_record
+
+    record = extract_record(Path(release["report"]).read_bytes())
+    assert {i["path"]: i["sha256"] for i in record["inputs"]}[TUBES[0]] == first[TUBES[0]]
