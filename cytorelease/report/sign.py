@@ -367,6 +367,15 @@ def sign_with_key_file(
             path=loaded.path,
             hint="an admin registers its .pub file with `cytorelease keys register`",
         )
+    tsa = tsa if tsa is not None else tsa_url()
+    if tsa is None and loaded.head.tsa_certificates:
+        # the site trusts a TSA: a signature without its token would be judged on the signer's
+        # clock alone (a revoked key could be dated back into its validity)
+        problem = "the registry trusts a time-stamping authority, so every signature needs its "
+        problem += "trusted time, and CYTORELEASE_TSA (the TSA's URL) is not set"
+        _audit(trail, report, "sign-refused", {"meaning": str(meaning),
+               "user_id": signer.user_id, "problem": problem})  # fmt: skip
+        raise SignatureError(problem, path=report, hint="set CYTORELEASE_TSA to the site's TSA")
     try:
         entry = sign_report(
             report,
@@ -378,7 +387,7 @@ def sign_with_key_file(
             now=now,
             allow_computer_generated=allow_computer_generated,
             registry=loaded,
-            tsa=tsa if tsa is not None else tsa_url(),
+            tsa=tsa,
         )
     except SignatureError as exc:
         _audit(trail, report, "sign-refused", {"meaning": str(meaning),

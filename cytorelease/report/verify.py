@@ -293,6 +293,13 @@ def verify_bytes(
         if check.entry is None:
             continue
         trusted = trusted_moment(check.entry, registry.tsa_certificates())[0] if registry else None
+        if registry is not None and check.entry.token_bytes() is None:
+            in_force = registry.in_force(parse_utc(check.entry.utc_time))
+            if in_force is not None and in_force.tsa_certificates:
+                check.problems.append(
+                    "it carries no trusted time, but the registry in force at its time trusts a "
+                    "time-stamping authority (signed around `sign`, or with its clock set back?)"
+                )
         if trusted is not None:
             check.trusted_time = f"{trusted:%Y-%m-%dT%H:%M:%SZ}"
         moment = trusted or parse_utc(check.entry.utc_time)

@@ -197,15 +197,25 @@ def test_a_signature_made_with_cytorelease_tsa_carries_trusted_time(
     assert all(check.trusted_time for check in result.signatures)
 
 
-def test_without_a_tsa_the_signature_has_no_trusted_time(site: Site) -> None:
-    entry = _sign(site)
-    assert entry.trusted_time is None
-    result = verify_report(site.report, trust=site.folder)
-    assert result.ok, result.failures()
-    assert result.signatures[0].trusted_time is None
-    shown = runner.invoke(app, ["verify", str(site.report), "--trust", str(site.folder)])
-    assert shown.exit_code == 0, shown.stderr
-    assert "no trusted time: signature 1" in shown.stdout
+def test_where_the_registry_trusts_a_tsa_a_signature_without_its_time_is_refused(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by attack: a revoked key signed with the clock set back and no token, and verify
+    passed with the note 'no trusted time'. Where the registry in force trusts a TSA, a
+    signature without trusted time is refused by sign and fails verify."""
+    monkeypatch.delenv(TSA_ENV, raising=False)
+    draft = site.report.read_bytes()
+    with pytest.raises(SignatureError, match=r"CYTORELEASE_TSA .* is not set"):
+        _sign(site)
+    assert site.report.read_bytes() == draft
+    _sign(site, tsa=site.tsa.url)
+    stamped = site.report.read_bytes()
+    assert verify_bytes(stamped, registry=load_registry(site.folder)).ok
+    stripped = _with_token(stamped, None)  # the token is not under the signature
+    result = verify_bytes(stripped, registry=load_registry(site.folder))
+    assert any(
+        "it carries no trusted time, but the registry in force" in f for f in result.failures()
+    )
 
 
 def test_a_token_from_an_untrusted_tsa_is_refused(site: Site) -> None:
