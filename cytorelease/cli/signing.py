@@ -98,6 +98,15 @@ def verify(
         Path | None,
         typer.Option("--trust", help="The site's signed registry (registry.yaml or its folder)."),
     ] = None,
+    genesis: Annotated[
+        str | None,
+        typer.Option(
+            "--genesis",
+            envvar="CYTORELEASE_REGISTRY_GENESIS",
+            help="The site's registry genesis SHA-256 (printed by keys init-registry): a "
+            "registry that starts elsewhere fails.",
+        ),
+    ] = None,
     data_dir: TrailOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -106,7 +115,7 @@ def verify(
     from cytorelease.records.trail import open_trail
     from cytorelease.report.verify import verify_report
 
-    result = verify_report(report, trust=trust, trail=open_trail(data_dir))
+    result = verify_report(report, trust=trust, trail=open_trail(data_dir), genesis=genesis)
     if as_json:
         emit_json(result.to_dict())
     else:

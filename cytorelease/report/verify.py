@@ -171,8 +171,12 @@ def verify_report(
     trust: str | Path | None,
     now: datetime | None = None,
     trail: Trail | None = None,
+    genesis: str | None = None,
 ) -> VerificationResult:
     """Verify the CoA at ``path`` against the signed registry at ``trust`` (file or folder).
+
+    ``genesis``: the site's pinned registry genesis SHA-256 (``keys init-registry`` prints it);
+    a registry with another first version (a whole registry replaced) fails.
 
     With a ``trail``, the outcome is appended to the audit trail (a failure names what failed).
 
@@ -191,6 +195,13 @@ def verify_report(
     require_coa(data, path=path)
     registry = load_registry(trust) if trust is not None else None
     result = verify_bytes(data, registry=registry, path=str(path), now=now)
+    if genesis is not None and registry is not None:
+        pinned = genesis.strip().lower()
+        if registry.genesis_sha256 != pinned:
+            result.problems.append(
+                f"the registry is not the site's: its genesis is {registry.genesis_sha256}, "
+                f"not the pinned {pinned} (a registry created elsewhere?)"
+            )
     if trail is not None:
         from cytorelease.records.audit import Action
 

@@ -282,3 +282,32 @@ def test_verify_of_a_missing_file_exits_2(tmp_path: Path) -> None:
     result = runner.invoke(app, ["verify", str(tmp_path / "absent.html")])
     assert result.exit_code == 2
     assert result.stderr == f"error: {tmp_path / 'absent.html'}: no such report\n"
+
+
+def test_a_replaced_registry_fails_against_the_pinned_genesis(
+    keys: Path, report: Path, tmp_path: Path
+) -> None:
+    """Found by attack: a registry created elsewhere, with new keys under the site's user ids,
+    copied over the site's registry.yaml verified a CoA its holders signed."""
+    from cytorelease.report.registry import load_registry
+
+    site = load_registry(keys).genesis_sha256
+    evil = tmp_path / "evil"
+    command = ["keys", "init-registry", "--out", str(evil), "--signer", "Mal Admin",
+               "--user-id", "aadmin", "--identity-evidence", EVIDENCE]  # fmt: skip
+    _ok(runner.invoke(app, command, env=ENV))
+    _person(evil, "Fake Analyst", "aanalyst", "analyst")
+    _ok(_sign(report, evil / "aanalyst.pem", "performed", evil))
+    plain = runner.invoke(app, ["verify", str(report), "--trust", str(evil)])
+    assert plain.exit_code == 0  # without a pin, any well-formed registry is believed
+    pinned = runner.invoke(app, ["verify", str(report), "--trust", str(evil), "--genesis", site])
+    assert pinned.exit_code == 1
+    assert (
+        f"the registry is not the site's: its genesis is {load_registry(evil).genesis_sha256}"
+        in (pinned.stderr)
+    )
+    by_env = runner.invoke(
+        app, ["verify", str(report), "--trust", str(evil)],
+        env={"CYTORELEASE_REGISTRY_GENESIS": site},
+    )  # fmt: skip
+    assert by_env.exit_code == 1
