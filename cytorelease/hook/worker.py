@@ -31,7 +31,7 @@ from cytorelease.hook.routing import LotPlan, load_lot_plans, route_file
 from cytorelease.hook.service_checkpoint import DEFAULT_CHECKPOINT_ROWS as _ROWS
 from cytorelease.hook.service_checkpoint import DEFAULT_CHECKPOINT_SECONDS as _SECONDS
 from cytorelease.hook.service_checkpoint import CheckpointOutcome, ServiceCheckpoints
-from cytorelease.provenance import content_sha256
+from cytorelease.provenance import content_sha256, file_sha256
 from cytorelease.records import audit
 from cytorelease.records.archive import ArchiveMismatch, archived_path
 from cytorelease.records.datadir import DataDir
@@ -484,7 +484,12 @@ def _audit_release(
             action=audit.Action.SIGN_SKIPPED,
             object=str(report_path),
             lot=lot,
-            details={"reason": signed.reason},
+            # the CoA as stored: audit verify holds the file against it
+            details={
+                "release": release_id,
+                "reason": signed.reason,
+                "report_sha256": file_sha256(report_path),
+            },
         )
         return
     entry = signed.entry
@@ -510,6 +515,7 @@ def _audit_release(
             "meaning": entry.meaning,
             "user_id": entry.user_id,
             "key_fingerprint": entry.key_fingerprint,
+            "report_sha256": file_sha256(report_path),  # the CoA as stored, signed
         },
     )
     if signed.verification_problems:

@@ -181,9 +181,9 @@ def check_data_release_rows(data_dir: str | Path | None) -> ReleaseRowsCheck:
     from cytorelease.records.audit import append, os_user
     from cytorelease.records.store import open_data
 
-    _, store = open_data(data_dir, existing=True)
+    data, store = open_data(data_dir, existing=True)
     with store:
-        problems = check_release_rows(store)
+        problems = check_release_rows(store) + check_stored_coas(store, data.releases_dir)
         check = ReleaseRowsCheck(
             int(store.scalar("SELECT COUNT(*) FROM releases")),
             int(store.scalar("SELECT COUNT(*) FROM signatures")),
@@ -211,6 +211,42 @@ def _lots_of(store: Store, action: Action) -> dict[int, str]:
         if isinstance(details, dict) and isinstance(details.get("release"), int) and row["lot"]:
             found[details["release"]] = str(row["lot"])
     return found
+
+
+def _stored_coas(store: Store) -> dict[int, str]:
+    """Release id -> the SHA-256 of its CoA as the worker stored it (its last sign row)."""
+    found: dict[int, str] = {}
+    for details in [*_stated(store, Action.SIGN), *_stated(store, Action.SIGN_SKIPPED)]:
+        release, sha = details.get("release"), details.get("report_sha256")
+        if isinstance(release, int) and isinstance(sha, str):
+            found[release] = sha
+    return found
+
+
+def check_stored_coas(store: Store, releases_dir: Path) -> list[str]:
+    """Each release's CoA in ``releases_dir`` held against the hash its sign row recorded (a
+    CoA swapped in the folder would otherwise be exported as the release)."""
+    import hashlib
+
+    problems = []
+    recorded = _stored_coas(store)
+    for row in store.rows("SELECT * FROM releases ORDER BY id"):
+        sha = recorded.get(int(row["id"]))
+        if sha is None:
+            continue  # released before sign rows recorded the file
+        name = Path(str(row["report_path"])).name
+        path = releases_dir / str(row["lot"]) / str(row["inputs_sha256"])[:16] / name
+        try:
+            actual = hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError:
+            problems.append(f"release {row['id']}: its CoA {path} is gone")
+            continue
+        if actual != sha:
+            problems.append(
+                f"release {row['id']}: its CoA {path} is not the file the worker stored "
+                "(replaced or edited)"
+            )
+    return problems
 
 
 def check_release_rows(store: Store) -> list[str]:

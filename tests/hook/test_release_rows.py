@@ -160,3 +160,23 @@ def test_deleted_or_relabelled_release_rows_are_named(
     assert problems[1].endswith("gone from the signatures table (deleted?)")
     code, document, _ = _verify(data)
     assert code == 1 and document["release_rows"]["releases"] == 0  # type: ignore[index]
+
+
+def test_a_coa_swapped_in_the_releases_folder_is_named(
+    data: DataDir, store: Store, released: int
+) -> None:
+    """Found by attack: a forged CoA copied over a release's file passed audit verify and was
+    exported as the release."""
+    row = store.one("SELECT * FROM releases WHERE id = ?", (released,))
+    assert row is not None
+    coa = data.releases_dir / row["lot"] / row["inputs_sha256"][:16] / Path(row["report_path"]).name
+    assert coa.is_file()
+    code, document, _ = _verify(data)
+    assert code == 0, document
+    coa.chmod(0o644)
+    coa.write_bytes(coa.read_bytes().replace(b"INCOMPLETE", b"PASS", 1))
+    code, document, stderr = _verify(data)
+    assert code == 1
+    assert f"release {released}: its CoA {coa} is not the file the worker stored" in stderr
+    coa.unlink()
+    assert f"release {released}: its CoA {coa} is gone" in _verify(data)[2]
