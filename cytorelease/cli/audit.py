@@ -144,9 +144,14 @@ def verify_command(
     from cytorelease.cli._output import emit_json
     from cytorelease.records.audit import check_data_chain
     from cytorelease.records.lots import check_data_release_rows
-    from cytorelease.report.checkpoint import verify_data_checkpoints
+    from cytorelease.report.checkpoint import (
+        check_fingerprints,
+        read_tsa_certificate,
+        verify_data_checkpoints,
+    )
 
-    certificates = [_read_cert(p) for p in tsa_cert or []]
+    certificates = [read_tsa_certificate(p) for p in tsa_cert or []]
+    trust = check_fingerprints(trust) if trust is not None else None
     check = check_data_chain(data_dir)
     checkpoints = verify_data_checkpoints(
         data_dir, trusted_fingerprints=trust, tsa_certificates=certificates,
@@ -178,15 +183,6 @@ def verify_command(
         typer.echo(f"error: releases: {problem}", err=True)
     if failed or not release_rows.ok:
         raise typer.Exit(1)
-
-
-def _read_cert(path: Path) -> bytes:
-    from cytorelease.errors import InputError
-
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read: {(exc.strerror or str(exc)).lower()}", path=path) from None
 
 
 @app.command("checkpoint")

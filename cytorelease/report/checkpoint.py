@@ -486,6 +486,40 @@ def _files_gone(store: Store, present: set[str]) -> list[CheckpointCheck]:
     return gone
 
 
+def read_tsa_certificate(path: Path) -> bytes:
+    """A TSA certificate file (PEM or DER) for checking tokens; anything else is refused, so a
+    mistyped --tsa-cert is not silently a certificate that verifies nothing."""
+    from cryptography import x509
+
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read: {(exc.strerror or str(exc)).lower()}", path=path) from None
+    try:
+        if b"-----BEGIN CERTIFICATE-----" in data:
+            x509.load_pem_x509_certificate(data)
+        else:
+            x509.load_der_x509_certificate(data)
+    except ValueError:
+        raise InputError("not an X.509 certificate (PEM or DER)", path=path) from None
+    return data
+
+
+def check_fingerprints(values: Iterable[str]) -> list[str]:
+    """Key fingerprints as given to --trust-fingerprint (64 hex digits), lower-cased."""
+    found = []
+    for value in values:
+        text = value.strip().lower()
+        if re.fullmatch(r"[0-9a-f]{64}", text) is None:
+            raise InputError(
+                "a --trust-fingerprint is a key's SHA-256 fingerprint (64 hex digits); "
+                f"this one has {len(text)} characters",
+                path="--trust-fingerprint",
+            )
+        found.append(text)
+    return found
+
+
 def verify_data_checkpoints(
     data_dir: str | Path | None,
     *,

@@ -679,3 +679,22 @@ def test_an_absurd_sequence_is_an_unreadable_checkpoint_not_a_crash(
     _edit(Path(written["file"]), lambda d: d.update(sequence=2**70))
     (check,) = verify_checkpoints(store, data)
     assert check.problem is not None and "sequence out of range" in check.problem
+
+
+def test_audit_verify_refuses_a_file_that_is_no_certificate_and_a_bad_fingerprint(
+    data: DataDir, store: Store, site_key: Ed25519PrivateKey, tmp_path: Path
+) -> None:
+    """Found by attack: any file passed as --tsa-cert and any text as --trust-fingerprint."""
+    _checkpointed(store, data, site_key)
+    garbage = tmp_path / "garbage.crt"
+    garbage.write_bytes(b"not a certificate\n")
+    runner = CliRunner()
+    args = ["audit", "verify", "--data-dir", str(data.root)]
+    bad_cert = runner.invoke(app, [*args, "--tsa-cert", str(garbage)])
+    assert bad_cert.exit_code == 2
+    assert bad_cert.stderr == f"error: {garbage}: not an X.509 certificate (PEM or DER)\n"
+    bad_fp = runner.invoke(app, [*args, "--trust-fingerprint", "nothex"])
+    assert bad_fp.exit_code == 2
+    assert "a --trust-fingerprint is a key's SHA-256 fingerprint (64 hex digits)" in bad_fp.stderr
+    upper = runner.invoke(app, [*args, "--trust-fingerprint", _fp(site_key).upper()])
+    assert upper.exit_code == 0, upper.output
