@@ -35,6 +35,7 @@ __all__ = [
     "check_data_chain",
     "correct",
     "entries",
+    "entries_of",
     "os_user",
     "read_log",
     "row_hash",
@@ -214,6 +215,17 @@ def entries(store: Store, *, lot: str | None = None) -> list[AuditEntry]:
     else:
         rows = store.rows("SELECT * FROM audit_log WHERE lot = ? ORDER BY sequence", (lot,))
     return [entry_from_row(r) for r in rows]
+
+
+def entries_of(store: Store, *actions: Action, object: str | None = None) -> list[AuditEntry]:
+    """The rows of these actions (and of ``object`` when given), in sequence order."""
+    marks = ", ".join("?" for _ in actions)
+    sql = f"SELECT * FROM audit_log WHERE action IN ({marks})"
+    params: list[str] = [str(a) for a in actions]
+    if object is not None:
+        sql += " AND object = ?"
+        params.append(object)
+    return [entry_from_row(r) for r in store.rows(sql + " ORDER BY sequence", params)]
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cytorelease.records.audit import Action
+from cytorelease.provenance import file_sha256
+from cytorelease.records.audit import Action, entries_of
 from cytorelease.records.store import Store
 
 Row = dict[str, Any]
@@ -145,15 +146,9 @@ def record_signature(store: Store, release_id: int, signature: SignatureRow) -> 
     )
 
 
-def _stated(store: Store, action: Action) -> list[dict[str, Any]]:
-    found = []
-    for row in store.rows(
-        "SELECT details FROM audit_log WHERE action = ? ORDER BY sequence", (str(action),)
-    ):
-        details = json.loads(row["details"]) if isinstance(row["details"], str) else {}
-        if isinstance(details, dict):
-            found.append(details)
-    return found
+def _stated(store: Store, *actions: Action) -> list[dict[str, Any]]:
+    """The details of every audit row of ``actions``, in sequence order."""
+    return [e.details for e in entries_of(store, *actions)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,20 +198,17 @@ def check_data_release_rows(data_dir: str | Path | None) -> ReleaseRowsCheck:
 
 def _lots_of(store: Store, action: Action) -> dict[int, str]:
     """Release id -> the lot the audit rows of ``action`` name for it."""
-    found: dict[int, str] = {}
-    for row in store.rows(
-        "SELECT lot, details FROM audit_log WHERE action = ? ORDER BY sequence", (str(action),)
-    ):
-        details = json.loads(row["details"]) if isinstance(row["details"], str) else {}
-        if isinstance(details, dict) and isinstance(details.get("release"), int) and row["lot"]:
-            found[details["release"]] = str(row["lot"])
-    return found
+    return {
+        e.details["release"]: e.lot
+        for e in entries_of(store, action)
+        if isinstance(e.details.get("release"), int) and e.lot
+    }
 
 
 def _stored_coas(store: Store) -> dict[int, str]:
     """Release id -> the SHA-256 of its CoA as the worker stored it (its last sign row)."""
     found: dict[int, str] = {}
-    for details in [*_stated(store, Action.SIGN), *_stated(store, Action.SIGN_SKIPPED)]:
+    for details in _stated(store, Action.SIGN, Action.SIGN_SKIPPED):
         release, sha = details.get("release"), details.get("report_sha256")
         if isinstance(release, int) and isinstance(sha, str):
             found[release] = sha
@@ -226,8 +218,6 @@ def _stored_coas(store: Store) -> dict[int, str]:
 def check_stored_coas(store: Store, releases_dir: Path) -> list[str]:
     """Each release's CoA in ``releases_dir`` held against the hash its sign row recorded (a
     CoA swapped in the folder would otherwise be exported as the release)."""
-    import hashlib
-
     problems = []
     recorded = _stored_coas(store)
     for row in store.rows("SELECT * FROM releases ORDER BY id"):
@@ -237,7 +227,7 @@ def check_stored_coas(store: Store, releases_dir: Path) -> list[str]:
         name = Path(str(row["report_path"])).name
         path = releases_dir / str(row["lot"]) / str(row["inputs_sha256"])[:16] / name
         try:
-            actual = hashlib.sha256(path.read_bytes()).hexdigest()
+            actual = file_sha256(path)
         except OSError:
             problems.append(f"release {row['id']}: its CoA {path} is gone")
             continue
