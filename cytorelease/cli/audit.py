@@ -144,7 +144,7 @@ def verify_command(
     from cytorelease.cli._output import emit_json
     from cytorelease.records.audit import check_data_chain
     from cytorelease.records.lots import check_data_release_rows
-    from cytorelease.report.checkpoint import (
+    from cytorelease.report.checkpoint_verify import (
         check_fingerprints,
         read_tsa_certificate,
         verify_data_checkpoints,

@@ -15,7 +15,7 @@ from cytorelease.hook.worker import run_worker
 from cytorelease.records import audit
 from cytorelease.records.datadir import DataDir
 from cytorelease.records.store import Store
-from cytorelease.report.checkpoint import verify_checkpoints
+from cytorelease.report.checkpoint_verify import verify_checkpoints
 from cytorelease.report.keys import fingerprint, load_private_key, raw_public
 
 from .conftest import install_manifest

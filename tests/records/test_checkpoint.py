@@ -33,10 +33,9 @@ from cytorelease.report.checkpoint import (
     CHECKPOINT_SCHEMA,
     latest_checkpoint,
     maybe_checkpoint,
-    verify_checkpoints,
-    verify_data_checkpoints,
     write_checkpoint,
 )
+from cytorelease.report.checkpoint_verify import verify_checkpoints, verify_data_checkpoints
 from cytorelease.report.keys import fingerprint, generate_key, raw_public
 from tests.report.test_tsa import Tsa
 
