@@ -24,26 +24,29 @@ from typing import Any
 
 from cytorelease._resources import library_line, use_data_library
 from cytorelease.errors import CytoreleaseError
-from cytorelease.hook.acquisitions import acquisitions_of
+from cytorelease.hook.acquisitions import (
+    Reacquired,
+    acquisitions_of,
+    check_unchanged,
+    describe,
+    hold_reacquired,
+)
 from cytorelease.hook.identify import FileKind
 from cytorelease.hook.integrity import analysed_file, check_analysed_inputs, hold_for_archive
+from cytorelease.hook.release_record import audit_release, record_worker_release
 from cytorelease.hook.routing import LotPlan, load_lot_plans, route_file
 from cytorelease.hook.service_checkpoint import DEFAULT_CHECKPOINT_ROWS as _ROWS
 from cytorelease.hook.service_checkpoint import DEFAULT_CHECKPOINT_SECONDS as _SECONDS
 from cytorelease.hook.service_checkpoint import CheckpointOutcome, ServiceCheckpoints
-from cytorelease.provenance import content_sha256, file_sha256
+from cytorelease.provenance import content_sha256
 from cytorelease.records import audit
 from cytorelease.records.archive import ArchiveMismatch, archived_path
 from cytorelease.records.datadir import DataDir
 from cytorelease.records.lots import (
-    ReleaseRow,
-    SignatureRow,
     assign_file,
     lot_files,
     raw_file,
     record_analysis,
-    record_release,
-    record_signature,
     unassigned_analyses,
 )
 from cytorelease.records.queue import (
@@ -174,47 +177,6 @@ def run_worker(
             log(f"{item.key}: {state}")
 
 
-class _Reacquired(Exception):
-    """An input of a queued release received another file after the release was queued."""
-
-    def __init__(self, reason: str, now: dict[str, Any]) -> None:
-        super().__init__(reason)
-        self.reason, self.now = reason, now
-
-
-def _check_acquisitions(ctx: _Context, lot: str, item: QueueItem, inputs: dict[str, str]) -> None:
-    """Hold a release whose inputs changed since it was queued (a tube re-acquired before the
-    worker reached the release): it would release on acquisition 1 while 2 exists."""
-    now = acquisitions_of(ctx.store, lot, inputs)
-    queued = item.payload.get("acquisitions")
-    if queued == now or (queued is None and all(a["of"] == 1 for a in now.values())):
-        return
-    if _reviewed(ctx, item, now):
-        return
-    named = "; ".join(
-        f"{p}: acquisition {a['acquisition']} of {a['of']} ({a['sha256'][:16]}…)"
-        for p, a in now.items()
-    )
-    raise _Reacquired(
-        f"re-acquired: release needs review (an input received another file after this release "
-        f"was queued: {named}); a retry releases on exactly these files",
-        now,
-    )
-
-
-def _reviewed(ctx: _Context, item: QueueItem, now: dict[str, Any]) -> bool:
-    """Whether a person retried this item after it was held for exactly these acquisitions."""
-    rows = ctx.store.rows(
-        "SELECT action, details FROM audit_log WHERE object = ? AND action IN (?, ?)"
-        " ORDER BY sequence DESC LIMIT 2",
-        (item.key, str(audit.Action.ITEM_RETRIED), str(audit.Action.ITEM_HELD)),
-    )
-    if len(rows) < 2 or rows[0]["action"] != audit.Action.ITEM_RETRIED:
-        return False
-    held = json.loads(rows[1]["details"]) if isinstance(rows[1]["details"], str) else {}
-    return rows[1]["action"] == audit.Action.ITEM_HELD and held.get("acquisitions") == now
-
-
 def _process(ctx: _Context, item: QueueItem, report: WorkerReport) -> ItemState:
     try:
         if item.kind is ItemKind.FILE:
@@ -228,17 +190,8 @@ def _process(ctx: _Context, item: QueueItem, report: WorkerReport) -> ItemState:
         hold_for_archive(ctx.store, ctx.actor, item, exc)
         report.held += 1
         return ItemState.HELD
-    except _Reacquired as exc:
-        with ctx.store.write():
-            finish(ctx.store, item, state=ItemState.HELD, outcome=exc.reason)
-            audit.append(
-                ctx.store,
-                actor=ctx.actor,
-                action=audit.Action.ITEM_HELD,
-                object=item.key,
-                lot=item.payload.get("lot"),
-                details={"item": item.id, "reason": exc.reason, "acquisitions": exc.now},
-            )
+    except Reacquired as exc:
+        hold_reacquired(ctx.store, ctx.actor, item, exc)
         report.held += 1
         return ItemState.HELD
     except CytoreleaseError as exc:
@@ -326,9 +279,7 @@ def _assign(ctx: _Context, sha: str, lot: str, input_path: str, reason: str) -> 
 
 
 def _queue_release_if_complete(ctx: _Context, plan: LotPlan) -> None:
-    latest: dict[str, str] = {}
-    for input_path, sha in lot_files(ctx.store, plan.lot_id):
-        latest[input_path] = sha
+    latest = dict(lot_files(ctx.store, plan.lot_id))  # the newest file of each input
     wanted = [p for _, p in plan.inputs()]
     if any(p not in latest for p in wanted):
         return
@@ -341,12 +292,9 @@ def _queue_release_if_complete(ctx: _Context, plan: LotPlan) -> None:
     acquisitions = acquisitions_of(ctx.store, plan.lot_id, inputs)
     held = None
     if any(a["of"] > 1 for a in acquisitions.values()):
-        named = "; ".join(
-            f"{p}: acquisition {a['acquisition']} of {a['of']} ({a['sha256'][:16]}…)"
-            for p, a in acquisitions.items()
-        )
         held = (
-            f"re-acquired: release needs review ({named}); a retry releases on exactly these files"
+            f"re-acquired: release needs review ({describe(acquisitions)}); a retry releases on "
+            "exactly these files"
         )
     key = f"release:{plan.lot_id}:{inputs_sha}"
     queued = enqueue(
@@ -395,7 +343,7 @@ def _process_release(ctx: _Context, item: QueueItem) -> dict[str, Any]:
     plan = ctx.plans.get(lot)
     if plan is None:
         raise CytoreleaseError(f"the manifest of lot {lot} is gone", path=ctx.data.lots_dir / lot)
-    _check_acquisitions(ctx, lot, item, inputs)
+    check_unchanged(ctx.store, item, inputs)
     token = secrets.token_hex(4)
     work = ctx.data.work_dir / f"{lot}-{inputs_sha[:12]}-{token}"
     partial = ctx.data.releases_dir / lot / f".{inputs_sha[:16]}.partial-{token}"
@@ -415,10 +363,12 @@ def _process_release(ctx: _Context, item: QueueItem) -> dict[str, Any]:
             os.rename(partial, final)
             result_path = final / outcome.result_path.name
             report_path = final / outcome.report_path.name
-            release_id = _record_release(ctx, lot, inputs_sha, outcome, result_path, report_path)
-            _audit_release(
-                ctx, lot, steps, inputs, item.payload.get("acquisitions"), outcome, report_path,
-                signed, release_id,
+            release_id = record_worker_release(
+                ctx.store, lot, inputs_sha, outcome, result_path, report_path, created_at=_utc()
+            )
+            audit_release(
+                ctx.store, ctx.actor, lot, steps, inputs, item.payload.get("acquisitions"),
+                outcome, report_path, signed, release_id,
             )  # fmt: skip
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -431,102 +381,6 @@ def _process_release(ctx: _Context, item: QueueItem) -> dict[str, Any]:
         # were recorded: none)
         "acquisitions": item.payload.get("acquisitions"),
     }
-
-
-def _record_release(
-    ctx: _Context, lot: str, inputs_sha: str, outcome: Any, result_path: Path, report_path: Path
-) -> int:
-    release = ReleaseRow(
-        lot=lot,
-        inputs_sha256=inputs_sha,
-        record_sha256=outcome.record_sha256,
-        disposition=outcome.disposition,
-        result_path=str(result_path),
-        report_path=str(report_path),
-        created_at=_utc(),
-    )
-    return record_release(ctx.store, release)
-
-
-def _audit_release(
-    ctx: _Context,
-    lot: str,
-    steps: PendingRows,
-    inputs: dict[str, str],
-    acquisitions: dict[str, Any] | None,
-    outcome: Any,
-    report_path: Path,
-    signed: Any,
-    release_id: int,
-) -> None:
-
-    store, actor = ctx.store, ctx.actor
-    # check_release_rows holds the release row against these: its id, hash and disposition
-    steps.append_to(
-        store,
-        actor=actor,
-        extra={
-            audit.Action.EVALUATE: {
-                "release": release_id,
-                "disposition": outcome.disposition,
-                "record_sha256": outcome.record_sha256,
-                "inputs": inputs,
-                "acquisitions": acquisitions,
-            },
-            audit.Action.RENDER: {"release": release_id},
-        },
-        objects={audit.Action.RENDER: str(report_path)},  # renamed from the partial folder
-    )
-    if signed.entry is None:
-        audit.append(
-            store,
-            actor=actor,
-            action=audit.Action.SIGN_SKIPPED,
-            object=str(report_path),
-            lot=lot,
-            # the CoA as stored: audit verify holds the file against it
-            details={
-                "release": release_id,
-                "reason": signed.reason,
-                "report_sha256": file_sha256(report_path),
-            },
-        )
-        return
-    entry = signed.entry
-    record_signature(
-        store,
-        release_id,
-        SignatureRow(
-            user_id=entry.user_id,
-            signer=entry.signer,
-            meaning=entry.meaning,
-            utc_time=entry.utc_time,
-            key_fingerprint=entry.key_fingerprint,
-        ),
-    )
-    audit.append(
-        store,
-        actor=actor,
-        action=audit.Action.SIGN,
-        object=str(report_path),
-        lot=lot,
-        details={
-            "release": release_id,
-            "meaning": entry.meaning,
-            "user_id": entry.user_id,
-            "key_fingerprint": entry.key_fingerprint,
-            "report_sha256": file_sha256(report_path),  # the CoA as stored, signed
-        },
-    )
-    if signed.verification_problems:
-        audit.append(
-            store,
-            actor=actor,
-            action=audit.Action.VERIFICATION_FAILED,
-            object=str(report_path),
-            lot=lot,
-            details={"failures": signed.verification_problems},
-        )
 
 
 def _utc() -> str:
