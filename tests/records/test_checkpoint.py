@@ -37,7 +37,7 @@ from cytorelease.report.checkpoint import (
 )
 from cytorelease.report.checkpoint_verify import verify_checkpoints, verify_data_checkpoints
 from cytorelease.report.keys import fingerprint, generate_key, raw_public
-from tests.report.test_tsa import Tsa
+from tests.report.test_tsa import Tsa, running_tsas
 
 PASSPHRASE = "checkpoint key passphrase"
 T0 = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
@@ -397,16 +397,7 @@ def test_the_site_key_in_the_trust_list_passes(
 
 @pytest.fixture(scope="module")
 def tsas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Tsa, Tsa]]:
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is not installed (the test TSA runs openssl ts -reply)")
-    started: list[Tsa] = []
-    try:
-        for name in ("Site TSA", "Other TSA"):
-            started.append(Tsa(tmp_path_factory.mktemp(name.split()[0].lower()), name))
-        yield started[0], started[1]
-    finally:
-        for tsa in started:
-            tsa.stop()
+    yield from running_tsas(tmp_path_factory)
 
 
 def test_a_timestamped_checkpoint_verifies_with_the_tsa_certificate(

@@ -11,7 +11,6 @@ import base64
 import dataclasses
 import hashlib
 import json
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -41,24 +40,14 @@ from tests.report.conftest import (
     Signer,
     passing_example_record,
 )
-from tests.report.test_tsa import Tsa
+from tests.report.test_tsa import Tsa, running_tsas
 
 runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
 def tsas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Tsa, Tsa]]:
-    """The site's TSA and another one (its own CA and certificate), both really running."""
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is not installed (the test TSA runs openssl ts -reply)")
-    started: list[Tsa] = []
-    try:
-        for name in ("Site TSA", "Other TSA"):
-            started.append(Tsa(tmp_path_factory.mktemp(name.split()[0].lower()), name))
-        yield started[0], started[1]
-    finally:
-        for tsa in started:
-            tsa.stop()
+    yield from running_tsas(tmp_path_factory)
 
 
 @dataclass

@@ -42,8 +42,9 @@ class Tsa:
         self.process.wait(timeout=10)
 
 
-@pytest.fixture(scope="module")
-def tsas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Tsa, Tsa]]:
+def running_tsas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Tsa, Tsa]]:
+    """The site's TSA and another one (its own CA and certificate), both really running on
+    127.0.0.1 until the generator is closed; skips where openssl is missing."""
     if shutil.which("openssl") is None:
         pytest.skip("openssl is not installed (the test TSA runs openssl ts -reply)")
     started: list[Tsa] = []
@@ -54,6 +55,11 @@ def tsas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Tsa, Tsa]]:
     finally:
         for tsa in started:
             tsa.stop()
+
+
+@pytest.fixture(scope="module")
+def tsas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Tsa, Tsa]]:
+    yield from running_tsas(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
