@@ -58,6 +58,18 @@ def _release_items(store: Store) -> list[dict[str, object]]:
     ]
 
 
+def _first_acquisitions(
+    data: DataDir, store: Store, lot_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> dict[str, str]:
+    """The service key in place, the lot's manifest installed, both tubes hooked once."""
+    monkeypatch.setenv("CYTORELEASE_SERVICE_PASSPHRASE", PASSPHRASE)
+    service_key(data.keys_dir, PASSPHRASE)
+    install_manifest(data, lot_dir)
+    return {
+        tube: _send(data, store, lot_dir / tube, tmp_path / "acq1", f"a-{tube}") for tube in TUBES
+    }
+
+
 @pytest.fixture
 def released(
     data: DataDir,
@@ -66,13 +78,7 @@ def released(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> dict[str, str]:
-    monkeypatch.setenv("CYTORELEASE_SERVICE_PASSPHRASE", PASSPHRASE)
-    service_key(data.keys_dir, PASSPHRASE)
-    install_manifest(data, small_lots[11])
-    first = {
-        tube: _send(data, store, small_lots[11] / tube, tmp_path / "acq1", f"a-{tube}")
-        for tube in TUBES
-    }
+    first = _first_acquisitions(data, store, small_lots[11], tmp_path, monkeypatch)
     report = run_worker(data, store, once=True)
     assert len(report.releases) == 1
     return first
@@ -172,13 +178,7 @@ def test_a_tube_reacquired_before_the_worker_ran_holds_the_queued_release(
 ) -> None:
     """Found by attack: both tubes and a second stained tube hooked before any worker run; the
     release queued for acquisition 1 was released and service-signed, saying '1 of 1'."""
-    monkeypatch.setenv("CYTORELEASE_SERVICE_PASSPHRASE", PASSPHRASE)
-    service_key(data.keys_dir, PASSPHRASE)
-    install_manifest(data, small_lots[11])
-    first = {
-        tube: _send(data, store, small_lots[11] / tube, tmp_path / "acq1", f"a-{tube}")
-        for tube in TUBES
-    }
+    first = _first_acquisitions(data, store, small_lots[11], tmp_path, monkeypatch)
     new = _reacquired(small_lots[11] / TUBES[0], tmp_path / "again.fcs")
     new_sha = _send(data, store, new, tmp_path / "acq2", "b-tube1_stained.fcs")
     report = run_worker(data, store, once=True)

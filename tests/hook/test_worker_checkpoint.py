@@ -28,6 +28,16 @@ def _service_fingerprint(data: DataDir) -> str:
     return fingerprint(raw_public(load_private_key(data.keys_dir / "service.pem", PASSPHRASE)))
 
 
+def _hooked(
+    data: DataDir, store: Store, lot_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The service key in place, the lot's manifest installed and its two tubes hooked."""
+    monkeypatch.setenv(PASSPHRASE_ENV, PASSPHRASE)
+    _service_key(data)
+    install_manifest(data, lot_dir)
+    _hook_lot(data, store, lot_dir, tmp_path)
+
+
 def _actions(store: Store, action: str) -> list[audit.AuditEntry]:
     return [e for e in audit.entries(store) if e.action == action]
 
@@ -39,10 +49,7 @@ def test_the_worker_checkpoints_with_the_service_key_when_due(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv(PASSPHRASE_ENV, PASSPHRASE)
-    _service_key(data)
-    install_manifest(data, small_lots[11])
-    _hook_lot(data, store, small_lots[11], tmp_path)
+    _hooked(data, store, small_lots[11], tmp_path, monkeypatch)
     runner = CliRunner()
     result = runner.invoke(app, ["worker", "--once", "--json", "--data-dir", str(data.root)])
     assert result.exit_code == 0, result.output
@@ -75,10 +82,7 @@ def test_with_every_rows_1_each_item_is_followed_by_a_checkpoint(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv(PASSPHRASE_ENV, PASSPHRASE)
-    _service_key(data)
-    install_manifest(data, small_lots[11])
-    _hook_lot(data, store, small_lots[11], tmp_path)
+    _hooked(data, store, small_lots[11], tmp_path, monkeypatch)
     report = run_worker(data, store, once=True, checkpoint_every_rows=1)
     assert (report.done, report.failed) == (3, 0)
     assert len(report.checkpoints.written) == 3
@@ -96,10 +100,7 @@ def test_the_worker_command_takes_the_checkpoint_interval(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv(PASSPHRASE_ENV, PASSPHRASE)
-    _service_key(data)
-    install_manifest(data, small_lots[11])
-    _hook_lot(data, store, small_lots[11], tmp_path)
+    _hooked(data, store, small_lots[11], tmp_path, monkeypatch)
     args = ["worker", "--once", "--json", "--data-dir", str(data.root), "--checkpoint-rows", "1"]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
@@ -115,11 +116,8 @@ def test_a_failing_checkpoint_is_audited_once_and_the_files_are_still_processed(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv(PASSPHRASE_ENV, PASSPHRASE)
-    _service_key(data)
     (data.root / "checkpoints").write_text("in the way", encoding="utf-8")  # not a folder
-    install_manifest(data, small_lots[11])
-    _hook_lot(data, store, small_lots[11], tmp_path)
+    _hooked(data, store, small_lots[11], tmp_path, monkeypatch)
     lines: list[str] = []
     report = run_worker(data, store, once=True, checkpoint_every_rows=1, log=lines.append)
     assert (report.processed, report.done, report.failed) == (3, 3, 0)
