@@ -38,6 +38,7 @@ __all__ = [
     "entries_of",
     "os_user",
     "read_log",
+    "record_verification_failure",
     "row_hash",
     "service_actor",
     "verify_chain",
@@ -306,6 +307,19 @@ def correct_in_data(data_dir: str | Path | None, *, sequence: int, reason: str) 
         return correct(store, sequence=sequence, reason=reason, actor=os_user())
 
 
+def record_verification_failure(store: Store, object: str, details: dict[str, Any]) -> None:
+    """A failed check of ``object`` (the chain, the checkpoints, the release rows) as its own
+    row, by the OS user running the check."""
+    with store.write():
+        append(
+            store,
+            actor=os_user(),
+            action=Action.VERIFICATION_FAILED,
+            object=object,
+            details=details,
+        )
+
+
 def check_data_chain(data_dir: str | Path | None) -> ChainCheck:
     """Verify the chain of the data folder's store (the ``audit verify`` command).
 
@@ -320,14 +334,9 @@ def check_data_chain(data_dir: str | Path | None) -> ChainCheck:
         check = verify_chain(store)
         if check.ok:
             return check
-        with store.write():
-            append(
-                store,
-                actor=os_user(),
-                action=Action.VERIFICATION_FAILED,
-                object="audit_log",
-                details={"broken_at": check.broken_at, "problem": check.problem},
-            )
+        record_verification_failure(
+            store, "audit_log", {"broken_at": check.broken_at, "problem": check.problem}
+        )
         raise VerificationError(
             f"audit trail broken at row {check.broken_at}: {check.problem}",
             path=store.location,

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from cytorelease.provenance import file_sha256
-from cytorelease.records.audit import Action, entries_of
+from cytorelease.records.audit import Action, entries_of, record_verification_failure
 from cytorelease.records.store import Store
 
 Row = dict[str, Any]
@@ -173,7 +173,6 @@ class ReleaseRowsCheck:
 def check_data_release_rows(data_dir: str | Path | None) -> ReleaseRowsCheck:
     """:func:`check_release_rows` on the data folder's store (``audit verify``); problems are
     audited as a verification-failed row."""
-    from cytorelease.records.audit import append, os_user
     from cytorelease.records.store import open_data
 
     data, store = open_data(data_dir, existing=True)
@@ -185,14 +184,7 @@ def check_data_release_rows(data_dir: str | Path | None) -> ReleaseRowsCheck:
             tuple(problems),
         )
         if problems:
-            with store.write():
-                append(
-                    store,
-                    actor=os_user(),
-                    action=Action.VERIFICATION_FAILED,
-                    object="releases",
-                    details={"problems": problems},
-                )
+            record_verification_failure(store, "releases", {"problems": problems})
     return check
 
 

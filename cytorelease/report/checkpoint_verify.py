@@ -19,7 +19,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from cytorelease.errors import InputError
-from cytorelease.records.audit import Action, append, entries_of, os_user
+from cytorelease.records.audit import Action, entries_of, record_verification_failure
 from cytorelease.records.datadir import DataDir
 from cytorelease.records.store import Store
 from cytorelease.report.checkpoint import (
@@ -281,14 +281,9 @@ def verify_data_checkpoints(
         )
         failed = [c for c in checks if not c.ok]
         if failed:
-            with store.write():
-                append(
-                    store,
-                    actor=os_user(),
-                    action=Action.VERIFICATION_FAILED,
-                    object="checkpoints",
-                    details={
-                        "checkpoints": [{"file": c.file, "problem": c.problem} for c in failed]
-                    },
-                )
+            record_verification_failure(
+                store,
+                "checkpoints",
+                {"checkpoints": [{"file": c.file, "problem": c.problem} for c in failed]},
+            )
     return checks
