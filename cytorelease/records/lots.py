@@ -188,15 +188,6 @@ def check_data_release_rows(data_dir: str | Path | None) -> ReleaseRowsCheck:
     return check
 
 
-def _lots_of(store: Store, action: Action) -> dict[int, str]:
-    """Release id -> the lot the audit rows of ``action`` name for it."""
-    return {
-        e.details["release"]: e.lot
-        for e in entries_of(store, action)
-        if isinstance(e.details.get("release"), int) and e.lot
-    }
-
-
 def _stored_coas(store: Store) -> dict[int, str]:
     """Release id -> the SHA-256 of its CoA as the worker stored it (its last sign row)."""
     found: dict[int, str] = {}
@@ -239,12 +230,11 @@ def check_release_rows(store: Store) -> list[str]:
     written before sign rows named their release are matched on the other fields.
     """
     problems: list[str] = []
-    evaluated = {
-        d["release"]: d
-        for d in _stated(store, Action.EVALUATE)
-        if isinstance(d.get("release"), int)
-    }
-    lots = _lots_of(store, Action.EVALUATE)
+    evaluations = [
+        e for e in entries_of(store, Action.EVALUATE) if isinstance(e.details.get("release"), int)
+    ]
+    evaluated = {e.details["release"]: e.details for e in evaluations}
+    lots = {e.details["release"]: e.lot for e in evaluations if e.lot}
     releases = store.rows("SELECT * FROM releases ORDER BY id")
     present = {int(row["id"]) for row in releases}
     for release in sorted(set(evaluated) - present):
