@@ -15,8 +15,11 @@ each failure also goes to the audit trail when there is one.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -40,10 +43,6 @@ def key_identity(data: bytes) -> str:
     encrypted key (the ciphertext inside the PEM), so a copy, a rename, an appended byte or a
     re-encoded PEM is still the same key; a file that is not an encrypted PEM key is
     identified by its bytes (loading it fails anyway)."""
-    import base64
-    import binascii
-    import re
-
     match = re.search(
         rb"-----BEGIN ENCRYPTED PRIVATE KEY-----(.*?)-----END ENCRYPTED PRIVATE KEY-----",
         data,
