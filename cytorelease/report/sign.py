@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cytorelease.errors import InputError, SignatureError
 from cytorelease.report.area import render_area, split_report
 from cytorelease.report.entry import Meaning, SignatureEntry, entry_sha256, format_utc, parse_utc
-from cytorelease.report.keys import WrongPassphrase, fingerprint, load_private_key
+from cytorelease.report.keys import fingerprint
 from cytorelease.report.policy import (
     DECIDING,
     authorizing_role,
@@ -30,7 +30,9 @@ from cytorelease.report.policy import (
     policy_problem,
 )
 from cytorelease.report.record import extract_record, record_digests
-from cytorelease.report.registry import Registry, RegistryEntry, load_registry
+from cytorelease.report.registry import Registry, RegistryEntry
+from cytorelease.report.trust import stamp_signature
+from cytorelease.report.unlock import audit_signing, unlock_signer
 from cytorelease.report.verify import ensure_signable, record_created_at
 from cytorelease.signature_policy import Role
 
@@ -194,7 +196,7 @@ def sign_bytes(
         trusted_time=None,
     )
     signature = private_key.sign(unsigned.signed_bytes())
-    token = _timestamp(signature, moment, registry, tsa, path)
+    token = stamp_signature(signature, moment, registry, tsa, path)
     entry = SignatureEntry(
         **{
             **unsigned.to_dict(),
@@ -204,49 +206,6 @@ def sign_bytes(
         }
     )
     return parts.with_area(render_area([*existing, entry])), entry
-
-
-def _timestamp(
-    signature: bytes,
-    moment: datetime,
-    registry: Registry | None,
-    tsa: str | None,
-    path: str | None,
-) -> str | None:
-    """The TSA's token over the signature (base64), checked as ``verify`` will check it."""
-    if tsa is None:
-        return None
-    from cytorelease.report.trust import MAX_TIME_DIFFERENCE
-    from cytorelease.report.tsa import TimestampError, request_timestamp, verify_timestamp
-
-    certificates = registry.tsa_certificates() if registry is not None else ()
-    if not certificates:
-        raise SignatureError(
-            "a TSA is configured but the registry trusts no TSA certificate, so its token "
-            "could never be verified",
-            path=path,
-            hint="an admin adds the TSA's certificate with `cytorelease keys add-tsa`",
-        )
-    digest = hashlib.sha256(signature).digest()
-    token = request_timestamp(digest, tsa)
-    problems = []
-    for certificate in certificates:
-        try:
-            stamped = verify_timestamp(token.token, digest, certificate, nonce=token.nonce)
-        except TimestampError as exc:
-            problems.append(str(exc))
-            continue
-        if abs(stamped - moment) > MAX_TIME_DIFFERENCE:
-            raise SignatureError(
-                f"the clock says {format_utc(moment)} but the TSA says "
-                f"{format_utc(stamped)}: more than 5 minutes apart; check the system time",
-                path=path,
-            )
-        return base64.b64encode(token.token).decode("ascii")
-    raise SignatureError(
-        f"the TSA's token does not verify with the registry's certificates ({problems[-1]})",
-        path=path,
-    )
 
 
 def _refuse_unlocked_approval(record: Any, meaning: Meaning, path: str | None) -> None:
@@ -329,57 +288,15 @@ def sign_with_key_file(
     A wrong passphrase is counted beside the registry (five in a row lock the key, see
     :mod:`~cytorelease.report.lockout`) and, with a ``trail``, audited; so are refusals.
     """
-    from cytorelease.report import lockout
-    from cytorelease.report.tsa import tsa_url
-
-    key_file = Path(key_path)
-    loaded = load_registry(registry)
-    assert loaded.path is not None
-    folder = loaded.path.parent
-    try:
-        key_digest = lockout.key_identity(key_file.read_bytes())
-    except FileNotFoundError:
-        raise SignatureError("no such key file", path=key_file) from None
-    claimed = key_file.stem
-    try:
-        lockout.check_not_locked(folder, key_digest, claimed)
-    except SignatureError as exc:  # an attempt on a locked key is reported too (11.300(d))
-        _audit(trail, report, "sign-refused", {"key_file": str(key_file), "user_id": claimed,
-               "problem": exc.problem})  # fmt: skip
-        raise
-    try:
-        private_key = load_private_key(key_file, passphrase)
-    except WrongPassphrase as exc:
-        count = lockout.record_failure(folder, key_digest, claimed, now=now)
-        _audit(trail, report, "sign-failed", {"key_file": str(key_file), "user_id": claimed,
-               "failures_in_a_row": count, "problem": "wrong passphrase"})  # fmt: skip
-        left = lockout.MAX_FAILURES - count
-        raise SignatureError(
-            f"{exc.problem} ({count} in a row; "
-            + (f"{left} more lock the key)" if left > 0 else "the key is now locked)"),
-            path=key_file,
-        ) from None
-    lockout.reset_failures(folder, key_digest)
-    signer = loaded.head.entry(fingerprint(_raw(private_key)))
-    if signer is None:
-        raise SignatureError(
-            f"the key {key_file} is not registered in this registry",
-            path=loaded.path,
-            hint="an admin registers its .pub file with `cytorelease keys register`",
-        )
-    tsa = tsa if tsa is not None else tsa_url()
-    if tsa is None and loaded.head.tsa_certificates:
-        # the site trusts a TSA: a signature without its token would be judged on the signer's
-        # clock alone (a revoked key could be dated back into its validity)
-        problem = "the registry trusts a time-stamping authority, so every signature needs its "
-        problem += "trusted time, and CYTORELEASE_TSA (the TSA's URL) is not set"
-        _audit(trail, report, "sign-refused", {"meaning": str(meaning),
-               "user_id": signer.user_id, "problem": problem})  # fmt: skip
-        raise SignatureError(problem, path=report, hint="set CYTORELEASE_TSA to the site's TSA")
+    unlocked = unlock_signer(
+        key_path, passphrase, registry, target=report, purpose=str(meaning), trail=trail,
+        now=now, tsa=tsa,
+    )  # fmt: skip
+    signer, loaded = unlocked.signer, unlocked.registry
     try:
         entry = sign_report(
             report,
-            private_key=private_key,
+            private_key=unlocked.private_key,
             signer=signer,
             meaning=meaning,
             comment=comment,
@@ -387,13 +304,13 @@ def sign_with_key_file(
             now=now,
             allow_computer_generated=allow_computer_generated,
             registry=loaded,
-            tsa=tsa,
+            tsa=unlocked.tsa,
         )
     except SignatureError as exc:
-        _audit(trail, report, "sign-refused", {"meaning": str(meaning),
+        audit_signing(trail, report, "sign-refused", {"meaning": str(meaning),
                "user_id": signer.user_id, "problem": exc.problem})  # fmt: skip
         raise
-    _audit(
+    audit_signing(
         trail,
         report,
         "sign",
@@ -410,19 +327,3 @@ def sign_with_key_file(
         },
     )
     return entry
-
-
-def _raw(private_key: Ed25519PrivateKey) -> bytes:
-    return private_key.public_key().public_bytes(
-        serialization.Encoding.Raw, serialization.PublicFormat.Raw
-    )
-
-
-def _audit(trail: Trail | None, report: str | Path, what: str, details: dict[str, Any]) -> None:
-    if trail is None:
-        return
-    from cytorelease.records.audit import Action
-
-    action = {"sign": Action.SIGN, "sign-failed": Action.SIGN_FAILED,
-              "sign-refused": Action.SIGN_REFUSED}[what]  # fmt: skip
-    trail.record(action, str(Path(report).absolute()), details=details)

@@ -22,7 +22,14 @@ from cytorelease.signature_policy import Role, SignaturePolicy
 if TYPE_CHECKING:
     from cytorelease.report.registry import Registry
 
-__all__ = ["MAX_TIME_DIFFERENCE", "check_policy", "check_trust", "signature_moment"]
+__all__ = [
+    "MAX_TIME_DIFFERENCE",
+    "check_policy",
+    "check_trust",
+    "signature_moment",
+    "stamp_signature",
+    "token_moment",
+]
 
 MAX_TIME_DIFFERENCE = timedelta(minutes=5)
 
@@ -36,28 +43,84 @@ def trusted_moment(
     entry: SignatureEntry, certificates: Sequence[bytes]
 ) -> tuple[datetime | None, str | None]:
     """(the token's verified time, None) or (None, the problem); (None, None) without token."""
+    return token_moment(
+        entry.token_bytes(), entry.signature_bytes(), parse_utc(entry.utc_time), certificates
+    )
+
+
+def token_moment(
+    token: bytes | None, signature: bytes, claimed: datetime, certificates: Sequence[bytes]
+) -> tuple[datetime | None, str | None]:
+    """:func:`trusted_moment` for any signature: its ``token`` over the SHA-256 of the
+    ``signature`` bytes, checked against the ``claimed`` time."""
     from cytorelease.report.tsa import TimestampError, verify_timestamp
 
-    token = entry.token_bytes()
     if token is None:
         return None, None
     if not certificates:
         return None, "it carries a trusted-time token but the registry trusts no TSA certificate"
     last = "no certificate"
+    digest = hashlib.sha256(signature).digest()
     for certificate in certificates:
         try:
-            moment = verify_timestamp(token, token_digest(entry), certificate)
+            moment = verify_timestamp(token, digest, certificate)
         except TimestampError as exc:
             last = str(exc.problem if hasattr(exc, "problem") else exc)
             continue
-        claimed = parse_utc(entry.utc_time)
         if abs(moment - claimed) > MAX_TIME_DIFFERENCE:
             return None, (
-                f"it claims {entry.utc_time} but its trusted time is "
+                f"it claims {claimed:%Y-%m-%dT%H:%M:%SZ} but its trusted time is "
                 f"{moment:%Y-%m-%dT%H:%M:%SZ} (more than 5 minutes apart)"
             )
         return moment, None
     return None, f"its trusted-time token does not verify ({last})"
+
+
+def stamp_signature(
+    signature: bytes,
+    moment: datetime,
+    registry: Registry | None,
+    tsa: str | None,
+    path: str | None,
+) -> str | None:
+    """The TSA's token over ``signature`` (base64), checked as ``verify`` will check it;
+    None without a TSA."""
+    if tsa is None:
+        return None
+    import base64
+
+    from cytorelease.errors import SignatureError
+    from cytorelease.report.entry import format_utc
+    from cytorelease.report.tsa import TimestampError, request_timestamp, verify_timestamp
+
+    certificates = registry.tsa_certificates() if registry is not None else ()
+    if not certificates:
+        raise SignatureError(
+            "a TSA is configured but the registry trusts no TSA certificate, so its token "
+            "could never be verified",
+            path=path,
+            hint="an admin adds the TSA's certificate with `cytorelease keys add-tsa`",
+        )
+    digest = hashlib.sha256(signature).digest()
+    token = request_timestamp(digest, tsa)
+    problems = []
+    for certificate in certificates:
+        try:
+            stamped = verify_timestamp(token.token, digest, certificate, nonce=token.nonce)
+        except TimestampError as exc:
+            problems.append(str(exc))
+            continue
+        if abs(stamped - moment) > MAX_TIME_DIFFERENCE:
+            raise SignatureError(
+                f"the clock says {format_utc(moment)} but the TSA says "
+                f"{format_utc(stamped)}: more than 5 minutes apart; check the system time",
+                path=path,
+            )
+        return base64.b64encode(token.token).decode("ascii")
+    raise SignatureError(
+        f"the TSA's token does not verify with the registry's certificates ({problems[-1]})",
+        path=path,
+    )
 
 
 def signature_moment(entry: SignatureEntry, registry: Registry | None) -> datetime:
