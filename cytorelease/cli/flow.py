@@ -128,7 +128,7 @@ def gate(
     """Gate a tube with a template: place data-driven gates, count populations, report
     measurements and flags."""
     from cytorelease.cli._output import emit_json
-    from cytorelease.flow.gating.run import gate_file
+    from cytorelease.flow.gating import gate_file
 
     run = gate_file(
         file,

@@ -36,7 +36,7 @@ from cytorelease.flow._som_kernel import group_medians
 from cytorelease.flow.cluster import FlowSOMResult, fit_flowsom
 from cytorelease.flow.compensation import SpilloverMatrix, compensate, sample_spillover
 from cytorelease.flow.gating.pipeline import resolve_markers
-from cytorelease.flow.gating.result import FlowGatingResult
+from cytorelease.flow.gating.result import GatingResult
 from cytorelease.flow.gating.template_model import (
     CompensationSource,
     CrossCheckPopulation,
@@ -187,7 +187,7 @@ def _otsu(values: np.ndarray, weights: np.ndarray) -> tuple[float, float]:
 
 
 def _gate_threshold(
-    gating: FlowGatingResult, template: Template, gate: str, where: str
+    gating: GatingResult, template: Template, gate: str, where: str
 ) -> tuple[str, float | None, Side]:
     spec = template.gate(gate)
     placed = {p.id: p for p in gating.placed}[gate]
@@ -203,7 +203,7 @@ def _gate_threshold(
 
 
 def compare_with_clusters(
-    gating: FlowGatingResult,
+    gating: GatingResult,
     template: Template,
     clustering: FlowSOMResult,
     data: np.ndarray,
@@ -288,7 +288,7 @@ def _clustered_population(template: Template, populations: Sequence[CrossCheckPo
 
 
 def cross_check(
-    gating: FlowGatingResult,
+    gating: GatingResult,
     template: Template,
     *,
     labelling: Labelling = Labelling.SPLIT,

@@ -16,7 +16,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from cytorelease.flow.gating.result import FlowGatingResult
+    from cytorelease.flow.gating._placers import PlacedGate
+    from cytorelease.flow.gating.events import SampleEvents
+    from cytorelease.flow.gating.gates import Gate
+    from cytorelease.flow.gating.result import GatingResult
 
 __all__ = ["gate_plots", "write_gate_plots"]
 
@@ -113,10 +116,8 @@ def _label(text: str) -> str:
     )
 
 
-def gate_plots(result: FlowGatingResult) -> dict[str, str]:
+def gate_plots(result: GatingResult) -> dict[str, str]:
     """One SVG document per placed gate (by gate id), drawn on its parent population."""
-    from cytorelease.flow.gating.gates import EllipsoidGate, PolygonGate, RectangleGate
-
     rows = {r.gate_id: r for r in result.populations.itertuples(index=False)}
     source = _source(result)
     everything = result.gated_events()  # never the events left out for NaN/inf
@@ -130,18 +131,17 @@ def gate_plots(result: FlowGatingResult) -> dict[str, str]:
         title = f"{row.name} on {parent_name}"
         label = f"{row.name}: {row.count:,} ({row.percent_of_parent:.2f} % of {parent_name})"
         gate = placed.gates[-1]
+        outline = gate.outline()
         if placed.kind.value == "time_qc":
             plots[placed.id] = _time_plot(placed, source, parent, title, label)
-        elif isinstance(gate, PolygonGate | EllipsoidGate) or (
-            isinstance(gate, RectangleGate) and len(gate.dimensions) == 2
-        ):
-            plots[placed.id] = _plot_2d(gate, source, parent, title, label)
-        elif isinstance(gate, RectangleGate) and len(gate.dimensions) == 1:
-            plots[placed.id] = _plot_1d(gate, source, parent, title, label)
+        elif outline is not None and outline.shape[1] == 2:
+            plots[placed.id] = _plot_2d(gate, outline, source, parent, title, label)
+        elif outline is not None:
+            plots[placed.id] = _plot_1d(gate, outline, source, parent, title, label)
     return plots
 
 
-def write_gate_plots(result: FlowGatingResult, folder: str | Path) -> list[Path]:
+def write_gate_plots(result: GatingResult, folder: str | Path) -> list[Path]:
     """Write ``<gate id>.svg`` for every plotted gate; returns the paths."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -153,29 +153,40 @@ def write_gate_plots(result: FlowGatingResult, folder: str | Path) -> list[Path]
     return written
 
 
-def _source(result: FlowGatingResult) -> object:
+def _source(result: GatingResult) -> SampleEvents:
     from cytorelease.flow.gating.events import SampleEvents
     from cytorelease.flow.gating.preprocess import preprocessed_events
 
     return SampleEvents(
         result.sample,
         dict(result.strategy.spillovers),
-        events=preprocessed_events(result.sample),  # type: ignore[arg-type]
+        events=preprocessed_events(result.sample),
     )
 
 
-def _plot_2d(gate: object, source: object, parent: np.ndarray, title: str, label: str) -> str:
-    from cytorelease.flow.gating.gates import PolygonGate, RectangleGate
+def _drawn(outline: np.ndarray, columns: list[np.ndarray]) -> np.ndarray:
+    """The outline with its open ends (+-inf) drawn at the edge of the plotted data."""
+    drawn = outline.copy()
+    for j, values in enumerate(columns):
+        column = drawn[:, j]
+        lo, hi = _range(values, [float(v) for v in column if np.isfinite(v)])
+        column[column == -np.inf] = lo
+        column[column == np.inf] = hi
+    return drawn
 
-    dx, dy = gate.dimensions  # type: ignore[attr-defined]
+
+def _plot_2d(
+    gate: Gate,
+    outline: np.ndarray,
+    source: SampleEvents,
+    parent: np.ndarray,
+    title: str,
+    label: str,
+) -> str:
+    dx, dy = gate.dimensions
     x = dx.values(source)[parent]
     y = dy.values(source)[parent]
-    if isinstance(gate, PolygonGate):
-        outline = np.asarray(gate.vertices, dtype=np.float64)
-    elif isinstance(gate, RectangleGate):
-        outline = _rectangle_outline(gate.ranges, x, y)
-    else:
-        outline = _ellipse_outline(gate)
+    outline = _drawn(outline, [x, y])
     axes = _Axes(*_range(x, list(outline[:, 0])), *_range(y, list(outline[:, 1])))
     closed = np.vstack([outline, outline[:1]])
     points = " ".join(
@@ -190,33 +201,19 @@ def _plot_2d(gate: object, source: object, parent: np.ndarray, title: str, label
     return _frame(title, dx.label, dy.label, axes, body)
 
 
-def _rectangle_outline(
-    ranges: tuple[tuple[float | None, float | None], ...], x: np.ndarray, y: np.ndarray
-) -> np.ndarray:
-    """A 2-D rectangle's corners; an open end is drawn at the edge of the plotted data."""
-    (x_lo, x_hi), (y_lo, y_hi) = ranges
-    x0, x1 = _range(x, [v for v in (x_lo, x_hi) if v is not None])
-    y0, y1 = _range(y, [v for v in (y_lo, y_hi) if v is not None])
-    left, right = (x0 if x_lo is None else x_lo), (x1 if x_hi is None else x_hi)
-    bottom, top = (y0 if y_lo is None else y_lo), (y1 if y_hi is None else y_hi)
-    return np.array([[left, bottom], [right, bottom], [right, top], [left, top]], dtype=np.float64)
-
-
-def _ellipse_outline(gate: object) -> np.ndarray:
-    mean = np.asarray(gate.mean)  # type: ignore[attr-defined]
-    cov = np.asarray(gate.covariance)  # type: ignore[attr-defined]
-    angles = np.linspace(0, 2 * np.pi, 96, endpoint=False)
-    circle = np.column_stack([np.cos(angles), np.sin(angles)])
-    radius = np.sqrt(gate.distance_square)  # type: ignore[attr-defined]
-    return mean + radius * circle @ np.linalg.cholesky(cov).T
-
-
-def _plot_1d(gate: object, source: object, parent: np.ndarray, title: str, label: str) -> str:
-    dim = gate.dimensions[0]  # type: ignore[attr-defined]
+def _plot_1d(
+    gate: Gate,
+    outline: np.ndarray,
+    source: SampleEvents,
+    parent: np.ndarray,
+    title: str,
+    label: str,
+) -> str:
+    (dim,) = gate.dimensions
     values = dim.values(source)[parent]
-    lo, hi = gate.ranges[0]  # type: ignore[attr-defined]
-    bounds = [v for v in (lo, hi) if v is not None]
+    bounds = [float(v) for v in outline[:, 0] if np.isfinite(v)]
     x0, x1 = _range(values, bounds)
+    (lo, hi) = _drawn(outline, [values])[:, 0]
     counts, edges = np.histogram(values, bins=120, range=(x0, x1))
     axes = _Axes(x0, x1, 0.0, float(counts.max() or 1) * 1.1)
     top = axes.py(counts)
@@ -224,8 +221,8 @@ def _plot_1d(gate: object, source: object, parent: np.ndarray, title: str, label
         f"{px:.1f},{py:.1f}"
         for px, py in zip(axes.px((edges[:-1] + edges[1:]) / 2), top, strict=True)
     )
-    left = axes.px(x0 if lo is None else lo)
-    right = axes.px(x1 if hi is None else hi)
+    left = axes.px(lo)
+    right = axes.px(hi)
     body = [
         f'<rect x="{left:.1f}" y="{_TOP}" width="{max(right - left, 0):.1f}" '
         f'height="{_H - _TOP - _BOTTOM}" fill="{_GATE_COLOUR}" fill-opacity="0.08"/>',
@@ -240,13 +237,14 @@ def _plot_1d(gate: object, source: object, parent: np.ndarray, title: str, label
     return _frame(title, dim.label, "events", axes, body)
 
 
-def _time_plot(placed: object, source: object, parent: np.ndarray, title: str, label: str) -> str:
-    first = placed.gates[0]  # type: ignore[attr-defined]
-    time = first.dimensions[0].values(source)[parent]
-    segments = int(placed.details["segments"])  # type: ignore[attr-defined]
+def _time_plot(
+    placed: PlacedGate, source: SampleEvents, parent: np.ndarray, title: str, label: str
+) -> str:
+    time = placed.gates[0].dimensions[0].values(source)[parent]
+    segments = int(placed.details["segments"])
     counts, edges = np.histogram(time, bins=segments)
     axes = _Axes(float(edges[0]), float(edges[-1]), 0.0, float(counts.max() or 1) * 1.1)
-    kept = [r for g in placed.gates for r in getattr(g, "ranges", ())]  # type: ignore[attr-defined]
+    kept = placed.details["kept_intervals"]  # [first, last) time of every kept interval
     shade = []
     previous = edges[0]
     for lo, hi in [*kept, (edges[-1], None)]:

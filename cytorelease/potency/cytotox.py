@@ -25,7 +25,7 @@ from cytorelease.potency.assay import validate_assay_file
 from cytorelease.potency.elisa import Check
 
 if TYPE_CHECKING:
-    from cytorelease.flow.gating import FlowGatingResult
+    from cytorelease.flow.gating import GatingResult
 
 __all__ = [
     "CountingMethod",
@@ -153,7 +153,7 @@ def _volume(keywords: Any) -> float | None:
     return value if value and value > 0 else None
 
 
-def _count(gating: FlowGatingResult, assay: CytotoxAssay) -> TubeCount:
+def _count(gating: GatingResult, assay: CytotoxAssay) -> TubeCount:
     sample = gating.sample
     live = gating.count(assay.populations.live_targets)
     beads = gating.count(assay.populations.beads) if assay.populations.beads else None
@@ -244,7 +244,7 @@ def analyse_cytotoxicity(
 
 
 def _checks(
-    gated: tuple[FlowGatingResult, FlowGatingResult],
+    gated: tuple[GatingResult, GatingResult],
     count_e: TubeCount,
     count_t: TubeCount,
     assay: CytotoxAssay,

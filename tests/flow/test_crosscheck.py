@@ -12,7 +12,7 @@ from cytorelease.flow.crosscheck import ClusterLevel, Labelling, cross_check
 from cytorelease.flow.fcs import read_fcs
 from cytorelease.flow.fcs_write import write_fcs
 from cytorelease.flow.gating.pipeline import gate_sample
-from cytorelease.flow.gating.result import FlowGatingResult
+from cytorelease.flow.gating.result import GatingResult
 from cytorelease.flow.gating.template import load_template, parse_template
 from cytorelease.flow.gating.template_model import CrossCheckPopulation, Template
 from cytorelease.synth import Population, random_params, simulate_tube
@@ -28,7 +28,7 @@ def _template_text() -> tuple[str, Path]:
     return template.source.read_text(encoding="utf-8"), template.source
 
 
-def _gated(tmp: Path, lot_seed: int, template: Template) -> tuple[FlowGatingResult, float]:
+def _gated(tmp: Path, lot_seed: int, template: Template) -> tuple[GatingResult, float]:
     """Gate a 30k-event tube of ``random_params(lot_seed)``; returns the result and the true CAR
     % of T cells (outside the clog segment)."""
     params = random_params(lot_seed)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cytorelease.flow.gating._placers import PlacedGate, describe_gate
+from cytorelease.flow.gating._placers import PlacedGate
 from cytorelease.flow.gating.dimensions import Dimension, RatioDimension
 from cytorelease.flow.gating.gates import (
     BooleanGate,
@@ -35,7 +35,7 @@ def _quadrants() -> QuadrantGate:
 
 
 def test_a_quadrant_gate_is_described_with_its_dividers_and_quadrants() -> None:
-    described = describe_gate(_quadrants())
+    described = _quadrants().describe()
     assert described["type"] == "QuadrantGate"
     assert described["parent"] == "lymphocytes"
     assert described["dividers"] == [
@@ -59,7 +59,7 @@ def test_a_quadrant_gate_is_described_with_its_dividers_and_quadrants() -> None:
 def test_a_ratio_dimension_is_described_not_dropped() -> None:
     ratio = RatioDimension("ratio_4_8", "CD4", "CD8", A=2.0)
     gate = RectangleGate("r", dimensions=(ratio,), ranges=((0.5, None),))
-    (dim,) = describe_gate(gate)["dimensions"]
+    (dim,) = gate.describe()["dimensions"]
     assert dim["ratio"] == "ratio_4_8"
     assert (dim["numerator"], dim["denominator"], dim["A"]) == ("CD4", "CD8", 2.0)
 
@@ -68,11 +68,14 @@ def test_a_complemented_operand_is_named() -> None:
     gate = BooleanGate(
         "not_debris", op=BooleanOp.AND, operands=(GateRef("cells"), GateRef("debris", True))
     )
-    described = describe_gate(gate)
+    described = gate.describe()
     assert described["operands"] == ["cells", "debris"]
     assert described["complemented"] == ["debris"]
-    assert "complemented" not in describe_gate(
-        BooleanGate("both", op=BooleanOp.AND, operands=(GateRef("a"), GateRef("b")))
+    assert (
+        "complemented"
+        not in BooleanGate(
+            "both", op=BooleanOp.AND, operands=(GateRef("a"), GateRef("b"))
+        ).describe()
     )
 
 
@@ -88,4 +91,4 @@ def test_a_gate_kind_without_a_description_is_refused() -> None:
             raise NotImplementedError
 
     with pytest.raises(TypeError, match="no description for Odd"):
-        describe_gate(Odd("odd"))
+        Odd("odd").describe()

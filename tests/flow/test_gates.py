@@ -132,7 +132,7 @@ def test_a_child_never_holds_more_events_than_its_parent(
         ]
     )
     result = strategy.apply(sample)
-    for row in result.table.itertuples():
+    for row in result.populations.itertuples():
         assert row.count <= row.parent_count
         if row.parent is not None:
             child, parent = result.membership[row.gate_id], result.membership[row.parent]
@@ -175,12 +175,13 @@ def test_result_table_names_paths_and_parents() -> None:
         ]
     )
     result = strategy.apply(sample)
-    assert list(result.table["path"]) == [("low",), ("low", "lower")]
+    assert list(result.populations["path"]) == [("low",), ("low", "lower")]
     assert result.count("lower") == 10 and result.percent_of_parent("lower") == pytest.approx(20.0)
-    assert result.populations()[1] == {
+    assert result.populations["parent"][1] == "low"
+    assert result.population_records()[1] == {
         "path": "low/lower",
         "name": "lower",
-        "parent": "low",
+        "gate_id": "lower",
         "count": 10,
         "parent_count": 50,
         "percent_of_parent": 20.0,

@@ -72,6 +72,6 @@ def test_all_gates_document_agrees_with_the_single_gate_documents() -> None:
             checked += 1
     assert checked == 49  # all but Ellipsoid3D and ParRectangle1, which only their own files hold
     # percentages name their parent: ParAnd2 is 12 of Polygon1's 1,582 events
-    row = result.table.set_index("gate_id").loc["ParAnd2"]
+    row = result.populations.set_index("gate_id").loc["ParAnd2"]
     assert (row["count"], row["parent_count"]) == (12, 1582)
     assert row["path"] == ("Polygon1", "ParAnd2")

@@ -120,12 +120,12 @@ def test_flowkit_reproduces_our_counts_and_memberships(exported: tuple) -> None:
         warnings.simplefilter("ignore")
         theirs = fk.parse_gating_xml(str(out)).gate_sample(fk.Sample(str(fcs)))
     report = theirs.report.set_index("gate_name")
-    assert len(report) == len(ours.table) == 11
-    for row in ours.table.itertuples():
+    assert len(report) == len(ours.populations) == 11
+    for row in ours.populations.itertuples():
         assert int(report.loc[row.gate_id, "count"]) == row.count, row.gate_id
         assert np.array_equal(theirs.get_gate_membership(row.gate_id), ours.membership[row.gate_id])
     # the gates are not degenerate: every population is a real, proper subset
-    counts = ours.table.set_index("gate_id")["count"]
+    counts = ours.populations.set_index("gate_id")["count"]
     assert 0 < counts["cd4_pos_cd8_neg"] < counts["cd3"] < counts["singlets"] < counts["cells"]
     assert counts["cd4_not_ellipse"] > 0 and counts["not_cd3"] > 0
 
@@ -134,7 +134,7 @@ def test_our_reader_reads_back_the_same_strategy(exported: tuple) -> None:
     _, sample, strategy, out = exported
     again = read_gatingml(out)
     assert [g.id for g in again.gates] == [g.id for g in strategy.gates]
-    assert again.apply(sample).table.equals(strategy.apply(sample).table)
+    assert again.apply(sample).populations.equals(strategy.apply(sample).populations)
     xml = out.read_text(encoding="utf-8")
     assert 'transforms:logicle transforms:T="262144.0"' in xml
     assert 'gating:compensation-ref="FCS"' in xml

@@ -52,7 +52,7 @@ def test_every_population_sits_inside_its_parent(result) -> None:  # type: ignor
             assert not (member & ~result.membership[row.parent]).any()
             assert row.count <= row.parent_count
     rows = {r.gate_id: r for r in result.populations.itertuples()}
-    assert rows["cd19"].path == "qc/cells/singlets/cd45/viable/cd3_neg/cd19"
+    assert rows["cd19"].path == ("qc", "cells", "singlets", "cd45", "viable", "cd3_neg", "cd19")
     assert rows["cd3"].count + rows["cd3_neg"].count == rows["viable"].count
 
 

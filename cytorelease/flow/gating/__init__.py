@@ -5,9 +5,14 @@ Public API (everything else in this package is private to it)::
     from cytorelease.flow.gating import (
         Dimension, RatioDimension, RectangleGate, PolygonGate, EllipsoidGate,
         QuadrantGate, QuadrantDivider, Quadrant, BooleanGate, BooleanOp, GateRef,
-        GatingStrategy, GatingResult, read_gatingml, export_gatingml,
-        load_template, gate_sample, FlowGatingResult, FlagCode,   # data-driven templates
+        GatingStrategy, GatingResult, FlagCode, read_gatingml, export_gatingml,
+        load_template, gate_sample,   # data-driven templates
+        gate_file, GateRun,           # ``flow gate``: read the tubes, gate, write the outputs
     )
+
+:class:`GatingResult` is the one result of gating a sample, whatever applied the gates (a gate
+tree, a template, a GatingML document): the tidy table of populations (path, name, gate id,
+parent, count, parent count, % of parent, % of total) and the membership of every population.
 """
 
 from __future__ import annotations
@@ -33,13 +38,14 @@ from cytorelease.flow.gating.gates import (
     QuadrantGate,
     RectangleGate,
 )
-from cytorelease.flow.gating.strategy import GatingResult, GatingStrategy
+from cytorelease.flow.gating.result import FlagCode, GatingResult
+from cytorelease.flow.gating.strategy import GatingStrategy
 
 if TYPE_CHECKING:  # loaded on first use (``__getattr__``), typed for the checker here
     from cytorelease.flow.gating.gatingml_export import export_gatingml
     from cytorelease.flow.gating.gatingml_import import read_gatingml
     from cytorelease.flow.gating.pipeline import gate_sample
-    from cytorelease.flow.gating.result import FlagCode, FlowGatingResult
+    from cytorelease.flow.gating.run import GateRun, gate_file
     from cytorelease.flow.gating.template import load_template
 
 __all__ = [
@@ -51,9 +57,9 @@ __all__ = [
     "EllipsoidGate",
     "EventSource",
     "FlagCode",
-    "FlowGatingResult",
     "Gate",
     "GateRef",
+    "GateRun",
     "GatingResult",
     "GatingStrategy",
     "PolygonGate",
@@ -63,6 +69,7 @@ __all__ = [
     "RatioDimension",
     "RectangleGate",
     "export_gatingml",
+    "gate_file",
     "gate_sample",
     "load_template",
     "read_gatingml",
@@ -87,12 +94,8 @@ def __getattr__(name: str) -> object:
         from cytorelease.flow.gating.pipeline import gate_sample
 
         return gate_sample
-    if name == "FlowGatingResult":
-        from cytorelease.flow.gating.result import FlowGatingResult
+    if name in ("gate_file", "GateRun"):
+        from cytorelease.flow.gating import run
 
-        return FlowGatingResult
-    if name == "FlagCode":
-        from cytorelease.flow.gating.result import FlagCode
-
-        return FlagCode
+        return getattr(run, name)
     raise AttributeError(name)

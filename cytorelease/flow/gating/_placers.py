@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from cytorelease.flow.gating import placement, placement_scatter, placement_singlet
-from cytorelease.flow.gating.dimensions import Dimension, EventSource, GateDimension
+from cytorelease.flow.gating.dimensions import Dimension, EventSource
 from cytorelease.flow.gating.gates import (
     BooleanGate,
     BooleanOp,
@@ -23,7 +23,6 @@ from cytorelease.flow.gating.gates import (
     Gate,
     GateRef,
     PolygonGate,
-    QuadrantGate,
     RectangleGate,
 )
 from cytorelease.flow.gating.template_model import (
@@ -57,6 +56,11 @@ class PlacedGate:
     reason: str | None = None  # why it was not placed
     notes: tuple[str, ...] = ()  # placed, but by a fallback rule the reader must know about
 
+    @classmethod
+    def fixed(cls, gate: Gate) -> PlacedGate:
+        """A fixed gate (a GatingML document's) as placed: itself, under its kind's name."""
+        return cls(gate.id, GateKind(gate.fixed_kind), (gate,))
+
     @property
     def placed(self) -> bool:
         return bool(self.gates)
@@ -69,7 +73,7 @@ class PlacedGate:
             "reason": self.reason,
             "notes": list(self.notes),
             "details": self.details,
-            "gates": [describe_gate(g) for g in self.gates],
+            "gates": [g.describe() for g in self.gates],
         }
 
 
@@ -311,61 +315,3 @@ PLACERS: dict[GateKind, Callable[[Any, PlacementContext], PlacedGate]] = {
     GateKind.SCATTER_CLUSTER: _place_scatter_cluster,
     GateKind.TIME_QC: _place_time_qc,
 }
-
-
-def _describe_dimension(dim: GateDimension) -> dict[str, Any]:
-    transform = (
-        None
-        if dim.transform is None
-        else {"kind": dim.transform.kind.value, **dim.transform.parameters}
-    )
-    if isinstance(dim, Dimension):
-        return {"channel": dim.channel, "compensation": dim.compensation, "transform": transform}
-    return {
-        "ratio": dim.id,
-        "numerator": dim.numerator,
-        "denominator": dim.denominator,
-        "A": dim.A,
-        "B": dim.B,
-        "C": dim.C,
-        "compensation": dim.compensation,
-        "transform": transform,
-    }
-
-
-def describe_gate(gate: Gate) -> dict[str, Any]:
-    """A placed engine gate as plain data (for JSON and the result record)."""
-    out: dict[str, Any] = {"id": gate.id, "type": type(gate).__name__, "parent": gate.parent}
-    dims = getattr(gate, "dimensions", ())
-    if dims:
-        out["dimensions"] = [_describe_dimension(d) for d in dims]
-    if isinstance(gate, RectangleGate):
-        out["ranges"] = [list(r) for r in gate.ranges]
-    elif isinstance(gate, PolygonGate):
-        out["vertices"] = [list(v) for v in gate.vertices]
-    elif isinstance(gate, EllipsoidGate):
-        out["mean"] = list(gate.mean)
-        out["covariance"] = [list(r) for r in gate.covariance]
-        out["distance_square"] = gate.distance_square
-    elif isinstance(gate, QuadrantGate):
-        out["dividers"] = [
-            {
-                "id": d.id,
-                "dimension": _describe_dimension(d.dimension),
-                "values": list(d.values),
-            }
-            for d in gate.dividers
-        ]
-        out["quadrants"] = [
-            {"id": q.id, "positions": [[divider, location] for divider, location in q.positions]}
-            for q in gate.quadrants
-        ]
-    elif isinstance(gate, BooleanGate):
-        out["op"] = gate.op.value
-        out["operands"] = [r.gate_id for r in gate.operands]
-        complemented = [r.gate_id for r in gate.operands if r.complement]
-        if complemented:
-            out["complemented"] = complemented
-    else:
-        raise TypeError(f"gate {gate.id!r}: no description for {type(gate).__name__}")
-    return out

@@ -19,12 +19,17 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from cytorelease.errors import TemplateError
 from cytorelease.flow.transforms import Transform
+
+if TYPE_CHECKING:
+    from xml.etree.ElementTree import Element
+
+    from cytorelease.flow.gating.gatingml_export import GatingMLWriter
 
 __all__ = [
     "ArrayEvents",
@@ -42,6 +47,10 @@ class CompensationRef(StrEnum):
 
     UNCOMPENSATED = "uncompensated"
     FCS = "FCS"  # the spillover matrix stored in the FCS file itself
+
+
+def _describe_transform(transform: Transform | None) -> dict[str, Any] | None:
+    return None if transform is None else {"kind": transform.kind.value, **transform.parameters}
 
 
 def _normalise_compensation(compensation: str | None) -> str | None:
@@ -94,6 +103,18 @@ class Dimension:
         raw = events.channel_values(self.channel, self.compensation)
         return raw if self.transform is None else self.transform.apply(raw)
 
+    def describe(self) -> dict[str, Any]:
+        """As plain data (JSON, the result record)."""
+        return {
+            "channel": self.channel,
+            "compensation": self.compensation,
+            "transform": _describe_transform(self.transform),
+        }
+
+    def write_gatingml(self, out: GatingMLWriter, element: Element) -> None:
+        """The body of a GatingML dimension: the channel, by $PnN."""
+        out.child(element, "data-type:fcs-dimension", {"data-type:name": out.channel(self.channel)})
+
 
 @dataclass(frozen=True, slots=True)
 class RatioDimension:
@@ -133,6 +154,24 @@ class RatioDimension:
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = self.A * (x1 - self.B) / (x2 - self.C)
         return ratio if self.transform is None else self.transform.apply(ratio)
+
+    def describe(self) -> dict[str, Any]:
+        """As plain data (JSON, the result record)."""
+        return {
+            "ratio": self.id,
+            "numerator": self.numerator,
+            "denominator": self.denominator,
+            "A": self.A,
+            "B": self.B,
+            "C": self.C,
+            "compensation": self.compensation,
+            "transform": _describe_transform(self.transform),
+        }
+
+    def write_gatingml(self, out: GatingMLWriter, element: Element) -> None:
+        """The body of a GatingML dimension: a new dimension, the document's fratio."""
+        ref = out.ratio_ref(self)
+        out.child(element, "data-type:new-dimension", {"data-type:transformation-ref": ref})
 
 
 GateDimension = Dimension | RatioDimension

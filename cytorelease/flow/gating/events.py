@@ -8,6 +8,7 @@ import numpy as np
 
 from cytorelease.errors import InputError, TemplateError
 from cytorelease.flow.compensation import FCS_SPILL_ID, SpilloverMatrix, sample_spillover
+from cytorelease.flow.gating.preprocess import PreprocessedEvents
 from cytorelease.flow.sample import Sample
 
 __all__ = ["SampleEvents"]
@@ -34,7 +35,7 @@ class SampleEvents:
         sample: Sample,
         spillovers: Mapping[str, SpilloverMatrix] | None = None,
         *,
-        events: np.ndarray | None = None,
+        events: np.ndarray | PreprocessedEvents | None = None,
         membership: Callable[[str], np.ndarray] | None = None,
     ) -> None:
         self.sample = sample

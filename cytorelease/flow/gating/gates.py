@@ -27,6 +27,9 @@ Model (stable; templates and GatingML import/export both produce it)
   optionally complemented).
 - :meth:`Gate.populations` lists the populations a gate defines (itself, or its quadrants);
   :attr:`Gate.references` lists gates it needs besides its parent (boolean operands).
+- Each kind also says what it is to the outside: :meth:`Gate.describe` (plain data for JSON
+  and the result record), :meth:`Gate.outline` (its boundary on a plot of its dimensions) and
+  :meth:`Gate.write_gatingml` (its GatingML 2.0 element's content).
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -69,6 +72,11 @@ __all__ = [
     "RectangleGate",
 ]
 
+if TYPE_CHECKING:
+    from xml.etree.ElementTree import Element
+
+    from cytorelease.flow.gating.gatingml_export import GatingMLWriter
+
 Events = EventSource | Mapping[str, np.ndarray]
 
 
@@ -78,6 +86,11 @@ class Gate(ABC):
 
     id: str
     parent: str | None = field(default=None, kw_only=True)
+
+    # the GatingML element this kind is written as (None: GatingML has no form for it)
+    gatingml_element: ClassVar[str | None] = None
+    # the template kind (GateKind value) a fixed gate of this kind is reported as
+    fixed_kind: ClassVar[str] = "rectangle"
 
     if TYPE_CHECKING:  # a field in most kinds, a property in the others
 
@@ -96,6 +109,29 @@ class Gate(ABC):
     @abstractmethod
     def apply(self, events: Events) -> np.ndarray:
         """Boolean membership of every event in this gate's shape (the parent is not applied)."""
+
+    def describe(self) -> dict[str, Any]:
+        """The gate as plain data (for JSON and the result record)."""
+        out: dict[str, Any] = {"id": self.id, "type": type(self).__name__, "parent": self.parent}
+        dims = getattr(self, "dimensions", ())  # a kind may define none at all
+        if dims:
+            out["dimensions"] = [d.describe() for d in dims]
+        out.update(self.describe_shape())
+        return out
+
+    def describe_shape(self) -> dict[str, Any]:
+        """The fields of :meth:`describe` that only this kind has."""
+        raise TypeError(f"gate {self.id!r}: no description for {type(self).__name__}")
+
+    def outline(self) -> np.ndarray | None:
+        """The boundary on a plot of the gate's dimensions, in gate coordinates: the vertices
+        of a closed outline (n x 2) for a 2-D gate, the two ends (2 x 1) of a 1-D one; +-inf
+        where the gate is open. None: the gate is not drawn (boolean, quadrant, n-D)."""
+        return None
+
+    def write_gatingml(self, out: GatingMLWriter, element: Element) -> None:
+        """Write this gate's content (dimensions, coordinates...) into its GatingML element."""
+        raise TemplateError(f"gate {self.id!r}: GatingML has no form for {type(self).__name__}")
 
 
 def _columns(dimensions: tuple[GateDimension, ...], events: EventSource) -> list[np.ndarray]:
@@ -123,12 +159,37 @@ class RectangleGate(Gate):
             _require(lo is not None or hi is not None, self.id, "a range needs a min or a max")
             _require(lo is None or hi is None or lo <= hi, self.id, f"min {lo} > max {hi}")
 
+    gatingml_element = "RectangleGate"
+
     def apply(self, events: Events) -> np.ndarray:
         source = as_event_source(events)
         inside = np.ones(source.event_count, dtype=bool)
         for values, (lo, hi) in zip(_columns(self.dimensions, source), self.ranges, strict=True):
             and_in_range(values, lo, hi, inside)
         return inside
+
+    def describe_shape(self) -> dict[str, Any]:
+        return {"ranges": [list(r) for r in self.ranges]}
+
+    def outline(self) -> np.ndarray | None:
+        if len(self.ranges) > 2:
+            return None
+        lows, highs = np.array(
+            [
+                (-np.inf if lo is None else lo, np.inf if hi is None else hi)
+                for lo, hi in self.ranges
+            ],
+            dtype=np.float64,
+        ).T
+        if len(self.ranges) == 1:
+            return np.array([lows, highs])
+        (left, bottom), (right, top) = lows, highs
+        return np.array([[left, bottom], [right, bottom], [right, top], [left, top]])
+
+    def write_gatingml(self, out: GatingMLWriter, element: Element) -> None:
+        for dim, (lo, hi) in zip(self.dimensions, self.ranges, strict=True):
+            bounds = {"gating:min": lo, "gating:max": hi}
+            out.dimension(element, dim, {k: v for k, v in bounds.items() if v is not None})
 
 
 @dataclass(frozen=True)
@@ -142,9 +203,24 @@ class PolygonGate(Gate):
         _require(len(self.dimensions) == 2, self.id, "a polygon gate needs exactly two dimensions")
         _require(len(self.vertices) >= 3, self.id, "a polygon needs at least three vertices")
 
+    gatingml_element = "PolygonGate"
+    fixed_kind = "polygon"
+
     def apply(self, events: Events) -> np.ndarray:
         x, y = _columns(self.dimensions, as_event_source(events))
         return points_in_polygon(np.asarray(self.vertices, dtype=np.float64), x, y)
+
+    def describe_shape(self) -> dict[str, Any]:
+        return {"vertices": [list(v) for v in self.vertices]}
+
+    def outline(self) -> np.ndarray | None:
+        return np.asarray(self.vertices, dtype=np.float64)
+
+    def write_gatingml(self, out: GatingMLWriter, element: Element) -> None:
+        for dim in self.dimensions:
+            out.dimension(element, dim)
+        for vertex in self.vertices:
+            out.coordinates(element, "gating:vertex", vertex)
 
 
 @dataclass(frozen=True)
@@ -155,6 +231,9 @@ class EllipsoidGate(Gate):
     mean: tuple[float, ...] = ()
     covariance: tuple[tuple[float, ...], ...] = ()
     distance_square: float = 1.0
+
+    gatingml_element = "EllipsoidGate"
+    fixed_kind = "ellipse"
 
     def __post_init__(self) -> None:
         n = len(self.dimensions)
@@ -179,6 +258,33 @@ class EllipsoidGate(Gate):
             raise TemplateError(f"gate {self.id!r}: the covariance matrix is singular") from None
         distance = np.einsum("ij,ij->i", centred @ precision, centred)
         return distance <= self.distance_square
+
+    def describe_shape(self) -> dict[str, Any]:
+        return {
+            "mean": list(self.mean),
+            "covariance": [list(r) for r in self.covariance],
+            "distance_square": self.distance_square,
+        }
+
+    def outline(self) -> np.ndarray | None:
+        if len(self.dimensions) != 2:
+            return None
+        angles = np.linspace(0, 2 * np.pi, 96, endpoint=False)
+        circle = np.column_stack([np.cos(angles), np.sin(angles)])
+        radius = np.sqrt(self.distance_square)
+        cholesky = np.linalg.cholesky(np.asarray(self.covariance))
+        return np.asarray(self.mean) + radius * circle @ cholesky.T
+
+    def write_gatingml(self, out: GatingMLWriter, element: Element) -> None:
+        for dim in self.dimensions:
+            out.dimension(element, dim)
+        out.coordinates(element, "gating:mean", self.mean)
+        matrix = out.child(element, "gating:covarianceMatrix")
+        for row in self.covariance:
+            row_element = out.child(matrix, "gating:row")
+            for value in row:
+                out.child(row_element, "gating:entry", {"data-type:value": value})
+        out.child(element, "gating:distanceSquare", {"data-type:value": self.distance_square})
 
 
 @dataclass(frozen=True)
@@ -218,6 +324,8 @@ class QuadrantGate(Gate):
     dividers: tuple[QuadrantDivider, ...] = ()
     quadrants: tuple[Quadrant, ...] = ()
 
+    gatingml_element = "QuadrantGate"  # each quadrant is a rectangle population (fixed_kind)
+
     def __post_init__(self) -> None:
         _require(len(self.dividers) >= 1, self.id, "a quadrant gate needs at least one divider")
         _require(len(self.quadrants) >= 1, self.id, "a quadrant gate needs at least one quadrant")
@@ -255,6 +363,38 @@ class QuadrantGate(Gate):
             inside |= quadrant.apply(source)
         return inside
 
+    def describe_shape(self) -> dict[str, Any]:
+        return {
+            "dividers": [
+                {"id": d.id, "dimension": d.dimension.describe(), "values": list(d.values)}
+                for d in self.dividers
+            ],
+            "quadrants": [
+                {
+                    "id": q.id,
+                    "positions": [[divider, location] for divider, location in q.positions],
+                }
+                for q in self.quadrants
+            ],
+        }
+
+    def write_gatingml(self, out: GatingMLWriter, element: Element) -> None:
+        for divider in self.dividers:
+            attrs = {"gating:id": out.xml_id(divider.id, "divider id")}
+            divider_element = out.child(element, "gating:divider", attrs)
+            out.refer(divider_element, divider.dimension)
+            for value in divider.values:
+                out.child(divider_element, "gating:value", text=value)
+        for quadrant in self.quadrants:
+            attrs = {"gating:id": out.xml_id(quadrant.id, "quadrant id")}
+            quadrant_element = out.child(element, "gating:Quadrant", attrs)
+            for divider_id, location in quadrant.positions:
+                position: dict[str, str | float] = {
+                    "gating:divider_ref": divider_id,
+                    "gating:location": location,
+                }
+                out.child(quadrant_element, "gating:position", position)
+
 
 class BooleanOp(StrEnum):
     AND = "and"
@@ -276,6 +416,9 @@ class BooleanGate(Gate):
 
     op: BooleanOp = BooleanOp.AND
     operands: tuple[GateRef, ...] = ()
+
+    gatingml_element = "BooleanGate"
+    fixed_kind = "boolean"
 
     def __post_init__(self) -> None:
         if self.op is BooleanOp.NOT:
@@ -301,3 +444,18 @@ class BooleanGate(Gate):
             return ~masks[0]
         combine = np.logical_and if self.op is BooleanOp.AND else np.logical_or
         return combine.reduce(masks)
+
+    def describe_shape(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"op": self.op.value, "operands": [r.gate_id for r in self.operands]}
+        complemented = [r.gate_id for r in self.operands if r.complement]
+        if complemented:
+            out["complemented"] = complemented
+        return out
+
+    def write_gatingml(self, out: GatingMLWriter, element: Element) -> None:
+        op_element = out.child(element, f"gating:{self.op.value}")
+        for ref in self.operands:
+            attrs = {"gating:ref": ref.gate_id}
+            if ref.complement:
+                attrs["gating:use-as-complement"] = "true"
+            out.child(op_element, "gating:gateReference", attrs)

@@ -11,32 +11,21 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import BinaryIO, TextIO
 from xml.etree import ElementTree as ET
 
 from cytorelease.errors import TemplateError
 from cytorelease.flow.compensation import SpilloverMatrix
-from cytorelease.flow.gating.dimensions import (
-    CompensationRef,
-    Dimension,
-    GateDimension,
-    RatioDimension,
-)
-from cytorelease.flow.gating.gates import (
-    BooleanGate,
-    EllipsoidGate,
-    Gate,
-    PolygonGate,
-    QuadrantGate,
-    RectangleGate,
-)
+from cytorelease.flow.gating.dimensions import CompensationRef, GateDimension, RatioDimension
+from cytorelease.flow.gating.gates import Gate
 from cytorelease.flow.gating.gatingml_import import DATATYPE_NS, GATING_NS, TRANSFORMS_NS
 from cytorelease.flow.gating.strategy import GatingStrategy
 from cytorelease.flow.sample import Sample
 from cytorelease.flow.transforms import Transform
 
-__all__ = ["export_gatingml", "gatingml_bytes"]
+__all__ = ["GatingMLWriter", "export_gatingml", "gatingml_bytes"]
 
 ET.register_namespace("gating", GATING_NS)
 ET.register_namespace("transforms", TRANSFORMS_NS)
@@ -53,6 +42,20 @@ def _t(tag: str) -> str:
 
 def _d(tag: str) -> str:
     return f"{{{DATATYPE_NS}}}{tag}"
+
+
+_PREFIXES = {"gating": GATING_NS, "transforms": TRANSFORMS_NS, "data-type": DATATYPE_NS}
+
+
+def _qualified(name: str) -> str:
+    """``gating:min`` -> ``{namespace}min``: gate kinds write their content with the prefixes
+    of the GatingML specification."""
+    prefix, _, local = name.partition(":")
+    return f"{{{_PREFIXES[prefix]}}}{local}"
+
+
+def _text(value: str | float) -> str:
+    return value if isinstance(value, str) else _num(value)
 
 
 # xs:ID / xs:NCName, the type of every GatingML id: no spaces, '+', ':' or leading digit
@@ -73,13 +76,62 @@ def _num(value: float) -> str:
     return repr(float(value))
 
 
-class _Writer:
+class GatingMLWriter:
+    """One document being written: the definitions it holds so far (transformations, ratio
+    dimensions), and the primitives gate kinds write their content with
+    (:meth:`~cytorelease.flow.gating.gates.Gate.write_gatingml`)."""
+
     def __init__(self, strategy: GatingStrategy, sample: Sample | None) -> None:
         self.strategy = strategy
         self.sample = sample
         self.root = ET.Element(_g("Gating-ML"))
         self.transform_ids: dict[Transform, str] = {}
         self.ratio_ids: set[str] = set()
+
+    # primitives -----------------------------------------------------------------------------
+    def child(
+        self,
+        parent: ET.Element,
+        tag: str,
+        attrs: Mapping[str, str | float] | None = None,
+        *,
+        text: str | float | None = None,
+    ) -> ET.Element:
+        """A child element; tag and attribute names prefixed (``gating:vertex``), numbers
+        written with ``repr`` so they read back exactly."""
+        element = ET.SubElement(
+            parent, _qualified(tag), {_qualified(k): _text(v) for k, v in (attrs or {}).items()}
+        )
+        if text is not None:
+            element.text = _text(text)
+        return element
+
+    def refer(self, element: ET.Element, dim: GateDimension) -> None:
+        """Make ``element`` read ``dim``: its compensation and transformation references, and
+        the dimension itself inside it."""
+        element.set(_g("compensation-ref"), dim.compensation or CompensationRef.UNCOMPENSATED.value)
+        if dim.transform is not None:
+            element.set(_g("transformation-ref"), self.transform_ref(dim.transform))
+        dim.write_gatingml(self, element)
+
+    def dimension(
+        self, parent: ET.Element, dim: GateDimension, attrs: Mapping[str, str | float] | None = None
+    ) -> ET.Element:
+        """A ``gating:dimension`` reading ``dim``, with extra attributes (a range's bounds)."""
+        element = self.child(parent, "gating:dimension")
+        self.refer(element, dim)
+        for name, value in (attrs or {}).items():
+            element.set(_qualified(name), _text(value))
+        return element
+
+    def coordinates(self, parent: ET.Element, tag: str, values: Iterable[float]) -> None:
+        """A point (``gating:vertex``, ``gating:mean``) as its ``gating:coordinate`` values."""
+        group = self.child(parent, tag)
+        for value in values:
+            self.child(group, "gating:coordinate", {"data-type:value": value})
+
+    def xml_id(self, value: str, what: str) -> str:
+        return _xml_id(value, what)
 
     # names ----------------------------------------------------------------------------------
     def channel(self, name: str) -> str:
@@ -122,30 +174,7 @@ class _Writer:
                 ET.SubElement(body, _d("fcs-dimension"), {_d("name"): self.channel(name)})
         return dim.id
 
-    # pieces ---------------------------------------------------------------------------------
-    def dimension_attrs(self, dim: GateDimension) -> dict[str, str]:
-        attrs = {_g("compensation-ref"): dim.compensation or CompensationRef.UNCOMPENSATED.value}
-        if dim.transform is not None:
-            attrs[_g("transformation-ref")] = self.transform_ref(dim.transform)
-        return attrs
-
-    def dimension_body(self, parent: ET.Element, dim: GateDimension) -> None:
-        if isinstance(dim, Dimension):
-            ET.SubElement(parent, _d("fcs-dimension"), {_d("name"): self.channel(dim.channel)})
-        else:
-            ET.SubElement(
-                parent, _d("new-dimension"), {_d("transformation-ref"): self.ratio_ref(dim)}
-            )
-
-    def dimension(
-        self, gate_element: ET.Element, dim: GateDimension, extra: dict[str, str] | None = None
-    ) -> ET.Element:
-        element = ET.SubElement(
-            gate_element, _g("dimension"), {**self.dimension_attrs(dim), **(extra or {})}
-        )
-        self.dimension_body(element, dim)
-        return element
-
+    # definitions ----------------------------------------------------------------------------
     def spectrum_matrix(self, matrix: SpilloverMatrix) -> None:
         matrix_id = _xml_id(matrix.id, "spillover matrix id")
         element = ET.SubElement(self.root, _t("spectrumMatrix"), {_t("id"): matrix_id})
@@ -163,79 +192,12 @@ class _Writer:
 
     # gates ----------------------------------------------------------------------------------
     def gate(self, gate: Gate) -> None:
-        writer = _GATE_WRITERS.get(type(gate))
-        if writer is None:
+        if gate.gatingml_element is None:
             raise TemplateError(f"gate {gate.id!r}: GatingML has no form for {type(gate).__name__}")
-        attrs = {_g("id"): _xml_id(gate.id, "gate id")}
+        attrs = {"gating:id": _xml_id(gate.id, "gate id")}
         if gate.parent is not None:
-            attrs[_g("parent_id")] = gate.parent
-        element = ET.SubElement(self.root, _g(_ELEMENT_NAMES[type(gate)]), attrs)
-        writer(self, element, gate)
-
-    def rectangle(self, element: ET.Element, gate: Gate) -> None:
-        assert isinstance(gate, RectangleGate)
-        for dim, (lo, hi) in zip(gate.dimensions, gate.ranges, strict=True):
-            bounds = {}
-            if lo is not None:
-                bounds[_g("min")] = _num(lo)
-            if hi is not None:
-                bounds[_g("max")] = _num(hi)
-            self.dimension(element, dim, bounds)
-
-    def _coordinates(self, parent: ET.Element, tag: str, values: tuple[float, ...]) -> None:
-        group = ET.SubElement(parent, _g(tag))
-        for value in values:
-            ET.SubElement(group, _g("coordinate"), {_d("value"): _num(value)})
-
-    def polygon(self, element: ET.Element, gate: Gate) -> None:
-        assert isinstance(gate, PolygonGate)
-        for dim in gate.dimensions:
-            self.dimension(element, dim)
-        for vertex in gate.vertices:
-            self._coordinates(element, "vertex", vertex)
-
-    def ellipsoid(self, element: ET.Element, gate: Gate) -> None:
-        assert isinstance(gate, EllipsoidGate)
-        for dim in gate.dimensions:
-            self.dimension(element, dim)
-        self._coordinates(element, "mean", gate.mean)
-        matrix = ET.SubElement(element, _g("covarianceMatrix"))
-        for row in gate.covariance:
-            row_element = ET.SubElement(matrix, _g("row"))
-            for value in row:
-                ET.SubElement(row_element, _g("entry"), {_d("value"): _num(value)})
-        ET.SubElement(element, _g("distanceSquare"), {_d("value"): _num(gate.distance_square)})
-
-    def quadrant(self, element: ET.Element, gate: Gate) -> None:
-        assert isinstance(gate, QuadrantGate)
-        for divider in gate.dividers:
-            attrs = {
-                _g("id"): _xml_id(divider.id, "divider id"),
-                **self.dimension_attrs(divider.dimension),
-            }
-            div_element = ET.SubElement(element, _g("divider"), attrs)
-            self.dimension_body(div_element, divider.dimension)
-            for value in divider.values:
-                ET.SubElement(div_element, _g("value")).text = _num(value)
-        for quadrant in gate.quadrants:
-            quad_element = ET.SubElement(
-                element, _g("Quadrant"), {_g("id"): _xml_id(quadrant.id, "quadrant id")}
-            )
-            for divider_id, location in quadrant.positions:
-                ET.SubElement(
-                    quad_element,
-                    _g("position"),
-                    {_g("divider_ref"): divider_id, _g("location"): _num(location)},
-                )
-
-    def boolean(self, element: ET.Element, gate: Gate) -> None:
-        assert isinstance(gate, BooleanGate)
-        op_element = ET.SubElement(element, _g(gate.op.value))
-        for ref in gate.operands:
-            attrs = {_g("ref"): ref.gate_id}
-            if ref.complement:
-                attrs[_g("use-as-complement")] = "true"
-            ET.SubElement(op_element, _g("gateReference"), attrs)
+            attrs["gating:parent_id"] = gate.parent
+        gate.write_gatingml(self, self.child(self.root, f"gating:{gate.gatingml_element}", attrs))
 
     def document(self) -> ET.Element:
         for matrix in self.strategy.spillovers.values():
@@ -253,23 +215,13 @@ class _Writer:
         return self.root
 
 
-_GATE_WRITERS = {
-    RectangleGate: _Writer.rectangle,
-    PolygonGate: _Writer.polygon,
-    EllipsoidGate: _Writer.ellipsoid,
-    QuadrantGate: _Writer.quadrant,
-    BooleanGate: _Writer.boolean,
-}
-_ELEMENT_NAMES = {kind: kind.__name__ for kind in _GATE_WRITERS}
-
-
 def gatingml_bytes(strategy: GatingStrategy, *, sample: Sample | None = None) -> bytes:
     """The GatingML 2.0 document of a strategy, UTF-8 encoded.
 
     With ``sample``, channels named by $PnS label are written by their $PnN, as GatingML expects.
     """
     strategy.validate()
-    root = _Writer(strategy, sample).document()
+    root = GatingMLWriter(strategy, sample).document()
     buffer = io.BytesIO()
     ET.ElementTree(root).write(buffer, encoding="UTF-8", xml_declaration=True)
     return buffer.getvalue() + b"\n"

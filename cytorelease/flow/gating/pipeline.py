@@ -28,7 +28,7 @@ from cytorelease.flow.gating.result import (
     POPULATION_COLUMNS,
     Flag,
     FlagCode,
-    FlowGatingResult,
+    GatingResult,
 )
 from cytorelease.flow.gating.strategy import GatingStrategy, population_frame
 from cytorelease.flow.gating.template_model import (
@@ -151,7 +151,7 @@ def _prepare(template: Template, sample: Sample, markers: Mapping[str, str]) -> 
     source = SampleEvents(
         sample,
         {spill.id: spill} if spill is not None and spill.id != FCS_SPILL_ID else {},
-        events=preprocessed_events(sample),  # type: ignore[arg-type]
+        events=preprocessed_events(sample),
         membership=memberships.__getitem__,
     )
     if spill is not None and spill.fluorochromes:
@@ -247,7 +247,7 @@ def _check_same_panel(
 
 def gate_sample(
     sample: Sample, template: Template, *, control: Sample | None = None
-) -> FlowGatingResult:
+) -> GatingResult:
     """Place the template's gates on ``sample`` (thresholds from ``control`` where it says so).
 
     Events with NaN/+-inf in a channel the gates read are never placed or gated (see
@@ -302,7 +302,7 @@ def gate_sample(
         [g for p in state.placed.values() for g in p.gates],
         [state.spill] if state.spill is not None and state.spill_id != FCS_SPILL_ID else [],
     )
-    return FlowGatingResult(
+    return GatingResult(
         template=template_ref,
         sample=sample,
         control=control,
@@ -365,7 +365,7 @@ def _population_table(
         path = (*above, gate_id)
         rows.append(
             (
-                "/".join(path),
+                path,
                 spec.name or gate_id,
                 gate_id,
                 spec.parent,

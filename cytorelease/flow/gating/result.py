@@ -1,5 +1,14 @@
-"""The result of applying a gating template to a sample: placed gates, populations, flags,
-measurements, and the per-event membership of every population."""
+"""The result of gating one sample, :class:`GatingResult`: every population's counts in one
+tidy table, the per-event membership of every population, and, when a template or a GatingML
+document was applied, the placed gates, flags and measurements.
+
+:meth:`~cytorelease.flow.gating.strategy.GatingStrategy.apply` gives the table and memberships
+of a gate tree; :func:`~cytorelease.flow.gating.pipeline.gate_sample` (a template) and
+:func:`~cytorelease.flow.gating.run.gate_with_gatingml` (a document) fill in the rest.
+
+A population's ``path`` is the tuple of gate ids from the top of the tree down to it, inclusive:
+``("cells", "singlets", "cd45")``; records (JSON) join it with ``/``.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from cytorelease.errors import TemplateError
 from cytorelease.measurement import Measurement
 from cytorelease.provenance import software
 
@@ -20,7 +30,7 @@ if TYPE_CHECKING:
     from cytorelease.flow.gating.strategy import GatingStrategy
     from cytorelease.flow.sample import Sample
 
-__all__ = ["POPULATION_COLUMNS", "Flag", "FlagCode", "FlowGatingResult"]
+__all__ = ["POPULATION_COLUMNS", "Flag", "FlagCode", "GatingResult"]
 
 POPULATION_COLUMNS = (
     "path",
@@ -55,24 +65,26 @@ class Flag:
 
 
 @dataclass(frozen=True)
-class FlowGatingResult:
-    """Everything one template run produced on one sample."""
+class GatingResult:
+    """One sample gated: counts, memberships and, from a template or document, what placed them."""
 
-    template: dict[str, str]  # id, version, sha256
+    populations: pd.DataFrame  # POPULATION_COLUMNS, in tree order (parents before children)
+    membership: Mapping[str, np.ndarray]  # gate id -> bool per event, in the table's order
     sample: Sample
-    control: Sample | None
-    placed: tuple[PlacedGate, ...]
-    populations: pd.DataFrame  # POPULATION_COLUMNS, in tree order
-    flags: tuple[Flag, ...]
-    measurements: tuple[Measurement, ...]
-    membership: Mapping[str, np.ndarray]  # template gate id -> bool per event
-    strategy: GatingStrategy  # the placed gates, as the engine's gate tree
+    strategy: GatingStrategy  # the gates applied, as the engine's gate tree
+    template: Mapping[str, str] = field(default_factory=dict)  # id, version, sha256
+    control: Sample | None = None
+    placed: tuple[PlacedGate, ...] = ()
+    flags: tuple[Flag, ...] = ()
+    measurements: tuple[Measurement, ...] = ()
     details: dict[str, Any] = field(default_factory=dict)
     # events left out of gating (non-finite values), one bool per event; None when none were
     screened: np.ndarray | None = None
+    _index: dict[str, int] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "membership", MappingProxyType(dict(self.membership)))
+        self._index.update({g: i for i, g in enumerate(self.populations["gate_id"])})
 
     def gated_events(self) -> np.ndarray:
         """The events the gates were placed on and applied to: "all events" of a plot."""
@@ -80,8 +92,19 @@ class FlowGatingResult:
             return np.ones(self.sample.event_count, dtype=bool)
         return ~self.screened
 
+    def _row(self, gate_id: str) -> pd.Series:
+        if gate_id not in self._index:
+            raise TemplateError(
+                f"no population {gate_id!r} in this result",
+                hint="populations: " + ", ".join(self._index),
+            )
+        return self.populations.iloc[self._index[gate_id]]
+
     def count(self, gate_id: str) -> int:
-        return int(np.count_nonzero(self.membership[gate_id]))
+        return int(self._row(gate_id)["count"])
+
+    def percent_of_parent(self, gate_id: str) -> float:
+        return float(self._row(gate_id)["percent_of_parent"])
 
     def measurement(self, attribute: str) -> Measurement:
         for m in self.measurements:
@@ -90,15 +113,16 @@ class FlowGatingResult:
         raise KeyError(attribute)
 
     def membership_frame(self) -> pd.DataFrame:
-        """One 0/1 column per gate id, one row per event."""
+        """One 0/1 column per population, one row per event."""
         return pd.DataFrame({g: m.astype(np.uint8) for g, m in self.membership.items()})
 
     def population_records(self) -> list[dict[str, Any]]:
+        """The table as plain records (the path '/'-joined), as JSON and the record show it."""
         records = []
         for row in self.populations.itertuples(index=False):
             records.append(
                 {
-                    "path": row.path,
+                    "path": "/".join(row.path),
                     "name": row.name,
                     "gate_id": row.gate_id,
                     "count": int(row.count),

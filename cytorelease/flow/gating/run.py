@@ -3,15 +3,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from cytorelease.errors import InputError
 from cytorelease.flow.gating._placers import PlacedGate
-from cytorelease.flow.gating.result import FlowGatingResult
-from cytorelease.flow.gating.template_model import GateKind
+from cytorelease.flow.gating.result import GatingResult
+
+if TYPE_CHECKING:
+    from cytorelease.flow.sample import Sample
 
 __all__ = ["GateRun", "gate_file", "gate_with_gatingml", "is_gatingml"]
 
@@ -20,7 +21,7 @@ __all__ = ["GateRun", "gate_file", "gate_with_gatingml", "is_gatingml"]
 class GateRun:
     """A gating result and the files written for it."""
 
-    result: FlowGatingResult
+    result: GatingResult
     written: dict[str, list[Path]] = field(default_factory=dict)
 
 
@@ -79,55 +80,20 @@ def gate_file(
     return GateRun(result, written)
 
 
-_KINDS = {
-    "RectangleGate": GateKind.RECTANGLE,
-    "PolygonGate": GateKind.POLYGON,
-    "EllipsoidGate": GateKind.ELLIPSE,
-    "BooleanGate": GateKind.BOOLEAN,
-    "QuadrantGate": GateKind.RECTANGLE,  # each quadrant is a rectangle population
-}
-
-
-def gate_with_gatingml(sample: object, path: Path) -> FlowGatingResult:
+def gate_with_gatingml(sample: Sample, path: Path) -> GatingResult:
     """Apply a GatingML 2.0 document's fixed gates; no measurements (it declares none)."""
-    import pandas as pd
-
     from cytorelease.flow.gating.as_acquired import uncompensated_flags
     from cytorelease.flow.gating.gatingml_import import read_gatingml
     from cytorelease.flow.gating.preprocess import preprocessed_events
-    from cytorelease.flow.gating.result import POPULATION_COLUMNS
     from cytorelease.provenance import file_sha256
 
     strategy = read_gatingml(path)
-    flags = uncompensated_flags(strategy, sample)  # type: ignore[arg-type]
-    gated = strategy.apply(sample, events=preprocessed_events(sample))  # type: ignore[arg-type]
-    table = gated.table
-    names = {p.id: p for g in strategy.gates for p in g.populations()}
-    populations = pd.DataFrame(
-        {
-            "path": ["/".join(p) for p in table["path"]],
-            "name": table["gate_id"],
-            "gate_id": table["gate_id"],
-            "parent": table["parent"],
-            "count": table["count"],
-            "parent_count": table["parent_count"],
-            "percent_of_parent": table["percent_of_parent"],
-            "percent_of_total": table["percent_of_total"],
-        },
-        columns=list(POPULATION_COLUMNS),
-    )
-    placed = tuple(
-        PlacedGate(gid, _KINDS.get(type(names[gid]).__name__, GateKind.RECTANGLE), (names[gid],))
-        for gid in table["gate_id"]
-    )
-    return FlowGatingResult(
+    flags = uncompensated_flags(strategy, sample)
+    gated = strategy.apply(sample, events=preprocessed_events(sample))
+    placed = tuple(PlacedGate.fixed(strategy.population(g)) for g in gated.populations["gate_id"])
+    return replace(
+        gated,
         template={"id": path.stem, "version": "GatingML 2.0", "sha256": file_sha256(path)},
-        sample=sample,  # type: ignore[arg-type]
-        control=None,
         placed=placed,
-        populations=populations,
         flags=tuple(flags),
-        measurements=(),
-        membership={g: np.asarray(m, dtype=bool) for g, m in gated.membership.items()},
-        strategy=strategy,
     )

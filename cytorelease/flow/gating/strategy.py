@@ -4,16 +4,13 @@
 populations they define (each quadrant its own), named spillover matrices, and checks the tree:
 unique ids, known parents and boolean operands, no cycles. :meth:`GatingStrategy.apply` computes
 every population's membership (its own shape AND its parent's membership), parents and operands
-first, and returns a :class:`GatingResult`: a tidy table plus the boolean membership per gate.
-
-A population's ``path`` is the tuple of gate ids from the top of the tree down to it, inclusive:
-``("cells", "singlets", "cd45")``.
+first, and returns a :class:`~cytorelease.flow.gating.result.GatingResult`: the tidy table of
+populations plus the boolean membership per gate.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from types import MappingProxyType
 
 import numpy as np
@@ -23,73 +20,11 @@ from cytorelease.errors import TemplateError
 from cytorelease.flow.compensation import SpilloverMatrix
 from cytorelease.flow.gating.events import SampleEvents
 from cytorelease.flow.gating.gates import Gate
+from cytorelease.flow.gating.preprocess import PreprocessedEvents
+from cytorelease.flow.gating.result import POPULATION_COLUMNS, GatingResult
 from cytorelease.flow.sample import Sample
 
-__all__ = ["GatingResult", "GatingStrategy"]
-
-RESULT_COLUMNS = (
-    "path",
-    "gate_id",
-    "parent",
-    "count",
-    "parent_count",
-    "percent_of_parent",
-    "percent_of_total",
-)
-
-
-@dataclass(frozen=True)
-class GatingResult:
-    """Counts and memberships of every population, in tree order (parents before children)."""
-
-    table: pd.DataFrame
-    membership: Mapping[str, np.ndarray]
-    event_count: int
-    sample_sha256: str | None = None
-    _index: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "membership", MappingProxyType(dict(self.membership)))
-        self._index.update({g: i for i, g in enumerate(self.table["gate_id"])})
-
-    def _row(self, gate_id: str) -> pd.Series:
-        if gate_id not in self._index:
-            raise TemplateError(
-                f"no population {gate_id!r} in this result",
-                hint="populations: " + ", ".join(self._index),
-            )
-        return self.table.iloc[self._index[gate_id]]
-
-    def count(self, gate_id: str) -> int:
-        return int(self._row(gate_id)["count"])
-
-    def percent_of_parent(self, gate_id: str) -> float:
-        return float(self._row(gate_id)["percent_of_parent"])
-
-    def membership_frame(self) -> pd.DataFrame:
-        """One 0/1 column per population, one row per event."""
-        return pd.DataFrame({g: m.astype(np.uint8) for g, m in self.membership.items()})
-
-    def populations(self) -> list[dict[str, object]]:
-        """The table as plain records (path as a '/'-joined string), e.g. for JSON."""
-        records = []
-        for row in self.table.itertuples(index=False):
-            records.append(
-                {
-                    "path": "/".join(row.path),
-                    "name": row.gate_id,
-                    "parent": row.parent,
-                    "count": int(row.count),
-                    "parent_count": int(row.parent_count),
-                    "percent_of_parent": _json_float(row.percent_of_parent),
-                    "percent_of_total": _json_float(row.percent_of_total),
-                }
-            )
-        return records
-
-
-def _json_float(value: float) -> float | None:
-    return None if np.isnan(value) else float(value)
+__all__ = ["GatingStrategy", "population_frame"]
 
 
 class GatingStrategy:
@@ -224,7 +159,9 @@ class GatingStrategy:
         return tuple(names)
 
     # applying -------------------------------------------------------------------------------
-    def apply(self, sample: Sample, *, events: np.ndarray | None = None) -> GatingResult:
+    def apply(
+        self, sample: Sample, *, events: np.ndarray | PreprocessedEvents | None = None
+    ) -> GatingResult:
         """Gate a Sample (``events`` defaults to ``sample.scaled_events()``)."""
         self.validate()
         memberships: dict[str, np.ndarray] = {}
@@ -242,10 +179,10 @@ class GatingStrategy:
                 memberships[gate_id] = inside
         except TemplateError as error:
             raise error.with_path(sample.path) from None
-        return self._result(memberships, source.event_count, sample.sha256)
+        return self._result(sample, memberships, source.event_count)
 
     def _result(
-        self, memberships: dict[str, np.ndarray], total: int, sha256: str | None
+        self, sample: Sample, memberships: dict[str, np.ndarray], total: int
     ) -> GatingResult:
         rows = []
         paths: dict[str, tuple[str, ...]] = {}  # parents come first in tree order
@@ -260,6 +197,7 @@ class GatingStrategy:
             rows.append(
                 (
                     paths[gate_id],
+                    gate_id,  # a gate tree's populations are named by their ids
                     gate_id,
                     gate.parent,
                     count,
@@ -268,9 +206,9 @@ class GatingStrategy:
                     100.0 * count / total if total else float("nan"),
                 )
             )
-        table = population_frame(rows, RESULT_COLUMNS)
+        table = population_frame(rows, POPULATION_COLUMNS)
         ordered = {g: memberships[g] for g in table["gate_id"]}
-        return GatingResult(table, ordered, total, sha256)
+        return GatingResult(table, ordered, sample, self)
 
     def _tree_order(self) -> list[str]:
         """Depth-first from the top-level gates, children in definition order."""
