@@ -4,7 +4,9 @@ A :class:`SignatureEntry` is the machine half of a signature in a CoA. Every fie
 ``signature`` is signed: the Ed25519 signature is taken over the canonical JSON of the others,
 so the printed name, the UTC time, the meaning and the comment are part of what is signed
 (21 CFR 11.50), and so are the content, record, spec and input hashes (11.70) and the hash of
-the previous entry (signatures chain).
+the previous entry (signatures chain). An entry signed since the registry anchor also signs the
+registry version it was made under (its number and SHA-256), so a verifier given a registry cut
+short before that version refuses it; an older entry carries no anchor.
 """
 
 from __future__ import annotations
@@ -73,7 +75,7 @@ class _Absent:
 
 
 ABSENT = _Absent()
-_OPTIONAL = frozenset({"deviation", "trusted_time"})
+_OPTIONAL = frozenset({"deviation", "trusted_time", "registry_version", "registry_sha256"})
 
 
 def format_utc(moment: datetime) -> str:
@@ -115,14 +117,19 @@ class SignatureEntry:
     # old entry and None on one signed without a TSA.
     deviation: str | None = None
     trusted_time: str | _Absent | None = field(default_factory=lambda: ABSENT)
+    # The registry head the signer signed under (signed, both or neither): ABSENT on an entry
+    # that predates the anchor or was signed without a registry.
+    registry_version: int | _Absent = field(default_factory=lambda: ABSENT)
+    registry_sha256: str | _Absent = field(default_factory=lambda: ABSENT)
 
     def to_dict(self) -> dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in fields(self)}
         data["input_sha256s"] = list(self.input_sha256s)
         if self.deviation is None:
             del data["deviation"]
-        if isinstance(self.trusted_time, _Absent):
-            del data["trusted_time"]
+        for name in ("trusted_time", "registry_version", "registry_sha256"):
+            if isinstance(data[name], _Absent):
+                del data[name]
         return data
 
     def signed_fields(self) -> dict[str, Any]:
@@ -130,6 +137,13 @@ class SignatureEntry:
         del data["signature"]
         data.pop("trusted_time", None)
         return data
+
+    @property
+    def registry_anchor(self) -> tuple[int, str] | None:
+        """(version, SHA-256) of the registry head it was signed under; None without one."""
+        if isinstance(self.registry_version, int) and isinstance(self.registry_sha256, str):
+            return self.registry_version, self.registry_sha256
+        return None
 
     @property
     def has_trusted_time_field(self) -> bool:
@@ -200,9 +214,23 @@ class SignatureEntry:
                 base64.b64decode(token, validate=True)
             except (ValueError, TypeError):
                 raise ValueError("trusted_time must be a base64 RFC 3161 token or null") from None
+        _check_anchor(data)
         Meaning(data["meaning"])  # ValueError names the unknown meaning
         parse_utc(data["utc_time"])
         return cls(**{**data, "input_sha256s": tuple(hashes)})
+
+
+def _check_anchor(data: dict[str, Any]) -> None:
+    present = [name in data for name in ("registry_version", "registry_sha256")]
+    if not any(present):
+        return
+    if not all(present):
+        raise ValueError("registry_version and registry_sha256 go together (the registry anchor)")
+    version = data["registry_version"]
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ValueError("registry_version must be a version number (an integer from 1)")
+    if not isinstance(data["registry_sha256"], str) or not _HEX64.match(data["registry_sha256"]):
+        raise ValueError("registry_sha256 must be 64 lowercase hex digits")
 
 
 def entry_sha256(entry: SignatureEntry) -> str:

@@ -9,8 +9,15 @@ the file does not reset it. It also notes the user id the file is named after, w
 still unlocked by its holder's user id). A correct passphrase resets the count; five wrong
 ones in a row lock the key until an admin unlocks it (``keys unlock``, a signed registry
 version). The count is a safeguard, not evidence: someone who can delete files in the registry
-folder can reset it, which is why the site keeps that folder writable by admins only and why
-each failure also goes to the audit trail when there is one.
+folder, or copy the registry to a folder of their own, starts it afresh, which is why the site
+keeps that folder writable by admins only.
+
+With a data folder the count also comes from its audit trail (:func:`trail_failures`): the
+``sign-failed`` rows of the same key identity since its last ``sign`` (or since the passphrase
+was last accepted), less those an admin's later ``keys unlock`` lifted; the larger of the two
+counts wins, so five in a row lock the key whichever folder the registry was copied to. Without
+a data folder only the count beside the registry stands: keeping signing on the site's data
+folder (``CYTORELEASE_DATA``) is the site's SOP.
 """
 
 from __future__ import annotations
@@ -20,19 +27,28 @@ import binascii
 import hashlib
 import json
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cytorelease.errors import SignatureError
 from cytorelease.report.keys import atomic_write
 
+if TYPE_CHECKING:
+    from cytorelease.records.trail import Trail
+    from cytorelease.report.registry import Registry
+
 __all__ = [
     "MAX_FAILURES",
+    "TrailRun",
     "check_not_locked",
     "clear_failures",
     "failures",
+    "key_identity",
     "record_failure",
     "reset_failures",
+    "trail_failures",
 ]
 
 MAX_FAILURES = 5
@@ -95,7 +111,19 @@ def _noted(state: dict[str, object] | None) -> list[str]:
     return [first] if isinstance(first, str) else []
 
 
-def check_not_locked(folder: Path, key_digest: str, user_id: str) -> None:
+def check_not_locked(
+    folder: Path, key_digest: str, user_id: str, *, trail_run: TrailRun | None = None
+) -> None:
+    """:class:`SignatureError` when the key is locked by the count beside the registry or,
+    with a ``trail_run``, by the audit trail's count (the larger wins)."""
+    if trail_run is not None and trail_run.failures >= MAX_FAILURES:
+        user_id = next(iter(trail_run.user_ids), user_id)
+        raise SignatureError(
+            f"the key of {user_id} is locked after {MAX_FAILURES} wrong passphrases in a row "
+            "(counted in the audit trail)",
+            path=trail_run.data_dir,
+            hint=f"an admin unlocks it with `cytorelease keys unlock {user_id}`",
+        )
     path = _state_path(folder, key_digest)
     state = _read(path)
     count = state.get("failures") if state else None
@@ -118,10 +146,17 @@ def check_not_locked(folder: Path, key_digest: str, user_id: str) -> None:
 
 
 def record_failure(
-    folder: Path, key_digest: str, user_id: str, *, now: datetime | None = None
+    folder: Path,
+    key_digest: str,
+    user_id: str,
+    *,
+    now: datetime | None = None,
+    trail_run: TrailRun | None = None,
 ) -> int:
-    """Count one more wrong passphrase for this key file; the count after it."""
-    count = failures(folder, key_digest) + 1
+    """Count one more wrong passphrase for this key file; the count after it (one more than
+    the larger of the registry folder's and the ``trail_run``'s count, which the folder then
+    keeps)."""
+    count = max(failures(folder, key_digest), trail_run.failures if trail_run else 0) + 1
     path = _state_path(folder, key_digest)
     noted = _noted(_read(path))
     names = noted if user_id in noted else [*noted, user_id]
@@ -146,3 +181,46 @@ def clear_failures(folder: Path, user_id: str) -> int:
             path.unlink(missing_ok=True)
             lifted += 1
     return lifted
+
+
+@dataclass(frozen=True, slots=True)
+class TrailRun:
+    """A key's run of wrong passphrases as the audit trail records it."""
+
+    failures: int
+    user_ids: tuple[str, ...]  # the names its key file was tried under, first one first
+    data_dir: Path
+
+
+def trail_failures(trail: Trail, key_digest: str, registry: Registry) -> TrailRun:
+    """The ``sign-failed`` rows of key identity ``key_digest`` since its last ``sign`` row (or
+    a refusal after its passphrase was accepted), without those an ``unlock`` version of
+    ``registry`` lifted: a failure recorded under a registry version before the last unlock of
+    a user id the key was tried under. A failure under a registry head this one does not hold
+    (a copy that grew apart, or is longer) is never lifted by it."""
+    from cytorelease.records.audit import Action, entries_of
+    from cytorelease.records.store import open_data
+    from cytorelease.report.registry import version_sha256
+
+    _, store = open_data(trail.data_dir)
+    with store:
+        rows = entries_of(store, Action.SIGN, Action.SIGN_FAILED, Action.SIGN_REFUSED)
+    run = []
+    for row in rows:
+        if row.details.get("key_identity") != key_digest:
+            continue
+        if row.action == Action.SIGN_FAILED:
+            run.append(row)
+        elif row.action == Action.SIGN or row.details.get("passphrase") == "accepted":
+            run = []
+    names = list(dict.fromkeys(str(r.details.get("user_id")) for r in run))
+    unlocked = max(
+        (v.version for v in registry.versions
+         if v.change.action == "unlock" and v.change.user_id in names),
+        default=0,
+    )  # fmt: skip
+    held = {version_sha256(raw): index for index, raw in enumerate(registry.raw, start=1)}
+    counted = [
+        r for r in run if held.get(str(r.details.get("registry_head_sha256")), unlocked) >= unlocked
+    ]
+    return TrailRun(len(counted), tuple(names), trail.data_dir)

@@ -114,6 +114,9 @@ def sign_bytes(
     ``tsa``: the time-stamping authority's URL; the token it returns is checked against the
     ``registry``'s TSA certificates before it is kept. Without one the signature says it has
     no trusted time.
+
+    With a ``registry`` the entry signs its head (version and SHA-256) as its registry anchor,
+    and a registry that lacks the head an earlier signature was made under is refused.
     """
     meaning = Meaning(meaning)
     _check_meaning(meaning, signer, allow_computer_generated, path)
@@ -141,6 +144,7 @@ def sign_bytes(
         )
     checked = ensure_signable(data, path=path)
     existing = [c.entry for c in checked.signatures if c.entry]
+    _refuse_cut_registry(existing, registry, path)
     if existing and moment < parse_utc(existing[-1].utc_time):
         raise SignatureError(
             f"the clock says {format_utc(moment)}, before the last signature "
@@ -194,6 +198,7 @@ def sign_bytes(
         signature="",
         deviation=deviation,
         trusted_time=None,
+        **_anchor_fields(registry),
     )
     signature = private_key.sign(unsigned.signed_bytes())
     token = stamp_signature(signature, moment, registry, tsa, path)
@@ -206,6 +211,29 @@ def sign_bytes(
         }
     )
     return parts.with_area(render_area([*existing, entry])), entry
+
+
+def _anchor_fields(registry: Registry | None) -> dict[str, Any]:
+    if registry is None:
+        return {}
+    return {"registry_version": registry.head.version, "registry_sha256": registry.head_sha256}
+
+
+def _refuse_cut_registry(
+    existing: list[SignatureEntry], registry: Registry | None, path: str | None
+) -> None:
+    """Signing under a registry older than an earlier signature's would judge the signer by a
+    registry that may lack a revocation."""
+    from cytorelease.report.anchor import anchor_problem
+
+    if registry is None:
+        return
+    for number, earlier in enumerate(existing, start=1):
+        problem = anchor_problem(earlier, number, registry)
+        if problem:
+            raise SignatureError(
+                problem, path=path, hint="sign with the site's current registry.yaml"
+            )
 
 
 def _refuse_unlocked_approval(record: Any, meaning: Meaning, path: str | None) -> None:
@@ -285,8 +313,8 @@ def sign_with_key_file(
     """Unlock ``key_path`` with ``passphrase``, find its holder in the signed ``registry`` (the
     file or its folder) and sign; the TSA is ``tsa`` or ``CYTORELEASE_TSA`` when set.
 
-    A wrong passphrase is counted beside the registry (five in a row lock the key, see
-    :mod:`~cytorelease.report.lockout`) and, with a ``trail``, audited; so are refusals.
+    A wrong passphrase is counted beside the registry and, with a ``trail``, in the trail too
+    (five in a row lock the key, see :mod:`~cytorelease.report.lockout`); so are refusals.
     """
     unlocked = unlock_signer(
         key_path, passphrase, registry, target=report, purpose=str(meaning), trail=trail,
@@ -308,7 +336,8 @@ def sign_with_key_file(
         )
     except SignatureError as exc:
         audit_signing(trail, report, "sign-refused", {"meaning": str(meaning),
-               "user_id": signer.user_id, "problem": exc.problem})  # fmt: skip
+               "user_id": signer.user_id, "problem": exc.problem,
+               "key_identity": unlocked.key_identity, "passphrase": "accepted"})  # fmt: skip
         raise
     audit_signing(
         trail,
@@ -324,6 +353,9 @@ def sign_with_key_file(
             "deviation": entry.deviation,
             "trusted_time": entry.trusted_time is not None,
             "registry_head_sha256": loaded.head_sha256,
+            "registry_version": loaded.head.version,
+            "registry_genesis_sha256": loaded.genesis_sha256,
+            "key_identity": unlocked.key_identity,
         },
     )
     return entry

@@ -31,6 +31,8 @@ class Unlocked:
     signer: RegistryEntry  # the key's holder in the registry's newest version
     registry: Registry
     tsa: str | None  # the TSA URL to stamp with, None when the site trusts none
+    # What the lock-out counts the key under (lockout.key_identity); the rows about it name it.
+    key_identity: str = ""
 
 
 def raw_public_of(private_key: Ed25519PrivateKey) -> bytes:
@@ -67,7 +69,9 @@ def unlock_signer(
 
     A wrong passphrase is counted beside the registry (five in a row lock the key, see
     :mod:`~cytorelease.report.lockout`) and, with a ``trail``, audited against ``target``
-    (what was to be signed); so is an attempt on a locked key. ``purpose`` (the meaning, or
+    (what was to be signed), naming the key identity and the registry head, so the trail's own
+    count locks the key whatever folder the registry was copied to; so is an attempt on a
+    locked key. ``purpose`` (the meaning, or
     ``manual-entry`` ...) is the rows' ``meaning``. The TSA is ``tsa`` or ``CYTORELEASE_TSA``; a
     registry that trusts a TSA refuses to go on without one.
     """
@@ -83,19 +87,23 @@ def unlock_signer(
     except FileNotFoundError:
         raise SignatureError("no such key file", path=key_file) from None
     claimed = key_file.stem
+    key = {"key_identity": key_digest, "registry_head_sha256": loaded.head_sha256,
+           "registry_version": loaded.head.version}  # fmt: skip
+    run = lockout.trail_failures(trail, key_digest, loaded) if trail is not None else None
     try:
-        lockout.check_not_locked(folder, key_digest, claimed)
+        lockout.check_not_locked(folder, key_digest, claimed, trail_run=run)
     except SignatureError as exc:  # an attempt on a locked key is reported too (11.300(d))
         audit_signing(trail, target, "sign-refused", {"key_file": str(key_file),
-                      "user_id": claimed, "meaning": purpose, "problem": exc.problem})  # fmt: skip
+                      "user_id": claimed, "meaning": purpose, "problem": exc.problem,
+                      **key})  # fmt: skip
         raise
     try:
         private_key = load_private_key(key_file, passphrase)
     except WrongPassphrase as exc:
-        count = lockout.record_failure(folder, key_digest, claimed, now=now)
+        count = lockout.record_failure(folder, key_digest, claimed, now=now, trail_run=run)
         audit_signing(trail, target, "sign-failed", {"key_file": str(key_file),
                       "user_id": claimed, "meaning": purpose, "failures_in_a_row": count,
-                      "problem": "wrong passphrase"})  # fmt: skip
+                      "problem": "wrong passphrase", **key})  # fmt: skip
         left = lockout.MAX_FAILURES - count
         raise SignatureError(
             f"{exc.problem} ({count} in a row; "
@@ -117,6 +125,8 @@ def unlock_signer(
         problem = "the registry trusts a time-stamping authority, so every signature needs its "
         problem += "trusted time, and CYTORELEASE_TSA (the TSA's URL) is not set"
         audit_signing(trail, target, "sign-refused", {"meaning": purpose,
-                      "user_id": signer.user_id, "problem": problem})  # fmt: skip
+                      "user_id": signer.user_id, "problem": problem, "key_identity": key_digest,
+                      "passphrase": "accepted"})  # fmt: skip
         raise SignatureError(problem, path=target, hint="set CYTORELEASE_TSA to the site's TSA")
-    return Unlocked(private_key=private_key, signer=signer, registry=loaded, tsa=tsa)
+    return Unlocked(private_key=private_key, signer=signer, registry=loaded, tsa=tsa,
+                    key_identity=key_digest)  # fmt: skip

@@ -13,7 +13,8 @@ A report verifies only when all of this holds:
 * the signatures chain (each names the hash of the one before), in non-decreasing time;
 * each Ed25519 signature is valid for the key it names, and the signed registry in force at the
   signature's (trusted) time holds that key, active, valid, for the same person, in the role it
-  claims (:mod:`~cytorelease.report.trust`);
+  claims (:mod:`~cytorelease.report.trust`), and that registry holds the registry version
+  each signature was made under (:mod:`~cytorelease.report.anchor`: a registry cut short fails);
 * the spec's signature policy allows every signature after the ones before it: the roles, the
   review before the approval, different people, no approval of a lot that failed.
 
@@ -34,6 +35,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from cytorelease.errors import InputError, SignatureError
+from cytorelease.report.anchor import anchor_problem
 from cytorelease.report.area import (
     AREA_BEGIN,
     displayed_fields,
@@ -109,6 +111,7 @@ class SignatureCheck:
 
     def to_dict(self) -> dict[str, Any]:
         entry = self.entry
+        anchor = entry.registry_anchor if entry else None
         return {
             "number": self.number,
             "ok": self.ok,
@@ -120,6 +123,8 @@ class SignatureCheck:
             "key_fingerprint": entry.key_fingerprint if entry else None,
             "deviation": entry.deviation if entry else None,
             "trusted_time": self.trusted_time,
+            "registry_version": anchor[0] if anchor else None,
+            "registry_sha256": anchor[1] if anchor else None,
             "problems": list(self.problems),
         }
 
@@ -135,6 +140,8 @@ class VerificationResult:
     disposition: str | None = None
     trust_checked: bool = False
     registry: dict[str, Any] | None = None
+    # How many registry heads the audit trail's sign rows recorded (None: no trail checked).
+    trail_registry_heads: int | None = None
     problems: list[str] = field(default_factory=list)
     signatures: list[SignatureCheck] = field(default_factory=list)
 
@@ -159,6 +166,7 @@ class VerificationResult:
             "record_sha256": self.record_sha256,
             "trust_checked": self.trust_checked,
             "registry": self.registry,
+            "trail_registry_heads": self.trail_registry_heads,
             "problems": list(self.problems),
             "signatures": [s.to_dict() for s in self.signatures],
             "failures": self.failures(),
@@ -178,7 +186,9 @@ def verify_report(
     ``genesis``: the site's pinned registry genesis SHA-256 (``keys init-registry`` prints it);
     a registry with another first version (a whole registry replaced) fails.
 
-    With a ``trail``, the outcome is appended to the audit trail (a failure names what failed).
+    With a ``trail``, the registry must also hold every registry head the trail's ``sign`` rows
+    recorded (a registry cut short fails), and the outcome is appended to the audit trail (a
+    failure names what failed).
 
     Without a registry the signatures' integrity is still checked, but the result is not ok:
     a signature by an unknown key proves nothing about who signed.
@@ -202,6 +212,8 @@ def verify_report(
                 f"the registry is not the site's: its genesis is {registry.genesis_sha256}, "
                 f"not the pinned {pinned} (a registry created elsewhere?)"
             )
+    if trail is not None and registry is not None:
+        _check_trail_heads(trail, registry, result)
     if trail is not None:
         from cytorelease.records.audit import Action
 
@@ -216,6 +228,16 @@ def verify_report(
             },
         )
     return result
+
+
+def _check_trail_heads(trail: Trail, registry: Registry, result: VerificationResult) -> None:
+    from cytorelease.records.store import open_data
+    from cytorelease.report.anchor import trail_head_problems
+
+    _, store = open_data(trail.data_dir)
+    with store:
+        result.trail_registry_heads, problems = trail_head_problems(store, registry)
+    result.problems.extend(problems)
 
 
 def require_coa(data: bytes, *, path: str | Path | None) -> None:
@@ -434,6 +456,9 @@ def _check_entry(
         problems.append(f"a {entry.role} key cannot sign the meaning '{entry.meaning}'")
     if registry is not None:
         check_trust(entry, registry, problems)
+        cut = anchor_problem(entry, check.number, registry)
+        if cut:
+            problems.append(cut)
 
 
 def _check_cryptography(entry: SignatureEntry, problems: list[str]) -> None:
