@@ -9,7 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from types import MappingProxyType
 
-__all__ = ["ATTRIBUTES", "Attribute", "is_known"]
+__all__ = ["ATTRIBUTES", "MANUAL_SOURCE", "Attribute", "is_known"]
+
+# what produces a manual attribute: a person, whose entry a second person verifies
+MANUAL_SOURCE = "manual entry"
 
 
 @dataclass(frozen=True, slots=True)

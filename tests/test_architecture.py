@@ -25,6 +25,7 @@ BASE = {
     "attributes",
     "signature_policy",
     "lot_id",
+    "bench_sheet",
 }
 DOMAIN = {"flow", "qpcr", "spec"}
 
@@ -37,14 +38,16 @@ ALLOWED: dict[str, set[str]] = {
     "potency": BASE | {"flow"},  # the killing assay is read from flow tubes
     "records": BASE,  # storage only
     "report": BASE | {"records"},
-    "lot": BASE | DOMAIN | {"potency", "records", "report"},
+    # manual results under double entry: signs with report's keys, audits through records
+    "manual": BASE | {"records", "report"},
+    "lot": BASE | DOMAIN | {"potency", "records", "report", "manual"},
     "export": BASE | DOMAIN | {"potency", "records", "report", "lot"},
-    "hook": BASE | DOMAIN | {"potency", "records", "report", "lot"},
+    "hook": BASE | DOMAIN | {"potency", "records", "report", "lot", "manual"},
     "selftest": BASE | DOMAIN | {"potency", "records", "report", "lot"},
-    "demo": BASE | {"lot", "report", "records"},
+    "demo": BASE | {"lot", "report", "records", "manual"},
     "synth": BASE | {"flow", "potency"},  # writes instrument files with the project's writers
     # compiles the numba kernels through the commands' own calls (a synthetic tube, the demo lot)
-    "warmup": BASE | DOMAIN | {"potency", "records", "report", "lot", "synth", "demo"},
+    "warmup": BASE | DOMAIN | {"potency", "records", "report", "lot", "manual", "synth", "demo"},
     "cli": set(),  # the top: anything (checked: nothing imports cli)
     "__main__": {"cli"},
 }

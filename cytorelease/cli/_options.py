@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-__all__ = ["DataDirOption", "JsonOption", "TrailOption"]
+__all__ = ["DataDirOption", "JsonOption", "SignersOption", "TrailOption", "signer_registry"]
 
 # every command that can print JSON takes it the same way: ``as_json: JsonOption = False``
 # (``metavar=""``: a flag takes no value, so --help shows none, not ``<bool>``)
@@ -40,3 +40,30 @@ DataDirOption = Annotated[
         show_default=False,
     ),
 ]
+
+REGISTRY_ENV = "CYTORELEASE_REGISTRY"
+
+SignersOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--registry",
+        envvar=REGISTRY_ENV,
+        help="The site's signed signer registry (folder or registry.yaml); default: the data "
+        "folder's keys/registry.yaml when there is one.",
+        show_default=False,
+    ),
+]
+
+
+def signer_registry(registry: Path | None, data_dir: Path | None) -> Path | None:
+    """The registry a command checks people's signatures against: ``--registry`` (or
+    CYTORELEASE_REGISTRY), else the data folder's (``CYTORELEASE_DATA``), else none."""
+    import os
+
+    if registry is not None:
+        return registry
+    chosen = data_dir or (Path(os.environ["CYTORELEASE_DATA"]) if os.environ.get(
+        "CYTORELEASE_DATA") else None)  # fmt: skip
+    if chosen is not None and (chosen / "keys" / "registry.yaml").is_file():
+        return chosen / "keys" / "registry.yaml"
+    return None

@@ -39,6 +39,7 @@ _COMMAND_MODULES = (
     "cytorelease.cli.potency",
     "cytorelease.cli.spec",
     "cytorelease.cli.evaluate",
+    "cytorelease.cli.manual",
     "cytorelease.cli.release",
     "cytorelease.cli.signing",
     "cytorelease.cli.keys",

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from cytorelease.cli._options import JsonOption, TrailOption
+from cytorelease.cli._options import JsonOption, SignersOption, TrailOption, signer_registry
 
 
 def register(root: typer.Typer) -> None:
@@ -27,10 +27,14 @@ def release(
     out: Annotated[
         Path | None, typer.Option("--out", help="Output folder (default ./<lot id>-release).")
     ] = None,
+    registry: SignersOption = None,
     data_dir: TrailOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Run every analysis the manifest names, evaluate the spec, write result.json and a draft CoA.
+
+    Manual results count once entered and verified by two people (`cytorelease manual`), checked
+    against the signer registry; without a registry they are shown as unverified.
 
     Exit 0 when the lot passes, 1 when it fails or is incomplete, 2 for bad input.
     """
@@ -54,8 +58,9 @@ def release(
             bar.update(task, description=step, completed=done, total=total)
 
         outcome = release_lot(
-            lot_dir, spec=spec, out=out, progress=progress, trail=open_trail(data_dir)
-        )
+            lot_dir, spec=spec, out=out, progress=progress, trail=open_trail(data_dir),
+            registry=signer_registry(registry, data_dir),
+        )  # fmt: skip
     summary = outcome.to_dict()
     if as_json:
         emit_json(summary)

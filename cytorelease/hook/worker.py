@@ -353,7 +353,14 @@ def _process_release(ctx: _Context, item: QueueItem) -> dict[str, Any]:
         # the pipeline's own audit rows (spec load, each analysis, evaluation, rendering), the
         # same a person's release records, written below with the release row they describe
         steps = PendingRows()
-        outcome = release_lot(work, out=partial, trail=steps, checkpoints_of=ctx.data.root)
+        # manual results are entered beside the lot's manifest (DATA/lots/<lot>/manual/) and
+        # checked against the site registry the service key is registered in
+        registry = ctx.data.keys_dir / "registry.yaml"
+        outcome = release_lot(
+            work, out=partial, trail=steps, checkpoints_of=ctx.data.root,
+            registry=registry if registry.is_file() else None,
+            manual_dir=plan.manifest_path.parent,
+        )  # fmt: skip
         check_analysed_inputs(ctx.data.archive_dir, work, inputs, outcome.record)
         signed = sign_as_service(ctx.data, outcome.report_path)
         with ctx.store.write():

@@ -12,9 +12,8 @@ from typing import Any
 
 from cytorelease.lot.manifest import LotManifest, TubeRole, resolve_input
 from cytorelease.lot.outcome import AnalysisOutcome, AnalysisStatus, InputFile
-from cytorelease.measurement import Measurement, MethodRef
 
-__all__ = ["manual_measurements", "run_cytotox", "run_elisa", "run_flow", "run_qpcr"]
+__all__ = ["run_cytotox", "run_elisa", "run_flow", "run_qpcr"]
 
 
 def run_flow(lot_dir: Path, manifest: LotManifest) -> AnalysisOutcome:
@@ -81,34 +80,6 @@ def run_flow(lot_dir: Path, manifest: LotManifest) -> AnalysisOutcome:
         flags=flags,
         summary=summary,
     )
-
-
-def manual_measurements(manifest: LotManifest) -> list[Measurement]:
-    """Manual entries as measurements, each naming who entered it and when (ALCOA: attributable)."""
-    from cytorelease.attributes import ATTRIBUTES
-
-    found: list[Measurement] = []
-    for entry in manifest.manual:
-        attribute = ATTRIBUTES[entry.attribute]
-        details: dict[str, Any] = {
-            "entered_by": entry.entered_by,
-            "entered_at": entry.entered_at.isoformat().replace("+00:00", "Z"),
-        }
-        if entry.comment:
-            details["comment"] = entry.comment
-        value: float | str | bool = entry.value
-        if isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        found.append(
-            Measurement(
-                attribute=entry.attribute,
-                value=value,
-                unit=entry.unit if entry.unit is not None else attribute.unit,
-                method=MethodRef(kind="manual", id="manual-entry", version="1"),
-                details=details,
-            )
-        )
-    return found
 
 
 def run_qpcr(

@@ -176,8 +176,9 @@ def resolve_input(lot_dir: Path, relative: str, *, manifest: Path | None = None)
     return target
 
 
-def load_manifest(lot_dir: str | Path) -> LotManifest:
-    """Read and validate ``LOT_DIR/lot.yaml``; every input path must exist inside the folder."""
+def load_manifest(lot_dir: str | Path, *, check_inputs: bool = True) -> LotManifest:
+    """Read and validate ``LOT_DIR/lot.yaml``; every input path must exist inside the folder
+    (unless ``check_inputs`` is False: a manifest whose raw files live in an archive)."""
     lot_dir = Path(lot_dir)
     if not lot_dir.is_dir():
         raise InputError("not a lot folder (expected a directory holding lot.yaml)", path=lot_dir)
@@ -215,6 +216,6 @@ def load_manifest(lot_dir: str | Path) -> LotManifest:
                 hint="known manual attributes: "
                 + ", ".join(a for a in ATTRIBUTES if a.startswith("manual.")),
             )
-    for _, relative in manifest.input_paths():
+    for _, relative in manifest.input_paths() if check_inputs else ():
         resolve_input(lot_dir, relative, manifest=path)
     return manifest

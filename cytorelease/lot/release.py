@@ -10,7 +10,7 @@ from typing import Any
 
 from cytorelease._resources import library_identity
 from cytorelease.errors import InputError, SpecError
-from cytorelease.lot.analyses import manual_measurements, run_cytotox, run_elisa, run_flow, run_qpcr
+from cytorelease.lot.analyses import run_cytotox, run_elisa, run_flow, run_qpcr
 from cytorelease.lot.definitions import apply_unlocked, definitions_of
 from cytorelease.lot.manifest import load_manifest
 from cytorelease.lot.outcome import AnalysisOutcome
@@ -68,6 +68,8 @@ def release_lot(
     created_at: datetime | None = None,
     trail: Recorder | None = None,
     checkpoints_of: Path | None = None,
+    registry: str | Path | None = None,
+    manual_dir: Path | None = None,
 ) -> ReleaseOutcome:
     """Run every analysis the manifest names, evaluate the spec, write the record and the CoA.
 
@@ -76,13 +78,19 @@ def release_lot(
     spec load, each analysis, the evaluation and the rendered CoA are appended to it. The newest
     audit checkpoint of the data folder ``checkpoints_of`` (else the trail's) is named in the
     record and on the CoA, so a later rewrite of the trail up to it contradicts a signed page.
+    Manual results come from the signed records in ``manual_dir`` (default the lot folder's
+    ``manual/``), each counted only when its entry and verification hold up against the signed
+    ``registry`` (folder or registry.yaml); without one they are ``unverified``.
     """
+    from cytorelease.lot.manual_inputs import manual_measurements
+    from cytorelease.report.registry import load_registry
     from cytorelease.report.render import stamp_rendering, write_coa
     from cytorelease.spec.evaluate import evaluate
     from cytorelease.spec.registry import resolve_spec
 
     lot_dir = Path(lot_dir)
     manifest = load_manifest(lot_dir)
+    signers = load_registry(registry) if registry is not None else None
     loaded = resolve_spec(spec or manifest.spec)
     lot = manifest.lot_id
     if trail:
@@ -145,7 +153,7 @@ def release_lot(
 
     if progress:
         progress("evaluation", len(steps), total)
-    manual = manual_measurements(manifest)
+    manual = manual_measurements(lot_dir, manifest, registry=signers, records_dir=manual_dir)
     measurements = [m for o in outcomes for m in o.measurements] + manual
     evaluation = evaluate(loaded, measurements)
     definitions = definitions_of(

@@ -76,6 +76,9 @@ class Action(StrEnum):
     ARCHIVE_VERIFY = "archive-verify"
     CHECKPOINT = "checkpoint"  # the chain head signed into D/checkpoints/ (report/checkpoint.py)
     CHECKPOINT_FAILED = "checkpoint-failed"  # the worker could not write a due checkpoint
+    MANUAL_ENTER = "manual-enter"  # a manual result typed and signed (manual/<attribute>.json)
+    MANUAL_VERIFY = "manual-verify"  # a second person typed the same value, blind, and signed
+    MANUAL_MISMATCH = "manual-mismatch"  # the second entry differed: the lot's evaluation waits
 
 
 def os_user() -> str:

@@ -66,12 +66,13 @@ def disposition_problem(record: Any) -> str | None:
         return f"the record's disposition {stated or '(none)'!r} is not PASS, FAIL or INCOMPLETE"
     verdicts = [str(c.get("verdict", "")).lower() for c in criteria if isinstance(c, dict)]
     failed = verdicts.count("fail")
-    missing = verdicts.count("missing")
+    # an unverified manual result withholds PASS as an absent one does
+    missing = verdicts.count("missing") + verdicts.count("unverified")
     given = "FAIL" if failed else "INCOMPLETE" if missing else "PASS"
     if _SEVERITY[stated] < _SEVERITY[given]:
         return (
             f"the record's disposition is {stated} but its criteria give {given} ({failed} "
-            f"failing, {missing} without result): the draft was edited"
+            f"failing, {missing} without a verified result): the draft was edited"
         )
     return None
 

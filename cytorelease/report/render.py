@@ -39,12 +39,14 @@ _VERDICTS = {
     "REPORTED": ("Reported", "reported"),
     "REPORT": ("Reported", "reported"),
     "REPORT_ONLY": ("Reported", "reported"),
+    "UNVERIFIED": ("Not verified", "unverified"),
 }
 _DISPOSITION_TEXT = {
     "PASS": "All release tests available at release meet the specification.",
     "FAIL": "One or more release tests do not meet the specification. The lot may not be released.",
-    "INCOMPLETE": "One or more release tests have no result. The lot may not be released until "
-    "every release test has a result.",
+    "INCOMPLETE": "One or more release tests have no result or rest on a manual entry no second "
+    "person has verified. The lot may not be released until every release test has a verified "
+    "result.",
 }
 
 
@@ -218,7 +220,31 @@ def _provenance_view(record: Mapping[str, Any]) -> dict[str, list[dict[str, Any]
             }
             for m in record.get("measurements") or []
         ],
+        "manual_entries": _manual_view(record),
     }
+
+
+def _manual_view(record: Mapping[str, Any]) -> list[dict[str, str]]:
+    """Who entered each manual result and who verified it (double entry), from the record."""
+    rows = []
+    for m in record.get("measurements") or []:
+        method = m.get("method") if isinstance(m, Mapping) else None
+        if not isinstance(method, Mapping) or method.get("kind") != "manual":
+            continue
+        details = m.get("details") if isinstance(m.get("details"), Mapping) else {}
+        verified = details.get("verified_by")
+        rows.append(
+            {
+                "attribute": _text(m.get("attribute")),
+                "value": _text(m.get("value")),
+                "unit": _text(m.get("unit"), ""),
+                "entered": f"{_text(details.get('entered_by'))}, {_text(details.get('entered_at'))}",
+                "verified": f"{verified}, {_text(details.get('verified_at'))}"
+                if verified and details.get("verification") == "verified"
+                else "not verified: " + _text(details.get("verification_note"), "no second entry"),
+            }
+        )
+    return rows
 
 
 def build_view(record: Mapping[str, Any], *, generated_at: datetime | None = None) -> dict:

@@ -1,13 +1,16 @@
 """Measurements + spec -> a verdict per criterion and the lot's disposition.
 
-Verdicts: ``pass``, ``fail``, ``report-only``, ``missing`` (a pre-release result is absent) and
-``pending`` (a post-release result is absent: it follows by signed addendum and does not block).
+Verdicts: ``pass``, ``fail``, ``report-only``, ``missing`` (a pre-release result is absent),
+``pending`` (a post-release result is absent: it follows by signed addendum and does not block)
+and ``unverified`` (a manual result without a second person's verification, or a formula over
+one: shown, never judged).
 Numeric results are rounded first (USP 7.20, see :mod:`rounding`) and the *rounded* value is
 compared; it is reported as a decimal string.
 
 Disposition: ``FAIL`` when any criterion fails (a failure dominates: a lot that has already
 failed is not "incomplete"); otherwise ``INCOMPLETE`` when any pre-release criterion is missing
-(report-only ones included: the CoA must state them); otherwise ``PASS``. Alert-band hits are
+(report-only ones included: the CoA must state them) or any criterion is unverified; otherwise
+``PASS``. Alert-band hits are
 listed beside the verdicts and never change them.
 
 Censored results (``"< 0.50"``) are judged only when every value they allow gives the same
@@ -21,12 +24,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from cytorelease.attributes import ATTRIBUTES
+from cytorelease.attributes import ATTRIBUTES, MANUAL_SOURCE
 from cytorelease.errors import InputError
 from cytorelease.measurement import Measurement
 from cytorelease.spec.censored import Censored, parse_censored
@@ -46,6 +49,8 @@ class Verdict(StrEnum):
     PENDING = "pending"
     MISSING = "missing"
     REPORT_ONLY = "report-only"
+    # a manual result no second person has verified (cytorelease.manual): never judged
+    UNVERIFIED = "unverified"
 
 
 class Disposition(StrEnum):
@@ -107,6 +112,7 @@ class Evaluation:
 class _Value:
     value: Any  # Decimal, str, bool, int/float as supplied, or None
     note: str | None = None
+    unverified: str | None = None  # why a manual value (or a formula input) does not count
 
 
 class _Evaluator:
@@ -142,14 +148,21 @@ class _Evaluator:
                 f"measurement '{attribute}' is in '{found.unit or '(no unit)'}' but {self.ref} "
                 f"criterion '{criterion_id}' expects '{known.unit}' (units are never converted)"
             )
+        manual = known is not None and known.produced_by == MANUAL_SOURCE
+        if manual and found.verification != "verified":
+            why = found.verification_note or "no second person has verified it"
+            return _Value(found.value, unverified=f"unverified manual entry: {why}")
         return _Value(found.value)
 
     def _compute(self, attribute: str) -> _Value:
         criterion = self.derived[attribute]
         formula = parse_formula(criterion.formula)
         inputs: dict[str, Decimal] = {}
+        unverified = None
         for name in formula.names:
             value = self.value_of(name, criterion.id)
+            if value.unverified and unverified is None:
+                unverified = f"formula input {name}: {value.unverified}"
             if value.value is None:
                 return _Value(None, f"no result for formula input {name}")
             if parse_censored(value.value) is not None:
@@ -161,14 +174,26 @@ class _Evaluator:
             return _Value(None, str(exc))
         supplied = self.measurements.get(attribute)
         note = "supplied value ignored: the spec's formula computes it" if supplied else None
-        return _Value(computed, note)
+        return _Value(computed, note, unverified)
 
     # -- criteria ---------------------------------------------------------------------------
     def judge(self, criterion_id: str) -> CriterionResult:
         if criterion_id not in self.results:
             criterion = self.by_id[criterion_id]
-            self.results[criterion_id] = _JUDGES[criterion.kind](self, criterion)
+            result = _JUDGES[criterion.kind](self, criterion)
+            self.results[criterion_id] = self._unless_unverified(criterion, result)
         return self.results[criterion_id]
+
+    def _unless_unverified(self, criterion: Any, result: CriterionResult) -> CriterionResult:
+        """A criterion judged on an unverified manual value is ``unverified`` (its value is
+        still shown), whatever the value would have given."""
+        value = self.values.get(criterion.attribute) if criterion.attribute else None
+        if value is None or not value.unverified:
+            return result
+        if result.verdict in (Verdict.MISSING, Verdict.PENDING):
+            return result
+        note = "; ".join(n for n in (result.note, value.unverified) if n)
+        return replace(result, verdict=Verdict.UNVERIFIED, alert=False, note=note)
 
 
 def _as_number(value: Any, attribute: str, criterion_id: str) -> Decimal:
@@ -293,6 +318,8 @@ def _judge_composite(ev: _Evaluator, criterion: Any) -> CriterionResult:
         verdict = Verdict.FAIL
     elif verdicts & {Verdict.MISSING, Verdict.PENDING}:
         verdict = _absent(criterion)
+    elif Verdict.UNVERIFIED in verdicts:
+        verdict = Verdict.UNVERIFIED
     else:
         verdict = Verdict.PASS
     summary = ", ".join(f"{p.id}: {p.verdict}" for p in parts)
@@ -313,7 +340,7 @@ def disposition_of(results: Iterable[CriterionResult]) -> Disposition:
     results = list(results)
     if any(r.verdict == Verdict.FAIL for r in results):
         return Disposition.FAIL
-    if any(r.verdict == Verdict.MISSING for r in results):
+    if any(r.verdict in (Verdict.MISSING, Verdict.UNVERIFIED) for r in results):
         return Disposition.INCOMPLETE
     return Disposition.PASS
 

@@ -39,6 +39,9 @@ class RawMeasurement:
     attribute: str
     value: float | int | str | bool | None
     unit: str | None
+    # a manual result's second-person check, as its details record it ("verified", ...)
+    verification: str | None = None
+    verification_note: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +61,7 @@ class MeasurementSet:
 def _entry(item: Any, index: int) -> RawMeasurement:
     where = f"measurements[{index}]"
     if isinstance(item, Measurement):
-        return RawMeasurement(item.attribute, item.value, item.unit)
+        return RawMeasurement(item.attribute, item.value, item.unit, *_verification(item.details))
     if not isinstance(item, Mapping):
         raise InputError(f"{where} is not an object with attribute, value and unit")
     attribute = item.get("attribute")
@@ -72,7 +75,14 @@ def _entry(item: Any, index: int) -> RawMeasurement:
     unit = item.get("unit")
     if unit is not None and not isinstance(unit, str):
         raise InputError(f"{where} ({attribute}): unit must be a string")
-    return RawMeasurement(attribute, value, unit)
+    return RawMeasurement(attribute, value, unit, *_verification(item.get("details")))
+
+
+def _verification(details: Any) -> tuple[str | None, str | None]:
+    if not isinstance(details, Mapping):
+        return None, None
+    state, note = details.get("verification"), details.get("verification_note")
+    return (state if isinstance(state, str) else None, note if isinstance(note, str) else None)
 
 
 def measurement_set(

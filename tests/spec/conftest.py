@@ -43,8 +43,14 @@ def passing_values() -> dict[str, tuple[Any, str]]:
     }
 
 
-def measurements(**overrides: Any) -> list[dict[str, Any]]:
-    """The passing lot as a measurements list; ``name=None`` drops it, a tuple replaces it."""
+# What a release records for a manual result a second person verified (cytorelease.manual).
+VERIFIED = {"verification": "verified"}
+
+
+def measurements(*, unverified: tuple[str, ...] = (), **overrides: Any) -> list[dict[str, Any]]:
+    """The passing lot as a measurements list; ``name=None`` drops it, a tuple replaces it.
+
+    Manual results carry a verification unless named in ``unverified``."""
     values = passing_values()
     for key, value in overrides.items():
         attribute = key.replace("__", ".")
@@ -52,7 +58,11 @@ def measurements(**overrides: Any) -> list[dict[str, Any]]:
             values.pop(attribute, None)
         else:
             values[attribute] = value
-    return [{"attribute": a, "value": v, "unit": u} for a, (v, u) in values.items()]
+    return [
+        {"attribute": a, "value": v, "unit": u}
+        | ({"details": VERIFIED} if a.startswith("manual.") and a not in unverified else {})
+        for a, (v, u) in values.items()
+    ]
 
 
 @pytest.fixture

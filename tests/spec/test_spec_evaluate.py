@@ -190,7 +190,10 @@ def test_numeric_strings_and_bad_values(v1: Any, lot: Lot) -> None:
 
 
 def test_measurement_objects_are_accepted(v1: Any, lot: Lot) -> None:
-    objects = [Measurement(m["attribute"], m["value"], m["unit"]) for m in lot()]
+    objects = [
+        Measurement(m["attribute"], m["value"], m["unit"], details=m.get("details", {}))
+        for m in lot()
+    ]
     assert evaluate(v1, objects).to_dict() == evaluate(v1, lot()).to_dict()
 
 
@@ -330,7 +333,10 @@ def test_censored_formula_input_gives_no_derived_value(v2: Any, lot: Lot) -> Non
 
 
 def test_non_finite_analysis_value_is_no_result(v1: Any, lot: Lot) -> None:
-    objects = [Measurement(m["attribute"], m["value"], m["unit"]) for m in lot()]
+    objects = [
+        Measurement(m["attribute"], m["value"], m["unit"], details=m.get("details", {}))
+        for m in lot()
+    ]
     objects = [
         Measurement(m.attribute, float("nan"), m.unit) if m.attribute == "potency.ifng_pg_ml" else m
         for m in objects
