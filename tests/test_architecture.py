@@ -42,6 +42,7 @@ ALLOWED: dict[str, set[str]] = {
     "manual": BASE | {"records", "report"},
     "lot": BASE | DOMAIN | {"potency", "records", "report", "manual"},
     "export": BASE | DOMAIN | {"potency", "records", "report", "lot"},
+    "trend": BASE | DOMAIN | {"potency", "records", "report", "lot"},  # across lots, beside export
     "hook": BASE | DOMAIN | {"potency", "records", "report", "lot", "manual"},
     "selftest": BASE | DOMAIN | {"potency", "records", "report", "lot"},
     "demo": BASE | {"lot", "report", "records", "manual"},

@@ -44,6 +44,7 @@ _COMMAND_MODULES = (
     "cytorelease.cli.signing",
     "cytorelease.cli.keys",
     "cytorelease.cli.audit",
+    "cytorelease.cli.trend",
     "cytorelease.cli.hook",
     "cytorelease.cli.queue",
     "cytorelease.cli.selftest",

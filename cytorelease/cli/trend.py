@@ -1,0 +1,77 @@
+"""``cytorelease trend``: control charts of attributes across lots, from a historical table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cytorelease.cli._options import JsonOption
+
+
+def register(root: typer.Typer) -> None:
+    root.command(name="trend")(trend)
+
+
+def trend(
+    attributes: Annotated[
+        list[str], typer.Argument(help="The attributes to chart (e.g. flow.viability_pct).")
+    ],
+    from_csv: Annotated[
+        Path,
+        typer.Option(
+            "--from-csv",
+            help="A table with columns lot, date, attribute, value (optional: site, lsl, usl).",
+        ),
+    ],
+    baseline: Annotated[
+        int,
+        typer.Option(
+            "--baseline", min=2, help="Phase I baseline: the first N lots set the frozen limits."
+        ),
+    ] = 20,
+    by_site: Annotated[
+        bool, typer.Option("--by-site", help="One chart per attribute and site.")
+    ] = False,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write the HTML report (inline SVG charts) here.")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Individuals/MR charts with a frozen baseline, Nelson rules 1-8, EWMA, CUSUM and Ppk.
+
+    Lots are ordered by date, then by lot id. Findings are for review: the command exits 0
+    whatever the charts show, 2 for bad input.
+    """
+    from cytorelease.cli._output import emit_json, print_table
+    from cytorelease.trend import trend_from_csv, write_page
+
+    report = trend_from_csv(from_csv, tuple(attributes), baseline=baseline, by_site=by_site)
+    if out is not None:
+        write_page(report, out)
+    if as_json:
+        emit_json(report.to_dict())
+        return
+    rows = []
+    for chart in report.charts:
+        c = chart.to_dict()
+        rows.append(
+            (
+                c["attribute"],
+                c["site"] or "-",
+                c["n"],
+                f"{c['center']:.4g} [{c['lcl']:.4g}, {c['ucl']:.4g}]",
+                ", ".join(sorted({str(v.rule) for v in chart.violations})) or "-",
+                len(chart.ewma),
+                len(chart.cusum),
+                "-" if chart.performance is None else f"{chart.performance.ppk:.2f}",
+            )
+        )
+    print_table(
+        f"{from_csv} (sha256 {report.source_sha256[:16]}), baseline {baseline} lots",
+        ("attribute", "site", "lots", "centre [LCL, UCL]", "rules", "EWMA", "CUSUM", "Ppk"),
+        rows,
+    )
+    if out is not None:
+        typer.echo(f"report: {out}", err=True)
