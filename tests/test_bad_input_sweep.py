@@ -565,6 +565,14 @@ SLOTS = [
         wrong=lambda i: i.spec,
     ),
     Slot(
+        "trend-from-csv",
+        "trend",
+        lambda p, i, t: ["trend", "flow.viability_pct", "--from-csv", p, "--json"],
+        suffix=".csv",
+        real=lambda i: PROJECT_TESTS / "trend" / "data" / "history.csv",
+        wrong=lambda i: i.fmo,
+    ),
+    Slot(
         "hook",
         "hook",
         lambda p, i, t: [
