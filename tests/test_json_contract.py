@@ -17,6 +17,7 @@ from cytorelease.cli.main import app
 from cytorelease.provenance import file_sha256
 from tests.cli_contract import SAMPLE_LOT, invoke, one_json_document, runner
 from tests.conftest import shared_path
+from tests.report.typed import run_typed
 
 PASSPHRASE = "json contract passphrase"
 ENV = {"CYTORELEASE_PASSPHRASE": PASSPHRASE}
@@ -178,10 +179,13 @@ def test_release_reevaluate_and_evaluate(released: tuple[dict[str, Any], Path]) 
 def _typed(args: list[Any], passphrase: str, *, code: int = 0) -> Any:
     """A command whose passphrase is typed (no CYTORELEASE_PASSPHRASE): the prompt goes to
     stderr, the JSON document alone to stdout."""
-    result = runner.invoke(
-        app, [str(a) for a in [*args, "--json"]], input=f"{passphrase}\n",
-        env={"CYTORELEASE_PASSPHRASE": None},
-    )  # fmt: skip
+    command = [str(a) for a in [*args, "--json"]]
+    if command[0] == "sign":  # a person's decision: typed at a terminal, never piped
+        result: Any = run_typed(command, passphrase)
+    else:
+        result = runner.invoke(
+            app, command, input=f"{passphrase}\n", env={"CYTORELEASE_PASSPHRASE": None}
+        )
     assert "Traceback" not in result.stderr
     assert result.exit_code == code, (result.exit_code, result.stderr)
     assert "Passphrase" in result.stderr

@@ -1,8 +1,8 @@
 """The README's walkthrough really runs: every command, in order, exits 0 (docs that can't drift).
 
 A command followed by a ``Passphrase:`` line is a person typing their passphrase: it runs
-without ``CYTORELEASE_PASSPHRASE`` (which serves only ``performed``) and the passphrase is fed
-on stdin, as the hidden prompt reads it.
+without ``CYTORELEASE_PASSPHRASE`` (which serves only ``performed``) and the passphrase is typed
+at a pseudo-terminal, as a person types it (a piped one is refused for a decision).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from cytorelease.cli.main import app
 from cytorelease.report.verify import verify_report
+from tests.report.typed import run_typed
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSPHRASE = "walkthrough passphrase"
@@ -63,8 +64,7 @@ def test_readme_walkthrough_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     runner = CliRunner()
     for step in walkthrough():
         if step.typed:
-            env = {"CYTORELEASE_PASSPHRASE": None}
-            result = runner.invoke(app, step.args, env=env, input=f"{PASSPHRASE}\n")
+            result = run_typed(step.args, PASSPHRASE, env={"CYTORELEASE_PASSPHRASE": None})
         else:
             result = runner.invoke(app, step.args, env={"CYTORELEASE_PASSPHRASE": PASSPHRASE})
         assert result.exit_code == 0, (

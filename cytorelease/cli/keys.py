@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -36,6 +37,15 @@ def register(root: typer.Typer) -> None:
 
 def passphrase_from_env() -> bool:
     return os.environ.get(PASSPHRASE_ENV) is not None
+
+
+def stdin_is_terminal() -> bool:
+    """Whether standard input is a terminal: a person's decision is typed there, never piped
+    (with no terminal, the hidden prompt would only warn and read the pipe)."""
+    try:
+        return sys.stdin is not None and sys.stdin.isatty()
+    except ValueError:  # closed
+        return False
 
 
 def read_passphrase(*, confirm: bool, prompt: str = "Passphrase") -> str:

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from cytorelease.cli._options import JsonOption, TrailOption
-from cytorelease.cli.keys import PASSPHRASE_ENV, passphrase_from_env, read_passphrase
+from cytorelease.cli.keys import (
+    PASSPHRASE_ENV,
+    passphrase_from_env,
+    read_passphrase,
+    stdin_is_terminal,
+)
+
+if TYPE_CHECKING:
+    from cytorelease.records.trail import Trail
+    from cytorelease.report.entry import Meaning
 
 
 def register(root: typer.Typer) -> None:
@@ -42,7 +51,8 @@ def sign(
 ) -> None:
     """Append your electronic signature to a CoA, as the spec's signature policy allows.
 
-    The passphrase is prompted for (hidden); CYTORELEASE_PASSPHRASE serves only `performed`.
+    The passphrase is prompted for (hidden); CYTORELEASE_PASSPHRASE or a pipe serve only
+    `performed`: reviewed, approved, approved-with-deviation and rejected are typed at a terminal.
     With CYTORELEASE_TSA set, the signature carries the TSA's trusted time.
     """
     from cytorelease.cli._output import console, emit_json
@@ -66,13 +76,9 @@ def sign(
         raise SignatureError(
             f"unknown meaning '{meaning}' (one of: {', '.join(human)})", path=report
         )
-    if chosen in PERSON_ONLY and passphrase_from_env():
-        raise SignatureError(
-            f"'{chosen}' is a person's decision: its passphrase is typed, never taken from "
-            f"{PASSPHRASE_ENV}",
-            path=report,
-            hint=f"unset {PASSPHRASE_ENV} and sign again",
-        )
+    trail = open_trail(data_dir)
+    if chosen in PERSON_ONLY:
+        _require_typed(chosen, report, trail)
     entry = sign_with_key_file(
         report,
         key_path=key,
@@ -81,7 +87,7 @@ def sign(
         registry=registry,
         comment=comment,
         deviation=deviation,
-        trail=open_trail(data_dir),
+        trail=trail,
     )
     if as_json:
         emit_json({"report": str(report), "signature": entry.to_dict()})
@@ -90,6 +96,30 @@ def sign(
         f"Signed {report}: {entry.meaning} by {entry.signer} ({entry.user_id}, {entry.role}) "
         f"at {entry.utc_time}" + ("" if entry.trusted_time else " (no trusted time)")
     )
+
+
+def _require_typed(meaning: Meaning, report: Path, trail: Trail | None) -> None:
+    """A person's decision takes a passphrase typed at a terminal: neither the environment
+    nor a pipe (a script) may supply it. The refusal is audited."""
+    from cytorelease.errors import SignatureError
+    from cytorelease.report.unlock import audit_signing
+
+    if passphrase_from_env():
+        problem = (
+            f"'{meaning}' is a person's decision: its passphrase is typed, never taken from "
+            f"{PASSPHRASE_ENV}"
+        )
+        hint = f"unset {PASSPHRASE_ENV} and sign again"
+    elif not stdin_is_terminal():
+        problem = (
+            f"'{meaning}' is a person's decision: its passphrase is typed at a terminal, and "
+            "standard input is not one (a piped or redirected passphrase is refused)"
+        )
+        hint = "run `cytorelease sign` in a terminal and type the passphrase at the prompt"
+    else:
+        return
+    audit_signing(trail, report, "sign-refused", {"meaning": str(meaning), "problem": problem})
+    raise SignatureError(problem, path=report, hint=hint)
 
 
 def verify(

@@ -2,8 +2,8 @@
 signed registry (`keys init-registry`), each person makes a key pair (`keys generate`) and the
 admin registers it with its role (`keys register --role`); people sign with `--registry`.
 
-CYTORELEASE_PASSPHRASE serves only `performed` (and the key commands); `reviewed` and
-`approved` are typed at the prompt (fed on stdin here).
+CYTORELEASE_PASSPHRASE and a piped passphrase serve only `performed` (and the key commands);
+`reviewed` and `approved` are typed at a terminal (a pseudo-terminal here, tests/report/typed.py).
 """
 
 from __future__ import annotations
@@ -24,10 +24,11 @@ from tests.report.conftest import (
     example_record,
     passing_example_record,
 )
+from tests.report.typed import run_typed
 
 runner = CliRunner()
 ENV: dict[str, str | None] = {"CYTORELEASE_PASSPHRASE": PASSPHRASE, "CYTORELEASE_TSA": None}
-# A person's decision: the passphrase is typed (stdin), never taken from the environment.
+# A person's decision: the passphrase is typed at a terminal, never taken from the environment.
 TYPED: dict[str, str | None] = {"CYTORELEASE_PASSPHRASE": None, "CYTORELEASE_TSA": None}
 
 
@@ -99,11 +100,12 @@ def _sign(
     report: Path, key: Path, meaning: str, keys: Path, *extra: str, typed: bool = False,
     env: dict[str, str | None] | None = None,
 ) -> Any:  # fmt: skip
+    command = ["sign", str(report), "--key", str(key), "--meaning", meaning, "--registry",
+               str(keys), *extra]  # fmt: skip
+    if typed and meaning != "performed":
+        return run_typed(command, PASSPHRASE, env=env or TYPED)  # a person at a terminal
     return runner.invoke(
-        app,
-        ["sign", str(report), "--key", str(key), "--meaning", meaning, "--registry", str(keys),
-         *extra],
-        env=env or (TYPED if typed else ENV),
+        app, command, env=env or (TYPED if typed else ENV),
         input=f"{PASSPHRASE}\n" if typed else None,
     )  # fmt: skip
 

@@ -34,6 +34,7 @@ from tests.report.conftest import (
     passing_example_record,
     unstamped_record,
 )
+from tests.report.typed import run_typed
 
 runner = CliRunner()
 
@@ -215,6 +216,8 @@ def _cli_sign(
     for name, value in kw.items():
         flag = f"--{name.replace('_', '-')}"
         command += [flag] if value is True else [flag, str(value)]
+    if meaning != "performed":  # a person's decision: typed at a terminal
+        return run_typed(command, PASSPHRASE, env=env)
     return runner.invoke(app, command, env=env, input=f"{PASSPHRASE}\n")
 
 

@@ -51,6 +51,7 @@ from tests.report.conftest import (
     at,
     passing_example_record,
 )
+from tests.report.typed import run_typed
 
 runner = CliRunner()
 
@@ -143,11 +144,10 @@ def _refused_everywhere(site: Site, tmp_path: Path, key_path: Path, match: str) 
             report, key_path=key_path, passphrase=PASSPHRASE, meaning=Meaning.PERFORMED,
             registry=site.folder, now=at(10),
         )  # fmt: skip
-    refused = runner.invoke(
-        app,
+    refused = run_typed(
         ["sign", str(report), "--key", str(key_path), "--meaning", "approved",
          "--registry", str(site.path)],
-        input=f"{PASSPHRASE}\n",
+        PASSPHRASE,
     )  # fmt: skip
     assert refused.exit_code == 2
     assert match in refused.stderr, refused.stderr
@@ -362,11 +362,10 @@ def test_a_legacy_unsigned_signers_yaml_is_refused_with_what_to_do(
     assert "`cytorelease keys init-registry`" in message
     assert "`cytorelease keys register`" in message
     report = _draft(tmp_path)
-    signed = runner.invoke(
-        app,
+    signed = run_typed(
         ["sign", str(report), "--key", str(site.analyst.key_path), "--meaning", "approved",
          "--registry", str(legacy)],
-        input=f"{PASSPHRASE}\n",
+        PASSPHRASE,
     )  # fmt: skip
     assert signed.exit_code == 2
     assert "no longer accepted" in signed.stderr and "keys init-registry" in signed.stderr

@@ -25,6 +25,7 @@ from cytorelease.report.entry import SignatureEntry, format_utc
 from cytorelease.report.record import extract_record, record_digests
 from cytorelease.synth import generate_lot
 from tests.report.conftest import PASSPHRASE, Signer
+from tests.report.typed import run_typed
 
 runner = CliRunner()
 # `performed` may take its passphrase from the environment; a decision's is typed (stdin).
@@ -73,7 +74,7 @@ def _sign(report: Path, signer: Signer, meaning: str = "performed") -> object:
                "--registry", str(signer.registry_path)]  # fmt: skip
     if meaning == "performed":
         return runner.invoke(app, command, env=ENV)
-    return runner.invoke(app, command, env=TYPED, input=f"{PASSPHRASE}\n")
+    return run_typed(command, PASSPHRASE, env=TYPED)  # a person's decision: at a terminal
 
 
 def _verify(report: Path, signer: Signer) -> object:

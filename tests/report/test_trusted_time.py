@@ -41,6 +41,7 @@ from tests.report.conftest import (
     passing_example_record,
 )
 from tests.report.test_tsa import Tsa, running_tsas
+from tests.report.typed import run_typed
 
 runner = CliRunner()
 
@@ -173,11 +174,10 @@ def test_a_signature_made_with_cytorelease_tsa_carries_trusted_time(
     assert text.exit_code == 0, text.stderr
     assert "no trusted time" not in text.stdout
     # the reviewer signs through the CLI with the TSA from the environment
-    signed = runner.invoke(
-        app,
+    signed = run_typed(
         ["sign", str(site.report), "--key", str(site.reviewer.key_path), "--meaning", "reviewed",
          "--registry", str(site.folder), "--json"],
-        input=f"{PASSPHRASE}\n", env={TSA_ENV: site.tsa.url},
+        PASSPHRASE, env={TSA_ENV: site.tsa.url},
     )  # fmt: skip
     assert signed.exit_code == 0, signed.stderr
     assert json.loads(signed.stdout)["signature"]["trusted_time"]
