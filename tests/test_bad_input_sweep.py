@@ -770,6 +770,7 @@ OUTPUT_CASES: list[tuple[str, Callable[[Path, Inputs], list[object]]]] = [
     ("keys generate", lambda p, i: ["keys", "generate", "--signer", "A B", "--user-id", "ab", "--out", p]),
     ("keys init-registry", lambda p, i: ["keys", "init-registry", "--signer", "A B", "--user-id", "ab", "--out", p, "--identity-evidence", "synthetic test identity"]),
     ("sample-data generate", lambda p, i: ["sample-data", "generate", p]),
+    ("sample-data history", lambda p, i: ["sample-data", "history", p]),
     ("demo", lambda p, i: ["demo", "--out", p]),
     ("release", lambda p, i: ["release", i.lot, "--out", p]),
     ("potency elisa", lambda p, i: ["potency", "elisa", i.plate, "--assay", "potency-ifng-elisa", "--plots", p]),

@@ -71,3 +71,46 @@ def _print_summary(summary: dict[str, Any]) -> None:
             for name, value in summary["measurements"].items()
         ],
     )
+
+
+@app.command(name="history")
+def history(
+    out: Annotated[
+        Path,
+        typer.Argument(help="Folder to write history.csv and truth.json into; created if absent."),
+    ],
+    lots: Annotated[
+        int, typer.Option("--lots", min=40, help="How many lots (numbered 1..N).")
+    ] = 60,
+    sites: Annotated[int, typer.Option("--sites", min=1, help="Sites, assigned in turn.")] = 2,
+    seed: Annotated[
+        int, typer.Option("--seed", min=0, help="Random seed: the same seed gives the same bytes.")
+    ] = 1,
+    shift_at: Annotated[
+        int | None,
+        typer.Option(
+            "--shift-at",
+            min=1,
+            help="The lot from which CAR+ % steps up at site-1 (default: three quarters in).",
+        ),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite an existing history in OUT.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Write a product's lot history with planted drifts (history.csv) and their truth.json."""
+    from cytorelease.cli._output import emit_json, print_table
+    from cytorelease.synth.history import write_history
+
+    truth = write_history(
+        out, lots=lots, sites=sites, seed=seed, shift_at=shift_at, overwrite=force
+    )
+    if as_json:
+        emit_json(truth.to_dict())
+        return
+    print_table(
+        f"{lots} lots at {sites} site(s), seed {seed}, written to {out}",
+        ("drift", "attribute", "site", "from lot"),
+        [(d["kind"], d["attribute"], d["site"] or "all", d["from_lot"]) for d in truth.drifts()],
+    )
