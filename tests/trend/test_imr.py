@@ -63,3 +63,14 @@ def test_a_flat_baseline_is_refused() -> None:
 def test_too_few_lots_says_how_many() -> None:
     with pytest.raises(InputError, match="a has 7 lots; the baseline needs 20"):
         build_chart(_series([float(i % 3) for i in range(7)]), 20, Path("t.csv"))
+
+
+def test_nist_individuals_chart_example() -> None:
+    """NIST/SEMATECH e-Handbook of Statistical Methods, 6.3.2.2 (individuals control charts):
+    ten batches; published x-bar 50.81, MR-bar 1.8778, UCL 55.80, LCL 45.82, MR UCL 6.13."""
+    batches = [49.6, 47.6, 49.9, 51.3, 47.8, 51.2, 52.6, 52.4, 53.6, 52.1]
+    b = build_chart(_series(batches), 10, Path("t.csv")).baseline
+    assert round(b.center, 2) == 50.81
+    assert round(b.mr_bar, 4) == 1.8778
+    assert round(b.ucl, 1) == 55.8 and round(b.lcl, 1) == 45.8
+    assert round(b.mr_ucl, 2) == 6.13
