@@ -11,6 +11,7 @@ import re
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -64,7 +65,7 @@ def test_readme_walkthrough_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     runner = CliRunner()
     for step in walkthrough():
         if step.typed:
-            result = run_typed(step.args, PASSPHRASE, env={"CYTORELEASE_PASSPHRASE": None})
+            result: Any = run_typed(step.args, PASSPHRASE, env={"CYTORELEASE_PASSPHRASE": None})
         else:
             result = runner.invoke(app, step.args, env={"CYTORELEASE_PASSPHRASE": PASSPHRASE})
         assert result.exit_code == 0, (
