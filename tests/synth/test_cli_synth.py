@@ -31,6 +31,7 @@ def test_generate_json_names_files_and_truth(tmp_path: Path) -> None:
         "elisa_ifng.csv",
         "killing_with_effectors.fcs",
         "killing_targets_alone.fcs",
+        "bench_sheet.yaml",
         "lot.yaml",
         "truth.json",
     }

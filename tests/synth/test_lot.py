@@ -35,6 +35,7 @@ FILES = {
     "elisa_ifng.csv",
     "killing_with_effectors.fcs",
     "killing_targets_alone.fcs",
+    "bench_sheet.yaml",
     "lot.yaml",
     "truth.json",
 }
@@ -171,7 +172,9 @@ def test_project_reader_parses_the_spill(lot: LotTruth) -> None:
     assert sample.column("CAR").shape == (lot.params.n_events,)
 
 
-def test_manifest_names_the_lot_its_inputs_and_manual_entries(lot: LotTruth) -> None:
+def test_manifest_names_the_lot_and_its_inputs_and_the_bench_sheet_its_manual_results(
+    lot: LotTruth,
+) -> None:
     manifest = yaml.safe_load(lot.manifest_path.read_text(encoding="utf-8"))
     assert manifest["lot_id"] == "lot-CAR-0005"
     assert manifest["product"] == "cd19-car-t"
@@ -184,7 +187,11 @@ def test_manifest_names_the_lot_its_inputs_and_manual_entries(lot: LotTruth) -> 
         ("tube1_stained.fcs", "stained"),
         ("tube2_fmo_car.fcs", "fmo"),
     ]
-    attributes = {e["attribute"] for e in manifest["manual"]}
+    # manual results are not the manifest's: they count once two people enter them
+    assert "manual" not in manifest
+    sheet = yaml.safe_load((lot.lot_dir / "bench_sheet.yaml").read_text(encoding="utf-8"))
+    assert sheet["lot_id"] == manifest["lot_id"]
+    attributes = {e["attribute"] for e in sheet["results"]}
     assert attributes == {
         "manual.appearance",
         "manual.endotoxin_eu_ml",
@@ -193,10 +200,10 @@ def test_manifest_names_the_lot_its_inputs_and_manual_entries(lot: LotTruth) -> 
         "manual.rcl",
         "manual.total_viable_cells",
     }
-    for entry in manifest["manual"]:
+    for entry in sheet["results"]:
         assert is_known(entry["attribute"])
-        assert entry["entered_by"]
-        assert datetime.fromisoformat(entry["entered_at"].replace("Z", "+00:00")).tzinfo
+        assert entry["recorded_by"]
+        assert datetime.fromisoformat(entry["recorded_at"].replace("Z", "+00:00")).tzinfo
     assert read_truth(lot.lot_dir)["manual"]["manual.appearance"] == "conforms"
 
 
