@@ -17,19 +17,32 @@ from cytorelease.lot.release import ReleaseOutcome, release_lot
 from cytorelease.provenance import canonical_json, content_sha256, file_sha256
 from cytorelease.report.record import extract_record
 from cytorelease.synth import generate_lot
+from tests.double_entry import People, enter_bench_sheet, make_people
 
 runner = CliRunner()
 MOMENT = datetime(2026, 7, 20, 9, 30, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
-def lot(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return generate_lot(tmp_path_factory.mktemp("lots"), seed=3).lot_dir
+def people(tmp_path_factory: pytest.TempPathFactory) -> People:
+    return make_people(tmp_path_factory.mktemp("people"))
 
 
 @pytest.fixture(scope="module")
-def released(lot: Path, tmp_path_factory: pytest.TempPathFactory) -> ReleaseOutcome:
-    return release_lot(lot, out=tmp_path_factory.mktemp("release"), created_at=MOMENT)
+def lot(tmp_path_factory: pytest.TempPathFactory, people: People) -> Path:
+    """A conforming synthetic lot whose manual results two people entered and verified."""
+    lot_dir = generate_lot(tmp_path_factory.mktemp("lots"), seed=3).lot_dir
+    enter_bench_sheet(lot_dir, people)
+    return lot_dir
+
+
+@pytest.fixture(scope="module")
+def released(
+    lot: Path, people: People, tmp_path_factory: pytest.TempPathFactory
+) -> ReleaseOutcome:
+    return release_lot(
+        lot, out=tmp_path_factory.mktemp("release"), created_at=MOMENT, registry=people.folder
+    )
 
 
 def _copy(lot: Path, tmp_path: Path) -> Path:
@@ -168,8 +181,12 @@ def test_an_older_spec_version_can_be_applied_and_another_product_is_refused(
         release_lot(lot, spec=other, out=tmp_path / "other")
 
 
-def test_cli_exit_codes_and_json(lot: Path, tmp_path: Path) -> None:
-    result = runner.invoke(app, ["release", str(lot), "--out", str(tmp_path / "ok"), "--json"])
+def test_cli_exit_codes_and_json(lot: Path, people: People, tmp_path: Path) -> None:
+    result = runner.invoke(
+        app,
+        ["release", str(lot), "--out", str(tmp_path / "ok"), "--registry", str(people.folder),
+         "--json"],
+    )  # fmt: skip
     assert result.exit_code == 0, result.stderr
     document = json.loads(result.stdout)
     assert document["disposition"] == "PASS"
