@@ -72,8 +72,8 @@ def test_an_incomplete_lot_edited_to_pass_is_neither_signed_nor_verified(
     record = unstamped_record()  # rcl without result, disposition INCOMPLETE
     draft = _with(record, disposition="PASS")
     problem = (
-        "the record's disposition is PASS but its criteria give INCOMPLETE (0 failing, 1 without "
-        "result): the draft was edited"
+        "the record's disposition is PASS but its criteria give INCOMPLETE (0 failing, 1 without a "
+        "verified result): the draft was edited"
     )
     with pytest.raises(SignatureError) as caught:
         _sign(draft, signers["analyst"], Meaning.PERFORMED, at(10))
