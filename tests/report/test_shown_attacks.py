@@ -1,10 +1,11 @@
 """What is signed is what is shown (issue 13, item 2), tried as the attack was: through the CLI.
 
 A real draft CoA comes from `cytorelease release` on a synthetic lot (the generator writes the
-FCS tubes, qPCR export, ELISA plate and lot.yaml an operator would hand in); a FAIL draft is the
-same lot with mycoplasma entered as "detected". The attacker then edits the draft's HTML with a
-text editor, leaving the embedded record alone, and hands it to `sign`; if it is signed anyway
-(by a signer of their own writing, below), `verify` must still refuse it.
+FCS tubes, qPCR export, ELISA plate and lot.yaml an operator would hand in), its bench sheet
+entered and verified by two people; a FAIL draft is the same lot with mycoplasma entered and
+verified as "detected". The attacker then edits the draft's HTML with a text editor, leaving
+the embedded record alone, and hands it to `sign`; if it is signed anyway (by a signer of their
+own writing, below), `verify` must still refuse it.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from cytorelease.report.area import render_area, split_report
 from cytorelease.report.entry import SignatureEntry, format_utc
 from cytorelease.report.record import extract_record, record_digests
 from cytorelease.synth import generate_lot
+from tests.double_entry import People, bench_values, enter_bench_sheet, enter_verified, make_people
 from tests.report.conftest import PASSPHRASE, Signer
 from tests.report.typed import run_typed
 
@@ -33,8 +35,9 @@ ENV: dict[str, str | None] = {"CYTORELEASE_PASSPHRASE": PASSPHRASE, "CYTORELEASE
 TYPED: dict[str, str | None] = {"CYTORELEASE_PASSPHRASE": None, "CYTORELEASE_TSA": None}
 
 
-def _release(lot: Path, out: Path) -> Path:
-    result = runner.invoke(app, ["release", str(lot), "--out", str(out)])
+def _release(lot: Path, out: Path, people: People) -> Path:
+    command = ["release", str(lot), "--out", str(out), "--registry", str(people.folder)]
+    result = runner.invoke(app, command)
     assert result.exit_code in (0, 1), result.stderr
     (report,) = out.glob("coa-*.html")
     return report
@@ -43,16 +46,16 @@ def _release(lot: Path, out: Path) -> Path:
 @pytest.fixture(scope="module")
 def drafts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A PASS draft and a FAIL draft (mycoplasma detected), both straight from `release`."""
+    people = make_people(tmp_path_factory.mktemp("people"))
     lot = generate_lot(tmp_path_factory.mktemp("lots"), seed=3).lot_dir
-    passing = _release(lot, tmp_path_factory.mktemp("pass"))
-    manifest = lot / "lot.yaml"
-    text = manifest.read_text()
-    mycoplasma = "- attribute: manual.mycoplasma\n  value: not detected"
-    assert mycoplasma in text
-    manifest.write_text(
-        text.replace(mycoplasma, "- attribute: manual.mycoplasma\n  value: detected")
-    )
-    failing = _release(lot, tmp_path_factory.mktemp("fail"))
+    # the same lot twice, before any entry: each copy gets its own signed manual records
+    other = shutil.copytree(lot, tmp_path_factory.mktemp("fail-lot") / lot.name)
+    enter_bench_sheet(lot, people)
+    passing = _release(lot, tmp_path_factory.mktemp("pass"), people)
+    values = bench_values(other)
+    assert values["manual.mycoplasma"] == ("not detected", None)
+    enter_verified(other, people, {**values, "manual.mycoplasma": ("detected", None)})
+    failing = _release(other, tmp_path_factory.mktemp("fail"), people)
     assert b'<div class="disposition-value">PASS</div>' in passing.read_bytes()
     assert b'<div class="disposition-value">FAIL</div>' in failing.read_bytes()
     return {"PASS": passing, "FAIL": failing}
