@@ -40,6 +40,23 @@ def _service_key(data: DataDir, role: Role = Role.SERVICE) -> None:
     service_key(data.keys_dir, PASSPHRASE, role=role)
 
 
+def _enter_manual_results(data: DataDir, records: Path, lot_dir: Path) -> None:
+    """The lot's bench sheet entered and verified by two analysts registered in the data
+    folder's registry, beside the manifest the worker reads (DATA/lots/<lot>/manual/)."""
+    from cytorelease.manual import enter_value, verify_value
+    from tests.double_entry import bench_values, identity_of
+    from tests.report.conftest import PASSPHRASE as KEY_PASSPHRASE
+    from tests.report.conftest import Signer
+
+    first = Signer(data.keys_dir, "Fay First", "ffirst", Role.ANALYST)
+    second = Signer(data.keys_dir, "Sid Second", "ssecond", Role.ANALYST)
+    identity = identity_of(records)
+    for attribute, (value, unit) in bench_values(lot_dir).items():
+        for act, person in ((enter_value, first), (verify_value, second)):
+            act(records, identity, attribute=attribute, value=value, unit=unit,
+                key_path=person.key_path, passphrase=KEY_PASSPHRASE, registry=data.keys_dir)  # fmt: skip
+
+
 def test_complete_lot_is_released_and_signed_as_computer_generated(
     data: DataDir,
     store: Store,
@@ -274,7 +291,8 @@ def test_a_whole_lot_of_every_kind_is_routed_and_released(
     monkeypatch.setenv("CYTORELEASE_SERVICE_PASSPHRASE", PASSPHRASE)
     _service_key(data)
     lot_dir = find_sample_lot()
-    install_manifest(data, lot_dir)
+    manifest = install_manifest(data, lot_dir)
+    _enter_manual_results(data, manifest.parent, lot_dir)
     sources = {
         "tube1_stained.fcs": "FACS-01",
         "tube2_fmo_car.fcs": "FACS-01",

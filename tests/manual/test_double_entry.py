@@ -21,14 +21,18 @@ from tests.manual.conftest import bare_lot
 STERILITY = "manual.sterility"
 
 
-def _enter(lot: Path, people: People, person: Person, value: str = "no growth", **kw: object) -> object:
+def _enter(
+    lot: Path, people: People, person: Person, value: str = "no growth", **kw: object
+) -> object:
     return enter_value(
         lot, identity_of(lot), attribute=kw.pop("attribute", STERILITY), value=value,  # type: ignore[arg-type]
         key_path=person.key_path, passphrase=PASSPHRASE, registry=people.folder, **kw,  # type: ignore[arg-type]
     )  # fmt: skip
 
 
-def _verify(lot: Path, people: People, person: Person, value: str = "no growth", **kw: object) -> object:
+def _verify(
+    lot: Path, people: People, person: Person, value: str = "no growth", **kw: object
+) -> object:
     return verify_value(
         lot, identity_of(lot), attribute=kw.pop("attribute", STERILITY), value=value,  # type: ignore[arg-type]
         key_path=person.key_path, passphrase=PASSPHRASE, registry=people.folder, **kw,  # type: ignore[arg-type]
