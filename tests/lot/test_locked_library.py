@@ -24,6 +24,7 @@ from cytorelease.report.record import extract_record
 from cytorelease.report.sign import Meaning, _refuse_unlocked_approval, sign_report
 from cytorelease.signature_policy import Role
 from cytorelease.spec.loader import load_spec_file
+from tests.double_entry import People, bench_values, enter_bench_sheet, enter_verified, make_people
 from tests.report.conftest import Signer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,8 +39,25 @@ def _no_library_leak(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="module")
-def normal(tmp_path_factory: pytest.TempPathFactory) -> ReleaseOutcome:
-    return release_lot(find_sample_lot(), out=tmp_path_factory.mktemp("normal"), created_at=MOMENT)
+def people(tmp_path_factory: pytest.TempPathFactory) -> People:
+    return make_people(tmp_path_factory.mktemp("people"))
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory: pytest.TempPathFactory, people: People) -> Path:
+    """A copy of the sample lot with its bench sheet entered and verified (never edited)."""
+    lot = _lot_copy(tmp_path_factory.mktemp("sample"))
+    enter_bench_sheet(lot, people)
+    return lot
+
+
+@pytest.fixture(scope="module")
+def normal(
+    tmp_path_factory: pytest.TempPathFactory, sample: Path, people: People
+) -> ReleaseOutcome:
+    return release_lot(
+        sample, out=tmp_path_factory.mktemp("normal"), created_at=MOMENT, registry=people.folder
+    )
 
 
 def _lot_copy(tmp_path: Path) -> Path:
@@ -74,7 +92,7 @@ def test_the_sample_lot_is_judged_only_by_locked_definitions(normal: ReleaseOutc
 
 
 def test_a_relaxed_spec_copy_with_its_own_lock_is_not_for_release(
-    tmp_path: Path, normal: ReleaseOutcome
+    tmp_path: Path, normal: ReleaseOutcome, people: People
 ) -> None:
     # The attack: copy v2, allow a detected mycoplasma, write a LOCK beside the copy that
     # records the copy's own hash, and name the copy by path in lot.yaml.
@@ -93,12 +111,9 @@ def test_a_relaxed_spec_copy_with_its_own_lock_is_not_for_release(
     (tmp_path / "relaxed" / "LOCK").write_text(f"cd19-car-t@2 {sha}\n", encoding="utf-8")
     lot = _lot_copy(tmp_path)
     _edit_manifest(lot, "spec: cd19-car-t@2", f"spec: {relaxed}")
-    _edit_manifest(
-        lot,
-        "attribute: manual.mycoplasma\n  value: not detected",
-        "attribute: manual.mycoplasma\n  value: detected",
-    )
-    outcome = release_lot(lot, out=tmp_path / "out", created_at=MOMENT)
+    assert bench_values(lot)["manual.mycoplasma"][0] == "not detected"
+    enter_verified(lot, people, {**bench_values(lot), "manual.mycoplasma": ("detected", None)})
+    outcome = release_lot(lot, out=tmp_path / "out", created_at=MOMENT, registry=people.folder)
 
     spec = outcome.record["definitions"][0]
     assert (spec["kind"], spec["id"], spec["version"]) == ("spec", "cd19-car-t", "2")
@@ -136,7 +151,11 @@ def test_a_relaxed_spec_copy_with_its_own_lock_is_not_for_release(
 
 
 def test_a_file_named_like_the_template_in_the_current_folder_is_ignored(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, normal: ReleaseOutcome
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    normal: ReleaseOutcome,
+    sample: Path,
+    people: People,
 ) -> None:
     # The attack: a loosened template saved as 'cd19-car-t-panel' where release is run.
     bundled = (ROOT / "gating" / "cd19-car-t-panel.yaml").read_text(encoding="utf-8")
@@ -144,7 +163,7 @@ def test_a_file_named_like_the_template_in_the_current_folder_is_ignored(
     work.mkdir()
     (work / "cd19-car-t-panel").write_text(bundled.replace('version: "1.0.0"', 'version: "9"'))
     monkeypatch.chdir(work)
-    outcome = release_lot(find_sample_lot(), out=tmp_path / "out", created_at=MOMENT)
+    outcome = release_lot(sample, out=tmp_path / "out", created_at=MOMENT, registry=people.folder)
     assert _car(outcome) == _car(normal)
     template = next(d for d in outcome.record["definitions"] if d["kind"] == "gating-template")
     assert (template["version"], template["locked"]) == ("1.0.0", True)
@@ -157,11 +176,19 @@ def _site_library(tmp_path: Path) -> Path:
     return library
 
 
-def test_a_site_library_is_shown_and_recorded(tmp_path: Path) -> None:
+def test_a_site_library_is_shown_and_recorded(tmp_path: Path, sample: Path, people: People) -> None:
     library = _site_library(tmp_path)
     result = runner.invoke(
         app,
-        ["release", str(find_sample_lot()), "--out", str(tmp_path / "out"), "--json"],
+        [
+            "release",
+            str(sample),
+            "--out",
+            str(tmp_path / "out"),
+            "--json",
+            "--registry",
+            str(people.folder),
+        ],
         env={"CYTORELEASE_LIBRARY": str(library)},
     )
     assert result.exit_code == 0, result.stderr
@@ -175,13 +202,15 @@ def test_a_site_library_is_shown_and_recorded(tmp_path: Path) -> None:
     assert f"{library.resolve()} (site, LOCK sha256 {document['library']['lock_sha256']})" in html
 
 
-def test_a_template_edited_in_a_site_library_outside_its_lock_is_unlocked(tmp_path: Path) -> None:
+def test_a_template_edited_in_a_site_library_outside_its_lock_is_unlocked(
+    tmp_path: Path, sample: Path, people: People
+) -> None:
     library = _site_library(tmp_path)
     panel = library / "gating" / "cd19-car-t-panel.yaml"
     text = panel.read_text(encoding="utf-8")
     panel.write_text(text.replace('version: "1.0.0"', 'version: "1.0.1"', 1), encoding="utf-8")
     _resources.set_library(library)
-    outcome = release_lot(find_sample_lot(), out=tmp_path / "out", created_at=MOMENT)
+    outcome = release_lot(sample, out=tmp_path / "out", created_at=MOMENT, registry=people.folder)
     template = next(d for d in outcome.record["definitions"] if d["kind"] == "gating-template")
     assert (template["version"], template["locked"]) == ("1.0.1", False)
     assert outcome.disposition == "INCOMPLETE"
@@ -191,7 +220,7 @@ def test_a_template_edited_in_a_site_library_outside_its_lock_is_unlocked(tmp_pa
 
 
 def test_a_spec_edited_in_a_site_library_under_its_locked_version_is_unlocked(
-    tmp_path: Path,
+    tmp_path: Path, sample: Path, people: People
 ) -> None:
     # An edit inside the site library under a version its LOCK lists: the hash no longer
     # matches, so the run is an unlocked what-if (it used to be refused outright).
@@ -200,7 +229,7 @@ def test_a_spec_edited_in_a_site_library_under_its_locked_version_is_unlocked(
     text = v2.read_text(encoding="utf-8")
     v2.write_text(text.replace("allowed: [not detected]", "allowed: [not detected, detected]", 1))
     _resources.set_library(library)
-    outcome = release_lot(find_sample_lot(), out=tmp_path / "out", created_at=MOMENT)
+    outcome = release_lot(sample, out=tmp_path / "out", created_at=MOMENT, registry=people.folder)
     spec = outcome.record["definitions"][0]
     assert (spec["kind"], spec["version"], spec["locked"]) == ("spec", "2", False)
     assert spec["sha256"] == load_spec_file(v2).sha256
@@ -215,7 +244,7 @@ def test_a_spec_edited_in_a_site_library_under_its_locked_version_is_unlocked(
 
 
 def test_a_relaxed_template_given_by_path_without_a_lock_is_a_what_if(
-    tmp_path: Path, normal: ReleaseOutcome
+    tmp_path: Path, normal: ReleaseOutcome, people: People
 ) -> None:
     # A path template with no LOCK at all: run (not refused), marked unlocked, never PASS.
     assert normal.disposition == "PASS"
@@ -227,7 +256,8 @@ def test_a_relaxed_template_given_by_path_without_a_lock_is_a_what_if(
     )
     lot = _lot_copy(tmp_path)
     _edit_manifest(lot, "template: cd19-car-t-panel", f"template: {relaxed}")
-    outcome = release_lot(lot, out=tmp_path / "out", created_at=MOMENT)
+    enter_bench_sheet(lot, people)
+    outcome = release_lot(lot, out=tmp_path / "out", created_at=MOMENT, registry=people.folder)
     template = next(d for d in outcome.record["definitions"] if d["kind"] == "gating-template")
     assert (template["id"], template["version"]) == ("cd19-car-t-panel", "1.0.0")
     assert (template["locked"], template["source"]) == (False, str(relaxed))
@@ -254,7 +284,9 @@ def test_a_lot_id_that_could_leave_out_or_forge_a_line_is_refused(
     assert not (tmp_path / "out").exists()
 
 
-def test_release_with_a_data_folder_judges_with_the_library_it_names(tmp_path: Path) -> None:
+def test_release_with_a_data_folder_judges_with_the_library_it_names(
+    tmp_path: Path, sample: Path, people: People
+) -> None:
     library = _site_library(tmp_path)
     panel = library / "gating" / "cd19-car-t-panel.yaml"
     text = panel.read_text(encoding="utf-8")
@@ -264,7 +296,15 @@ def test_release_with_a_data_folder_judges_with_the_library_it_names(tmp_path: P
     (data / "library.yaml").write_text(f"library: {library}\n", encoding="utf-8")
     result = runner.invoke(
         app,
-        ["release", str(find_sample_lot()), "--out", str(tmp_path / "out"), "--json"],
+        [
+            "release",
+            str(sample),
+            "--out",
+            str(tmp_path / "out"),
+            "--json",
+            "--registry",
+            str(people.folder),
+        ],
         env={"CYTORELEASE_DATA": str(data)},
     )
     assert result.exit_code == 1, result.stderr  # an unlocked template: never PASS
@@ -277,7 +317,15 @@ def test_release_with_a_data_folder_judges_with_the_library_it_names(tmp_path: P
     # --library (or CYTORELEASE_LIBRARY) given: the data folder's library.yaml is not used
     given = runner.invoke(
         app,
-        ["release", str(find_sample_lot()), "--out", str(tmp_path / "out2"), "--json"],
+        [
+            "release",
+            str(sample),
+            "--out",
+            str(tmp_path / "out2"),
+            "--json",
+            "--registry",
+            str(people.folder),
+        ],
         env={"CYTORELEASE_DATA": str(data), "CYTORELEASE_LIBRARY": str(ROOT)},
     )
     assert given.exit_code == 0, given.stderr
