@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -11,8 +12,22 @@ from typer.testing import CliRunner
 from cytorelease.cli.main import app
 from cytorelease.demo import find_sample_lot
 from cytorelease.records.datadir import DATA_ENV, DB_ENV
+from tests.double_entry import People, enter_bench_sheet, make_people
 
 PASSPHRASE = "interactive trail passphrase"
+
+
+@pytest.fixture(scope="module")
+def people(tmp_path_factory: pytest.TempPathFactory) -> People:
+    return make_people(tmp_path_factory.mktemp("people"))
+
+
+@pytest.fixture
+def sample(tmp_path_factory: pytest.TempPathFactory, people: People) -> Path:
+    """A copy of the sample lot, its bench sheet entered and verified, outside ``tmp_path``."""
+    lot = Path(shutil.copytree(find_sample_lot(), tmp_path_factory.mktemp("lot") / "lot"))
+    enter_bench_sheet(lot, people)
+    return lot
 
 
 def _log(data: Path) -> list[dict[str, object]]:
@@ -24,7 +39,7 @@ def _log(data: Path) -> list[dict[str, object]]:
 
 
 def test_release_sign_verify_are_recorded_with_the_person(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sample: Path, people: People
 ) -> None:
     monkeypatch.delenv(DB_ENV, raising=False)
     monkeypatch.setenv("CYTORELEASE_PASSPHRASE", PASSPHRASE)
@@ -32,8 +47,10 @@ def test_release_sign_verify_are_recorded_with_the_person(
     runner = CliRunner()
     out = tmp_path / "out"
     released = runner.invoke(
-        app, ["release", str(find_sample_lot()), "--out", str(out), "--data-dir", str(data)]
-    )
+        app,
+        ["release", str(sample), "--out", str(out), "--data-dir", str(data),
+         "--registry", str(people.folder)],
+    )  # fmt: skip
     assert released.exit_code == 0, released.stderr
     keys = tmp_path / "keys"
     for command in (
@@ -97,19 +114,21 @@ def test_release_sign_verify_are_recorded_with_the_person(
 
 
 def test_without_a_data_folder_nothing_is_recorded(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sample: Path, people: People
 ) -> None:
     monkeypatch.delenv(DATA_ENV, raising=False)
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(
-        app, ["release", str(find_sample_lot()), "--out", str(tmp_path / "out")]
-    )
+        app,
+        ["release", str(sample), "--out", str(tmp_path / "out"),
+         "--registry", str(people.folder)],
+    )  # fmt: skip
     assert result.exit_code == 0, result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
 
 def test_a_correction_is_a_new_row_that_references_the_old_one(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sample: Path, people: People
 ) -> None:
     monkeypatch.delenv(DB_ENV, raising=False)
     data = tmp_path / "data"
@@ -118,11 +137,13 @@ def test_a_correction_is_a_new_row_that_references_the_old_one(
         app,
         [
             "release",
-            str(find_sample_lot()),
+            str(sample),
             "--out",
             str(tmp_path / "out"),
             "--data-dir",
             str(data),
+            "--registry",
+            str(people.folder),
         ],
     )
     assert released.exit_code == 0, released.stderr
