@@ -473,6 +473,42 @@ SLOTS = [
         **REGISTRY,
     ),
     Slot(
+        "manual-enter-key",
+        "manual enter",
+        lambda p, i, t: [
+            "manual",
+            "enter",
+            _copy_tree(i.lot, t),
+            "--attribute",
+            "manual.rcl",
+            "--value",
+            "not detected",
+            "--key",
+            p,
+            "--registry",
+            _copy(i.registry, t),
+        ],
+        **KEY,
+    ),
+    Slot(
+        "manual-enter-registry",
+        "manual enter",
+        lambda p, i, t: [
+            "manual",
+            "enter",
+            _copy_tree(i.lot, t),
+            "--attribute",
+            "manual.rcl",
+            "--value",
+            "not detected",
+            "--key",
+            i.key,
+            "--registry",
+            p,
+        ],
+        **REGISTRY,
+    ),
+    Slot(
         "selftest-key",
         "selftest",
         lambda p, i, t: ["selftest", "--out", t / "out", "--key", p],
@@ -652,6 +688,9 @@ def test_every_command_is_swept() -> None:
 # --- lot folders -------------------------------------------------------------------------
 
 LOT_COMMANDS = {"release", "audit reevaluate"}
+# verify reads a typed passphrase before its key (never one from the environment) and status
+# reads the lot folder manual enter reads: their bad records and keys are tests/manual's
+LOT_COMMANDS |= {"manual verify", "manual status"}
 NO_PATH_COMMANDS = {"warmup"}  # reads and writes no path of the user's (test_json_contract)
 
 
@@ -687,6 +726,21 @@ def _to_folder(name: str) -> Callable[[Path], Path]:
     return mutate
 
 
+def _cut_mid_key(name: str) -> Callable[[Path], Path]:
+    """Cut a YAML file inside the first key after its middle. (A cut exactly at a line boundary
+    can leave a valid, shorter manifest: nothing in YAML says a document ended early; such a
+    lot lacks inputs and cannot pass, but is not refused as truncated.)"""
+
+    def mutate(lot: Path) -> Path:
+        data = (lot / name).read_bytes()
+        start = data.index(b"\n", len(data) // 2) + 1
+        key = start + len(data[start:]) - len(data[start:].lstrip(b" -"))
+        (lot / name).write_bytes(data[: key + 2])
+        return lot / name
+
+    return mutate
+
+
 def _half(name: str) -> Callable[[Path], Path]:
     def mutate(lot: Path) -> Path:
         data = (lot / name).read_bytes()
@@ -705,7 +759,7 @@ LOT_CASES: dict[str, tuple[Callable[[Path], Path], str]] = {
     "no-lot-yaml": (_no_manifest, "lot folder has no lot.yaml manifest"),
     "lot-yaml-empty": (_replace("lot.yaml", b""), "expected a mapping of lot fields"),
     "lot-yaml-garbage": (_replace("lot.yaml", GARBAGE), "not UTF-8 text"),
-    "lot-yaml-truncated": (_half("lot.yaml"), "(line "),
+    "lot-yaml-truncated": (_cut_mid_key("lot.yaml"), "(line "),
     "lot-yaml-latin1": (
         _append("lot.yaml", b"# caf\xe9 (Latin-1)\n"),
         "not UTF-8 text",
