@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -30,11 +31,11 @@ def sample(tmp_path_factory: pytest.TempPathFactory, people: People) -> Path:
     return lot
 
 
-def _log(data: Path) -> list[dict[str, object]]:
+def _log(data: Path) -> list[dict[str, Any]]:
     result = CliRunner().invoke(app, ["audit", "log", "--data-dir", str(data), "--json"])
     assert result.exit_code == 0, result.stderr
     document = json.loads(result.stdout)
-    rows: list[dict[str, object]] = document["rows"]
+    rows: list[dict[str, Any]] = document["rows"]  # JSON rows: details is a nested mapping
     return rows
 
 
