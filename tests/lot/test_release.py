@@ -37,9 +37,7 @@ def lot(tmp_path_factory: pytest.TempPathFactory, people: People) -> Path:
 
 
 @pytest.fixture(scope="module")
-def released(
-    lot: Path, people: People, tmp_path_factory: pytest.TempPathFactory
-) -> ReleaseOutcome:
+def released(lot: Path, people: People, tmp_path_factory: pytest.TempPathFactory) -> ReleaseOutcome:
     return release_lot(
         lot, out=tmp_path_factory.mktemp("release"), created_at=MOMENT, registry=people.folder
     )
