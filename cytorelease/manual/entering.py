@@ -142,18 +142,6 @@ def _write(
         trail.record(action, str(path.absolute()), lot=event.lot, details=details)
 
 
-def _prepare(lot_dir: str | Path, lot: LotIdentity, attribute: str, registry_of: str | Path) -> tuple[
-    Path, str, str, ManualResult | None
-]:  # fmt: skip
-    from cytorelease.report.registry import load_registry
-
-    lot_path = Path(lot_dir)
-    path = events_path(lot_path, attribute)
-    existing = check_record(path, lot_id=lot.lot_id, chain_of_identity=lot.chain_of_identity,
-                            attribute=attribute, registry=load_registry(registry_of))  # fmt: skip
-    return path, lot.lot_id, lot.chain_of_identity, existing
-
-
 def _moment(now: datetime | None, existing: ManualResult | None, path: Path) -> datetime:
     from cytorelease.report.entry import format_utc, parse_utc
 
@@ -165,6 +153,65 @@ def _moment(now: datetime | None, existing: ManualResult | None, path: Path) -> 
             path=path,
         )
     return moment
+
+
+@dataclass(frozen=True, slots=True)
+class _Opened:
+    """One manual action under way: the value as typed, its record and the unlocked key."""
+
+    path: Path
+    lot: LotIdentity
+    attribute: str
+    typed: str
+    unit: str | None
+    existing: ManualResult | None
+    unlocked: Unlocked
+
+    @property
+    def user(self) -> str:
+        return self.unlocked.signer.user_id
+
+    def role(self, allowed: frozenset[Role]) -> Role | None:
+        return next((r for r in self.unlocked.signer.roles if r in allowed), None)
+
+
+def _open(
+    lot_dir: str | Path, lot: LotIdentity, attribute: str, value: str, unit: str | None,
+    key_path: str | Path, passphrase: str, registry: str | Path, purpose: str,
+    trail: Trail | None, now: datetime | None, tsa: str | None,
+) -> _Opened:  # fmt: skip
+    from cytorelease.report.registry import load_registry
+    from cytorelease.report.unlock import unlock_signer
+
+    typed, unit = parse_value(attribute, value, unit)
+    path = events_path(Path(lot_dir), attribute)
+    # the record as it stands must hold up before anything is appended to it
+    existing = check_record(path, lot_id=lot.lot_id, chain_of_identity=lot.chain_of_identity,
+                            attribute=attribute, registry=load_registry(registry))  # fmt: skip
+    unlocked = unlock_signer(key_path, passphrase, registry, target=path, purpose=purpose,
+                             trail=trail, now=now, tsa=tsa)  # fmt: skip
+    return _Opened(path, lot, attribute, typed, unit, existing, unlocked)
+
+
+def _record(
+    opened: _Opened, trail: Trail | None, now: datetime | None, *, action: Action,
+    role: Role, allowed: frozenset[Role], reason: str | None, comment: str | None,
+    matches: bool | None,
+) -> Entered:  # fmt: skip
+    """Sign the event, check it as a release will, append it and audit it."""
+    existing, path = opened.existing, opened.path
+    event = _sign_event(
+        opened.unlocked,
+        {"lot": opened.lot.lot_id, "chain_of_identity": opened.lot.chain_of_identity,
+         "attribute": opened.attribute, "action": str(action), "value": opened.typed,
+         "unit": opened.unit, "reason": reason, "comment": _one_line(comment, "comment", path),
+         "matches": matches, "role": str(role),
+         "previous": event_sha256(existing.events[-1]) if existing else None},
+        _moment(now, existing, path),
+        path,
+    )  # fmt: skip
+    _write(trail, path, existing, event, allowed, opened.unlocked)
+    return Entered(event=event, path=path, matches=matches)
 
 
 def enter_value(
@@ -184,36 +231,23 @@ def enter_value(
     tsa: str | None = None,
 ) -> Entered:
     """Record the first entry of a manual result (a correction when one exists: ``reason``)."""
-    from cytorelease.report.unlock import unlock_signer
-
-    typed, unit = parse_value(attribute, value, unit)
-    path, lot_id, coi, existing = _prepare(lot_dir, lot, attribute, registry)
-    unlocked = unlock_signer(key_path, passphrase, registry, target=path,
-                             purpose="manual-enter", trail=trail, now=now, tsa=tsa)  # fmt: skip
-    user = unlocked.signer.user_id
-    role = next((r for r in unlocked.signer.roles if r in ENTER_ROLES), None)
+    opened = _open(lot_dir, lot, attribute, value, unit, key_path, passphrase, registry,
+                   "manual-enter", trail, now, tsa)  # fmt: skip
+    path, user, existing = opened.path, opened.user, opened.existing
+    role = opened.role(ENTER_ROLES)
     if role is None:
-        raise _refuse(trail, path, lot_id, "manual-enter", user,
+        raise _refuse(trail, path, lot.lot_id, "manual-enter", user,
                       f"{user} holds no role that may enter a manual result (analyst)")  # fmt: skip
     reason = _one_line(reason, "reason", path)
     if existing is not None and reason is None:
         raise _refuse(
-            trail, path, lot_id, "manual-enter", user,
+            trail, path, lot.lot_id, "manual-enter", user,
             f"{attribute} was already entered by {existing.entered.user_id} at "
             f"{existing.entered.utc_time}; a correction needs a reason",
             hint="enter it again with --reason TEXT (the value then needs a new verification)",
         )  # fmt: skip
-    event = _sign_event(
-        unlocked,
-        {"lot": lot_id, "chain_of_identity": coi, "attribute": attribute, "action": "enter",
-         "value": typed, "unit": unit, "reason": reason,
-         "comment": _one_line(comment, "comment", path), "matches": None, "role": str(role),
-         "previous": event_sha256(existing.events[-1]) if existing else None},
-        _moment(now, existing, path),
-        path,
-    )  # fmt: skip
-    _write(trail, path, existing, event, ENTER_ROLES, unlocked)
-    return Entered(event=event, path=path, matches=None)
+    return _record(opened, trail, now, action=Action.ENTER, role=role, allowed=ENTER_ROLES,
+                   reason=reason, comment=comment, matches=None)  # fmt: skip
 
 
 def verify_value(
@@ -236,34 +270,22 @@ def verify_value(
     A mismatch is recorded (signed and audited) and blocks the lot's evaluation until the value
     is entered again with a reason.
     """
-    from cytorelease.report.unlock import unlock_signer
-
-    typed, unit = parse_value(attribute, value, unit)
-    path, lot_id, coi, existing = _prepare(lot_dir, lot, attribute, registry)
-    unlocked = unlock_signer(key_path, passphrase, registry, target=path,
-                             purpose="manual-verify", trail=trail, now=now, tsa=tsa)  # fmt: skip
-    user = unlocked.signer.user_id
+    opened = _open(lot_dir, lot, attribute, value, unit, key_path, passphrase, registry,
+                   "manual-verify", trail, now, tsa)  # fmt: skip
+    path, user, existing = opened.path, opened.user, opened.existing
     if existing is None:
-        raise _refuse(trail, path, lot_id, "manual-verify", user,
-                      f"{attribute} has not been entered for lot {lot_id}",
+        raise _refuse(trail, path, lot.lot_id, "manual-verify", user,
+                      f"{attribute} has not been entered for lot {lot.lot_id}",
                       hint="the first person enters it with `cytorelease manual enter`")  # fmt: skip
     if existing.entered.user_id == user:
-        raise _refuse(trail, path, lot_id, "manual-verify", user,
+        raise _refuse(trail, path, lot.lot_id, "manual-verify", user,
                       f"{user} entered {attribute}; a second person must verify it")  # fmt: skip
-    role = next((r for r in unlocked.signer.roles if r in VERIFY_ROLES), None)
+    role = opened.role(VERIFY_ROLES)
     if role is None:
-        raise _refuse(trail, path, lot_id, "manual-verify", user,
+        raise _refuse(trail, path, lot.lot_id, "manual-verify", user,
                       f"{user} holds no role that may verify a manual result "
                       "(analyst, reviewer or qa-approver)")  # fmt: skip
-    matches = values_match(existing.entered.value, existing.entered.unit, typed, unit)
-    event = _sign_event(
-        unlocked,
-        {"lot": lot_id, "chain_of_identity": coi, "attribute": attribute, "action": "verify",
-         "value": typed, "unit": unit, "reason": None,
-         "comment": _one_line(comment, "comment", path), "matches": matches, "role": str(role),
-         "previous": event_sha256(existing.events[-1])},
-        _moment(now, existing, path),
-        path,
-    )  # fmt: skip
-    _write(trail, path, existing, event, VERIFY_ROLES, unlocked)
-    return Entered(event=event, path=path, matches=matches)
+    matches = values_match(existing.entered.value, existing.entered.unit, opened.typed,
+                           opened.unit)  # fmt: skip
+    return _record(opened, trail, now, action=Action.VERIFY, role=role, allowed=VERIFY_ROLES,
+                   reason=None, comment=comment, matches=matches)  # fmt: skip
