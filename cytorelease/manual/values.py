@@ -7,6 +7,7 @@ spec rounds both the same) or the same words ignoring case and spacing, in the s
 
 from __future__ import annotations
 
+import math
 import re
 from decimal import Decimal, InvalidOperation
 
@@ -49,6 +50,9 @@ def parse_value(attribute: str, text: str, unit: str | None) -> tuple[str, str |
         number = _number(censored[2] if censored else value)
         if number is None:
             raise InputError(f"{attribute}: {value!r} is not a number (nor a bound like '< 0.5')")
+        if not math.isfinite(float(number)):
+            # judged as a float: a number past its range would be infinite, not this value
+            raise InputError(f"{attribute}: {value!r} is out of range")
         value = f"{censored[1]} {censored[2]}" if censored else value
         if unit is None:
             unit = known.unit or None

@@ -103,6 +103,8 @@ def test_numbers_match_as_numbers_and_units_are_checked(lot_dir: Path, people: P
     with pytest.raises(InputError, match="is recorded in 'EU/mL'"):
         _enter(lot_dir, people, people.first, value="0.4", attribute=endotoxin, unit="EU/L",
                reason="x")  # fmt: skip
+    with pytest.raises(InputError, match="out of range"):
+        _enter(lot_dir, people, people.first, value="1e400", attribute=endotoxin, reason="x")
     with pytest.raises(InputError, match="not a manual attribute"):
         _enter(lot_dir, people, people.first, attribute="flow.viability_pct_of_cd45")
 
