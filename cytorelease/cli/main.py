@@ -45,6 +45,7 @@ _COMMAND_MODULES = (
     "cytorelease.cli.keys",
     "cytorelease.cli.audit",
     "cytorelease.cli.trend",
+    "cytorelease.cli.compare",
     "cytorelease.cli.hook",
     "cytorelease.cli.queue",
     "cytorelease.cli.selftest",
