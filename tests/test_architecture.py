@@ -43,7 +43,7 @@ ALLOWED: dict[str, set[str]] = {
     "lot": BASE | DOMAIN | {"potency", "records", "report", "manual"},
     "export": BASE | DOMAIN | {"potency", "records", "report", "lot"},
     "trend": BASE | DOMAIN | {"potency", "records", "report", "lot"},  # across lots, beside export
-    "compare": BASE | {"report", "trend"},  # two sets of results, drawn like the trend report
+    "compare": BASE | {"report"},  # two sets of results (beside trend); figures checked by report
     "hook": BASE | DOMAIN | {"potency", "records", "report", "lot", "manual"},
     "selftest": BASE | DOMAIN | {"potency", "records", "report", "lot"},
     "demo": BASE | {"lot", "report", "records", "manual"},

@@ -3,8 +3,8 @@
 A summary table of every attribute, then per attribute its figure (inline SVG, checked inert by
 the CoA's ``safe_inline_svg``) and its numbers, then the lots only one set holds and the
 disposition flips. The whole record is embedded as JSON (``<``, ``>``, ``&`` escaped, so no text
-from the inputs can close the element). Every text from the inputs is escaped. The page style
-and the fact tables are the trend report's.
+from the inputs can close the element). Every text from the inputs is escaped. The page looks
+like the trend report's (its style and fact tables).
 """
 
 from __future__ import annotations
@@ -18,9 +18,27 @@ from cytorelease.compare.analysis import AttributeComparison, Comparison
 from cytorelease.compare.svg import attribute_svg
 from cytorelease.errors import InputError
 from cytorelease.report.svg import safe_inline_svg
-from cytorelease.trend.page import _CSS, _number, _rows
 
 __all__ = ["render_page", "write_page"]
+
+# the trend report's page style: printable, one section per figure kept on a page
+_CSS = """
+body { font-family: sans-serif; font-size: 11pt; margin: 2em; color: #202124; }
+h1 { font-size: 16pt; } h2 { font-size: 13pt; margin-top: 1.6em; }
+table { border-collapse: collapse; margin: 0.5em 0; }
+td, th { border: 1px solid #c0c6cc; padding: 2px 6px; text-align: left; vertical-align: top; }
+svg { max-width: 100%; height: auto; }
+section { break-inside: avoid; page-break-inside: avoid; }
+@media print { body { margin: 0; } @page { margin: 12mm; } }
+"""
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.6g}"
+
+
+def _rows(rows: list[tuple[str, str]]) -> str:
+    return "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in rows)
 
 
 def _interval(values: list[float] | None) -> str:

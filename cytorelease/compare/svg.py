@@ -1,6 +1,6 @@
 """The figures of a comparison as plain SVG: a Bland-Altman plot per paired attribute, the two
-empirical distribution functions per unpaired one. Drawn with the trend charts' scale and limit
-lines (same width and margins), so the two reports read alike; every text is escaped.
+empirical distribution functions per unpaired one, laid out like the trend charts (the same
+width, margins and labelled limit lines); every text is escaped.
 """
 
 from __future__ import annotations
@@ -9,11 +9,26 @@ from collections.abc import Callable
 from html import escape
 
 from cytorelease.compare.analysis import AttributeComparison
-from cytorelease.trend.svg import _H, _LEFT, _RIGHT, _W, _hline, _scale
 
 __all__ = ["attribute_svg", "bland_altman_svg", "ecdf_svg"]
 
+# the trend charts' width and margins, so the two reports read alike
+_W, _H, _LEFT, _RIGHT = 720, 360, 70, 110
 _TOP, _PLOT_H = 40, _H - 40 - 60
+
+
+def _scale(lo: float, hi: float, top: float, height: float) -> Callable[[float], float]:
+    span = (hi - lo) or 1.0
+    lo, hi = lo - 0.08 * span, hi + 0.08 * span
+    return lambda v: top + height - (v - lo) / (hi - lo) * height
+
+
+def _hline(y: float, label: str, colour: str, dash: str = "") -> str:
+    style = f' stroke-dasharray="{dash}"' if dash else ""
+    return (
+        f'<line x1="{_LEFT}" y1="{y:.1f}" x2="{_W - _RIGHT}" y2="{y:.1f}" stroke="{colour}"{style}/>'
+        f'<text x="{_W - _RIGHT + 4}" y="{y + 4:.1f}" fill="{colour}">{escape(label)}</text>'
+    )
 
 
 def _frame(title: str, subtitle: str) -> list[str]:
