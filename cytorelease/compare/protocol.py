@@ -137,6 +137,14 @@ def load_protocol(path: Path) -> Protocol:
             "margins)",
             path=path,
         )
+    version = document.data.get("schema_version")
+    if version is not None and (isinstance(version, bool) or version != 1):
+        line = document.lines.line_of(("schema_version",))
+        raise InputError(
+            f"schema_version (line {line}): unknown protocol schema version; this cytorelease "
+            "reads schema 1",
+            path=path,
+        )
     try:
         model = ProtocolModel.model_validate(document.data)
     except ValidationError as exc:
