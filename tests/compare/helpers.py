@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 HEADER = "lot,product,site,date,attribute,value,unit,verdict,spec\n"
 
 
-def table(path: Path, rows: list[tuple[str, str, object, str, str]], header: str = HEADER) -> Path:
+def table(
+    path: Path, rows: Sequence[tuple[str, str, object, str, str]], header: str = HEADER
+) -> Path:
     """Rows (lot, attribute, value, unit, verdict) as a ``lots table`` export."""
     lines = [
         f"{lot},cd19-car-t,site-1,2026-01-{1 + i % 28:02d},{attr},{value},{unit},{verdict},cd19-car-t@2\n"
@@ -48,7 +51,7 @@ def record(
             "product": "cd19-car-t",
             "chain_of_identity": "COI-1",
             "manufacturing_date": "2026-07-04",
-        },  # fmt: skip
+        },
         "measurements": [
             {"attribute": a, "value": v, "unit": "%" if isinstance(v, float) else ""}
             for a, v in measurements.items()
@@ -58,7 +61,7 @@ def record(
             "disposition": disposition,
             "alerts": [],
             "pending": [],
-        },  # fmt: skip
+        },
     }
     path = folder / lot / "result.json"
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -83,7 +83,7 @@ def test_records_that_cannot_be_read_are_refused_naming_the_file(tmp_path: Path)
         read_set(tmp_path / "b")
     assert caught.value.path == str(broken)
     (tmp_path / "c").mkdir()
-    with pytest.raises(InputError, match="no result.json"):
+    with pytest.raises(InputError, match=r"no result\.json"):
         read_set(tmp_path / "c")
 
 
@@ -109,7 +109,7 @@ def test_lots_in_only_one_set_are_reported_and_flips_listed(tmp_path: Path) -> N
 def test_an_attribute_numeric_in_one_set_and_text_in_the_other_is_refused(tmp_path: Path) -> None:
     a = table(tmp_path / "a.csv", [("L1", "x", 1, "%", "pass")])
     b = table(tmp_path / "b.csv", [("L1", "x", "high", "%", "pass")])
-    with pytest.raises(InputError, match="numeric in .*a.csv but text in .*b.csv"):
+    with pytest.raises(InputError, match=r"numeric in .*a\.csv but text in .*b\.csv"):
         compare_sets(read_set(a), read_set(b), pair_by="lot", protocol=margins_from_options([]))
 
 

@@ -20,20 +20,23 @@ MINI = [512, 430, 520, 428, 500, 600, 364, 380, 658, 445, 432, 626, 260, 477, 25
 def test_bland_altman_1986_worked_example() -> None:
     # The paper's differences are Wright - mini: A = mini, B = Wright gives the same sign.
     s = paired_stats(np.array(MINI, float), np.array(WRIGHT, float), margin=None, alpha=0.05)
+    bias, sd, ci = s.bias, s.sd, s.bias_ci
+    low, high, low_ci, high_ci = s.loa_low, s.loa_high, s.loa_low_ci, s.loa_high_ci
+    assert bias is not None and sd is not None and ci is not None
+    assert low is not None and high is not None and low_ci is not None and high_ci is not None
     assert s.n == 17
-    assert round(s.bias, 1) == -2.1  # "mean difference ... -2.1 l/min"
-    assert round(s.sd, 1) == 38.8  # "standard deviation of the differences 38.8 l/min"
+    assert round(bias, 1) == -2.1  # "mean difference ... -2.1 l/min"
+    assert round(sd, 1) == 38.8  # "standard deviation of the differences 38.8 l/min"
     # The paper's limits use 2 SD and its rounded mean and SD (-2.1 -+ 77.6 = -79.7 and 75.5);
     # ours use 1.96 SD of the unrounded ones.
-    assert s.loa_low == pytest.approx(s.bias - 1.96 * s.sd)
-    assert s.bias - 2 * s.sd == pytest.approx(-79.7, abs=0.1)
-    assert s.bias + 2 * s.sd == pytest.approx(75.5, abs=0.1)
+    assert low == pytest.approx(bias - 1.96 * sd) and high == pytest.approx(bias + 1.96 * sd)
+    assert bias - 2 * sd == pytest.approx(-79.7, abs=0.1)
+    assert bias + 2 * sd == pytest.approx(75.5, abs=0.1)
     # The 95 % CI of the mean difference: -2.1 +- 2.12 x 9.4 = -22.0 to 17.8.
-    assert [round(v, 1) for v in s.bias_ci] == [-22.0, 17.8]
+    assert [round(v, 1) for v in ci] == [-22.0, 17.8]
     # The limits' SE is about sqrt(3 s^2 / n) = 16.3 l/min; the interval is t(16) x SE wide.
-    half = (s.loa_low_ci[1] - s.loa_low_ci[0]) / 2
-    assert round(half / 2.12, 1) == 16.3
-    assert s.loa_high_ci[0] < s.loa_high < s.loa_high_ci[1]
+    assert round((low_ci[1] - low_ci[0]) / 2 / 2.12, 1) == 16.3
+    assert high_ci[0] < high < high_ci[1]
 
 
 @pytest.mark.parametrize("margin", [5.0, 20.0, 60.0])
@@ -66,7 +69,7 @@ def test_ks_statistic_is_the_largest_gap_between_the_two_distribution_functions(
     grid = np.concatenate([a, b])
     gap = max(abs((a <= x).mean() - (b <= x).mean()) for x in grid)
     assert s.ks_statistic == pytest.approx(gap)
-    assert 0 < s.ks_p < 0.05  # a shift of 0.8 SD in 25-30 values is seen
+    assert s.ks_p is not None and 0 < s.ks_p < 0.05  # a shift of 0.8 SD in 25-30 values is seen
 
 
 def _principal_axis_slope(x: np.ndarray, y: np.ndarray, ratio: float) -> float:
