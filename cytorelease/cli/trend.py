@@ -19,12 +19,25 @@ def trend(
         list[str], typer.Argument(help="The attributes to chart (e.g. flow.viability_pct).")
     ],
     from_csv: Annotated[
-        Path,
+        Path | None,
         typer.Option(
             "--from-csv",
             help="A table with columns lot, date, attribute, value (optional: site, lsl, usl).",
         ),
-    ],
+    ] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir",
+            help="Chart the lots dataset of this data folder (each lot's latest release) "
+            "instead of a table.",
+            show_default=False,
+        ),
+    ] = None,
+    product: Annotated[
+        str | None,
+        typer.Option("--product", help="With --data-dir: the product whose lots to chart."),
+    ] = None,
     baseline: Annotated[
         int,
         typer.Option(
@@ -46,8 +59,19 @@ def trend(
     """
     from cytorelease.cli._output import emit_json, print_table
     from cytorelease.trend import trend_from_csv, write_page
+    from cytorelease.trend.from_store import trend_from_data
 
-    report = trend_from_csv(from_csv, tuple(attributes), baseline=baseline, by_site=by_site)
+    if (from_csv is None) == (data_dir is None) or (product is not None and data_dir is None):
+        raise typer.BadParameter(
+            "give exactly one of them (--product goes with --data-dir)",
+            param_hint="'--from-csv' / '--data-dir'",
+        )
+    if from_csv is not None:
+        report = trend_from_csv(from_csv, tuple(attributes), baseline=baseline, by_site=by_site)
+    else:
+        report = trend_from_data(
+            data_dir, tuple(attributes), product=product, baseline=baseline, by_site=by_site
+        )
     if out is not None:
         write_page(report, out)
     if as_json:
@@ -69,7 +93,7 @@ def trend(
             )
         )
     print_table(
-        f"{from_csv} (sha256 {report.source_sha256[:16]}), baseline {baseline} lots",
+        f"{report.source} (sha256 {report.source_sha256[:16]}), baseline {baseline} lots",
         ("attribute", "site", "lots", "centre [LCL, UCL]", "rules", "EWMA", "CUSUM", "Ppk"),
         rows,
     )

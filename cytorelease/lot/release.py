@@ -190,12 +190,16 @@ def release_lot(
     write_coa(record, report_path)
     sha = record_sha256(record)
     if trail:
-        trail.record(
-            Action.RENDER,
-            str(report_path.absolute()),
-            lot=lot,
-            details={"report_sha256": file_sha256(report_path), "record_sha256": sha},
-        )
+        rendered = {"report_sha256": file_sha256(report_path), "record_sha256": sha}
+        if isinstance(trail, Trail):  # with a data folder, its results join the lots dataset
+            from cytorelease.records.lot_import import render_with_results
+
+            render_with_results(
+                trail, str(report_path.absolute()), lot=lot, details=rendered, record=record,
+                record_sha256=sha,
+            )  # fmt: skip
+        else:
+            trail.record(Action.RENDER, str(report_path.absolute()), lot=lot, details=rendered)
     if progress:
         progress("done", total, total)
     return ReleaseOutcome(record, sha, result_path, report_path)

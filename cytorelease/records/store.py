@@ -27,7 +27,15 @@ SCHEMA_VERSION = 1
 _LOCK_KEY = 0x43595452  # "CYTR": the advisory lock every PostgreSQL writer takes
 
 # Tables whose rows are records: written once, never updated or deleted.
-IMMUTABLE_TABLES = ("audit_log", "raw_files", "analyses", "lot_files", "releases", "signatures")
+IMMUTABLE_TABLES = (
+    "audit_log",
+    "raw_files",
+    "analyses",
+    "lot_files",
+    "releases",
+    "signatures",
+    "lot_results",
+)
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -117,6 +125,41 @@ CREATE TABLE IF NOT EXISTS signatures (
     key_fingerprint TEXT NOT NULL,
     PRIMARY KEY (release_id, user_id, meaning)
 );
+CREATE TABLE IF NOT EXISTS lot_results (
+    record_sha256 TEXT NOT NULL,
+    attribute TEXT NOT NULL,
+    lot TEXT NOT NULL,
+    product TEXT NOT NULL,
+    site TEXT,
+    date TEXT NOT NULL,
+    date_kind TEXT NOT NULL,
+    released_at TEXT NOT NULL,
+    value TEXT NOT NULL,
+    value_number DOUBLE PRECISION,
+    value_source TEXT NOT NULL,
+    reported TEXT,
+    unit TEXT NOT NULL,
+    verdict TEXT,
+    criterion TEXT,
+    spec_id TEXT,
+    spec_version TEXT,
+    spec_sha256 TEXT,
+    lsl DOUBLE PRECISION,
+    usl DOUBLE PRECISION,
+    method_kind TEXT,
+    method_id TEXT,
+    method_version TEXT,
+    method_sha256 TEXT,
+    instrument TEXT,
+    disposition TEXT NOT NULL,
+    release_id BIGINT REFERENCES releases (id),
+    origin TEXT NOT NULL,
+    checked_against TEXT NOT NULL,
+    stored_at TEXT NOT NULL,
+    PRIMARY KEY (record_sha256, attribute)
+);
+CREATE INDEX IF NOT EXISTS lot_results_lot ON lot_results (lot, released_at);
+CREATE INDEX IF NOT EXISTS lot_results_product ON lot_results (product, attribute);
 """
 
 _SQLITE_GUARD = """

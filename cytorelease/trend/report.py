@@ -7,9 +7,9 @@ from pathlib import Path
 
 from cytorelease.trend.chart import Chart, build_chart
 from cytorelease.trend.series import ORDERING, split_series
-from cytorelease.trend.table import read_table
+from cytorelease.trend.table import TrendTable, read_table
 
-__all__ = ["DEFAULT_BASELINE", "TrendReport", "trend_from_csv"]
+__all__ = ["DEFAULT_BASELINE", "TrendReport", "report_of", "trend_from_csv"]
 
 DEFAULT_BASELINE = 20
 SCHEMA = "cytorelease.trend/1"
@@ -45,11 +45,17 @@ def trend_from_csv(
     by_site: bool = False,
 ) -> TrendReport:
     """Charts of ``attributes`` from a historical table (see :mod:`cytorelease.trend.table`)."""
+    return report_of(read_table(path, attributes), attributes, baseline=baseline, by_site=by_site)
+
+
+def report_of(
+    table: TrendTable, attributes: tuple[str, ...], *, baseline: int, by_site: bool
+) -> TrendReport:
+    """Charts of ``attributes`` from a table read from any source (file or lots dataset)."""
     if baseline < 2:
         raise ValueError("a baseline needs at least two lots (one moving range)")
-    table = read_table(path, attributes)
     charts = tuple(
-        build_chart(series, baseline, path)
+        build_chart(series, baseline, table.path)
         for series in split_series(table, attributes, by_site=by_site)
     )
-    return TrendReport(path, table.sha256, baseline, by_site, charts)
+    return TrendReport(table.path, table.sha256, baseline, by_site, charts)
