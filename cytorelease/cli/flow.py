@@ -9,7 +9,9 @@ import typer
 
 from cytorelease.cli._options import JsonOption
 
-app = typer.Typer(help="Flow cytometry: read FCS files, gate, cluster.", no_args_is_help=True)
+app = typer.Typer(
+    help="Flow cytometry: read FCS files, gate, cluster, estimate spillover.", no_args_is_help=True
+)
 
 
 def register(root: typer.Typer) -> None:
@@ -243,3 +245,93 @@ def _print_cluster(document: dict[str, Any]) -> None:
             for m in document["metaclusters"]
         ],
     )
+
+
+@app.command(name="spillover")
+def spillover(
+    controls: Annotated[
+        list[Path],
+        typer.Argument(
+            help="The single-stain control tubes (FCS), one per fluorochrome; the matrix's "
+            "rows follow this order."
+        ),
+    ],
+    unstained: Annotated[
+        Path,
+        typer.Option(
+            "--unstained", help="The unstained control tube: the same cells, the same settings."
+        ),
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Write the square matrix over the controls' primary detectors as CSV "
+            "($SPILLOVER's layout; read back by cytorelease and FlowKit) to OUT.",
+        ),
+    ] = None,
+    detectors: Annotated[
+        str | None,
+        typer.Option(
+            "--detectors",
+            help="Comma-separated detectors ($PnN or $PnS) to estimate over "
+            "(default: every fluorescence detector of the files).",
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Estimate the spillover matrix from single-stain controls (robust regression, refined
+    as AutoSpill does), with the compensation error left per pair."""
+    from cytorelease.cli._output import emit_json
+    from cytorelease.flow.spillover_csv import write_spillover_csv
+    from cytorelease.flow.spillover_estimate import estimate_spillover
+
+    chosen = [d.strip() for d in detectors.split(",") if d.strip()] if detectors else None
+    estimate = estimate_spillover(controls, unstained, detectors=chosen)
+    document = estimate.to_dict()
+    written: dict[str, list[str]] = {}
+    if out is not None:
+        written["matrix"] = [str(write_spillover_csv(out, estimate.matrix(out.stem)))]
+    if as_json:
+        document["written"] = written
+        emit_json(document)
+    else:
+        _print_spillover(document, written)
+
+
+def _print_spillover(document: dict[str, Any], written: dict[str, list[str]]) -> None:
+    from cytorelease.cli._output import console, print_table
+
+    detectors = document["detectors"]
+    controls = document["controls"]
+    print_table(
+        "spillover (rows: controls as given; columns: detectors)",
+        ("control", "primary", *detectors),
+        [
+            (Path(c["path"]).name, c["primary"], *(f"{v:.4f}" for v in row))
+            for c, row in zip(controls, document["spillover"], strict=True)
+        ],
+    )
+    print_table(
+        "per control",
+        ("control", "positive events", "largest |residual|", "largest standard error"),
+        [
+            (
+                Path(c["path"]).name,
+                c["positive_events"],
+                f"{max(abs(v) for v in residual):.2g}",
+                f"{max(standard_error):.2g}",
+            )
+            for c, residual, standard_error in zip(
+                controls, document["residuals"], document["standard_errors"], strict=True
+            )
+        ],
+    )
+    out = console()
+    out.print(
+        f"converged after {document['iterations']} refinement(s): every compensation error "
+        f"below {document['tolerance']:g}",
+        markup=False,
+    )
+    for kind, paths in written.items():
+        out.print(f"wrote {kind}: {', '.join(paths)}", markup=False)

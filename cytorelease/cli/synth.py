@@ -114,3 +114,42 @@ def history(
         ("drift", "attribute", "site", "from lot"),
         [(d["kind"], d["attribute"], d["site"] or "all", d["from_lot"]) for d in truth.drifts()],
     )
+
+
+@app.command(name="controls")
+def controls(
+    out: Annotated[
+        Path,
+        typer.Argument(
+            help="Folder to write the control tubes and truth.json into; created if absent."
+        ),
+    ],
+    seed: Annotated[
+        int, typer.Option("--seed", min=0, help="Random seed: the same seed gives the same bytes.")
+    ] = 1,
+    events: Annotated[int, typer.Option("--events", min=1, help="Events per tube.")] = 20_000,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite controls already in OUT.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Write single-stain compensation controls (one per fluorochrome, and an unstained tube)
+    with the known spillover matrix they were generated with (truth.json)."""
+    from cytorelease.cli._output import emit_json, print_table
+    from cytorelease.synth.controls import write_controls
+
+    truth = write_controls(out, seed=seed, n_events=events, overwrite=force)
+    document = truth.to_dict()
+    if as_json:
+        emit_json(document)
+        return
+    print_table(
+        f"{len(document['controls'])} controls and an unstained tube (seed {seed}), "
+        f"written to {out}",
+        ("file", "detector", "positive fraction", "sha256"),
+        [
+            (c["file"], c["detector"], c["positive_fraction"], c["sha256"][:16])
+            for c in document["controls"]
+        ]
+        + [(document["unstained"]["file"], "-", "-", document["unstained"]["sha256"][:16])],
+    )

@@ -51,7 +51,13 @@ from cytorelease.synth.panel import (
 )
 from cytorelease.synth.params import LotParams
 
-__all__ = ["TIMESTEP_S", "SimulatedTube", "population_probabilities", "simulate_tube"]
+__all__ = [
+    "TIMESTEP_S",
+    "SimulatedTube",
+    "detect",
+    "population_probabilities",
+    "simulate_tube",
+]
 
 TIMESTEP_S = 0.01  # $TIMESTEP: the Time channel counts 10 ms ticks
 _MARKER = {m: i for i, m in enumerate(MARKERS)}
@@ -186,7 +192,7 @@ def simulate_tube(
         ssc_a[qc_segment] *= 1.3
         true[qc_segment] *= 0.75
 
-    observed = _detect(true, rng)
+    observed = detect(true, rng)
     scatter_noise = rng.normal(0.0, 250.0, size=(n_events, 3))
     scatter = np.column_stack([fsc_a, fsc_h, ssc_a]) + scatter_noise
     events = np.empty((n_events, len(CHANNELS)), dtype=np.float32)
@@ -293,14 +299,17 @@ def _make_doublets(
     true[rows] = a_true[first] + a_true[second]
 
 
-def _detect(true: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Spillover into the detectors, then electronic and photon-counting noise."""
-    # observed = true @ SPILLOVER, summed in a fixed order without BLAS: BLAS kernels differ by
+def detect(
+    true: np.ndarray, rng: np.random.Generator, matrix: np.ndarray = SPILLOVER
+) -> np.ndarray:
+    """Spillover into the detectors (``matrix``, the panel's by default), then electronic and
+    photon-counting noise."""
+    # observed = true @ matrix, summed in a fixed order without BLAS: BLAS kernels differ by
     # CPU, and the same seed must give the same bytes on every machine.
     observed = np.zeros_like(true)
-    for source in range(SPILLOVER.shape[0]):
-        for detector in np.flatnonzero(SPILLOVER[source]):
-            observed[:, detector] += true[:, source] * SPILLOVER[source, detector]
+    for source in range(matrix.shape[0]):
+        for detector in np.flatnonzero(matrix[source]):
+            observed[:, detector] += true[:, source] * matrix[source, detector]
     variance = _ELECTRONIC_NOISE_SD**2 + _PHOTON_VARIANCE_PER_UNIT * np.clip(observed, 0.0, None)
     return observed + rng.normal(0.0, 1.0, observed.shape) * np.sqrt(variance)
 
