@@ -173,7 +173,7 @@ def render_page(comparison: Comparison) -> str:
         f"<h1>Comparability report</h1><table>{_rows(source)}</table>"
         f"<h2>Summary</h2>{_summary(comparison)}{sections}"
         f"<h2>Not compared as numbers</h2>{f'<ul>{text_only}</ul>' if text_only else '<p>None.</p>'}"
-        f"<h2>Disposition flips</h2>{_flips(comparison.flips)}"
+        f"<h2>Verdict and disposition flips</h2>{_flips(comparison.flips)}"
         f'<script type="application/json" id="compare-record">{embedded}</script>'
         "</body></html>\n"
     )

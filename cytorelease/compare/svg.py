@@ -93,7 +93,7 @@ def bland_altman_svg(c: AttributeComparison) -> str:
     if c.margin is not None:
         parts.append(_hline(sy(c.margin), f"+margin {c.margin:.4g}", "#e37400", "1 2"))
         parts.append(_hline(sy(-c.margin), f"-margin {c.margin:.4g}", "#e37400", "1 2"))
-    parts.append(_hline(sy(0.0), "0", "#9aa0a6", "2 4"))
+    parts.append(_hline(sy(0.0), "", "#9aa0a6", "2 4"))  # no difference; unlabelled
     for (lot, a, b), x, d in zip(c.pairs, means, diffs, strict=True):
         parts.append(
             f'<circle cx="{sx(x):.1f}" cy="{sy(d):.1f}" r="2.6" fill="#1a73e8">'
