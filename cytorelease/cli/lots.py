@@ -62,7 +62,7 @@ def import_command(
     record they name, refuses the whole import (exit 2).
     """
     from cytorelease.cli._output import console, emit_json
-    from cytorelease.records.lot_import import import_records
+    from cytorelease.lot.dataset_import import import_records
 
     report = import_records(data_dir, paths, site=site, unchecked=unchecked)
     if as_json:

@@ -21,12 +21,14 @@ from cytorelease.report.svg import safe_inline_svg
 
 __all__ = ["render_page", "write_page"]
 
-# the trend report's page style: printable, one section per figure kept on a page
+# the trend report's page style: printable, one section per figure kept on a page; hashes and
+# paths break anywhere, so a 64-digit SHA-256 does not push a table past the printable width
 _CSS = """
 body { font-family: sans-serif; font-size: 11pt; margin: 2em; color: #202124; }
 h1 { font-size: 16pt; } h2 { font-size: 13pt; margin-top: 1.6em; }
-table { border-collapse: collapse; margin: 0.5em 0; }
+table { border-collapse: collapse; margin: 0.5em 0; max-width: 100%; }
 td, th { border: 1px solid #c0c6cc; padding: 2px 6px; text-align: left; vertical-align: top; }
+td { overflow-wrap: anywhere; }
 svg { max-width: 100%; height: auto; }
 section { break-inside: avoid; page-break-inside: avoid; }
 @media print { body { margin: 0; } @page { margin: 12mm; } }

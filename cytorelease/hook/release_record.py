@@ -9,9 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from cytorelease.lot.dataset import store_results
 from cytorelease.provenance import file_sha256
 from cytorelease.records import audit
-from cytorelease.records.lot_results import store_record
 from cytorelease.records.lots import ReleaseRow, SignatureRow, record_release, record_signature
 from cytorelease.records.store import Store
 from cytorelease.records.trail import PendingRows
@@ -41,7 +41,7 @@ def record_worker_release(
     )
     release_id = record_release(store, release)
     # the lots dataset's rows of this record commit with the release row they belong to
-    store_record(
+    store_results(
         store, outcome.record, record_sha256=outcome.record_sha256, origin="worker",
         checked_against="worker", release_id=release_id,
     )  # fmt: skip

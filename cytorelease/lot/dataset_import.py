@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from cytorelease.errors import InputError
+from cytorelease.lot.dataset import store_results
 from cytorelease.provenance import content_sha256
-from cytorelease.records.lot_results import record_problem, store_record, stored_records
+from cytorelease.records.lot_results import record_problem, stored_records
 from cytorelease.records.store import Store
 from cytorelease.records.trail import Trail
 
@@ -181,7 +182,7 @@ def render_with_results(
             store, actor=trail.actor, action=audit.Action.RENDER, object=object, lot=lot,
             details=details,
         )  # fmt: skip
-        return store_record(
+        return store_results(
             store, record, record_sha256=record_sha256, origin="release",
             checked_against="release",
         )  # fmt: skip
@@ -200,7 +201,7 @@ def _store_one(
 ) -> int:
     from cytorelease.records import audit
 
-    added = store_record(
+    added = store_results(
         store, record, record_sha256=sha, origin=origin, checked_against=checked, site=site,
         release_id=release_id,
     )  # fmt: skip

@@ -192,7 +192,7 @@ def release_lot(
     if trail:
         rendered = {"report_sha256": file_sha256(report_path), "record_sha256": sha}
         if isinstance(trail, Trail):  # with a data folder, its results join the lots dataset
-            from cytorelease.records.lot_import import render_with_results
+            from cytorelease.lot.dataset_import import render_with_results
 
             render_with_results(
                 trail, str(report_path.absolute()), lot=lot, details=rendered, record=record,

@@ -40,7 +40,6 @@ __all__ = [
     "lot_table",
     "record_problem",
     "result_rows",
-    "spec_limits",
     "store_record",
     "stored_records",
 ]
@@ -140,32 +139,6 @@ def _value(value: Any) -> tuple[str, float | None] | None:
     except ValueError:
         return text, None
     return text, number if math.isfinite(number) else None
-
-
-def spec_limits(spec: Mapping[str, Any]) -> SpecLimits | None:
-    """The numeric limits of the spec a record names (``evaluation.spec``), by attribute; None
-    when the library holds no spec of that id and version with the record's SHA-256."""
-    from cytorelease.errors import CytoreleaseError
-    from cytorelease.spec.registry import resolve_spec
-
-    try:
-        loaded = resolve_spec(f"{spec.get('id')}@{spec.get('version')}")
-    except CytoreleaseError:
-        return None
-    if loaded.sha256 != spec.get("sha256"):
-        return None
-    found: dict[str, tuple[float | None, float | None]] = {}
-    for criterion in loaded.spec.criteria:
-        limit = getattr(criterion, "limit", None)
-        attribute = getattr(criterion, "attribute", None)
-        if limit is None or not isinstance(attribute, str) or not hasattr(limit, "min"):
-            continue
-        low, high = limit.min, limit.max
-        found.setdefault(
-            attribute,
-            (None if low is None else float(low), None if high is None else float(high)),
-        )
-    return found
 
 
 def _instruments(record: Mapping[str, Any]) -> dict[str, str]:
@@ -341,11 +314,13 @@ def store_record(
     origin: str,
     checked_against: str,
     site: str | None = None,
+    limits: SpecLimits | None = None,
     release_id: int | None = None,
 ) -> int:
     """Store a release record's rows (inside the caller's write transaction); how many were
     added: 0 when the dataset already holds the record. ``record_sha256`` is the caller's,
-    checked against the record's content before it got here."""
+    checked against the record's content before it got here; ``limits`` are those of the spec
+    the record names (``lot/dataset.py`` looks them up: records/ reads no spec)."""
     problem = record_problem(record)
     if problem is not None:
         from cytorelease.errors import InputError
@@ -357,7 +332,7 @@ def store_record(
         origin=origin,
         checked_against=checked_against,
         site=site,
-        limits=spec_limits(record["evaluation"]["spec"]),
+        limits=limits,
         archived=archived_instruments(store, record),
         release_id=release_id,
     )

@@ -42,8 +42,13 @@ def history_records(history_csv: Path, *, with_site: bool = True) -> list[dict[s
         if with_site:
             lot_block["site"] = rows[0]["site"]
         measurements = [
-            {"attribute": a, "value": float(values[a]), "unit": "%", "inputs": [],
-             "method": TEMPLATE}  # fmt: skip
+            {
+                "attribute": a,
+                "value": float(values[a]),
+                "unit": "%",
+                "inputs": [],
+                "method": TEMPLATE,
+            }
             for a in (VIABILITY, CAR)
         ]
         criteria = [
