@@ -141,3 +141,27 @@ def test_refusals_are_one_line_exit_2(tmp_path: Path) -> None:
         assert result.exit_code == 2 and "--margin" in result.stderr, result.stderr
     result = run(["compare", SITE_A, SITE_B, "--pair-by", "none", "--protocol", PROTOCOL])
     assert result.exit_code == 2 and "fixes pairing 'lot'" in result.stderr
+
+
+def test_a_protocol_locked_by_the_site_library(tmp_path: Path) -> None:
+    from cytorelease._resources import set_library
+    from cytorelease.compare import load_protocol
+
+    library = tmp_path / "library"
+    (library / "specs").mkdir(parents=True)  # --library accepts a folder holding a kind it knows
+    (library / "protocols").mkdir()
+    sha = load_protocol(PROTOCOL).sha256
+    (library / "protocols" / "LOCK").write_text(f"site-b-transfer@1 {sha}\n", encoding="utf-8")
+    args = ["--library", library, "compare", SITE_A, SITE_B, "--pair-by", "lot", "--protocol"]
+    try:  # --library sets the site library for the process: set back after
+        result = run([*args, PROTOCOL, "--json"])
+        changed = tmp_path / "protocol.yaml"
+        changed.write_text(PROTOCOL.read_text("utf-8").replace("margin: 3", "margin: 4"), "utf-8")
+        refused = run([*args, changed, "--json"])
+    finally:
+        set_library(None)
+    assert result.exit_code == 0, result.stderr
+    assert "not locked" not in result.stderr
+    assert one_json_document(result.stdout)["protocol"]["locked"] is True
+    line = assert_bad_input(refused, changed)
+    assert "a released protocol never changes" in line
