@@ -213,6 +213,15 @@ def _quantstudio_export(_: Inputs) -> Path:
     return shared_path("qpcr", "quantstudio", "allotropy_example_quantsudio_results_only.txt")
 
 
+def _result_json(i: Inputs) -> Path:
+    """A release record as release writes it (result.json), for lots import."""
+    from cytorelease.lot.record import write_record
+    from tests.report.conftest import example_record
+
+    path = i.folder / "record" / "result.json"
+    return path if path.is_file() else write_record(example_record(), path)
+
+
 SPEC_REF = "cd19-car-t@2"
 FCS = {"suffix": ".fcs", "real": lambda i: i.fmo, "wrong": lambda i: i.spec}
 YAML = {"suffix": ".yaml", "wrong": lambda i: i.fmo, "utf8_only": True}
@@ -642,6 +651,23 @@ SLOTS = [
         utf8_only=True,
     ),
     Slot(
+        "lots-import",
+        "lots import",
+        lambda p, i, t: [
+            "lots",
+            "import",
+            p,
+            "--unchecked",
+            "--data-dir",
+            t / "lots-data",
+            "--json",
+        ],
+        suffix=".json",
+        real=_result_json,
+        wrong=lambda i: i.measurements,
+        utf8_only=True,
+    ),
+    Slot(
         "hook",
         "hook",
         lambda p, i, t: [
@@ -868,6 +894,7 @@ OUTPUT_CASES: list[tuple[str, Callable[[Path, Inputs], list[object]]]] = [
     ("audit correct", lambda p, i: ["audit", "correct", "1", "--reason", "typo", "--data-dir", p]),
     ("audit export", lambda p, i: ["audit", "export", "lot-CAR-0001", "--out", p, "--data-dir", i.data_dir]),
     ("queue list", lambda p, i: ["queue", "list", "--data-dir", p]),
+    ("lots table", lambda p, i: ["lots", "table", "--data-dir", p, "--out", i.folder / "never.csv"]),
     ("queue retry", lambda p, i: ["queue", "retry", "1", "--reason", "fixed", "--data-dir", p]),
     ("worker", lambda p, i: ["worker", "--once", "--data-dir", p]),
     ("watch", lambda p, i: ["watch", p, "--once", "--data-dir", i.data_dir]),
