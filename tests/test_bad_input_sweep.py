@@ -284,6 +284,18 @@ SLOTS = [
     ),
     Slot("flow-cluster", "flow cluster", lambda p, i, t: ["flow", "cluster", p], **FCS),
     Slot(
+        "flow-spillover-control",
+        "flow spillover",
+        lambda p, i, t: ["flow", "spillover", p, "--unstained", i.fmo],
+        **FCS,
+    ),
+    Slot(
+        "flow-spillover-unstained",
+        "flow spillover",
+        lambda p, i, t: ["flow", "spillover", i.fmo, "--unstained", p],
+        **FCS,
+    ),
+    Slot(
         "qpcr-read",
         "qpcr read",
         lambda p, i, t: ["qpcr", "read", p],
@@ -884,6 +896,7 @@ OUTPUT_CASES: list[tuple[str, Callable[[Path, Inputs], list[object]]]] = [
     ("keys init-registry", lambda p, i: ["keys", "init-registry", "--signer", "A B", "--user-id", "ab", "--out", p, "--identity-evidence", "synthetic test identity"]),
     ("sample-data generate", lambda p, i: ["sample-data", "generate", p]),
     ("sample-data history", lambda p, i: ["sample-data", "history", p]),
+    ("sample-data controls", lambda p, i: ["sample-data", "controls", p, "--events", "10"]),
     ("demo", lambda p, i: ["demo", "--out", p]),
     ("release", lambda p, i: ["release", i.lot, "--out", p]),
     ("potency elisa", lambda p, i: ["potency", "elisa", i.plate, "--assay", "potency-ifng-elisa", "--plots", p]),

@@ -88,9 +88,12 @@ def _read(path: Path, detectors: Sequence[str] | None) -> tuple[Sample, tuple[st
     sample = read_fcs(path)
     if detectors is None:
         return sample, fluorescence_detectors(sample)
-    names = []
+    names: list[str] = []
     for name in detectors:
-        names.append(sample.channel_names[sample.channel_index(name)])
+        found = sample.channel_names[sample.channel_index(name)]
+        if found in names:
+            raise InputError(f"detector {found} is named twice (as {name!r})", path=path)
+        names.append(found)
     return sample, tuple(names)
 
 
