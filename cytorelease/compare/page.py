@@ -94,6 +94,10 @@ def _facts(c: AttributeComparison) -> list[tuple[str, str]]:
                 "Deming slope / intercept",
                 f"{_number(d['deming_slope'])} / {_number(d['deming_intercept'])}",
             ),
+            (
+                "95 % CI of the slope / intercept (jackknife)",
+                f"{_interval(d['deming_slope_ci'])} / {_interval(d['deming_intercept_ci'])}",
+            ),
             ("lots only in A", ", ".join(c.only_in_a) or "-"),
             ("lots only in B", ", ".join(c.only_in_b) or "-"),
         ]

@@ -16,7 +16,14 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-__all__ = ["PairedStats", "UnpairedStats", "deming", "paired_stats", "unpaired_stats"]
+__all__ = [
+    "PairedStats",
+    "UnpairedStats",
+    "deming",
+    "deming_jackknife_ci",
+    "paired_stats",
+    "unpaired_stats",
+]
 
 Z_LOA = 1.96  # Bland-Altman limits: bias +- 1.96 SD of the differences
 
@@ -39,6 +46,28 @@ def deming(a: np.ndarray, b: np.ndarray, ratio: float = 1.0) -> tuple[float, flo
     u = syy - ratio * sxx
     slope = (u + math.sqrt(u * u + 4 * ratio * sxy * sxy)) / (2 * sxy)
     return slope, float(b.mean() - slope * a.mean())
+
+
+def deming_jackknife_ci(
+    a: np.ndarray, b: np.ndarray, ratio: float = 1.0
+) -> tuple[list[float], list[float]] | None:
+    """95 % intervals of the Deming slope and intercept by the jackknife (Linnet 1990): each
+    estimate +- t(0.975, n-2) x its leave-one-out standard error. None below 3 pairs or when a
+    leave-one-out set does not co-vary."""
+    n = len(a)
+    line = deming(a, b, ratio)
+    if n < 3 or line is None:
+        return None
+    fits = [deming(np.delete(a, i), np.delete(b, i), ratio) for i in range(n)]
+    if any(f is None for f in fits):
+        return None
+    q = _f(stats.t.ppf(0.975, n - 2))
+    intervals = []
+    for k, estimate in enumerate(line):
+        leave_out = np.array([f[k] for f in fits if f is not None])
+        se = math.sqrt((n - 1) / n * float(((leave_out - leave_out.mean()) ** 2).sum()))
+        intervals.append([estimate - q * se, estimate + q * se])
+    return intervals[0], intervals[1]
 
 
 def _tost(diff: float, se: float, df: float, margin: float) -> tuple[float, float, float]:
@@ -78,6 +107,8 @@ class PairedStats(_Common):
     loa_high_ci: list[float] | None = None
     deming_slope: float | None = None
     deming_intercept: float | None = None
+    deming_slope_ci: list[float] | None = None
+    deming_intercept_ci: list[float] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k != "reasons"}
@@ -120,6 +151,9 @@ def paired_stats(
     line = deming(a, b, ratio)
     if line is not None:
         out.deming_slope, out.deming_intercept = line
+        intervals = deming_jackknife_ci(a, b, ratio)
+        if intervals is not None:
+            out.deming_slope_ci, out.deming_intercept_ci = intervals
     else:
         out.reasons.append("Deming: A and B do not co-vary")
     if sd == 0:
