@@ -66,7 +66,7 @@ class SetBuilder:
     entries: list[Entry] = field(default_factory=list)
     _seen: dict[tuple[str, str], str] = field(default_factory=dict)
     _units: dict[str, tuple[str | None, str]] = field(default_factory=dict)
-    _numeric: dict[str, tuple[bool, str]] = field(default_factory=dict)
+    _numeric: dict[str, tuple[bool, Entry]] = field(default_factory=dict)
 
     def add(self, entry: Entry) -> None:
         key = (entry.lot, entry.attribute)
@@ -85,22 +85,15 @@ class SetBuilder:
                 path=self.path,
             )
         numeric = entry.value is not None
-        was, first = self._numeric.setdefault(entry.attribute, (numeric, entry.where))
+        was, earlier = self._numeric.setdefault(entry.attribute, (numeric, entry))
         if was != numeric:
-            number_at, text_at = (first, entry.where) if was else (entry.where, first)
+            number, text = (earlier, entry) if was else (entry, earlier)
             raise InputError(
-                f"{text_at}: attribute {entry.attribute!r} has the value "
-                f"{_text_of(self.entries, entry, text_at)!r}, which is no number, where {number_at} "
-                "has a number",
+                f"{text.where}: attribute {entry.attribute!r} has the value {text.text!r}, which "
+                f"is no number, where {number.where} has a number",
                 path=self.path,
             )
         self.entries.append(entry)
-
-
-def _text_of(entries: list[Entry], entry: Entry, where: str) -> str:
-    if entry.where == where:
-        return entry.text
-    return next(e.text for e in entries if e.where == where and e.attribute == entry.attribute)
 
 
 def read_set(path: Path) -> ResultSet:
