@@ -23,7 +23,7 @@ from the library's copy of that spec only when its SHA-256 is the record's (else
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -38,6 +38,7 @@ __all__ = [
     "SpecLimits",
     "archived_instruments",
     "lot_table",
+    "lot_table_tuples",
     "record_problem",
     "result_rows",
     "store_record",
@@ -357,6 +358,29 @@ def lot_table(
     Each lot's latest release (its record's ``created_at``, then SHA-256) unless
     ``every_release``; the filters apply to the rows of that release.
     """
+    names = (*COLUMNS, "value_number")
+    found = lot_table_tuples(
+        store, names, product=product, since=since, site=site, attributes=attributes,
+        every_release=every_release,
+    )  # fmt: skip
+    return [dict(zip(names, row, strict=True)) for row in found]
+
+
+def lot_table_tuples(
+    store: Store,
+    columns: Sequence[str],
+    *,
+    product: str | None = None,
+    since: date | None = None,
+    site: str | None = None,
+    attributes: Iterable[str] | None = None,
+    every_release: bool = False,
+) -> list[tuple[Any, ...]]:
+    """:func:`lot_table`'s rows as tuples of ``columns`` (names of :data:`COLUMNS` or
+    ``value_number``), for reads of every row of a large dataset."""
+    unknown = [c for c in columns if c not in (*COLUMNS, "value_number")]
+    if unknown:
+        raise ValueError(f"no column {unknown[0]!r} in the lots dataset")
     where, params = [], []
     for column, wanted in (("product", product), ("site", site)):
         if wanted is not None:
@@ -369,9 +393,8 @@ def lot_table(
     if chosen:
         where.append(f"r.attribute IN ({', '.join('?' for _ in chosen)})")
         params.extend(chosen)
-    columns = ", ".join(
-        "r.spec_id || '@' || r.spec_version AS spec" if c == "spec" else f"r.{c}"
-        for c in (*COLUMNS, "value_number")
+    selected = ", ".join(
+        "r.spec_id || '@' || r.spec_version AS spec" if c == "spec" else f"r.{c}" for c in columns
     )
     latest = (
         ""
@@ -382,8 +405,8 @@ def lot_table(
         " WHERE n = 1) AS l ON l.record_sha256 = r.record_sha256"
     )
     condition = f" WHERE {' AND '.join(where)}" if where else ""
-    return store.rows(
-        f"SELECT {columns} FROM lot_results r{latest}{condition}"
+    return store.tuples(
+        f"SELECT {selected} FROM lot_results r{latest}{condition}"
         " ORDER BY r.lot, r.released_at, r.attribute",
         params,
     )

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from cytorelease.errors import InputError
-from cytorelease.records.lot_results import COLUMNS, lot_table
+from cytorelease.records.lot_results import COLUMNS, lot_table_tuples
 
 __all__ = ["TableReport", "export_table", "table_csv"]
 
@@ -42,22 +42,17 @@ class TableReport:
         }
 
 
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    return repr(value) if isinstance(value, float) else str(value)
-
-
-def table_csv(rows: list[dict[str, Any]], columns: tuple[str, ...] = COLUMNS) -> bytes:
-    """The rows as UTF-8 CSV with a header (an empty cell for no value)."""
+def table_csv(rows: list[tuple[Any, ...]], columns: tuple[str, ...] = COLUMNS) -> bytes:
+    """Rows (tuples of ``columns``) as UTF-8 CSV with a header; an empty cell for no value, a
+    float as its shortest repr (read back, the same number)."""
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(columns)
-    writer.writerows([_cell(row[c]) for c in columns] for row in rows)
+    writer.writerows(rows)
     return buffer.getvalue().encode("utf-8")
 
 
-def _parquet(rows: list[dict[str, Any]], out: Path) -> None:
+def _parquet(rows: list[tuple[Any, ...]], out: Path) -> None:
     try:
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -67,18 +62,15 @@ def _parquet(rows: list[dict[str, Any]], out: Path) -> None:
             path=out,
             hint="pip install pyarrow, or write a .csv",
         ) from None
-    types = {c: pa.float64() if c in _FLOATS else pa.string() for c in COLUMNS}
-    types["release_id"] = pa.int64()
-    arrays = {
-        c: pa.array(
-            [
-                r[c] if c in _FLOATS or c == "release_id" or r[c] is None else str(r[c])
-                for r in rows
-            ],
-            type=types[c],
-        )
-        for c in COLUMNS
-    }
+    arrays = {}
+    for index, column in enumerate(COLUMNS):
+        values = [row[index] for row in rows]
+        if column in _FLOATS:
+            arrays[column] = pa.array(values, type=pa.float64())
+        elif column == "release_id":
+            arrays[column] = pa.array(values, type=pa.int64())
+        else:
+            arrays[column] = pa.array([v if v is None else str(v) for v in values], pa.string())
     pq.write_table(pa.table(arrays), out)
 
 
@@ -105,8 +97,8 @@ def export_table(
         raise InputError("is a folder (--out names the table file to write)", path=out)
     _, store = open_data(data_dir, existing=True)
     with store:
-        rows = lot_table(
-            store, product=product, since=since, site=site, every_release=every_release
+        rows = lot_table_tuples(
+            store, COLUMNS, product=product, since=since, site=site, every_release=every_release
         )
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".partial")
@@ -115,4 +107,5 @@ def export_table(
     else:
         _parquet(rows, tmp)
     tmp.replace(out)
-    return TableReport(out, kind, len(rows), len({r["lot"] for r in rows}), COLUMNS)
+    lot = COLUMNS.index("lot")
+    return TableReport(out, kind, len(rows), len({r[lot] for r in rows}), COLUMNS)

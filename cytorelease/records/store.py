@@ -263,6 +263,10 @@ class Store:
         names = [d[0] for d in cursor.description or ()]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
+    def tuples(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """The rows as tuples, in the statement's column order (large reads: no dict per row)."""
+        return [tuple(row) for row in self._run(sql, params).fetchall()]
+
     def one(self, sql: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
         found = self.rows(sql, params)
         return found[0] if found else None

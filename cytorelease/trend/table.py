@@ -18,7 +18,7 @@ from pathlib import Path
 
 from cytorelease.errors import InputError
 
-__all__ = ["REQUIRED_COLUMNS", "Observation", "TrendTable", "parse_table", "read_table"]
+__all__ = ["REQUIRED_COLUMNS", "Observation", "TrendTable", "read_table"]
 
 REQUIRED_COLUMNS = ("lot", "date", "attribute", "value")
 OPTIONAL_COLUMNS = ("site", "lsl", "usl")
@@ -130,13 +130,9 @@ def _observation(path: Path, cells: list[str], columns: dict[str, int], line: in
 
 def read_table(path: Path, attributes: tuple[str, ...]) -> TrendTable:
     """The rows of ``attributes`` from the CSV at ``path``, checked, in file order."""
-    return parse_table(path, path.read_bytes(), attributes)
-
-
-def parse_table(path: Path, data: bytes, attributes: tuple[str, ...]) -> TrendTable:
-    """:func:`read_table` of CSV bytes already read (``path`` names their source in errors)."""
     import hashlib
 
+    data = path.read_bytes()
     text = _text(path, data)
     reader = csv.reader(io.StringIO(text, newline=""))
     try:

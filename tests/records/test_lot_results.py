@@ -157,3 +157,19 @@ def test_trend_from_the_store_refuses_what_it_cannot_chart(
     with pytest.raises(InputError, match="chart one product at a time"):
         trend_from_data(data.root, (VIABILITY,), baseline=20)
     assert trend_from_data(data.root, (VIABILITY,), product=PRODUCT, baseline=20).charts
+
+
+def test_trend_from_the_store_refuses_a_word_and_a_lot_without_site(
+    data: DataDir, store: Store, history: Path
+) -> None:
+    from cytorelease.errors import InputError
+
+    records = history_records(history, with_site=False)[:30]
+    records[4]["measurements"][0]["value"] = "not detected"  # a word where a number goes
+    _store(store, records)
+    lot = records[4]["lot"]["id"]
+    with pytest.raises(InputError, match=f"lot '{lot}': attribute '{VIABILITY}' is 'not detected'"):
+        trend_from_data(data.root, (VIABILITY,), baseline=20)
+    with pytest.raises(InputError, match=r"--by-site: 30 lot\(s\) have no site"):
+        trend_from_data(data.root, (CAR,), baseline=20, by_site=True)
+    assert trend_from_data(data.root, (CAR,), baseline=20).charts[0].series.site is None
