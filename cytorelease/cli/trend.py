@@ -1,4 +1,5 @@
-"""``cytorelease trend``: control charts of attributes across lots, from a historical table."""
+"""``cytorelease trend``: control charts of attributes across lots, from a historical table or
+the lots dataset of a data folder."""
 
 from __future__ import annotations
 

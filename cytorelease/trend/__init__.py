@@ -2,8 +2,8 @@
 
 An individuals and moving-range chart per attribute (per site with ``by_site``) whose limits
 are frozen from a Phase I baseline, the Nelson rules, EWMA and tabular CUSUM for small shifts,
-and Ppk against the spec limits. The source today is a historical table (``--from-csv``); the
-lots dataset of the records store is not read yet.
+and Ppk against the spec limits. The source is a historical table (``--from-csv``) or the lots
+dataset of a data folder's record store (``--data-dir``, :mod:`cytorelease.trend.from_store`).
 """
 
 from __future__ import annotations
