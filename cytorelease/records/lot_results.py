@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+from cytorelease.lot_id import lot_id_problem
 from cytorelease.records.store import Store
 
 __all__ = [
@@ -85,6 +86,9 @@ def record_problem(record: Any) -> str | None:
         isinstance(lot.get(k), str) and lot.get(k) for k in ("id", "product")
     ):
         return "the record names no lot id and product"
+    if (problem := lot_id_problem(lot["id"])) is not None:
+        # the value is not quoted (it may hold a line break); it also names the CoA beside it
+        return f"the record's lot id is not a lot id: {problem}"
     if not isinstance(evaluation, dict) or not isinstance(evaluation.get("criteria"), list):
         return "the record has no evaluation (criteria)"
     if not isinstance(evaluation.get("disposition"), str):

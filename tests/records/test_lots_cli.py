@@ -110,6 +110,10 @@ def test_a_record_nothing_vouches_for_needs_unchecked(
         (b'{"measurements": []}', "not a release record (its schema is None"),
         (b'{"schema": "cytorelease.result/1", "lot": {}}', "the record names no lot id"),
         (b"[1, 2", "not valid JSON"),
+        (
+            b'{"schema": "cytorelease.result/1", "lot": {"id": "../x", "product": "p"}}',
+            "the record's lot id is not a lot id",
+        ),
     ],
 )
 def test_a_file_that_is_no_release_record_is_refused(
