@@ -3,21 +3,22 @@
 ``estimate_spillover(controls, unstained)`` reads every tube, checks that they share one set of
 fluorescence detectors, and for each control (in the order given):
 
-1. **Primary detector.** For every detector, the control's events above the unstained tube's
-   99.5th percentile there, and how far their median sits above the unstained median (in the
-   detector's own units). The primary is the detector where that excess is largest; it must
-   exceed every other detector's by ``PRIMARY_MARGIN`` (25 %), or the control is refused by
-   name: its stain is not clearly read in one detector (an unstained tube passed as a control,
-   or two detectors seeing one dye almost equally, where only naming the primary could help).
-2. **Positive population.** The control's events above the unstained 99.5th percentile in its
-   primary detector, less the 0.5 % of its events an unstained tube would put there by chance.
-   Fewer than ``MIN_POSITIVE_EVENTS`` (see its comment for why) is refused by name.
-3. **Spillover.** Robust regression of each other detector on the primary over the events
-   above that threshold, refined by compensating them and re-fitting until the compensation
-   error is below the tolerance (:mod:`cytorelease.flow._spillover_fit`, AutoSpill's method).
-   AutoSpill fits all of a control's events; here the negatives are left out, because their
-   autofluorescence is shared by all detectors (a bigger cell glows in all of them) and pulls
-   the line towards the ratio of autofluorescences when the positives are few.
+1. **Primary detector.** In every detector, the control's events above the unstained tube's
+   99.5th percentile less the 0.5 % of its events an unstained tube would put there by chance
+   (the *excess* events), and how far the median of that many brightest events sits above the
+   unstained median, in the detector's own units. The primary is the detector where that
+   signal is largest; it must exceed every other detector's by ``PRIMARY_MARGIN`` (25 %), or
+   the control is refused by name: its stain is not clearly read in one detector (an unstained
+   or multicolour tube passed as a control, or two detectors seeing one dye almost equally).
+2. **Positive population.** The primary's excess events (its brightest that many). Fewer
+   than ``MIN_POSITIVE_EVENTS`` (see its comment for why) is refused by name.
+3. **Spillover.** Robust regression of each other detector on the primary over the positive
+   population, refined by compensating it and re-fitting until the compensation error is
+   below the tolerance (:mod:`cytorelease.flow._spillover_fit`, AutoSpill's method). AutoSpill
+   fits all of a control's events; here the negatives, and the chance tail of them above the
+   threshold, are left out: their autofluorescence is shared by all detectors (a bigger cell
+   glows in all of them) and pulls the line towards the ratio of autofluorescences when the
+   positives are few.
 
 Values are read as FlowKit preprocesses them ($PnE and $PnG undone); events non-finite or at
 the top of their range ($PnR - 1, saturated) in any detector are left out. Scatter, Time and
