@@ -16,9 +16,10 @@ from cytorelease.lot.manifest import MANIFEST_NAME, LotManifest
 from cytorelease.measurement import Measurement, MethodRef
 
 if TYPE_CHECKING:
+    from cytorelease.manual import ManualResult
     from cytorelease.report.registry import Registry
 
-__all__ = ["LEGACY_NOTE", "manual_measurements"]
+__all__ = ["LEGACY_NOTE", "manual_measurement", "manual_measurements"]
 
 LEGACY_NOTE = (
     "written in lot.yaml with a self-declared author, not signed: enter it with "
@@ -36,9 +37,7 @@ def manual_measurements(
     """Every manual result of the lot: the signed records of ``records_dir`` (default the lot
     folder; the worker keeps them beside the lot's manifest) checked against ``registry``, then
     lot.yaml's unsigned entries."""
-    from cytorelease.attributes import ATTRIBUTES
     from cytorelease.manual import LotIdentity, State, manual_results
-    from cytorelease.manual.values import measurement_value
 
     identity = LotIdentity(manifest.lot_id, manifest.chain_of_identity)
     results = manual_results(records_dir or lot_dir, identity, registry=registry)
@@ -51,17 +50,7 @@ def manual_measurements(
                 hint="the first person enters it again with `cytorelease manual enter ... "
                 "--reason TEXT`, and a second person verifies the new entry",
             )
-        found.append(
-            Measurement(
-                attribute=attribute,
-                value=measurement_value(attribute, result.value),
-                unit=result.unit if result.unit is not None else ATTRIBUTES[attribute].unit,
-                method=MethodRef(
-                    kind="manual", id="manual-entry", version="2", sha256=result.file_sha256
-                ),
-                details=result.details(),
-            )
-        )
+        found.append(manual_measurement(attribute, result))
     for index, entry in enumerate(manifest.manual):
         if entry.attribute in results:
             raise ManifestError(
@@ -72,6 +61,20 @@ def manual_measurements(
             )
         found.append(_legacy(entry))
     return found
+
+
+def manual_measurement(attribute: str, result: ManualResult) -> Measurement:
+    """The measurement a checked manual record gives (a release and an addendum alike)."""
+    from cytorelease.attributes import ATTRIBUTES
+    from cytorelease.manual.values import measurement_value
+
+    return Measurement(
+        attribute=attribute,
+        value=measurement_value(attribute, result.value),
+        unit=result.unit if result.unit is not None else ATTRIBUTES[attribute].unit,
+        method=MethodRef(kind="manual", id="manual-entry", version="2", sha256=result.file_sha256),
+        details=result.details(),
+    )
 
 
 def _legacy(entry: Any) -> Measurement:

@@ -19,7 +19,7 @@ from cytorelease.lot.outcome import AnalysisOutcome
 from cytorelease.measurement import Measurement
 from cytorelease.provenance import canonical_json, content_sha256, software
 
-__all__ = ["RESULT_SCHEMA", "build_record", "record_sha256", "write_record"]
+__all__ = ["RESULT_SCHEMA", "build_record", "canonical_form", "record_sha256", "write_record"]
 
 RESULT_SCHEMA = "cytorelease.result/1"
 _SIGNIFICANT = 6
@@ -41,6 +41,11 @@ def _canonical_value(value: Any) -> Any:
     if hasattr(value, "to_dict"):
         return _canonical_value(value.to_dict())
     return str(value)
+
+
+def canonical_form(value: Any) -> Any:
+    """``value`` as a record holds it (floats to 6 significant digits, objects as dicts)."""
+    return _canonical_value(value)
 
 
 def build_record(

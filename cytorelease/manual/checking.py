@@ -33,6 +33,7 @@ __all__ = [
     "ManualResult",
     "State",
     "authority_problem",
+    "check_events",
     "check_record",
     "event_moment",
 ]
@@ -155,11 +156,34 @@ def check_record(
     broken chain, a bad signature, another lot's event, a verification by the person who
     entered the value or one whose ``matches`` contradicts the two values.
     """
-    from cytorelease.report.entry import parse_utc
-
     events, file_sha256 = read_events(path)
     if not events:
         return None
+    return check_events(
+        events,
+        file_sha256,
+        path=path,
+        lot_id=lot_id,
+        chain_of_identity=chain_of_identity,
+        attribute=attribute,
+        registry=registry,
+    )
+
+
+def check_events(
+    events: list[ManualEvent],
+    file_sha256: str,
+    *,
+    path: Path,
+    lot_id: str,
+    chain_of_identity: str,
+    attribute: str,
+    registry: Registry | None,
+) -> ManualResult:
+    """The result a non-empty record's ``events`` give (see :func:`check_record`); ``path``
+    names the record in errors (a file, or the copy an addendum carries)."""
+    from cytorelease.report.entry import parse_utc
+
     previous: ManualEvent | None = None
     entered: ManualEvent | None = None
     verified: ManualEvent | None = None

@@ -30,6 +30,7 @@ __all__ = [
     "ManualEvent",
     "event_sha256",
     "events_path",
+    "parse_events",
     "read_events",
     "write_events",
 ]
@@ -153,6 +154,12 @@ def read_events(path: Path) -> tuple[list[ManualEvent], str]:
         return [], ""
     except IsADirectoryError:
         raise InputError("is a folder, not a manual record", path=path) from None
+    return parse_events(data, path=path)
+
+
+def parse_events(data: bytes, *, path: Path) -> tuple[list[ManualEvent], str]:
+    """The events of a manual record given as its bytes (a file's, or the copy an addendum
+    carries), structurally checked, and the SHA-256 of those bytes."""
     if len(data) > _MAX_BYTES:
         raise InputError(f"larger than {_MAX_BYTES} bytes: not a manual record", path=path)
     try:

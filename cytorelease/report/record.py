@@ -17,15 +17,21 @@ from cytorelease.errors import InputError
 from cytorelease.provenance import canonical_json, content_sha256
 
 __all__ = [
+    "ADDENDUM_SCHEMA",
     "RECORD_ELEMENT_ID",
     "RECORD_SCHEMA",
     "RecordDigests",
     "embed_json",
     "extract_record",
+    "is_addendum",
     "record_digests",
 ]
 
 RECORD_SCHEMA = "cytorelease.result/1"
+# A signed addendum to a CoA (cytorelease.addendum): a later result, re-evaluated; the same
+# embedding, signature area and signatures as a CoA.
+ADDENDUM_SCHEMA = "cytorelease.addendum/1"
+_SCHEMAS = (RECORD_SCHEMA, ADDENDUM_SCHEMA)
 RECORD_ELEMENT_ID = "cytorelease-record"
 
 _RECORD_OPEN = f'<script type="application/json" id="{RECORD_ELEMENT_ID}">'.encode()
@@ -58,8 +64,13 @@ def record_digests(record: dict[str, Any]) -> RecordDigests:
     )
 
 
+def is_addendum(record: Any) -> bool:
+    return isinstance(record, dict) and record.get("schema") == ADDENDUM_SCHEMA
+
+
 def extract_record(html: bytes, *, path: str | None = None) -> dict[str, Any]:
-    """The record embedded in a rendered CoA; :class:`InputError` when absent or unreadable."""
+    """The record embedded in a rendered CoA or addendum; :class:`InputError` when absent or
+    unreadable."""
     start = html.find(_RECORD_OPEN)
     if start < 0 or html.find(_RECORD_OPEN, start + 1) >= 0:
         count = "no" if start < 0 else "more than one"
@@ -78,6 +89,8 @@ def extract_record(html: bytes, *, path: str | None = None) -> dict[str, Any]:
         raise InputError(
             f"the embedded result record is not valid JSON: {exc}", path=path
         ) from None
-    if not isinstance(record, dict) or record.get("schema") != RECORD_SCHEMA:
-        raise InputError(f"the embedded result record is not a {RECORD_SCHEMA} document", path=path)
+    if not isinstance(record, dict) or record.get("schema") not in _SCHEMAS:
+        raise InputError(
+            f"the embedded result record is not a {' or '.join(_SCHEMAS)} document", path=path
+        )
     return record

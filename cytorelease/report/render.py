@@ -23,7 +23,14 @@ from markupsafe import Markup
 from cytorelease.errors import InputError, TemplateError
 from cytorelease.provenance import canonical_json
 from cytorelease.report.area import AREA_BEGIN, AREA_END, render_area, split_report
-from cytorelease.report.record import RECORD_SCHEMA, embed_json, extract_record, record_digests
+from cytorelease.report.record import (
+    ADDENDUM_SCHEMA,
+    RECORD_SCHEMA,
+    embed_json,
+    extract_record,
+    is_addendum,
+    record_digests,
+)
 from cytorelease.report.svg import safe_inline_svg
 from cytorelease.report.template import RENDERING_KEY, Rendering, rendering_of, template_sha256
 
@@ -65,7 +72,7 @@ def page_environment(template_dir: Path) -> Any:
     return env
 
 
-def _text(value: Any, empty: str = "—") -> str:
+def display_text(value: Any, empty: str = "—") -> str:
     if value is None or value == "":
         return empty
     if isinstance(value, bool):
@@ -76,7 +83,7 @@ def _text(value: Any, empty: str = "—") -> str:
 def format_limit(limit: Any) -> str:
     """``{"min": "80.0"}`` -> ``≥ 80.0``; strings are shown as written."""
     if not isinstance(limit, Mapping):
-        return _text(limit)
+        return display_text(limit)
     if limit.get("equals") is not None:
         return f"= {limit['equals']}"
     if limit.get("one_of"):
@@ -99,10 +106,10 @@ def format_method(method: Any) -> str:
     if isinstance(method, Mapping):
         name = method.get("id") or method.get("kind") or "—"
         return f"{name} v{method['version']}" if method.get("version") else str(name)
-    return _text(method)
+    return display_text(method)
 
 
-def _criterion_view(criterion: Mapping[str, Any]) -> dict[str, Any]:
+def criterion_view(criterion: Mapping[str, Any]) -> dict[str, Any]:
     verdict = str(criterion.get("verdict") or "MISSING").upper()
     label, css = _VERDICTS.get(verdict, (verdict.title(), "other"))
     timing = str(criterion.get("timing") or "release")
@@ -112,12 +119,12 @@ def _criterion_view(criterion: Mapping[str, Any]) -> dict[str, Any]:
     else:
         reported_text = str(reported)
     limit = format_limit(criterion.get("limit"))
-    unit = _text(criterion.get("unit"), empty="")
+    unit = display_text(criterion.get("unit"), empty="")
     return {
-        "id": _text(criterion.get("id")),
-        "test": _text(criterion.get("test") or criterion.get("id")),
+        "id": display_text(criterion.get("id")),
+        "test": display_text(criterion.get("test") or criterion.get("id")),
         "category": str(criterion.get("category") or "other").lower(),
-        "attribute": _text(criterion.get("attribute")),
+        "attribute": display_text(criterion.get("attribute")),
         "method": format_method(criterion.get("method")),
         "limit": limit,
         # a spec's printed limit ("<= 5.0 EU/mL") already names its unit
@@ -132,7 +139,7 @@ def _criterion_view(criterion: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _group_by_category(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def group_by_category(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     present = [c for c in _CATEGORY_ORDER if any(r["category"] == c for r in rows)]
     present += sorted({r["category"] for r in rows} - set(_CATEGORY_ORDER))
     return [
@@ -148,18 +155,18 @@ def _alert_text(alert: Any) -> str:
     return str(alert)
 
 
-def _not_for_release(record: Mapping[str, Any]) -> list[str]:
+def not_for_release_lines_of(record: Mapping[str, Any]) -> list[str]:
     from cytorelease.lot.definitions import not_for_release_lines
 
     definitions = record.get("definitions") or []
-    return [_text(line) for line in not_for_release_lines(d for d in definitions if d)]
+    return [display_text(line) for line in not_for_release_lines(d for d in definitions if d)]
 
 
 def _library_text(record: Mapping[str, Any]) -> str:
     library = record.get("library")
     if not isinstance(library, Mapping):
         return ""
-    return f"{_text(library.get('path'))} (site, LOCK sha256 {_text(library.get('lock_sha256'))})"
+    return f"{display_text(library.get('path'))} (site, LOCK sha256 {display_text(library.get('lock_sha256'))})"
 
 
 def _checkpoint_text(record: Mapping[str, Any]) -> str:
@@ -169,16 +176,23 @@ def _checkpoint_text(record: Mapping[str, Any]) -> str:
     if not isinstance(checkpoint, Mapping):
         return ""
     trusted = checkpoint.get("trusted_time")
-    when = f"trusted time {_text(trusted)}" if trusted else f"{_text(checkpoint.get('utc_time'))}"
+    when = (
+        f"trusted time {display_text(trusted)}"
+        if trusted
+        else f"{display_text(checkpoint.get('utc_time'))}"
+    )
     return (
-        f"checkpoint at row {_text(checkpoint.get('sequence'))} "
-        f"(row hash {_text(checkpoint.get('row_hash'))[:16]}…, signed {when}, "
-        f"file {_text(checkpoint.get('file'))})"
+        f"checkpoint at row {display_text(checkpoint.get('sequence'))} "
+        f"(row hash {display_text(checkpoint.get('row_hash'))[:16]}…, signed {when}, "
+        f"file {display_text(checkpoint.get('file'))})"
     )
 
 
 def _require(record: Any) -> None:
-    if not isinstance(record, Mapping) or record.get("schema") != RECORD_SCHEMA:
+    if not isinstance(record, Mapping) or record.get("schema") not in (
+        RECORD_SCHEMA,
+        ADDENDUM_SCHEMA,
+    ):
         raise InputError(f"the result record is not a {RECORD_SCHEMA} document", path="record")
     for key in ("lot", "evaluation"):
         if not isinstance(record.get(key), Mapping):
@@ -199,22 +213,22 @@ def _provenance_view(record: Mapping[str, Any]) -> dict[str, list[dict[str, Any]
     """Inputs, method definitions and measurements, as the provenance section lists them."""
     return {
         "inputs": [
-            {k: _text(i.get(k)) for k in ("role", "kind", "path", "sha256")}
+            {k: display_text(i.get(k)) for k in ("role", "kind", "path", "sha256")}
             for i in record.get("inputs") or []
         ],
         "methods": [
             {
-                "kind": _text(m.get("kind")),
+                "kind": display_text(m.get("kind")),
                 "name": format_method(m),
-                "sha256": _text(m.get("sha256")),
+                "sha256": display_text(m.get("sha256")),
             }
             for m in record.get("methods") or []
         ],
         "measurements": [
             {
-                "attribute": _text(m.get("attribute")),
-                "value": _text(m.get("value")),
-                "unit": _text(m.get("unit"), ""),
+                "attribute": display_text(m.get("attribute")),
+                "value": display_text(m.get("value")),
+                "unit": display_text(m.get("unit"), ""),
                 "method": format_method(m.get("method")),
                 "inputs": len(m.get("inputs") or []),
             }
@@ -235,13 +249,14 @@ def _manual_view(record: Mapping[str, Any]) -> list[dict[str, str]]:
         verified = details.get("verified_by")
         rows.append(
             {
-                "attribute": _text(m.get("attribute")),
-                "value": _text(m.get("value")),
-                "unit": _text(m.get("unit"), ""),
-                "entered": f"{_text(details.get('entered_by'))}, {_text(details.get('entered_at'))}",
-                "verified": f"{verified}, {_text(details.get('verified_at'))}"
+                "attribute": display_text(m.get("attribute")),
+                "value": display_text(m.get("value")),
+                "unit": display_text(m.get("unit"), ""),
+                "entered": f"{display_text(details.get('entered_by'))}, {display_text(details.get('entered_at'))}",
+                "verified": f"{verified}, {display_text(details.get('verified_at'))}"
                 if verified and details.get("verification") == "verified"
-                else "not verified: " + _text(details.get("verification_note"), "no second entry"),
+                else "not verified: "
+                + display_text(details.get("verification_note"), "no second entry"),
             }
         )
     return rows
@@ -251,12 +266,12 @@ def build_view(record: Mapping[str, Any], *, generated_at: datetime | None = Non
     """Everything the CoA template shows, derived from the record alone."""
     _require(record)
     evaluation = record["evaluation"]
-    rows = [_criterion_view(c) for c in evaluation["criteria"]]
+    rows = [criterion_view(c) for c in evaluation["criteria"]]
     disposition = str(evaluation.get("disposition") or "INCOMPLETE").upper()
     counts = {css: sum(r["verdict_class"] == css for r in rows) for _, css in _VERDICTS.values()}
     figures = [
         {
-            "title": _text(f.get("title"), "Figure"),
+            "title": display_text(f.get("title"), "Figure"),
             "svg": safe_inline_svg(str(f.get("svg", "")), title=str(f.get("title", "figure"))),
         }
         for f in record.get("figures") or []
@@ -268,16 +283,18 @@ def build_view(record: Mapping[str, Any], *, generated_at: datetime | None = Non
         moment = (generated_at or datetime.now(UTC)).astimezone(UTC)
     return {
         "lot": {
-            k: _text((record["lot"]).get(k))
+            k: display_text((record["lot"]).get(k))
             for k in ("id", "product", "chain_of_identity", "manufacturing_date")
         },
-        "software": {k: _text((record.get("software") or {}).get(k)) for k in ("name", "version")},
+        "software": {
+            k: display_text((record.get("software") or {}).get(k)) for k in ("name", "version")
+        },
         "spec": {
-            k: _text((evaluation.get("spec") or {}).get(k), empty="")
+            k: display_text((evaluation.get("spec") or {}).get(k), empty="")
             for k in ("id", "version", "sha256", "title")
         },
         # unlocked definitions (cytorelease.lot.definitions): the header says NOT FOR RELEASE
-        "not_for_release": _not_for_release(record),
+        "not_for_release": not_for_release_lines_of(record),
         "library": _library_text(record),
         "audit_checkpoint": _checkpoint_text(record),
         "disposition": disposition,
@@ -288,14 +305,14 @@ def build_view(record: Mapping[str, Any], *, generated_at: datetime | None = Non
         "alerts": [_alert_text(a) for a in evaluation.get("alerts") or []],
         "analyses": [
             {
-                "analysis": _text(a.get("analysis")),
-                "status": _text(a.get("status")),
-                "reason": _text(a.get("reason"), empty=""),
-                "flags": [_text(f) for f in a.get("flags") or []],
+                "analysis": display_text(a.get("analysis")),
+                "status": display_text(a.get("status")),
+                "reason": display_text(a.get("reason"), empty=""),
+                "flags": [display_text(f) for f in a.get("flags") or []],
             }
             for a in record.get("analyses") or []
         ],
-        "groups": _group_by_category(rows),
+        "groups": group_by_category(rows),
         "pending": [
             r
             for r in rows
@@ -367,7 +384,8 @@ def render_coa(
     template: str | None = None,
     generated_at: datetime | None = None,
 ) -> str:
-    """The draft (unsigned) CoA for ``record`` as HTML text.
+    """The draft (unsigned) CoA for ``record`` as HTML text (or the addendum, for an addendum
+    record: the same page rules, its own view and template).
 
     A record without a ``rendering`` block is stamped first (``template``, default
     ``coa.html.j2``, and ``generated_at``, default now), and the stamped record is the one
@@ -381,7 +399,12 @@ def render_coa(
 
     _require(record)
     record, stamped = _stamped(record, template, generated_at)
-    view = build_view(record)
+    if is_addendum(record):
+        from cytorelease.report.addendum_page import build_addendum_view
+
+        view = build_addendum_view(record)
+    else:
+        view = build_view(record)
     template_dir = resource_dir("reports")
     env = page_environment(template_dir)
     where = template_dir / stamped.template

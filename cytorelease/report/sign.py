@@ -33,7 +33,7 @@ from cytorelease.report.record import extract_record, record_digests
 from cytorelease.report.registry import Registry, RegistryEntry
 from cytorelease.report.trust import stamp_signature
 from cytorelease.report.unlock import audit_signing, unlock_signer
-from cytorelease.report.verify import ensure_signable, record_created_at
+from cytorelease.report.verify import ContentCheck, ensure_signable, record_created_at
 from cytorelease.signature_policy import Role
 
 if TYPE_CHECKING:
@@ -45,6 +45,7 @@ __all__ = [
     "sign_bytes",
     "sign_report",
     "sign_with_key_file",
+    "signed_details",
 ]
 
 # Meanings a script may never apply: the passphrase must be typed by the person.
@@ -108,6 +109,7 @@ def sign_bytes(
     path: str | None = None,
     registry: Registry | None = None,
     tsa: str | None = None,
+    content_check: ContentCheck | None = None,
 ) -> tuple[bytes, SignatureEntry]:
     """The report with one more signature, and that signature's entry.
 
@@ -142,7 +144,7 @@ def sign_bytes(
             path=path,
             hint="an admin registers a new key with `cytorelease keys register`",
         )
-    checked = ensure_signable(data, path=path)
+    checked = ensure_signable(data, path=path, content_check=content_check)
     existing = [c.entry for c in checked.signatures if c.entry]
     _refuse_cut_registry(existing, registry, path)
     if existing and moment < parse_utc(existing[-1].utc_time):
@@ -264,6 +266,7 @@ def sign_report(
     allow_computer_generated: bool = False,
     registry: Registry | None = None,
     tsa: str | None = None,
+    content_check: ContentCheck | None = None,
 ) -> SignatureEntry:
     """Append a signature to the CoA file at ``report`` (rewritten atomically)."""
     path = Path(report)
@@ -283,6 +286,7 @@ def sign_report(
         path=str(path),
         registry=registry,
         tsa=tsa,
+        content_check=content_check,
     )
     handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
@@ -309,6 +313,7 @@ def sign_with_key_file(
     allow_computer_generated: bool = False,
     trail: Trail | None = None,
     tsa: str | None = None,
+    content_check: ContentCheck | None = None,
 ) -> SignatureEntry:
     """Unlock ``key_path`` with ``passphrase``, find its holder in the signed ``registry`` (the
     file or its folder) and sign; the TSA is ``tsa`` or ``CYTORELEASE_TSA`` when set.
@@ -333,29 +338,32 @@ def sign_with_key_file(
             allow_computer_generated=allow_computer_generated,
             registry=loaded,
             tsa=unlocked.tsa,
+            content_check=content_check,
         )
     except SignatureError as exc:
         audit_signing(trail, report, "sign-refused", {"meaning": str(meaning),
                "user_id": signer.user_id, "problem": exc.problem,
                "key_identity": unlocked.key_identity, "passphrase": "accepted"})  # fmt: skip
         raise
-    audit_signing(
-        trail,
-        report,
-        "sign",
-        {
-            "meaning": str(entry.meaning),
-            "user_id": entry.user_id,
-            "signer": entry.signer,
-            "role": entry.role,
-            "key_fingerprint": entry.key_fingerprint,
-            "utc_time": entry.utc_time,
-            "deviation": entry.deviation,
-            "trusted_time": entry.trusted_time is not None,
-            "registry_head_sha256": loaded.head_sha256,
-            "registry_version": loaded.head.version,
-            "registry_genesis_sha256": loaded.genesis_sha256,
-            "key_identity": unlocked.key_identity,
-        },
-    )
+    audit_signing(trail, report, "sign", signed_details(entry, loaded, unlocked.key_identity))
     return entry
+
+
+def signed_details(entry: SignatureEntry, registry: Registry, key_identity: str) -> dict[str, Any]:
+    """What a ``sign`` audit row states of a signature: who, as what, when, under which
+    registry head (``audit verify`` and ``verify --data-dir`` hold registries to these heads)
+    and the key identity (a signature ends a run of failed passphrases)."""
+    return {
+        "meaning": str(entry.meaning),
+        "user_id": entry.user_id,
+        "signer": entry.signer,
+        "role": entry.role,
+        "key_fingerprint": entry.key_fingerprint,
+        "utc_time": entry.utc_time,
+        "deviation": entry.deviation,
+        "trusted_time": entry.trusted_time is not None,
+        "registry_head_sha256": registry.head_sha256,
+        "registry_version": registry.head.version,
+        "registry_genesis_sha256": registry.genesis_sha256,
+        "key_identity": key_identity,
+    }

@@ -26,7 +26,7 @@ records every signing, can tell that a later signature existed.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -51,10 +51,12 @@ from cytorelease.report.record import (
     RECORD_ELEMENT_ID,
     RecordDigests,
     extract_record,
+    is_addendum,
     record_digests,
 )
 from cytorelease.report.shown import check_shown
 from cytorelease.report.trust import check_policy, check_trust, trusted_moment
+from cytorelease.report.verification import SignatureCheck, VerificationResult
 from cytorelease.signature_policy import DEFAULT_POLICY, Role
 
 if TYPE_CHECKING:
@@ -62,6 +64,8 @@ if TYPE_CHECKING:
     from cytorelease.report.registry import Registry
 
 __all__ = [
+    "ADDENDUM_UNCHECKED",
+    "ContentCheck",
     "SignatureCheck",
     "VerificationResult",
     "ensure_signable",
@@ -75,6 +79,12 @@ _COA_MARKS = (
     b'<meta name="generator" content="cytorelease ',
     b"<!-- cytorelease:signature-area:",
     RECORD_ELEMENT_ID.encode(),
+)
+# An addendum's own checks: the problems with what it adds and its re-evaluation (none: fine).
+ContentCheck = Callable[[dict[str, Any]], list[str]]
+ADDENDUM_UNCHECKED = (
+    "an addendum is verified with what it adds and the CoA it amends: "
+    "`cytorelease verify ADDENDUM.html --coa COA.html --trust registry.yaml`"
 )
 # A signature time later than this past the verifier's clock is refused.
 _CLOCK_SKEW = timedelta(minutes=5)
@@ -90,89 +100,6 @@ _DISPLAY_NAMES = {
 _DISPLAYED_CHECKED = tuple(_DISPLAY_NAMES.items())
 
 
-@dataclass
-class SignatureCheck:
-    """The outcome for one signature, numbered from 1 in document order."""
-
-    number: int
-    entry: SignatureEntry | None
-    problems: list[str] = field(default_factory=list)
-    # The verified RFC 3161 time, or None: "no trusted time" (the signer's clock only).
-    trusted_time: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-    def describe(self) -> str:
-        if self.entry is None:
-            return f"signature {self.number}"
-        return f"signature {self.number} ({self.entry.signer}, {self.entry.meaning})"
-
-    def to_dict(self) -> dict[str, Any]:
-        entry = self.entry
-        anchor = entry.registry_anchor if entry else None
-        return {
-            "number": self.number,
-            "ok": self.ok,
-            "signer": entry.signer if entry else None,
-            "user_id": entry.user_id if entry else None,
-            "role": entry.role if entry else None,
-            "meaning": entry.meaning if entry else None,
-            "utc_time": entry.utc_time if entry else None,
-            "key_fingerprint": entry.key_fingerprint if entry else None,
-            "deviation": entry.deviation if entry else None,
-            "trusted_time": self.trusted_time,
-            "registry_version": anchor[0] if anchor else None,
-            "registry_sha256": anchor[1] if anchor else None,
-            "problems": list(self.problems),
-        }
-
-
-@dataclass
-class VerificationResult:
-    """What ``verify`` found: document-level problems and one check per signature."""
-
-    path: str | None
-    content_sha256: str | None = None
-    record_sha256: str | None = None
-    lot_id: str | None = None
-    disposition: str | None = None
-    trust_checked: bool = False
-    registry: dict[str, Any] | None = None
-    # How many registry heads the audit trail's sign rows recorded (None: no trail checked).
-    trail_registry_heads: int | None = None
-    problems: list[str] = field(default_factory=list)
-    signatures: list[SignatureCheck] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems and all(s.ok for s in self.signatures)
-
-    def failures(self) -> list[str]:
-        """One line per problem: ``report: ...`` or ``signature 2 (name, meaning): ...``."""
-        lines = [f"report: {p}" for p in self.problems]
-        for check in self.signatures:
-            lines.extend(f"{check.describe()}: {p}" for p in check.problems)
-        return lines
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "path": self.path,
-            "ok": self.ok,
-            "lot": self.lot_id,
-            "disposition": self.disposition,
-            "content_sha256": self.content_sha256,
-            "record_sha256": self.record_sha256,
-            "trust_checked": self.trust_checked,
-            "registry": self.registry,
-            "trail_registry_heads": self.trail_registry_heads,
-            "problems": list(self.problems),
-            "signatures": [s.to_dict() for s in self.signatures],
-            "failures": self.failures(),
-        }
-
-
 def verify_report(
     path: str | Path,
     *,
@@ -180,6 +107,7 @@ def verify_report(
     now: datetime | None = None,
     trail: Trail | None = None,
     genesis: str | None = None,
+    content_check: ContentCheck | None = None,
 ) -> VerificationResult:
     """Verify the CoA at ``path`` against the signed registry at ``trust`` (file or folder).
 
@@ -204,7 +132,9 @@ def verify_report(
         raise InputError("is a folder, not a report file", path=path) from None
     require_coa(data, path=path)
     registry = load_registry(trust) if trust is not None else None
-    result = verify_bytes(data, registry=registry, path=str(path), now=now)
+    result = verify_bytes(
+        data, registry=registry, path=str(path), now=now, content_check=content_check
+    )
     if genesis is not None and registry is not None:
         pinned = genesis.strip().lower()
         if registry.genesis_sha256 != pinned:
@@ -268,11 +198,14 @@ def verify_bytes(
     require_signature: bool = True,
     now: datetime | None = None,
     check_clock: bool = True,
+    content_check: ContentCheck | None = None,
 ) -> VerificationResult:
     """Verify a CoA given as bytes (see the module docstring for what is checked).
 
     ``now`` is the verifier's clock (default: the system clock); ``check_clock=False`` skips
-    the "dated in the future" check.
+    the "dated in the future" check. An addendum's record is also held to ``content_check``
+    (:mod:`cytorelease.addendum` checks what it adds and its re-evaluation); an addendum
+    checked without one fails, so no caller can take its page for granted.
     """
     if check_clock and now is None:
         now = datetime.now(UTC)
@@ -303,6 +236,11 @@ def verify_bytes(
         shown = check_shown(parts.content, record)
         if shown is not None:
             result.problems.append(shown)
+        if is_addendum(record):
+            if content_check is None:
+                result.problems.append(ADDENDUM_UNCHECKED)
+            else:
+                result.problems.extend(content_check(record))
         policy, policy_trouble = policy_of(record)
         for trouble in (policy_trouble, disposition_problem(record)):
             if trouble:
@@ -477,7 +415,9 @@ def _check_cryptography(entry: SignatureEntry, problems: list[str]) -> None:
         problems.append("the Ed25519 signature is not valid for the signed fields")
 
 
-def ensure_signable(data: bytes, *, path: str | None) -> VerificationResult:
+def ensure_signable(
+    data: bytes, *, path: str | None, content_check: ContentCheck | None = None
+) -> VerificationResult:
     """The integrity check signing runs first; no trust needed, and a draft is fine.
 
     The clock is left out: signing compares its own time with the last signature's.
@@ -490,6 +430,7 @@ def ensure_signable(data: bytes, *, path: str | None) -> VerificationResult:
         require_trust=False,
         require_signature=False,
         check_clock=False,
+        content_check=content_check,
     )
     if not result.ok:
         raise SignatureError(
