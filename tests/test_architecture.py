@@ -42,6 +42,8 @@ ALLOWED: dict[str, set[str]] = {
     "manual": BASE | {"records", "report"},
     "lot": BASE | DOMAIN | {"potency", "records", "report", "manual"},
     "export": BASE | DOMAIN | {"potency", "records", "report", "lot"},
+    # a later result added to a signed CoA: re-evaluates (spec, lot) a verified manual record
+    "addendum": BASE | DOMAIN | {"potency", "records", "report", "manual", "lot"},
     "trend": BASE | DOMAIN | {"potency", "records", "report", "lot"},  # across lots, beside export
     "compare": BASE | {"report"},  # two sets of results (beside trend); figures checked by report
     "hook": BASE | DOMAIN | {"potency", "records", "report", "lot", "manual"},

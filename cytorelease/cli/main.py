@@ -42,6 +42,7 @@ _COMMAND_MODULES = (
     "cytorelease.cli.manual",
     "cytorelease.cli.release",
     "cytorelease.cli.signing",
+    "cytorelease.cli.addendum",
     "cytorelease.cli.keys",
     "cytorelease.cli.audit",
     "cytorelease.cli.lots",

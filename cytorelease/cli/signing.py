@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from cytorelease.cli._options import JsonOption, TrailOption
+from cytorelease.cli.addendum import PreviousOption
 from cytorelease.cli.keys import (
     PASSPHRASE_ENV,
     passphrase_from_env,
@@ -18,6 +19,12 @@ from cytorelease.cli.keys import (
 if TYPE_CHECKING:
     from cytorelease.records.trail import Trail
     from cytorelease.report.entry import Meaning
+    from cytorelease.report.verify import ContentCheck
+
+CoaOption = Annotated[
+    Path | None,
+    typer.Option("--coa", help="For an addendum: the signed CoA it amends.", show_default=False),
+]
 
 
 def register(root: typer.Typer) -> None:
@@ -46,10 +53,13 @@ def sign(
         str | None,
         typer.Option("--deviation", help="The deviation id (approved-with-deviation only)."),
     ] = None,
+    coa: CoaOption = None,
+    previous: PreviousOption = None,
     data_dir: TrailOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Append your electronic signature to a CoA, as the spec's signature policy allows.
+    """Append your electronic signature to a CoA (or an addendum, with the --coa it amends),
+    as the spec's signature policy allows.
 
     The passphrase is prompted for (hidden); CYTORELEASE_PASSPHRASE or a pipe serve only
     `performed`: reviewed, approved, approved-with-deviation and rejected are typed at a terminal.
@@ -77,6 +87,7 @@ def sign(
             f"unknown meaning '{meaning}' (one of: {', '.join(human)})", path=report
         )
     trail = open_trail(data_dir)
+    check = _addendum_check(report, registry, coa, previous)
     if chosen in PERSON_ONLY:
         _require_typed(chosen, report, trail)
     entry = sign_with_key_file(
@@ -88,6 +99,7 @@ def sign(
         comment=comment,
         deviation=deviation,
         trail=trail,
+        content_check=check,
     )
     if as_json:
         emit_json({"report": str(report), "signature": entry.to_dict()})
@@ -96,6 +108,47 @@ def sign(
         f"Signed {report}: {entry.meaning} by {entry.signer} ({entry.user_id}, {entry.role}) "
         f"at {entry.utc_time}" + ("" if entry.trusted_time else " (no trusted time)")
     )
+
+
+def _is_addendum(report: Path) -> bool:
+    """Whether ``report`` holds an addendum record (anything unreadable is left to the checks)."""
+    from cytorelease.errors import CytoreleaseError
+    from cytorelease.report.record import extract_record, is_addendum
+
+    try:
+        return is_addendum(extract_record(report.read_bytes()))
+    except (OSError, CytoreleaseError):
+        return False
+
+
+def _refuse_coa_options(report: Path, coa: Path | None, previous: list[Path] | None) -> None:
+    from cytorelease.errors import InputError
+
+    if coa is not None or previous:
+        raise InputError(
+            "is a CoA, not an addendum: --coa and --previous name what an addendum amends",
+            path=report,
+        )
+
+
+def _addendum_check(
+    report: Path, registry: Path, coa: Path | None, previous: list[Path] | None
+) -> ContentCheck | None:
+    """For an addendum, what signing holds it to (its content and its chain to ``coa``)."""
+    if not _is_addendum(report):
+        _refuse_coa_options(report, coa, previous)
+        return None
+    from cytorelease.addendum import addendum_check
+    from cytorelease.errors import SignatureError
+    from cytorelease.report.registry import load_registry
+
+    if coa is None:
+        raise SignatureError(
+            "is an addendum: it is signed only with the CoA it amends, so its chain is checked",
+            path=report,
+            hint="pass --coa COA.html (and --previous for each earlier addendum)",
+        )
+    return addendum_check(load_registry(registry), coa, previous or ())
 
 
 def _require_typed(meaning: Meaning, report: Path, trail: Trail | None) -> None:
@@ -137,15 +190,26 @@ def verify(
             "registry that starts elsewhere fails.",
         ),
     ] = None,
+    coa: CoaOption = None,
+    previous: PreviousOption = None,
     data_dir: TrailOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Check every byte and every signature of a CoA; exit 1 if anything fails."""
+    """Check every byte and every signature of a CoA, or of an addendum and its chain to the
+    CoA it amends (--coa); exit 1 if anything fails."""
     from cytorelease.cli._output import emit_json, print_table
     from cytorelease.records.trail import open_trail
     from cytorelease.report.verify import verify_report
 
-    result = verify_report(report, trust=trust, trail=open_trail(data_dir), genesis=genesis)
+    trail = open_trail(data_dir)
+    if _is_addendum(report):
+        from cytorelease.addendum import verify_addendum
+
+        result = verify_addendum(report, coa=coa, previous=previous or (), trust=trust,
+                                 trail=trail, genesis=genesis)  # fmt: skip
+    else:
+        _refuse_coa_options(report, coa, previous)
+        result = verify_report(report, trust=trust, trail=trail, genesis=genesis)
     if as_json:
         emit_json(result.to_dict())
     else:

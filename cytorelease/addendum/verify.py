@@ -1,0 +1,94 @@
+"""``cytorelease verify ADDENDUM --coa COA``: an addendum checked offline, whole.
+
+On top of everything ``verify`` checks of any signed document (every byte, every signature,
+each signer's authority at the signature's trusted time, the signature policy, the page being
+what its record renders to), an addendum must hold up on its own content
+(:mod:`~cytorelease.addendum.content`) and against the documents it amends: the CoA, which must
+verify itself, and every earlier addendum (:mod:`~cytorelease.addendum.chain`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cytorelease.errors import CytoreleaseError
+
+if TYPE_CHECKING:
+    from cytorelease.records.trail import Trail
+    from cytorelease.report.registry import Registry
+    from cytorelease.report.verification import VerificationResult
+    from cytorelease.report.verify import ContentCheck
+
+__all__ = ["addendum_check", "verify_addendum"]
+
+
+def addendum_check(
+    registry: Registry | None,
+    coa: str | Path | None,
+    previous: Sequence[str | Path] = (),
+    *,
+    now: datetime | None = None,
+) -> ContentCheck:
+    """What ``sign`` and ``verify`` hold an addendum's record to: its content, and (with the
+    ``coa``) its chain. Without the CoA the chain is a problem: it cannot be taken on trust."""
+    from cytorelease.addendum.chain import chain_problems, open_amended
+    from cytorelease.addendum.content import content_problems
+
+    def check(record: dict[str, Any]) -> list[str]:
+        problems = content_problems(record, registry)
+        if coa is None:
+            return [*problems, "addendum: the CoA it amends was not given (--coa COA.html)"]
+        try:
+            amended = open_amended(coa, previous, registry, now=now)
+        except CytoreleaseError as exc:
+            return [*problems, f"addendum: {exc.path or coa}: {exc.problem}"]
+        return problems + [f"addendum: {p}" for p in chain_problems(record, amended)]
+
+    return check
+
+
+def _require_document(path: Path) -> None:
+    """A --coa or --previous that is no CoA at all (missing, a folder, another file) is bad
+    input (exit 2), not a failed verification."""
+    from cytorelease.errors import InputError
+    from cytorelease.report.verify import require_coa
+
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError("no such file", path=path) from None
+    except IsADirectoryError:
+        raise InputError("is a folder, not a CoA or addendum", path=path) from None
+    require_coa(data, path=path)
+
+
+def verify_addendum(
+    path: str | Path,
+    *,
+    coa: str | Path | None,
+    trust: str | Path | None,
+    previous: Sequence[str | Path] = (),
+    now: datetime | None = None,
+    trail: Trail | None = None,
+    genesis: str | None = None,
+) -> VerificationResult:
+    """Verify the addendum at ``path`` against the ``coa`` it amends and the earlier addenda
+    ``previous`` (in order), with the signed registry at ``trust``."""
+    from cytorelease.report.registry import load_registry
+    from cytorelease.report.verify import verify_report
+
+    for given in (coa, *previous):
+        if given is not None:
+            _require_document(Path(given))
+    registry = load_registry(trust) if trust is not None else None
+    return verify_report(
+        path,
+        trust=trust,
+        now=now,
+        trail=trail,
+        genesis=genesis,
+        content_check=addendum_check(registry, coa, previous, now=now),
+    )
