@@ -54,7 +54,11 @@ def _meaning(args: list[str]) -> str | None:
 def test_the_walkthrough_signs_as_the_policy_asks() -> None:
     """performed from the environment, reviewed and approved typed, in that order."""
     signing = [(_meaning(s.args), s.typed) for s in walkthrough() if s.args[0] == "sign"]
-    assert signing == [("performed", False), ("reviewed", True), ("approved", True)]
+    # the CoA, then its addendum (performed when `addendum` issues it)
+    assert signing == [
+        ("performed", False), ("reviewed", True), ("approved", True),
+        ("reviewed", True), ("approved", True),
+    ]  # fmt: skip
     assert all("--registry" in s.args for s in walkthrough() if s.args[0] == "sign")
 
 
@@ -85,3 +89,15 @@ def test_readme_walkthrough_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         ("rreviewer", "reviewer", "reviewed"),
         ("qapprover", "qa-approver", "approved"),
     ]
+    from cytorelease.addendum import verify_addendum
+
+    addendum = verify_addendum(
+        tmp_path / "out" / "addendum-1-lot-CAR-0001.html",
+        coa=tmp_path / "out" / "coa-lot-CAR-0001.html",
+        trust=tmp_path / "site-keys",
+    )
+    assert addendum.ok, addendum.failures()
+    assert addendum.disposition == "PASS"
+    assert [c.entry.meaning for c in addendum.signatures if c.entry] == [
+        "performed", "reviewed", "approved",
+    ]  # fmt: skip

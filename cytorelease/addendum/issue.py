@@ -182,6 +182,33 @@ def _addition(
     )
 
 
+def _refuse_fork(trail: Trail | None, amended: Amended) -> None:
+    """With a data folder: an addendum already issued at this place of the chain (the same CoA,
+    the same number) makes this one a fork; the next one follows it (--previous)."""
+    if trail is None:
+        return
+    from cytorelease.records.audit import Action, entries_of
+    from cytorelease.records.store import open_data
+
+    coa_sha = amended.coa.result.content_sha256
+    _, store = open_data(trail.data_dir)
+    with store:
+        rows = entries_of(store, Action.ADDENDUM)
+    for row in rows:
+        number = row.details.get("number")
+        if (
+            row.details.get("coa_content_sha256") == coa_sha
+            and isinstance(number, int)
+            and (number >= amended.number)
+        ):
+            raise InputError(
+                f"addendum {number} to this CoA was already issued ({row.object}, audit row "
+                f"{row.sequence}); this one would fork the chain",
+                path=amended.coa.path,
+                hint="issue the next one with --previous naming each earlier addendum",
+            )
+
+
 def _write_new(path: Path, data: bytes) -> None:
     """Write ``data`` to a file that must not exist yet (an addendum is never replaced)."""
     try:
@@ -194,8 +221,7 @@ def _write_new(path: Path, data: bytes) -> None:
 
 
 def _prepare_and_sign(
-    coa: str | Path,
-    previous: Sequence[str | Path],
+    amended: Amended,
     unlocked: Unlocked,
     *,
     attribute: str,
@@ -213,7 +239,6 @@ def _prepare_and_sign(
     from cytorelease.report.sign import sign_bytes
 
     signers = unlocked.registry
-    amended = open_amended(coa, previous, signers, now=now)
     loaded, spec_text = _spec_of(amended)
     _check_base(amended, loaded)
     addition = _addition(amended, attribute, value, unit, lot_dir, signers)
@@ -266,8 +291,10 @@ def issue_addendum(
     unlocked = unlock_signer(key_path, passphrase, registry, target=out, purpose="performed",
                              trail=trail, now=now, tsa=tsa)  # fmt: skip
     try:
+        amended = open_amended(coa, previous, unlocked.registry, now=now)
+        _refuse_fork(trail, amended)
         record, signed, entry = _prepare_and_sign(
-            coa, previous, unlocked, attribute=attribute, value=value, unit=unit,
+            amended, unlocked, attribute=attribute, value=value, unit=unit,
             lot_dir=Path(lot_dir), comment=comment, now=now, out=out,
         )  # fmt: skip
     except CytoreleaseError as exc:  # refused with the passphrase accepted: audited as such
