@@ -117,6 +117,9 @@ def audit_release(
             "user_id": entry.user_id,
             "key_fingerprint": entry.key_fingerprint,
             "report_sha256": file_sha256(report_path),  # the CoA as stored, signed
+            # the registry head the service signed under (verify --data-dir holds registries
+            # to every head the trail's sign rows recorded)
+            **_anchor_of(entry),
         },
     )
     if signed.verification_problems:
@@ -128,3 +131,10 @@ def audit_release(
             lot=lot,
             details={"failures": signed.verification_problems},
         )
+
+
+def _anchor_of(entry: Any) -> dict[str, Any]:
+    anchor = entry.registry_anchor
+    if anchor is None:
+        return {}
+    return {"registry_version": anchor[0], "registry_head_sha256": anchor[1]}

@@ -33,6 +33,7 @@ def manual_measurements(
     *,
     registry: Registry | None,
     records_dir: Path | None = None,
+    trail_dir: Path | None = None,
 ) -> list[Measurement]:
     """Every manual result of the lot: the signed records of ``records_dir`` (default the lot
     folder; the worker keeps them beside the lot's manifest) checked against ``registry``, then
@@ -40,7 +41,9 @@ def manual_measurements(
     from cytorelease.manual import LotIdentity, State, manual_results
 
     identity = LotIdentity(manifest.lot_id, manifest.chain_of_identity)
-    results = manual_results(records_dir or lot_dir, identity, registry=registry)
+    results = manual_results(
+        records_dir or lot_dir, identity, registry=registry, trail_dir=trail_dir
+    )
     found: list[Measurement] = []
     for attribute, result in sorted(results.items()):
         if result.state is State.MISMATCH:

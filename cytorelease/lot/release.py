@@ -153,7 +153,10 @@ def release_lot(
 
     if progress:
         progress("evaluation", len(steps), total)
-    manual = manual_measurements(lot_dir, manifest, registry=signers, records_dir=manual_dir)
+    # the data folder whose trail recorded the manual entries (the worker's, or --data-dir)
+    own_folder = trail.data_dir if isinstance(trail, Trail) else None
+    manual = manual_measurements(lot_dir, manifest, registry=signers, records_dir=manual_dir,
+                                 trail_dir=checkpoints_of or own_folder)  # fmt: skip
     measurements = [m for o in outcomes for m in o.measurements] + manual
     evaluation = evaluate(loaded, measurements)
     definitions = definitions_of(
@@ -177,7 +180,6 @@ def release_lot(
         definitions=definitions,
         library=library_identity(),
     )
-    own_folder = trail.data_dir if isinstance(trail, Trail) else None
     checkpoint = _latest_checkpoint(checkpoints_of or own_folder)
     if checkpoint is not None:
         record["audit_checkpoint"] = checkpoint

@@ -136,6 +136,10 @@ def _write(
             "utc_time": event.utc_time,
             "event_sha256": event_sha256(event),
             "trusted_time": event.trusted_time is not None,
+            # a signing: it ends the key's run of failed passphrases, under this registry head
+            "key_identity": unlocked.key_identity,
+            "registry_head_sha256": unlocked.registry.head_sha256,
+            "registry_version": unlocked.registry.head.version,
         }
         if event.reason:
             details["reason"] = event.reason

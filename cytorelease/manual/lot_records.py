@@ -22,9 +22,14 @@ _PARTIAL = re.compile(r"^\.manual\.[a-z0-9_]+\.json\..+$")
 
 
 def manual_results(
-    lot_dir: Path, lot: LotIdentity, *, registry: Registry | None
+    lot_dir: Path,
+    lot: LotIdentity,
+    *,
+    registry: Registry | None,
+    trail_dir: Path | None = None,
 ) -> dict[str, ManualResult]:
-    """{attribute: its checked result} for every record in ``lot_dir/manual/``."""
+    """{attribute: its checked result} for every record in ``lot_dir/manual/``; with the data
+    folder ``trail_dir``, each record must still hold every event its trail recorded."""
     from cytorelease.attributes import ATTRIBUTES
 
     folder = lot_dir / MANUAL_DIR
@@ -56,6 +61,13 @@ def manual_results(
             attribute=attribute,
             registry=registry,
         )
+        if result is not None and trail_dir is not None:
+            from cytorelease.manual.trail_check import missing_events
+
+            problem = missing_events(trail_dir, path, result.events)
+            if problem:
+                raise InputError(problem, path=path, hint="restore the record from a copy; "
+                                 "the trail names every event it held")  # fmt: skip
         if result is not None:
             found[attribute] = result
     return found

@@ -202,16 +202,18 @@ def trail_failures(trail: Trail, key_digest: str, registry: Registry) -> TrailRu
     from cytorelease.records.store import open_data
     from cytorelease.report.registry import version_sha256
 
+    # a manual entry, verification or mismatch is a signing with the key too: it ends a run
+    signings = (Action.MANUAL_ENTER, Action.MANUAL_VERIFY, Action.MANUAL_MISMATCH)
     _, store = open_data(trail.data_dir)
     with store:
-        rows = entries_of(store, Action.SIGN, Action.SIGN_FAILED, Action.SIGN_REFUSED)
+        rows = entries_of(store, Action.SIGN, Action.SIGN_FAILED, Action.SIGN_REFUSED, *signings)
     run = []
     for row in rows:
         if row.details.get("key_identity") != key_digest:
             continue
         if row.action == Action.SIGN_FAILED:
             run.append(row)
-        elif row.action == Action.SIGN or row.details.get("passphrase") == "accepted":
+        elif row.action in (Action.SIGN, *signings) or row.details.get("passphrase") == "accepted":
             run = []
     names = list(dict.fromkeys(str(r.details.get("user_id")) for r in run))
     unlocked = max(
