@@ -44,7 +44,10 @@ def _verdict(raw: Any) -> dict[str, str]:
     view = criterion_view(
         {"verdict": (raw or {}).get("verdict"), "reported": (raw or {}).get("reported")}
     )
-    return {k: view[k] for k in ("reported", "verdict_label", "verdict_class")}
+    shown = {k: view[k] for k in ("reported", "verdict_label", "verdict_class")}
+    if (raw or {}).get("reported") is None:
+        shown["reported"] = ""  # the verdict (pending, no result) says it
+    return shown
 
 
 def build_addendum_view(record: Mapping[str, Any]) -> dict[str, Any]:
