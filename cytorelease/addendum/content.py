@@ -14,7 +14,6 @@ What it amends (the CoA's hash, its measurements, what changed) needs the CoA it
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -53,51 +52,26 @@ def carried_spec(record: Mapping[str, Any]) -> LoadedSpec:
     return loaded
 
 
-def _addition_problems(
-    added: Mapping[str, Any], record: Mapping[str, Any], registry: Registry | None
-) -> list[str]:
-    from cytorelease.lot.manual_inputs import manual_measurement
-    from cytorelease.lot.record import canonical_form
-    from cytorelease.manual.checking import State, check_events
-    from cytorelease.manual.events import parse_events
+def _addition_problems(added: Mapping[str, Any], record: Mapping[str, Any]) -> list[str]:
+    """The added result as shown against its measurement (whose carried record
+    :func:`~cytorelease.lot.manual_check.manual_record_problems` checks)."""
+    attribute = str(added.get("attribute"))
+    found = [m for m in record.get("measurements") or [] if m.get("attribute") == attribute]
+    if len(found) != 1:
+        return [f"{attribute}: the addendum holds {len(found)} measurements of it, not one"]
+    details = found[0].get("details") or {}
+    carried = details.get("manual_record") if isinstance(details, Mapping) else None
+    if details.get("verification") != "verified" or not isinstance(carried, Mapping):
+        return [f"{attribute}: the result it adds is not a verified double entry it carries"]
+    if canonical_json(added.get("manual_record")) != canonical_json(carried):
+        return [f"{attribute}: the record it shows is not the one its measurement carries"]
     from cytorelease.manual.values import values_match
 
-    attribute = str(added.get("attribute"))
-    carried = added.get("manual_record") or {}
-    text = carried.get("text") if isinstance(carried, Mapping) else None
-    if not isinstance(text, str):
-        return [f"{attribute}: the addendum does not carry its manual record"]
-    data = text.encode("utf-8")
-    if hashlib.sha256(data).hexdigest() != carried.get("sha256"):
-        return [f"{attribute}: the manual record it carries does not hash to the sha256 it names"]
-    lot = record.get("lot") or {}
-    where = Path(f"{carried.get('file')} (carried by the addendum)")
-    try:
-        events, sha = parse_events(data, path=where)
-        result = check_events(
-            events,
-            sha,
-            path=where,
-            lot_id=str(lot.get("id")),
-            chain_of_identity=str(lot.get("chain_of_identity")),
-            attribute=attribute,
-            registry=registry,
-        )
-    except CytoreleaseError as exc:
-        return [f"{attribute}: its manual record does not hold up: {exc.problem}"]
-    if result.state is not State.VERIFIED:
-        return [f"{attribute}: its manual record is {result.state}: {result.note}"]
-    problems = []
-    if not values_match(result.value, result.unit, str(added.get("value")), added.get("unit")):
-        problems.append(
-            f"{attribute}: the addendum shows {added.get('value')!r}, its verified record "
-            f"holds {result.value!r}"
-        )
-    expected = canonical_form(manual_measurement(attribute, result).to_dict())
-    found = [m for m in record.get("measurements") or [] if m.get("attribute") == attribute]
-    if found != [expected]:
-        problems.append(f"{attribute}: the measurement is not the one its verified record gives")
-    return problems
+    text_value, unit = str(added.get("value")), added.get("unit")
+    if not values_match(str(found[0].get("value")), found[0].get("unit"), text_value, unit):
+        return [f"{attribute}: the addendum shows {text_value!r}, its measurement holds "
+                f"{found[0].get('value')!r}"]  # fmt: skip
+    return []
 
 
 def content_problems(record: Mapping[str, Any], registry: Registry | None) -> list[str]:
@@ -111,12 +85,14 @@ def content_problems(record: Mapping[str, Any], registry: Registry | None) -> li
     added = record.get("added")
     if not isinstance(added, list) or not added:
         return ["addendum: it adds no result"]
-    problems = []
+    from cytorelease.lot.manual_check import manual_record_problems
+
+    problems = [f"addendum: {p}" for p in manual_record_problems(record, registry)]
     for item in added:
         if not isinstance(item, Mapping):
             problems.append("addendum: an added result is not an object")
             continue
-        problems += _addition_problems(item, record, registry)
+        problems += [f"addendum: {p}" for p in _addition_problems(item, record)]
     measurements = record.get("measurements")
     if not isinstance(measurements, list):
         return [*problems, "addendum: it holds no measurements"]

@@ -143,9 +143,13 @@ def _addition(
         ) from None
     lot = amended.coa.record.get("lot") or {}
     events, sha = parse_events(data, path=path)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError("not a manual record (not UTF-8)", path=path) from None
     result = check_events(events, sha, path=path, lot_id=str(lot.get("id")),
                           chain_of_identity=str(lot.get("chain_of_identity")),
-                          attribute=attribute, registry=registry)  # fmt: skip
+                          attribute=attribute, registry=registry, text=text)  # fmt: skip
     if result.state is not State.VERIFIED or result.verified is None:
         raise InputError(f"{attribute} is {result.state}: {result.note}", path=path,
                          hint="a second person verifies it with `cytorelease manual verify`")  # fmt: skip
@@ -178,7 +182,7 @@ def _addition(
         verified_at=result.verified.utc_time,
         record_file=f"{MANUAL_DIR}/{path.name}",
         record_sha256=sha,
-        record_text=data.decode("utf-8"),
+        record_text=text,
     )
 
 

@@ -19,6 +19,7 @@ from cytorelease.cli.keys import (
 if TYPE_CHECKING:
     from cytorelease.records.trail import Trail
     from cytorelease.report.entry import Meaning
+    from cytorelease.report.registry import Registry
     from cytorelease.report.verify import ContentCheck
 
 CoaOption = Annotated[
@@ -135,12 +136,13 @@ def _addendum_check(
     report: Path, registry: Path, coa: Path | None, previous: list[Path] | None
 ) -> ContentCheck | None:
     """For an addendum, what signing holds it to (its content and its chain to ``coa``)."""
+    from cytorelease.report.registry import load_registry
+
     if not _is_addendum(report):
         _refuse_coa_options(report, coa, previous)
-        return None
+        return _coa_check(load_registry(registry))
     from cytorelease.addendum import addendum_check
     from cytorelease.errors import SignatureError
-    from cytorelease.report.registry import load_registry
 
     if coa is None:
         raise SignatureError(
@@ -149,6 +151,13 @@ def _addendum_check(
             hint="pass --coa COA.html (and --previous for each earlier addendum)",
         )
     return addendum_check(load_registry(registry), coa, previous or ())
+
+
+def _coa_check(registry: Registry | None) -> ContentCheck:
+    """A CoA's verified manual results held to the signed records it carries."""
+    from cytorelease.lot.manual_check import manual_record_problems
+
+    return lambda record: manual_record_problems(record, registry)
 
 
 def _require_typed(meaning: Meaning, report: Path, trail: Trail | None) -> None:
@@ -208,8 +217,12 @@ def verify(
         result = verify_addendum(report, coa=coa, previous=previous or (), trust=trust,
                                  trail=trail, genesis=genesis)  # fmt: skip
     else:
+        from cytorelease.report.registry import load_registry
+
         _refuse_coa_options(report, coa, previous)
-        result = verify_report(report, trust=trust, trail=trail, genesis=genesis)
+        check = _coa_check(load_registry(trust) if trust is not None else None)
+        result = verify_report(report, trust=trust, trail=trail, genesis=genesis,
+                               content_check=check)  # fmt: skip
     if as_json:
         emit_json(result.to_dict())
     else:

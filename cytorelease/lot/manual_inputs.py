@@ -19,7 +19,17 @@ if TYPE_CHECKING:
     from cytorelease.manual import ManualResult
     from cytorelease.report.registry import Registry
 
-__all__ = ["LEGACY_NOTE", "manual_measurement", "manual_measurements"]
+__all__ = [
+    "CARRIED_VERSION",
+    "LEGACY_NOTE",
+    "carried_record",
+    "manual_measurement",
+    "manual_measurements",
+]
+
+# The manual-entry method whose measurement carries its signed record (version 2 named it by
+# its hash only; version 1 is a value written into lot.yaml).
+CARRIED_VERSION = "3"
 
 LEGACY_NOTE = (
     "written in lot.yaml with a self-declared author, not signed: enter it with "
@@ -71,13 +81,30 @@ def manual_measurement(attribute: str, result: ManualResult) -> Measurement:
     from cytorelease.attributes import ATTRIBUTES
     from cytorelease.manual.values import measurement_value
 
+    details = result.details()
+    if result.text:
+        # the signed record itself, so `verify` re-checks both signatures offline
+        details["manual_record"] = carried_record(result)
     return Measurement(
         attribute=attribute,
         value=measurement_value(attribute, result.value),
         unit=result.unit if result.unit is not None else ATTRIBUTES[attribute].unit,
-        method=MethodRef(kind="manual", id="manual-entry", version="2", sha256=result.file_sha256),
-        details=result.details(),
+        method=MethodRef(
+            kind="manual", id="manual-entry", version=CARRIED_VERSION, sha256=result.file_sha256
+        ),
+        details=details,
     )
+
+
+def carried_record(result: ManualResult) -> dict[str, str]:
+    """A manual record as a document carries it: its file, the SHA-256 and the text."""
+    from cytorelease.manual.events import MANUAL_DIR
+
+    return {
+        "file": f"{MANUAL_DIR}/{result.path.name}",
+        "sha256": result.file_sha256,
+        "text": result.text,
+    }
 
 
 def _legacy(entry: Any) -> Measurement:

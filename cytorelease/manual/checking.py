@@ -20,7 +20,13 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from cytorelease.errors import InputError
-from cytorelease.manual.events import Action, ManualEvent, event_sha256, read_events
+from cytorelease.manual.events import (
+    Action,
+    ManualEvent,
+    event_sha256,
+    parse_events,
+    read_record_bytes,
+)
 from cytorelease.manual.values import values_match
 from cytorelease.signature_policy import Role
 
@@ -61,6 +67,7 @@ class ManualResult:
     path: Path
     file_sha256: str
     events: tuple[ManualEvent, ...]
+    text: str = ""  # the record's bytes as read (UTF-8 JSON), so a document can carry it
 
     def details(self) -> dict[str, Any]:
         """What the measurement records: who entered and verified it, when, and the record."""
@@ -156,12 +163,18 @@ def check_record(
     broken chain, a bad signature, another lot's event, a verification by the person who
     entered the value or one whose ``matches`` contradicts the two values.
     """
-    events, file_sha256 = read_events(path)
-    if not events:
+    data = read_record_bytes(path)
+    if data is None:
         return None
+    events, file_sha256 = parse_events(data, path=path)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError("not a manual record (not UTF-8)", path=path) from None
     return check_events(
         events,
         file_sha256,
+        text=text,
         path=path,
         lot_id=lot_id,
         chain_of_identity=chain_of_identity,
@@ -179,6 +192,7 @@ def check_events(
     chain_of_identity: str,
     attribute: str,
     registry: Registry | None,
+    text: str = "",
 ) -> ManualResult:
     """The result a non-empty record's ``events`` give (see :func:`check_record`); ``path``
     names the record in errors (a file, or the copy an addendum carries)."""
@@ -264,4 +278,5 @@ def check_events(
         path=path,
         file_sha256=file_sha256,
         events=tuple(events),
+        text=text,
     )

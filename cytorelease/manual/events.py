@@ -32,6 +32,7 @@ __all__ = [
     "events_path",
     "parse_events",
     "read_events",
+    "read_record_bytes",
     "write_events",
 ]
 
@@ -147,14 +148,20 @@ def read_events(path: Path) -> tuple[list[ManualEvent], str]:
     """The events of one attribute's file, structurally checked (signatures are checked by
     :mod:`~cytorelease.manual.checking`), and the SHA-256 of the bytes read; an absent file
     has none (and an empty hash)."""
+    data = read_record_bytes(path)
+    return parse_events(data, path=path) if data is not None else ([], "")
+
+
+def read_record_bytes(path: Path) -> bytes | None:
+    """The bytes of one attribute's file (None when there is none), read at most one byte past
+    what a record may hold, so :func:`parse_events` refuses a larger one."""
     try:
         with path.open("rb") as handle:
-            data = handle.read(_MAX_BYTES + 1)
+            return handle.read(_MAX_BYTES + 1)
     except FileNotFoundError:
-        return [], ""
+        return None
     except IsADirectoryError:
         raise InputError("is a folder, not a manual record", path=path) from None
-    return parse_events(data, path=path)
 
 
 def parse_events(data: bytes, *, path: Path) -> tuple[list[ManualEvent], str]:

@@ -203,8 +203,9 @@ def verify_bytes(
     """Verify a CoA given as bytes (see the module docstring for what is checked).
 
     ``now`` is the verifier's clock (default: the system clock); ``check_clock=False`` skips
-    the "dated in the future" check. An addendum's record is also held to ``content_check``
-    (:mod:`cytorelease.addendum` checks what it adds and its re-evaluation); an addendum
+    the "dated in the future" check. The record is also held to ``content_check``: the checks
+    of the layers above (the manual records a CoA carries, :mod:`cytorelease.lot.manual_check`;
+    what an addendum adds and its re-evaluation, :mod:`cytorelease.addendum`); an addendum
     checked without one fails, so no caller can take its page for granted.
     """
     if check_clock and now is None:
@@ -236,11 +237,10 @@ def verify_bytes(
         shown = check_shown(parts.content, record)
         if shown is not None:
             result.problems.append(shown)
-        if is_addendum(record):
-            if content_check is None:
-                result.problems.append(ADDENDUM_UNCHECKED)
-            else:
-                result.problems.extend(content_check(record))
+        if content_check is not None:
+            result.problems.extend(content_check(record))
+        elif is_addendum(record):
+            result.problems.append(ADDENDUM_UNCHECKED)
         policy, policy_trouble = policy_of(record)
         for trouble in (policy_trouble, disposition_problem(record)):
             if trouble:

@@ -25,7 +25,7 @@ from cytorelease.report.area import render_area, split_report
 from cytorelease.report.entry import SignatureEntry, format_utc
 from cytorelease.report.record import extract_record, record_digests
 from cytorelease.synth import generate_lot
-from tests.double_entry import People, bench_values, enter_bench_sheet, enter_verified, make_people
+from tests.double_entry import People, Person, bench_values, enter_bench_sheet, enter_verified
 from tests.report.conftest import PASSPHRASE, Signer
 from tests.report.typed import run_typed
 
@@ -43,10 +43,24 @@ def _release(lot: Path, out: Path, people: People) -> Path:
     return report
 
 
+def _site_people(signers: dict[str, Signer]) -> People:
+    """The signers' own registry as the people who enter manual results: one site registry
+    (verify holds the CoA's carried manual records to the same registry as its signatures)."""
+
+    def person(signer: Signer) -> Person:
+        return Person(signer.entry.user_id, signer.entry.name, signer.key_path)
+
+    return People(
+        folder=signers["analyst"].registry_path.parent, admin=person(signers["qa"]),
+        first=person(signers["analyst"]), second=person(signers["reviewer"]),
+        reviewer=person(signers["reviewer"]), qa=person(signers["qa"]),
+    )  # fmt: skip
+
+
 @pytest.fixture(scope="module")
-def drafts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def drafts(tmp_path_factory: pytest.TempPathFactory, signers: dict[str, Signer]) -> dict[str, Path]:
     """A PASS draft and a FAIL draft (mycoplasma detected), both straight from `release`."""
-    people = make_people(tmp_path_factory.mktemp("people"))
+    people = _site_people(signers)
     lot = generate_lot(tmp_path_factory.mktemp("lots"), seed=3).lot_dir
     # the same lot twice, before any entry: each copy gets its own signed manual records
     other = shutil.copytree(lot, tmp_path_factory.mktemp("fail-lot") / lot.name)
