@@ -35,6 +35,7 @@ IMMUTABLE_TABLES = (
     "releases",
     "signatures",
     "lot_results",
+    "whatif_results",
 )
 
 _TABLES = """
@@ -163,6 +164,19 @@ CREATE TABLE IF NOT EXISTS lot_results (
 );
 CREATE INDEX IF NOT EXISTS lot_results_lot ON lot_results (lot, released_at);
 CREATE INDEX IF NOT EXISTS lot_results_product ON lot_results (product, attribute);
+-- what-if re-analyses (records/whatif.py, `reanalyse`): never a release, one row per lot, its
+-- inputs and the hash of the definitions it was re-analysed under
+CREATE TABLE IF NOT EXISTS whatif_results (
+    lot TEXT NOT NULL,
+    inputs_sha256 TEXT NOT NULL,
+    change_sha256 TEXT NOT NULL,
+    release_id BIGINT NOT NULL,
+    disposition TEXT NOT NULL,
+    unlocked INTEGER NOT NULL,
+    record TEXT NOT NULL,
+    stored_at TEXT NOT NULL,
+    PRIMARY KEY (lot, inputs_sha256, change_sha256)
+);
 """
 
 _SQLITE_GUARD = """

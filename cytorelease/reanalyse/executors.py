@@ -1,0 +1,107 @@
+"""Where lot tasks run, behind one small interface: a loop, a process pool, or dask.distributed.
+
+``map_unordered(fn, tasks)`` yields each task's result as it completes. Tasks are independent
+(one per lot) and return small dicts; only the coordinator that iterates writes to the store. On
+Dask a worker that dies has its task re-run elsewhere by the scheduler; the coordinator stores by
+key, so a result delivered twice is stored once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from typing import Any, Protocol
+
+from cytorelease.errors import InputError
+
+__all__ = ["EXECUTORS", "DaskExecutor", "Executor", "LocalExecutor", "SerialExecutor", "executor"]
+
+EXECUTORS = ("serial", "local", "dask")
+Task = Callable[[Any], dict[str, Any]]
+
+
+class Executor(Protocol):
+    dashboard: str | None
+
+    def map_unordered(self, fn: Task, tasks: Sequence[Any]) -> Iterator[dict[str, Any]]: ...
+
+    def close(self) -> None: ...
+
+
+class SerialExecutor:
+    """In this process, one lot after another (the reference the others must equal)."""
+
+    dashboard: str | None = None
+
+    def map_unordered(self, fn: Task, tasks: Sequence[Any]) -> Iterator[dict[str, Any]]:
+        for task in tasks:
+            yield fn(task)
+
+    def close(self) -> None:
+        return None
+
+
+class LocalExecutor:
+    """A process pool on this machine (``--workers`` processes, default one per CPU)."""
+
+    dashboard: str | None = None
+
+    def __init__(self, workers: int | None = None) -> None:
+        self._pool = ProcessPoolExecutor(max_workers=workers)
+
+    def map_unordered(self, fn: Task, tasks: Sequence[Any]) -> Iterator[dict[str, Any]]:
+        futures = [self._pool.submit(fn, task) for task in tasks]
+        for future in as_completed(futures):
+            yield future.result()
+
+    def close(self) -> None:
+        self._pool.shutdown(cancel_futures=True)
+
+
+class DaskExecutor:
+    """dask.distributed: the cluster at ``scheduler``, else a LocalCluster of ``workers``
+    single-threaded worker processes (the analyses hold the GIL in numba/numpy sections)."""
+
+    def __init__(self, scheduler: str | None = None, workers: int | None = None) -> None:
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError:  # pragma: no cover - a dependency of the project
+            raise InputError(
+                "dask.distributed is not installed", hint="pip install distributed"
+            ) from None
+        self._cluster = None
+        if scheduler is not None:
+            self._client = Client(scheduler)
+        else:
+            self._cluster = LocalCluster(
+                n_workers=workers or 2, threads_per_worker=1, processes=True,
+                dashboard_address=":0", silence_logs=40,
+            )  # fmt: skip
+            self._client = Client(self._cluster)
+        self.dashboard: str | None = self._client.dashboard_link
+
+    def map_unordered(self, fn: Task, tasks: Sequence[Any]) -> Iterator[dict[str, Any]]:
+        from distributed import as_completed as dask_completed
+
+        # pure=False: each lot is submitted once per run, never deduplicated by argument hash
+        futures = self._client.map(fn, list(tasks), pure=False, retries=2)
+        for future in dask_completed(futures):
+            yield future.result()
+            future.release()
+
+    def close(self) -> None:
+        self._client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+
+
+def executor(name: str, *, scheduler: str | None = None, workers: int | None = None) -> Executor:
+    if name not in EXECUTORS:
+        raise InputError(f"no executor {name!r}", hint=f"choose one of {', '.join(EXECUTORS)}")
+    if scheduler is not None and name != "dask":
+        raise InputError("--scheduler is the address of a Dask cluster", hint="--executor dask")
+    if name == "serial":
+        return SerialExecutor()
+    if name == "local":
+        return LocalExecutor(workers)
+    return DaskExecutor(scheduler, workers)

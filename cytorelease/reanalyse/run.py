@@ -1,0 +1,152 @@
+"""The coordinator: select lots, skip what is done, run the rest, store each outcome, summarise.
+
+Only this process writes to the store: each lot's what-if record in its own transaction as it
+arrives, so a killed run keeps what it finished and the next run of the same change skips it
+(the key is the lot, its inputs' hash and the change's hash). A failed lot is reported, not
+stored, so a later run tries it again.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from cytorelease.reanalyse.change import Change
+from cytorelease.reanalyse.executors import Executor
+from cytorelease.reanalyse.selection import LotTask, select_lots
+from cytorelease.reanalyse.task import reanalyse_lot
+from cytorelease.records.datadir import DataDir
+from cytorelease.records.store import Store
+from cytorelease.records.whatif import done_keys, record_whatif, whatif_records
+
+__all__ = ["Reanalysis", "reanalyse", "summarise"]
+
+WHATIF_SCHEMA = "cytorelease.reanalysis/1"
+# Called as progress(lots finished, lots to run) after each lot.
+ProgressFn = Callable[[int, int], None]
+
+
+@dataclass
+class Reanalysis:
+    change: Change
+    lots: list[str] = field(default_factory=list)
+    reanalysed: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: list[dict[str, str]] = field(default_factory=list)
+    records: list[dict[str, Any]] = field(default_factory=list)  # every selected lot's, stored
+    dashboard: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        summary = summarise(self.records)
+        return {
+            "lots": len(self.lots),
+            "reanalysed": len(self.reanalysed),
+            "skipped": len(self.skipped),
+            "failed": sorted(self.failed, key=lambda f: f["lot"]),
+            "flips": summary["flips"],
+            "changes": summary["changes"],
+        }
+
+
+def _store(store: Store, change: Change, result: dict[str, Any]) -> bool:
+    record = {
+        "schema": WHATIF_SCHEMA,
+        "what_if": True,
+        "change": change.to_dict(),
+        "change_sha256": change.sha256,
+        **{k: v for k, v in result.items() if k != "status"},
+    }
+    with store.write():
+        return record_whatif(
+            store,
+            lot=str(result["lot"]),
+            inputs_sha256=str(result["inputs_sha256"]),
+            change_sha256=change.sha256,
+            release_id=int(result["release_id"]),
+            disposition=str(result["disposition"]),
+            unlocked=bool(result["not_for_release"]),
+            record=record,
+            stored_at=datetime.now(UTC).isoformat(timespec="microseconds"),
+        )
+
+
+def reanalyse(
+    data: DataDir,
+    store: Store,
+    change: Change,
+    run_on: Executor,
+    *,
+    product: str | None = None,
+    since: date | None = None,
+    lots: Sequence[str] | None = None,
+    library: Path | None = None,
+    progress: ProgressFn | None = None,
+    task_fn: Callable[[LotTask], dict[str, Any]] = reanalyse_lot,
+) -> Reanalysis:
+    """Re-analyse every selected lot not yet done under ``change`` on ``run_on``."""
+    selection = select_lots(
+        data, store, change, product=product, since=since, lots=lots, library=library
+    )
+    outcome = Reanalysis(change, dashboard=run_on.dashboard)
+    outcome.lots = sorted([t.lot for t in selection.tasks] + [f["lot"] for f in selection.failed])
+    outcome.failed.extend(selection.failed)
+    done = done_keys(store, change.sha256)
+    todo = []
+    for task in selection.tasks:
+        if (task.lot, task.inputs_sha256) in done:
+            outcome.skipped.append(task.lot)
+        else:
+            todo.append(task)
+    finished = 0
+    if progress:
+        progress(finished, len(todo))
+    for result in run_on.map_unordered(task_fn, todo):
+        finished += 1
+        if result.get("status") == "reanalysed":
+            # a result delivered twice (a retried task) is stored once
+            _store(store, change, result)
+            outcome.reanalysed.append(str(result["lot"]))
+        else:
+            outcome.failed.append({"lot": str(result["lot"]), "reason": str(result["reason"])})
+        if progress:
+            progress(finished, len(todo))
+    outcome.records = whatif_records(store, change.sha256, [t.lot for t in selection.tasks])
+    return outcome
+
+
+def _criteria(evaluation: dict[str, Any] | None) -> dict[str, str]:
+    return {str(c["id"]): str(c.get("verdict")) for c in (evaluation or {}).get("criteria", [])}
+
+
+def summarise(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Flips (released disposition -> what-if disposition, the criteria whose verdict changed)
+    and, per attribute, the absolute change of every numeric value both records hold."""
+    flips: list[dict[str, Any]] = []
+    deltas: dict[str, list[float]] = {}
+    for record in records:
+        if record["disposition"] != record["released_disposition"]:
+            before = _criteria(record.get("released_evaluation"))
+            after = _criteria(record.get("evaluation"))
+            flips.append(
+                {
+                    "lot": record["lot"],
+                    "from": record["released_disposition"],
+                    "to": record["disposition"],
+                    "criteria": sorted(
+                        c for c in set(before) | set(after) if before.get(c) != after.get(c)
+                    ),
+                }
+            )
+        for attribute, change in (record.get("changes") or {}).items():
+            deltas.setdefault(attribute, []).append(
+                abs(float(change["to"]) - float(change["from"]))
+            )
+    changes = {
+        attribute: {"n": len(values), "mean": statistics.fmean(values), "max": max(values)}
+        for attribute, values in sorted(deltas.items())
+    }
+    return {"flips": sorted(flips, key=lambda f: f["lot"]), "changes": changes}

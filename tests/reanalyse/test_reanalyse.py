@@ -1,0 +1,122 @@
+"""`reanalyse` on a data folder of released lots: what a proposed version would have said."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from cytorelease._resources import resource_dir
+from cytorelease.reanalyse.change import resolve_change
+from cytorelease.reanalyse.executors import SerialExecutor
+from cytorelease.reanalyse.run import reanalyse
+from cytorelease.records.archive import archived_path
+from cytorelease.records.datadir import DataDir
+from cytorelease.records.store import open_store
+
+from .conftest import SEEDS
+
+LOTS = sorted(f"lot-CAR-{seed:04d}" for seed in SEEDS)
+PANEL = "cd19-car-t-panel"
+CAR_GATE = "    marker: car\n    percentile: 99.5\n"
+
+
+def template_copy(tmp_path: Path, replacement: str, name: str = "panel-draft.yaml") -> Path:
+    """The bundled panel with its CAR gate edited: a draft the library's LOCK does not hold."""
+    text = (resource_dir("gating") / f"{PANEL}.yaml").read_text(encoding="utf-8")
+    assert CAR_GATE in text
+    path = tmp_path / name
+    path.write_text(text.replace(CAR_GATE, replacement), encoding="utf-8")
+    return path
+
+
+# the threshold from this tube's own CD3+ cells instead of the FMO: nearly every CAR+ cell
+# falls below it, so CAR expression fails its limit
+STRICT = "    marker: car\n    percentile: 99.5\n    reference: cd3\n"
+
+
+def run(data: DataDir, **change: str) -> dict:
+    store = open_store(data, url="")
+    with store:
+        outcome = reanalyse(data, store, resolve_change(**change), SerialExecutor())
+        return outcome.to_dict()
+
+
+def test_the_released_template_changes_nothing(data: DataDir) -> None:
+    result = run(data, template=PANEL)
+    assert set(result) == {"lots", "reanalysed", "skipped", "failed", "flips", "changes"}
+    assert (result["lots"], result["reanalysed"], result["skipped"]) == (3, 3, 0)
+    assert result["failed"] == [] and result["flips"] == []
+    car = result["changes"]["flow.car_pct_of_viable_cd3"]
+    assert car["n"] == 3 and car["max"] == 0.0
+
+
+def test_a_stricter_car_gate_flips_every_lot(data: DataDir, tmp_path: Path) -> None:
+    result = run(data, template=str(template_copy(tmp_path, STRICT)))
+    assert [f["lot"] for f in result["flips"]] == LOTS
+    for flip in result["flips"]:
+        assert flip["from"] == "INCOMPLETE" and flip["to"] == "FAIL"
+        assert "car-expression" in flip["criteria"]
+    car = result["changes"]["flow.car_pct_of_viable_cd3"]
+    assert car["n"] == 3 and car["mean"] > 10
+
+
+def test_a_second_run_skips_every_lot(data: DataDir, tmp_path: Path) -> None:
+    draft = str(template_copy(tmp_path, STRICT))
+    first = run(data, template=draft)
+    again = run(data, template=draft)
+    assert (again["reanalysed"], again["skipped"]) == (0, 3)
+    # the summary is read from the stored records: the same as the run that made them
+    assert again["flips"] == first["flips"] and again["changes"] == first["changes"]
+    store = open_store(data, url="")
+    with store:
+        assert store.scalar("SELECT COUNT(*) FROM whatif_results") == 3
+        # the released records are untouched
+        assert store.scalar("SELECT COUNT(*) FROM releases") == 3
+
+
+def test_draft_records_say_they_are_not_for_release(data: DataDir, tmp_path: Path) -> None:
+    run(data, template=str(template_copy(tmp_path, STRICT)))
+    store = open_store(data, url="")
+    with store:
+        rows = store.rows("SELECT unlocked, record FROM whatif_results")
+    assert rows and all(row["unlocked"] == 1 for row in rows)
+    record = json.loads(rows[0]["record"])
+    assert record["what_if"] is True and record["change"]["template"]["locked"] is False
+    assert any("NOT FOR RELEASE" in line for line in record["not_for_release"])
+
+
+def test_an_altered_archive_file_fails_that_lot(data: DataDir) -> None:
+    store = open_store(data, url="")
+    with store:
+        row = store.one(
+            "SELECT sha256 FROM lot_files WHERE lot = ? AND input_path = 'tube1_stained.fcs'",
+            (LOTS[1],),
+        )
+    assert row is not None
+    path = archived_path(data.archive_dir, str(row["sha256"]))
+    path.chmod(0o644)
+    with open(path, "r+b") as handle:
+        handle.seek(-4, 2)
+        handle.write(b"\x00\x01\x02\x03")
+    result = run(data, template=PANEL)
+    assert [f["lot"] for f in result["failed"]] == [LOTS[1]]
+    assert "altered" in result["failed"][0]["reason"]
+    assert result["reanalysed"] == 2
+
+
+def test_a_spec_change_re_evaluates_only(data: DataDir) -> None:
+    result = run(data, spec="cd19-car-t@1")
+    assert result["reanalysed"] == 3 and result["failed"] == []
+    store = open_store(data, url="")
+    with store:
+        record = json.loads(str(store.scalar("SELECT record FROM whatif_results LIMIT 1")))
+    assert record["reanalysed"] == [] and record["change"]["spec"]["version"] == "1"
+
+
+def test_nothing_to_reanalyse_under_is_refused(data: DataDir) -> None:
+    from cytorelease.errors import InputError
+
+    with pytest.raises(InputError, match="nothing to re-analyse"):
+        run(data)
