@@ -13,9 +13,12 @@ from typer.testing import CliRunner
 from cytorelease.cli.main import app
 from cytorelease.demo import find_sample_lot
 from cytorelease.records.datadir import DATA_ENV, DB_ENV
-from tests.double_entry import People, enter_bench_sheet, make_people
-
-PASSPHRASE = "interactive trail passphrase"
+from tests.double_entry import (
+    PASSPHRASE,
+    People,
+    enter_bench_sheet,
+    make_people,
+)
 
 
 @pytest.fixture(scope="module")
@@ -53,18 +56,8 @@ def test_release_sign_verify_are_recorded_with_the_person(
          "--registry", str(people.folder)],
     )  # fmt: skip
     assert released.exit_code == 0, released.stderr
-    keys = tmp_path / "keys"
-    for command in (
-        ["keys", "init-registry", "--out", str(keys), "--signer", "Alex Admin", "--user-id",
-         "aadmin", "--identity-evidence", "synthetic test identity: no document checked"],
-        ["keys", "generate", "--signer", "Ada Analyst", "--user-id", "aanalyst", "--out",
-         str(keys)],
-        ["keys", "register", str(keys / "aanalyst.pub"), "--role", "analyst", "--registry",
-         str(keys), "--admin-key", str(keys / "aadmin.pem"), "--identity-evidence",
-         "synthetic test identity: no document checked"],
-    ):  # fmt: skip
-        generated = runner.invoke(app, command)
-        assert generated.exit_code == 0, generated.stderr
+    # one site registry: the people who entered the manual results sign the CoA too
+    keys = people.folder
     report = out / "coa-lot-CAR-0001.html"
     signed = runner.invoke(
         app,
@@ -72,7 +65,7 @@ def test_release_sign_verify_are_recorded_with_the_person(
             "sign",
             str(report),
             "--key",
-            str(keys / "aanalyst.pem"),
+            str(people.first.key_path),
             "--meaning",
             "performed",
             "--registry",
@@ -106,7 +99,7 @@ def test_release_sign_verify_are_recorded_with_the_person(
     assert {e["lot"] for e in entries[:7]} == {"lot-CAR-0001"}
     assert (
         entries[7]["details"]["meaning"] == "performed"
-        and entries[7]["details"]["user_id"] == "aanalyst"
+        and entries[7]["details"]["user_id"] == people.first.user_id
     )
     assert entries[9]["details"]["failures"]
     assert len({e["actor"] for e in entries}) == 1  # the OS user who ran the commands
