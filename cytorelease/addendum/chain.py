@@ -137,11 +137,23 @@ def _link_problems(name: str, link: Any, document: Document) -> list[str]:
                 f"it amends another {name} ({key} {str(link.get(key))[:12]}…, the {name} "
                 f"given has {str(current[key])[:12]}…)"
             )
-    head = link.get("signature_head")
-    if head is not None and head not in document.heads():
+    head, heads = link.get("signature_head"), document.heads()
+    if head is not None and head not in heads:
         problems.append(f"the {name}'s signature it names is not on the {name} given")
-    if head is None and document.heads():
+    elif head is not None and link.get("signatures") != heads.index(head) + 1:
+        problems.append(
+            f"it shows {link.get('signatures')} signatures on the {name}, and the signature it "
+            f"names is number {heads.index(head) + 1}"
+        )
+    if head is None and heads:
         problems.append(f"it names no signature of the {name}")
+    if link.get("disposition") != current["disposition"]:
+        problems.append(
+            f"it shows the {name}'s disposition as {link.get('disposition')}, the {name} "
+            f"given has {current['disposition']}"
+        )
+    # ``file`` is the name it was issued against, shown as a label: a renamed copy still
+    # verifies, since the hashes name the document
     return problems
 
 
@@ -170,6 +182,14 @@ def chain_problems(record: Mapping[str, Any], amended: Amended) -> list[str]:
     if canonical_json(record.get("definitions")) != canonical_json(base.get("definitions")):
         problems.append("it names other definitions than the CoA")
     problems += _measurement_problems(record, base)
+    carried = [
+        {"kind": "manual-record", "role": a.get("attribute"),
+         "path": (a.get("manual_record") or {}).get("file"),
+         "sha256": (a.get("manual_record") or {}).get("sha256")}
+        for a in record.get("added") or [] if isinstance(a, Mapping)
+    ]  # fmt: skip
+    if canonical_json(record.get("inputs")) != canonical_json([*base.get("inputs", []), *carried]):
+        problems.append("the inputs it names are not the CoA's and the records it adds")
     if canonical_json(record.get("changes")) != canonical_json(changes_between(before, after)):
         problems.append("the changes it shows are not what the two evaluations give")
     if (record.get("disposition") or {}).get("before") != before.get("disposition"):

@@ -65,6 +65,16 @@ def _addition_problems(added: Mapping[str, Any], record: Mapping[str, Any]) -> l
         return [f"{attribute}: the result it adds is not a verified double entry it carries"]
     if canonical_json(added.get("manual_record")) != canonical_json(carried):
         return [f"{attribute}: the record it shows is not the one its measurement carries"]
+    # what the page shows of the added result: the people and times its checked record gives
+    for name in ("entered_by", "entered_at", "verified_by", "verified_at"):
+        if added.get(name) != details.get(name):
+            return [f"{attribute}: it shows {name} {added.get(name)!r}, its record "
+                    f"{details.get(name)!r}"]  # fmt: skip
+    from cytorelease.addendum.record import criteria_of
+
+    judged = [str(c.get("id")) for c in criteria_of(record.get("evaluation") or {}, attribute)]
+    if added.get("criteria") != judged:
+        return [f"{attribute}: it names the criteria {added.get('criteria')}, the spec {judged}"]
     from cytorelease.manual.values import values_match
 
     text_value, unit = str(added.get("value")), added.get("unit")
