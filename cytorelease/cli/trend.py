@@ -58,7 +58,7 @@ def trend(
     Lots are ordered by date, then by lot id. Findings are for review: the command exits 0
     whatever the charts show, 2 for bad input.
     """
-    from cytorelease.cli._output import emit_json, print_table
+    from cytorelease.cli._output import print_table
     from cytorelease.trend import trend_from_csv, write_page
     from cytorelease.trend.from_store import trend_from_data
 
@@ -76,7 +76,10 @@ def trend(
     if out is not None:
         write_page(report, out)
     if as_json:
-        emit_json(report.to_dict())
+        # the text emit_json prints, written without the standard library's slow indenting
+        from cytorelease.trend.json_text import dumps
+
+        print(dumps(report.to_dict()))
         return
     rows = []
     for chart in report.charts:
