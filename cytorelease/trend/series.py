@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from operator import attrgetter
 from pathlib import Path
 
 from cytorelease.errors import InputError
@@ -32,6 +33,9 @@ class Series:
 
 def _limit(path: Path, rows: list[Observation], name: str) -> float | None:
     first = rows[0]
+    values = list(map(attrgetter(name), rows))
+    if values.count(values[0]) == len(values):
+        return values[0] if values[0] is None else float(values[0])
     for row in rows[1:]:
         if getattr(row, name) != getattr(first, name):
             raise InputError(
@@ -45,7 +49,7 @@ def _limit(path: Path, rows: list[Observation], name: str) -> float | None:
 
 
 def _series(path: Path, attribute: str, site: str | None, rows: list[Observation]) -> Series:
-    rows = sorted(rows, key=lambda r: (r.day, r.lot))
+    rows = sorted(rows, key=attrgetter("day", "lot"))
     return Series(
         attribute,
         site,
@@ -59,6 +63,9 @@ def _series(path: Path, attribute: str, site: str | None, rows: list[Observation
 
 def _pooled_lots_once(path: Path, rows: list[Observation]) -> None:
     """Without ``--by-site`` a lot measured at two sites would be two points of one lot."""
+    lots = list(map(attrgetter("lot"), rows))
+    if len(set(lots)) == len(lots):
+        return
     seen: dict[str, Observation] = {}
     for row in rows:
         if row.lot in seen:
@@ -78,8 +85,12 @@ def split_series(table: TrendTable, attributes: tuple[str, ...], *, by_site: boo
             "line 1: --by-site needs a 'site' column and the header has none", path=table.path
         )
     found: list[Series] = []
+    by_attribute: dict[str, list[Observation]] = {a: [] for a in attributes}
+    for row in table.rows:
+        if row.attribute in by_attribute:
+            by_attribute[row.attribute].append(row)
     for attribute in dict.fromkeys(attributes):
-        rows = [r for r in table.rows if r.attribute == attribute]
+        rows = by_attribute[attribute]
         if not by_site:
             _pooled_lots_once(table.path, rows)
             found.append(_series(table.path, attribute, None, rows))

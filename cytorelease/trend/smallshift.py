@@ -62,11 +62,24 @@ def ewma(
 ) -> list[tuple[float, float, float]]:
     """(z_i, lower limit, upper limit) for each value, i counted from 1."""
     out, z = [], target
-    for i, x in enumerate(values, start=1):
-        z = lam * x + (1.0 - lam) * z
-        half = width * sigma * math.sqrt(lam / (2.0 - lam) * (1.0 - (1.0 - lam) ** (2 * i)))
+    keep, scale = 1.0 - lam, width * sigma
+    for x, term in zip(values, _limit_terms(lam, len(values)), strict=False):
+        z = lam * x + keep * z
+        half = scale * term
         out.append((z, target - half, target + half))
     return out
+
+
+_TERMS: dict[float, list[float]] = {}
+
+
+def _limit_terms(lam: float, n: int) -> list[float]:
+    """sqrt(lambda / (2 - lambda) (1 - (1 - lambda)^(2i))) for i = 1 .. n, kept for the next
+    chart (the same for every chart: only sigma scales them)."""
+    terms = _TERMS.setdefault(lam, [])
+    keep, spread = 1.0 - lam, lam / (2.0 - lam)
+    terms += [math.sqrt(spread * (1.0 - keep ** (2 * i))) for i in range(len(terms) + 1, n + 1)]
+    return terms
 
 
 def cusum(
@@ -74,9 +87,13 @@ def cusum(
 ) -> list[tuple[float, float]]:
     """(C+_i, C-_i) for each value."""
     out, high, low = [], 0.0, 0.0
+    above, below = target + k * sigma, target - k * sigma
     for x in values:
-        high = max(0.0, x - (target + k * sigma) + high)
-        low = max(0.0, (target - k * sigma) - x + low)
+        # max(0.0, y), as a comparison: the same value (0.0 unless y > 0), without a call
+        high = x - above + high
+        high = high if high > 0.0 else 0.0
+        low = below - x + low
+        low = low if low > 0.0 else 0.0
         out.append((high, low))
     return out
 

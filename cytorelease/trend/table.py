@@ -15,6 +15,7 @@ import math
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 from cytorelease.errors import InputError
 
@@ -24,9 +25,9 @@ REQUIRED_COLUMNS = ("lot", "date", "attribute", "value")
 OPTIONAL_COLUMNS = ("site", "lsl", "usl")
 
 
-@dataclass(frozen=True)
-class Observation:
-    """One lot's value of one attribute, with the line of the file it came from."""
+class Observation(NamedTuple):
+    """One lot's value of one attribute, with the line of the file it came from (a named
+    tuple: a large table holds one per row, and a tuple is made several times faster)."""
 
     lot: str
     day: date
