@@ -47,6 +47,8 @@ ALLOWED: dict[str, set[str]] = {
     "trend": BASE | DOMAIN | {"potency", "records", "report", "lot"},  # across lots, beside export
     "compare": BASE | {"report"},  # two sets of results (beside trend); figures checked by report
     "hook": BASE | DOMAIN | {"potency", "records", "report", "lot", "manual"},
+    # change control's what-if re-analysis of archived lots: what hook may
+    "reanalyse": BASE | DOMAIN | {"potency", "records", "report", "lot", "manual"},
     "selftest": BASE | DOMAIN | {"potency", "records", "report", "lot"},
     "demo": BASE | {"lot", "report", "records", "manual"},
     "synth": BASE | {"flow", "potency"},  # writes instrument files with the project's writers

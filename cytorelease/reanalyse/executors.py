@@ -8,6 +8,7 @@ key, so a result delivered twice is stored once.
 
 from __future__ import annotations
 
+import multiprocessing
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any, Protocol
@@ -47,7 +48,11 @@ class LocalExecutor:
     dashboard: str | None = None
 
     def __init__(self, workers: int | None = None) -> None:
-        self._pool = ProcessPoolExecutor(max_workers=workers)
+        # spawn, never fork: the coordinator has run numba/OpenMP code (a forked child of an
+        # OpenMP process aborts), and a spawned worker is what a cluster node starts as
+        self._pool = ProcessPoolExecutor(
+            max_workers=workers, mp_context=multiprocessing.get_context("spawn")
+        )
 
     def map_unordered(self, fn: Task, tasks: Sequence[Any]) -> Iterator[dict[str, Any]]:
         futures = [self._pool.submit(fn, task) for task in tasks]

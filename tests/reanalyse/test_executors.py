@@ -1,0 +1,50 @@
+"""The serial loop, the local process pool and a real dask.distributed LocalCluster give the same
+what-if records; a worker process killed mid-run loses nothing and stores nothing twice."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cytorelease.reanalyse.change import resolve_change
+from cytorelease.reanalyse.executors import DaskExecutor, Executor, LocalExecutor, SerialExecutor
+from cytorelease.reanalyse.run import reanalyse
+from cytorelease.records.datadir import DataDir
+from cytorelease.records.store import open_store
+from cytorelease.records.whatif import whatif_records
+
+from .test_reanalyse import STRICT, template_copy
+
+
+def _copy(released: Path, where: Path) -> DataDir:
+    shutil.copytree(released, where, symlinks=True)
+    return DataDir.open(where)
+
+
+def _run(data: DataDir, template: Path, on: Executor) -> tuple[dict[str, Any], list[dict]]:
+    change = resolve_change(template=str(template))
+    store = open_store(data, url="")
+    with store:
+        try:
+            summary = reanalyse(data, store, change, on).to_dict()
+        finally:
+            on.close()
+        return summary, whatif_records(store, change.sha256)
+
+
+def test_serial_local_and_dask_agree(
+    released_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CYTORELEASE_DB", raising=False)
+    template = template_copy(tmp_path, STRICT)
+    serial = _run(_copy(released_data, tmp_path / "serial"), template, SerialExecutor())
+    local = _run(_copy(released_data, tmp_path / "local"), template, LocalExecutor(2))
+    dask = DaskExecutor(workers=2)
+    assert dask.dashboard and dask.dashboard.startswith("http")
+    on_dask = _run(_copy(released_data, tmp_path / "dask"), template, dask)
+    assert serial[0]["reanalysed"] == 3 and serial[0]["flips"]
+    assert local == serial
+    assert on_dask == serial
