@@ -954,6 +954,7 @@ OUTPUT_CASES: list[tuple[str, Callable[[Path, Inputs], list[object]]]] = [
     ("lots table", lambda p, i: ["lots", "table", "--data-dir", p, "--out", i.folder / "never.csv"]),
     ("queue retry", lambda p, i: ["queue", "retry", "1", "--reason", "fixed", "--data-dir", p]),
     ("worker", lambda p, i: ["worker", "--once", "--data-dir", p]),
+    ("reanalyse", lambda p, i: ["reanalyse", "--data-dir", p, "--spec", "cd19-car-t@1"]),
     ("watch", lambda p, i: ["watch", p, "--once", "--data-dir", i.data_dir]),
     ("selftest", lambda p, i: ["selftest", "--out", p]),
 ]  # fmt: skip
@@ -1344,7 +1345,8 @@ def test_a_library_that_is_not_one_is_refused(where: str, tmp_path: Path) -> Non
         line = assert_bad_input(invoke(args, env=env), library)
         if where == "empty-folder":
             assert line.endswith(
-                "the --library folder holds none of gating/, assays/, specs/, reports/ "
+                "the library named in --library (or CYTORELEASE_LIBRARY) holds none of "
+                "gating/, assays/, specs/, reports/ "
                 "(point it at the folder that contains them)"
             )
         else:

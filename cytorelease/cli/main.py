@@ -48,6 +48,7 @@ _COMMAND_MODULES = (
     "cytorelease.cli.lots",
     "cytorelease.cli.trend",
     "cytorelease.cli.compare",
+    "cytorelease.cli.reanalyse",
     "cytorelease.cli.hook",
     "cytorelease.cli.queue",
     "cytorelease.cli.selftest",
@@ -166,22 +167,10 @@ def _root(
 ) -> None:
     """Release testing of CAR-T cell therapy lots: from raw QC data to a signed CoA."""
     if library:
-        from cytorelease._resources import ResourceKind, set_library
-        from cytorelease.errors import InputError
+        from cytorelease._resources import check_library, set_library
 
         # A mistyped library must not fall back to the bundled specs without a word.
-        folders = [k.value for k in ResourceKind if k is not ResourceKind.SAMPLE_DATA]
-        if not Path(library).is_dir():
-            raise InputError(
-                "the --library folder (or CYTORELEASE_LIBRARY) does not exist or is not a folder",
-                path=library,
-            )
-        if not any((Path(library) / name).is_dir() for name in folders):
-            raise InputError(
-                f"the --library folder holds none of {', '.join(f'{n}/' for n in folders)}",
-                path=library,
-                hint="point it at the folder that contains them",
-            )
+        check_library(library, named_in="--library (or CYTORELEASE_LIBRARY)")
         set_library(library)
         from cytorelease._resources import library_line
 

@@ -23,7 +23,7 @@ from cytorelease.records.datadir import DataDir
 from cytorelease.records.store import Store
 from cytorelease.records.whatif import done_keys, record_whatif, whatif_records
 
-__all__ = ["Reanalysis", "reanalyse", "summarise"]
+__all__ = ["Reanalysis", "reanalyse", "start_reanalysis", "summarise"]
 
 WHATIF_SCHEMA = "cytorelease.reanalysis/1"
 # Called as progress(lots finished, lots to run) after each lot.
@@ -150,3 +150,44 @@ def summarise(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
         for attribute, values in sorted(deltas.items())
     }
     return {"flips": sorted(flips, key=lambda f: f["lot"]), "changes": changes}
+
+
+def start_reanalysis(
+    data_dir: str | Path | None,
+    *,
+    template: str | None = None,
+    assay: str | None = None,
+    spec: str | None = None,
+    executor_name: str = "local",
+    scheduler: str | None = None,
+    workers: int | None = None,
+    product: str | None = None,
+    since: date | None = None,
+    lots: Sequence[str] | None = None,
+    progress: ProgressFn | None = None,
+    on_dashboard: Callable[[str], None] | None = None,
+    log: Callable[[str], None] | None = None,
+) -> Reanalysis:
+    """Open the data folder's existing store and run :func:`reanalyse` (the command)."""
+    from cytorelease._resources import site_library
+    from cytorelease.reanalyse.change import resolve_change
+    from cytorelease.reanalyse.executors import executor
+    from cytorelease.records.store import open_data
+
+    data, store = open_data(data_dir, existing=True)
+    with store:
+        # the data folder's library.yaml names the library bare names and LOCKs come from
+        line = data.use_configured_library()
+        if line and log:
+            log(line)
+        change = resolve_change(template=template, assay=assay, spec=spec)
+        run_on = executor(executor_name, scheduler=scheduler, workers=workers)
+        try:
+            if run_on.dashboard and on_dashboard:
+                on_dashboard(run_on.dashboard)
+            return reanalyse(
+                data, store, change, run_on, product=product, since=since, lots=lots,
+                library=site_library(), progress=progress,
+            )  # fmt: skip
+        finally:
+            run_on.close()
