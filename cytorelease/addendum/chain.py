@@ -18,14 +18,15 @@ from typing import TYPE_CHECKING, Any
 from cytorelease.addendum.record import ADDABLE, changes_between, criteria_of
 from cytorelease.errors import InputError, SignatureError
 from cytorelease.provenance import canonical_json
-from cytorelease.report.entry import entry_sha256
+from cytorelease.report.entry import entry_sha256, parse_utc
 from cytorelease.report.record import extract_record, is_addendum
 from cytorelease.report.verification import VerificationResult
+from cytorelease.report.verify import record_created_at
 
 if TYPE_CHECKING:
     from cytorelease.report.registry import Registry
 
-__all__ = ["Amended", "Document", "chain_problems", "open_amended"]
+__all__ = ["Amended", "Document", "chain_problems", "open_amended", "rejected_by"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +127,9 @@ def open_amended(
     return amended
 
 
-def _link_problems(name: str, link: Any, document: Document) -> list[str]:
+def _link_problems(
+    name: str, link: Any, document: Document, record: Mapping[str, Any]
+) -> list[str]:
     if not isinstance(link, Mapping):
         return [f"it does not name the {name} it follows"]
     problems = []
@@ -138,6 +141,8 @@ def _link_problems(name: str, link: Any, document: Document) -> list[str]:
                 f"given has {str(current[key])[:12]}…)"
             )
     head, heads = link.get("signature_head"), document.heads()
+    if head in heads:
+        problems += _after_problems(name, document, heads.index(head), record)
     if head is not None and head not in heads:
         problems.append(f"the {name}'s signature it names is not on the {name} given")
     elif head is not None and link.get("signatures") != heads.index(head) + 1:
@@ -157,12 +162,42 @@ def _link_problems(name: str, link: Any, document: Document) -> list[str]:
     return problems
 
 
+def rejected_by(document: Document, upto: int | None = None) -> str | None:
+    """Who rejected the document among its first ``upto + 1`` signatures (all: None)."""
+    entries = [c.entry for c in document.result.signatures if c.entry is not None]
+    for entry in entries[: None if upto is None else upto + 1]:
+        if entry.meaning == "rejected":
+            return f"{entry.signer} ({entry.user_id}) at {entry.utc_time}"
+    return None
+
+
+def _after_problems(
+    name: str, document: Document, index: int, record: Mapping[str, Any]
+) -> list[str]:
+    """The addendum is made after the signature it names, on a document nobody rejected."""
+    problems = []
+    check = [c for c in document.result.signatures if c.entry is not None][index]
+    assert check.entry is not None
+    signed = parse_utc(check.trusted_time or check.entry.utc_time)
+    created = record_created_at(record)
+    if created is None or created < signed:
+        problems.append(
+            f"it is dated {record.get('created_at')}, before the {name}'s "
+            f"signature it names ({check.entry.utc_time}): backdated"
+        )
+    who = rejected_by(document, index)
+    if who:
+        problems.append(f"the {name} it amends was rejected by {who}: a rejected lot takes no "
+                        "addendum")  # fmt: skip
+    return problems
+
+
 def chain_problems(record: Mapping[str, Any], amended: Amended) -> list[str]:
     """Everything wrong with ``record`` (an addendum) as the next addendum of ``amended``."""
     amends = record.get("amends") or {}
-    problems = _link_problems("CoA", amends.get("coa"), amended.coa)
+    problems = _link_problems("CoA", amends.get("coa"), amended.coa, record)
     if amended.previous:
-        problems += _link_problems("addendum", amends.get("previous"), amended.previous[-1])
+        problems += _link_problems("addendum", amends.get("previous"), amended.previous[-1], record)
     elif amends.get("previous") is not None:
         problems.append("it follows an earlier addendum, and none was given (--previous)")
     if record.get("number") != amended.number:

@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cytorelease.addendum.chain import Amended, chain_problems, open_amended
+from cytorelease.addendum.chain import Amended, chain_problems, open_amended, rejected_by
 from cytorelease.addendum.content import content_problems
 from cytorelease.addendum.record import (
     ADDABLE,
@@ -296,6 +296,11 @@ def issue_addendum(
                              trail=trail, now=now, tsa=tsa)  # fmt: skip
     try:
         amended = open_amended(coa, previous, unlocked.registry, now=now)
+        for document in (amended.coa, *amended.previous):
+            who = rejected_by(document)
+            if who:
+                raise InputError(f"was rejected by {who}: a rejected lot takes no addendum",
+                                 path=document.path)  # fmt: skip
         _refuse_fork(trail, amended)
         record, signed, entry = _prepare_and_sign(
             amended, unlocked, attribute=attribute, value=value, unit=unit,

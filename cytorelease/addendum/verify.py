@@ -31,9 +31,12 @@ def addendum_check(
     previous: Sequence[str | Path] = (),
     *,
     now: datetime | None = None,
+    trail_dir: Path | None = None,
 ) -> ContentCheck:
     """What ``sign`` and ``verify`` hold an addendum's record to: its content, and (with the
-    ``coa``) its chain. Without the CoA the chain is a problem: it cannot be taken on trust."""
+    ``coa``) its chain. Without the CoA the chain is a problem: it cannot be taken on trust.
+    With the data folder ``trail_dir``, another addendum its trail recorded at the same place
+    of the chain (a fork) is a problem too."""
     from cytorelease.addendum.chain import chain_problems, open_amended
     from cytorelease.addendum.content import content_problems
 
@@ -45,9 +48,32 @@ def addendum_check(
             amended = open_amended(coa, previous, registry, now=now)
         except CytoreleaseError as exc:
             return [*problems, f"addendum: {exc.path or coa}: {exc.problem}"]
-        return problems + [f"addendum: {p}" for p in chain_problems(record, amended)]
+        problems += [f"addendum: {p}" for p in chain_problems(record, amended)]
+        if trail_dir is not None:
+            problems += _fork_problems(record, trail_dir)
+        return problems
 
     return check
+
+
+def _fork_problems(record: dict[str, Any], trail_dir: Path) -> list[str]:
+    from cytorelease.records.audit import Action, entries_of
+    from cytorelease.records.store import open_data
+    from cytorelease.report.record import record_digests
+
+    coa_sha = ((record.get("amends") or {}).get("coa") or {}).get("content_sha256")
+    mine = record_digests(record).record_sha256
+    _, store = open_data(trail_dir)
+    with store:
+        rows = entries_of(store, Action.ADDENDUM)
+    return [
+        f"addendum: the audit trail records another addendum {row.details.get('number')} to "
+        f"this CoA ({row.object}, row {row.sequence}): the chain was forked"
+        for row in rows
+        if row.details.get("coa_content_sha256") == coa_sha
+        and row.details.get("number") == record.get("number")
+        and row.details.get("record_sha256") != mine
+    ]
 
 
 def _require_document(path: Path) -> None:
@@ -90,5 +116,7 @@ def verify_addendum(
         now=now,
         trail=trail,
         genesis=genesis,
-        content_check=addendum_check(registry, coa, previous, now=now),
+        content_check=addendum_check(
+            registry, coa, previous, now=now, trail_dir=trail.data_dir if trail else None
+        ),
     )
