@@ -12,7 +12,9 @@ from .test_reanalyse import LOTS, PANEL, STRICT, template_copy
 
 def test_json_names_the_flips_and_a_rerun_skips(data: DataDir, tmp_path: Path) -> None:
     draft = template_copy(tmp_path, STRICT)
-    argv = ["reanalyse", "--data-dir", data.root, "--template", draft, "--executor", "serial"]
+    argv = [
+        "reanalyse", "--data-dir", str(data.root), "--template", str(draft), "--executor", "serial"
+    ]  # fmt: skip
     result = invoke([*argv, "--json"])
     assert result.exit_code == 0, result.stderr
     summary = one_json_document(result.stdout)
@@ -25,7 +27,7 @@ def test_json_names_the_flips_and_a_rerun_skips(data: DataDir, tmp_path: Path) -
 
 
 def test_lots_and_since_select(data: DataDir) -> None:
-    base = ["reanalyse", "--data-dir", data.root, "--template", f"{PANEL}@1.0.0", "--json"]
+    base = ["reanalyse", "--data-dir", str(data.root), "--template", f"{PANEL}@1.0.0", "--json"]
     chosen = invoke([*base, "--executor", "serial", "--lots", f"{LOTS[0]},{LOTS[2]}"])
     assert chosen.exit_code == 0, chosen.stderr
     assert one_json_document(chosen.stdout)["lots"] == 2
@@ -35,10 +37,10 @@ def test_lots_and_since_select(data: DataDir) -> None:
 
 
 def test_bad_options_are_input_errors(data: DataDir) -> None:
-    base = ["reanalyse", "--data-dir", data.root, "--spec", "cd19-car-t@1"]
+    base = ["reanalyse", "--data-dir", str(data.root), "--spec", "cd19-car-t@1"]
     assert_bad_input(invoke([*base, "--since", "last week"]), "last week")
     assert_bad_input(invoke([*base, "--lots", "lot-NOPE"]), data.root)
     bad = invoke([*base, "--executor", "slurm"])
     assert bad.exit_code == 2 and "slurm" in bad.stderr
-    missing = invoke(["reanalyse", "--data-dir", data.root])
+    missing = invoke(["reanalyse", "--data-dir", str(data.root)])
     assert missing.exit_code == 2 and "--template" in missing.stderr

@@ -48,3 +48,37 @@ def test_serial_local_and_dask_agree(
     assert serial[0]["reanalysed"] == 3 and serial[0]["flips"]
     assert local == serial
     assert on_dask == serial
+
+
+def die_once_then_reanalyse(task: Any) -> dict[str, Any]:
+    """The real task, except that the first attempt at the second lot kills its worker process
+    (a marker file beside the data folder remembers the attempt across processes)."""
+    import os
+
+    from cytorelease.reanalyse.task import reanalyse_lot
+
+    marker = Path(task.work_dir).parent.parent / f"killed-{task.lot}"
+    if task.lot.endswith("22") and not marker.exists():
+        marker.write_text("killed\n", encoding="utf-8")
+        os._exit(1)
+    return reanalyse_lot(task)
+
+
+@pytest.mark.slow  # ~45 s: the nanny restarts the worker and the scheduler reassigns its lot
+def test_a_dask_worker_killed_mid_run(
+    released_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The scheduler re-runs the dead worker's lot elsewhere: the run completes, every lot once."""
+    monkeypatch.delenv("CYTORELEASE_DB", raising=False)
+    data = _copy(released_data, tmp_path / "data")
+    change = resolve_change(template=str(template_copy(tmp_path, STRICT)))
+    dask = DaskExecutor(workers=2)
+    store = open_store(data, url="")
+    with store:
+        try:
+            outcome = reanalyse(data, store, change, dask, task_fn=die_once_then_reanalyse)
+        finally:
+            dask.close()
+        assert (tmp_path / "killed-lot-CAR-0022").is_file()  # the worker did die
+        assert outcome.failed == [] and sorted(outcome.reanalysed) == sorted(outcome.lots)
+        assert store.scalar("SELECT COUNT(*) FROM whatif_results") == len(outcome.lots) == 3
