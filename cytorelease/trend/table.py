@@ -104,29 +104,34 @@ def _header(path: Path, header: list[str] | None) -> dict[str, int]:
     }
 
 
-def _observation(path: Path, cells: list[str], columns: dict[str, int], line: int) -> Observation:
+def _observation(
+    path: Path, cells: list[str], columns: dict[str, int], line: int, days: dict[str, date]
+) -> Observation:
+    """One row, checked; ``days`` holds the dates already parsed (lots share days)."""
+
     def cell(name: str) -> str:
         index = columns.get(name)
         return "" if index is None else cells[index].strip()
 
-    lot, day_text = cell("lot"), cell("date")
+    lot, day_text = cells[columns["lot"]].strip(), cells[columns["date"]].strip()
     if not lot:
         raise InputError(f"line {line}: the lot is empty", path=path)
-    day = _parse_date(day_text)
+    day = days.get(day_text) or _parse_date(day_text)
     if day is None:
         raise InputError(
             f"line {line}: date {day_text!r} is not an ISO 8601 date (YYYY-MM-DD)", path=path
         )
-    value = _number(cell("value"), "value", line, path, optional=False)
+    days[day_text] = day
+    value = _number(cells[columns["value"]].strip(), "value", line, path, optional=False)
     assert value is not None  # required: _number refuses an empty cell
-    site = cell("site") if "site" in columns else None
+    site = cells[columns["site"]].strip() if "site" in columns else None
     if site == "":
         raise InputError(f"line {line}: the site is empty", path=path)
     lsl = _number(cell("lsl"), "lsl", line, path, optional=True)
     usl = _number(cell("usl"), "usl", line, path, optional=True)
     if lsl is not None and usl is not None and lsl >= usl:
         raise InputError(f"line {line}: lsl {lsl:g} is not below usl {usl:g}", path=path)
-    return Observation(lot, day, cell("attribute"), value, site, lsl, usl, line)
+    return Observation(lot, day, cells[columns["attribute"]].strip(), value, site, lsl, usl, line)
 
 
 def read_table(path: Path, attributes: tuple[str, ...]) -> TrendTable:
@@ -143,9 +148,10 @@ def read_table(path: Path, attributes: tuple[str, ...]) -> TrendTable:
         rows: list[Observation] = []
         seen: dict[tuple[str, str, str | None], int] = {}
         present: set[str] = set()
+        days: dict[str, date] = {}
         for cells in reader:
             line = reader.line_num
-            if not any(c.strip() for c in cells):
+            if not any(map(str.strip, cells)):
                 continue  # a blank line holds no row
             if len(cells) != width:
                 raise InputError(
@@ -155,7 +161,7 @@ def read_table(path: Path, attributes: tuple[str, ...]) -> TrendTable:
             present.add(attribute)
             if attribute not in attributes:
                 continue
-            row = _observation(path, cells, columns, line)
+            row = _observation(path, cells, columns, line, days)
             key = (row.lot, row.attribute, row.site)
             if key in seen:
                 where = f" at site {row.site!r}" if row.site is not None else ""
