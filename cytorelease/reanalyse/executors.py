@@ -11,6 +11,7 @@ from __future__ import annotations
 import multiprocessing
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Protocol
 
 from cytorelease.errors import InputError
@@ -55,9 +56,16 @@ class LocalExecutor:
         )
 
     def map_unordered(self, fn: Task, tasks: Sequence[Any]) -> Iterator[dict[str, Any]]:
-        futures = [self._pool.submit(fn, task) for task in tasks]
+        futures = {self._pool.submit(fn, task): task for task in tasks}
         for future in as_completed(futures):
-            yield future.result()
+            try:
+                yield future.result()
+            except BrokenProcessPool:
+                # a worker process died (killed, out of memory): the pool is gone with every
+                # lot it held; those are failed for this run, and a new run resumes them
+                lot = getattr(futures[future], "lot", "?")
+                reason = "its worker process died; run again to resume"
+                yield {"lot": lot, "status": "failed", "reason": reason}
 
     def close(self) -> None:
         self._pool.shutdown(cancel_futures=True)

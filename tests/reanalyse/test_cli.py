@@ -44,3 +44,20 @@ def test_bad_options_are_input_errors(data: DataDir) -> None:
     assert bad.exit_code == 2 and "slurm" in bad.stderr
     missing = invoke(["reanalyse", "--data-dir", str(data.root)])
     assert missing.exit_code == 2 and "--template" in missing.stderr
+
+
+def test_a_lot_that_fails_to_reanalyse_exits_1(data: DataDir) -> None:
+    from cytorelease.records.store import open_store
+
+    store = open_store(data, url="")
+    with store:
+        sha = str(store.scalar("SELECT sha256 FROM lot_files WHERE lot = ? LIMIT 1", (LOTS[0],)))
+    from cytorelease.records.archive import archived_path
+
+    archived_path(data.archive_dir, sha).unlink()  # the archive entry is gone
+    argv = ["reanalyse", "--data-dir", str(data.root), "--spec", "cd19-car-t@1"]
+    result = invoke([*argv, "--executor", "serial", "--json"])
+    assert result.exit_code == 1, result.stderr
+    summary = one_json_document(result.stdout)
+    assert [f["lot"] for f in summary["failed"]] == [LOTS[0]] and summary["reanalysed"] == 2
+    assert "missing" in summary["failed"][0]["reason"]

@@ -82,3 +82,25 @@ def test_a_dask_worker_killed_mid_run(
         assert (tmp_path / "killed-lot-CAR-0022").is_file()  # the worker did die
         assert outcome.failed == [] and sorted(outcome.reanalysed) == sorted(outcome.lots)
         assert store.scalar("SELECT COUNT(*) FROM whatif_results") == len(outcome.lots) == 3
+
+
+def test_a_local_worker_killed_mid_run_fails_its_lots_and_a_rerun_resumes(
+    released_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CYTORELEASE_DB", raising=False)
+    data = _copy(released_data, tmp_path / "data")
+    change = resolve_change(template=str(template_copy(tmp_path, STRICT)))
+    store = open_store(data, url="")
+    with store:
+        pool = LocalExecutor(2)
+        try:
+            first = reanalyse(data, store, change, pool, task_fn=die_once_then_reanalyse)
+        finally:
+            pool.close()
+        assert (tmp_path / "killed-lot-CAR-0022").is_file()
+        lost = sorted(f["lot"] for f in first.failed)
+        assert "lot-CAR-0022" in lost
+        assert all("worker process died" in f["reason"] for f in first.failed)
+        again = reanalyse(data, store, change, SerialExecutor())
+        assert sorted(again.reanalysed) == lost and sorted(again.skipped + lost) == again.lots
+        assert store.scalar("SELECT COUNT(*) FROM whatif_results") == 3
