@@ -19,7 +19,9 @@ the line, the schema's field path and the problem; a key the schema does not kno
 from __future__ import annotations
 
 import math
+import os
 import re
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +36,9 @@ __all__ = [
     "LineMap",
     "YamlDocument",
     "YamlLinesError",
+    "document_path",
     "error_location",
+    "error_message",
     "format_path",
     "load_yaml_file",
     "load_yaml_with_lines",
@@ -288,6 +292,18 @@ def problem_text(where: str, line: int | None, message: str) -> str:
     return f"{where} (line {line}): {message}" if line else f"{where}: {message}"
 
 
+def error_message(error: Mapping[str, Any]) -> str:
+    """A pydantic error's message in the project's words, never quoting an unknown key or an
+    unknown union tag (both are text of the file)."""
+    if error["type"] == "extra_forbidden":
+        return "unknown field (check the spelling)"
+    if error["type"] == "missing":
+        return "required field is missing"
+    if error["type"] == "union_tag_invalid":
+        return "unknown kind"
+    return str(error["msg"]).removeprefix("Value error, ")  # pydantic's prefix for validators
+
+
 def validation_problems(exc: ValidationError, lines: LineMap, data: Any) -> list[str]:
     """One ``field.path (line N): message`` text per pydantic error, in document order.
 
@@ -298,29 +314,37 @@ def validation_problems(exc: ValidationError, lines: LineMap, data: Any) -> list
     problems: list[tuple[int, str]] = []
     for error in exc.errors(include_url=False):
         where, line = error_location(data, lines, error)
-        message = error["msg"].removeprefix("Value error, ")  # pydantic's prefix for validators
-        if error["type"] == "extra_forbidden":
-            message = "unknown field (check the spelling)"
-        elif error["type"] == "missing":
-            message = "required field is missing"
-        elif error["type"] == "union_tag_invalid":
-            message = "unknown kind"  # pydantic's message quotes the file's value
-        problems.append((line or 0, problem_text(where, line, message)))
+        problems.append((line or 0, problem_text(where, line, error_message(error))))
     return [text for _, text in sorted(problems)]
 
 
 def read_document_text(path: Path, *, error: type[CytoreleaseError], what: str) -> str:
     """The UTF-8 text of a definition or manifest, read at most ``MAX_DOCUMENT_BYTES`` far (a
-    device or a huge file named as a definition is refused, not read into memory)."""
+    huge file named as a definition is refused, not read into memory; a device, pipe or socket
+    is refused before anything is read, and opening a pipe never waits for a writer)."""
     try:
-        with path.open("rb") as handle:
-            raw = handle.read(MAX_DOCUMENT_BYTES + 1)
+        # O_NONBLOCK: a FIFO opens at once instead of waiting for a writer (O_BINARY: Windows)
+        flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+        descriptor = os.open(path, flags)
     except FileNotFoundError:
         raise error(f"no such file (expected the {what})", path=path) from None
     except IsADirectoryError:
         raise error(f"is a folder, not a file (expected the {what})", path=path) from None
     except OSError as exc:
         raise error(f"cannot read: {exc.strerror} (expected the {what})", path=path) from None
+    mode = os.fstat(descriptor).st_mode
+    if not stat.S_ISREG(mode):  # checked before fdopen, which refuses a folder on its own terms
+        os.close(descriptor)
+        if stat.S_ISDIR(mode):
+            raise error(f"is a folder, not a file (expected the {what})", path=path)
+        raise error(
+            f"not a regular file (a device, pipe or socket; expected the {what})", path=path
+        )
+    with os.fdopen(descriptor, "rb") as handle:
+        try:
+            raw = handle.read(MAX_DOCUMENT_BYTES + 1)
+        except OSError as exc:
+            raise error(f"cannot read: {exc.strerror} (expected the {what})", path=path) from None
     if len(raw) > MAX_DOCUMENT_BYTES:
         raise error(f"larger than {MAX_DOCUMENT_BYTES:,} bytes (expected the {what})", path=path)
     try:

@@ -1,31 +1,46 @@
-"""One loader for versioned documents: specs, gating templates and assays.
+"""One loader for versioned documents: specs, gating templates, assays, lot manifests and
+signer registries.
 
+Every one of them is read the same way: the bounded reader (``_yaml.read_document_text``: at
+most ``MAX_DOCUMENT_BYTES``, UTF-8, no device or pipe), YAML with lines and duplicate keys
+refused (``_yaml.load_yaml_with_lines``), a document that is not a mapping refused with its
+line, and errors ``file: field (line N): problem`` that never quote the file (it may be any file
+someone pointed at). What differs is how the file is found.
+
+Definitions (specs, gating templates, assays) are resolved through the library.
 ``read_document`` resolves a reference (a bare name only through the library, bundled or the
 site library of ``--library`` / ``CYTORELEASE_LIBRARY`` / the data folder's ``library.yaml``;
-never against the current folder), reads the file (bounded, UTF-8), parses it with lines and
-returns a :class:`Document`. The kind's own module then validates it with its pydantic model
-and its own error messages (file, field path, line), and calls :meth:`Document.definition` with
-the id and version it found: that returns the :class:`Definition` results record, ``{kind, id,
-version, sha256, source, locked}``. Gating templates, qPCR assays and the potency (ELISA,
-cytotox) assays are read this way; a spec is found by its own references (``product@N``, a
-product folder) and reports every YAML problem in its list, so it parses the text itself and
-takes its :class:`Document` from :func:`document_from_yaml`.
+never against the current folder), reads and parses it and returns a :class:`Document`. The
+kind's own module then validates it with its pydantic model and its own error messages, and
+calls :meth:`Document.definition` with the id and version it found: that returns the
+:class:`Definition` results record, ``{kind, id, version, sha256, source, locked}``. A spec is
+found by its own references (``product@N``, a product folder) and reports every YAML problem in
+its list, so it parses the text itself and takes its :class:`Document` from
+:func:`document_from_yaml`.
+
+A lot folder's ``lot.yaml`` and the site's signed ``registry.yaml`` are not in the library: the
+caller names the file. :func:`read_file_document` reads them along the same path and applies
+their schema rule (below); their own modules validate the rest.
 
 ``locked`` is decided only by the LOCK of the library in use (``_lock.is_locked``): a LOCK lying
 beside a file given by path, or one folder up, is never read here, since anyone can write one
 next to a relaxed copy. A changed or unlisted document is therefore not refused but loaded as
 *unlocked*: a what-if or development run, which ``lot.definitions`` keeps from ever being PASS.
 
-The schema key. Specs, gating templates and qPCR assays say ``schema_version: 1``; the potency
-assays were written with ``schema: cytorelease.assay/1``. ``schema_version`` is the one key now;
-the old spelling is still read (and means schema 1) because assays already written with it, and
-the lots released against them, must keep loading when an auditor re-evaluates an old lot. The
-content hash is taken of the document as written, so such a file keeps the hash its LOCK (and
-every record that names it) holds.
+The schema key. A library definition says ``schema_version: 1``; the potency assays were
+written with ``schema: cytorelease.assay/1``, which is still read (and means schema 1) because
+assays already written with it, and the lots released against them, must keep loading when an
+auditor re-evaluates an old lot. The content hash is taken of the document as written, so such
+a file keeps the hash its LOCK (and every record that names it) holds. A document named by file
+says ``schema: cytorelease.<kind>/<N>`` (``cytorelease.lot/1``, ``cytorelease.registry/1``), as
+every one written so far does; :func:`read_file_document` refuses a missing key, an unknown
+value (with its line) and a retired schema (with the kind's own message) before any model sees
+the document.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
@@ -54,6 +69,7 @@ __all__ = [
     "document_from_yaml",
     "parse_document",
     "read_document",
+    "read_file_document",
 ]
 
 SCHEMA_KEY = "schema_version"
@@ -157,6 +173,23 @@ def _schema_key(
     return renamed, LineMap(moved)
 
 
+def _parse_mapping(
+    text: str, *, path: Path, error: type[CytoreleaseError], what: str, not_mapping: str
+) -> YamlDocument:
+    """YAML with lines, refused as ``error`` naming the file and the line unless it is one
+    non-empty mapping (the reading step every versioned document shares)."""
+    try:
+        parsed = load_yaml_with_lines(text)
+    except YamlLinesError as exc:
+        where = f"line {exc.line}: " if exc.line else ""
+        raise error(f"{where}{exc}", path=path) from None
+    if parsed.data is None:
+        raise error(f"the {what} file is empty ({not_mapping})", path=path)
+    if not isinstance(parsed.data, dict):
+        raise error(f"line {parsed.lines.line_of(())}: {not_mapping}", path=path)
+    return parsed
+
+
 def parse_document(
     text: str,
     *,
@@ -169,17 +202,53 @@ def parse_document(
     """Parse ``text`` (the file ``path``) into a :class:`Document`; every YAML problem and a
     document that is not a mapping is an ``error`` naming the file and the line (``not_mapping``
     is the kind's own message for the latter)."""
-    try:
-        parsed = load_yaml_with_lines(text)
-    except YamlLinesError as exc:
-        where = f"line {exc.line}: " if exc.line else ""
-        raise error(f"{where}{exc}", path=path) from None
-    if parsed.data is None:
-        raise error(f"the {kind.what} file is empty", path=path)
-    if not isinstance(parsed.data, dict):
-        article = "an" if kind.what[0] in "aeiou" else "a"
-        raise error(not_mapping or f"{article} {kind.what} is a YAML mapping", path=path)
+    article = "an" if kind.what[0] in "aeiou" else "a"
+    parsed = _parse_mapping(
+        text,
+        path=path,
+        error=error,
+        what=kind.what,
+        not_mapping=not_mapping or f"{article} {kind.what} is a YAML mapping",
+    )
     return document_from_yaml(parsed, kind=kind, path=path, by_name=by_name)
+
+
+def read_file_document(
+    path: Path,
+    *,
+    what: str,
+    schema: str,
+    error: type[CytoreleaseError],
+    not_mapping: str,
+    retired: Mapping[str, tuple[str, str | None]] | None = None,
+) -> YamlDocument:
+    """A versioned document named by file, not resolved through the library (a lot's
+    ``lot.yaml``, the site's ``registry.yaml``): read, parsed and refused like a definition,
+    and its ``schema`` key required to be ``schema``.
+
+    ``retired`` maps a schema this cytorelease no longer reads to the (message, hint) that
+    explains why; ``not_mapping`` is the kind's message for a document that is not a mapping.
+    """
+    text = read_document_text(path, error=error, what=what)
+    parsed = _parse_mapping(text, path=path, error=error, what=what, not_mapping=not_mapping)
+    data, lines = parsed.data, parsed.lines
+    line = lines.line_of(("schema",))
+    if "schema" not in data:
+        raise error(
+            f"schema (line {line}): required field is missing (this cytorelease reads {schema})",
+            path=path,
+        )
+    value = data["schema"]
+    if value == schema:
+        return parsed
+    if isinstance(value, str) and retired and value in retired:
+        message, hint = retired[value]
+        raise error(f"schema (line {line}): {message}", path=path, hint=hint)
+    # the value is not shown: the file may be anything (see the module doc)
+    raise error(
+        f"schema (line {line}): unknown {what} schema; this cytorelease reads {schema}",
+        path=path,
+    )
 
 
 def document_from_yaml(

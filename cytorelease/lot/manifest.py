@@ -3,7 +3,8 @@
 Paths are confined to the lot folder: an absolute path, a ``..`` component or a symlink that
 leads outside is refused, so a manifest can never make cytorelease read another lot's files.
 The lot id is checked by :func:`cytorelease.lot_id.lot_id_problem` (it names folders and files).
-Errors name the line and the field, never the manifest's text (see ``cytorelease._yaml``).
+It is read by the one loader of versioned documents (``cytorelease.library.read_file_document``):
+errors name the line and the field, never the manifest's text.
 """
 
 from __future__ import annotations
@@ -15,14 +16,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from cytorelease._yaml import (
-    YamlLinesError,
-    load_yaml_with_lines,
-    read_document_text,
-    validation_problems,
-)
+from cytorelease._yaml import validation_problems
 from cytorelease.attributes import ATTRIBUTES
 from cytorelease.errors import InputError, ManifestError
+from cytorelease.library import read_file_document
 from cytorelease.lot_id import lot_id_problem
 
 __all__ = [
@@ -185,22 +182,16 @@ def load_manifest(lot_dir: str | Path, *, check_inputs: bool = True) -> LotManif
     path = lot_dir / MANIFEST_NAME
     if path.is_dir():
         raise ManifestError("lot.yaml is a folder, not the lot manifest file", path=path)
-    if not path.is_file():
+    if not path.exists() and not path.is_symlink():
         raise ManifestError("lot folder has no lot.yaml manifest", path=lot_dir)
-    text = read_document_text(path, error=ManifestError, what="lot manifest")
-    try:
-        document = load_yaml_with_lines(text)
-    except YamlLinesError as exc:
-        where = f"line {exc.line}: " if exc.line else ""
-        raise ManifestError(f"{where}{exc}", path=path) from None
-    if not isinstance(document.data, dict):
-        raise ManifestError("expected a mapping of lot fields", path=path)
-    if document.data.get("schema") not in (None, SCHEMA):
-        line = document.lines.line_of(("schema",))
-        raise ManifestError(
-            f"schema (line {line}): unknown manifest schema; this cytorelease reads {SCHEMA}",
-            path=path,
-        )
+    # read like every versioned document (bounded, lines, the schema key; see library.py)
+    document = read_file_document(
+        path,
+        what="lot manifest",
+        schema=SCHEMA,
+        error=ManifestError,
+        not_mapping="expected a mapping of lot fields",
+    )
     try:
         manifest = LotManifest.model_validate(document.data)
     except ValidationError as exc:

@@ -217,29 +217,43 @@ def load_registry(location: str | Path) -> Registry:
     Any failure is one :class:`SignatureError` naming the version and the rule it breaks; a
     registry that does not verify is never used in part.
     """
-    from cytorelease._yaml import load_yaml_file
+    from cytorelease.library import read_file_document
 
     path = registry_path(location)
-    if not path.is_file():
+    if not path.exists() and not path.is_symlink():
         raise SignatureError("no such signer registry", path=path)
-    loaded = load_yaml_file(path, error=SignatureError, what="signer registry")
+    # read like every versioned document (bounded, lines, the schema key; see library.py)
+    loaded = read_file_document(
+        path,
+        what="signer registry",
+        schema=REGISTRY_SCHEMA,
+        error=SignatureError,
+        not_mapping=f"expected a {REGISTRY_SCHEMA} mapping with the fields schema and versions",
+        retired={"cytorelease.signers/1": _RETIRED_SIGNERS},
+    )
     document = loaded.data
-    if isinstance(document, dict) and document.get("schema") == "cytorelease.signers/1":
+    extra = sorted(loaded.lines.line_of((key,)) or 0 for key in document if key not in _FIELDS)
+    if extra or "versions" not in document:
+        where = f"line {extra[0]}: " if extra else ""
         raise SignatureError(
-            "an unsigned signers.yaml is not a registry anyone can rely on (anyone could add "
-            "themselves to it); it is no longer accepted",
-            path=path,
-            hint="create a signed registry with `cytorelease keys init-registry` and register "
-            "each key with `cytorelease keys register`",
+            f"{where}a registry has exactly the fields schema and versions", path=path
         )
-    if not isinstance(document, dict) or document.get("schema") != REGISTRY_SCHEMA:
-        raise SignatureError(f"not a {REGISTRY_SCHEMA} document", path=path)
-    if set(document) != {"schema", "versions"}:
-        raise SignatureError("a registry has exactly the fields schema and versions", path=path)
     raws = document["versions"]
     if not isinstance(raws, list) or not raws:
-        raise SignatureError("versions: a registry has at least one version", path=path)
+        line = loaded.lines.line_of(("versions",))
+        raise SignatureError(
+            f"versions (line {line}): a registry has at least one version", path=path
+        )
     return registry_from_raw(raws, path=path, lines=loaded.lines)
+
+
+_FIELDS = ("schema", "versions")
+_RETIRED_SIGNERS = (
+    "an unsigned signers.yaml is not a registry anyone can rely on (anyone could add "
+    "themselves to it); it is no longer accepted",
+    "create a signed registry with `cytorelease keys init-registry` and register "
+    "each key with `cytorelease keys register`",
+)
 
 
 def registry_from_raw(
@@ -257,11 +271,8 @@ def registry_from_raw(
         try:
             version = RegistryVersion.model_validate(raw)
         except ValidationError as exc:
-            first = exc.errors()[0]
-            field = ".".join(str(p) for p in first["loc"])
-            line = _line_of(lines, raws, index, first)
-            shown = f"{field} (line {line})" if line else field
-            raise SignatureError(f"{where}: {shown}: {first['msg']}", path=path) from None
+            first = _version_problem(lines, raw, index, exc.errors(include_url=False)[0])
+            raise SignatureError(f"{where}: {first}", path=path) from None
         if version.version != index:
             raise SignatureError(f"{where}: numbered {version.version}", path=path)
         previous = versions[-1] if versions else None
@@ -280,17 +291,20 @@ def registry_from_raw(
     return Registry(path=path, versions=tuple(versions), raw=tuple(raws))
 
 
-def _line_of(
-    lines: LineMap | None, raws: list[Any], index: int, error: Mapping[str, Any]
-) -> int | None:
-    """The line of a field error of version ``index`` (its nearest parent's if the field is
-    missing), or None without the file's lines."""
-    if lines is None:
-        return None
-    from cytorelease._yaml import error_location
+def _version_problem(
+    lines: LineMap | None, raw: dict[str, Any], index: int, error: Mapping[str, Any]
+) -> str:
+    """``field.path (line N): problem`` of version ``index``, in the words every versioned
+    document uses (an unknown key is not named: see ``cytorelease._yaml``); without the file's
+    lines (a version about to be written) no line is given."""
+    from cytorelease._yaml import document_path, error_message, format_path, problem_text
 
-    at_document = {**error, "loc": ("versions", index - 1, *error["loc"])}
-    return error_location({"versions": raws}, lines, at_document)[1]
+    path = document_path(raw, error["loc"], missing=error["type"] == "missing")
+    shown = path
+    if error["type"] == "extra_forbidden" and path and isinstance(path[-1], str):
+        shown = path[:-1]
+    line = lines.line_of(("versions", index - 1, *path)) if lines is not None else None
+    return problem_text(format_path(shown), line, error_message(error))
 
 
 def _check_admin_signature(

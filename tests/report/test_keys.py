@@ -293,7 +293,8 @@ def test_a_hand_edited_registry_is_refused_naming_version_and_field(tmp_path: Pa
         edited.splitlines().index(next(x for x in edited.splitlines() if x.endswith("- boss"))) + 1
     )
     with pytest.raises(
-        SignatureError, match=rf"version 2: entries\.1\.roles\.0 \(line {line}\): Input should be"
+        SignatureError,
+        match=rf"version 2: entries\[1\]\.roles\[0\] \(line {line}\): Input should be",
     ):
         load_registry(registry)
     # a real role, promoted by hand: the admin's signature no longer verifies
