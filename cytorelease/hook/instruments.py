@@ -16,7 +16,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from cytorelease._yaml import YamlLinesError, load_yaml_with_lines, validation_problems
+from cytorelease._yaml import (
+    YamlLinesError,
+    load_yaml_with_lines,
+    read_document_text,
+    validation_problems,
+)
 from cytorelease.errors import InputError
 
 __all__ = ["Instrument", "InstrumentKind", "InstrumentList", "load_instruments"]
@@ -58,7 +63,10 @@ def load_instruments(path: Path) -> InstrumentList:
             hint=f"create it ({SCHEMA}: a list of id, serial, kind) to accept instruments",
         )
     try:
-        document = load_yaml_with_lines(path.read_text(encoding="utf-8"))
+        # the bounded reader every document takes: a device or a huge file is refused
+        document = load_yaml_with_lines(
+            read_document_text(path, error=InputError, what="instrument allow-list")
+        )
     except YamlLinesError as exc:
         where = f"line {exc.line}: " if exc.line else ""
         raise InputError(f"{where}{exc}", path=path) from None

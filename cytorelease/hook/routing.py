@@ -18,7 +18,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from cytorelease._yaml import YamlLinesError, load_yaml_with_lines, validation_problems
+from cytorelease._yaml import (
+    YamlLinesError,
+    load_yaml_with_lines,
+    read_document_text,
+    validation_problems,
+)
 from cytorelease.errors import ManifestError
 from cytorelease.hook.identify import FileKind
 from cytorelease.lot.manifest import MANIFEST_NAME, LotManifest
@@ -53,7 +58,10 @@ class Route:
 
 def load_plan(path: Path) -> LotPlan:
     try:
-        document = load_yaml_with_lines(path.read_text(encoding="utf-8"))
+        # the bounded reader every document takes: a device or a huge file is refused
+        document = load_yaml_with_lines(
+            read_document_text(path, error=ManifestError, what="lot manifest")
+        )
         manifest = LotManifest.model_validate(document.data)
     except YamlLinesError as exc:
         where = f"line {exc.line}: " if exc.line else ""
