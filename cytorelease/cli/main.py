@@ -23,7 +23,7 @@ from typer.exceptions import Abort, Exit, TyperException
 try:  # typer >= 0.17 vendors click
     from typer._click.exceptions import NoArgsIsHelpError, UsageError
 except ImportError:  # pragma: no cover - older typer on click
-    from click.exceptions import NoArgsIsHelpError, UsageError  # type: ignore[no-redef]
+    from click.exceptions import NoArgsIsHelpError, UsageError  # type: ignore[no-redef, assignment, unused-ignore]
 
 from cytorelease import __version__
 

@@ -18,6 +18,7 @@ from cytorelease.errors import CytoreleaseError
 from cytorelease.hook.identify import FileKind
 from cytorelease.records import audit
 from cytorelease.records.archive import ArchiveMismatch, archived_path, check_archived, hash_file
+from cytorelease.records.ingest import raw_file
 from cytorelease.records.queue import ItemState, QueueItem, finish
 from cytorelease.records.store import Store
 
@@ -64,7 +65,7 @@ def audit_mismatch(
 
 
 def _lot_of_file(store: Store, sha: str) -> str | None:
-    row = store.one("SELECT meta FROM raw_files WHERE sha256 = ?", (sha,))
+    row = raw_file(store, sha)
     lot = json.loads(row["meta"]).get("lot") if row else None
     return lot if isinstance(lot, str) else None
 

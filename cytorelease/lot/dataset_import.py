@@ -25,6 +25,7 @@ from cytorelease.errors import InputError
 from cytorelease.lot.dataset import store_results
 from cytorelease.provenance import content_sha256
 from cytorelease.records.lot_results import record_problem, stored_records
+from cytorelease.records.lots import release_results
 from cytorelease.records.store import Store
 from cytorelease.records.trail import Trail
 
@@ -110,7 +111,7 @@ def _release_rows(store: Store, path: Path) -> list[dict[str, Any]]:
     """The releases rows whose result file ``path`` is (the worker's own releases)."""
     return [
         row
-        for row in store.rows("SELECT id, result_path, record_sha256 FROM releases")
+        for row in release_results(store)
         if Path(str(row["result_path"])).resolve() == path.resolve()
     ]
 

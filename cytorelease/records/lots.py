@@ -34,12 +34,18 @@ __all__ = [
     "record_analysis",
     "record_release",
     "record_signature",
+    "release_results",
     "unassigned_analyses",
 ]
 
 
 def raw_file(store: Store, sha256: str) -> Row | None:
     return store.one("SELECT * FROM raw_files WHERE sha256 = ?", (sha256,))
+
+
+def release_results(store: Store) -> list[Row]:
+    """Every release row's id, result file and record hash (what a result.json is held to)."""
+    return store.rows("SELECT id, result_path, record_sha256 FROM releases ORDER BY id")
 
 
 def record_analysis(
