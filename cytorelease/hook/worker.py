@@ -42,10 +42,10 @@ from cytorelease.provenance import content_sha256
 from cytorelease.records import audit
 from cytorelease.records.archive import ArchiveMismatch, archived_path
 from cytorelease.records.datadir import DataDir
+from cytorelease.records.ingest import raw_file
 from cytorelease.records.lots import (
     assign_file,
     lot_files,
-    raw_file,
     record_analysis,
     unassigned_analyses,
 )

@@ -30,17 +30,12 @@ __all__ = [
     "check_data_release_rows",
     "check_release_rows",
     "lot_files",
-    "raw_file",
     "record_analysis",
     "record_release",
     "record_signature",
     "release_results",
     "unassigned_analyses",
 ]
-
-
-def raw_file(store: Store, sha256: str) -> Row | None:
-    return store.one("SELECT * FROM raw_files WHERE sha256 = ?", (sha256,))
 
 
 def release_results(store: Store) -> list[Row]:
