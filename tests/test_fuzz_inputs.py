@@ -219,9 +219,10 @@ def test_the_harness_catches_a_case_past_its_memory(tmp_path: Path) -> None:
     stained = SAMPLE_LOT / "tube1_stained.fcs"
     if not stained.exists():
         pytest.skip(f"sample data not generated: {stained}")
-    # a gate of the 1M-event tube needs far more than the imports' few hundred MB
+    # the imports and a gate of the sample tube need well over 160 MB of data; at 330 MB the
+    # outcome depended on the run (a full CI run once gated the tube within it)
     case = Case(("flow", "gate", str(stained), "--template", "cd19-car-t-panel", "--json"), "big")
-    outcome = run_cases([case], memory_bytes=330 << 20, workdir=tmp_path)[0]
+    outcome = run_cases([case], memory_bytes=160 << 20, workdir=tmp_path)[0]
     # numpy says MemoryError; an import that cannot allocate says SystemError: either is caught
     assert outcome.problem is not None
 
