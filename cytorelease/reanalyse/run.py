@@ -137,7 +137,21 @@ def reanalyse(
         if pending:
             _store(store, change, pending)
     outcome.records = whatif_records(store, change.sha256, [t.lot for t in selection.tasks])
+    _audit(store, outcome)
     return outcome
+
+
+def _audit(store: Store, outcome: Reanalysis) -> None:
+    """One trail row per run: who assessed which change, over which lots, with what result."""
+    from cytorelease.records.audit import Action, append, os_user
+
+    shown = outcome.to_dict()
+    with store.write():
+        append(store, actor=os_user(), action=Action.REANALYSE, object=outcome.change.sha256,
+               details={"change": outcome.change.to_dict(), "lots": shown["lots"],
+                        "reanalysed": shown["reanalysed"], "skipped": shown["skipped"],
+                        "failed": [f["lot"] for f in shown["failed"]],
+                        "flips": [f["lot"] for f in shown["flips"]]})  # fmt: skip
 
 
 def _criteria(evaluation: dict[str, Any] | None) -> dict[str, str]:

@@ -80,6 +80,7 @@ class Action(StrEnum):
     MANUAL_VERIFY = "manual-verify"  # a second person typed the same value, blind, and signed
     MANUAL_MISMATCH = "manual-mismatch"  # the second entry differed: the lot's evaluation waits
     ADDENDUM = "addendum"  # a signed addendum issued to a CoA (cytorelease.addendum)
+    REANALYSE = "reanalyse"  # an impact assessment run: what-if records under a proposed change
     LOTS_IMPORT = "lots-import"  # a release record's rows brought into the lots dataset
 
 

@@ -74,6 +74,13 @@ def test_a_second_run_skips_every_lot(data: DataDir, tmp_path: Path) -> None:
         assert store.scalar("SELECT COUNT(*) FROM whatif_results") == 3
         # the released records are untouched
         assert store.scalar("SELECT COUNT(*) FROM releases") == 3
+        # each run is one trail row: the change, the lots, what it did and what flipped
+        from cytorelease.records.audit import Action, entries_of
+
+        rows = entries_of(store, Action.REANALYSE)
+    assert [(r.details["reanalysed"], r.details["skipped"]) for r in rows[-2:]] == [(3, 0), (0, 3)]
+    assert rows[-1].details["flips"] == LOTS
+    assert rows[-1].details["change"]["template"]["locked"] is False
 
 
 def test_draft_records_say_they_are_not_for_release(data: DataDir, tmp_path: Path) -> None:
