@@ -26,7 +26,7 @@ from cytorelease.report.verify import record_created_at
 if TYPE_CHECKING:
     from cytorelease.report.registry import Registry
 
-__all__ = ["Amended", "Document", "chain_problems", "open_amended", "rejected_by"]
+__all__ = ["Amended", "Document", "chain_problems", "open_amended", "read_document", "rejected_by"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,9 +79,10 @@ class Amended:
         }
 
 
-def _verified(path: Path, registry: Registry | None, now: datetime | None,
-              check: Any = None) -> Document:  # fmt: skip
-    from cytorelease.report.verify import require_coa, verify_bytes
+def read_document(path: Path) -> bytes:
+    """The bytes of a CoA or addendum given by path; a missing file, a folder or a file that is
+    no CoA at all is bad input (exit 2), not a failed verification."""
+    from cytorelease.report.verify import require_coa
 
     try:
         data = path.read_bytes()
@@ -90,6 +91,14 @@ def _verified(path: Path, registry: Registry | None, now: datetime | None,
     except IsADirectoryError:
         raise InputError("is a folder, not a CoA or addendum", path=path) from None
     require_coa(data, path=path)
+    return data
+
+
+def _verified(path: Path, registry: Registry | None, now: datetime | None,
+              check: Any = None) -> Document:  # fmt: skip
+    from cytorelease.report.verify import verify_bytes
+
+    data = read_document(path)
     result = verify_bytes(data, registry=registry, path=str(path), now=now, content_check=check)
     record = extract_record(data, path=str(path))
     return Document(path, result, record)

@@ -39,7 +39,6 @@ if TYPE_CHECKING:
 __all__ = ["IssuedAddendum", "issue_addendum"]
 
 _ADDED_KEYS = ("attribute", "criteria", "value", "unit", "entered_by", "verified_by")
-_MAX_RECORD_BYTES = 1 << 20  # a manual record is a few KB; events.py refuses more too
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,8 +110,8 @@ def _addition(
     from cytorelease.attributes import ATTRIBUTES
     from cytorelease.lot.manual_inputs import manual_measurement
     from cytorelease.lot.record import canonical_form
-    from cytorelease.manual.checking import State, check_events
-    from cytorelease.manual.events import MANUAL_DIR, events_path, parse_events
+    from cytorelease.manual.checking import State, check_record
+    from cytorelease.manual.events import MANUAL_DIR, events_path
     from cytorelease.manual.values import parse_value, values_match
 
     if attribute not in ATTRIBUTES or not attribute.startswith("manual."):
@@ -132,24 +131,17 @@ def _addition(
             "release the lot again",
         )
     path = events_path(lot_dir, attribute)
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(_MAX_RECORD_BYTES + 1)
-    except FileNotFoundError:
+    lot = amended.coa.record.get("lot") or {}
+    # the reading, bounds and checks a release applies to the same file
+    result = check_record(path, lot_id=str(lot.get("id")),
+                         chain_of_identity=str(lot.get("chain_of_identity")),
+                         attribute=attribute, registry=registry)  # fmt: skip
+    if result is None:
         raise InputError(
             f"no manual record of {attribute} in {lot_dir / MANUAL_DIR}",
             path=path,
             hint="enter it with `cytorelease manual enter` and have a second person verify it",
-        ) from None
-    lot = amended.coa.record.get("lot") or {}
-    events, sha = parse_events(data, path=path)
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise InputError("not a manual record (not UTF-8)", path=path) from None
-    result = check_events(events, sha, path=path, lot_id=str(lot.get("id")),
-                          chain_of_identity=str(lot.get("chain_of_identity")),
-                          attribute=attribute, registry=registry, text=text)  # fmt: skip
+        )
     if result.state is not State.VERIFIED or result.verified is None:
         raise InputError(f"{attribute} is {result.state}: {result.note}", path=path,
                          hint="a second person verifies it with `cytorelease manual verify`")  # fmt: skip
@@ -181,8 +173,8 @@ def _addition(
         verified_by=result.verified.user_id,
         verified_at=result.verified.utc_time,
         record_file=f"{MANUAL_DIR}/{path.name}",
-        record_sha256=sha,
-        record_text=text,
+        record_sha256=result.file_sha256,
+        record_text=result.text,
     )
 
 

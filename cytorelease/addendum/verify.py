@@ -76,21 +76,6 @@ def _fork_problems(record: dict[str, Any], trail_dir: Path) -> list[str]:
     ]
 
 
-def _require_document(path: Path) -> None:
-    """A --coa or --previous that is no CoA at all (missing, a folder, another file) is bad
-    input (exit 2), not a failed verification."""
-    from cytorelease.errors import InputError
-    from cytorelease.report.verify import require_coa
-
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError("no such file", path=path) from None
-    except IsADirectoryError:
-        raise InputError("is a folder, not a CoA or addendum", path=path) from None
-    require_coa(data, path=path)
-
-
 def verify_addendum(
     path: str | Path,
     *,
@@ -103,12 +88,13 @@ def verify_addendum(
 ) -> VerificationResult:
     """Verify the addendum at ``path`` against the ``coa`` it amends and the earlier addenda
     ``previous`` (in order), with the signed registry at ``trust``."""
+    from cytorelease.addendum.chain import read_document
     from cytorelease.report.registry import load_registry
     from cytorelease.report.verify import verify_report
 
     for given in (coa, *previous):
         if given is not None:
-            _require_document(Path(given))
+            read_document(Path(given))  # bad input before any verification
     registry = load_registry(trust) if trust is not None else None
     return verify_report(
         path,
