@@ -103,8 +103,8 @@ def gate(
         typer.Option(
             "--template",
             "-t",
-            help="A gating template (YAML path or library name, e.g. cd19-car-t-panel) or a "
-            "GatingML 2.0 document.",
+            help="A gating template (YAML path or library name, e.g. cd19-car-t-panel), a "
+            "GatingML 2.0 document or a FlowJo 10 workspace (.wsp).",
         ),
     ],
     control: Annotated[
@@ -125,6 +125,18 @@ def gate(
             "--membership", help="Write a CSV: one 0/1 column per gate id, one row per event."
         ),
     ] = None,
+    wsp_sample: Annotated[
+        str | None,
+        typer.Option(
+            "--wsp-sample",
+            help="With a FlowJo workspace: the sample whose gates apply (default: the one "
+            "named like the file's $FIL, else its file name).",
+        ),
+    ] = None,
+    wsp_group: Annotated[
+        str | None,
+        typer.Option("--wsp-group", help="With a FlowJo workspace: apply this group's gates."),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Gate a tube with a template: place data-driven gates, count populations, report
@@ -139,6 +151,8 @@ def gate(
         plots=plots,
         export_gatingml=export_gatingml,
         membership=membership,
+        wsp_sample=wsp_sample,
+        wsp_group=wsp_group,
     )
     document = run.result.to_dict()
     if as_json:

@@ -51,6 +51,10 @@ class TransformKind(StrEnum):
     ASINH = "fasinh"
     LOGICLE = "logicle"
     HYPERLOG = "hyperlog"
+    # FlowJo 10's own scales (transforms_flowjo.py); GatingML has no element for them, so
+    # TRANSFORM_CLASSES (what a GatingML document may name) leaves them out
+    FLOWJO_LOG = "flowjo-log"
+    FLOWJO_BIEX = "flowjo-biex"
 
 
 def _as_float64(x: np.ndarray | float) -> np.ndarray:

@@ -23,7 +23,7 @@ from cytorelease.flow.gating.gates import Gate
 from cytorelease.flow.gating.gatingml_import import DATATYPE_NS, GATING_NS, TRANSFORMS_NS
 from cytorelease.flow.gating.strategy import GatingStrategy
 from cytorelease.flow.sample import Sample
-from cytorelease.flow.transforms import Transform
+from cytorelease.flow.transforms import TRANSFORM_CLASSES, Transform
 
 __all__ = ["GatingMLWriter", "export_gatingml", "gatingml_bytes"]
 
@@ -144,6 +144,11 @@ class GatingMLWriter:
         return self.sample.channel_names[self.sample.channel_index(name)]
 
     def transform_ref(self, transform: Transform) -> str:
+        if transform.kind not in TRANSFORM_CLASSES:  # FlowJo's biex or log: no GatingML form
+            raise TemplateError(
+                f"GatingML 2.0 has no form for the transform {transform.describe()}",
+                hint="export a FlowJo workspace instead, or gate on a GatingML transform",
+            )
         if transform not in self.transform_ids:
             taken = set(self.transform_ids.values()) | self.ratio_ids
             base = "_".join(

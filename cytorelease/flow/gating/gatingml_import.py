@@ -43,6 +43,7 @@ __all__ = [
     "MAX_NESTING_DEPTH",
     "MAX_POLYGON_VERTICES",
     "TRANSFORMS_NS",
+    "parse_gate",
     "parse_gatingml",
     "read_gatingml",
 ]
@@ -116,7 +117,7 @@ class _Reader:
             return
         try:
             cls = TRANSFORM_CLASSES[TransformKind(kind)]
-        except ValueError:
+        except (ValueError, KeyError):  # KeyError: a FlowJo scale, which GatingML lacks
             raise TemplateError(
                 f"{where}: unknown transform transforms:{kind}",
                 hint="supported: flin, flog, fasinh, logicle, hyperlog, fratio",
@@ -332,6 +333,20 @@ _GATE_BUILDERS: dict[str, Callable[[_Reader, Element, str, str | None], Gate]] =
     "QuadrantGate": _Reader.quadrant,
     "BooleanGate": _Reader.boolean,
 }
+
+
+def parse_gate(element: Element, gate_id: str, parent: str | None) -> Gate:
+    """One GatingML gate element as a gate called ``gate_id`` (documents that embed GatingML
+    gates, such as FlowJo workspaces, name gates their own way). Dimensions name channels as
+    written, without transforms or compensation; a kind not read here is refused by name."""
+    kind = _local(element.tag)
+    builder = _GATE_BUILDERS.get(kind)
+    if builder is None:
+        raise TemplateError(
+            f"gate {gate_id!r}: unknown gate kind gating:{kind}",
+            hint="supported: " + ", ".join(f"gating:{k}" for k in _GATE_BUILDERS),
+        )
+    return builder(_Reader(element), element, gate_id, parent)
 
 
 def parse_gatingml(root: Element) -> GatingStrategy:

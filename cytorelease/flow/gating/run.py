@@ -43,15 +43,38 @@ def gate_file(
     plots: str | Path | None = None,
     export_gatingml: str | Path | None = None,
     membership: str | Path | None = None,
+    wsp_sample: str | None = None,
+    wsp_group: str | None = None,
 ) -> GateRun:
-    """Gate ``file`` with ``template`` (a YAML template, its library name, or GatingML 2.0)."""
+    """Gate ``file`` with ``template`` (a YAML template, its library name, GatingML 2.0, or a
+    FlowJo workspace, whose sample ``wsp_sample`` or group ``wsp_group`` applies)."""
     from cytorelease._resources import ResourceKind, resolve_resource
     from cytorelease.flow.fcs import read_fcs
+    from cytorelease.flow.wsp.parse import is_workspace
 
     sample = read_fcs(file)
     control_sample = read_fcs(control) if control is not None else None
     template_path = resolve_resource(ResourceKind.GATING, template)
-    if is_gatingml(template_path):
+    workspace = is_workspace(template_path)
+    if (wsp_sample is not None or wsp_group is not None) and not workspace:
+        raise InputError(
+            "--wsp-sample and --wsp-group name a sample or group of a FlowJo workspace; "
+            "this is not one",
+            path=template_path,
+        )
+    if workspace:
+        from cytorelease.flow.wsp.run import gate_with_workspace
+
+        if control_sample is not None:
+            raise InputError(
+                "a FlowJo workspace holds fixed gates only; it takes no control tube",
+                path=template_path,
+                hint="drop --control",
+            )
+        result = gate_with_workspace(
+            sample, template_path, wsp_sample=wsp_sample, wsp_group=wsp_group
+        )
+    elif is_gatingml(template_path):
         if control_sample is not None:
             raise InputError(
                 "a GatingML document holds fixed gates only; it takes no control tube",
