@@ -450,3 +450,34 @@ def test_a_name_xml_cannot_carry_is_refused(stained: Sample) -> None:
     )
     with pytest.raises(CytoreleaseError, match="a character XML cannot carry"):
         wsp_bytes(result)
+
+
+def test_flowjos_own_scales_are_written_as_flowjo_writes_them(
+    stained: Sample, tmp_path: Path
+) -> None:
+    flowjo = pytest.importorskip("cytorelease.flow.transforms_flowjo")
+    biex = flowjo.FlowJoBiexTransform(negative=0.0, width=-10.0, positive=4.418539922)
+    log = flowjo.FlowJoLogTransform(offset=1.0, decades=5.4)
+    gates = [
+        PolygonGate(
+            "cd3_cd45",
+            dimensions=(Dimension("BV421-A", biex, "FCS"), Dimension("FITC-A", log, "FCS")),
+            vertices=((0.45, 0.3), (0.95, 0.3), (0.95, 0.95), (0.45, 0.9)),
+        ),
+        RectangleGate(
+            "car",
+            parent="cd3_cd45",
+            dimensions=(Dimension("PE-A", biex, "FCS"),),
+            ranges=((0.5, None),),
+        ),
+    ]
+    result = _applied(stained, gates)
+    out = tmp_path / "flowjo_scales.wsp"
+    export_wsp(result, out)
+    (theirs,) = _flowkit_results(out).values()
+    _assert_flowkit_agrees(result, theirs)
+    counts = result.populations.set_index("gate_id")["count"]
+    assert 0 < counts["car"] < counts["cd3_cd45"] < stained.event_count
+    xml = out.read_text(encoding="utf-8")
+    assert 'transforms:biex transforms:neg="0.0"' in xml and 'transforms:length="256"' in xml
+    assert "<transforms:log " in xml

@@ -49,6 +49,9 @@ COMP_PREFIX = "Comp-"
 FCS_MATRIX_NAME = "Acquisition-defined"
 # the display resolution FlowJo 10 writes on every biexponential-family transform
 _LENGTH = "256"
+# FlowJo's own scales (cytorelease.flow.transforms_flowjo), by kind: their element, and their
+# parameters already carry the workspace's attribute names
+_FLOWJO_OWN = {"flowjo-log": "log", "flowjo-biex": "biex"}
 
 
 def t(tag: str) -> str:
@@ -208,8 +211,12 @@ class SampleParameters:
 
     @staticmethod
     def _check_transform(transform: Transform | None, gate_id: str) -> None:
-        if transform is None or isinstance(
-            transform, LinearTransform | LogTransform | AsinhTransform | LogicleTransform
+        if (
+            transform is None
+            or isinstance(
+                transform, LinearTransform | LogTransform | AsinhTransform | LogicleTransform
+            )
+            or transform.kind.value in _FLOWJO_OWN
         ):
             return
         raise TemplateError(
@@ -310,6 +317,13 @@ def _transform_element(parent: ET.Element, name: str, scale: _Scale, timestep: f
             "gain": "1",
         }
         tag = "linear"
+    elif transform.kind.value in _FLOWJO_OWN:
+        tag = _FLOWJO_OWN[transform.kind.value]
+        # the biex table is known for length 256 only, and readers compare it as text
+        attrs = {
+            t(k): str(int(v)) if k == "length" and float(v).is_integer() else num(v)
+            for k, v in transform.parameters.items()
+        }
     elif isinstance(transform, LinearTransform):
         # GatingML flin maps -A..T to 0..1; FlowJo's linear maps minRange..maxRange
         attrs = {t("minRange"): num(-transform.A), t("maxRange"): num(transform.T), "gain": "1"}
