@@ -15,6 +15,9 @@ app = typer.Typer(
 
 
 def register(root: typer.Typer) -> None:
+    from cytorelease.cli.flow_wsp import add_commands  # flow wsp-import
+
+    add_commands(app)
     root.add_typer(app, name="flow")
 
 

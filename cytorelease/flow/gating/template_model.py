@@ -91,21 +91,31 @@ class TransformKind(StrEnum):
     HYPERLOG = "hyperlog"
     LOG = "log"
     LINEAR = "linear"
+    FLOWJO_LOG = "flowjo_log"  # FlowJo 10's log (offset, decades)
+    FLOWJO_BIEX = "flowjo_biex"  # FlowJo 10's biex (t = maxRange, negative, width_basis, positive)
 
 
 class TransformSpec(_Strict):
     """GatingML 2.0 parameters: logicle/hyperlog (T, W, M, A), asinh (T, M, A), log (T, M),
-    linear (T, A). Unused parameters are ignored by the kinds that do not take them."""
+    linear (T, A); FlowJo's log (offset, decades) and biex (t as its maxRange, negative,
+    width_basis, positive), as ``flow wsp-import`` writes them. Unused parameters are ignored
+    by the kinds that do not take them."""
 
     kind: TransformKind
     t: float = Field(262144.0, gt=0)
     w: float = Field(0.5, ge=0)
     m: float = Field(4.5, gt=0)
     a: float = 0.0
+    offset: float = Field(1.0, gt=0)
+    decades: float = Field(4.5, gt=0)
+    negative: float = Field(0.0, ge=0)
+    width_basis: float = Field(-10.0, lt=0)
+    positive: float = Field(4.418539922, gt=0)
 
     def build(self) -> Transform:
         """The transform these parameters describe."""
         from cytorelease.flow import transforms as tf
+        from cytorelease.flow import transforms_flowjo as fj
 
         builders: dict[TransformKind, Callable[[], Transform]] = {
             TransformKind.LOGICLE: lambda: tf.LogicleTransform(
@@ -117,6 +127,15 @@ class TransformSpec(_Strict):
             TransformKind.ASINH: lambda: tf.AsinhTransform(T=self.t, M=self.m, A=self.a),
             TransformKind.LOG: lambda: tf.LogTransform(T=self.t, M=self.m),
             TransformKind.LINEAR: lambda: tf.LinearTransform(T=self.t, A=self.a),
+            TransformKind.FLOWJO_LOG: lambda: fj.FlowJoLogTransform(
+                offset=self.offset, decades=self.decades
+            ),
+            TransformKind.FLOWJO_BIEX: lambda: fj.FlowJoBiexTransform(
+                negative=self.negative,
+                width=self.width_basis,
+                positive=self.positive,
+                max_range=self.t,
+            ),
         }
         return builders[self.kind]()
 
