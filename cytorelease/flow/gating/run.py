@@ -42,6 +42,7 @@ def gate_file(
     control: str | Path | None = None,
     plots: str | Path | None = None,
     export_gatingml: str | Path | None = None,
+    export_wsp: str | Path | None = None,
     membership: str | Path | None = None,
     wsp_sample: str | None = None,
     wsp_group: str | None = None,
@@ -97,6 +98,11 @@ def gate_file(
 
         export(result.strategy, export_gatingml, sample=sample)
         written["gatingml"] = [Path(export_gatingml)]
+    if export_wsp is not None:
+        from cytorelease.flow.wsp.write import export_wsp as write_wsp
+
+        write_wsp(result, export_wsp)
+        written["wsp"] = [Path(export_wsp)]
     if membership is not None:
         result.membership_frame().to_csv(membership, index=False)
         written["membership"] = [Path(membership)]
