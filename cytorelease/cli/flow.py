@@ -122,6 +122,14 @@ def gate(
         Path | None,
         typer.Option("--export-gatingml", help="Write the placed gates as GatingML 2.0 to OUT."),
     ] = None,
+    export_wsp: Annotated[
+        Path | None,
+        typer.Option(
+            "--export-wsp",
+            help="Write the placed gates, compensation and transforms as a FlowJo 10 "
+            "workspace to OUT.wsp (it opens FILE by its path).",
+        ),
+    ] = None,
     membership: Annotated[
         Path | None,
         typer.Option(
@@ -153,6 +161,7 @@ def gate(
         control=control,
         plots=plots,
         export_gatingml=export_gatingml,
+        export_wsp=export_wsp,
         membership=membership,
         wsp_sample=wsp_sample,
         wsp_group=wsp_group,
