@@ -44,6 +44,7 @@ def release(
     from cytorelease.lot.release import release_lot
     from cytorelease.records.datadir import DataDir
     from cytorelease.records.trail import open_trail
+    from cytorelease.trend.oot import out_of_trend
 
     if data_dir is not None and (
         line := DataDir.open(data_dir, create=False).use_configured_library()
@@ -59,7 +60,7 @@ def release(
 
         outcome = release_lot(
             lot_dir, spec=spec, out=out, progress=progress, trail=open_trail(data_dir),
-            registry=signer_registry(registry, data_dir),
+            registry=signer_registry(registry, data_dir), trend_review=out_of_trend,
         )  # fmt: skip
     summary = outcome.to_dict()
     if as_json:

@@ -51,6 +51,15 @@ def trend(
     out: Annotated[
         Path | None, typer.Option("--out", help="Write the HTML report (inline SVG charts) here.")
     ] = None,
+    freeze: Annotated[
+        bool,
+        typer.Option(
+            "--freeze",
+            help="With --data-dir and --product: freeze these baselines into the data folder "
+            "as the product's next locked baseline version (releases flag out-of-trend values "
+            "against it).",
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Individuals/MR charts with a frozen baseline, Nelson rules 1-8, EWMA, CUSUM and Ppk.
@@ -67,19 +76,35 @@ def trend(
             "give exactly one of them (--product goes with --data-dir)",
             param_hint="'--from-csv' / '--data-dir'",
         )
+    if freeze and (data_dir is None or product is None or by_site):
+        raise typer.BadParameter(
+            "--freeze needs --data-dir and --product (a baseline names each lot's record), "
+            "without --by-site",
+            param_hint="'--freeze'",
+        )
     if from_csv is not None:
         report = trend_from_csv(from_csv, tuple(attributes), baseline=baseline, by_site=by_site)
     else:
         report = trend_from_data(
             data_dir, tuple(attributes), product=product, baseline=baseline, by_site=by_site
         )
+    frozen = None
+    if freeze:
+        from cytorelease.records.audit import os_user
+        from cytorelease.trend.frozen import freeze_from_data
+
+        assert data_dir is not None and product is not None
+        frozen = freeze_from_data(data_dir, report, product=product, actor=os_user())
     if out is not None:
         write_page(report, out)
     if as_json:
         # the text emit_json prints, written without the standard library's slow indenting
         from cytorelease.trend.json_text import dumps
 
-        print(dumps(report.to_dict()))
+        document = report.to_dict()
+        if frozen is not None:
+            document["frozen_baseline"] = frozen.to_dict()
+        print(dumps(document))
         return
     rows = []
     for chart in report.charts:
@@ -103,3 +128,5 @@ def trend(
     )
     if out is not None:
         typer.echo(f"report: {out}", err=True)
+    if frozen is not None:
+        typer.echo(f"frozen: baseline {frozen.ref} (sha256 {frozen.sha256}) in {frozen.path}")

@@ -337,6 +337,7 @@ def _materialise(ctx: _Context, plan: LotPlan, inputs: dict[str, str], folder: P
 def _process_release(ctx: _Context, item: QueueItem) -> dict[str, Any]:
     from cytorelease.hook.service_sign import sign_as_service
     from cytorelease.lot.release import release_lot
+    from cytorelease.trend.oot import out_of_trend
 
     lot, inputs = str(item.payload["lot"]), dict(item.payload["inputs"])
     inputs_sha = str(item.payload["inputs_sha256"])
@@ -359,7 +360,7 @@ def _process_release(ctx: _Context, item: QueueItem) -> dict[str, Any]:
         outcome = release_lot(
             work, out=partial, trail=steps, checkpoints_of=ctx.data.root,
             registry=registry if registry.is_file() else None,
-            manual_dir=plan.manifest_path.parent,
+            manual_dir=plan.manifest_path.parent, trend_review=out_of_trend,
         )  # fmt: skip
         check_analysed_inputs(ctx.data.archive_dir, work, inputs, outcome.record)
         signed = sign_as_service(ctx.data, outcome.report_path)

@@ -14,7 +14,7 @@ from cytorelease.lot.analyses import run_cytotox, run_elisa, run_flow, run_qpcr
 from cytorelease.lot.definitions import apply_unlocked, definitions_of
 from cytorelease.lot.manifest import load_manifest
 from cytorelease.lot.outcome import AnalysisOutcome
-from cytorelease.lot.record import build_record, record_sha256, write_record
+from cytorelease.lot.record import build_record, canonical_form, record_sha256, write_record
 from cytorelease.provenance import file_sha256
 from cytorelease.records.audit import Action
 from cytorelease.records.trail import Recorder, Trail
@@ -23,6 +23,9 @@ __all__ = ["ReleaseOutcome", "release_lot"]
 
 # Called as progress(step_name, completed_steps, total_steps).
 ProgressFn = Callable[[str, int, int], None]
+# Called as trend_review(data_folder, record): the record's out_of_trend block (the trend
+# package's out_of_trend, which this layer may not import; the CLI and the worker pass it).
+TrendReviewFn = Callable[[Path, dict[str, Any]], dict[str, Any]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +73,7 @@ def release_lot(
     checkpoints_of: Path | None = None,
     registry: str | Path | None = None,
     manual_dir: Path | None = None,
+    trend_review: TrendReviewFn | None = None,
 ) -> ReleaseOutcome:
     """Run every analysis the manifest names, evaluate the spec, write the record and the CoA.
 
@@ -80,7 +84,9 @@ def release_lot(
     record and on the CoA, so a later rewrite of the trail up to it contradicts a signed page.
     Manual results come from the signed records in ``manual_dir`` (default the lot folder's
     ``manual/``), each counted only when its entry and verification hold up against the signed
-    ``registry`` (folder or registry.yaml); without one they are ``unverified``.
+    ``registry`` (folder or registry.yaml); without one they are ``unverified``. With a
+    ``trend_review`` and a data folder (``checkpoints_of``, else the trail's), the record gets
+    the ``out_of_trend`` block it returns (review flags only: the evaluation is not touched).
     """
     from cytorelease.lot.manual_inputs import manual_measurements
     from cytorelease.report.registry import load_registry
@@ -183,6 +189,9 @@ def release_lot(
     checkpoint = _latest_checkpoint(checkpoints_of or own_folder)
     if checkpoint is not None:
         record["audit_checkpoint"] = checkpoint
+    trend_folder = checkpoints_of or own_folder
+    if trend_review is not None and trend_folder is not None:
+        record["out_of_trend"] = canonical_form(trend_review(trend_folder, record))
     if progress:
         progress("certificate of analysis", len(steps) + 1, total)
     # The record names the CoA template (and its hash) before it is stored, so result.json and

@@ -82,6 +82,7 @@ class Action(StrEnum):
     ADDENDUM = "addendum"  # a signed addendum issued to a CoA (cytorelease.addendum)
     REANALYSE = "reanalyse"  # an impact assessment run: what-if records under a proposed change
     LOTS_IMPORT = "lots-import"  # a release record's rows brought into the lots dataset
+    TREND_FREEZE = "trend-freeze"  # a product's I-MR baseline frozen into the data folder
 
 
 def os_user() -> str:

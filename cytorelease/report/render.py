@@ -33,6 +33,7 @@ from cytorelease.report.record import (
 )
 from cytorelease.report.svg import safe_inline_svg
 from cytorelease.report.template import RENDERING_KEY, Rendering, rendering_of, template_sha256
+from cytorelease.report.trend_section import out_of_trend_view
 
 __all__ = ["build_view", "render_coa", "stamp_rendering", "write_coa"]
 
@@ -297,6 +298,8 @@ def build_view(record: Mapping[str, Any], *, generated_at: datetime | None = Non
         "not_for_release": not_for_release_lines_of(record),
         "library": _library_text(record),
         "audit_checkpoint": _checkpoint_text(record),
+        # the out-of-trend review section (report/trend_section.py); None: nothing is shown
+        "out_of_trend": out_of_trend_view(record),
         "disposition": disposition,
         "disposition_class": disposition.lower(),
         "disposition_text": _DISPOSITION_TEXT.get(disposition, ""),
