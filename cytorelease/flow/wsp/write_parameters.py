@@ -326,7 +326,11 @@ def _transform_element(parent: ET.Element, name: str, scale: _Scale, timestep: f
         }
     elif isinstance(transform, LinearTransform):
         # GatingML flin maps -A..T to 0..1; FlowJo's linear maps minRange..maxRange
-        attrs = {t("minRange"): num(-transform.A), t("maxRange"): num(transform.T), "gain": "1"}
+        attrs = {
+            t("minRange"): num(-transform.A) if transform.A else "0",
+            t("maxRange"): num(transform.T),
+            "gain": "1",
+        }
         tag = "linear"
     elif isinstance(transform, LogTransform):
         # flog(x) = log10(x / T) / M + 1 is FlowJo's log10(x / offset) / decades
