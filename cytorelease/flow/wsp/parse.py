@@ -95,7 +95,8 @@ def read_workspace(source: str | Path) -> Workspace:
     try:
         root = SafeET.fromstring(data)
     except DefusedXmlException as error:
-        raise TemplateError(f"refused unsafe XML ({error})", path=path) from None
+        # named by kind only: the error's text quotes the document (an entity's target)
+        raise TemplateError(f"refused unsafe XML ({type(error).__name__})", path=path) from None
     except SafeET.ParseError as error:
         raise TemplateError(f"malformed XML: {error}", path=path) from None
     except (LookupError, ValueError) as error:  # an encoding Python does not know
