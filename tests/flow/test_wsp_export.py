@@ -119,16 +119,18 @@ def test_flowkit_reproduces_another_seed_and_both_samples_share_a_workspace(
     sample_lot_result: GatingResult, tmp_path: Path
 ) -> None:
     lot = simulated_lot(tmp_path / "seed11", 11)
-    # another file name: FlowJo names a sample by its file
-    renamed = tmp_path / "seed11_stained.fcs"
+    # another file name (FlowJo names a sample by its file), with a space and a '#' that its
+    # URI must percent-encode for FlowKit to find the file
+    renamed = tmp_path / "seed 11 #stained.fcs"
     renamed.write_bytes(lot.stained.path.read_bytes())
     other = gate_sample(read_fcs(renamed), load_template(TEMPLATE), control=lot.fmo)
     out = tmp_path / "two.wsp"
     export_wsp([sample_lot_result, other], out)
     theirs = _flowkit_results(out)
-    assert set(theirs) == {"tube1_stained.fcs", "seed11_stained.fcs"}
+    assert set(theirs) == {"tube1_stained.fcs", "seed 11 #stained.fcs"}
     _assert_flowkit_agrees(sample_lot_result, theirs["tube1_stained.fcs"])
-    _assert_flowkit_agrees(other, theirs["seed11_stained.fcs"])
+    _assert_flowkit_agrees(other, theirs["seed 11 #stained.fcs"])
+    assert "seed%2011%20%23stained.fcs" in out.read_text(encoding="utf-8")
     counts = other.populations.set_index("gate_id")["count"]
     assert 0 < counts["car"] < counts["cd3"] < counts["viable"]
 

@@ -181,8 +181,14 @@ def export_wsp(
     *,
     created_at: datetime | None = None,
 ) -> None:
-    """Write the workspace to a path or a binary stream; nothing is written if it is refused."""
-    data = wsp_bytes(results, created_at=created_at)
+    """Write the workspace to a path or a binary stream; nothing is written if it is refused
+    (a refusal about the gates names the workspace that could not be written)."""
+    try:
+        data = wsp_bytes(results, created_at=created_at)
+    except TemplateError as error:
+        if isinstance(target, str | Path):
+            raise error.with_path(target) from None
+        raise
     if isinstance(target, str | Path):
         Path(target).write_bytes(data)
     else:
