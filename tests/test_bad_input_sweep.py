@@ -223,6 +223,8 @@ def _result_json(i: Inputs) -> Path:
 
 
 SPEC_REF = "cd19-car-t@2"
+WSP = PROJECT_TESTS / "data" / "flowjo" / "8_color_ICS.wsp"  # a FlowJo 10 workspace (FlowKit's)
+WSP_SAMPLE = "101_DEN084Y5_15_E03_009_clean.fcs"
 FCS = {"suffix": ".fcs", "real": lambda i: i.fmo, "wrong": lambda i: i.spec}
 YAML = {"suffix": ".yaml", "wrong": lambda i: i.fmo, "utf8_only": True}
 # a registry given an ID.pub (another YAML of the signing set-up), a key given the ID.pub
@@ -281,6 +283,22 @@ SLOTS = [
             "measurements; the gating loader accepts it (area owned elsewhere: reported)"
         },
         **YAML,
+    ),
+    Slot(
+        "flow-gate-wsp",
+        "flow gate",
+        lambda p, i, t: ["flow", "gate", i.stained, "-t", p, "--wsp-sample", WSP_SAMPLE],
+        suffix=".wsp",
+        real=lambda i: WSP,
+        wrong=lambda i: i.fmo,
+    ),
+    Slot(
+        "flow-wsp-import",
+        "flow wsp-import",
+        lambda p, i, t: ["flow", "wsp-import", p, "--sample", WSP_SAMPLE, "--out", t / "t.yaml"],
+        suffix=".wsp",
+        real=lambda i: WSP,
+        wrong=lambda i: i.fmo,
     ),
     Slot("flow-cluster", "flow cluster", lambda p, i, t: ["flow", "cluster", p], **FCS),
     Slot(
