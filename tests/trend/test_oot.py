@@ -9,6 +9,7 @@ stores records; the new lot is a real release of the sample lot (``release --dat
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 import random
 import statistics
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import Result
 
 from cytorelease.lot.dataset import store_results
 from cytorelease.lot.release import release_lot
@@ -38,6 +40,10 @@ def plain(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return release_lot(SAMPLE_LOT, out=out).record
 
 
+def _cli(args: list[str | Path]) -> Result:
+    return invoke([str(a) for a in args])
+
+
 def _values(record: dict[str, Any]) -> dict[str, float]:
     return {m["attribute"]: m["value"] for m in record["measurements"]}
 
@@ -54,7 +60,9 @@ def _history(data: Path, plain: dict[str, Any], offsets: dict[str, float], seed:
         record["lot"]["manufacturing_date"] = (date(2026, 1, 1) + timedelta(days=3 * i)).isoformat()
         for m in record["measurements"]:
             if m["attribute"] in offsets:
-                m["value"] = round(rng.gauss(values[m["attribute"]] + offsets[m["attribute"]], 1), 3)
+                m["value"] = round(
+                    rng.gauss(values[m["attribute"]] + offsets[m["attribute"]], 1), 3
+                )
         records.append(record)
     _, store = open_data(data)
     with store, store.write():
@@ -65,14 +73,14 @@ def _history(data: Path, plain: dict[str, Any], offsets: dict[str, float], seed:
 
 
 def _freeze(data: Path, *extra: str) -> dict[str, Any]:
-    result = invoke(["trend", CAR, VIABILITY, "--data-dir", data, "--product", PRODUCT,
+    result = _cli(["trend", CAR, VIABILITY, "--data-dir", data, "--product", PRODUCT,
                      "--freeze", "--json", *extra])  # fmt: skip
     assert result.exit_code == 0, result.stderr
     return one_json_document(result.stdout)
 
 
 def _release(data: Path, out: Path) -> tuple[int, dict[str, Any], str]:
-    result = invoke(["release", SAMPLE_LOT, "--out", out, "--data-dir", data, "--json"])
+    result = _cli(["release", SAMPLE_LOT, "--out", out, "--data-dir", data, "--json"])
     assert result.exit_code in (0, 1), result.stderr
     record = json.loads((out / "result.json").read_text(encoding="utf-8"))
     page = (out / f"coa-{record['lot']['id']}.html").read_text(encoding="utf-8")
@@ -82,7 +90,7 @@ def _release(data: Path, out: Path) -> tuple[int, dict[str, Any], str]:
 def _limits(values: list[float]) -> tuple[float, float, float]:
     """Centre, LCL, UCL of an I-MR baseline, computed here from the values alone."""
     centre = statistics.fmean(values)
-    mr_bar = statistics.fmean(abs(b - a) for a, b in zip(values, values[1:], strict=False))
+    mr_bar = statistics.fmean(abs(b - a) for a, b in itertools.pairwise(values))
     return centre, centre - 2.66 * mr_bar, centre + 2.66 * mr_bar
 
 
@@ -130,7 +138,7 @@ def test_freeze_writes_a_locked_version_and_never_overwrites_one(
     ],
 )
 def test_freeze_needs_a_product_of_the_data_folder(args: list[str], tmp_path: Path) -> None:
-    result = invoke(["trend", CAR, "--data-dir", tmp_path, *args])
+    result = _cli(["trend", CAR, "--data-dir", tmp_path, *args])
     assert result.exit_code == 2 and "--freeze needs --data-dir and --product" in result.stderr
     assert not (tmp_path / "baselines").exists()
 
@@ -199,7 +207,7 @@ def test_a_tampered_baseline_is_refused(plain: dict[str, Any], tmp_path: Path) -
     document = json.loads(path.read_text(encoding="utf-8"))
     document["attributes"][0]["ucl"] += 50.0  # widen the limits so nothing is out of trend
     path.write_text(json.dumps(document, indent=2), encoding="utf-8")
-    result = invoke(["release", SAMPLE_LOT, "--out", tmp_path / "out", "--data-dir", data])
+    result = _cli(["release", SAMPLE_LOT, "--out", tmp_path / "out", "--data-dir", data])
     line = assert_bad_input(result, path)
     assert "content hash" in line
     assert not (tmp_path / "out" / "result.json").exists()
