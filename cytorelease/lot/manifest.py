@@ -9,6 +9,7 @@ errors name the line and the field, never the manifest's text.
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path, PurePosixPath, PureWindowsPath
@@ -39,6 +40,7 @@ __all__ = [
 
 MANIFEST_NAME = "lot.yaml"
 SCHEMA = "cytorelease.lot/1"
+_SITE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9 ._-]{0,62}[A-Za-z0-9._-])?")
 
 
 class TubeRole(StrEnum):
@@ -118,6 +120,9 @@ class LotManifest(_Model):
     chain_of_identity: str
     manufacturing_date: date
     spec: str
+    # where the lot was made: carried into the release record (lot.site) and the lots dataset,
+    # so trend --by-site and compare can tell sites apart; optional, older manifests have none
+    site: str | None = None
     inputs: LotInputs = LotInputs()
     manual: list[ManualEntry] = []
 
@@ -127,6 +132,16 @@ class LotManifest(_Model):
         problem = lot_id_problem(value)
         if problem is not None:
             raise ValueError(problem)
+        return value
+
+    @field_validator("site", mode="after")
+    @classmethod
+    def _site(cls, value: str | None) -> str | None:
+        if value is not None and not _SITE.fullmatch(value):
+            raise ValueError(
+                "a site is 1-64 letters, digits, spaces, '.', '_' or '-', starting with a "
+                "letter or digit and not ending with a space"
+            )
         return value
 
     def input_paths(self) -> list[tuple[str, str]]:

@@ -68,15 +68,18 @@ def build_record(
         for method in outcome.methods:
             methods[(method["kind"], method["id"], str(method["version"]))] = method
     moment = (created_at or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+    lot: dict[str, str] = {
+        "id": manifest.lot_id,
+        "product": manifest.product,
+        "chain_of_identity": manifest.chain_of_identity,
+        "manufacturing_date": manifest.manufacturing_date.isoformat(),
+    }
+    if manifest.site is not None:  # added only when named, so records without one keep bytes
+        lot["site"] = manifest.site
     record = {
         "schema": RESULT_SCHEMA,
         "created_at": moment.isoformat().replace("+00:00", "Z"),
-        "lot": {
-            "id": manifest.lot_id,
-            "product": manifest.product,
-            "chain_of_identity": manifest.chain_of_identity,
-            "manufacturing_date": manifest.manufacturing_date.isoformat(),
-        },
+        "lot": lot,
         "software": software(),
         "inputs": [i.to_dict() for o in outcomes for i in o.inputs],
         "methods": [methods[k] for k in sorted(methods)],
