@@ -29,6 +29,14 @@ def release(
     ] = None,
     registry: SignersOption = None,
     data_dir: TrailOption = None,
+    export_wsp: Annotated[
+        Path | None,
+        typer.Option(
+            "--export-wsp",
+            help="Also write the gated flow tube, with the gates placed on it, as a FlowJo 10 "
+            "workspace to OUT.wsp (before the record and the CoA).",
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Run every analysis the manifest names, evaluate the spec, write result.json and a draft CoA.
@@ -61,6 +69,7 @@ def release(
         outcome = release_lot(
             lot_dir, spec=spec, out=out, progress=progress, trail=open_trail(data_dir),
             registry=signer_registry(registry, data_dir), trend_review=out_of_trend,
+            export_wsp=export_wsp,
         )  # fmt: skip
     summary = outcome.to_dict()
     if as_json:
@@ -81,4 +90,6 @@ def release(
                 )
         console().print(f"Disposition: [bold]{summary['disposition']}[/bold]")
         console().print(f"Result: {summary['result']}\nCoA: {summary['report']}")
+        if outcome.workspace is not None:
+            console().print(f"FlowJo workspace: {outcome.workspace}")
     raise typer.Exit(outcome.exit_code)

@@ -79,6 +79,7 @@ def run_flow(lot_dir: Path, manifest: LotManifest) -> AnalysisOutcome:
         figures=figures,
         flags=flags,
         summary=summary,
+        gated=[result],
     )
 
 

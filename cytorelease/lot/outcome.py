@@ -5,9 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cytorelease.measurement import Measurement
+
+if TYPE_CHECKING:
+    from cytorelease.flow.gating.result import GatingResult
 
 __all__ = ["AnalysisOutcome", "AnalysisStatus", "InputFile"]
 
@@ -48,6 +51,8 @@ class AnalysisOutcome:
     flags: list[str] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
     reason: str | None = None
+    # the tubes as gated (for `release --export-wsp`); not part of the record
+    gated: list[GatingResult] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {

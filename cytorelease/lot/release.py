@@ -34,6 +34,7 @@ class ReleaseOutcome:
     record_sha256: str
     result_path: Path
     report_path: Path
+    workspace: Path | None = None  # the FlowJo workspace of the gated tubes, when asked for
 
     @property
     def disposition(self) -> str:
@@ -59,6 +60,7 @@ class ReleaseOutcome:
             "result": str(self.result_path),
             "result_sha256": self.record_sha256,
             "report": str(self.report_path),
+            **({"workspace": str(self.workspace)} if self.workspace is not None else {}),
         }
 
 
@@ -74,6 +76,7 @@ def release_lot(
     registry: str | Path | None = None,
     manual_dir: Path | None = None,
     trend_review: TrendReviewFn | None = None,
+    export_wsp: str | Path | None = None,
 ) -> ReleaseOutcome:
     """Run every analysis the manifest names, evaluate the spec, write the record and the CoA.
 
@@ -87,6 +90,9 @@ def release_lot(
     ``registry`` (folder or registry.yaml); without one they are ``unverified``. With a
     ``trend_review`` and a data folder (``checkpoints_of``, else the trail's), the record gets
     the ``out_of_trend`` block it returns (review flags only: the evaluation is not touched).
+    ``export_wsp`` writes the tubes the release gated (the stained tube, with the gates the
+    template placed on it) as one FlowJo 10 workspace, before the record and the CoA, so a
+    gate FlowJo cannot hold stops the release with nothing written.
     """
     from cytorelease.lot.manual_inputs import manual_measurements
     from cytorelease.report.registry import load_registry
@@ -121,6 +127,8 @@ def release_lot(
         )
     report_path = out_dir / f"coa-{manifest.lot_id}.html"
     _refuse_to_overwrite(report_path)
+    if export_wsp is not None:
+        _check_workspace_target(Path(export_wsp), manifest.inputs.flow is not None, lot_dir)
 
     steps: list[tuple[str, Callable[[], AnalysisOutcome]]] = [
         ("flow cytometry", lambda: run_flow(lot_dir, manifest))
@@ -157,6 +165,12 @@ def release_lot(
                 },
             )
 
+    workspace = None
+    if export_wsp is not None:
+        from cytorelease.flow.wsp.write import export_wsp as write_wsp
+
+        workspace = Path(export_wsp)
+        write_wsp([r for o in outcomes for r in o.gated], workspace)
     if progress:
         progress("evaluation", len(steps), total)
     # the data folder whose trail recorded the manual entries (the worker's, or --data-dir)
@@ -213,7 +227,19 @@ def release_lot(
             trail.record(Action.RENDER, str(report_path.absolute()), lot=lot, details=rendered)
     if progress:
         progress("done", total, total)
-    return ReleaseOutcome(record, sha, result_path, report_path)
+    return ReleaseOutcome(record, sha, result_path, report_path, workspace)
+
+
+def _check_workspace_target(target: Path, has_flow: bool, lot_dir: Path) -> None:
+    """Before any analysis runs: a workspace needs gated tubes and a file to go to."""
+    if not has_flow:
+        raise InputError(
+            "lists no flow tubes, so the release gates none to write as a FlowJo workspace",
+            path=lot_dir / "lot.yaml",
+            hint="drop --export-wsp",
+        )
+    if target.is_dir():
+        raise InputError("is a folder where the FlowJo workspace is to be written", path=target)
 
 
 def _latest_checkpoint(data_dir: Path | None) -> dict[str, Any] | None:
