@@ -167,6 +167,8 @@ def gate(
         wsp_group=wsp_group,
     )
     document = run.result.to_dict()
+    if "workspace" in run.result.details:  # a FlowJo workspace: its sample and stored counts
+        document["workspace"] = run.result.details["workspace"]
     if as_json:
         document["written"] = {k: [str(p) for p in v] for k, v in run.written.items()}
         emit_json(document)

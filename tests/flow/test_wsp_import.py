@@ -321,6 +321,9 @@ def test_flow_gate_cli_with_a_workspace(ics_fcs: Path, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.stderr
     document: dict[str, Any] = json.loads(result.stdout)
     assert document["template"]["version"].startswith("FlowJo workspace")
+    assert document["workspace"]["sample"] == ICS
+    # the counts FlowJo stored for its own file (the real tube), beside ours for this one
+    assert document["workspace"]["flowjo_counts"]["Time/Singlets"] == 237375
     paths = [p["path"] for p in document["populations"]]
     assert "Time/Singlets/aAmine-/CD3+/CD8+/IFNg+" in paths
     header = membership.read_text(encoding="utf-8").splitlines()[0]
@@ -396,3 +399,53 @@ def test_nesting_beyond_the_bound_is_refused(tmp_path: Path) -> None:
     (tmp_path / "deep.wsp").write_text(text.replace(block, nested), encoding="utf-8")
     with pytest.raises(TemplateError, match="nested more than"):
         gate_with_workspace(read_fcs(DIAMOND), tmp_path / "deep.wsp")
+
+
+# more gate kinds and a named matrix, made from the published workspaces -------------------
+
+
+def test_a_range_gate_equals_flowkit(tmp_path: Path) -> None:
+    """A 1-D rectangle (FlowJo's range gate): the biex rectangle without its y dimension."""
+    text = (DATA / DIAMOND_WORKSPACES[1]).read_text(encoding="utf-8")
+    dimension = re.search(
+        r"<gating:dimension [^>]*>\s*<data-type:fcs-dimension data-type:name=\"channel_B\" />"
+        r"\s*</gating:dimension>",
+        text,
+    )
+    assert dimension is not None
+    wsp = tmp_path / "range.wsp"
+    wsp.write_text(text.replace(dimension.group(0), ""), encoding="utf-8")
+    result = gate_with_workspace(read_fcs(DIAMOND), wsp)
+    gate = result.strategy.population("upper_right")
+    assert len(gate.dimensions) == 1
+    ours = _ours(result)
+    assert 0 < ours["upper_right"] < read_fcs(DIAMOND).event_count
+    _assert_flowkit_agrees(ours, _flowkit_counts(wsp, DIAMOND))
+
+
+def test_a_named_matrix_is_the_workspace_matrix(ics_fcs: Path, tmp_path: Path) -> None:
+    """A matrix FlowJo holds under its own name compensates with the workspace's
+    coefficients, not the file's: here they differ, and FlowKit counts as we do."""
+    text = (DATA / ICS_WORKSPACES[0]).read_text(encoding="utf-8")
+    text = text.replace('name="Acquisition-defined"', 'name="Lab matrix"')
+    text = text.replace('transforms:value="0.1270120889"', 'transforms:value="0.02"')
+    wsp = tmp_path / "named.wsp"
+    wsp.write_text(text, encoding="utf-8")
+    sample = read_fcs(ics_fcs)
+    result = gate_with_workspace(sample, wsp)
+    assert result.details["workspace"]["matrix"] == "Lab matrix"
+    ours = _ours(result)
+    assert ours != _ours(gate_with_workspace(sample, DATA / ICS_WORKSPACES[0]))
+    _assert_flowkit_agrees(ours, _flowkit_counts(wsp, ics_fcs))
+    out = tmp_path / "named.yaml"
+    imported = import_workspace(wsp, out, sample=ICS)
+    template = load_template(out)
+    assert template.compensation.source.value == "matrix"
+    from_template = gate_sample(sample, template)
+    counts = {
+        imported.gate_paths[g]: c
+        for g, c in zip(
+            from_template.populations["gate_id"], from_template.populations["count"], strict=True
+        )
+    }
+    assert counts == ours

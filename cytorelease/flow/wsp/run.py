@@ -62,7 +62,7 @@ def gate_with_workspace(
         raise error.with_path(path) from None
     flags = uncompensated_flags(strategy, sample)
     gated = strategy.apply(sample, events=preprocessed_events(sample))
-    populations = _population_table(strategy, gated, sample.event_count)
+    populations = _population_table(strategy, gated)
     placed = tuple(PlacedGate.fixed(strategy.population(g)) for g in populations["gate_id"])
     flowjo_counts = {n.key: n.count for n in source.nodes_in_order()}
     return replace(
@@ -126,7 +126,7 @@ def check_acquisition_matrix(
         )
 
 
-def _population_table(strategy: GatingStrategy, gated: GatingResult, total: int) -> pd.DataFrame:
+def _population_table(strategy: GatingStrategy, gated: GatingResult) -> pd.DataFrame:
     """The strategy's table in tree order, with FlowJo's paths of names."""
     rows = []
     for row in gated.populations.itertuples(index=False):
