@@ -113,6 +113,10 @@ def test_flowkit_reproduces_the_sample_lot(sample_lot_result: GatingResult, tmp_
     assert "<OrNode" in xml and "<NotNode" in xml and "<gating:PolygonGate" in xml
     assert 'data-type:name="Comp-FITC-A"' in xml
     assert 'name="Acquisition-defined"' in xml
+    # every node opens a plot on its gate's parameters (a boolean on its first operand's)
+    root = ET.fromstring(out.read_bytes())
+    (not_cd3,) = root.iter("NotNode")
+    assert [a.get("name") for a in not_cd3.findall("Graph/Axis")] == ["Comp-BV421-A", ""]
 
 
 def test_flowkit_reproduces_another_seed_and_both_samples_share_a_workspace(

@@ -113,11 +113,37 @@ class PopulationWriter:
             attrs["count"] = str(self._counts[gate_id])
         if isinstance(gate, BooleanGate):
             node = ET.SubElement(holder, _BOOLEAN_NODES[gate.op], attrs)
+            self._graph(node, gate_id)
             self._boolean(node, gate)
         else:
             node = ET.SubElement(holder, "Population", attrs)
+            self._graph(node, gate_id)
             self._gate(node, gate)
         self.subpopulations(node, gate_id)
+
+    def _axes(self, gate_id: str, seen: tuple[str, ...] = ()) -> list[str]:
+        """The parameters a population is drawn on: its gate's, or a boolean's first operand's."""
+        gate = self.strategy.population(gate_id)
+        if isinstance(gate, BooleanGate):
+            for ref in gate.operands:
+                if ref.gate_id not in seen and (axes := self._axes(ref.gate_id, (*seen, gate_id))):
+                    return axes
+            return []
+        return [self.parameters.parameter(dim, gate_id) for dim in gate.dimensions]
+
+    def _graph(self, node: ET.Element, gate_id: str) -> None:
+        """The plot FlowJo opens for the node, on the gate's parameters, as every node of
+        FlowJo's own workspaces has (a boolean node without one opens an empty plot)."""
+        gate = self.strategy.population(gate_id)
+        if not isinstance(gate, BooleanGate | PolygonGate | RectangleGate):
+            raise TemplateError(_unsupported(gate))
+        axes = self._axes(gate_id)
+        kind = "Histogram" if len(axes) == 1 else "Pseudocolor"
+        graph = ET.SubElement(node, "Graph", {"type": kind})
+        for axis, name in zip(("x", "y"), [*axes, "", ""][:2], strict=True):
+            ET.SubElement(
+                graph, "Axis", {"dimension": axis, "name": name, "label": "", "auto": "auto"}
+            )
 
     def _boolean(self, node: ET.Element, gate: BooleanGate) -> None:
         complemented = [ref.gate_id for ref in gate.operands if ref.complement]
