@@ -133,7 +133,8 @@ class PopulationWriter:
 
     def _graph(self, node: ET.Element, gate_id: str) -> None:
         """The plot FlowJo opens for the node, on the gate's parameters, as every node of
-        FlowJo's own workspaces has (a boolean node without one opens an empty plot)."""
+        FlowJo's own workspaces has (users report FlowJo opening an empty plot for boolean
+        nodes written without one, RGLab/CytoML#120)."""
         gate = self.strategy.population(gate_id)
         if not isinstance(gate, BooleanGate | PolygonGate | RectangleGate):
             raise TemplateError(_unsupported(gate))
