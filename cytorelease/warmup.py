@@ -29,7 +29,6 @@ __all__ = ["KERNEL_MODULES", "KernelState", "WarmupReport", "warm_up"]
 KERNEL_MODULES = (
     "cytorelease.flow._biexp_kernel",
     "cytorelease.flow._compensation_kernel",
-    "cytorelease.flow._segment_kernel",
     "cytorelease.flow._som_kernel",
     "cytorelease.flow.gating._mixture_kernel",
     "cytorelease.flow.gating._polygon_kernel",

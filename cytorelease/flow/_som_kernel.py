@@ -24,7 +24,6 @@ from numba import njit, prange
 __all__ = [
     "BLOCK_EVENTS",
     "batch_epoch",
-    "group_medians",
     "map_events",
     "neighbourhood_update",
 ]
@@ -142,29 +141,3 @@ def map_events(data: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndar
     distance = np.empty(data.shape[0], dtype=np.float32)
     _map(data, np.ascontiguousarray(codes.T, dtype=np.float32), bmu, distance)
     return bmu, distance
-
-
-@njit(parallel=True, cache=True)
-def group_medians(data: np.ndarray, labels: np.ndarray, n_groups: int) -> np.ndarray:
-    """Median of every marker within every group (NaN for an empty group), float64.
-
-    Per marker (in parallel): the values are bucketed by group (a counting sort) and each
-    bucket's median taken; no thread shares a buffer, so the result is thread-count independent.
-    """
-    n_events, n_markers = data.shape
-    counts = np.zeros(n_groups + 1, dtype=np.int64)
-    for i in range(n_events):
-        counts[labels[i] + 1] += 1
-    starts = np.cumsum(counts)
-    out = np.full((n_groups, n_markers), np.nan)
-    for j in prange(n_markers):
-        fill = starts[:-1].copy()
-        bucket = np.empty(n_events, dtype=np.float64)
-        for i in range(n_events):
-            g = labels[i]
-            bucket[fill[g]] = data[i, j]
-            fill[g] += 1
-        for g in range(n_groups):
-            if starts[g + 1] > starts[g]:
-                out[g, j] = np.median(bucket[starts[g] : starts[g + 1]])
-    return out

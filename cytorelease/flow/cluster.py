@@ -40,6 +40,7 @@ from cytorelease.errors import CytoreleaseError, InputError
 from cytorelease.flow import _som_kernel as kernel
 from cytorelease.flow._consensus import consensus_metaclusters
 from cytorelease.flow.compensation import compensate, sample_spillover
+from cytorelease.flow.grouped import group_medians
 from cytorelease.flow.sample import Sample
 from cytorelease.flow.transforms import (
     AsinhTransform,
@@ -276,7 +277,7 @@ def fit_flowsom(
         metacluster_of_node=metacluster_of_node,
         node_sizes=node_sizes,
         metacluster_sizes=np.bincount(metacluster_of_event, minlength=found.k),
-        metacluster_medians=kernel.group_medians(array, metacluster_of_event, found.k),
+        metacluster_medians=group_medians(array, metacluster_of_event, found.k),
         sse_by_k=found.sse_by_k,
     )
 

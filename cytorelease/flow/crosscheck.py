@@ -32,7 +32,6 @@ from typing import Any
 import numpy as np
 
 from cytorelease.errors import TemplateError
-from cytorelease.flow._som_kernel import group_medians
 from cytorelease.flow.cluster import FlowSOMResult, fit_flowsom
 from cytorelease.flow.compensation import SpilloverMatrix, compensate, sample_spillover
 from cytorelease.flow.gating.pipeline import resolve_markers
@@ -43,6 +42,7 @@ from cytorelease.flow.gating.template_model import (
     Side,
     Template,
 )
+from cytorelease.flow.grouped import group_medians
 from cytorelease.flow.sample import Sample
 from cytorelease.provenance import software
 

@@ -105,18 +105,7 @@ def _linear_bins(
     return total[:points], int(kept.sum())
 
 
-@njit(cache=True, parallel=True)
-def _finite_count(values: np.ndarray, where: np.ndarray) -> int:
-    """How many values are finite (of those whose ``where`` is true; an empty ``where``: all)."""
-    masked = where.shape[0] > 0
-    count = 0
-    for k in prange(values.shape[0]):
-        if (not masked or where[k]) and np.isfinite(values[k]):
-            count += 1
-    return count
-
-
-_EVERY = np.zeros(0, dtype=np.bool_)  # "no mask" for the kernels above
+_EVERY = np.zeros(0, dtype=np.bool_)  # "no mask" for the kernel above
 
 
 def kde_on_grid(
@@ -203,7 +192,9 @@ def density_valley(
     values = np.ascontiguousarray(values, dtype=np.float64)
     if where is not None:
         where = np.ascontiguousarray(where, dtype=np.bool_)
-    count = int(_finite_count(values, _EVERY if where is None else where))
+    # numpy, not a kernel: counting is ~1 ms on 1M events, less than loading a cached kernel
+    finite = np.isfinite(values)
+    count = int(np.count_nonzero(finite if where is None else finite & where))
     if count < MIN_FIT_EVENTS:
         return Valley(None, reason=f"only {count} events: too few for a density estimate")
     # the density is binned in one pass that skips undefined and unselected values: no
