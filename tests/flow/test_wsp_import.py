@@ -270,19 +270,35 @@ def test_imported_template_gates_as_the_workspace(name: str, ics_fcs: Path, tmp_
 
 
 def test_imported_template_serves_other_detector_names(tmp_path: Path) -> None:
-    """Markers are found by label: the diamond file renamed channels still gates."""
+    """Markers are found by label: a tube whose detectors are named otherwise, carrying the
+    same labels, gates as the workspace's own file does."""
+    from cytorelease.flow.fcs_write import ChannelSpec, write_fcs
+
+    text = (DATA / DIAMOND_WORKSPACES[1]).read_text(encoding="utf-8")
+    for number, label in ((1, "CD4"), (2, "CD8")):
+        text = text.replace(
+            f'<Keyword name="$P{number}S"  value="" />',
+            f'<Keyword name="$P{number}S"  value="{label}" />',
+        )
+    wsp = tmp_path / "labelled.wsp"
+    wsp.write_text(text, encoding="utf-8")
     out = tmp_path / "diamond.yaml"
-    import_workspace(DATA / DIAMOND_WORKSPACES[1], out, sample="test_data_diamond_01.fcs")
+    import_workspace(wsp, out, sample="test_data_diamond_01.fcs")
     template = load_template(out)
-    assert {m.key for m in template.markers} == {"channel_A", "channel_B"}
-    assert template.transforms["channel_A"].kind.value == "flowjo_biex"
-    result = gate_sample(read_fcs(DIAMOND), template)
-    assert (
-        int(result.populations["count"].iloc[0])
-        == _ours(gate_with_workspace(read_fcs(DIAMOND), DATA / DIAMOND_WORKSPACES[1]))[
-            "upper_right"
-        ]
+    assert {m.key: tuple(m.channels) for m in template.markers} == {
+        "CD4": ("CD4", "channel_A"),
+        "CD8": ("CD8", "channel_B"),
+    }
+    assert template.transforms["CD4"].kind.value == "flowjo_biex"
+    diamond = read_fcs(DIAMOND)
+    other = write_fcs(
+        tmp_path / "other_cytometer.fcs",
+        diamond.events,
+        [ChannelSpec("FL1-A", "CD4"), ChannelSpec("FL3-A", "CD8")],
     )
+    counts = _ours(gate_sample(read_fcs(other), template))
+    expected = _ours(gate_with_workspace(diamond, DATA / DIAMOND_WORKSPACES[1]))["upper_right"]
+    assert counts == {"upper_right": expected}
 
 
 def test_wsp_import_cli_json(tmp_path: Path) -> None:
@@ -449,3 +465,13 @@ def test_a_named_matrix_is_the_workspace_matrix(ics_fcs: Path, tmp_path: Path) -
         )
     }
     assert counts == ours
+
+
+def test_a_sample_outside_the_group_is_refused(tmp_path: Path) -> None:
+    text = (DATA / ICS_WORKSPACES[0]).read_text(encoding="utf-8")
+    text = text.replace('<SampleRef sampleID="1" />', "", 2)  # out of All Samples and DEN
+    wsp = tmp_path / "regrouped.wsp"
+    wsp.write_text(text, encoding="utf-8")
+    fcs = write_sample_events(DATA / ICS_WORKSPACES[0], ICS, tmp_path / ICS, events=300)
+    with pytest.raises(TemplateError, match=r"is not in group 'DEN'"):
+        gate_with_workspace(read_fcs(fcs), wsp, wsp_group="DEN")
