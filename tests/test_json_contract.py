@@ -403,6 +403,30 @@ def test_help_imports_no_heavy_library() -> None:
     assert proc.stdout.strip() == ""
 
 
+def test_inspect_loads_neither_numba_nor_scipy(tmp_path: Path) -> None:
+    """``flow inspect --stats`` reads and sums: the compiler (numba, ~0.5 s to import and
+    initialise in a fresh process) and scipy are not on its path."""
+    import numpy as np
+
+    from cytorelease.flow.fcs_write import ChannelSpec, write_fcs
+
+    tube = write_fcs(
+        tmp_path / "t.fcs",
+        np.array([[1.0, 2.0], [3.0, np.nan]]),
+        [ChannelSpec("FL1", None, 1024, 32), ChannelSpec("FL2", None, 1024, 32)],
+    )
+    code = (
+        "import sys\n"
+        "from cytorelease.cli.main import main\n"
+        f"sys.argv = ['cytorelease', 'flow', 'inspect', {str(tube)!r}, '--stats', '--json']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print('loaded:' + ','.join(m for m in ('numba', 'scipy') if m in sys.modules))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert '"event_count": 2' in proc.stdout
+    assert proc.stdout.strip().splitlines()[-1] == "loaded:"
+
+
 def test_passphrase_prompt_stays_off_stdout(tmp_path: Path) -> None:
     """Without CYTORELEASE_PASSPHRASE and without a terminal the prompt must not pollute stdout."""
     env = {k: v for k, v in os.environ.items() if k != "CYTORELEASE_PASSPHRASE"}
