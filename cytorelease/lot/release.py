@@ -238,8 +238,9 @@ def _check_workspace_target(target: Path, has_flow: bool, lot_dir: Path) -> None
             path=lot_dir / "lot.yaml",
             hint="drop --export-wsp",
         )
-    if target.is_dir():
-        raise InputError("is a folder where the FlowJo workspace is to be written", path=target)
+    from cytorelease.flow.wsp.write import check_target
+
+    check_target(target)
 
 
 def _latest_checkpoint(data_dir: Path | None) -> dict[str, Any] | None:

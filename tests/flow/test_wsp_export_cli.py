@@ -61,4 +61,19 @@ def test_a_folder_for_the_workspace_is_one_error_line(tmp_path: Path) -> None:
         _gate(STAINED, "-t", "cd19-car-t-panel", "--control", FMO, "--export-wsp", tmp_path),
         tmp_path,
     )
-    assert "is a directory" in line
+    assert "is a folder where the FlowJo workspace is to be written" in line
+
+
+def test_an_existing_workspace_is_never_overwritten(tmp_path: Path) -> None:
+    """It may hold an analyst's gates saved in FlowJo since; refused before any gating."""
+    out = tmp_path / "reviewed.wsp"
+    out.write_text("<Workspace>an analyst's gates</Workspace>\n", encoding="utf-8")
+    plots = tmp_path / "plots"
+    line = assert_bad_input(
+        _gate(STAINED, "-t", "cd19-car-t-panel", "--control", FMO, "--plots", plots,
+              "--export-wsp", out),
+        out,
+    )  # fmt: skip
+    assert "never overwritten" in line
+    assert out.read_text(encoding="utf-8") == "<Workspace>an analyst's gates</Workspace>\n"
+    assert not plots.exists()

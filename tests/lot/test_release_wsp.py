@@ -63,6 +63,16 @@ def test_a_folder_as_the_workspace_stops_the_release_before_it_runs(
     assert not out.exists()
 
 
+def test_an_existing_workspace_stops_the_release_before_it_runs(lot: Path, tmp_path: Path) -> None:
+    existing = tmp_path / "reviewed.wsp"
+    existing.write_text("analyst's work\n", encoding="utf-8")
+    out = tmp_path / "release"
+    with pytest.raises(InputError, match="never overwritten"):
+        release_lot(lot, out=out, export_wsp=existing)
+    assert not out.exists()
+    assert existing.read_text(encoding="utf-8") == "analyst's work\n"
+
+
 def test_release_cli_names_the_workspace(lot: Path, tmp_path: Path) -> None:
     line = assert_bad_input(
         invoke(["release", str(lot), "--out", str(tmp_path / "r"), "--export-wsp", str(tmp_path)]),

@@ -53,6 +53,10 @@ def gate_file(
     from cytorelease.flow.fcs import read_fcs
     from cytorelease.flow.wsp.parse import is_workspace
 
+    if export_wsp is not None:  # before any work: an existing workspace is never overwritten
+        from cytorelease.flow.wsp.write import check_target
+
+        check_target(export_wsp)
     sample = read_fcs(file)
     control_sample = read_fcs(control) if control is not None else None
     template_path = resolve_resource(ResourceKind.GATING, template)

@@ -31,7 +31,7 @@ from cytorelease.flow.gating.result import GatingResult
 from cytorelease.flow.wsp.write_gates import PopulationWriter
 from cytorelease.flow.wsp.write_parameters import SampleParameters, xml_text
 
-__all__ = ["export_wsp", "wsp_bytes"]
+__all__ = ["check_target", "export_wsp", "wsp_bytes"]
 
 ET.register_namespace("gating", GATING_NS)
 ET.register_namespace("transforms", TRANSFORMS_NS)
@@ -45,6 +45,21 @@ WORKSPACE_VERSION = "20.0"  # the workspace format version FlowJo 10 writes
 def file_uri(path: Path) -> str:
     """The file's absolute URI as FlowJo writes it (``file:/...``, percent-encoded)."""
     return path.resolve().as_uri().replace("file:///", "file:/", 1)
+
+
+def check_target(target: str | Path) -> None:
+    """Refuse a target that is a folder or already exists: an analyst may have saved their own
+    gates into a workspace since it was written, and a rerun must not destroy them."""
+    path = Path(target)
+    if path.is_dir():
+        raise InputError("is a folder where the FlowJo workspace is to be written", path=path)
+    if path.exists() or path.is_symlink():
+        raise InputError(
+            "already exists; a FlowJo workspace may hold an analyst's own work since it was "
+            "written, so it is never overwritten",
+            path=path,
+            hint="choose another path, or move the old workspace away",
+        )
 
 
 def _check_result(result: GatingResult) -> None:
@@ -181,8 +196,10 @@ def export_wsp(
     *,
     created_at: datetime | None = None,
 ) -> None:
-    """Write the workspace to a path or a binary stream; nothing is written if it is refused
-    (a refusal about the gates names the workspace that could not be written)."""
+    """Write the workspace to a new file (:func:`check_target`) or a binary stream; nothing is
+    written if it is refused (a refusal about the gates names the workspace not written)."""
+    if isinstance(target, str | Path):
+        check_target(target)
     try:
         data = wsp_bytes(results, created_at=created_at)
     except TemplateError as error:
@@ -190,6 +207,11 @@ def export_wsp(
             raise error.with_path(target) from None
         raise
     if isinstance(target, str | Path):
-        Path(target).write_bytes(data)
+        try:
+            with open(target, "xb") as handle:  # exclusive: never over a file made meanwhile
+                handle.write(data)
+        except FileExistsError:
+            check_target(target)
+            raise
     else:
         target.write(data)
