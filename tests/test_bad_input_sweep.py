@@ -961,6 +961,9 @@ OUTPUT_CASES: list[tuple[str, Callable[[Path, Inputs], list[object]]]] = [
     ("sample-data controls", lambda p, i: ["sample-data", "controls", p, "--events", "10"]),
     ("demo", lambda p, i: ["demo", "--out", p]),
     ("release", lambda p, i: ["release", i.lot, "--out", p]),
+    # a workspace in the way may hold an analyst's gates: never overwritten, refused up front
+    ("flow gate --export-wsp", lambda p, i: ["flow", "gate", i.stained, "-t", i.template, "--control", i.fmo, "--export-wsp", p]),
+    ("release --export-wsp", lambda p, i: ["release", i.lot, "--out", i.folder / "never-released", "--export-wsp", p]),
     ("potency elisa", lambda p, i: ["potency", "elisa", i.plate, "--assay", "potency-ifng-elisa", "--plots", p]),
     ("audit log", lambda p, i: ["audit", "log", "--data-dir", p]),
     ("audit verify", lambda p, i: ["audit", "verify", "--data-dir", p]),
