@@ -8,6 +8,7 @@ their transformed scale), so the drawn gate is exactly the applied one.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
@@ -141,13 +142,17 @@ def gate_plots(result: GatingResult) -> dict[str, str]:
     return plots
 
 
+_UNSAFE_IN_NAMES = re.compile(r'[/\\:*?"<>|]')
+
+
 def write_gate_plots(result: GatingResult, folder: str | Path) -> list[Path]:
-    """Write ``<gate id>.svg`` for every plotted gate; returns the paths."""
+    """Write ``<gate id>.svg`` for every plotted gate; returns the paths. A character no file
+    name may hold becomes ``_`` (a FlowJo workspace's gate ids are paths: ``CD3+/CD4+``)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for gate_id, svg in gate_plots(result).items():
-        path = folder / f"{gate_id}.svg"
+        path = folder / f"{_UNSAFE_IN_NAMES.sub('_', gate_id)}.svg"
         path.write_text(svg, encoding="utf-8")
         written.append(path)
     return written

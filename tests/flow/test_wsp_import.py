@@ -475,3 +475,29 @@ def test_a_sample_outside_the_group_is_refused(tmp_path: Path) -> None:
     fcs = write_sample_events(DATA / ICS_WORKSPACES[0], ICS, tmp_path / ICS, events=300)
     with pytest.raises(TemplateError, match=r"is not in group 'DEN'"):
         gate_with_workspace(read_fcs(fcs), wsp, wsp_group="DEN")
+
+
+def test_plots_and_gatingml_through_the_imported_template(ics_fcs: Path, tmp_path: Path) -> None:
+    """Plots of a workspace's gates are written (ids are paths: file names take '_'); its
+    GatingML goes through the imported template, whose ids GatingML takes, and counts the
+    same again when read back."""
+    from cytorelease.flow.gating.gatingml_export import export_gatingml
+    from cytorelease.flow.gating.run import gate_with_gatingml
+    from cytorelease.flow.plots import write_gate_plots
+
+    wsp = DATA / ICS_WORKSPACES[1]
+    sample = read_fcs(ics_fcs)
+    direct = gate_with_workspace(sample, wsp)
+    written = write_gate_plots(direct, tmp_path / "plots")
+    assert tmp_path / "plots" / "Time_Singlets_aAmine-_CD3+_ellipse1.svg" in written
+    with pytest.raises(TemplateError, match="cannot be written to GatingML"):
+        export_gatingml(direct.strategy, tmp_path / "direct.xml", sample=sample)
+    imported = import_workspace(wsp, tmp_path / "t.yaml", sample=ICS)
+    via_template = gate_sample(sample, load_template(tmp_path / "t.yaml"))
+    export_gatingml(via_template.strategy, tmp_path / "t.xml", sample=sample)
+    back = gate_with_gatingml(sample, tmp_path / "t.xml")
+    counts = {
+        imported.gate_paths[g]: c
+        for g, c in zip(back.populations["gate_id"], back.populations["count"], strict=True)
+    }
+    assert counts == _ours(direct)
