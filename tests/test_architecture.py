@@ -48,8 +48,9 @@ ALLOWED: dict[str, set[str]] = {
     "compare": BASE | {"report"},  # two sets of results (beside trend); figures checked by report
     # the worker releases with the out-of-trend review (trend.oot) a person's release uses
     "hook": BASE | DOMAIN | {"potency", "records", "report", "lot", "manual", "trend"},
-    # change control's what-if re-analysis of archived lots: what hook may
-    "reanalyse": BASE | DOMAIN | {"potency", "records", "report", "lot", "manual"},
+    # change control's what-if re-analysis of archived lots: what hook may, and compare's
+    # paired statistics for the impact report
+    "reanalyse": BASE | DOMAIN | {"potency", "records", "report", "lot", "manual", "compare"},
     "selftest": BASE | DOMAIN | {"potency", "records", "report", "lot"},
     "demo": BASE | {"lot", "report", "records", "manual"},
     "synth": BASE | {"flow", "potency"},  # writes instrument files with the project's writers

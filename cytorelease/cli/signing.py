@@ -111,15 +111,27 @@ def sign(
     )
 
 
-def _is_addendum(report: Path) -> bool:
-    """Whether ``report`` holds an addendum record (anything unreadable is left to the checks)."""
+def _schema_of(report: Path) -> str | None:
+    """The schema of the record ``report`` holds (anything unreadable is left to the checks)."""
     from cytorelease.errors import CytoreleaseError
-    from cytorelease.report.record import extract_record, is_addendum
+    from cytorelease.report.record import extract_record
 
     try:
-        return is_addendum(extract_record(report.read_bytes()))
+        return str(extract_record(report.read_bytes()).get("schema"))
     except (OSError, CytoreleaseError):
-        return False
+        return None
+
+
+def _is_addendum(report: Path) -> bool:
+    from cytorelease.report.record import ADDENDUM_SCHEMA
+
+    return _schema_of(report) == ADDENDUM_SCHEMA
+
+
+def _is_impact(report: Path) -> bool:
+    from cytorelease.report.record import IMPACT_SCHEMA
+
+    return _schema_of(report) == IMPACT_SCHEMA
 
 
 def _refuse_coa_options(report: Path, coa: Path | None, previous: list[Path] | None) -> None:
@@ -138,6 +150,11 @@ def _addendum_check(
     """For an addendum, what signing holds it to (its content and its chain to ``coa``)."""
     from cytorelease.report.registry import load_registry
 
+    if _is_impact(report):
+        from cytorelease.reanalyse.impact import impact_problems
+
+        _refuse_coa_options(report, coa, previous)
+        return impact_problems
     if not _is_addendum(report):
         _refuse_coa_options(report, coa, previous)
         return _coa_check(load_registry(registry))
@@ -221,6 +238,10 @@ def verify(
 
         _refuse_coa_options(report, coa, previous)
         check = _coa_check(load_registry(trust) if trust is not None else None)
+        if _is_impact(report):
+            from cytorelease.reanalyse.impact import impact_problems
+
+            check = impact_problems
         result = verify_report(report, trust=trust, trail=trail, genesis=genesis,
                                content_check=check)  # fmt: skip
     if as_json:

@@ -9,6 +9,7 @@ say ``locked: false``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,15 @@ from cytorelease.errors import InputError
 from cytorelease.library import DefinitionKind, definition, read_document
 from cytorelease.provenance import content_sha256
 
-__all__ = ["Change", "Proposed", "resolve_change"]
+__all__ = ["Change", "Proposed", "change_digest", "resolve_change"]
+
+
+def change_digest(parts: Mapping[str, Mapping[str, Any]]) -> str:
+    """The identity of a change (the what-if key): each part's kind, id, version and hash."""
+    return content_sha256(
+        {name: {k: part[k] for k in ("kind", "id", "version", "sha256")}
+         for name, part in parts.items()}
+    )  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,13 +59,8 @@ class Change:
 
     @property
     def sha256(self) -> str:
-        """The identity of the change in the what-if key: each part's kind, id, version, hash."""
-        return content_sha256(
-            {
-                name: {k: p.record[k] for k in ("kind", "id", "version", "sha256")}
-                for name, p in self.parts.items()
-            }
-        )
+        """The identity of the change in the what-if key (:func:`change_digest`)."""
+        return change_digest({name: p.record for name, p in self.parts.items()})
 
     @property
     def unlocked(self) -> list[dict[str, Any]]:

@@ -8,7 +8,6 @@ reported, not stored, so a later run tries it again.
 
 from __future__ import annotations
 
-import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -24,7 +23,7 @@ from cytorelease.records.datadir import DataDir
 from cytorelease.records.store import Store
 from cytorelease.records.whatif import done_keys, record_whatif, whatif_records
 
-__all__ = ["Reanalysis", "reanalyse", "start_reanalysis", "summarise"]
+__all__ = ["Reanalysis", "reanalyse", "start_reanalysis"]
 
 WHATIF_SCHEMA = "cytorelease.reanalysis/1"
 # Called as progress(lots finished, lots to run) after each lot.
@@ -41,16 +40,38 @@ class Reanalysis:
     records: list[dict[str, Any]] = field(default_factory=list)  # every selected lot's, stored
     dashboard: str | None = None
 
+    def outcomes(self) -> list[dict[str, Any]]:
+        """Each stored lot's part of the impact assessment (:func:`~.impact.lot_outcome`)."""
+        from cytorelease.reanalyse.impact import lot_outcome
+
+        return [lot_outcome(record) for record in self.records]
+
     def to_dict(self) -> dict[str, Any]:
-        summary = summarise(self.records)
+        """The run and its impact: the change, the counts, flips and per-attribute changes."""
+        from cytorelease.reanalyse.impact import summary
+
+        found = summary(self.outcomes())
         return {
+            "change": self.change.to_dict(),
+            "change_sha256": self.change.sha256,
             "lots": len(self.lots),
             "reanalysed": len(self.reanalysed),
             "skipped": len(self.skipped),
             "failed": sorted(self.failed, key=lambda f: f["lot"]),
-            "flips": summary["flips"],
-            "changes": summary["changes"],
+            "flips": found["flips"],
+            "changes": found["changes"],
         }
+
+    def impact_record(self, selection: dict[str, Any]) -> dict[str, Any]:
+        """The record of the signed impact report (:func:`~.impact.impact_record`)."""
+        from cytorelease.reanalyse.impact import impact_record
+
+        return impact_record(
+            change=self.change.to_dict(), change_sha256=self.change.sha256,
+            outcomes=self.outcomes(), failed=self.failed, selection=selection,
+            counts={"lots": len(self.lots), "reanalysed": len(self.reanalysed),
+                    "skipped": len(self.skipped), "failed": len(self.failed)},
+        )  # fmt: skip
 
 
 # Outcomes are committed in batches: a transaction per lot would cost more than the bookkeeping
@@ -152,40 +173,6 @@ def _audit(store: Store, outcome: Reanalysis) -> None:
                         "reanalysed": shown["reanalysed"], "skipped": shown["skipped"],
                         "failed": [f["lot"] for f in shown["failed"]],
                         "flips": [f["lot"] for f in shown["flips"]]})  # fmt: skip
-
-
-def _criteria(evaluation: dict[str, Any] | None) -> dict[str, str]:
-    return {str(c["id"]): str(c.get("verdict")) for c in (evaluation or {}).get("criteria", [])}
-
-
-def summarise(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Flips (released disposition -> what-if disposition, the criteria whose verdict changed)
-    and, per attribute, the absolute change of every numeric value both records hold."""
-    flips: list[dict[str, Any]] = []
-    deltas: dict[str, list[float]] = {}
-    for record in records:
-        if record["disposition"] != record["released_disposition"]:
-            before = _criteria(record.get("released_evaluation"))
-            after = _criteria(record.get("evaluation"))
-            flips.append(
-                {
-                    "lot": record["lot"],
-                    "from": record["released_disposition"],
-                    "to": record["disposition"],
-                    "criteria": sorted(
-                        c for c in set(before) | set(after) if before.get(c) != after.get(c)
-                    ),
-                }
-            )
-        for attribute, change in (record.get("changes") or {}).items():
-            deltas.setdefault(attribute, []).append(
-                abs(float(change["to"]) - float(change["from"]))
-            )
-    changes = {
-        attribute: {"n": len(values), "mean": statistics.fmean(values), "max": max(values)}
-        for attribute, values in sorted(deltas.items())
-    }
-    return {"flips": sorted(flips, key=lambda f: f["lot"]), "changes": changes}
 
 
 def start_reanalysis(

@@ -18,12 +18,14 @@ from cytorelease.provenance import canonical_json, content_sha256
 
 __all__ = [
     "ADDENDUM_SCHEMA",
+    "IMPACT_SCHEMA",
     "RECORD_ELEMENT_ID",
     "RECORD_SCHEMA",
     "RecordDigests",
     "embed_json",
     "extract_record",
     "is_addendum",
+    "is_impact",
     "record_digests",
 ]
 
@@ -31,7 +33,10 @@ RECORD_SCHEMA = "cytorelease.result/1"
 # A signed addendum to a CoA (cytorelease.addendum): a later result, re-evaluated; the same
 # embedding, signature area and signatures as a CoA.
 ADDENDUM_SCHEMA = "cytorelease.addendum/1"
-_SCHEMAS = (RECORD_SCHEMA, ADDENDUM_SCHEMA)
+# A signed impact assessment of a proposed change (cytorelease.reanalyse): what it would have
+# said of every archived lot; the same embedding, signature area and signatures.
+IMPACT_SCHEMA = "cytorelease.impact/1"
+_SCHEMAS = (RECORD_SCHEMA, ADDENDUM_SCHEMA, IMPACT_SCHEMA)
 RECORD_ELEMENT_ID = "cytorelease-record"
 
 _RECORD_OPEN = f'<script type="application/json" id="{RECORD_ELEMENT_ID}">'.encode()
@@ -66,6 +71,10 @@ def record_digests(record: dict[str, Any]) -> RecordDigests:
 
 def is_addendum(record: Any) -> bool:
     return isinstance(record, dict) and record.get("schema") == ADDENDUM_SCHEMA
+
+
+def is_impact(record: Any) -> bool:
+    return isinstance(record, dict) and record.get("schema") == IMPACT_SCHEMA
 
 
 def extract_record(html: bytes, *, path: str | None = None) -> dict[str, Any]:

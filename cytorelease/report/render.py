@@ -29,6 +29,7 @@ from cytorelease.report.record import (
     embed_json,
     extract_record,
     is_addendum,
+    is_impact,
     record_digests,
 )
 from cytorelease.report.svg import safe_inline_svg
@@ -190,15 +191,21 @@ def _checkpoint_text(record: Mapping[str, Any]) -> str:
 
 
 def _require(record: Any) -> None:
-    if not isinstance(record, Mapping) or record.get("schema") not in (
+    if is_impact(record):
+        from cytorelease.report.impact_page import require_impact
+
+        lacking = require_impact(record)
+        if lacking:
+            raise InputError(lacking, path="record")
+    elif not isinstance(record, Mapping) or record.get("schema") not in (
         RECORD_SCHEMA,
         ADDENDUM_SCHEMA,
     ):
         raise InputError(f"the result record is not a {RECORD_SCHEMA} document", path="record")
-    for key in ("lot", "evaluation"):
+    for key in () if is_impact(record) else ("lot", "evaluation"):
         if not isinstance(record.get(key), Mapping):
             raise InputError(f"the result record has no '{key}' object", path="record")
-    if not isinstance(record["evaluation"].get("criteria"), list):
+    if not is_impact(record) and not isinstance(record["evaluation"].get("criteria"), list):
         raise InputError("the result record has no evaluation.criteria list", path="record")
     try:
         canonical_json(record)
@@ -406,6 +413,10 @@ def render_coa(
         from cytorelease.report.addendum_page import build_addendum_view
 
         view = build_addendum_view(record)
+    elif is_impact(record):
+        from cytorelease.report.impact_page import build_impact_view
+
+        view = build_impact_view(record)
     else:
         view = build_view(record)
     template_dir = resource_dir("reports")

@@ -52,6 +52,7 @@ from cytorelease.report.record import (
     RecordDigests,
     extract_record,
     is_addendum,
+    is_impact,
     record_digests,
 )
 from cytorelease.report.shown import check_shown
@@ -65,6 +66,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ADDENDUM_UNCHECKED",
+    "IMPACT_UNCHECKED",
     "ContentCheck",
     "SignatureCheck",
     "VerificationResult",
@@ -85,6 +87,10 @@ ContentCheck = Callable[[dict[str, Any]], list[str]]
 ADDENDUM_UNCHECKED = (
     "an addendum is verified with what it adds and the CoA it amends: "
     "`cytorelease verify ADDENDUM.html --coa COA.html --trust registry.yaml`"
+)
+IMPACT_UNCHECKED = (
+    "an impact assessment is verified with its own checks (its summary derived again from its "
+    "per-lot outcomes): `cytorelease verify REPORT.html --trust registry.yaml`"
 )
 # A signature time later than this past the verifier's clock is refused.
 _CLOCK_SKEW = timedelta(minutes=5)
@@ -241,6 +247,8 @@ def verify_bytes(
             result.problems.extend(content_check(record))
         elif is_addendum(record):
             result.problems.append(ADDENDUM_UNCHECKED)
+        elif is_impact(record):
+            result.problems.append(IMPACT_UNCHECKED)
         policy, policy_trouble = policy_of(record)
         for trouble in (policy_trouble, disposition_problem(record)):
             if trouble:

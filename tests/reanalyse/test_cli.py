@@ -18,7 +18,9 @@ def test_json_names_the_flips_and_a_rerun_skips(data: DataDir, tmp_path: Path) -
     result = invoke([*argv, "--json"])
     assert result.exit_code == 0, result.stderr
     summary = one_json_document(result.stdout)
-    assert list(summary) == ["lots", "reanalysed", "skipped", "failed", "flips", "changes"]
+    assert list(summary) == [
+        "change", "change_sha256", "lots", "reanalysed", "skipped", "failed", "flips", "changes"
+    ]  # fmt: skip
     assert summary["reanalysed"] == 3 and [f["lot"] for f in summary["flips"]] == LOTS
     again = invoke(argv)
     assert again.exit_code == 0, again.stderr

@@ -45,7 +45,9 @@ def run(data: DataDir, **change: str) -> dict:
 
 def test_the_released_template_changes_nothing(data: DataDir) -> None:
     result = run(data, template=PANEL)
-    assert set(result) == {"lots", "reanalysed", "skipped", "failed", "flips", "changes"}
+    assert set(result) == {
+        "change", "change_sha256", "lots", "reanalysed", "skipped", "failed", "flips", "changes"
+    }  # fmt: skip
     assert (result["lots"], result["reanalysed"], result["skipped"]) == (3, 3, 0)
     assert result["failed"] == [] and result["flips"] == []
     car = result["changes"]["flow.car_pct_of_viable_cd3"]
