@@ -88,6 +88,12 @@ def release(
                 console().print(
                     f"{analysis['analysis']}: {analysis['status']} ({analysis['reason']})"
                 )
+        for flag in (summary.get("out_of_trend") or {}).get("flags") or []:
+            rules = ", ".join(str(r) for r in flag["rules"])
+            console().print(
+                f"{flag['flag']}: {flag['attribute']} (Nelson rule {rules}); for review, "
+                "the verdict is unchanged", markup=False,
+            )  # fmt: skip
         console().print(f"Disposition: [bold]{summary['disposition']}[/bold]")
         console().print(f"Result: {summary['result']}\nCoA: {summary['report']}")
         if outcome.workspace is not None:

@@ -46,6 +46,11 @@ class ReleaseOutcome:
 
     def to_dict(self) -> dict[str, Any]:
         evaluation = self.record["evaluation"]
+        trend = self.record.get("out_of_trend")
+        # the out-of-trend review in brief (baseline and flags; the record holds the rest)
+        brief = {} if trend is None else {
+            "out_of_trend": {"baseline": trend.get("baseline"), "flags": trend.get("flags")}
+        }  # fmt: skip
         return {
             "lot": self.record["lot"],
             "disposition": self.disposition,
@@ -60,6 +65,7 @@ class ReleaseOutcome:
             "result": str(self.result_path),
             "result_sha256": self.record_sha256,
             "report": str(self.report_path),
+            **brief,
             **({"workspace": str(self.workspace)} if self.workspace is not None else {}),
         }
 

@@ -84,6 +84,8 @@ def _release(data: Path, out: Path) -> tuple[int, dict[str, Any], str]:
     assert result.exit_code in (0, 1), result.stderr
     record = json.loads((out / "result.json").read_text(encoding="utf-8"))
     page = (out / f"coa-{record['lot']['id']}.html").read_text(encoding="utf-8")
+    summary = one_json_document(result.stdout)  # the command's --json names the flags too
+    assert summary.get("out_of_trend", {}).get("flags") == record["out_of_trend"]["flags"]
     return result.exit_code, record, page
 
 
