@@ -213,6 +213,10 @@ def test_a_tampered_baseline_is_refused(plain: dict[str, Any], tmp_path: Path) -
     line = assert_bad_input(result, path)
     assert "content hash" in line
     assert not (tmp_path / "out" / "result.json").exists()
+    # nor is a new version frozen over it (it would name a changed baseline as superseded)
+    again = _cli(["trend", CAR, VIABILITY, "--data-dir", data, "--product", PRODUCT, "--freeze"])
+    assert "content hash" in assert_bad_input(again, path)
+    assert not (path.parent / "v2.json").exists()
 
 
 def test_a_baseline_the_trail_does_not_vouch_for_is_refused(
