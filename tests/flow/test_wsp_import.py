@@ -501,3 +501,12 @@ def test_plots_and_gatingml_through_the_imported_template(ics_fcs: Path, tmp_pat
         for g, c in zip(back.populations["gate_id"], back.populations["count"], strict=True)
     }
     assert counts == _ours(direct)
+
+
+def test_a_workspace_is_known_by_its_root_element(tmp_path: Path) -> None:
+    from cytorelease.flow.wsp.parse import is_workspace
+
+    gatingml = tmp_path / "commented.xml"
+    gatingml.write_text('<?xml version="1.0"?>\n<!-- <Workspace> -->\n<Gating-ML/>\n')
+    assert not is_workspace(gatingml)
+    assert is_workspace(DATA / ICS_WORKSPACES[0])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import stat
 from dataclasses import replace
 from pathlib import Path
@@ -58,14 +59,21 @@ def _local(tag: object) -> str:
     return str(tag).rsplit("}", 1)[-1]
 
 
+# what may stand before the root element: the declaration, processing instructions,
+# comments and a document type (with its internal subset)
+_PROLOGUE = re.compile(rb"<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^\[>]*(\[.*?\])?\s*>", re.S)
+_FIRST_ELEMENT = re.compile(rb"<([A-Za-z_][\w.:-]*)")
+
+
 def is_workspace(path: Path) -> bool:
-    """A FlowJo workspace, judged by its root element (``<Workspace``) near the start."""
+    """A FlowJo workspace, judged by its root element (``<Workspace>``) in the first 4 KB."""
     try:
         with open(path, "rb") as handle:
             head = handle.read(4096)
     except OSError:
         return False
-    return b"<Workspace" in head
+    first = _FIRST_ELEMENT.search(_PROLOGUE.sub(b"", head))
+    return first is not None and first.group(1) == b"Workspace"
 
 
 def _read_bytes(path: Path) -> bytes:
