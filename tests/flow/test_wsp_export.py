@@ -561,3 +561,18 @@ def test_instrument_files_log_amplified_and_compensated(tmp_path: Path) -> None:
         _assert_flowkit_agrees(result, theirs)
         counts = result.populations["count"]
         assert ((counts > 0) & (counts < sample.event_count)).all(), name
+
+
+def test_a_result_flowjo_would_count_otherwise_is_refused(stained: Sample) -> None:
+    """Events left out for NaN/inf values, or one data set of several, name the file."""
+    from dataclasses import replace
+
+    result = _applied(
+        stained, [RectangleGate("fsc", dimensions=(Dimension("FSC-A"),), ranges=((1e4, None),))]
+    )
+    screened = replace(result, details={"nonfinite": {"excluded": 3}})
+    with pytest.raises(CytoreleaseError, match="3 events hold NaN or infinite values"):
+        wsp_bytes(screened)
+    second = replace(result, sample=replace(stained, dataset_index=1, dataset_count=2))
+    with pytest.raises(CytoreleaseError, match="data set 2 of 2: a FlowJo sample names its file"):
+        wsp_bytes(second)
