@@ -510,3 +510,11 @@ def test_a_workspace_is_known_by_its_root_element(tmp_path: Path) -> None:
     gatingml.write_text('<?xml version="1.0"?>\n<!-- <Workspace> -->\n<Gating-ML/>\n')
     assert not is_workspace(gatingml)
     assert is_workspace(DATA / ICS_WORKSPACES[0])
+
+
+def test_a_fil_with_the_acquisition_folder_still_finds_the_sample(tmp_path: Path) -> None:
+    fcs = write_sample_events(
+        DATA / ICS_WORKSPACES[0], ICS, tmp_path / "copy.fcs", events=300, fil=f"D:\\BD\\{ICS}"
+    )
+    result = gate_with_workspace(read_fcs(fcs), DATA / ICS_WORKSPACES[0])
+    assert result.details["workspace"]["sample"] == ICS

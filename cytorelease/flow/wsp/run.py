@@ -10,7 +10,7 @@ ours: FlowJo counts on its binned display, ours are exact (docs/flowjo.md).
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 
 import numpy as np
 import pandas as pd
@@ -46,7 +46,10 @@ def gate_with_workspace(
 
     path = Path(path)
     workspace = read_workspace(path)
-    names = (wsp_sample,) if wsp_sample else (sample.keywords.get("$FIL"), sample.path.name)
+    fil = sample.keywords.get("$FIL", "").strip()
+    # some instruments write $FIL with the acquisition computer's folder in front
+    bare = PureWindowsPath(fil).name if fil else None
+    names = (wsp_sample,) if wsp_sample else (fil or None, bare, sample.path.name)
     try:
         if wsp_group is not None:
             source, found = group_source(
