@@ -114,7 +114,7 @@ def _versions(folder: Path, product: str) -> dict[int, str]:
                 hint="freeze again with `cytorelease trend ... --freeze` (a new version)",
             )
     for number in listed:
-        if not (folder / f"v{number}.json").is_file():
+        if not (folder / f"v{number}.json").exists():  # a folder or pipe: refused when read
             raise InputError(
                 f"the LOCK lists {product}@{number} and its file v{number}.json is missing",
                 path=lock,
@@ -123,10 +123,14 @@ def _versions(folder: Path, product: str) -> dict[int, str]:
 
 
 def _read(folder: Path, product: str, version: int, locked: str) -> FrozenBaseline:
+    from cytorelease._yaml import read_document_text
+
     path = folder / f"v{version}.json"
+    # the bounded reader every document takes: no device or pipe, no huge file, UTF-8
+    text = read_document_text(path, error=InputError, what="frozen trend baseline")
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
         raise InputError(f"not a JSON baseline document ({exc})", path=path) from None
     sha = content_sha256(document)
     if sha != locked:

@@ -243,3 +243,22 @@ def test_a_baseline_the_trail_does_not_vouch_for_is_refused(
         (folder / "v2.json").write_text("{}", encoding="utf-8")
         with pytest.raises(InputError, match="not a version the LOCK lists"):
             current_baseline(data, PRODUCT, store)
+
+
+def test_a_baseline_that_is_no_regular_file_is_refused_unread(
+    plain: dict[str, Any], tmp_path: Path
+) -> None:
+    import os
+
+    from cytorelease.errors import InputError
+    from cytorelease.trend.frozen import current_baseline
+
+    data = tmp_path / "data"
+    _history(data, plain, {CAR: 0.0, VIABILITY: 0.0}, seed=8)
+    _freeze(data)
+    path = data / "baselines" / PRODUCT / "v1.json"
+    path.unlink()
+    os.mkfifo(path)  # a pipe nobody writes to: opening it must not wait
+    _, store = open_data(data)
+    with store, pytest.raises(InputError, match="not a regular file"):
+        current_baseline(data, PRODUCT, store)
