@@ -20,7 +20,7 @@ import numpy as np
 from cytorelease.errors import InputError, TemplateError
 from cytorelease.flow.compensation import SpilloverMatrix
 
-__all__ = ["read_spillover_csv", "write_spillover_csv"]
+__all__ = ["parse_spillover_csv", "read_spillover_csv", "write_spillover_csv"]
 
 MAX_DETECTORS = 512  # as GatingML matrices: a spectral instrument's detectors, not more
 
@@ -48,11 +48,18 @@ def read_spillover_csv(path: str | Path, *, id: str | None = None) -> SpilloverM
     path = Path(path)
     raw = path.read_bytes()
     try:
-        text = raw.decode("utf-8-sig")
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
         raise InputError(
             f"not UTF-8 text (byte {error.start:,}); a spillover CSV is UTF-8", path=path
         ) from None
+    return parse_spillover_csv(text, path=path, id=id)
+
+
+def parse_spillover_csv(text: str, *, path: Path, id: str | None = None) -> SpilloverMatrix:
+    """The matrix in ``text`` (the CSV's contents, read once by the caller, who also hashes
+    those bytes); errors name ``path`` and the row and column."""
+    text = text.removeprefix("\ufeff")  # a byte-order mark some spreadsheets write
     rows = [r for r in csv.reader(io.StringIO(text)) if any(cell.strip() for cell in r)]
     if not rows:
         raise InputError("the spillover CSV is empty", path=path)

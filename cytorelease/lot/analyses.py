@@ -8,10 +8,13 @@ Bad raw input (a corrupt file) is an error, never a silent gap.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cytorelease.lot.manifest import LotManifest, TubeRole, resolve_input
+from cytorelease.lot.manifest import FlowTube, LotManifest, TubeRole, resolve_input
 from cytorelease.lot.outcome import AnalysisOutcome, AnalysisStatus, InputFile
+
+if TYPE_CHECKING:
+    from cytorelease.flow.gating.compensation_source import ControlSet
 
 __all__ = ["run_cytotox", "run_elisa", "run_flow", "run_qpcr"]
 
@@ -38,9 +41,12 @@ def run_flow(lot_dir: Path, manifest: LotManifest) -> AnalysisOutcome:
             f"found {len(stained)} and {len(controls)}",
             path=lot_dir / "lot.yaml",
         )
+    compensation_controls = _compensation_controls(lot_dir, flow.tubes)
     sample = read_fcs(resolve_input(lot_dir, stained[0].path))
     control = read_fcs(resolve_input(lot_dir, controls[0].path)) if controls else None
-    result = gate_sample(sample, template, control=control)
+    result = gate_sample(
+        sample, template, control=control, compensation_controls=compensation_controls
+    )
 
     inputs = [
         InputFile.of(lot_dir, sample.path, role="flow.stained", kind="fcs", sha256=sample.sha256)
@@ -49,6 +55,13 @@ def run_flow(lot_dir: Path, manifest: LotManifest) -> AnalysisOutcome:
         inputs.append(
             InputFile.of(lot_dir, control.path, role="flow.fmo", kind="fcs", sha256=control.sha256)
         )
+    compensation = _lot_relative(lot_dir, result.details["compensation"])
+    # the hashes of the bytes the estimator read, as for every other input
+    inputs += [
+        InputFile(role=f"flow.{i['role']}", path=i["path"], sha256=i["sha256"], kind="fcs")
+        for i in compensation["inputs"]
+        if i["role"] in (TubeRole.SINGLE_STAIN.value, TubeRole.UNSTAINED.value)
+    ]
     figures = [{"title": title, "svg": svg} for title, svg in gate_plots(result).items()]
     flags = [f.message if f.gate is None else f"{f.gate}: {f.message}" for f in result.flags]
     summary: dict[str, Any] = {
@@ -58,6 +71,7 @@ def run_flow(lot_dir: Path, manifest: LotManifest) -> AnalysisOutcome:
         # compares when the same template places them differently on another lot
         "gates": [p.to_dict() for p in result.placed],
         "saturation": result.details["saturation"],
+        "compensation": compensation,
     }
     if template.cross_check is not None:
         from cytorelease.flow.crosscheck import cross_check
@@ -81,6 +95,41 @@ def run_flow(lot_dir: Path, manifest: LotManifest) -> AnalysisOutcome:
         summary=summary,
         gated=[result],
     )
+
+
+def _compensation_controls(lot_dir: Path, tubes: list[FlowTube]) -> ControlSet | None:
+    """The lot's single-stain and unstained tubes, or None when it lists none."""
+    from cytorelease.errors import ManifestError
+    from cytorelease.flow.gating.compensation_source import ControlSet
+
+    singles = [t for t in tubes if t.role is TubeRole.SINGLE_STAIN]
+    unstained = [t for t in tubes if t.role is TubeRole.UNSTAINED]
+    if not singles and not unstained:
+        return None
+    if not singles or len(unstained) != 1:
+        raise ManifestError(
+            "inputs.flow.tubes: compensation controls are single_stain tubes (one per "
+            f"fluorochrome) and exactly one unstained tube, found {len(singles)} and "
+            f"{len(unstained)}",
+            path=lot_dir / "lot.yaml",
+        )
+    return ControlSet(
+        tuple(resolve_input(lot_dir, t.path) for t in singles),
+        resolve_input(lot_dir, unstained[0].path),
+    )
+
+
+def _lot_relative(lot_dir: Path, record: dict[str, Any]) -> dict[str, Any]:
+    """The compensation record with the lot's files named relative to the lot folder (the
+    record must not depend on where the folder lies); a matrix file keeps its template's name."""
+    root = lot_dir.resolve()
+    inputs = [
+        dict(i)
+        if i["role"] == "matrix_file"
+        else {**i, "path": Path(i["path"]).resolve().relative_to(root).as_posix()}
+        for i in record["inputs"]
+    ]
+    return {**record, "inputs": inputs}
 
 
 def run_qpcr(

@@ -49,6 +49,10 @@ class TubeRole(StrEnum):
 
     STAINED = "stained"
     FMO = "fmo"
+    # compensation controls, run with each lot's panel: estimated into the spillover matrix of a
+    # template whose compensation is `source: controls` (docs/spillover.md)
+    SINGLE_STAIN = "single_stain"
+    UNSTAINED = "unstained"
 
 
 class _Model(BaseModel):

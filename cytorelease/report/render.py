@@ -23,6 +23,7 @@ from markupsafe import Markup
 from cytorelease.errors import InputError, TemplateError
 from cytorelease.provenance import canonical_json
 from cytorelease.report.area import AREA_BEGIN, AREA_END, render_area, split_report
+from cytorelease.report.compensation_view import compensation_view
 from cytorelease.report.record import (
     ADDENDUM_SCHEMA,
     RECORD_SCHEMA,
@@ -305,6 +306,8 @@ def build_view(record: Mapping[str, Any], *, generated_at: datetime | None = Non
         "not_for_release": not_for_release_lines_of(record),
         "library": _library_text(record),
         "audit_checkpoint": _checkpoint_text(record),
+        # the spillover matrix each flow analysis used (report/compensation_view.py)
+        "compensation": compensation_view(record),
         # the out-of-trend review section (report/trend_section.py); None: nothing is shown
         "out_of_trend": out_of_trend_view(record),
         "disposition": disposition,

@@ -93,7 +93,7 @@ def test_not_a_lot_folder(tmp_path: Path) -> None:
 
 
 def test_a_tube_role_the_analysis_does_not_use_is_refused(lot: Path) -> None:
-    _edit(lot, "role: fmo", "role: unstained")
+    _edit(lot, "role: fmo", "role: isotype")
     with pytest.raises(ManifestError, match=r"inputs\.flow\.tubes\[1\]\.role \(line \d+\)"):
         load_manifest(lot)
 

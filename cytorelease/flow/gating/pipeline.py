@@ -17,8 +17,13 @@ import numpy as np
 import pandas as pd
 
 from cytorelease.errors import TemplateError
-from cytorelease.flow.compensation import FCS_SPILL_ID, SpilloverMatrix, sample_spillover
+from cytorelease.flow.compensation import FCS_SPILL_ID, SpilloverMatrix
 from cytorelease.flow.gating._placers import PLACERS, PlacedGate, PlacementContext
+from cytorelease.flow.gating.compensation_source import (
+    Compensation,
+    ControlSet,
+    resolve_compensation,
+)
 from cytorelease.flow.gating.dimensions import Dimension, RecentValues
 from cytorelease.flow.gating.events import SampleEvents
 from cytorelease.flow.gating.measure import template_measurements
@@ -32,7 +37,6 @@ from cytorelease.flow.gating.result import (
 )
 from cytorelease.flow.gating.strategy import GatingStrategy, population_frame
 from cytorelease.flow.gating.template_model import (
-    CompensationSource,
     ControlPercentileGateSpec,
     GateKind,
     Template,
@@ -42,9 +46,6 @@ from cytorelease.flow.qc import Saturation, saturation
 from cytorelease.flow.sample import Channel, Sample
 
 __all__ = ["gate_sample", "resolve_markers"]
-
-_TEMPLATE_SPILL_ID = "template"
-
 
 _LABEL_TOKENS = re.compile(r"[\s_/():]+")
 
@@ -90,33 +91,6 @@ def _describe(channel: Channel) -> str:
     return f"{channel.name} ({channel.label})" if channel.label else channel.name
 
 
-def _spillover(
-    template: Template, sample: Sample, markers: Mapping[str, str], flags: list[Flag]
-) -> tuple[str | None, SpilloverMatrix | None]:
-    """The compensation reference the gates use and the matrix behind it."""
-    comp = template.compensation
-    if comp.source is CompensationSource.NONE:
-        return None, None
-    if comp.source is CompensationSource.FILE:
-        matrix = sample_spillover(sample)
-        if matrix is None:
-            flags.append(
-                Flag(
-                    FlagCode.NO_COMPENSATION,
-                    None,
-                    f"{sample.path.name} has no spillover matrix; values are uncompensated",
-                )
-            )
-            return None, None
-        return FCS_SPILL_ID, matrix
-    names = tuple(
-        markers.get(c) or sample.channels[sample.channel_index(c)].name for c in comp.channels or ()
-    )
-    return _TEMPLATE_SPILL_ID, SpilloverMatrix(
-        _TEMPLATE_SPILL_ID, names, names, np.asarray(comp.matrix, dtype=np.float64)
-    )
-
-
 @dataclass
 class _Pass:
     """One sample gated with one template: engine gates, memberships, flags."""
@@ -126,14 +100,17 @@ class _Pass:
     dimensions: dict[str, Dimension]
     spill_id: str | None
     spill: SpilloverMatrix | None
+    compensation: Compensation
     memberships: dict[str, np.ndarray] = field(default_factory=dict)
     placed: dict[str, PlacedGate] = field(default_factory=dict)
     flags: list[Flag] = field(default_factory=list)
 
 
-def _prepare(template: Template, sample: Sample, markers: Mapping[str, str]) -> _Pass:
-    flags: list[Flag] = []
-    spill_id, spill = _spillover(template, sample, markers, flags)
+def _prepare(
+    template: Template, sample: Sample, markers: Mapping[str, str], compensation: Compensation
+) -> _Pass:
+    flags: list[Flag] = list(compensation.flags)
+    spill_id, spill = compensation.spill_id, compensation.matrix
     covered = set(spill.fluorochromes) if spill is not None else set()
     try:
         transforms = {key: spec.build() for key, spec in template.transforms.items()}
@@ -159,7 +136,14 @@ def _prepare(template: Template, sample: Sample, markers: Mapping[str, str]) -> 
         # allocation of a run, and nothing else should be alive beside them.
         source.channel_values(spill.fluorochromes[0], spill_id)
     return _Pass(
-        sample, RecentValues(source), dimensions, spill_id, spill, memberships, flags=flags
+        sample,
+        RecentValues(source),
+        dimensions,
+        spill_id,
+        spill,
+        compensation,
+        memberships,
+        flags=flags,
     )
 
 
@@ -246,9 +230,16 @@ def _check_same_panel(
 
 
 def gate_sample(
-    sample: Sample, template: Template, *, control: Sample | None = None
+    sample: Sample,
+    template: Template,
+    *,
+    control: Sample | None = None,
+    compensation_controls: ControlSet | None = None,
 ) -> GatingResult:
     """Place the template's gates on ``sample`` (thresholds from ``control`` where it says so).
+
+    ``compensation_controls``: the lot's single-stain and unstained tubes, for a template whose
+    compensation is ``source: controls`` (and only then); the matrix is estimated from them.
 
     Events with NaN/+-inf in a channel the gates read are never placed or gated (see
     :mod:`~cytorelease.flow.gating.nonfinite`); memberships still have one entry per event.
@@ -263,10 +254,17 @@ def gate_sample(
         nonfinite_details["control"] = screened_control.to_dict()
     gated = screened.gated
     control_pass: _Pass | None = None
-    state = _prepare(template, gated, markers)  # the big tube first: its peak memory alone
+    compensation = resolve_compensation(template, gated, markers, controls=compensation_controls)
+    state = _prepare(template, gated, markers, compensation)  # the big tube first: alone
     if control is not None and _control_needs(template):
         control_markers = _check_same_panel(sample, control, template, markers)
-        control_pass = _prepare(template, screened_control.gated, control_markers)
+        control_gated = screened_control.gated
+        control_pass = _prepare(
+            template,
+            control_gated,
+            control_markers,
+            compensation.for_control_tube(template, control_gated, control_markers),
+        )
         _run(template, control_pass, only=_control_needs(template))
     _run(template, state, control=control_pass)
     if control_pass is not None:
@@ -316,6 +314,7 @@ def gate_sample(
             "markers": dict(markers),
             "saturation": [x.to_dict() for x in saturated],
             "nonfinite": nonfinite_details,
+            "compensation": compensation.to_dict(),
         },
         screened=screened.rows,
     )

@@ -146,6 +146,8 @@ class GatingResult:
             "gates": [p.to_dict() for p in self.placed],
             "saturation": self.details.get("saturation", []),
             "nonfinite": self.details.get("nonfinite"),
+            # the matrix applied: source, its SHA-256 and the files it came from
+            "compensation": self.details.get("compensation"),
             "flags": [f.to_dict() for f in self.flags],
             "measurements": [m.to_dict() for m in self.measurements],
         }

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from enum import StrEnum
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
@@ -151,23 +151,62 @@ class MarkerSpec(_Strict):
 class CompensationSource(StrEnum):
     FILE = "file"  # the file's $SPILLOVER / $SPILL / SPILL
     MATRIX = "matrix"  # the matrix below
+    MATRIX_FILE = "matrix_file"  # a CSV beside the template, pinned by its SHA-256
+    CONTROLS = "controls"  # estimated from the lot's single-stain controls at gating time
     NONE = "none"
 
 
+_SHA256 = r"^[0-9a-f]{64}$"
+
+
 class CompensationSpec(_Strict):
+    """Where the spillover matrix comes from (docs/spillover.md, "Compensation in a gating template").
+
+    ``matrix_file``: ``file`` is a CSV as ``flow spillover --out`` writes it, relative to the
+    template's folder and inside it; ``sha256`` is the SHA-256 of its bytes. The pin is part of
+    the template's content, so the LOCK that holds a template version holds its matrix too, and
+    a changed file is refused rather than applied. ``controls``: the lot's single-stain tubes
+    and unstained tube (named in the lot manifest, since they are run with each lot) are
+    estimated into a matrix when the tube is gated.
+    """
+
     source: CompensationSource = CompensationSource.FILE
     channels: list[str] | None = None  # marker keys or channel names, for source: matrix
     matrix: list[list[float]] | None = None
+    file: str | None = None  # for source: matrix_file
+    sha256: str | None = Field(default=None, pattern=_SHA256)  # of the matrix file's bytes
 
     @model_validator(mode="after")
     def _matrix_complete(self) -> CompensationSpec:
-        if self.source is CompensationSource.MATRIX:
+        source = self.source
+        if source is CompensationSource.MATRIX:
             if not self.channels or not self.matrix:
                 raise ValueError("source: matrix needs both `channels` and `matrix`")
             n = len(self.channels)
             if len(self.matrix) != n or any(len(row) != n for row in self.matrix):
                 raise ValueError(f"matrix must be {n}x{n} for {n} channels")
+        elif self.channels is not None or self.matrix is not None:
+            raise ValueError(f"`channels` and `matrix` belong to source: matrix, not {source}")
+        if source is CompensationSource.MATRIX_FILE:
+            if not self.file or not self.sha256:
+                raise ValueError(
+                    "source: matrix_file needs `file` (a CSV relative to the template) and "
+                    "`sha256` (the SHA-256 of its bytes, which the template pins)"
+                )
+            _check_relative(self.file)
+        elif self.file is not None or self.sha256 is not None:
+            raise ValueError(f"`file` and `sha256` belong to source: matrix_file, not {source}")
         return self
+
+
+def _check_relative(file: str) -> None:
+    """A matrix file lies in the template's folder or below it: a template copied with its
+    folder keeps its matrix, and cannot name a file elsewhere on the machine."""
+    posix = PurePosixPath(file.replace("\\", "/"))
+    if posix.is_absolute() or PureWindowsPath(file).is_absolute() or ".." in posix.parts:
+        raise ValueError(
+            "`file` must be relative to the template's folder, without '..' or an absolute path"
+        )
 
 
 class NonFiniteAction(StrEnum):
