@@ -319,7 +319,7 @@ REFUSED = [
                 covariance=((1e8, 0.0), (0.0, 1e8)),
             )
         ],
-        r"gate 'blob' is a EllipsoidGate: FlowJo stores an ellipse by four points",
+        r"gate 'blob' \(EllipsoidGate\): FlowJo stores an ellipse by four points",
     ),
     (
         [

@@ -52,7 +52,7 @@ def test_a_gate_flowjo_cannot_hold_names_the_workspace_and_writes_nothing(tmp_pa
     export_gatingml(GatingStrategy([blob]), document, sample=read_fcs(STAINED))
     out = tmp_path / "ellipse.wsp"
     line = assert_bad_input(_gate(STAINED, "-t", document, "--export-wsp", out), out)
-    assert "gate 'blob' is a EllipsoidGate" in line
+    assert "gate 'blob' (EllipsoidGate): FlowJo stores an ellipse" in line
     assert not out.exists()
 
 

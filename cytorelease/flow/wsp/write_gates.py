@@ -245,4 +245,4 @@ def _unsupported(gate: Gate) -> str:
         "EllipsoidGate": "FlowJo stores an ellipse by four points on it and gates with a "
         "polygon drawn through them, so the workspace would not count what the ellipsoid does",
     }.get(kind, "FlowJo workspaces have no form for it")
-    return f"gate {gate.id!r} is a {kind}: {why}"
+    return f"gate {gate.id!r} ({kind}): {why}"
