@@ -59,10 +59,14 @@ def hashing_copy(reader: BinaryIO, writer: BinaryIO) -> tuple[str, int]:
     """Copy ``reader`` into ``writer`` in one pass, hashing as it goes; the copy is flushed and
     fsync'ed. Returns the SHA-256 (hex) and the size of what was copied."""
     digest, size = hashlib.sha256(), 0
-    while chunk := reader.read(_CHUNK):
-        digest.update(chunk)
-        writer.write(chunk)
-        size += len(chunk)
+    # one buffer, refilled: a fresh 4 MB bytes object per chunk costs page faults on every
+    # chunk (a 100 MB file copied ~2x slower)
+    buffer = bytearray(_CHUNK)
+    view = memoryview(buffer)
+    while count := reader.readinto(buffer):  # type: ignore[attr-defined]
+        digest.update(view[:count])
+        writer.write(view[:count])
+        size += count
     writer.flush()
     os.fsync(writer.fileno())
     return digest.hexdigest(), size
@@ -71,10 +75,12 @@ def hashing_copy(reader: BinaryIO, writer: BinaryIO) -> tuple[str, int]:
 def hash_file(path: Path) -> tuple[str, int]:
     """SHA-256 (hex) and size of a file's bytes, read once in chunks."""
     digest, size = hashlib.sha256(), 0
-    with open(path, "rb") as reader:
-        while chunk := reader.read(_CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
+    buffer = bytearray(_CHUNK)
+    view = memoryview(buffer)
+    with open(path, "rb", buffering=0) as reader:
+        while count := reader.readinto(buffer):
+            digest.update(view[:count])
+            size += count
     return digest.hexdigest(), size
 
 
