@@ -44,6 +44,7 @@ from cytorelease.records.archive import ArchiveMismatch, archived_path
 from cytorelease.records.datadir import DataDir
 from cytorelease.records.ingest import raw_file
 from cytorelease.records.lots import (
+    RELEASED_MANIFEST,
     assign_file,
     lot_files,
     record_analysis,
@@ -363,6 +364,9 @@ def _process_release(ctx: _Context, item: QueueItem) -> dict[str, Any]:
             manual_dir=plan.manifest_path.parent, trend_review=out_of_trend,
         )  # fmt: skip
         check_analysed_inputs(ctx.data.archive_dir, work, inputs, outcome.record)
+        # the manifest it was released under, kept with the record: a re-analysis reads this
+        # one, not the lot's manifest as edited since (reanalyse/selection.py)
+        shutil.copyfile(work / "lot.yaml", partial / RELEASED_MANIFEST)
         signed = sign_as_service(ctx.data, outcome.report_path)
         with ctx.store.write():
             finish(ctx.store, item, state=ItemState.DONE, outcome=outcome.disposition)

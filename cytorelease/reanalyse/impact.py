@@ -68,6 +68,8 @@ def lot_outcome(record: Mapping[str, Any]) -> dict[str, Any]:
         "what_if": str(record.get("disposition")),
         "verdicts": changed,
         "values": values,
+        # archived: the manifest kept with the release; current: the lot's (older releases)
+        "manifest": (record.get("manifest") or {}).get("source"),
     }
 
 

@@ -1,7 +1,8 @@
 """Which released lots a change is assessed on, and each lot's task as the coordinator builds it.
 
 A lot is its newest release in the data folder's store (the worker's release rows). The task
-carries what a worker needs and nothing it would have to ask the store for: the manifest text,
+carries what a worker needs and nothing it would have to ask the store for: the manifest text
+(the one kept with the release, :func:`_manifest`),
 the archived inputs the release read (path in the lot folder and SHA-256), and the released
 record's measurements, evaluation and definitions. Workers read raw files from the archive path
 (shared storage on a cluster) and never open the store.
@@ -39,6 +40,9 @@ class LotTask:
     released: dict[str, Any]  # measurements, evaluation, definitions of the released record
     change: Change
     library: str | None = None
+    # "archived": the manifest kept with the release; "current": the lot's manifest now (a
+    # release made before manifests were kept), which the task holds to the released lot
+    manifest_source: str = "archived"
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +73,29 @@ def _released_record(row: dict[str, Any]) -> dict[str, Any]:
     return record
 
 
+# what a task needs of the released record: the lot (its manifest is held to it) and results
+_RELEASED = ("lot", "measurements", "evaluation", "definitions")
+
+
+def _manifest(data: DataDir, row: dict[str, Any]) -> tuple[str, str]:
+    """The manifest the lot was released under (kept beside its result.json), else, for a
+    release made before manifests were kept, the lot's manifest as it is now."""
+    from cytorelease.records.lots import RELEASED_MANIFEST
+
+    kept = Path(str(row["result_path"])).parent / RELEASED_MANIFEST
+    try:
+        return kept.read_text(encoding="utf-8"), "archived"
+    except FileNotFoundError:
+        pass
+    except OSError:
+        raise InputError("the manifest kept with the release cannot be read", path=kept) from None
+    current = data.lots_dir / str(row["lot"]) / "lot.yaml"
+    try:
+        return current.read_text(encoding="utf-8"), "current"
+    except OSError:
+        raise InputError("the lot's manifest is gone", path=current) from None
+
+
 def select_lots(
     data: DataDir,
     store: Store,
@@ -97,11 +124,7 @@ def select_lots(
         lot = str(row["lot"])
         try:
             record = _released_record(row)
-            manifest = data.lots_dir / lot / "lot.yaml"
-            try:
-                manifest_text = manifest.read_text(encoding="utf-8")
-            except OSError:
-                raise InputError("the lot's manifest is gone", path=manifest) from None
+            manifest_text, source = _manifest(data, row)
         except InputError as exc:
             selection.failed.append({"lot": lot, "reason": exc.one_line()})
             continue
@@ -119,9 +142,10 @@ def select_lots(
                 work_dir=str(data.work_dir.resolve()),
                 manifest_text=manifest_text,
                 inputs=inputs,
-                released={k: record.get(k) for k in ("measurements", "evaluation", "definitions")},
+                released={k: record.get(k) for k in _RELEASED},
                 change=change,
                 library=str(library) if library is not None else None,
+                manifest_source=source,
             )
         )
     return selection

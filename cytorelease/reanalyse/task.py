@@ -11,6 +11,7 @@ that would stop the run.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import tempfile
@@ -148,7 +149,9 @@ def _evaluate(task: LotTask, folder: Path) -> dict[str, Any]:
     from cytorelease.spec.evaluate import evaluate
     from cytorelease.spec.registry import load_spec
 
-    manifest, rerun = _changed_manifest(task, load_manifest(folder))
+    released_manifest = load_manifest(folder)
+    _check_manifest(task, released_manifest)
+    manifest, rerun = _changed_manifest(task, released_manifest)
     released = list(task.released.get("measurements") or [])
     outcomes = _run_analyses(folder, manifest, rerun, released)
     expected = dict(task.inputs)
@@ -194,10 +197,37 @@ def _evaluate(task: LotTask, folder: Path) -> dict[str, Any]:
             ],
         },
         "changes": _changes(released, measurements),
+        "manifest": {"source": task.manifest_source, "sha256": _sha256(task.manifest_text)},
         "definitions": definitions,
         # a draft definition: the what-if says what it would have given, never a release
         "not_for_release": not_for_release_lines(definitions),
     }
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+_IDENTITY = ("id", "product", "chain_of_identity", "manufacturing_date")
+
+
+def _check_manifest(task: LotTask, manifest: Any) -> None:
+    """The manifest must be the released lot's: same id, product, chain of identity and
+    manufacturing date (a lot's manifest edited since, or another lot's, is refused)."""
+    lot = task.released.get("lot") or {}
+    shown = {
+        "id": manifest.lot_id,
+        "product": manifest.product,
+        "chain_of_identity": manifest.chain_of_identity,
+        "manufacturing_date": manifest.manufacturing_date.isoformat(),
+    }
+    for key in _IDENTITY:
+        if str(lot.get(key)) != str(shown[key]):
+            raise InputError(
+                f"lot {task.lot}: the {task.manifest_source} manifest names {key} "
+                f"{shown[key]!r}, the release {lot.get(key)!r}",
+                path="lot.yaml",
+            )
 
 
 def _definitions(task: LotTask) -> list[dict[str, Any]]:

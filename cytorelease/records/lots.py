@@ -21,8 +21,11 @@ from cytorelease.records.audit import Action, entries_of, record_verification_fa
 from cytorelease.records.store import Store
 
 Row = dict[str, Any]
+# The manifest a release was made under, beside its result.json in the release folder.
+RELEASED_MANIFEST = "lot.yaml"
 
 __all__ = [
+    "RELEASED_MANIFEST",
     "ReleaseRow",
     "ReleaseRowsCheck",
     "SignatureRow",

@@ -127,6 +127,11 @@ def build_impact_view(record: Mapping[str, Any]) -> dict[str, Any]:
             k: display_text(counts.get(k)) for k in ("lots", "reanalysed", "skipped", "failed")
         },
         "assessed": len(record["outcomes"]),
+        "current_manifests": sum(
+            1
+            for o in record["outcomes"]
+            if isinstance(o, Mapping) and o.get("manifest") == "current"
+        ),
         "attributes": [_attribute(name, found) for name, found in record["changes"].items()],
         "flips": [_flip(f) for f in record["flips"]],
         "failed": [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -129,3 +130,49 @@ def test_nothing_to_reanalyse_under_is_refused(data: DataDir) -> None:
 
     with pytest.raises(InputError, match="nothing to re-analyse"):
         run(data)
+
+
+def _kept_manifest(data: DataDir, lot: str) -> Path:
+    from cytorelease.records.lots import RELEASED_MANIFEST
+
+    store = open_store(data, url="")
+    with store:
+        path = store.scalar("SELECT result_path FROM releases WHERE lot = ?", (lot,))
+    return Path(str(path)).parent / RELEASED_MANIFEST
+
+
+def _edit_identity(manifest: Path) -> None:
+    text = manifest.read_text(encoding="utf-8")
+    edited = re.sub(r"chain_of_identity: \S+", "chain_of_identity: COI-EDITED", text)
+    assert edited != text
+    manifest.write_text(edited, encoding="utf-8")
+
+
+def _stored(data: DataDir) -> dict[str, dict]:
+    store = open_store(data, url="")
+    with store:
+        rows = store.rows("SELECT lot, record FROM whatif_results")
+    return {str(r["lot"]): json.loads(str(r["record"])) for r in rows}
+
+
+def test_the_manifest_kept_with_the_release_is_used(data: DataDir) -> None:
+    for lot in LOTS:
+        assert _kept_manifest(data, lot).is_file()
+        _edit_identity(data.lots_dir / lot / "lot.yaml")  # the lot's manifest, edited since
+    result = run(data, template=PANEL)
+    assert (result["reanalysed"], result["failed"]) == (3, [])
+    assert {r["manifest"]["source"] for r in _stored(data).values()} == {"archived"}
+
+
+def test_a_release_without_a_kept_manifest_is_held_to_its_lot(data: DataDir) -> None:
+    for lot in LOTS[:2]:
+        _kept_manifest(data, lot).unlink()  # released before manifests were kept
+    _edit_identity(data.lots_dir / LOTS[0] / "lot.yaml")
+    result = run(data, template=PANEL)
+    assert [f["lot"] for f in result["failed"]] == [LOTS[0]]
+    assert (
+        "the current manifest names chain_of_identity 'COI-EDITED'" in result["failed"][0]["reason"]
+    )
+    stored = _stored(data)
+    assert stored[LOTS[1]]["manifest"]["source"] == "current"
+    assert stored[LOTS[2]]["manifest"]["source"] == "archived"
