@@ -51,3 +51,21 @@ def test_the_section_is_signed_content(signers: dict[str, Signer]) -> None:
     ):
         assert tampered != signed
         assert verify_bytes(tampered, registry=registry, now=at(23)).failures() != []
+
+
+def test_without_a_baseline_the_page_is_the_page_of_a_record_without_the_block() -> None:
+    """Only the embedded record (and its hash) differ: the page says nothing about trend."""
+    plain = passing_example_record()
+    unchecked = dict(plain)
+    unchecked.pop("rendering")
+    unchecked["out_of_trend"] = {"baseline": None, "note": "no baseline", "attributes": [],
+                                 "flags": []}  # fmt: skip
+    unchecked = stamp_rendering(unchecked, generated_at=RENDERED_AT)
+
+    def visible(record: dict[str, Any]) -> str:
+        html = render_coa(record, generated_at=RENDERED_AT)
+        html = re.sub(r'(id="cytorelease-record">).*?(</script>)', r"\1\2", html, flags=re.S)
+        return re.sub(r"[0-9a-f]{64}", "<sha256>", html)
+
+    assert "out_of_trend" in render_coa(unchecked, generated_at=RENDERED_AT)  # in the record
+    assert visible(unchecked) == visible(plain)
