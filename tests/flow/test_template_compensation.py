@@ -353,3 +353,23 @@ def test_the_release_records_and_the_coa_shows_the_control_set(
     (lot / "lot.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False), encoding="utf-8")
     with pytest.raises(ManifestError, match="exactly one unstained tube"):
         release_lot(lot, out=tmp_path / "out3")
+
+
+def test_flow_gate_json_shows_the_matrix_file_and_its_hash(setup: Setup, tmp_path: Path) -> None:
+    from tests.cli_contract import invoke, one_json_document
+
+    pinned = file_sha256(setup.csv)
+    path = write_template(setup.folder, "cli", matrix_file_block("matrices/panel.csv", pinned))
+    result = invoke(["flow", "gate", str(setup.stained.path), "--template", str(path),
+                     "--control", str(setup.fmo.path), "--json"])  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    comp = one_json_document(result.stdout)["compensation"]
+    assert (comp["source"], comp["matrix_sha256"]) == ("matrix_file", matrix_sha256(setup.matrix))
+    assert comp["inputs"][0]["sha256"] == pinned
+
+    # the same numbers with one more (blank) line: other bytes than the template pins
+    (tmp_path / "panel.csv").write_bytes(setup.csv.read_bytes() + b"\n")
+    changed = write_template(tmp_path, "cli", matrix_file_block("panel.csv", pinned))
+    result = invoke(["flow", "gate", str(setup.stained.path), "--template", str(changed)])
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: {changed}: compensation.file 'panel.csv' has changed")
