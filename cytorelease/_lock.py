@@ -14,7 +14,7 @@ from pathlib import Path
 
 from cytorelease.errors import CytoreleaseError
 
-__all__ = ["LOCK_NAME", "is_locked", "library_lock", "read_lock"]
+__all__ = ["LOCK_NAME", "add_lock_entry", "is_locked", "library_lock", "lock_line", "read_lock"]
 
 LOCK_NAME = "LOCK"
 _LINE = re.compile(
@@ -40,6 +40,43 @@ def read_lock(lock: Path, *, error: type[CytoreleaseError]) -> dict[str, str]:
             raise error(f"line {number}: {match['ref']} is listed twice", path=lock)
         entries[match["ref"]] = match["sha"]
     return entries
+
+
+def lock_line(ref: str, sha256: str) -> str:
+    """One LOCK line, as :func:`read_lock` reads it back."""
+    line = f"{ref} {sha256}"
+    if _LINE.match(line) is None:
+        raise ValueError(f"not a LOCK entry: {line!r}")
+    return line + "\n"
+
+
+def add_lock_entry(
+    lock: Path, ref: str, sha256: str, *, header: str, error: type[CytoreleaseError]
+) -> bool:
+    """Add ``ref sha256`` to ``lock`` (created with ``header`` if absent); False when it is
+    already listed with this content, an ``error`` when it is listed with another.
+
+    The line is appended, so what the LOCK already holds (comments, lines written by hand)
+    stays as it was; the file is replaced whole, never left half written.
+    """
+    entries = read_lock(lock, error=error)
+    known = entries.get(ref)
+    if known == sha256:
+        return False
+    if known is not None:
+        raise error(
+            f"{ref} is already locked with content {known[:16]}...; this one is "
+            f"{sha256[:16]}...: a locked version never changes (a change is a new version)",
+            path=lock,
+        )
+    before = lock.read_text(encoding="utf-8") if lock.is_file() else header
+    if before and not before.endswith("\n"):
+        before += "\n"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    partial = lock.with_name(lock.name + ".partial")
+    partial.write_text(before + lock_line(ref, sha256), encoding="utf-8")
+    partial.replace(lock)
+    return True
 
 
 def library_lock(kind: str) -> dict[str, str]:

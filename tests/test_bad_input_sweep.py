@@ -7,7 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -761,6 +761,15 @@ SLOTS = [
         utf8_only=True,
     ),
     Slot(
+        "protocol-lock",
+        "protocol lock",
+        lambda p, i, t: ["--library", _site_library(t), "protocol", "lock", p, "--json"],
+        suffix=".yaml",
+        real=lambda i: PROJECT_TESTS / "compare" / "data" / "protocol.yaml",
+        wrong=lambda i: i.spec,
+        utf8_only=True,
+    ),
+    Slot(
         "lots-import",
         "lots import",
         lambda p, i, t: [
@@ -793,6 +802,22 @@ SLOTS = [
         **FCS,
     ),
 ]
+
+
+def _site_library(folder: Path) -> Path:
+    """A fresh site library (protocol lock writes its protocols/LOCK)."""
+    library = folder / "library"
+    (library / "specs").mkdir(parents=True, exist_ok=True)
+    return library
+
+
+@pytest.fixture(autouse=True)
+def _no_site_library_after() -> Iterator[None]:
+    """--library sets the site library for the whole process: each test starts without one."""
+    from cytorelease._resources import set_library
+
+    yield
+    set_library(None)
 
 
 def _data_dir(folder: Path) -> Path:

@@ -48,6 +48,7 @@ _COMMAND_MODULES = (
     "cytorelease.cli.lots",
     "cytorelease.cli.trend",
     "cytorelease.cli.compare",
+    "cytorelease.cli.protocol",
     "cytorelease.cli.reanalyse",
     "cytorelease.cli.hook",
     "cytorelease.cli.queue",

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
+from cytorelease._lock import lock_line
 from cytorelease._lock import read_lock as _read_lock
 from cytorelease._resources import ResourceKind, resource_dir
 from cytorelease.errors import SpecError
@@ -265,7 +266,7 @@ def lock_specs(paths: list[Path]) -> list[LockEntry]:
             results.append(LockEntry(loaded.ref, loaded.sha256, LockOutcome.UNCHANGED, lock))
             continue
         entries[loaded.ref] = loaded.sha256
-        body = "".join(f"{ref} {sha}\n" for ref, sha in sorted(entries.items(), key=_lock_order))
+        body = "".join(lock_line(r, sha) for r, sha in sorted(entries.items(), key=_lock_order))
         lock.write_text(_LOCK_HEADER + body, encoding="utf-8")
         results.append(LockEntry(loaded.ref, loaded.sha256, LockOutcome.ADDED, lock))
     return results
