@@ -2,12 +2,35 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-__all__ = ["DataDirOption", "JsonOption", "SignersOption", "TrailOption", "signer_registry"]
+__all__ = [
+    "DataDirOption",
+    "JsonOption",
+    "MeaningChoice",
+    "SignersOption",
+    "TrailOption",
+    "signer_registry",
+]
+
+
+class MeaningChoice(StrEnum):
+    """What a signature means, as ``--meaning`` takes it: the values of
+    :class:`cytorelease.report.entry.Meaning` (a test keeps the two equal), declared here so
+    that ``--help`` does not import the signing machinery. The last is a valid choice only so
+    that ``sign`` can refuse it by name: it is the unattended evaluation service's alone."""
+
+    PERFORMED = "performed"
+    REVIEWED = "reviewed"
+    APPROVED = "approved"
+    APPROVED_WITH_DEVIATION = "approved-with-deviation"
+    REJECTED = "rejected"
+    COMPUTER_GENERATED = "computer-generated-evaluation"
+
 
 # every command that can print JSON takes it the same way: ``as_json: JsonOption = False``
 # (``metavar=""``: a flag takes no value, so --help shows none, not ``<bool>``)

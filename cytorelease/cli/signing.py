@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cytorelease.cli._options import JsonOption, TrailOption
+from cytorelease.cli._options import JsonOption, MeaningChoice, TrailOption
 from cytorelease.cli.addendum import PreviousOption
 from cytorelease.cli.keys import (
     PASSPHRASE_ENV,
@@ -37,11 +37,12 @@ def sign(
     report: Annotated[Path, typer.Argument(help="The CoA (HTML) to sign; rewritten in place.")],
     key: Annotated[Path, typer.Option("--key", help="Your encrypted private key (KEY.pem).")],
     meaning: Annotated[
-        str,
+        MeaningChoice,
         typer.Option(
             "--meaning",
             help="What the signature means: performed, reviewed, approved, "
-            "approved-with-deviation or rejected.",
+            "approved-with-deviation or rejected (computer-generated-evaluation is the "
+            "unattended evaluation service's alone).",
         ),
     ],
     registry: Annotated[
@@ -73,19 +74,12 @@ def sign(
     from cytorelease.report.sign import PERSON_ONLY, sign_with_key_file
 
     human = [m.value for m in Meaning if m.is_human]
-    try:
-        chosen = Meaning(meaning)
-    except ValueError:
-        chosen = None
-    if chosen is Meaning.COMPUTER_GENERATED:
+    chosen = Meaning(meaning.value)
+    if not chosen.is_human:
         raise SignatureError(
             f"the meaning '{meaning}' is reserved for the unattended evaluation service",
             path=report,
             hint=f"sign as one of: {', '.join(human)}",
-        )
-    if chosen is None or not chosen.is_human:
-        raise SignatureError(
-            f"unknown meaning '{meaning}' (one of: {', '.join(human)})", path=report
         )
     trail = open_trail(data_dir)
     check = _addendum_check(report, registry, coa, previous)
@@ -247,8 +241,9 @@ def verify(
     if as_json:
         emit_json(result.to_dict())
     else:
+        title = f"lot {result.lot_id}, disposition {result.disposition}"
         print_table(
-            f"{report}: lot {result.lot_id}, disposition {result.disposition}",
+            f"{report}: " + ("change impact assessment" if _is_impact(report) else title),
             ["#", "Signer", "User ID", "Role", "Meaning", "UTC time", "Trusted time", "Valid"],
             [
                 [

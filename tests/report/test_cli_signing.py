@@ -236,7 +236,6 @@ HUMAN = "performed, reviewed, approved, approved-with-deviation, rejected"
             "the meaning 'computer-generated-evaluation' is reserved for the unattended "
             f"evaluation service (sign as one of: {HUMAN})",
         ),
-        ("signed", f"unknown meaning 'signed' (one of: {HUMAN})"),
     ],
 )
 def test_sign_refuses_other_meanings(keys: Path, report: Path, meaning: str, problem: str) -> None:
@@ -245,6 +244,24 @@ def test_sign_refuses_other_meanings(keys: Path, report: Path, meaning: str, pro
     assert result.exit_code == 2
     assert result.stderr == f"error: {report}: {problem}\n"
     assert report.read_bytes() == before
+
+
+def test_sign_refuses_an_unknown_meaning_as_a_usage_error(keys: Path, report: Path) -> None:
+    """--meaning is a choice (like --format): a value outside it is refused before anything is
+    read, and the error lists the choices."""
+    before = report.read_bytes()
+    result = _sign(report, keys / "aanalyst.pem", "signed", keys)
+    assert result.exit_code == 2
+    assert "sign: Invalid value for '--meaning'" in result.stderr.splitlines()[0]
+    assert "'signed' is not one of 'performed', 'reviewed', 'approved'" in result.stderr
+    assert report.read_bytes() == before
+
+
+def test_the_meaning_choices_are_the_signature_meanings() -> None:
+    from cytorelease.cli._options import MeaningChoice
+    from cytorelease.report.entry import Meaning
+
+    assert [m.value for m in MeaningChoice] == [m.value for m in Meaning]
 
 
 def test_sign_with_an_unregistered_key(keys: Path, report: Path, tmp_path: Path) -> None:
