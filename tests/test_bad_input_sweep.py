@@ -1034,6 +1034,7 @@ OUTPUT_CASES: list[tuple[str, Callable[[Path, Inputs], list[object]]]] = [
     ("audit export", lambda p, i: ["audit", "export", "lot-CAR-0001", "--out", p, "--data-dir", i.data_dir]),
     ("queue list", lambda p, i: ["queue", "list", "--data-dir", p]),
     ("lots table", lambda p, i: ["lots", "table", "--data-dir", p, "--out", i.folder / "never.csv"]),
+    ("compare", lambda p, i: ["compare", "lots:site=site-1", "lots:site=site-2", "--pair-by", "none", "--data-dir", p]),
     ("queue retry", lambda p, i: ["queue", "retry", "1", "--reason", "fixed", "--data-dir", p]),
     ("worker", lambda p, i: ["worker", "--once", "--data-dir", p]),
     ("reanalyse", lambda p, i: ["reanalyse", "--data-dir", p, "--spec", "cd19-car-t@1"]),

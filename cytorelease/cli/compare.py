@@ -7,16 +7,37 @@ from typing import Annotated
 
 import typer
 
-from cytorelease.cli._options import JsonOption
+from cytorelease.cli._options import DataDirOption, JsonOption
 
 
 def register(root: typer.Typer) -> None:
     root.command(name="compare")(compare)
 
 
+def _side(text: str) -> str | Path:
+    """A selection stays text; anything else is a path (as before selections existed)."""
+    from cytorelease.compare.selection import is_selection
+
+    return text if is_selection(text) else Path(text)
+
+
 def compare(
-    a: Annotated[Path, typer.Argument(help="Set A: a lots table CSV or a folder of result.json.")],
-    b: Annotated[Path, typer.Argument(help="Set B, compared against A (differences B - A).")],
+    a: Annotated[
+        str,
+        typer.Argument(
+            help="Set A: a lots table CSV, a folder of result.json, or a selection of the data "
+            "folder's lots dataset: lots:site=S1,product=P,since=2026-01-01 (keys product, site, "
+            "since, until, spec, method).",
+            show_default=False,
+        ),
+    ],
+    b: Annotated[
+        str,
+        typer.Argument(
+            help="Set B, compared against A (differences B - A); the same forms.",
+            show_default=False,
+        ),
+    ],
     pair_by: Annotated[
         str,
         typer.Option(
@@ -37,9 +58,13 @@ def compare(
     out: Annotated[
         Path | None, typer.Option("--out", help="Write the HTML report (inline SVG) here.")
     ] = None,
+    data_dir: DataDirOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Bias, limits of agreement, Deming and TOST (paired), or Welch TOST and KS (unpaired).
+
+    A side written lots:KEY=VALUE,... is read from the lots dataset of --data-dir (each lot's
+    latest release the selection matches); lots: alone is every lot.
 
     An attribute without a margin gets no equivalence verdict. Findings are for review: the
     command exits 0 whatever they show, 2 for bad input.
@@ -51,7 +76,9 @@ def compare(
 
     if pair_by not in PAIRINGS:
         raise InputError(f"--pair-by {pair_by!r}: expected one of {', '.join(PAIRINGS)}")
-    comparison = run(a, b, pair_by=pair_by, protocol=protocol, margins=margin)
+    comparison = run(
+        _side(a), _side(b), pair_by=pair_by, protocol=protocol, margins=margin, data_dir=data_dir
+    )
     if comparison.protocol.id is not None and not comparison.protocol.locked:
         typer.echo(
             f"warning: protocol {comparison.protocol.ref} is not locked by the site library's "

@@ -28,15 +28,17 @@ __all__ = [
 
 
 def compare(
-    a: Path,
-    b: Path,
+    a: str | Path,
+    b: str | Path,
     *,
     pair_by: str,
     protocol: Path | None = None,
     margins: list[str] | None = None,
+    data_dir: str | Path | None = None,
 ) -> Comparison:
     """Read both sets and compare B against A; margins from ``protocol`` or ``margins``
-    (``ATTR=VALUE``), never both."""
+    (``ATTR=VALUE``), never both. A side written ``lots:KEY=VALUE,...`` is a selection of
+    ``data_dir``'s lots dataset (:mod:`cytorelease.compare.selection`)."""
     from cytorelease.errors import InputError
 
     if protocol is not None and margins:
@@ -44,7 +46,8 @@ def compare(
     judged = (
         load_protocol(protocol) if protocol is not None else margins_from_options(margins or [])
     )
-    return compare_sets(read_set(a), read_set(b), pair_by=pair_by, protocol=judged)
+    sets = [read_set(side, data_dir=data_dir) for side in (a, b)]
+    return compare_sets(sets[0], sets[1], pair_by=pair_by, protocol=judged)
 
 
 def render_page(comparison: Comparison) -> str:

@@ -95,7 +95,8 @@ class Comparison:
         from cytorelease import __version__
 
         def source(s: ResultSet) -> dict[str, Any]:
-            return {"path": str(s.path), "sha256": s.sha256, "kind": s.kind, "lots": len(s.lots())}
+            found = {"path": str(s.path), "sha256": s.sha256, "kind": s.kind, "lots": len(s.lots())}
+            return found if s.selection is None else {**found, "selection": s.selection}
 
         return {
             "schema": SCHEMA,

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from cytorelease.compare.analysis import AttributeComparison, Comparison
+from cytorelease.compare.sets import ResultSet
 from cytorelease.compare.svg import attribute_svg
 from cytorelease.errors import InputError
 from cytorelease.report.svg import safe_inline_svg
@@ -139,6 +140,11 @@ def _flips(flips: list[dict[str, Any]]) -> str:
     return f"<table>{head}{rows}</table>"
 
 
+def _source(s: ResultSet) -> str:
+    picked = "" if s.selection is None else f", selection {s.selection or '(every lot)'}"
+    return f"{s.path} ({s.kind}{picked}, sha256 {s.sha256})"
+
+
 def render_page(comparison: Comparison) -> str:
     """The HTML text of ``comparison``."""
     record = comparison.to_dict()
@@ -152,8 +158,8 @@ def render_page(comparison: Comparison) -> str:
     )
     lots = record["lots"]
     source = [
-        ("A", f"{comparison.a.path} ({comparison.a.kind}, sha256 {comparison.a.sha256})"),
-        ("B", f"{comparison.b.path} ({comparison.b.kind}, sha256 {comparison.b.sha256})"),
+        ("A", _source(comparison.a)),
+        ("B", _source(comparison.b)),
         ("difference", "B - A"),
         ("pairing", "by lot" if comparison.pair_by == "lot" else "none (two independent sets)"),
         ("protocol", protocol),

@@ -36,10 +36,11 @@ class ResultSet:
 
     path: Path
     sha256: str
-    kind: str  # "csv" or "records"
+    kind: str  # "csv", "records" or "lots-dataset"
     entries: tuple[Entry, ...]
     dispositions: dict[str, str]  # lot -> disposition, where the source holds one
     has_verdicts: bool
+    selection: str | None = None  # the keys of a lots-dataset selection (path: the data folder)
 
     def lots(self) -> list[str]:
         return sorted({e.lot for e in self.entries} | set(self.dispositions))
@@ -96,8 +97,14 @@ class SetBuilder:
         self.entries.append(entry)
 
 
-def read_set(path: Path) -> ResultSet:
-    """The results at ``path``: a CSV table, or a folder searched for ``result.json`` records."""
+def read_set(source: str | Path, *, data_dir: str | Path | None = None) -> ResultSet:
+    """The results ``source`` names: a selection of ``data_dir``'s lots dataset
+    (``lots:site=S1,...``), a CSV table, or a folder searched for ``result.json`` records."""
+    from cytorelease.compare.selection import is_selection, read_selection
+
+    if is_selection(source):
+        return read_selection(str(source), data_dir)
+    path = Path(source)
     if path.is_dir():
         from cytorelease.compare.records import read_records
 
@@ -107,6 +114,7 @@ def read_set(path: Path) -> ResultSet:
 
         return read_csv_set(path)
     raise InputError(
-        "no such file or folder (expected a lots table CSV or a folder of result.json records)",
+        "no such file or folder (expected a lots table CSV, a folder of result.json records or "
+        "a selection lots:KEY=VALUE,...)",
         path=path,
     )
