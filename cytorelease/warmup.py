@@ -4,9 +4,9 @@ The flow kernels are compiled by numba on first use and cached on disk (``cache=
 first run after an install, on a new worker machine or in a new container, otherwise compiles
 every kernel it reaches on a user's or an instrument's time (minutes on a small machine).
 :func:`warm_up` runs each kernel once, through the same library calls as the commands (so with
-the dtypes and layouts of a real run), on inputs just large enough to take both the serial and
-the parallel variants: a small synthetic tube and its FMO gated with the release panel, the
-same at 60,000 events (above the kernels' parallel thresholds), the tubes read, inspected and
+the dtypes and layouts of a real run), on a small synthetic tube and its FMO gated with the
+release panel, the same at 60,000 events (above the kernels' one-thread thresholds, so past
+every size-dependent branch a 1M-event tube takes), the tubes read, inspected and
 clustered, and the bundled sample lot's FCS files gated as the demo gates them. What is already
 in the cache only loads. It reports, per kernel, how many specializations it holds, how many
 were compiled now and how many loaded from the cache, and how long each step took.

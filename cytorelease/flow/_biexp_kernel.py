@@ -29,6 +29,7 @@ import numpy as np
 from numba import njit, prange
 
 from cytorelease.errors import TemplateError
+from cytorelease.flow._numba_threads import one_thread_below
 
 __all__ = ["BiexponentialScale", "hyperlog_scale", "logicle_scale"]
 
@@ -126,7 +127,7 @@ def _scale_one(
 
 
 @njit(cache=True, parallel=True)
-def _scale_parallel(
+def _scale_values(
     p: np.ndarray,
     table: np.ndarray,
     base: int,
@@ -136,20 +137,6 @@ def _scale_parallel(
 ) -> None:
     bins = table.shape[0] // _ROW
     for i in prange(values.shape[0]):
-        out[i] = _scale_one(p, table, base, bins, values[i], bits[i])
-
-
-@njit(cache=True)
-def _scale_serial(
-    p: np.ndarray,
-    table: np.ndarray,
-    base: int,
-    values: np.ndarray,
-    bits: np.ndarray,
-    out: np.ndarray,
-) -> None:
-    bins = table.shape[0] // _ROW
-    for i in range(values.shape[0]):
         out[i] = _scale_one(p, table, base, bins, values[i], bits[i])
 
 
@@ -163,14 +150,8 @@ def _inverse_one(p: np.ndarray, scale: float) -> float:
 
 
 @njit(cache=True, parallel=True)
-def _inverse_parallel(p: np.ndarray, values: np.ndarray, out: np.ndarray) -> None:
+def _inverse_values(p: np.ndarray, values: np.ndarray, out: np.ndarray) -> None:
     for i in prange(values.shape[0]):
-        out[i] = _inverse_one(p, values[i])
-
-
-@njit(cache=True)
-def _inverse_serial(p: np.ndarray, values: np.ndarray, out: np.ndarray) -> None:
-    for i in range(values.shape[0]):
         out[i] = _inverse_one(p, values[i])
 
 
@@ -196,15 +177,15 @@ class BiexponentialScale:
     def scale(self, values: np.ndarray) -> np.ndarray:
         flat = np.ascontiguousarray(values, dtype=np.float64).reshape(-1)
         out = np.empty_like(flat)
-        kernel = _scale_parallel if flat.size >= PARALLEL_THRESHOLD else _scale_serial
-        kernel(self.params, self.table, self.base, flat, flat.view(np.int64), out)
+        with one_thread_below(flat.size, PARALLEL_THRESHOLD):
+            _scale_values(self.params, self.table, self.base, flat, flat.view(np.int64), out)
         return out.reshape(np.shape(values))
 
     def inverse(self, values: np.ndarray) -> np.ndarray:
         flat = np.ascontiguousarray(values, dtype=np.float64).reshape(-1)
         out = np.empty_like(flat)
-        kernel = _inverse_parallel if flat.size >= PARALLEL_THRESHOLD else _inverse_serial
-        kernel(self.params, flat, out)
+        with one_thread_below(flat.size, PARALLEL_THRESHOLD):
+            _inverse_values(self.params, flat, out)
         return out.reshape(np.shape(values))
 
 
@@ -226,7 +207,7 @@ def _build(head: list[float], taylor: list[float]) -> BiexponentialScale:
     # starting points for the roots: y against x on a dense grid, interpolated
     y_dense = np.linspace(p[_X1], _TOP_OF_TABLE + 0.05, 200_001)
     x_dense = np.empty_like(y_dense)
-    _inverse_parallel(p, y_dense, x_dense)
+    _inverse_values(p, y_dense, x_dense)
     y_edges = np.empty_like(edges)
     _solve_many(p, edges, np.interp(edges, x_dense, y_dense), y_edges)
     # quintic Hermite on each bin from y, dy/dx and d2y/dx2 at both edges, in powers of the

@@ -19,6 +19,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from cytorelease.flow._numba_threads import one_thread_below
+
 __all__ = ["points_in_polygon"]
 
 
@@ -136,7 +138,7 @@ def _odd_count(
 
 
 @njit(cache=True, parallel=True)
-def _inside_parallel(
+def _inside(
     vertices: np.ndarray,
     heights: np.ndarray,
     offsets: np.ndarray,
@@ -155,27 +157,7 @@ def _inside_parallel(
         )
 
 
-@njit(cache=True)
-def _inside_serial(
-    vertices: np.ndarray,
-    heights: np.ndarray,
-    offsets: np.ndarray,
-    edges: np.ndarray,
-    lookup: np.ndarray,
-    cell_scale: float,
-    x_lo: float,
-    x_hi: float,
-    xs: np.ndarray,
-    ys: np.ndarray,
-    out: np.ndarray,
-) -> None:
-    for k in range(xs.shape[0]):
-        out[k] = _odd_count(
-            vertices, heights, offsets, edges, lookup, cell_scale, x_lo, x_hi, xs[k], ys[k]
-        )
-
-
-# small inputs run serially: starting the thread team costs more than it saves
+# small inputs run on one thread: starting the thread team costs more than it saves
 PARALLEL_THRESHOLD = 20_000
 
 
@@ -185,12 +167,12 @@ def points_in_polygon(vertices: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> n
     vertices = np.ascontiguousarray(vertices, dtype=np.float64)
     if len(vertices) < 2:
         return out  # no edge: no crossing
-    kernel = _inside_parallel if len(xs) >= PARALLEL_THRESHOLD else _inside_serial
-    kernel(
-        vertices,
-        *_slabs(vertices),
-        np.ascontiguousarray(xs, dtype=np.float64),
-        np.ascontiguousarray(ys, dtype=np.float64),
-        out,
-    )
+    with one_thread_below(len(xs), PARALLEL_THRESHOLD):
+        _inside(
+            vertices,
+            *_slabs(vertices),
+            np.ascontiguousarray(xs, dtype=np.float64),
+            np.ascontiguousarray(ys, dtype=np.float64),
+            out,
+        )
     return out
