@@ -45,7 +45,8 @@ ALLOWED: dict[str, set[str]] = {
     # a later result added to a signed CoA: re-evaluates (spec, lot) a verified manual record
     "addendum": BASE | DOMAIN | {"potency", "records", "report", "manual", "lot"},
     "trend": BASE | DOMAIN | {"potency", "records", "report", "lot"},  # across lots, beside export
-    "compare": BASE | {"report"},  # two sets of results (beside trend); figures checked by report
+    # two sets of results (beside trend); figures checked by report; selections of the lots dataset
+    "compare": BASE | {"records", "report"},
     # the worker releases with the out-of-trend review (trend.oot) a person's release uses
     "hook": BASE | DOMAIN | {"potency", "records", "report", "lot", "manual", "trend"},
     # change control's what-if re-analysis of archived lots: what hook may, and compare's
