@@ -1019,6 +1019,7 @@ OUTPUT_CASES: list[tuple[str, Callable[[Path, Inputs], list[object]]]] = [
     ("keys init-registry", lambda p, i: ["keys", "init-registry", "--signer", "A B", "--user-id", "ab", "--out", p, "--identity-evidence", "synthetic test identity"]),
     ("sample-data generate", lambda p, i: ["sample-data", "generate", p]),
     ("sample-data history", lambda p, i: ["sample-data", "history", p]),
+    ("sample-data history --raw", lambda p, i: ["sample-data", "history", p, "--raw", "--events", "1000"]),
     ("sample-data controls", lambda p, i: ["sample-data", "controls", p, "--events", "10"]),
     ("demo", lambda p, i: ["demo", "--out", p]),
     ("release", lambda p, i: ["release", i.lot, "--out", p]),

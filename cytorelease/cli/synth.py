@@ -94,6 +94,23 @@ def history(
             help="The lot from which CAR+ % steps up at site-1 (default: three quarters in).",
         ),
     ] = None,
+    raw: Annotated[
+        bool,
+        typer.Option(
+            "--raw",
+            help="Also write each lot's raw files (FCS tubes, qPCR, potency, bench sheet, "
+            "lot.yaml) into OUT/raw/<lot>/, simulated from the history's values.",
+        ),
+    ] = False,
+    events: Annotated[
+        int | None,
+        typer.Option(
+            "--events",
+            min=1000,
+            help="With --raw: events per flow tube (default 20000).",
+            show_default=False,
+        ),
+    ] = None,
     force: Annotated[
         bool, typer.Option("--force", help="Overwrite an existing history in OUT.")
     ] = False,
@@ -101,11 +118,18 @@ def history(
 ) -> None:
     """Write a product's lot history with planted drifts (history.csv) and their truth.json."""
     from cytorelease.cli._output import emit_json, print_table
+    from cytorelease.errors import InputError
     from cytorelease.synth.history import write_history
+    from cytorelease.synth.history_raw import DEFAULT_EVENTS
 
+    if events is not None and not raw:
+        raise InputError(
+            "--events is the event count of the raw files: give it with --raw", path=out
+        )
     truth = write_history(
-        out, lots=lots, sites=sites, seed=seed, shift_at=shift_at, overwrite=force
-    )
+        out, lots=lots, sites=sites, seed=seed, shift_at=shift_at, overwrite=force,
+        raw_events=(events or DEFAULT_EVENTS) if raw else None,
+    )  # fmt: skip
     if as_json:
         emit_json(truth.to_dict())
         return
@@ -114,6 +138,11 @@ def history(
         ("drift", "attribute", "site", "from lot"),
         [(d["kind"], d["attribute"], d["site"] or "all", d["from_lot"]) for d in truth.drifts()],
     )
+    if truth.raw is not None:
+        typer.echo(
+            f"raw files of {len(truth.raw['lots'])} lots ({truth.raw['events_per_tube']} events "
+            f"per tube) in {out / truth.raw['folder']}"
+        )
 
 
 @app.command(name="controls")

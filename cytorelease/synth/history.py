@@ -31,6 +31,7 @@ __all__ = [
     "HISTORY_FILE",
     "HISTORY_TRUTH_FILE",
     "HistoryTruth",
+    "PlannedLot",
     "Stable",
     "write_history",
 ]
@@ -75,6 +76,7 @@ class HistoryTruth:
     decline_from: int
     charts: list[dict[str, object]]
     files: dict[str, str]
+    raw: dict[str, Any] | None = None  # the raw lot folders, with --raw
 
     def drifts(self) -> list[dict[str, Any]]:
         step = {"kind": "step", "attribute": CAR, "site": "site-1", "from_lot": self.shift_at}
@@ -95,7 +97,19 @@ class HistoryTruth:
             "drifts": self.drifts(),
             "charts": self.charts,
             "files": self.files,
+            **({} if self.raw is None else {"raw": self.raw}),
         }
+
+
+@dataclass(frozen=True)
+class PlannedLot:
+    """One lot of the history: its number, id, site, date and values as history.csv holds them."""
+
+    number: int
+    lot: str
+    site: str
+    day: date
+    values: dict[str, str]
 
 
 def _lot(i: int) -> str:
@@ -145,8 +159,13 @@ def write_history(
     seed: int = 1,
     shift_at: int | None = None,
     overwrite: bool = False,
+    raw_events: int | None = None,
 ) -> HistoryTruth:
-    """Write ``out/history.csv`` and ``out/truth.json``; the same arguments give the same bytes."""
+    """Write ``out/history.csv`` and ``out/truth.json``; the same arguments give the same bytes.
+
+    ``raw_events``: also write each lot's raw files, ``raw_events`` events per flow tube, into
+    ``out/raw/<lot>/`` (:mod:`cytorelease.synth.history_raw`); history.csv is the same either way.
+    """
     from cytorelease.provenance import file_sha256
 
     shift_at = shift_at if shift_at is not None else lots * 3 // 4
@@ -158,10 +177,16 @@ def write_history(
         raise InputError(
             "a history is already here; pass --force to overwrite it", path=existing[0]
         )
+    if raw_events is not None:
+        from cytorelease.synth.history_raw import check_raw_destination
+
+        check_raw_destination(out, [_lot(i) for i in range(1, lots + 1)], overwrite=overwrite)
     rng = random.Random(seed)
     rows = ["lot,date,attribute,value,site,lsl,usl"]
+    planned = []
     for i in range(1, lots + 1):
-        site, day = _site(i, sites), (START + timedelta(days=3 * (i - 1))).isoformat()
+        site, day = _site(i, sites), START + timedelta(days=3 * (i - 1))
+        values: dict[str, str] = {}
         for attribute, process in ATTRIBUTES.items():
             value = rng.gauss(process.mean, process.sd)
             if attribute == CAR and site == "site-1" and i >= shift_at:
@@ -169,13 +194,21 @@ def write_history(
             if attribute == VIABILITY and i >= decline_from:
                 value -= DECLINE_SIGMA_PER_LOT * process.sd * (i - decline_from + 1)
             limits = ["" if v is None else f"{v:g}" for v in (process.lsl, process.usl)]
+            values[attribute] = f"{value:.{process.decimals}f}"
             rows.append(
-                f"{_lot(i)},{day},{attribute},{value:.{process.decimals}f},{site},{','.join(limits)}"
+                f"{_lot(i)},{day.isoformat()},{attribute},{values[attribute]},{site},"
+                f"{','.join(limits)}"
             )
+        planned.append(PlannedLot(i, _lot(i), site, day, values))
+    raw = None
+    if raw_events is not None:
+        from cytorelease.synth.history_raw import write_raw_lots
+
+        raw = write_raw_lots(out, planned, seed=seed, events=raw_events, overwrite=overwrite)
     out.mkdir(parents=True, exist_ok=True)
     targets[0].write_text("\n".join(rows) + "\n", encoding="utf-8")
     files = {HISTORY_FILE: file_sha256(targets[0])}
     truth = HistoryTruth(seed, lots, sites, shift_at, decline_from,
-                         _charts(lots, sites, shift_at, decline_from), files)  # fmt: skip
+                         _charts(lots, sites, shift_at, decline_from), files, raw)  # fmt: skip
     targets[1].write_text(json.dumps(truth.to_dict(), indent=2) + "\n", encoding="utf-8")
     return truth

@@ -113,8 +113,15 @@ def generate_lot(
     params: LotParams | None = None,
     steps: Sequence[LotStep] = DEFAULT_STEPS,
     overwrite: bool = False,
+    lot_id: str | None = None,
+    manufacturing_date: date | None = None,
+    site: str | None = None,
 ) -> LotTruth:
     """Write the lot for ``seed`` into ``out/lot-CAR-<seed>/``; returns its truth.
+
+    ``lot_id``, ``manufacturing_date`` and ``site`` name the lot, date it and say where it was
+    made instead of what the seed gives (a lot of ``sample-data history --raw``); the seed still
+    draws everything else, so the defaults give the bytes they always gave.
 
     Refuses (InputError) a negative seed, an ``out`` that is a file or itself a lot folder, and an
     existing non-empty lot folder unless ``overwrite`` (files are then rewritten in place).
@@ -123,7 +130,7 @@ def generate_lot(
         raise InputError(f"the seed must be 0 or more, got {seed}", path=str(out))
     params = params or LotParams()
     out = Path(out)
-    lot_id = lot_id_for_seed(seed)
+    lot_id = lot_id or lot_id_for_seed(seed)
     lot_dir = out / lot_id
     _check_destination(out, lot_dir, overwrite=overwrite)
     try:
@@ -135,7 +142,7 @@ def generate_lot(
             hint="choose an OUT folder you can write to",
         ) from None
 
-    ctx = _new_context(lot_dir, lot_id, seed, params)
+    ctx = _new_context(lot_dir, lot_id, seed, params, manufacturing_date, site)
     try:
         for step in steps:
             step(ctx)
@@ -195,9 +202,18 @@ def _check_destination(out: Path, lot_dir: Path, *, overwrite: bool) -> None:
         )
 
 
-def _new_context(lot_dir: Path, lot_id: str, seed: int, params: LotParams) -> LotContext:
+def _new_context(
+    lot_dir: Path,
+    lot_id: str,
+    seed: int,
+    params: LotParams,
+    manufactured: date | None,
+    site: str | None,
+) -> LotContext:
     rng = np.random.default_rng([seed, 0x10D])
+    # drawn even when given, so the draws after it stay those of the seed
     manufacturing = date(2026, 1, 5) + timedelta(days=int(rng.integers(0, 330)))
+    manufacturing = manufactured or manufacturing
     testing_start = datetime.combine(manufacturing + timedelta(days=1), time(9, 0)) + timedelta(
         minutes=int(rng.integers(0, 180)), seconds=int(rng.integers(0, 60))
     )
@@ -215,6 +231,7 @@ def _new_context(lot_dir: Path, lot_id: str, seed: int, params: LotParams) -> Lo
             "schema": "cytorelease.lot/1",
             "lot_id": lot_id,
             "product": PRODUCT,
+            **({} if site is None else {"site": site}),
             "chain_of_identity": chain_of_identity,
             "manufacturing_date": manufacturing.isoformat(),
             "spec": SPEC_REFERENCE,

@@ -15,8 +15,11 @@ from cytorelease.synth.qpcr_exports import write_qpcr_exports
 __all__ = ["write_vcn_exports"]
 
 
-def write_vcn_exports(ctx: LotContext) -> None:
-    per_transduced = float(ctx.rng("qpcr.truth").uniform(1.5, 4.0))
+def write_vcn_exports(ctx: LotContext, per_transduced: float | None = None) -> None:
+    """Lot step; ``per_transduced`` sets the true VCN per transduced cell instead of drawing it
+    (``sample-data history --raw`` plants each lot's value of the history)."""
+    if per_transduced is None:
+        per_transduced = float(ctx.rng("qpcr.truth").uniform(1.5, 4.0))
     car_fraction = ctx.truth["measurements"]["flow.car_pct_of_viable_cd3"] / 100.0
     # the lab names the product's wells by the lot, which is how the worker routes the export
     exports = write_qpcr_exports(
