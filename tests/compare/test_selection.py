@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import json
 import statistics
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from typer.testing import Result
 from cytorelease.synth.history import CAR, VCN, VIABILITY, write_history
 from tests.cli_contract import assert_bad_input, invoke, one_json_document
 from tests.records.lot_records import history_records
+from tests.records.pg_backend import BACKENDS, backend_url
 
 SHIFT = 1.25  # what the new template version adds to both flow values of every lot
 
@@ -41,19 +43,23 @@ def _regated(record: dict[str, Any]) -> dict[str, Any]:
     return again
 
 
-@pytest.fixture(scope="module")
-def history(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """(data folder, history.csv): 40 lots at two sites, each released twice."""
+@pytest.fixture(scope="module", params=BACKENDS)
+def history(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Path, Path]]:
+    """(data folder, history.csv): 40 lots at two sites, each released twice; the store is
+    SQLite in the data folder or a fresh PostgreSQL database (CYTORELEASE_DB)."""
     root = tmp_path_factory.mktemp("selection")
     write_history(root / "history", lots=40, sites=2, seed=5, shift_at=40)
     records = history_records(root / "history" / "history.csv")
     first = _write(root / "v1", records)
     second = _write(root / "v2", [_regated(r) for r in records])
     data = root / "data"
-    for folder in (first, second):
-        result = invoke(["lots", "import", str(folder), "--unchecked", "--data-dir", str(data)])
-        assert result.exit_code == 0, result.stderr
-    return data, root / "history" / "history.csv"
+    with pytest.MonkeyPatch.context() as patch, backend_url(request.param, patch):
+        for folder in (first, second):
+            result = invoke(["lots", "import", str(folder), "--unchecked", "--data-dir", str(data)])
+            assert result.exit_code == 0, result.stderr
+        yield data, root / "history" / "history.csv"
 
 
 def _compare(data: Path, a: str, b: str, *more: object) -> Result:
@@ -164,7 +170,10 @@ def test_a_selection_of_no_lot_is_refused_naming_the_data_folder(
     assert "the selection 'lots:site=site-9' matches no lot" in assert_bad_input(result, data)
 
 
-def test_a_data_folder_without_a_store_is_refused(tmp_path: Path) -> None:
+def test_a_data_folder_without_a_store_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CYTORELEASE_DB", raising=False)  # the SQLite file is what is missing
     empty = tmp_path / "empty"
     empty.mkdir()
     result = _compare(empty, "lots:site=site-1", "lots:", "--pair-by", "none")
