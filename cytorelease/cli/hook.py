@@ -128,6 +128,16 @@ def worker(
             help="...or once the last checkpoint is this old (and rows were added).",
         ),
     ] = 3600.0,
+    warmup: Annotated[
+        bool | None,
+        typer.Option(
+            "--warmup/--no-warmup",
+            help="Load (or, the first time, compile) every flow kernel before taking work, as "
+            "`cytorelease warmup` does, so no file waits for it. Default: on when running "
+            "continuously, off with --once.",
+            show_default=False,
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Drain the work queue: analyse files, route them to lots, release complete lots."""
@@ -137,6 +147,14 @@ def worker(
     def log(line: str) -> None:
         typer.echo(line, err=True)
 
+    if warmup if warmup is not None else not once:
+        from cytorelease.warmup import warm_up
+
+        warm = warm_up()
+        log(
+            f"warm: {warm.compiled} kernels compiled, {warm.loaded} loaded from the cache "
+            f"in {warm.seconds:.1f} s"
+        )
     report = start_worker(
         data_dir,
         once=once,
