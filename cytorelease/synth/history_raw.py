@@ -37,6 +37,8 @@ __all__ = ["DEFAULT_EVENTS", "RAW_FOLDER", "check_raw_destination", "lot_seed", 
 
 RAW_FOLDER = "raw"
 DEFAULT_EVENTS = 20_000
+# below it a tube of 1,000 events may hold no viable T cell, and a lot no CAR+ % to plant
+MIN_VIABILITY_PCT = 10.0
 _SEED_STREAM = 0x48495354  # "HIST": the lots' seeds are a stream of their own
 
 
@@ -74,15 +76,26 @@ def write_raw_lots(
 
     if events < 1_000:
         raise InputError(f"--events {events}: at least 1000 events per tube", path=out)
-    written = []
+    # every lot's composition checked before the first file is written
+    planned_params = []
     for planned in lots:
         planted = {a: float(v) for a, v in planned.values.items()}
+        if planted[VIABILITY] < MIN_VIABILITY_PCT:
+            raise InputError(
+                f"lot {planned.lot}: viability {planted[VIABILITY]} % leaves too few cells for "
+                f"its tubes (at least {MIN_VIABILITY_PCT:g} %: the decline runs on for as long "
+                "as the history, so write a shorter one)",
+                path=out,
+            )
         params = LotParams(
             car_pct=planted[CAR],
             viability_pct=planted[VIABILITY],
             n_events=events,
             fmo_events=events,
         )
+        planned_params.append((planned, planted, params))
+    written = []
+    for planned, planted, params in planned_params:
         vcn = functools.partial(write_vcn_exports, per_transduced=planted[VCN])
         steps = tuple(vcn if step is write_vcn_exports else step for step in DEFAULT_STEPS)
         truth = generate_lot(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import statistics
 from pathlib import Path
 from typing import Any
@@ -173,3 +174,14 @@ def test_a_lot_already_there_is_refused_before_anything_is_written(tmp_path: Pat
     assert "pass --force to overwrite them" in assert_bad_input(result, lot)
     assert sorted(p.name for p in (tmp_path / "h").iterdir()) == ["raw"]
     assert sorted(p.name for p in (tmp_path / "h" / "raw").iterdir()) == ["CAR-H0007"]
+
+
+def test_a_history_declining_past_raw_files_is_refused_whole(tmp_path: Path) -> None:
+    # 0.15 points of viability a lot from lot 651 on: below 10 % about 540 lots later
+    result = invoke(["sample-data", "history", str(tmp_path / "h"), "--lots", "1300", "--raw",
+                     "--events", "1000"])  # fmt: skip
+    line = assert_bad_input(result, tmp_path / "h")
+    found = re.search(r"lot CAR-H(\d{4}): viability (\d+\.\d+) % leaves too few cells", line)
+    assert found is not None, line
+    assert 1150 < int(found[1]) < 1250 and float(found[2]) < 10.0
+    assert not (tmp_path / "h").exists()
