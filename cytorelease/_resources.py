@@ -91,10 +91,16 @@ def resource_dir(kind: ResourceKind | str) -> Path:
     raise InputError(f"no {kind.value} folder found (looked in {looked})", path=kind.value)
 
 
+# the suffixes of a document given by path: a template (YAML), GatingML (XML), a FlowJo workspace
+_FILE_SUFFIXES = (".yaml", ".yml", ".xml", ".wsp")
+
+
 def is_bare_name(name: str | Path) -> bool:
-    """A library name (``cd19-car-t-panel``): no path separator and no ``.yaml``/``.yml`` suffix."""
+    """A library name (``cd19-car-t-panel``): no path separator and none of the suffixes of a
+    document file (``.yaml``, ``.yml``, ``.xml``, ``.wsp``), so ``W.wsp`` in the current folder
+    is a path."""
     text = str(name)
-    return not any(sep in text for sep in ("/", "\\")) and not text.endswith((".yaml", ".yml"))
+    return not any(sep in text for sep in ("/", "\\")) and not text.lower().endswith(_FILE_SUFFIXES)
 
 
 def resolve_resource(kind: ResourceKind | str, name: str | Path) -> Path:

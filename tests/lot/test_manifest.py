@@ -31,6 +31,7 @@ def test_sample_lot_manifest_loads(lot: Path) -> None:
     manifest = load_manifest(lot)
     assert manifest.lot_id == "lot-CAR-0001"
     assert manifest.product == "cd19-car-t"
+    assert manifest.inputs.flow is not None
     roles = [t.role for t in manifest.inputs.flow.tubes]
     assert roles == [TubeRole.STAINED, TubeRole.FMO]
     assert manifest.manual == []  # manual results are entered with `cytorelease manual`

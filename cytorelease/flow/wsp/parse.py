@@ -38,6 +38,8 @@ from cytorelease.flow.wsp.model import (
     WspSample,
 )
 
+_COUNT = re.compile(r"-?[0-9]{1,18}")
+
 __all__ = ["MAX_WORKSPACE_BYTES", "is_workspace", "parse_workspace", "read_workspace"]
 
 # Workspaces of a few hundred samples run to tens of megabytes; far more is not a workspace
@@ -239,7 +241,7 @@ def _nodes(sub: Element, above: tuple[str, ...], where: str) -> tuple[WspNode, .
                 element=element,
                 dependents=dependents,
                 owning_group=child.get("owningGroup") or "",
-                count=int(count) if count and count.lstrip("-").isdigit() else None,
+                count=_stored_count(count),
                 children=_nodes(grand, path, where) if grand is not None else (),
             )
         )
@@ -290,6 +292,10 @@ def _transform(element: Element, where: str) -> ChannelTransform:
             )
     except TemplateError as error:
         return UnsupportedTransform(kind, error.problem)
+    except (ArithmeticError, ValueError) as error:
+        # e.g. a biex width above -1 or a negative decade count whose table overflows: a
+        # scale that cannot be built is refused where a gate uses it, never a crash
+        return UnsupportedTransform(kind, f"its parameters cannot be evaluated ({error})")
     return UnsupportedTransform(kind, "FlowJo does not publish how it computes this scale")
 
 
@@ -324,3 +330,9 @@ def _matrix(element: Element, where: str) -> WspMatrix:
     matrix.setflags(write=False)
     return WspMatrix(name, element.get("prefix") or "", element.get("suffix") or "", detectors,
                      matrix)  # fmt: skip
+
+
+def _stored_count(text: str | None) -> int | None:
+    """FlowJo's stored count of a node, shown beside ours; anything but a plain decimal integer
+    (a 5,000-digit number, a superscript digit) is no count, not a crash."""
+    return int(text) if text is not None and _COUNT.fullmatch(text) else None

@@ -63,8 +63,15 @@ def gate_with_workspace(
         check_acquisition_matrix(source, strategy, sample)
     except TemplateError as error:
         raise error.with_path(path) from None
-    flags = uncompensated_flags(strategy, sample)
-    gated = strategy.apply(sample, events=preprocessed_events(sample))
+    except (ArithmeticError, ValueError, SystemError) as error:
+        raise _unevaluable(path, error) from None
+    try:
+        flags = uncompensated_flags(strategy, sample)
+        gated = strategy.apply(sample, events=preprocessed_events(sample))
+    except TemplateError as error:
+        raise error.with_path(path) from None
+    except (ArithmeticError, ValueError, SystemError) as error:
+        raise _unevaluable(path, error) from None
     populations = _population_table(strategy, gated)
     placed = tuple(PlacedGate.fixed(strategy.population(g)) for g in populations["gate_id"])
     flowjo_counts = {n.key: n.count for n in source.nodes_in_order()}
@@ -87,6 +94,16 @@ def gate_with_workspace(
                 "flowjo_counts": flowjo_counts,
             }
         },
+    )
+
+
+def _unevaluable(path: Path, error: Exception) -> TemplateError:
+    """A scale whose parameters cannot be evaluated (a biex width above -1, a logicle M whose
+    exponentials overflow): refused by name, never an internal error or a count."""
+    return TemplateError(
+        f"a transform's parameters cannot be evaluated ({error})",
+        path=path,
+        hint="check the workspace's transforms (width, negative, positive, M, T)",
     )
 
 
