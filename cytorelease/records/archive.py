@@ -12,6 +12,7 @@ import hashlib
 import os
 import stat
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -55,18 +56,24 @@ def archived_path(archive_dir: Path, sha256: str) -> Path:
     return archive_dir / sha256[:2] / sha256
 
 
+def _chunks(reader: BinaryIO) -> Iterator[memoryview]:
+    """The reader's bytes, chunk by chunk, through one buffer refilled: a fresh 4 MB bytes
+    object per chunk costs page faults on every chunk (a 100 MB file copied ~2x slower). A
+    chunk is valid until the next is read."""
+    buffer = bytearray(_CHUNK)
+    view = memoryview(buffer)
+    while count := reader.readinto(buffer):  # type: ignore[attr-defined]
+        yield view[:count]
+
+
 def hashing_copy(reader: BinaryIO, writer: BinaryIO) -> tuple[str, int]:
     """Copy ``reader`` into ``writer`` in one pass, hashing as it goes; the copy is flushed and
     fsync'ed. Returns the SHA-256 (hex) and the size of what was copied."""
     digest, size = hashlib.sha256(), 0
-    # one buffer, refilled: a fresh 4 MB bytes object per chunk costs page faults on every
-    # chunk (a 100 MB file copied ~2x slower)
-    buffer = bytearray(_CHUNK)
-    view = memoryview(buffer)
-    while count := reader.readinto(buffer):  # type: ignore[attr-defined]
-        digest.update(view[:count])
-        writer.write(view[:count])
-        size += count
+    for chunk in _chunks(reader):
+        digest.update(chunk)
+        writer.write(chunk)
+        size += len(chunk)
     writer.flush()
     os.fsync(writer.fileno())
     return digest.hexdigest(), size
@@ -75,12 +82,10 @@ def hashing_copy(reader: BinaryIO, writer: BinaryIO) -> tuple[str, int]:
 def hash_file(path: Path) -> tuple[str, int]:
     """SHA-256 (hex) and size of a file's bytes, read once in chunks."""
     digest, size = hashlib.sha256(), 0
-    buffer = bytearray(_CHUNK)
-    view = memoryview(buffer)
     with open(path, "rb", buffering=0) as reader:
-        while count := reader.readinto(buffer):
-            digest.update(view[:count])
-            size += count
+        for chunk in _chunks(reader):
+            digest.update(chunk)
+            size += len(chunk)
     return digest.hexdigest(), size
 
 
