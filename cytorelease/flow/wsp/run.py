@@ -61,11 +61,6 @@ def gate_with_workspace(
             raise TemplateError(f"{source.label} holds no gates")
         strategy = to_strategy(source)
         check_acquisition_matrix(source, strategy, sample)
-    except TemplateError as error:
-        raise error.with_path(path) from None
-    except (ArithmeticError, ValueError, SystemError) as error:
-        raise _unevaluable(path, error) from None
-    try:
         flags = uncompensated_flags(strategy, sample)
         gated = strategy.apply(sample, events=preprocessed_events(sample))
     except TemplateError as error:
