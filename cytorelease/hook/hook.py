@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from cytorelease.errors import CytoreleaseError, InputError
-from cytorelease.hook.identify import ACCEPTS, identify
+from cytorelease.hook.identify import ACCEPTS, identify, preload_reader
 from cytorelease.hook.instruments import Instrument, load_instruments
 from cytorelease.hook.integrity import audit_mismatch
 from cytorelease.records import audit, ingest
@@ -134,6 +134,7 @@ def hook_file(
 
     while True:
         before = wait_until_stable(path, stable_seconds=stable_seconds, timeout=timeout)
+        preload_reader(path)
         try:
             archived = archive_file(path, data.archive_dir, data.archive_tmp)
         except ArchiveMismatch as exc:
