@@ -159,11 +159,13 @@ def verify_command(
     )  # fmt: skip
     failed = [c for c in checkpoints if not c.ok]
     release_rows = check_data_release_rows(data_dir)
+    baselines, baseline_problems = _check_baselines(data_dir)
     if as_json:
         document = check.to_dict()
-        document["ok"] = check.ok and not failed and release_rows.ok
+        document["ok"] = check.ok and not failed and release_rows.ok and not baseline_problems
         document["checkpoints"] = [c.to_dict() for c in checkpoints]
         document["release_rows"] = release_rows.to_dict()
+        document["trend_baselines"] = {"versions": baselines, "problems": baseline_problems}
         emit_json(document)
     else:
         typer.echo(f"audit trail intact: {check.rows} rows, last hash {check.last_hash}")
@@ -177,12 +179,26 @@ def verify_command(
             f"releases and signatures: {release_rows.releases} release rows, "
             f"{release_rows.signatures} signature rows: {state}"
         )
+        state = "FAILED" if baseline_problems else "ok"
+        typer.echo(f"trend baselines: {baselines} frozen versions vouched for: {state}")
     for c in failed:
         typer.echo(f"error: checkpoints/{c.file}: row {c.sequence}: {c.problem}", err=True)
     for problem in release_rows.problems:
         typer.echo(f"error: releases: {problem}", err=True)
-    if failed or not release_rows.ok:
+    for line in baseline_problems:
+        typer.echo(f"error: {line}", err=True)
+    if failed or not release_rows.ok or baseline_problems:
         raise typer.Exit(1)
+
+
+def _check_baselines(data_dir: Path | None) -> tuple[int, list[str]]:
+    """Every frozen trend baseline held to its LOCK and the trail (trend/frozen.py)."""
+    from cytorelease.records.store import open_data
+    from cytorelease.trend.frozen import check_data_baselines
+
+    data, store = open_data(data_dir, existing=True)
+    with store:
+        return check_data_baselines(data.root, store)
 
 
 @app.command("checkpoint")

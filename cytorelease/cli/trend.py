@@ -4,11 +4,14 @@ the lots dataset of a data folder."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from cytorelease.cli._options import JsonOption
+
+if TYPE_CHECKING:
+    from cytorelease.trend.frozen import FrozenBaseline
 
 
 def register(root: typer.Typer) -> None:
@@ -56,8 +59,8 @@ def trend(
         typer.Option(
             "--freeze",
             help="With --data-dir and --product: freeze these baselines into the data folder "
-            "as the product's next locked baseline version (releases flag out-of-trend values "
-            "against it).",
+            "as the product's next locked baseline version (with --by-site: each site's); "
+            "releases flag out-of-trend values against the lot's site's, else the pooled one.",
         ),
     ] = False,
     as_json: JsonOption = False,
@@ -76,10 +79,9 @@ def trend(
             "give exactly one of them (--product goes with --data-dir)",
             param_hint="'--from-csv' / '--data-dir'",
         )
-    if freeze and (data_dir is None or product is None or by_site):
+    if freeze and (data_dir is None or product is None):
         raise typer.BadParameter(
-            "--freeze needs --data-dir and --product (a baseline names each lot's record), "
-            "without --by-site",
+            "--freeze needs --data-dir and --product (a baseline names each lot's record)",
             param_hint="'--freeze'",
         )
     if from_csv is not None:
@@ -88,10 +90,10 @@ def trend(
         report = trend_from_data(
             data_dir, tuple(attributes), product=product, baseline=baseline, by_site=by_site
         )
-    frozen = None
+    frozen: tuple[FrozenBaseline, ...] = ()
     if freeze:
         from cytorelease.records.audit import os_user
-        from cytorelease.trend.frozen import freeze_from_data
+        from cytorelease.trend.freeze import freeze_from_data
 
         assert data_dir is not None and product is not None
         frozen = freeze_from_data(data_dir, report, product=product, actor=os_user())
@@ -102,8 +104,10 @@ def trend(
         from cytorelease.trend.json_text import dumps
 
         document = report.to_dict()
-        if frozen is not None:
-            document["frozen_baseline"] = frozen.to_dict()
+        if frozen and by_site:
+            document["frozen_baselines"] = [f.to_dict() for f in frozen]
+        elif frozen:
+            document["frozen_baseline"] = frozen[0].to_dict()
         print(dumps(document))
         return
     rows = []
@@ -128,5 +132,5 @@ def trend(
     )
     if out is not None:
         typer.echo(f"report: {out}", err=True)
-    if frozen is not None:
-        typer.echo(f"frozen: baseline {frozen.ref} (sha256 {frozen.sha256}) in {frozen.path}")
+    for one in frozen:
+        typer.echo(f"frozen: baseline {one.ref} (sha256 {one.sha256}) in {one.path}")

@@ -292,8 +292,12 @@ def build_view(record: Mapping[str, Any], *, generated_at: datetime | None = Non
         moment = (generated_at or datetime.now(UTC)).astimezone(UTC)
     return {
         "lot": {
-            k: display_text((record["lot"]).get(k))
-            for k in ("id", "product", "chain_of_identity", "manufacturing_date")
+            **{
+                k: display_text((record["lot"]).get(k))
+                for k in ("id", "product", "chain_of_identity", "manufacturing_date")
+            },
+            # where the lot was made (lot.yaml's site); a record without one shows no row
+            "site": display_text(record["lot"].get("site"), empty=""),
         },
         "software": {
             k: display_text((record.get("software") or {}).get(k)) for k in ("name", "version")

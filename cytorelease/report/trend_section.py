@@ -3,7 +3,7 @@
 The block is written at release (``cytorelease.trend.oot``) when the data folder holds a frozen
 baseline for the product. The page shows nothing for a record without one (no block, or a block
 whose ``baseline`` is null): the record alone says that no baseline was found. With a baseline
-the section names it (id, version, SHA-256) and lists each attribute whose new value breaks a
+the section names it (id, site or pooled, version, SHA-256) and lists each attribute whose new value breaks a
 chart rule, with the rules and a sparkline of the last lots: the frozen limits drawn, this lot's
 point marked. Every text from the record is escaped; the SVG holds numbers and escaped text
 only, so it is inlined as it is drawn.
@@ -101,13 +101,23 @@ def out_of_trend_view(record: Mapping[str, Any]) -> dict[str, Any] | None:
         if a.get("status") == "out_of_trend"
     ]  # fmt: skip
     return {
-        "baseline": f"{baseline.get('id')} version {baseline.get('version')}",
+        "baseline": f"{baseline.get('id')}{_scope(baseline)} version {baseline.get('version')}",
         "baseline_sha256": str(baseline.get("sha256")),
         "frozen": f"frozen {baseline.get('frozen_at')} by {baseline.get('frozen_by')}",
         "checked": len(attributes),
         "flagged": flagged,
         "unchecked": [str(a.get("attribute")) for a in attributes if a.get("status") == "no_value"],
     }
+
+
+def _scope(baseline: Mapping[str, Any]) -> str:
+    """Which of the product's baselines judged the lot (records before per-site baselines name
+    no scope: theirs was the pooled one, shown as it was)."""
+    if baseline.get("scope") == "site":
+        return f", site {baseline.get('site')},"
+    if baseline.get("scope") == "pooled":
+        return " (pooled, all sites),"
+    return ""
 
 
 def _fmt(value: Any, form: str = ".4g") -> str:

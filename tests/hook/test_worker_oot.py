@@ -19,8 +19,8 @@ from cytorelease.records.audit import os_user
 from cytorelease.records.datadir import DataDir
 from cytorelease.records.store import Store
 from cytorelease.synth.history import CAR, VCN, VIABILITY
+from cytorelease.trend.freeze import freeze_from_data
 from cytorelease.trend.from_store import trend_from_data
-from cytorelease.trend.frozen import freeze_from_data
 from tests.records.lot_records import history_records
 from tests.report.conftest import service_key
 
@@ -55,7 +55,7 @@ def test_a_workers_release_carries_the_out_of_trend_flag(
 ) -> None:
     _history(store, tmp_path)
     report = trend_from_data(data.root, (CAR,), product="cd19-car-t", baseline=20)
-    frozen = freeze_from_data(data.root, report, product="cd19-car-t", actor=os_user())
+    (frozen,) = freeze_from_data(data.root, report, product="cd19-car-t", actor=os_user())
     monkeypatch.setenv("CYTORELEASE_SERVICE_PASSPHRASE", PASSPHRASE)
     service_key(data.keys_dir, PASSPHRASE)
     install_manifest(data, small_lots[11])
