@@ -10,11 +10,21 @@ document loaded by path is never refused because of a LOCK found beside it.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from cytorelease.errors import CytoreleaseError
 
-__all__ = ["LOCK_NAME", "add_lock_entry", "is_locked", "library_lock", "lock_line", "read_lock"]
+__all__ = [
+    "LOCK_NAME",
+    "add_lock_entry",
+    "held",
+    "is_locked",
+    "library_lock",
+    "lock_line",
+    "read_lock",
+]
 
 LOCK_NAME = "LOCK"
 _LINE = re.compile(
@@ -57,8 +67,31 @@ def add_lock_entry(
     already listed with this content, an ``error`` when it is listed with another.
 
     The line is appended, so what the LOCK already holds (comments, lines written by hand)
-    stays as it was; the file is replaced whole, never left half written.
+    stays as it was; the file is replaced whole, never left half written. The LOCK is read
+    again under :func:`held`, so two ``protocol lock`` runs or freezes at once never lose each
+    other's line.
     """
+    with held(lock):
+        return _append_locked(lock, ref, sha256, header=header, error=error)
+
+
+@contextmanager
+def held(lock: Path) -> Iterator[None]:
+    """Hold the exclusive writer's lock of ``lock`` (``.LOCK.flock`` beside it): read the LOCK
+    and write it back inside, so no other writer's line is lost in between. ``fcntl.flock``,
+    so POSIX only; advisory, which is enough: every writer of a LOCK takes it."""
+    import fcntl
+
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    # a hidden name: the baselines folder refuses any other file the LOCK does not list
+    with open(lock.with_name(f".{lock.name}.flock"), "a+b") as guard:
+        fcntl.flock(guard.fileno(), fcntl.LOCK_EX)  # released when the file is closed
+        yield
+
+
+def _append_locked(
+    lock: Path, ref: str, sha256: str, *, header: str, error: type[CytoreleaseError]
+) -> bool:
     entries = read_lock(lock, error=error)
     known = entries.get(ref)
     if known == sha256:
@@ -72,7 +105,6 @@ def add_lock_entry(
     before = lock.read_text(encoding="utf-8") if lock.is_file() else header
     if before and not before.endswith("\n"):
         before += "\n"
-    lock.parent.mkdir(parents=True, exist_ok=True)
     partial = lock.with_name(lock.name + ".partial")
     partial.write_text(before + lock_line(ref, sha256), encoding="utf-8")
     partial.replace(lock)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from cytorelease._lock import lock_line
+from cytorelease._lock import held, lock_line
 from cytorelease._lock import read_lock as _read_lock
 from cytorelease._resources import ResourceKind, resource_dir
 from cytorelease.errors import SpecError
@@ -260,14 +260,17 @@ def lock_specs(paths: list[Path]) -> list[LockEntry]:
                 hint="move it into the product's folder of your specs library first",
             )
         lock = find_lock(loaded.path)
-        entries = read_lock(lock)
-        if loaded.ref in entries:
-            verify_lock(loaded)
-            results.append(LockEntry(loaded.ref, loaded.sha256, LockOutcome.UNCHANGED, lock))
-            continue
-        entries[loaded.ref] = loaded.sha256
-        body = "".join(lock_line(r, sha) for r, sha in sorted(entries.items(), key=_lock_order))
-        lock.write_text(_LOCK_HEADER + body, encoding="utf-8")
+        with held(lock):  # read and written under the writers' lock: no concurrent line lost
+            entries = read_lock(lock)
+            if loaded.ref in entries:
+                verify_lock(loaded)
+                results.append(LockEntry(loaded.ref, loaded.sha256, LockOutcome.UNCHANGED, lock))
+                continue
+            entries[loaded.ref] = loaded.sha256
+            body = "".join(lock_line(r, sha) for r, sha in sorted(entries.items(), key=_lock_order))
+            partial = lock.with_name(lock.name + ".partial")
+            partial.write_text(_LOCK_HEADER + body, encoding="utf-8")
+            partial.replace(lock)  # whole or not at all, as the one LOCK writer does
         results.append(LockEntry(loaded.ref, loaded.sha256, LockOutcome.ADDED, lock))
     return results
 
