@@ -27,6 +27,9 @@ __all__ = [
 ]
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
+# a site library's folder of comparability protocols (cytorelease.compare.protocol); no bundled
+# copy exists, so it is no ResourceKind
+PROTOCOLS_FOLDER = "protocols"
 _library_override: Path | None = None
 
 
@@ -47,7 +50,9 @@ def set_library(path: str | Path | None) -> None:
 def check_library(path: str | Path, *, named_in: str | Path) -> None:
     """Refuse a library folder that does not exist or holds none of the resource folders;
     ``named_in`` is where it was named (``--library``, a ``library.yaml``)."""
+    # protocols/ too: a library may hold only the comparability protocols `protocol lock` locks
     folders = [k.value for k in ResourceKind if k is not ResourceKind.SAMPLE_DATA]
+    folders.append(PROTOCOLS_FOLDER)
     if not Path(path).is_dir():
         raise InputError(
             f"the library named in {named_in} does not exist or is not a folder", path=path
@@ -143,7 +148,9 @@ def library_identity() -> dict[str, str] | None:
     """``{"path", "lock_sha256"}`` of the site library, or None when only bundled ones are used.
 
     ``lock_sha256`` hashes the LOCK files of its specs/, gating/ and assays/ (name and content,
-    in that order; an absent LOCK counts as empty), so a record shows which locked set judged it.
+    in that order; an absent LOCK counts as empty), then protocols/LOCK when there is one (so a
+    library without approved protocols hashes as it did before protocols were locked), so a
+    record shows which locked set judged it.
     """
     import hashlib
 
@@ -156,6 +163,9 @@ def library_identity() -> dict[str, str] | None:
         digest.update(f"{kind.value}/LOCK\n".encode())
         digest.update(lock.read_bytes() if lock.is_file() else b"")
         digest.update(b"\n")
+    protocols = library / PROTOCOLS_FOLDER / "LOCK"
+    if protocols.is_file():
+        digest.update(f"{PROTOCOLS_FOLDER}/LOCK\n".encode() + protocols.read_bytes() + b"\n")
     return {"path": str(library.resolve()), "lock_sha256": digest.hexdigest()}
 
 
