@@ -21,6 +21,8 @@ class FileRole(StrEnum):
     RESULT = "result"
     COA = "coa"
     DEFINITION = "definition"
+    BASELINE = "trend-baseline"  # a frozen trend baseline a result names, and its LOCK line
+    MATRIX = "matrix-file"  # a spillover matrix file a template pins, beside the template
     AUDIT = "audit"
     INDEX = "index"
     MANIFEST = "manifest"  # MANIFEST.json: in SHA256SUMS, not in its own file list

@@ -3,7 +3,8 @@
 The bundle holds, for one lot released by the unattended side: the raw files (copied from the
 read-only archive, each re-hashed against its recorded SHA-256), the lot manifest, every release's
 ``result.json`` and CoA byte for byte, the spec, gating template and assay documents the results
-name (only when the library still holds the recorded content), the audit rows concerning the lot
+name (only when the library still holds the recorded content), the frozen trend baselines
+and pinned matrix files they name (``frozen_inputs.py``), the audit rows concerning the lot
 (JSON and CSV, with their hashes) and the chain check of the whole trail at export time. It is
 described by ``MANIFEST.json`` (schema ``cytorelease.export/1``), checkable with ``sha256sum -c
 SHA256SUMS`` and readable by a person in ``index.html``.
@@ -30,6 +31,7 @@ from typing import Any
 from cytorelease.errors import InputError, TemplateError
 from cytorelease.export.bundle import BundleFile, BundleWriter, FileRole, write_sums
 from cytorelease.export.definitions import copy_definitions
+from cytorelease.export.frozen_inputs import copy_baselines, copy_matrix_files
 from cytorelease.lot_id import lot_id_problem
 from cytorelease.provenance import canonical_json, content_sha256, software
 from cytorelease.records.archive import archived_path
@@ -160,6 +162,9 @@ def export_lot_from_store(data: DataDir, store: Store, lot: str, out: Path) -> E
         }
         summary["releases"], results = _copy_releases(data, store, bundle, lot, releases)
         summary["definitions"] = copy_definitions(bundle, results)
+        # what else the results name, so the bundle checks out offline (export/frozen_inputs.py)
+        summary["trend_baselines"] = copy_baselines(bundle, data.root, results)
+        summary["matrix_files"] = copy_matrix_files(bundle, results, summary["definitions"])
         rows = _audit_rows(store, lot, {str(r["sha256"]) for r in assigned})
         chain = verify_chain(store)
         summary["audit"] = _write_audit(bundle, lot, rows, chain)
