@@ -224,7 +224,7 @@ def compare_with_clusters(
         units, n_units = clustering.node_of_event, clustering.codes.shape[0]
     else:
         units, n_units = clustering.metacluster_of_event, clustering.n_metaclusters
-    percent = gating.populations.set_index("gate_id")["percent_of_parent"]
+    percent = {row.gate_id: row.percent_of_parent for row in gating.rows}
     positive_sets: dict[str, np.ndarray] = {}
     checks = []
     for index, pop in enumerate(populations):

@@ -119,7 +119,7 @@ def _label(text: str) -> str:
 
 def gate_plots(result: GatingResult) -> dict[str, str]:
     """One SVG document per placed gate (by gate id), drawn on its parent population."""
-    rows = {r.gate_id: r for r in result.populations.itertuples(index=False)}
+    rows = {r.gate_id: r for r in result.rows}
     source = _source(result)
     everything = result.gated_events()  # never the events left out for NaN/inf
     plots: dict[str, str] = {}

@@ -5,14 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
 from cytorelease.attributes import ATTRIBUTES
 from cytorelease.flow.gating.template_model import MeasurementKind, Template
 from cytorelease.measurement import Measurement, MethodRef
 
 if TYPE_CHECKING:
     from cytorelease.flow.gating._placers import PlacedGate
+    from cytorelease.flow.gating.result import PopulationRow
     from cytorelease.flow.sample import Sample
 
 __all__ = ["template_measurements"]
@@ -21,7 +20,7 @@ __all__ = ["template_measurements"]
 def template_measurements(
     template: Template,
     template_ref: Mapping[str, str],
-    populations: pd.DataFrame,
+    populations: tuple[PopulationRow, ...],
     placed: Mapping[str, PlacedGate],
     sample: Sample,
     control: Sample | None,
@@ -31,7 +30,7 @@ def template_measurements(
     A population below the template's minimum count still reports its value, with a
     ``low_count`` entry in ``details["flags"]`` naming it: flagged, never silent.
     """
-    rows = {row.gate_id: row for row in populations.itertuples(index=False)}
+    rows = {row.gate_id: row for row in populations}
     method = MethodRef(
         "gating-template", template_ref["id"], template_ref["version"], template_ref["sha256"]
     )

@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 
 from cytorelease.errors import TemplateError
 from cytorelease.flow.compensation import FCS_SPILL_ID, SpilloverMatrix
@@ -30,12 +29,13 @@ from cytorelease.flow.gating.measure import template_measurements
 from cytorelease.flow.gating.nonfinite import expand_memberships, screen_nonfinite
 from cytorelease.flow.gating.preprocess import preprocessed_events
 from cytorelease.flow.gating.result import (
-    POPULATION_COLUMNS,
     Flag,
     FlagCode,
     GatingResult,
+    PopulationRow,
+    population_rows,
 )
-from cytorelease.flow.gating.strategy import GatingStrategy, population_frame
+from cytorelease.flow.gating.strategy import GatingStrategy
 from cytorelease.flow.gating.template_model import (
     ControlPercentileGateSpec,
     GateKind,
@@ -305,7 +305,7 @@ def gate_sample(
         sample=sample,
         control=control,
         placed=tuple(state.placed[g.id] for g in template.gates),
-        populations=populations,
+        rows=populations,
         flags=tuple(nonfinite_flags + state.flags + qc_flags),
         measurements=measurements,
         membership=memberships,
@@ -346,7 +346,7 @@ def _saturation_flags(template: Template, found: list[Saturation], prefix: str) 
 
 def _population_table(
     template: Template, memberships: Mapping[str, np.ndarray], total: int
-) -> pd.DataFrame:
+) -> tuple[PopulationRow, ...]:
     """Depth-first from the top-level gates, children in template order; ``total`` is the
     parent count of the top-level gates and the denominator of every percent of total."""
     children: dict[str | None, list[str]] = {}
@@ -375,12 +375,12 @@ def _population_table(
             )
         )
         stack += [(child, path) for child in reversed(children.get(gate_id, []))]
-    return population_frame(rows, POPULATION_COLUMNS)
+    return population_rows(rows)
 
 
-def _low_count_flags(template: Template, populations: pd.DataFrame) -> list[Flag]:
+def _low_count_flags(template: Template, populations: tuple[PopulationRow, ...]) -> list[Flag]:
     flags = []
-    for row in populations.itertuples(index=False):
+    for row in populations:
         minimum = template.min_events_for(row.gate_id)
         if row.count < minimum:
             flags.append(

@@ -12,25 +12,27 @@ A population's ``path`` is the tuple of gate ids from the top of the tree down t
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from cytorelease.errors import TemplateError
 from cytorelease.measurement import Measurement
 from cytorelease.provenance import software
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from cytorelease.flow.gating._placers import PlacedGate
     from cytorelease.flow.gating.strategy import GatingStrategy
     from cytorelease.flow.sample import Sample
 
-__all__ = ["POPULATION_COLUMNS", "Flag", "FlagCode", "GatingResult"]
+__all__ = ["POPULATION_COLUMNS", "Flag", "FlagCode", "GatingResult", "PopulationRow"]
 
 POPULATION_COLUMNS = (
     "path",
@@ -42,6 +44,24 @@ POPULATION_COLUMNS = (
     "percent_of_parent",
     "percent_of_total",
 )
+
+
+@dataclass(frozen=True, slots=True)
+class PopulationRow:
+    """One population's counts: a row of :attr:`GatingResult.populations`."""
+
+    path: tuple[str, ...]
+    name: str
+    gate_id: str
+    parent: str | None
+    count: int
+    parent_count: int
+    percent_of_parent: float
+    percent_of_total: float
+
+    def values(self) -> tuple[Any, ...]:
+        """The row in POPULATION_COLUMNS order."""
+        return tuple(getattr(self, name) for name in POPULATION_COLUMNS)
 
 
 class FlagCode(StrEnum):
@@ -68,7 +88,10 @@ class Flag:
 class GatingResult:
     """One sample gated: counts, memberships and, from a template or document, what placed them."""
 
-    populations: pd.DataFrame  # POPULATION_COLUMNS, in tree order (parents before children)
+    # POPULATION_COLUMNS, in tree order (parents before children). Plain rows, not a
+    # DataFrame: pandas costs a gating process ~0.3 s of import and is loaded only when
+    # `populations` is asked for. A DataFrame given here is taken row by row.
+    rows: tuple[PopulationRow, ...]
     membership: Mapping[str, np.ndarray]  # gate id -> bool per event, in the table's order
     sample: Sample
     strategy: GatingStrategy  # the gates applied, as the engine's gate tree
@@ -84,7 +107,15 @@ class GatingResult:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "membership", MappingProxyType(dict(self.membership)))
-        self._index.update({g: i for i, g in enumerate(self.populations["gate_id"])})
+        object.__setattr__(self, "rows", population_rows(self.rows))
+        self._index.update({row.gate_id: i for i, row in enumerate(self.rows)})
+
+    @cached_property
+    def populations(self) -> pd.DataFrame:
+        """The rows as a DataFrame (POPULATION_COLUMNS; text columns hold Python objects)."""
+        from cytorelease.flow.gating.strategy import population_frame
+
+        return population_frame([row.values() for row in self.rows], POPULATION_COLUMNS)
 
     def gated_events(self) -> np.ndarray:
         """The events the gates were placed on and applied to: "all events" of a plot."""
@@ -92,19 +123,19 @@ class GatingResult:
             return np.ones(self.sample.event_count, dtype=bool)
         return ~self.screened
 
-    def _row(self, gate_id: str) -> pd.Series:
+    def row(self, gate_id: str) -> PopulationRow:
         if gate_id not in self._index:
             raise TemplateError(
                 f"no population {gate_id!r} in this result",
                 hint="populations: " + ", ".join(self._index),
             )
-        return self.populations.iloc[self._index[gate_id]]
+        return self.rows[self._index[gate_id]]
 
     def count(self, gate_id: str) -> int:
-        return int(self._row(gate_id)["count"])
+        return int(self.row(gate_id).count)
 
     def percent_of_parent(self, gate_id: str) -> float:
-        return float(self._row(gate_id)["percent_of_parent"])
+        return float(self.row(gate_id).percent_of_parent)
 
     def measurement(self, attribute: str) -> Measurement:
         for m in self.measurements:
@@ -114,12 +145,14 @@ class GatingResult:
 
     def membership_frame(self) -> pd.DataFrame:
         """One 0/1 column per population, one row per event."""
+        import pandas as pd
+
         return pd.DataFrame({g: m.astype(np.uint8) for g, m in self.membership.items()})
 
     def population_records(self) -> list[dict[str, Any]]:
         """The table as plain records (the path '/'-joined), as JSON and the record show it."""
         records = []
-        for row in self.populations.itertuples(index=False):
+        for row in self.rows:
             records.append(
                 {
                     "path": "/".join(row.path),
@@ -151,6 +184,15 @@ class GatingResult:
             "flags": [f.to_dict() for f in self.flags],
             "measurements": [m.to_dict() for m in self.measurements],
         }
+
+
+def population_rows(table: Iterable[Any] | pd.DataFrame) -> tuple[PopulationRow, ...]:
+    """Rows of POPULATION_COLUMNS from rows in that order, or from a DataFrame holding them."""
+    rows: Iterable[Any] = table
+    frame = getattr(table, "loc", None)
+    if frame is not None:  # a DataFrame: its columns by name, in our order
+        rows = frame[:, list(POPULATION_COLUMNS)].itertuples(index=False, name=None)
+    return tuple(row if isinstance(row, PopulationRow) else PopulationRow(*row) for row in rows)
 
 
 def _finite(value: float) -> float | None:

@@ -12,17 +12,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from cytorelease.errors import TemplateError
 from cytorelease.flow.compensation import SpilloverMatrix
 from cytorelease.flow.gating.events import SampleEvents
 from cytorelease.flow.gating.gates import Gate
 from cytorelease.flow.gating.preprocess import PreprocessedEvents
-from cytorelease.flow.gating.result import POPULATION_COLUMNS, GatingResult
+from cytorelease.flow.gating.result import GatingResult, population_rows
 from cytorelease.flow.sample import Sample
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["GatingStrategy", "population_frame"]
 
@@ -206,8 +209,8 @@ class GatingStrategy:
                     100.0 * count / total if total else float("nan"),
                 )
             )
-        table = population_frame(rows, POPULATION_COLUMNS)
-        ordered = {g: memberships[g] for g in table["gate_id"]}
+        table = population_rows(rows)
+        ordered = {row.gate_id: memberships[row.gate_id] for row in table}
         return GatingResult(table, ordered, sample, self)
 
     def _tree_order(self) -> list[str]:
@@ -228,6 +231,8 @@ def population_frame(rows: Sequence[Sequence[object]], columns: Iterable[str]) -
     """A table of populations whose text columns (ids, names, parents, paths) hold Python
     objects: pandas 3 would store them in its string dtype, where a top-level gate's parent
     ``None`` becomes NaN. Numeric columns keep the dtype pandas infers."""
+    import pandas as pd
+
     data = {}
     for index, name in enumerate(columns):
         values = [row[index] for row in rows]

@@ -72,7 +72,7 @@ def gate_with_workspace(
     flowjo_counts = {n.key: n.count for n in source.nodes_in_order()}
     return replace(
         gated,
-        populations=populations,
+        rows=populations,
         template={
             "id": path.stem,
             "version": f"FlowJo workspace {workspace.version}".strip(),
