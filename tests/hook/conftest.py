@@ -10,6 +10,7 @@ import pytest
 
 from cytorelease.records.datadir import DataDir
 from cytorelease.records.store import Store, open_store
+from cytorelease.signature_policy import Role
 from tests.records.pg_backend import BACKENDS, backend_url
 
 INSTRUMENTS = """\
@@ -66,3 +67,31 @@ def install_manifest(data: DataDir, lot_dir: Path) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(lot_dir / "lot.yaml", target)
     return target
+
+
+PASSPHRASE = "service-pass-1234"  # the worker's service key's, from the environment
+FLOW_TUBES = ("tube1_stained.fcs", "tube2_fmo_car.fcs")
+
+
+def ready_service(
+    data: DataDir, lot_dir: Path, monkeypatch: pytest.MonkeyPatch, *, role: Role = Role.SERVICE
+) -> Path:
+    """The service key in place (its passphrase in the environment) and the lot's manifest
+    installed: what the worker needs to release the lot. Returns the manifest's path."""
+    from tests.report.conftest import service_key
+
+    monkeypatch.setenv("CYTORELEASE_SERVICE_PASSPHRASE", PASSPHRASE)
+    service_key(data.keys_dir, PASSPHRASE, role=role)
+    return install_manifest(data, lot_dir)
+
+
+def hook_tubes(data: DataDir, store: Store, lot_dir: Path, folder: Path) -> None:
+    """The lot's two flow tubes hooked from an instrument folder under ``folder``."""
+    from cytorelease.hook.hook import hook_file
+
+    for name in FLOW_TUBES:
+        # the instrument names files its own way; routing uses the FCS keywords, not this name
+        target = folder / "instrument" / f"{lot_dir.name}-{name}-acq.fcs"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(lot_dir / name, target)
+        hook_file(data, store, target, instrument="FACS-01", stable_seconds=0.01)

@@ -16,8 +16,7 @@ from cytorelease.records.datadir import DataDir
 from cytorelease.records.store import open_store
 from cytorelease.report.record import extract_record
 
-from .conftest import install_manifest
-from .test_worker import _hook_lot
+from .conftest import hook_tubes, install_manifest
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -49,7 +48,7 @@ def test_the_worker_judges_with_the_library_its_data_folder_names(
     store = open_store(data, url="")
     try:
         install_manifest(data, small_lots[11])
-        _hook_lot(data, store, small_lots[11], tmp_path)
+        hook_tubes(data, store, small_lots[11], tmp_path)
         lines: list[str] = []
         report = run_worker(data, store, once=True, log=lines.append)
     finally:

@@ -5,7 +5,6 @@ altered baseline in the data folder refuses the export."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -13,7 +12,6 @@ import pytest
 
 from cytorelease.errors import InputError
 from cytorelease.export import export_lot_from_store
-from cytorelease.hook.hook import hook_file
 from cytorelease.hook.worker import run_worker
 from cytorelease.provenance import content_sha256
 from cytorelease.records.audit import os_user
@@ -22,18 +20,13 @@ from cytorelease.records.store import Store
 from cytorelease.synth.history import CAR
 from cytorelease.trend.freeze import freeze_from_data
 from cytorelease.trend.from_store import trend_from_data
-from tests.hook.test_worker_oot import PASSPHRASE, _history
-from tests.report.conftest import service_key
+from tests.hook.test_worker_oot import _history
 
-from .conftest import install_manifest
+from .conftest import hook_tubes, ready_service
 
 
 def _released(data: DataDir, store: Store, lot: Path, tmp_path: Path) -> str:
-    for name in ("tube1_stained.fcs", "tube2_fmo_car.fcs"):
-        target = tmp_path / "instrument" / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(lot / name, target)
-        hook_file(data, store, target, instrument="FACS-01", stable_seconds=0.01)
+    hook_tubes(data, store, lot, tmp_path)
     (release,) = run_worker(data, store, once=True).releases
     return str(release["lot"])
 
@@ -53,9 +46,7 @@ def test_the_export_carries_the_baseline_the_release_names(
     _history(store, tmp_path)
     report = trend_from_data(data.root, (CAR,), product="cd19-car-t", baseline=20)
     (frozen,) = freeze_from_data(data.root, report, product="cd19-car-t", actor=os_user())
-    monkeypatch.setenv("CYTORELEASE_SERVICE_PASSPHRASE", PASSPHRASE)
-    service_key(data.keys_dir, PASSPHRASE)
-    install_manifest(data, small_lots[11])
+    ready_service(data, small_lots[11], monkeypatch)
     lot = _released(data, store, small_lots[11], tmp_path)
 
     out = tmp_path / "bundle"

@@ -23,11 +23,9 @@ from cytorelease.records import audit
 from cytorelease.records.datadir import DataDir
 from cytorelease.records.queue import retry
 from cytorelease.records.store import Store
-from tests.report.conftest import service_key
 
-from .conftest import install_manifest
+from .conftest import ready_service
 
-PASSPHRASE = "service-pass-1234"
 TUBES = ("tube1_stained.fcs", "tube2_fmo_car.fcs")
 
 
@@ -62,9 +60,7 @@ def _first_acquisitions(
     data: DataDir, store: Store, lot_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> dict[str, str]:
     """The service key in place, the lot's manifest installed, both tubes hooked once."""
-    monkeypatch.setenv("CYTORELEASE_SERVICE_PASSPHRASE", PASSPHRASE)
-    service_key(data.keys_dir, PASSPHRASE)
-    install_manifest(data, lot_dir)
+    ready_service(data, lot_dir, monkeypatch)
     return {
         tube: _send(data, store, lot_dir / tube, tmp_path / "acq1", f"a-{tube}") for tube in TUBES
     }

@@ -10,7 +10,6 @@ and names any the trail does not state.
 from __future__ import annotations
 
 import json
-import shutil
 import sqlite3
 from pathlib import Path
 
@@ -18,17 +17,13 @@ import pytest
 from typer.testing import CliRunner
 
 from cytorelease.cli.main import app
-from cytorelease.hook.hook import hook_file
 from cytorelease.hook.worker import run_worker
 from cytorelease.records import audit
 from cytorelease.records.datadir import DataDir
 from cytorelease.records.lots import check_release_rows
 from cytorelease.records.store import Dialect, Store
-from tests.report.conftest import service_key
 
-from .conftest import install_manifest
-
-PASSPHRASE = "service-pass-1234"
+from .conftest import hook_tubes, ready_service
 
 
 def _tamper(store: Store, data: DataDir, table: str, *statements: str) -> None:
@@ -61,14 +56,8 @@ def released(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> int:
-    monkeypatch.setenv("CYTORELEASE_SERVICE_PASSPHRASE", PASSPHRASE)
-    service_key(data.keys_dir, PASSPHRASE)
-    install_manifest(data, small_lots[11])
-    for name in ("tube1_stained.fcs", "tube2_fmo_car.fcs"):
-        target = tmp_path / "instrument" / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(small_lots[11] / name, target)
-        hook_file(data, store, target, instrument="FACS-01", stable_seconds=0.01)
+    ready_service(data, small_lots[11], monkeypatch)
+    hook_tubes(data, store, small_lots[11], tmp_path)
     assert len(run_worker(data, store, once=True).releases) == 1
     return int(store.scalar("SELECT id FROM releases"))
 

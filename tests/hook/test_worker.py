@@ -20,24 +20,8 @@ from cytorelease.records.datadir import DataDir
 from cytorelease.records.queue import counts
 from cytorelease.records.store import Store, open_store
 from cytorelease.signature_policy import Role
-from tests.report.conftest import service_key
 
-from .conftest import install_manifest
-
-PASSPHRASE = "service-pass-1234"
-
-
-def _hook_lot(data: DataDir, store: Store, lot_dir: Path, tmp_path: Path) -> None:
-    for name in ("tube1_stained.fcs", "tube2_fmo_car.fcs"):
-        # the instrument names files its own way; routing uses the FCS keywords, not this name
-        target = tmp_path / "instrument" / f"{lot_dir.name}-{name}-acq.fcs"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(lot_dir / name, target)
-        hook_file(data, store, target, instrument="FACS-01", stable_seconds=0.01)
-
-
-def _service_key(data: DataDir, role: Role = Role.SERVICE) -> None:
-    service_key(data.keys_dir, PASSPHRASE, role=role)
+from .conftest import hook_tubes, install_manifest, ready_service
 
 
 def _enter_manual_results(data: DataDir, records: Path, lot_dir: Path) -> None:
@@ -66,10 +50,8 @@ def test_complete_lot_is_released_and_signed_as_computer_generated(
 ) -> None:
     from cytorelease.report.verify import verify_report
 
-    monkeypatch.setenv("CYTORELEASE_SERVICE_PASSPHRASE", PASSPHRASE)
-    _service_key(data)
-    install_manifest(data, small_lots[11])
-    _hook_lot(data, store, small_lots[11], tmp_path)
+    ready_service(data, small_lots[11], monkeypatch)
+    hook_tubes(data, store, small_lots[11], tmp_path)
     report = run_worker(data, store, once=True)
     last = audit.entries(store)[-1].details
     assert (report.processed, report.done, report.failed) == (3, 3, 0), last
@@ -132,10 +114,8 @@ def test_a_human_key_in_the_service_slot_is_refused(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("CYTORELEASE_SERVICE_PASSPHRASE", PASSPHRASE)
-    _service_key(data, role=Role.QA_APPROVER)
-    install_manifest(data, small_lots[11])
-    _hook_lot(data, store, small_lots[11], tmp_path)
+    ready_service(data, small_lots[11], monkeypatch, role=Role.QA_APPROVER)
+    hook_tubes(data, store, small_lots[11], tmp_path)
     report = run_worker(data, store, once=True)
     assert (report.done, report.failed, report.releases) == (2, 1, [])
     failed = audit.entries(store)[-1]
@@ -151,7 +131,7 @@ def test_without_a_service_key_the_draft_is_recorded_unsigned(
     data: DataDir, store: Store, small_lots: dict[int, Path], tmp_path: Path
 ) -> None:
     install_manifest(data, small_lots[12])
-    _hook_lot(data, store, small_lots[12], tmp_path)
+    hook_tubes(data, store, small_lots[12], tmp_path)
     report = run_worker(data, store, once=True)
     assert len(report.releases) == 1
     last = audit.entries(store)[-1]
@@ -162,7 +142,7 @@ def test_without_a_service_key_the_draft_is_recorded_unsigned(
 def test_a_file_for_an_unknown_lot_is_analysed_and_left_unrouted(
     data: DataDir, store: Store, small_lots: dict[int, Path], tmp_path: Path
 ) -> None:
-    _hook_lot(data, store, small_lots[12], tmp_path)  # no manifest installed for lot 12
+    hook_tubes(data, store, small_lots[12], tmp_path)  # no manifest installed for lot 12
     report = run_worker(data, store, once=True)
     assert (report.done, report.releases) == (2, [])
     unrouted = [e for e in audit.entries(store) if e.action == "unrouted"]
@@ -184,7 +164,7 @@ def test_two_workers_share_the_queue_without_doing_anything_twice(
 ) -> None:
     for lot_dir in small_lots.values():
         install_manifest(data, lot_dir)
-        _hook_lot(data, store, lot_dir, tmp_path)
+        hook_tubes(data, store, lot_dir, tmp_path)
     context = multiprocessing.get_context("spawn")
     results: multiprocessing.Queue = context.Queue()  # type: ignore[type-arg]
     workers = [
@@ -214,7 +194,7 @@ def test_a_worker_killed_mid_release_is_taken_over_after_its_lease(
     data: DataDir, store: Store, small_lots: dict[int, Path], tmp_path: Path
 ) -> None:
     install_manifest(data, small_lots[11])
-    _hook_lot(data, store, small_lots[11], tmp_path)
+    hook_tubes(data, store, small_lots[11], tmp_path)
     command = [sys.executable, "-m", "cytorelease", "worker", "--lease-seconds", "2"]
     process = subprocess.Popen(
         [*command, "--poll", "0.1", "--data-dir", str(data.root)],
@@ -249,7 +229,7 @@ def test_a_worker_killed_mid_release_is_taken_over_after_its_lease(
 def test_files_that_arrived_before_their_manifest_are_routed_once_it_appears(
     data: DataDir, store: Store, small_lots: dict[int, Path], tmp_path: Path
 ) -> None:
-    _hook_lot(data, store, small_lots[12], tmp_path)
+    hook_tubes(data, store, small_lots[12], tmp_path)
     assert run_worker(data, store, once=True).releases == []
     install_manifest(data, small_lots[12])
     report = run_worker(data, store, once=True)
@@ -288,10 +268,8 @@ def test_a_whole_lot_of_every_kind_is_routed_and_released(
     from its own instrument under its own file name, reach their lot by their own content."""
     from cytorelease.demo import find_sample_lot
 
-    monkeypatch.setenv("CYTORELEASE_SERVICE_PASSPHRASE", PASSPHRASE)
-    _service_key(data)
     lot_dir = find_sample_lot()
-    manifest = install_manifest(data, lot_dir)
+    manifest = ready_service(data, lot_dir, monkeypatch)
     _enter_manual_results(data, manifest.parent, lot_dir)
     sources = {
         "tube1_stained.fcs": "FACS-01",

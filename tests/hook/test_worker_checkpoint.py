@@ -17,9 +17,9 @@ from cytorelease.records.datadir import DataDir
 from cytorelease.records.store import Store
 from cytorelease.report.checkpoint_verify import verify_checkpoints
 from cytorelease.report.keys import fingerprint, load_private_key, raw_public
+from tests.report.conftest import service_key
 
-from .conftest import install_manifest
-from .test_worker import PASSPHRASE, _hook_lot, _service_key
+from .conftest import PASSPHRASE, hook_tubes, ready_service
 
 PASSPHRASE_ENV = "CYTORELEASE_SERVICE_PASSPHRASE"
 
@@ -32,10 +32,8 @@ def _hooked(
     data: DataDir, store: Store, lot_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The service key in place, the lot's manifest installed and its two tubes hooked."""
-    monkeypatch.setenv(PASSPHRASE_ENV, PASSPHRASE)
-    _service_key(data)
-    install_manifest(data, lot_dir)
-    _hook_lot(data, store, lot_dir, tmp_path)
+    ready_service(data, lot_dir, monkeypatch)
+    hook_tubes(data, store, lot_dir, tmp_path)
 
 
 def _actions(store: Store, action: str) -> list[audit.AuditEntry]:
@@ -139,9 +137,9 @@ def test_without_the_passphrase_checkpoints_fail_audited_and_files_go_on(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    _service_key(data)
+    service_key(data.keys_dir, PASSPHRASE)
     monkeypatch.delenv(PASSPHRASE_ENV, raising=False)
-    _hook_lot(data, store, small_lots[12], tmp_path)  # no manifest: analysed, unrouted
+    hook_tubes(data, store, small_lots[12], tmp_path)  # no manifest: analysed, unrouted
     report = run_worker(data, store, once=True)
     assert (report.done, report.failed) == (2, 0)
     assert report.checkpoints.failures == 2 and not (data.root / "checkpoints").exists()
@@ -156,7 +154,7 @@ def test_a_checkpoint_failure_is_audited_again_after_a_success(
     data: DataDir, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(PASSPHRASE_ENV, PASSPHRASE)
-    _service_key(data)
+    service_key(data.keys_dir, PASSPHRASE)
     with store.write():
         audit.append(store, actor="qc", action=audit.Action.INGEST, object="f")
     checkpoints = ServiceCheckpoints(data, store, actor="svc", every_rows=1)
@@ -189,7 +187,7 @@ def test_a_foreign_exception_keeps_only_its_type(
 
     monkeypatch.setenv(PASSPHRASE_ENV, PASSPHRASE)
     monkeypatch.setattr(checkpoint, "maybe_checkpoint", broken)
-    _service_key(data)
+    service_key(data.keys_dir, PASSPHRASE)
     checkpoints = ServiceCheckpoints(data, store, actor="svc")
     assert checkpoints.after_item() is None
     (failed,) = _actions(store, "checkpoint-failed")
@@ -200,7 +198,7 @@ def test_a_foreign_exception_keeps_only_its_type(
 def test_without_a_service_key_the_worker_says_it_writes_no_checkpoints(
     data: DataDir, store: Store, small_lots: dict[int, Path], tmp_path: Path
 ) -> None:
-    _hook_lot(data, store, small_lots[12], tmp_path)
+    hook_tubes(data, store, small_lots[12], tmp_path)
     lines: list[str] = []
     report = run_worker(data, store, once=True, log=lines.append)
     assert report.done == 2

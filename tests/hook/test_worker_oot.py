@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import json
 import random
-import shutil
 from pathlib import Path
 
 import pytest
 
-from cytorelease.hook.hook import hook_file
 from cytorelease.hook.worker import run_worker
 from cytorelease.lot.dataset import store_results
 from cytorelease.provenance import content_sha256
@@ -22,11 +20,8 @@ from cytorelease.synth.history import CAR, VCN, VIABILITY
 from cytorelease.trend.freeze import freeze_from_data
 from cytorelease.trend.from_store import trend_from_data
 from tests.records.lot_records import history_records
-from tests.report.conftest import service_key
 
-from .conftest import install_manifest
-
-PASSPHRASE = "service-pass-1234"
+from .conftest import hook_tubes, ready_service
 
 
 def _history(store: Store, tmp_path: Path) -> None:
@@ -56,14 +51,8 @@ def test_a_workers_release_carries_the_out_of_trend_flag(
     _history(store, tmp_path)
     report = trend_from_data(data.root, (CAR,), product="cd19-car-t", baseline=20)
     (frozen,) = freeze_from_data(data.root, report, product="cd19-car-t", actor=os_user())
-    monkeypatch.setenv("CYTORELEASE_SERVICE_PASSPHRASE", PASSPHRASE)
-    service_key(data.keys_dir, PASSPHRASE)
-    install_manifest(data, small_lots[11])
-    for name in ("tube1_stained.fcs", "tube2_fmo_car.fcs"):
-        target = tmp_path / "instrument" / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(small_lots[11] / name, target)
-        hook_file(data, store, target, instrument="FACS-01", stable_seconds=0.01)
+    ready_service(data, small_lots[11], monkeypatch)
+    hook_tubes(data, store, small_lots[11], tmp_path)
     assert len(run_worker(data, store, once=True).releases) == 1
     release = store.one("SELECT record_sha256, result_path, report_path, disposition FROM releases")
     assert release is not None
