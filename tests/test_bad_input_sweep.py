@@ -261,6 +261,23 @@ def _admin_argv(head: Callable[[Inputs], list[object]], slot: str) -> ArgvFn:
     return argv
 
 
+def _controls_argv(slot: str) -> ArgvFn:
+    """``flow gate`` with the bundled panel compensating from single-stain controls, the bad
+    file as the control (``controls``) or the unstained tube (``unstained``)."""
+
+    def argv(p: Path, i: Inputs, t: Path) -> list[object]:
+        template = t / "controls-panel.yaml"
+        text = i.template.read_text(encoding="utf-8").replace(
+            "compensation:\n  source: file\n", "compensation:\n  source: controls\n"
+        )
+        template.write_text(text, encoding="utf-8")
+        control, unstained = (p, i.fmo) if slot == "controls" else (i.fmo, p)
+        return ["flow", "gate", i.stained, "-t", template, "--controls", control,
+                "--unstained", unstained]  # fmt: skip
+
+    return argv
+
+
 SLOTS = [
     Slot("flow-inspect", "flow inspect", lambda p, i, t: ["flow", "inspect", p], **FCS),
     Slot(
@@ -271,6 +288,18 @@ SLOTS = [
         "flow-gate-control",
         "flow gate",
         lambda p, i, t: ["flow", "gate", i.stained, "-t", i.template, "--control", p],
+        **FCS,
+    ),
+    Slot(
+        "flow-gate-controls",
+        "flow gate",
+        _controls_argv("controls"),
+        **FCS,
+    ),
+    Slot(
+        "flow-gate-unstained",
+        "flow gate",
+        _controls_argv("unstained"),
         **FCS,
     ),
     Slot(
