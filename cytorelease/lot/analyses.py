@@ -14,13 +14,20 @@ from cytorelease.lot.manifest import FlowTube, LotManifest, TubeRole, resolve_in
 from cytorelease.lot.outcome import AnalysisOutcome, AnalysisStatus, InputFile
 
 if TYPE_CHECKING:
+    from cytorelease.flow.gating import GatingResult
     from cytorelease.flow.gating.compensation_source import ControlSet
+    from cytorelease.flow.gating.template_model import Template
+    from cytorelease.flow.sample import Sample
 
 __all__ = ["run_cytotox", "run_elisa", "run_flow", "run_qpcr"]
 
 
-def run_flow(lot_dir: Path, manifest: LotManifest) -> AnalysisOutcome:
-    """Gate the stained tube with the manifest's template (thresholds from its FMO tube)."""
+def run_flow(lot_dir: Path, manifest: LotManifest, *, workspace: bool = False) -> AnalysisOutcome:
+    """Gate the stained tube with the manifest's template (thresholds from its FMO tube).
+
+    ``workspace``: the FMO tube is gated too, with the same template, so a FlowJo workspace of
+    the release shows it with its own gates (the outcome's ``gated``; the record is the same).
+    """
     flow = manifest.inputs.flow
     if flow is None:
         return AnalysisOutcome(
@@ -47,6 +54,9 @@ def run_flow(lot_dir: Path, manifest: LotManifest) -> AnalysisOutcome:
     result = gate_sample(
         sample, template, control=control, compensation_controls=compensation_controls
     )
+    gated = [result]
+    if workspace and control is not None:
+        gated.append(_gate_control_tube(control, template, compensation_controls, result))
 
     inputs = [
         InputFile.of(lot_dir, sample.path, role="flow.stained", kind="fcs", sha256=sample.sha256)
@@ -93,8 +103,32 @@ def run_flow(lot_dir: Path, manifest: LotManifest) -> AnalysisOutcome:
         figures=figures,
         flags=flags,
         summary=summary,
-        gated=[result],
+        gated=gated,
     )
+
+
+def _gate_control_tube(
+    control: Sample, template: Template, controls: ControlSet | None, stained: GatingResult
+) -> GatingResult:
+    """The FMO tube gated as a sample of its own: its data-driven gates placed on its events,
+    its control-based thresholds from itself (as the stained tube's were), compensated as the
+    stained tube's control pass was (its own $SPILLOVER, or the same matrix)."""
+    from cytorelease.errors import TemplateError
+    from cytorelease.flow.gating import gate_sample
+    from cytorelease.flow.gating.template_model import CompensationSource
+
+    result = gate_sample(control, template, control=control, compensation_controls=controls)
+    ours, theirs = (r.details["compensation"] for r in (stained, result))
+    if ours["source"] != CompensationSource.FILE.value and (
+        ours["matrix_sha256"] != theirs["matrix_sha256"]
+    ):
+        # the same matrix read or estimated again: a difference would show other numbers
+        raise TemplateError(
+            f"the control tube's compensation ({theirs['matrix_sha256']}) is not the stained "
+            f"tube's ({ours['matrix_sha256']})",
+            path=control.path,
+        )
+    return result
 
 
 def _compensation_controls(lot_dir: Path, tubes: list[FlowTube]) -> ControlSet | None:
@@ -296,4 +330,5 @@ def run_cytotox(lot_dir: Path, manifest: LotManifest) -> AnalysisOutcome:
             k: summary[k] for k in ("cytotoxicity_pct", "ci95", "counting", "tubes", "acceptance")
         },
         reason=f"acceptance failed: {', '.join(failed)}" if failed else None,
+        gated=list(result.gated),
     )

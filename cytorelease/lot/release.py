@@ -96,9 +96,10 @@ def release_lot(
     ``registry`` (folder or registry.yaml); without one they are ``unverified``. With a
     ``trend_review`` and a data folder (``checkpoints_of``, else the trail's), the record gets
     the ``out_of_trend`` block it returns (review flags only: the evaluation is not touched).
-    ``export_wsp`` writes the tubes the release gated (the stained tube, with the gates the
-    template placed on it) as one FlowJo 10 workspace, before the record and the CoA, so a
-    gate FlowJo cannot hold stops the release with nothing written.
+    ``export_wsp`` writes every flow tube the release gated (the stained tube, its FMO tube and
+    the killing assay's two tubes, each with the gates its template placed on it) as one
+    FlowJo 10 workspace, before the record and the CoA, so a gate FlowJo cannot hold stops the
+    release with nothing written.
     """
     from cytorelease.lot.manual_inputs import manual_measurements
     from cytorelease.report.registry import load_registry
@@ -137,7 +138,7 @@ def release_lot(
         _check_workspace_target(Path(export_wsp), manifest.inputs.flow is not None, lot_dir)
 
     steps: list[tuple[str, Callable[[], AnalysisOutcome]]] = [
-        ("flow cytometry", lambda: run_flow(lot_dir, manifest))
+        ("flow cytometry", lambda: run_flow(lot_dir, manifest, workspace=export_wsp is not None))
     ]
     outcomes: list[AnalysisOutcome] = []
 

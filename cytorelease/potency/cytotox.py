@@ -107,6 +107,8 @@ class CytotoxResult:
     checks: tuple[Check, ...]
     notes: tuple[str, ...]
     measurement: Measurement
+    # both tubes as gated (with effectors, targets alone): for a workspace of the release
+    gated: tuple[GatingResult, ...] = ()
 
     @property
     def passed(self) -> bool:
@@ -240,6 +242,7 @@ def analyse_cytotoxicity(
         checks,
         tuple(notes),
         measurement,
+        gated,
     )
 
 

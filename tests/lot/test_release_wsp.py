@@ -37,7 +37,7 @@ def test_the_workspace_holds_the_release_tube_as_the_record_counts_it(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         workspace = fk.Workspace(str(out), find_fcs_files_from_wsp=True)
-        assert workspace.get_sample_ids() == ["tube1_stained.fcs"]
+        assert "tube1_stained.fcs" in workspace.get_sample_ids()  # with the lot's other tubes
         workspace.analyze_samples(sample_id="tube1_stained.fcs", use_mp=False)
         report = workspace.get_gating_results("tube1_stained.fcs").report
     theirs = {
