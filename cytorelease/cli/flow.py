@@ -148,6 +148,20 @@ def gate(
         str | None,
         typer.Option("--wsp-group", help="With a FlowJo workspace: apply this group's gates."),
     ] = None,
+    controls: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--controls",
+            help="A single-stain control tube (FCS) for a template whose compensation source "
+            "is controls (repeat for each, in the matrix's row order); the matrix is "
+            "estimated from them as flow spillover does.",
+            show_default=False,
+        ),
+    ] = None,
+    unstained: Annotated[
+        Path | None,
+        typer.Option("--unstained", help="With --controls: the unstained control tube (FCS)."),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Gate a tube with a template: place data-driven gates, count populations, report
@@ -165,6 +179,8 @@ def gate(
         membership=membership,
         wsp_sample=wsp_sample,
         wsp_group=wsp_group,
+        controls=controls,
+        unstained=unstained,
     )
     document = run.result.to_dict()
     if "workspace" in run.result.details:  # a FlowJo workspace: its sample and stored counts
@@ -204,6 +220,13 @@ def _print_gate(document: dict[str, Any], written: dict[str, list[Path]]) -> Non
             ],
         )
     out = console()
+    compensation = document.get("compensation")
+    if compensation and compensation.get("matrix_sha256"):
+        out.print(
+            f"compensation: {compensation['description']}; matrix SHA-256 "
+            f"{compensation['matrix_sha256']}",
+            markup=False,
+        )
     for flag in document["flags"]:
         out.print(f"flag [{flag['code']}] {flag['message']}", markup=False)
     for kind, paths in written.items():
