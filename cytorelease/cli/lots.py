@@ -104,13 +104,15 @@ def table_command(
     Columns: lot, product, site, date, attribute, value, unit, verdict, spec, then the
     record's provenance (hashes, methods, instrument, disposition). Parquet needs pyarrow.
     """
+    from cytorelease._gc import collector_paused
     from cytorelease.cli._output import console, emit_json
     from cytorelease.records.lot_table import export_table
 
-    report = export_table(
-        data_dir, out, product=product, since=_day(since), site=site,
-        every_release=every_release,
-    )  # fmt: skip
+    with collector_paused():  # a tuple per row: see cytorelease/_gc.py
+        report = export_table(
+            data_dir, out, product=product, since=_day(since), site=site,
+            every_release=every_release,
+        )  # fmt: skip
     if as_json:
         emit_json(report.to_dict())
         return

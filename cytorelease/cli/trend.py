@@ -70,6 +70,23 @@ def trend(
     Lots are ordered by date, then by lot id. Findings are for review: the command exits 0
     whatever the charts show, 2 for bad input.
     """
+    from cytorelease._gc import collector_paused
+
+    with collector_paused():  # a point per lot and chart: see cytorelease/_gc.py
+        _trend(attributes, from_csv, data_dir, product, baseline, by_site, out, freeze, as_json)
+
+
+def _trend(
+    attributes: list[str],
+    from_csv: Path | None,
+    data_dir: Path | None,
+    product: str | None,
+    baseline: int,
+    by_site: bool,
+    out: Path | None,
+    freeze: bool,
+    as_json: bool,
+) -> None:
     from cytorelease.cli._output import print_table
     from cytorelease.trend import trend_from_csv, write_page
     from cytorelease.trend.from_store import trend_from_data

@@ -409,8 +409,30 @@ def lot_table_tuples(
         " WHERE n = 1) AS l ON l.record_sha256 = r.record_sha256"
     )
     condition = f" WHERE {' AND '.join(where)}" if where else ""
+    scan = " NOT INDEXED" if _most_of_table(store, where, params) else ""
     return store.tuples(
-        f"SELECT {selected} FROM lot_results r{latest}{condition}"
+        f"SELECT {selected} FROM lot_results r{scan}{latest}{condition}"
         " ORDER BY r.lot, r.released_at, r.attribute",
         params,
     )
+
+
+def _most_of_table(store: Store, where: list[str], params: list[Any]) -> bool:
+    """Whether SQLite should read the table in one pass rather than through an index.
+
+    SQLite has no statistics here (nothing runs ANALYZE), so it reaches the rows of a product
+    and attributes through the (product, attribute) index, one table lookup per row: for most
+    of the table (every attribute of 10,000 lots) that is twice as slow as reading the table
+    through. The index counts the rows the filters select without touching the table; a
+    selection of at least a quarter of the rows is read in one pass. PostgreSQL keeps its own
+    statistics and plans for itself. The rows and their order are the same either way."""
+    from cytorelease.records.store import Dialect
+
+    if store.dialect is not Dialect.SQLITE or not where:
+        return False
+    total = store.scalar("SELECT max(rowid) FROM lot_results")  # no count: an O(1) bound
+    if not total:
+        return False
+    condition = " AND ".join(where)
+    chosen = store.scalar(f"SELECT count(*) FROM lot_results r WHERE {condition}", params)
+    return 4 * int(chosen) >= int(total)

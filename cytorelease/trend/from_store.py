@@ -15,17 +15,22 @@ from __future__ import annotations
 
 import hashlib
 from datetime import date
+from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cytorelease.errors import InputError
 from cytorelease.trend.report import TrendReport, report_of
 from cytorelease.trend.table import Observation, TrendTable
 
+if TYPE_CHECKING:
+    from cytorelease.records.store import Store
+
 __all__ = ["trend_from_data"]
 
-_COLUMNS = ("lot", "date", "attribute", "value", "value_number", "site", "lsl", "usl",
-            "product", "record_sha256")  # fmt: skip
+# the value's text is read only for a value that is no number (to name it), the product only
+# when none was chosen: two columns fewer of every row of a large dataset
+_COLUMNS = ("lot", "date", "attribute", "value_number", "site", "lsl", "usl", "record_sha256")
 
 
 def trend_from_data(
@@ -47,7 +52,7 @@ def trend_from_data(
         rows = lot_table_tuples(
             store, _COLUMNS, product=product, since=since, attributes=attributes
         )
-        products = sorted({str(r[8]) for r in rows})
+        products = [product] if product is not None else _products(store, since, attributes)
         if len(products) > 1:
             raise InputError(
                 f"the dataset holds these attributes for products {', '.join(products)}: "
@@ -55,7 +60,7 @@ def trend_from_data(
                 path=source,
                 hint="choose one with --product",
             )
-        found = {str(r[2]) for r in rows}
+        found = set(map(itemgetter(2), rows))
         absent = [a for a in attributes if a not in found]
         if absent:
             where, params = ("WHERE product = ?", (product,)) if product else ("", ())
@@ -72,11 +77,27 @@ def trend_from_data(
                 + f" (the dataset has: {', '.join(held[:20]) or 'none'})",
                 path=source,
             )
-    return report_of(_table(source, rows, by_site), attributes, baseline=baseline, by_site=by_site)
+        table = _table(source, rows, by_site, store)
+    return report_of(table, attributes, baseline=baseline, by_site=by_site)
 
 
-def _table(source: Path, rows: list[tuple[Any, ...]], by_site: bool) -> TrendTable:
-    unsited = sorted({str(r[0]) for r in rows if r[5] is None})
+def _products(store: Store, since: date | None, attributes: tuple[str, ...]) -> list[str]:
+    """The products whose lots' latest releases hold these attributes (sorted)."""
+    from cytorelease.records.lot_results import lot_table_tuples
+
+    rows = lot_table_tuples(store, ("product",), since=since, attributes=attributes)
+    return sorted({str(r[0]) for r in rows})
+
+
+def _text_of(store: Store, sha: str, attribute: str) -> Any:
+    """The stored text of a value that is no number (read for its refusal only)."""
+    return store.scalar(
+        "SELECT value FROM lot_results WHERE record_sha256 = ? AND attribute = ?", (sha, attribute)
+    )
+
+
+def _table(source: Path, rows: list[tuple[Any, ...]], by_site: bool, store: Store) -> TrendTable:
+    unsited = sorted({str(r[0]) for r in rows if r[4] is None})
     if unsited and by_site:
         raise InputError(
             f"--by-site: {len(unsited)} lot(s) have no site ({', '.join(unsited[:5])}"
@@ -85,19 +106,15 @@ def _table(source: Path, rows: list[tuple[Any, ...]], by_site: bool) -> TrendTab
             hint="chart them pooled, without --by-site",
         )
     has_site = not unsited  # as a table with a site column: every row names one
-    digest = hashlib.sha256()
     observations = []
     days: dict[str, date] = {}  # lots share days: parse each once
-    for line, (lot, day, attribute, text, number, site, lsl, usl, _, sha) in enumerate(
-        rows, start=2
-    ):
+    for line, (lot, day, attribute, number, site, lsl, usl, sha) in enumerate(rows, start=2):
         if number is None:
             raise InputError(
-                f"lot {lot!r}: attribute {attribute!r} is {text!r}, not a number (a "
-                "qualitative result is not charted)",
+                f"lot {lot!r}: attribute {attribute!r} is {_text_of(store, sha, attribute)!r}, "
+                "not a number (a qualitative result is not charted)",
                 path=source,
             )
-        digest.update(f"{sha} {attribute}\n".encode())
         observations.append(
             Observation(
                 str(lot), days.get(day) or days.setdefault(day, date.fromisoformat(day)),
@@ -105,4 +122,6 @@ def _table(source: Path, rows: list[tuple[Any, ...]], by_site: bool) -> TrendTab
                 str(site) if has_site else None, lsl, usl, line,
             )
         )  # fmt: skip
-    return TrendTable(source, digest.hexdigest(), has_site, tuple(observations))
+    # one update of the whole text: the same digest as a line at a time
+    named = "".join([f"{r[7]} {r[2]}\n" for r in rows]).encode()
+    return TrendTable(source, hashlib.sha256(named).hexdigest(), has_site, tuple(observations))
