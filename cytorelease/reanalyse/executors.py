@@ -4,11 +4,19 @@
 (one per lot) and return small dicts; only the coordinator that iterates writes to the store. On
 Dask a worker that dies has its task re-run elsewhere by the scheduler; the coordinator stores by
 key, so a result delivered twice is stored once.
+
+numba runs a parallel kernel on every core of the machine. A pool or LocalCluster of more than one
+process on one machine therefore runs each process's numba on one thread: N processes of
+``cores`` threads each on ``cores`` cores wait on each other (two processes on two cores were
+slower than the serial loop). A site's own cluster sets ``NUMBA_NUM_THREADS=1`` in its workers'
+environment the same way (README).
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import os
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -16,10 +24,25 @@ from typing import Any, Protocol
 
 from cytorelease.errors import InputError
 
-__all__ = ["EXECUTORS", "DaskExecutor", "Executor", "LocalExecutor", "SerialExecutor", "executor"]
+__all__ = [
+    "EXECUTORS", "ONE_NUMBA_THREAD", "DaskExecutor", "Executor", "LocalExecutor",
+    "SerialExecutor", "executor", "one_numba_thread",
+]  # fmt: skip
 
 EXECUTORS = ("serial", "local", "dask")
 Task = Callable[[Any], dict[str, Any]]
+# numba reads it when it is first imported: a worker process's environment before any task
+ONE_NUMBA_THREAD = {"NUMBA_NUM_THREADS": "1"}
+
+
+def one_numba_thread() -> None:
+    """A pool worker's initializer: its numba kernels on one thread."""
+    os.environ.update(ONE_NUMBA_THREAD)
+    if "numba" in sys.modules:  # already loaded (by the spawned process's main module)
+        import numba
+
+        # per thread: the pool runs every task on the thread the initializer ran on
+        numba.set_num_threads(1)
 
 
 class Executor(Protocol):
@@ -44,15 +67,19 @@ class SerialExecutor:
 
 
 class LocalExecutor:
-    """A process pool on this machine (``--workers`` processes, default one per CPU)."""
+    """A process pool on this machine (``--workers`` processes, default one per CPU), each
+    process's numba on one thread when there is more than one process."""
 
     dashboard: str | None = None
 
     def __init__(self, workers: int | None = None) -> None:
+        processes = workers or os.cpu_count() or 1
         # spawn, never fork: the coordinator has run numba/OpenMP code (a forked child of an
         # OpenMP process aborts), and a spawned worker is what a cluster node starts as
         self._pool = ProcessPoolExecutor(
-            max_workers=workers, mp_context=multiprocessing.get_context("spawn")
+            max_workers=processes,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=one_numba_thread if processes > 1 else None,
         )
 
     def map_unordered(self, fn: Task, tasks: Sequence[Any]) -> Iterator[dict[str, Any]]:
@@ -73,7 +100,8 @@ class LocalExecutor:
 
 class DaskExecutor:
     """dask.distributed: the cluster at ``scheduler``, else a LocalCluster of ``workers``
-    single-threaded worker processes (the analyses hold the GIL in numba/numpy sections)."""
+    single-threaded worker processes (the analyses hold the GIL in numba/numpy sections), their
+    numba on one thread when there is more than one."""
 
     def __init__(self, scheduler: str | None = None, workers: int | None = None) -> None:
         try:
@@ -86,9 +114,12 @@ class DaskExecutor:
         if scheduler is not None:
             self._client = Client(scheduler)
         else:
+            count = workers or 2
+            # the nanny sets env in the worker process before it runs any task
             self._cluster = LocalCluster(
-                n_workers=workers or 2, threads_per_worker=1, processes=True,
+                n_workers=count, threads_per_worker=1, processes=True,
                 dashboard_address=":0", silence_logs=40,
+                env=ONE_NUMBA_THREAD if count > 1 else {},
             )  # fmt: skip
             self._client = Client(self._cluster)
         self.dashboard: str | None = self._client.dashboard_link

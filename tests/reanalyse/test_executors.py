@@ -3,7 +3,10 @@ what-if records; a worker process killed mid-run loses nothing and stores nothin
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -12,11 +15,12 @@ import pytest
 from cytorelease.reanalyse.change import resolve_change
 from cytorelease.reanalyse.executors import DaskExecutor, Executor, LocalExecutor, SerialExecutor
 from cytorelease.reanalyse.run import reanalyse
+from cytorelease.records.audit import Action, entries_of
 from cytorelease.records.datadir import DataDir
 from cytorelease.records.store import open_store
 from cytorelease.records.whatif import whatif_records
 
-from .test_reanalyse import STRICT, template_copy
+from .test_reanalyse import LOTS, STRICT, template_copy
 
 
 def _copy(released: Path, where: Path) -> DataDir:
@@ -35,15 +39,25 @@ def _run(data: DataDir, template: Path, on: Executor) -> tuple[dict[str, Any], l
         return summary, whatif_records(store, change.sha256)
 
 
+def numba_threads(_: Any) -> dict[str, Any]:
+    import numba
+
+    return {"threads": numba.get_num_threads()}
+
+
 def test_serial_local_and_dask_agree(
     released_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("CYTORELEASE_DB", raising=False)
     template = template_copy(tmp_path, STRICT)
     serial = _run(_copy(released_data, tmp_path / "serial"), template, SerialExecutor())
-    local = _run(_copy(released_data, tmp_path / "local"), template, LocalExecutor(2))
+    pool = LocalExecutor(2)
+    # two processes on one machine: each one's numba on one thread, not one per core
+    assert {r["threads"] for r in pool.map_unordered(numba_threads, [0, 1])} == {1}
+    local = _run(_copy(released_data, tmp_path / "local"), template, pool)
     dask = DaskExecutor(workers=2)
     assert dask.dashboard and dask.dashboard.startswith("http")
+    assert {r["threads"] for r in dask.map_unordered(numba_threads, [0, 1])} == {1}
     on_dask = _run(_copy(released_data, tmp_path / "dask"), template, dask)
     assert serial[0]["reanalysed"] == 3 and serial[0]["flips"]
     assert local == serial
@@ -64,24 +78,78 @@ def die_once_then_reanalyse(task: Any) -> dict[str, Any]:
     return reanalyse_lot(task)
 
 
-@pytest.mark.slow  # ~45 s: the nanny restarts the worker and the scheduler reassigns its lot
+KILLED = "lot-CAR-0022"
+
+
+def wait_to_be_killed_once(task: Any) -> dict[str, Any]:
+    """The real task, except that the first attempt at KILLED names its worker process in
+    ``running`` beside the data folder and waits there to be killed. Every attempt is logged
+    as ``lot pid`` in ``attempts``."""
+    import os
+    import time
+
+    beside = Path(task.work_dir).parent.parent
+    with (beside / "attempts").open("a", encoding="utf-8") as log:
+        log.write(f"{task.lot} {os.getpid()}\n")
+    running = beside / "running"
+    if task.lot == KILLED and not running.exists():
+        named = beside / "running.tmp"
+        named.write_text(str(os.getpid()), encoding="utf-8")
+        named.replace(running)  # whole, never half-written, when the test reads it
+        time.sleep(60)
+        return {"lot": task.lot, "status": "failed", "reason": "its worker was not killed"}
+    # imported after the wait: a worker that is to die does not first load the analyses
+    from cytorelease.reanalyse.task import reanalyse_lot
+
+    return reanalyse_lot(task)
+
+
+def _kill_when_running(running: Path, killed: list[int], done: threading.Event) -> None:
+    """SIGKILL the worker process that ``running`` names, as soon as it names one."""
+    while not done.is_set():
+        if running.is_file():
+            pid = int(running.read_text(encoding="utf-8"))
+            killed.append(pid)
+            if pid != os.getpid():  # a worker process, never the coordinator (the test says)
+                os.kill(pid, signal.SIGKILL)
+            return
+        done.wait(0.01)
+
+
 def test_a_dask_worker_killed_mid_run(
     released_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The scheduler re-runs the dead worker's lot elsewhere: the run completes, every lot once."""
+    """A worker process SIGKILLed while it runs a lot: the scheduler re-runs that lot on a live
+    worker, the run completes, every lot is stored once."""
     monkeypatch.delenv("CYTORELEASE_DB", raising=False)
     data = _copy(released_data, tmp_path / "data")
     change = resolve_change(template=str(template_copy(tmp_path, STRICT)))
+    killed: list[int] = []
+    done = threading.Event()
+    killer = threading.Thread(
+        target=_kill_when_running, args=(tmp_path / "running", killed, done), daemon=True
+    )
     dask = DaskExecutor(workers=2)
     store = open_store(data, url="")
     with store:
+        killer.start()
         try:
-            outcome = reanalyse(data, store, change, dask, task_fn=die_once_then_reanalyse)
+            outcome = reanalyse(data, store, change, dask, task_fn=wait_to_be_killed_once)
         finally:
+            done.set()
             dask.close()
-        assert (tmp_path / "killed-lot-CAR-0022").is_file()  # the worker did die
-        assert outcome.failed == [] and sorted(outcome.reanalysed) == sorted(outcome.lots)
-        assert store.scalar("SELECT COUNT(*) FROM whatif_results") == len(outcome.lots) == 3
+        killer.join()
+        attempts = [line.split() for line in (tmp_path / "attempts").read_text().splitlines()]
+        tries = [int(pid) for lot, pid in attempts if lot == KILLED]
+        # killed while it ran the lot, which then ran again in another process
+        assert len(killed) == 1 and killed[0] != os.getpid() and tries[0] == killed[0]
+        assert len(tries) == 2 and tries[1] != killed[0]
+        assert outcome.failed == [] and outcome.reanalysed.count(KILLED) == 1
+        assert sorted(outcome.reanalysed) == outcome.lots == LOTS
+        rows = store.tuples("SELECT lot, COUNT(*) FROM whatif_results GROUP BY lot ORDER BY lot")
+        assert rows == [(lot, 1) for lot in LOTS]
+        trail = entries_of(store, Action.REANALYSE)[-1].details
+        assert (trail["reanalysed"], trail["failed"]) == (3, [])
 
 
 def test_a_local_worker_killed_mid_run_fails_its_lots_and_a_rerun_resumes(
