@@ -26,6 +26,7 @@ BASE = {
     "signature_policy",
     "lot_id",
     "bench_sheet",
+    "csv_table",
 }
 DOMAIN = {"flow", "qpcr", "spec"}
 

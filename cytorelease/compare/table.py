@@ -16,6 +16,7 @@ import math
 from pathlib import Path
 
 from cytorelease.compare.sets import Entry, ResultSet, SetBuilder
+from cytorelease.csv_table import csv_text, header_columns
 from cytorelease.errors import InputError
 
 __all__ = ["REQUIRED_COLUMNS", "number_or_text", "read_csv_set"]
@@ -33,35 +34,6 @@ def number_or_text(text: str) -> float | None:
     if not math.isfinite(value):
         raise ValueError(f"{text!r} is not a finite number")
     return value
-
-
-def _decode(path: Path, data: bytes) -> str:
-    if not data.strip():
-        raise InputError("the file is empty (expected a CSV table with a header row)", path=path)
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError(
-            f"not UTF-8 text (byte {exc.start:,})", path=path, hint="save the table as UTF-8 CSV"
-        ) from None
-
-
-def _columns(path: Path, header: list[str] | None) -> dict[str, int]:
-    if header is None:
-        raise InputError("the file is empty (expected a CSV table with a header row)", path=path)
-    names = [name.strip() for name in header]
-    missing = [name for name in REQUIRED_COLUMNS if name not in names]
-    if missing:
-        raise InputError(
-            f"line 1: the header has no column {', '.join(repr(m) for m in missing)} "
-            f"(required: {', '.join(REQUIRED_COLUMNS)}; read when present: "
-            f"{', '.join(OPTIONAL_COLUMNS)})",
-            path=path,
-        )
-    repeated = sorted({n for n in names if n and names.count(n) > 1})
-    if repeated:
-        raise InputError(f"line 1: the header repeats column {repeated[0]!r}", path=path)
-    return {n: names.index(n) for n in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS) if n in names}
 
 
 def _entry(path: Path, cells: list[str], columns: dict[str, int], line: int) -> Entry:
@@ -84,12 +56,12 @@ def _entry(path: Path, cells: list[str], columns: dict[str, int], line: int) -> 
 def read_csv_set(path: Path) -> ResultSet:
     """Every row of the table at ``path``, checked; refused whole at the first bad line."""
     data = path.read_bytes()
-    reader = csv.reader(io.StringIO(_decode(path, data), newline=""))
+    reader = csv.reader(io.StringIO(csv_text(path, data), newline=""))
     builder = SetBuilder(path)
     dispositions: dict[str, tuple[str, int]] = {}
     try:
         header = next(reader, None)
-        columns = _columns(path, header)
+        columns = header_columns(path, header, REQUIRED_COLUMNS, OPTIONAL_COLUMNS)
         width = len(header or ())
         for cells in reader:
             line = reader.line_num

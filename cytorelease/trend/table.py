@@ -17,6 +17,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import NamedTuple
 
+from cytorelease.csv_table import csv_text, header_columns
 from cytorelease.errors import InputError
 
 __all__ = ["REQUIRED_COLUMNS", "Observation", "TrendTable", "read_table"]
@@ -49,19 +50,6 @@ class TrendTable:
     rows: tuple[Observation, ...]
 
 
-def _text(path: Path, data: bytes) -> str:
-    if not data.strip():
-        raise InputError("the file is empty (expected a CSV table with a header row)", path=path)
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError(
-            f"not UTF-8 text (byte {exc.start:,}: {data[exc.start : exc.start + 1]!r})",
-            path=path,
-            hint="save the table as UTF-8 CSV",
-        ) from None
-
-
 def _parse_date(text: str) -> date | None:
     try:
         return date.fromisoformat(text)
@@ -83,25 +71,6 @@ def _number(text: str, column: str, line: int, path: Path, *, optional: bool) ->
     if not math.isfinite(value):
         raise InputError(f"line {line}: {column} {text!r} is not a finite number", path=path)
     return value
-
-
-def _header(path: Path, header: list[str] | None) -> dict[str, int]:
-    if header is None:
-        raise InputError("the file is empty (expected a CSV table with a header row)", path=path)
-    names = [name.strip() for name in header]
-    missing = [name for name in REQUIRED_COLUMNS if name not in names]
-    if missing:
-        raise InputError(
-            f"line 1: the header has no column {', '.join(repr(m) for m in missing)} "
-            f"(required: {', '.join(REQUIRED_COLUMNS)}; optional: {', '.join(OPTIONAL_COLUMNS)})",
-            path=path,
-        )
-    repeated = sorted({n for n in names if n and names.count(n) > 1})
-    if repeated:
-        raise InputError(f"line 1: the header repeats column {repeated[0]!r}", path=path)
-    return {
-        name: names.index(name) for name in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS) if name in names
-    }
 
 
 def _observation(
@@ -139,11 +108,11 @@ def read_table(path: Path, attributes: tuple[str, ...]) -> TrendTable:
     import hashlib
 
     data = path.read_bytes()
-    text = _text(path, data)
+    text = csv_text(path, data)
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next(reader, None)
-        columns = _header(path, header)
+        columns = header_columns(path, header, REQUIRED_COLUMNS, OPTIONAL_COLUMNS)
         width = len(header or ())
         rows: list[Observation] = []
         seen: dict[tuple[str, str, str | None], int] = {}
