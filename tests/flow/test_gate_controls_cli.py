@@ -158,7 +158,10 @@ def test_flow_gate_json_records_the_controls_as_a_release_does(
         {"path": f"comp/{UNSTAINED_FILE}", "role": "unstained"},
     ]
     (lot / "lot.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False), encoding="utf-8")
-    outcome = release_lot(lot, out=tmp_path / "out", created_at=datetime(2026, 7, 20, tzinfo=UTC))
+    wsp = tmp_path / "lot.wsp"
+    outcome = release_lot(
+        lot, out=tmp_path / "out", created_at=datetime(2026, 7, 20, tzinfo=UTC), export_wsp=wsp
+    )
     (flow,) = [a for a in outcome.record["analyses"] if a["analysis"] == "flow"]
     released = flow["summary"]["compensation"]
 
@@ -198,6 +201,38 @@ def test_flow_gate_json_records_the_controls_as_a_release_does(
     table = cli(args[:-1])  # the table names the matrix applied
     assert table.exit_code == 0, table.stderr
     assert released["matrix_sha256"] in "".join(table.stdout.split())
+
+    # the release's workspace: the FMO tube compensated with the same estimate, and counted
+    # by FlowKit as the FMO tube gated on its own with the control set
+    _assert_workspace_uses_one_estimate(wsp, lot, controls, setup.by_controls)
+
+
+def _assert_workspace_uses_one_estimate(
+    wsp: Path, lot: Path, controls: list[Path], template: Path
+) -> None:
+    from xml.etree import ElementTree as ET
+
+    from cytorelease.flow.gating.gatingml_import import TRANSFORMS_NS
+    from tests.lot.test_release_wsp_tubes import flowkit_counts, flowkit_gating
+
+    transforms = f"{{{TRANSFORMS_NS}}}"
+    matrices = {}
+    for sample in ET.parse(wsp).getroot().iter("Sample"):
+        data = sample.find("DataSet")
+        assert data is not None
+        matrices[Path(data.get("uri", "")).name] = sample.find(f"{transforms}spilloverMatrix")
+    stained, fmo = (matrices[n] for n in ("tube1_stained.fcs", "tube2_fmo_car.fcs"))
+    assert stained is not None and fmo is not None
+    assert stained.get(f"{transforms}id") == fmo.get(f"{transforms}id")
+    assert stained.get("name") == "controls"
+    fmo_path = lot / "tube2_fmo_car.fcs"
+    ours = gate_file(fmo_path, template, control=fmo_path, controls=controls,
+                     unstained=lot / "comp" / UNSTAINED_FILE).result  # fmt: skip
+    counted = flowkit_counts(flowkit_gating(wsp)["tube2_fmo_car.fcs"])
+    names = dict(zip(ours.populations["gate_id"], ours.populations["name"], strict=True))
+    for gate_id, path, count in zip(ours.populations["gate_id"], ours.populations["path"],
+                                    ours.populations["count"], strict=True):  # fmt: skip
+        assert counted[tuple(names[g] or g for g in path)] == int(count), gate_id
 
 
 def _without_paths(record: dict[str, Any]) -> list[dict[str, Any]]:
