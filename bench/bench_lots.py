@@ -5,8 +5,11 @@
 Fills a fresh data folder's store (SQLite; or the server ``CYTORELEASE_DB`` names) with one
 release record per lot, each with ``--attributes`` numeric results (normal noise around a
 stable mean, two sites in turn), judged against the bundled cd19-car-t spec version 2, then
-times fresh ``python -m cytorelease`` processes, wall clock from spawn to exit, median of
-``--repeat`` runs:
+times fresh ``python -m cytorelease`` processes, wall clock from spawn to exit and the CPU
+time (user + system) of the process, cold (one run with a new, empty bytecode cache: every
+module compiled from source) and warm (median of ``--repeat`` runs after one untimed run), as
+bench_trend.py does; the bytecode cache is on (``PYTHONDONTWRITEBYTECODE`` dropped), as for a
+user:
 
 - ``lots table --out lots.csv`` (every row: lots x attributes; target 100,000 rows < 2 s);
 - ``trend A1..An --data-dir D --product cd19-car-t --json`` over every attribute (target < 2 s
@@ -20,6 +23,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import resource
 import statistics
 import subprocess
 import sys
@@ -81,17 +85,29 @@ def fill(data_dir: Path, lots: int, attributes: list[str]) -> int:
     return added
 
 
-def _time(argv: list[str], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        began = time.perf_counter()
-        done = subprocess.run(
-            [sys.executable, "-m", "cytorelease", *argv], capture_output=True, check=False
-        )
-        times.append(time.perf_counter() - began)
-        if done.returncode != 0:
-            raise SystemExit(f"{' '.join(argv)} failed: {done.stderr.decode()[-500:]}")
-    return statistics.median(times)
+def _once(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """(wall clock, CPU time of the process) in seconds."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    began = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "cytorelease", *argv], capture_output=True, env=env, check=False
+    )
+    seconds = time.perf_counter() - began
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(argv)} failed: {done.stderr.decode()[-500:]}")
+    return seconds, after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+
+
+def _time(argv: list[str], repeat: int) -> str:
+    """'cold wall (CPU), warm wall (CPU)' of whole processes."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE",
+                                                              "PYTHONPYCACHEPREFIX")}  # fmt: skip
+    cold = _once(argv, {**env, "PYTHONPYCACHEPREFIX": tempfile.mkdtemp(prefix="bench-pyc-")})
+    _once(argv, env)  # fills the bytecode cache the warm runs use
+    warm = [_once(argv, env) for _ in range(repeat)]
+    wall, cpu = statistics.median(w for w, _ in warm), statistics.median(c for _, c in warm)
+    return f"cold {cold[0]:5.2f} s ({cold[1]:4.2f} CPU)  warm {wall:5.2f} s ({cpu:4.2f} CPU)"
 
 
 def main() -> None:
@@ -111,12 +127,12 @@ def main() -> None:
           f"(filled in {time.perf_counter() - began:.1f} s, not timed below)")  # fmt: skip
     table = _time(["lots", "table", "--data-dir", str(data), "--out", str(folder / "lots.csv")],
                   args.repeat)  # fmt: skip
-    print(f"lots table --out lots.csv          {table:6.2f} s  (target < 2 s)")
+    print(f"lots table --out lots.csv          {table}  (target < 2 s)")
     trend = _time(["trend", *attributes, "--data-dir", str(data), "--product", PRODUCT, "--json"],
                   args.repeat)  # fmt: skip
-    print(f"trend {args.attributes} attributes --data-dir     {trend:6.2f} s  (target < 2 s)")
+    print(f"trend {args.attributes} attributes --data-dir     {trend}  (target < 2 s)")
     help_time = _time(["--help"], args.repeat)
-    print(f"cytorelease --help (for scale)     {help_time:6.2f} s")
+    print(f"cytorelease --help (for scale)     {help_time}")
 
 
 if __name__ == "__main__":

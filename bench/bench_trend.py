@@ -14,9 +14,13 @@ is dropped afterwards), with bench_lots.py's records, then times fresh
 
 "Warm" is the median of ``--repeat`` runs after one untimed run; "cold" is one run whose
 Python bytecode cache is a new empty folder (``PYTHONPYCACHEPREFIX``), so every module the
-command imports is compiled from source, as on the first run after an install. The store's
-files are in the OS page cache either way. Filling the stores is not timed. The CPU time (user +
-system) of the process is printed too: on a busy machine it moves less than the wall clock.
+command imports is compiled from source (an install that compiled no bytecode, as uv does by
+default; pip compiles it at install time, so its first run is nearer warm). The store's
+files are in the OS page cache either way. ``PYTHONDONTWRITEBYTECODE`` is dropped: a user's
+runs keep their bytecode. The 1-minute load average is printed with each row: on a shared
+machine compare figures taken in the same minute. Filling the stores is not timed. The CPU
+time (user + system) of the process is printed too: on a busy machine it moves less than the
+wall clock.
 With PostgreSQL part of the work is the server's, which the CPU column does not count.
 """
 
@@ -54,13 +58,17 @@ def _once(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
     return seconds, cpu
 
 
-def _cold_warm(argv: list[str], env: dict[str, str], repeat: int) -> tuple[float, float, float]:
-    """(cold wall clock, warm wall clock, warm CPU time): medians of the warm runs."""
+def _cold_warm(
+    argv: list[str], env: dict[str, str], repeat: int
+) -> tuple[float, float, float, float, float]:
+    """(cold wall clock, cold CPU, warm wall clock, warm CPU, 1-minute load average after):
+    warm figures are medians."""
     cold_env = {**env, "PYTHONPYCACHEPREFIX": tempfile.mkdtemp(prefix="bench-pycache-")}
-    cold, _ = _once(argv, cold_env)
+    cold, cold_cpu = _once(argv, cold_env)
     _once(argv, env)  # fills the bytecode cache the warm runs use
     warm = [_once(argv, env) for _ in range(repeat)]
-    return cold, statistics.median(w for w, _ in warm), statistics.median(c for _, c in warm)
+    wall, cpu = statistics.median(w for w, _ in warm), statistics.median(c for _, c in warm)
+    return cold, cold_cpu, wall, cpu, os.getloadavg()[0]
 
 
 def _server() -> str | None:
@@ -86,14 +94,25 @@ def main() -> None:
     attributes = [f"bench.attribute_{k:02d}" for k in range(args.attributes)]
     folder = Path(tempfile.mkdtemp(prefix="bench-trend-"))
     env = {
-        k: v for k, v in os.environ.items() if k not in ("CYTORELEASE_DB", "PYTHONPYCACHEPREFIX")
+        k: v
+        for k, v in os.environ.items()
+        # the bytecode cache on, as for a user: without it every run compiles every module
+        if k not in ("CYTORELEASE_DB", "PYTHONPYCACHEPREFIX", "PYTHONDONTWRITEBYTECODE")
     }
     trend = ["trend", *attributes, "--product", PRODUCT, "--json"]
-    rows: list[tuple[str, float, float, float]] = []
+    rows: list[tuple[str, float, float, float, float, float]] = []
 
     def measure(store: str, data: Path, run_env: dict[str, str]) -> None:
         table = ["lots", "table", "--data-dir", str(data), "--out", str(folder / f"{store}.csv")]
         rows.append((f"lots table --out CSV, {store}", *_cold_warm(table, run_env, args.repeat)))
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            pass
+        else:
+            parquet = [*table[:-1], str(folder / f"{store}.parquet")]
+            rows.append((f"lots table --out Parquet, {store}",
+                         *_cold_warm(parquet, run_env, args.repeat)))  # fmt: skip
         argv = [*trend, "--data-dir", str(data)]
         rows.append((f"trend --data-dir, {store}", *_cold_warm(argv, run_env, args.repeat)))
 
@@ -125,9 +144,10 @@ def main() -> None:
         f"{args.lots:,} lots x {args.attributes} attributes = {args.lots * args.attributes:,} "
         f"rows; whole processes; warm: median of {args.repeat}, cold: 1 run, empty bytecode cache"
     )
-    print(f"{'command':36s} {'cold':>7s} {'warm':>7s} {'warm/2 s':>9s} {'warm CPU':>9s}")
-    for name, cold, warm, cpu in rows:
-        print(f"{name:36s} {cold:6.2f}s {warm:6.2f}s {warm / TARGET_S:8.2f}x {cpu:8.2f}s")
+    print(f"{'command':38s} {'cold':>7s} {'CPU':>6s} {'warm':>7s} {'CPU':>6s} {'load':>5s}"
+          f"  (target {TARGET_S:g} s)")  # fmt: skip
+    for name, cold, cold_cpu, warm, cpu, load in rows:
+        print(f"{name:38s} {cold:6.2f}s {cold_cpu:5.2f}s {warm:6.2f}s {cpu:5.2f}s {load:5.2f}")
 
 
 if __name__ == "__main__":

@@ -105,7 +105,7 @@ def table_command(
     record's provenance (hashes, methods, instrument, disposition). Parquet needs pyarrow.
     """
     from cytorelease._gc import collector_paused
-    from cytorelease.cli._output import console, emit_json
+    from cytorelease.cli._output import emit_json
     from cytorelease.records.lot_table import export_table
 
     with collector_paused():  # a tuple per row: see cytorelease/_gc.py
@@ -116,4 +116,6 @@ def table_command(
     if as_json:
         emit_json(report.to_dict())
         return
-    console().print(f"{report.rows} rows ({report.lots} lots) written to {report.out}")
+    # one plain line: rich (a third of a second to import the first time) would also read
+    # brackets in the path as markup and wrap a long one
+    typer.echo(f"{report.rows} rows ({report.lots} lots) written to {report.out}")

@@ -5,6 +5,9 @@ name a value that is no number, the product read only when none was chosen."""
 from __future__ import annotations
 
 import copy
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -92,3 +95,38 @@ def test_without_a_product_one_product_is_charted_and_two_are_refused(
     _store(store, _other_product(records, 45))
     with pytest.raises(InputError, match="products cd19-car-t, other-product"):
         trend_from_data(data.root, (CAR,), baseline=20)
+
+
+def _loaded(argv: list[str], modules: tuple[str, ...]) -> tuple[str, str]:
+    """(stdout, the modules of ``modules`` a fresh process running ``argv`` imported)."""
+    code = (
+        "import sys\n"
+        "from cytorelease.cli.main import main\n"
+        f"sys.argv = ['cytorelease', *{argv!r}]\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        f"print('loaded:' + ','.join(m for m in {modules!r} if m in sys.modules))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "CYTORELEASE_DB"}
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
+    return proc.stdout, proc.stdout.strip().splitlines()[-1]
+
+
+def test_table_and_trend_load_only_what_they_use(
+    data: DataDir, sqlite_store: Store, tmp_path: Path
+) -> None:
+    """A whole ``lots table`` or ``trend --json`` process from SQLite imports no PostgreSQL
+    driver, no Parquet writer, no HTML templating and no rich (a third of a second each to
+    import the first time); ``lots table`` no numpy either."""
+    _store(sqlite_store, _history(tmp_path))
+    shared = ("psycopg", "pyarrow", "jinja2", "rich", "scipy", "pandas", "numba")
+    out, loaded = _loaded(
+        ["lots", "table", "--data-dir", str(data.root), "--out", str(tmp_path / "t.csv")],
+        (*shared, "numpy"),
+    )
+    assert "rows (60 lots) written to" in out and loaded == "loaded:"
+    out, loaded = _loaded(
+        ["trend", CAR, "--data-dir", str(data.root), "--product", "cd19-car-t", "--json"], shared
+    )
+    assert '"charts"' in out and loaded == "loaded:"
