@@ -36,3 +36,11 @@ def shared_data() -> Path:
 @pytest.fixture
 def project_root() -> Path:
     return PROJECT_ROOT
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Headless Chromium (tests/browser.py): installed when missing, else the test skips."""
+    from tests.browser import find_chromium
+
+    return find_chromium()

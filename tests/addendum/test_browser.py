@@ -7,9 +7,7 @@ from pathlib import Path
 
 from tests.addendum.conftest import Released
 from tests.addendum.test_addendum import add, verified
-from tests.report.test_browser_render import _run, chromium
-
-__all__ = ["chromium"]  # the session fixture, shared with the CoA's browser tests
+from tests.report.test_browser_render import _run
 
 SECTIONS = ("Addendum 1 to the Certificate of Analysis", "Results added", "What changed",
             "All tests, re-evaluated", "Provenance", "Electronic signatures")  # fmt: skip

@@ -1,14 +1,13 @@
 """The CoA in a real browser: headless Chromium prints it to PDF (A4 and Letter) and PNG.
 
-Chromium is installed with the project's ``scripts/ensure-chromium`` when absent and the tests
-run as root (as in CI); the tests skip, saying why, only when that is impossible.
+Chromium comes from the ``chromium`` fixture (tests/browser.py): installed with the project's
+``scripts/ensure-chromium`` when absent, a skip saying why only when that is impossible.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import shutil
 import struct
 import subprocess
 from pathlib import Path
@@ -26,8 +25,6 @@ from tests.report.conftest import (
     passing_example_record,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
-ENSURE = ROOT / "scripts" / "ensure-chromium"
 # A4's printable width (210 mm - 2 x 12 mm margins) in CSS pixels: the narrower of A4 / Letter.
 PRINTABLE_WIDTH_PX = round(186 / 25.4 * 96)
 PAPER_POINTS = {"A4": (595.3, 841.9), "Letter": (612.0, 792.0)}
@@ -67,20 +64,6 @@ _OVERFLOW_PROBE = """<script>
   document.body.appendChild(out);
 })();
 </script>"""
-
-
-@pytest.fixture(scope="session")
-def chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found:
-        return found
-    if not ENSURE.exists():
-        pytest.skip(f"chromium is not installed and {ENSURE} is missing")
-    proc = subprocess.run([str(ENSURE)], capture_output=True, text=True, timeout=900, check=False)
-    if proc.returncode != 0:
-        reason = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "unknown"
-        pytest.skip(f"chromium is not available: {reason}")
-    return proc.stdout.strip().splitlines()[-1]
 
 
 def _run(chromium: str, profile: Path, *args: str) -> subprocess.CompletedProcess[bytes]:

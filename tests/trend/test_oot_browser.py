@@ -3,38 +3,12 @@ nothing wider than the printable width (long attribute names and lot ids include
 
 from __future__ import annotations
 
-import json
-import re
-import shutil
-import subprocess
-import unicodedata
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from cytorelease.report.render import render_coa
+from tests.browser import PRINTABLE_WIDTH_PX, overflow, printed_a4
 from tests.report.conftest import RENDERED_AT, unstamped_record
-
-PRINTABLE_WIDTH_PX = round(186 / 25.4 * 96)  # A4 less 2 x 12 mm margins
-PROBE = """<script>
-var limit = document.documentElement.clientWidth, over = [];
-document.querySelectorAll("body *").forEach(function (el) {
-  var box = el.getBoundingClientRect();
-  if (box.width > 0 && box.right > limit + 0.5) { over.push(el.tagName + " " + box.right); }
-});
-var out = document.createElement("pre"); out.id = "probe";
-out.textContent = JSON.stringify({width: limit, over: over.slice(0, 10)});
-document.body.appendChild(out);
-</script>"""
-
-
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if not found:
-        pytest.skip("chromium is not installed (scripts/ensure-chromium installs it)")
-    return found
 
 
 def _attribute(name: str, lot: str, shift: float) -> dict[str, Any]:
@@ -65,37 +39,15 @@ def _page() -> str:
     return render_coa(record, generated_at=RENDERED_AT)
 
 
-def _run(chromium: str, tmp_path: Path, html: str, *args: str) -> subprocess.CompletedProcess:
-    page = tmp_path / "coa.html"
-    page.write_text(html, encoding="utf-8")
-    command = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-               "--disable-background-networking", "--no-pdf-header-footer", "--hide-scrollbars",
-               f"--user-data-dir={tmp_path / 'profile'}", *args, page.as_uri()]  # fmt: skip
-    return subprocess.run(command, capture_output=True, timeout=120, check=False)
-
-
 def test_the_section_prints_on_a4_with_its_sparklines(chromium: str, tmp_path: Path) -> None:
-    from pypdf import PdfReader
-
     html = _page()
     assert html.count('class="oot-spark"') == 2
-    pdf = tmp_path / "coa.pdf"
-    sized = html.replace("</head>", "<style>@page { size: A4; }</style></head>", 1)
-    proc = _run(chromium, tmp_path, sized, f"--print-to-pdf={pdf}")
-    assert pdf.exists(), proc.stderr.decode(errors="replace")[-2000:]
-    reader = PdfReader(str(pdf))
-    text = unicodedata.normalize(
-        "NFKC", " ".join(" ".join(p.extract_text().split()) for p in reader.pages)
-    )
+    text, _ = printed_a4(chromium, tmp_path, html)
     assert "Out of trend (review)" in text and text.count("OUT_OF_TREND") == 2, text[:3000]
     assert "rule 5: two of three points" in text
 
 
 def test_the_section_is_no_wider_than_the_printable_width(chromium: str, tmp_path: Path) -> None:
-    html = _page().replace("@media print", "@media all", 1).replace("</body>", PROBE + "</body>")
-    proc = _run(chromium, tmp_path, html, f"--window-size={PRINTABLE_WIDTH_PX},1200", "--dump-dom")
-    found = re.search(r'<pre id="probe">(.*?)</pre>', proc.stdout.decode(errors="replace"), re.S)
-    assert found, proc.stderr.decode(errors="replace")[-2000:]
-    report = json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&"))
+    report = overflow(chromium, tmp_path, _page())
     assert report["width"] == PRINTABLE_WIDTH_PX
     assert report["over"] == [], report
