@@ -23,23 +23,26 @@ SEEDS = (21, 22, 23)
 FLOW_FILES = ("tube1_stained.fcs", "tube2_fmo_car.fcs")
 
 
-@pytest.fixture(scope="session")
-def released_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def build_released(root: Path, url: str = "") -> Path:
+    """A data folder under ``root`` with the lots of SEEDS hooked and released by the worker;
+    its store is SQLite in the folder (``url`` "") or the PostgreSQL database at ``url``."""
     from cytorelease.synth.lot import generate_lot
     from cytorelease.synth.manual import write_manual_entries
     from cytorelease.synth.params import LotParams
     from cytorelease.synth.tubes import write_flow_tubes
 
-    root = tmp_path_factory.mktemp("released")
     lots = root / "lots"
     params = LotParams(n_events=4000, fmo_events=2000)
     data = DataDir.open(root / "data")
     data.instruments_path.write_text(INSTRUMENTS, encoding="utf-8")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("CYTORELEASE_SERVICE_PASSPHRASE", PASSPHRASE)
-        patch.delenv("CYTORELEASE_DB", raising=False)
+        if url:
+            patch.setenv("CYTORELEASE_DB", url)
+        else:
+            patch.delenv("CYTORELEASE_DB", raising=False)
         service_key(data.keys_dir, PASSPHRASE)
-        store = open_store(data, url="")
+        store = open_store(data, url=url)
         with store:
             for seed in SEEDS:
                 lot_dir = generate_lot(
@@ -54,6 +57,11 @@ def released_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
             report = run_worker(data, store, once=True)
     assert len(report.releases) == len(SEEDS), report.to_dict()
     return data.root
+
+
+@pytest.fixture(scope="session")
+def released_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_released(tmp_path_factory.mktemp("released"))
 
 
 @pytest.fixture
