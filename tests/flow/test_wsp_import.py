@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from cytorelease.errors import TemplateError
+from cytorelease.errors import InputError, TemplateError
 from cytorelease.flow.fcs import read_fcs
 from cytorelease.flow.gating.pipeline import gate_sample
 from cytorelease.flow.gating.result import GatingResult
@@ -413,7 +413,7 @@ def test_nesting_beyond_the_bound_is_refused(tmp_path: Path) -> None:
             "</Population>", f"<Subpopulations>{nested}</Subpopulations></Population>"
         )
     (tmp_path / "deep.wsp").write_text(text.replace(block, nested), encoding="utf-8")
-    with pytest.raises(TemplateError, match="nested more than"):
+    with pytest.raises(InputError, match=r"nested 101 gates deep; at most 100 are accepted"):
         gate_with_workspace(read_fcs(DIAMOND), tmp_path / "deep.wsp")
 
 

@@ -45,6 +45,7 @@ __all__ = [
     "TRANSFORMS_NS",
     "parse_gate",
     "parse_gatingml",
+    "quoted",
     "read_gatingml",
 ]
 
@@ -60,6 +61,18 @@ MAX_MATRIX_DETECTORS = 512
 MAX_NESTING_DEPTH = 100
 # Freehand and spline polygons run to a few thousand vertices; far more is not a drawn gate.
 MAX_POLYGON_VERTICES = 100_000
+
+
+# characters of a name from the file an error quotes before it cuts the name short
+_QUOTED_CHARACTERS = 80
+
+
+def quoted(name: str | None) -> str:
+    """A name (or value) from the file as an error quotes it: in full when short, else its
+    first 80 characters and its length, so a 20 MB name does not make a 20 MB error line."""
+    if name is None or len(name) <= _QUOTED_CHARACTERS:
+        return repr(name)
+    return f"{name[:_QUOTED_CHARACTERS]!r}... ({len(name):,} characters)"
 
 
 def _g(tag: str) -> str:
@@ -82,7 +95,7 @@ def _float(text: str | None, what: str) -> float:
     try:
         return float(text)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        raise TemplateError(f"{what}: expected a number, found {text!r}") from None
+        raise TemplateError(f"{what}: expected a number, found {quoted(text)}") from None
 
 
 def _optional_float(text: str | None, what: str) -> float | None:
@@ -107,7 +120,7 @@ class _Reader:
             )
         body = element[0]
         kind = _local(body.tag)
-        where = f"transformation {transform_id!r}"
+        where = f"transformation {quoted(transform_id)}"
         if kind == "fratio":
             names = [d.get(_d("name")) or "" for d in body.findall(_d("fcs-dimension"))]
             if len(names) != 2 or not all(names):
@@ -134,7 +147,7 @@ class _Reader:
 
     def read_spectrum_matrix(self, element: Element) -> None:
         matrix_id = element.get(_t("id")) or ""
-        where = f"spectrumMatrix {matrix_id!r}"
+        where = f"spectrumMatrix {quoted(matrix_id)}"
 
         def names(tag: str) -> tuple[str, ...]:
             group = element.find(_t(tag))
@@ -188,7 +201,7 @@ class _Reader:
             return self.transforms[ref]
         except KeyError:
             raise TemplateError(
-                f"{where}: unknown transformation-ref {ref!r}",
+                f"{where}: unknown transformation-ref {quoted(ref)}",
                 hint="defined: " + (", ".join([*self.transforms, *self.ratios]) or "none"),
             ) from None
 
@@ -205,7 +218,7 @@ class _Reader:
         if new is not None:
             ref = new.get(_d("transformation-ref")) or ""
             if ref not in self.ratios:
-                raise TemplateError(f"{where}: new-dimension refers to unknown ratio {ref!r}")
+                raise TemplateError(f"{where}: new-dimension refers to unknown ratio {quoted(ref)}")
             numerator, denominator, a, b, c = self.ratios[ref]
             return RatioDimension(ref, numerator, denominator, a, b, c, transform, compensation)
         raise TemplateError(f"{where}: a dimension needs a data-type:fcs-dimension")
@@ -220,22 +233,23 @@ class _Reader:
         builder = _GATE_BUILDERS.get(kind)
         if builder is None:
             raise TemplateError(
-                f"gate {gate_id!r}: unknown gate kind gating:{kind}",
+                f"gate {quoted(gate_id)}: unknown gate kind gating:{kind}",
                 hint="supported: " + ", ".join(f"gating:{k}" for k in _GATE_BUILDERS),
             )
         return builder(self, element, gate_id, parent)
 
     def _dims(self, element: Element, gate_id: str) -> list[tuple[Element, GateDimension]]:
         return [
-            (d, self.dimension(d, f"gate {gate_id!r}")) for d in element.findall(_g("dimension"))
+            (d, self.dimension(d, f"gate {quoted(gate_id)}"))
+            for d in element.findall(_g("dimension"))
         ]
 
     def rectangle(self, element: Element, gate_id: str, parent: str | None) -> Gate:
         dims = self._dims(element, gate_id)
         ranges = tuple(
             (
-                _optional_float(d.get(_g("min")), f"gate {gate_id!r} min"),
-                _optional_float(d.get(_g("max")), f"gate {gate_id!r} max"),
+                _optional_float(d.get(_g("min")), f"gate {quoted(gate_id)} min"),
+                _optional_float(d.get(_g("max")), f"gate {quoted(gate_id)} max"),
             )
             for d, _ in dims
         )
@@ -245,7 +259,7 @@ class _Reader:
 
     def _coordinates(self, element: Element, gate_id: str) -> tuple[float, ...]:
         return tuple(
-            _float(c.get(_d("value")), f"gate {gate_id!r} coordinate")
+            _float(c.get(_d("value")), f"gate {quoted(gate_id)} coordinate")
             for c in element.findall(_g("coordinate"))
         )
 
@@ -253,14 +267,14 @@ class _Reader:
         count = sum(1 for _ in element.iterfind(_g("vertex")))
         if count > MAX_POLYGON_VERTICES:
             raise TemplateError(
-                f"gate {gate_id!r}: a polygon of {count} vertices; at most "
+                f"gate {quoted(gate_id)}: a polygon of {count} vertices; at most "
                 f"{MAX_POLYGON_VERTICES} are accepted"
             )
         vertices = []
         for vertex in element.findall(_g("vertex")):
             coords = self._coordinates(vertex, gate_id)
             if len(coords) != 2:
-                raise TemplateError(f"gate {gate_id!r}: a vertex needs two coordinates")
+                raise TemplateError(f"gate {quoted(gate_id)}: a vertex needs two coordinates")
             vertices.append((coords[0], coords[1]))
         dims = tuple(x for _, x in self._dims(element, gate_id))
         return PolygonGate(gate_id, parent=parent, dimensions=dims, vertices=tuple(vertices))
@@ -271,10 +285,10 @@ class _Reader:
         distance = element.find(_g("distanceSquare"))
         if mean is None or matrix is None or distance is None:
             raise TemplateError(
-                f"gate {gate_id!r}: an ellipsoid needs mean, covarianceMatrix and distanceSquare"
+                f"gate {quoted(gate_id)}: an ellipsoid needs mean, covarianceMatrix and distanceSquare"
             )
         covariance = tuple(
-            tuple(_float(e.get(_d("value")), f"gate {gate_id!r} covariance") for e in row)
+            tuple(_float(e.get(_d("value")), f"gate {quoted(gate_id)} covariance") for e in row)
             for row in matrix.findall(_g("row"))
         )
         return EllipsoidGate(
@@ -283,7 +297,9 @@ class _Reader:
             dimensions=tuple(x for _, x in self._dims(element, gate_id)),
             mean=self._coordinates(mean, gate_id),
             covariance=covariance,
-            distance_square=_float(distance.get(_d("value")), f"gate {gate_id!r} distanceSquare"),
+            distance_square=_float(
+                distance.get(_d("value")), f"gate {quoted(gate_id)} distanceSquare"
+            ),
         )
 
     def quadrant(self, element: Element, gate_id: str, parent: str | None) -> Gate:
@@ -291,17 +307,17 @@ class _Reader:
         for div in element.findall(_g("divider")):
             div_id = div.get(_g("id")) or ""
             values = tuple(
-                _float(v.text, f"gate {gate_id!r} divider {div_id!r}")
+                _float(v.text, f"gate {quoted(gate_id)} divider {quoted(div_id)}")
                 for v in div.findall(_g("value"))
             )
-            dimension = self.dimension(div, f"gate {gate_id!r} divider {div_id!r}")
+            dimension = self.dimension(div, f"gate {quoted(gate_id)} divider {quoted(div_id)}")
             dividers.append(QuadrantDivider(div_id, dimension, values))
         quadrants = []
         for quad in element.findall(_g("Quadrant")):
             positions = tuple(
                 (
                     p.get(_g("divider_ref")) or "",
-                    _float(p.get(_g("location")), f"gate {gate_id!r} quadrant location"),
+                    _float(p.get(_g("location")), f"gate {quoted(gate_id)} quadrant location"),
                 )
                 for p in quad.findall(_g("position"))
             )
@@ -313,7 +329,9 @@ class _Reader:
     def boolean(self, element: Element, gate_id: str, parent: str | None) -> Gate:
         ops = [child for child in element if _local(child.tag) in {op.value for op in BooleanOp}]
         if len(ops) != 1:
-            raise TemplateError(f"gate {gate_id!r}: a boolean gate needs one and/or/not element")
+            raise TemplateError(
+                f"gate {quoted(gate_id)}: a boolean gate needs one and/or/not element"
+            )
         operands = tuple(
             GateRef(
                 ref.get(_g("ref")) or "",
@@ -343,7 +361,7 @@ def parse_gate(element: Element, gate_id: str, parent: str | None) -> Gate:
     builder = _GATE_BUILDERS.get(kind)
     if builder is None:
         raise TemplateError(
-            f"gate {gate_id!r}: unknown gate kind gating:{kind}",
+            f"gate {quoted(gate_id)}: unknown gate kind gating:{kind}",
             hint="supported: " + ", ".join(f"gating:{k}" for k in _GATE_BUILDERS),
         )
     return builder(_Reader(element), element, gate_id, parent)
@@ -400,7 +418,7 @@ def _check_depth(gates: list[Gate]) -> None:
             depth[gate_id] = level
             if level > MAX_NESTING_DEPTH:
                 raise TemplateError(
-                    f"gate {gate_id!r} is nested {level} gates deep; at most "
+                    f"gate {quoted(gate_id)} is nested {level} gates deep; at most "
                     f"{MAX_NESTING_DEPTH} levels are accepted"
                 )
 

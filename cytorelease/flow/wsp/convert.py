@@ -41,6 +41,7 @@ from cytorelease.flow.gating.gates import (
 from cytorelease.flow.gating.gatingml_import import DATATYPE_NS, GATING_NS, parse_gate
 from cytorelease.flow.gating.strategy import GatingStrategy
 from cytorelease.flow.transforms import Transform
+from cytorelease.flow.wsp.limits import quoted, shortened
 from cytorelease.flow.wsp.model import ChannelTransform, UnsupportedTransform, WspMatrix, WspNode
 
 __all__ = ["SUPPORTED_GATES", "GatingSource", "to_strategy"]
@@ -78,7 +79,7 @@ class GatingSource:
         try:
             return [SpilloverMatrix(str(ref), m.detectors, m.detectors, m.matrix)]
         except TemplateError as error:
-            raise TemplateError(f"{self.label} matrix {m.name!r}: {error.problem}") from None
+            raise TemplateError(f"{self.label} matrix {quoted(m.name)}: {error.problem}") from None
 
     def nodes_in_order(self) -> list[WspNode]:
         return [n for top in self.nodes for n in top.walk()]
@@ -94,23 +95,25 @@ def to_strategy(source: GatingSource) -> GatingStrategy:
     try:
         return GatingStrategy(gates, source.spillovers())
     except TemplateError as error:
-        raise TemplateError(f"{source.label}: {error.problem}", hint=error.hint) from None
+        raise shortened(
+            TemplateError(f"{source.label}: {error.problem}", hint=error.hint)
+        ) from None
 
 
 def _gate(node: WspNode, parent: str | None, source: GatingSource) -> Gate:
-    where = f"{source.label} gate {node.key!r}"
+    where = f"{source.label} gate {quoted(node.key)}"
     if node.kind != "population":
         operands = tuple(GateRef("/".join(d)) for d in node.dependents)
         try:
             return BooleanGate(node.key, parent=parent, op=BooleanOp(node.kind), operands=operands)
         except TemplateError as error:
-            raise TemplateError(f"{where}: {error.problem}") from None
+            raise shortened(TemplateError(f"{where}: {error.problem}")) from None
     element = node.element
     assert element is not None  # a population always has its shape (parse.py)
     kind = element.tag.rsplit("}", 1)[-1]
     if kind not in SUPPORTED_GATES:
         raise TemplateError(
-            f"{where}: FlowJo gate kind {kind!r} is not supported",
+            f"{where}: FlowJo gate kind {quoted(kind)} is not supported",
             hint="supported: " + ", ".join(SUPPORTED_GATES) + " and and/or/not nodes",
         )
     if element.get("eventsInside", "1") != "1":
@@ -120,7 +123,7 @@ def _gate(node: WspNode, parent: str | None, source: GatingSource) -> Gate:
     if kind == "EllipsoidGate":
         return _ellipse(element, node.key, parent, source, where)
     try:
-        raw = parse_gate(element, node.key, parent)
+        raw = parse_gate(element, node.name, parent)  # its id only names it in errors
         if isinstance(raw, RectangleGate):
             dims = [_dimension(d, source, where) for d in raw.dimensions]
             ranges = tuple(
@@ -132,7 +135,7 @@ def _gate(node: WspNode, parent: str | None, source: GatingSource) -> Gate:
             )
         assert isinstance(raw, PolygonGate)
         (dx, tx), (dy, ty) = (_dimension(d, source, where) for d in raw.dimensions)
-        vertices = tuple(_vertex(tx, ty, x, y) for x, y in raw.vertices)
+        vertices = _vertices(tx, ty, raw.vertices)
         return PolygonGate(node.key, parent=parent, dimensions=(dx, dy), vertices=vertices)
     except TemplateError as error:
         if error.problem.startswith(where):
@@ -140,10 +143,14 @@ def _gate(node: WspNode, parent: str | None, source: GatingSource) -> Gate:
         raise TemplateError(f"{where}: {error.problem}", hint=error.hint) from None
 
 
-def _vertex(tx: Transform | None, ty: Transform | None, x: float, y: float) -> tuple[float, float]:
-    sx, sy = _scale(tx, x), _scale(ty, y)
-    assert sx is not None and sy is not None  # a number in, a number out
-    return sx, sy
+def _vertices(
+    tx: Transform | None, ty: Transform | None, points: tuple[tuple[float, float], ...]
+) -> tuple[tuple[float, float], ...]:
+    """Every vertex onto the display scales, each axis in one call."""
+    xy = np.array(points, dtype=np.float64).reshape(-1, 2)
+    xs = xy[:, 0] if tx is None else tx.apply(xy[:, 0])
+    ys = xy[:, 1] if ty is None else ty.apply(xy[:, 1])
+    return tuple(zip(xs.tolist(), ys.tolist(), strict=True))
 
 
 def _scale(transform: Transform | None, value: float | None) -> float | None:
@@ -161,7 +168,7 @@ def _dimension(dim: object, source: GatingSource, where: str) -> tuple[Dimension
     found = source.transforms.get(name, source.transforms.get(channel))
     if isinstance(found, UnsupportedTransform):
         raise TemplateError(
-            f"{where}: channel {name!r} is on FlowJo's {found.kind!r} scale, which is not "
+            f"{where}: channel {quoted(name)} is on FlowJo's {quoted(found.kind)} scale, which is not "
             f"supported ({found.reason})",
             hint="supported scales: linear, log, logicle, biex, fasinh",
         )

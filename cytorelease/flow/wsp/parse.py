@@ -1,8 +1,10 @@
 """Read a FlowJo 10 workspace (``.wsp``) into :class:`~cytorelease.flow.wsp.model.Workspace`.
 
 The XML is parsed with defusedxml (entity expansion and external references are refused) from
-at most :data:`MAX_WORKSPACE_BYTES`, read without following a device or waiting on a pipe.
-Every error is a TemplateError naming the workspace and what in it is wrong.
+at most :data:`MAX_WORKSPACE_BYTES`, read without following a device or waiting on a pipe, as a
+stream held to the limits of :mod:`cytorelease.flow.wsp.limits` (a file past one is an
+InputError naming it). Every other error is a TemplateError naming the workspace and what in it
+is wrong; names from the file are quoted by :func:`~cytorelease.flow.wsp.limits.quoted`.
 """
 
 from __future__ import annotations
@@ -19,15 +21,20 @@ import numpy as np
 from defusedxml import DefusedXmlException
 from defusedxml import ElementTree as SafeET
 
-from cytorelease.errors import CytoreleaseError, TemplateError
+from cytorelease.errors import CytoreleaseError, InputError, TemplateError
 from cytorelease.flow.gating.gatingml_import import (
     DATATYPE_NS,
     MAX_MATRIX_DETECTORS,
-    MAX_NESTING_DEPTH,
     TRANSFORMS_NS,
 )
 from cytorelease.flow.transforms import AsinhTransform, LinearTransform, LogicleTransform
 from cytorelease.flow.transforms_flowjo import FlowJoBiexTransform, FlowJoLogTransform
+from cytorelease.flow.wsp.limits import (
+    MAX_NESTING_DEPTH,
+    MAX_WORKSPACE_BYTES,
+    parse_bounded,
+    quoted,
+)
 from cytorelease.flow.wsp.model import (
     ChannelTransform,
     UnsupportedTransform,
@@ -41,10 +48,6 @@ from cytorelease.flow.wsp.model import (
 _COUNT = re.compile(r"-?[0-9]{1,18}")
 
 __all__ = ["MAX_WORKSPACE_BYTES", "is_workspace", "parse_workspace", "read_workspace"]
-
-# Workspaces of a few hundred samples run to tens of megabytes; far more is not a workspace
-# to gate one tube with, and the whole document is held in memory while it is read.
-MAX_WORKSPACE_BYTES = 256 * 1024 * 1024
 
 _BOOLEAN_NODES = {"AndNode": "and", "OrNode": "or", "NotNode": "not"}
 
@@ -86,16 +89,29 @@ def _read_bytes(path: Path) -> bytes:
         raise TemplateError("no such file (expected a FlowJo workspace)", path=path) from None
     except OSError as error:
         raise TemplateError(f"cannot read: {error.strerror}", path=path) from None
-    if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+    status = os.fstat(descriptor)
+    if not stat.S_ISREG(status.st_mode):
         os.close(descriptor)
         raise TemplateError("not a regular file (expected a FlowJo workspace)", path=path)
+    if status.st_size > MAX_WORKSPACE_BYTES:
+        os.close(descriptor)
+        raise _too_large(status.st_size, path)
     with os.fdopen(descriptor, "rb") as handle:
-        data = handle.read(MAX_WORKSPACE_BYTES + 1)
+        # the size known, not the limit: a read of the limit reserves that much first
+        data = handle.read(status.st_size + 1)
+        if len(data) > status.st_size:  # a file still growing
+            data += handle.read(MAX_WORKSPACE_BYTES + 1 - len(data))
     if len(data) > MAX_WORKSPACE_BYTES:
-        raise TemplateError(
-            f"larger than {MAX_WORKSPACE_BYTES:,} bytes (expected a FlowJo workspace)", path=path
-        )
+        raise _too_large(len(data), path)
     return data
+
+
+def _too_large(size: int, path: Path) -> InputError:
+    return InputError(
+        f"a workspace of {size:,} bytes; at most {MAX_WORKSPACE_BYTES:,} are accepted "
+        "(MAX_WORKSPACE_BYTES)",
+        path=path,
+    )
 
 
 def read_workspace(source: str | Path) -> Workspace:
@@ -103,7 +119,9 @@ def read_workspace(source: str | Path) -> Workspace:
     path = Path(source)
     data = _read_bytes(path)
     try:
-        root = SafeET.fromstring(data)
+        root = parse_bounded(data)
+    except CytoreleaseError as error:
+        raise error.with_path(path) from None
     except DefusedXmlException as error:
         # named by kind only: the error's text quotes the document (an entity's target)
         raise TemplateError(f"refused unsafe XML ({type(error).__name__})", path=path) from None
@@ -130,6 +148,7 @@ def parse_workspace(root: Element) -> Workspace:
         for element in (samples_element if samples_element is not None else ())
         if element.tag == "Sample"
     )
+    _check_sample_ids(samples)
     groups_element = root.find("Groups")
     groups = tuple(
         _group(element)
@@ -151,7 +170,7 @@ def _sample(element: Element) -> WspSample:
     if node is None:
         raise TemplateError("a Sample without a SampleNode (its name and gates)")
     name = node.get("name") or ""
-    where = f"sample {name!r}"
+    where = f"sample {quoted(name)}"
     dataset = element.find("DataSet")
     keywords = {
         k.get("name", ""): k.get("value", "")
@@ -164,9 +183,9 @@ def _sample(element: Element) -> WspSample:
         parameter = child.find(_d("parameter"))
         channel = parameter.get(_d("name")) if parameter is not None else None
         if channel:
-            transforms[channel] = found = _transform(child, f"{where} channel {channel!r}")
+            where_ = f"{where} channel {quoted(channel)}"
+            transforms[channel] = found = _transform(child, where_)
             if isinstance(found, LinearTransform):
-                where_ = f"{where} channel {channel!r}"
                 displays[channel] = (_number(child, "minRange", where_),
                                      _number(child, "maxRange", where_))  # fmt: skip
     matrices = element.findall(_t("spilloverMatrix"))
@@ -194,7 +213,7 @@ def _group(element: Element) -> WspGroup:
     refs = group.find("SampleRefs") if group is not None else None
     ids = tuple(r.get("sampleID") or "" for r in (refs if refs is not None else ()))
     sub = element.find("Subpopulations")
-    nodes = _nodes(sub, (), f"group {name!r}") if sub is not None else ()
+    nodes = _nodes(sub, (), f"group {quoted(name)}") if sub is not None else ()
     return WspGroup(name, ids, nodes)
 
 
@@ -213,8 +232,12 @@ def _nodes(sub: Element, above: tuple[str, ...], where: str) -> tuple[WspNode, .
         path = (*above, name)
         if not name or "/" in name:
             raise TemplateError(
-                f"{where}: a gate under {'/'.join(above) or 'the root'} has "
-                + ("no name" if not name else "a '/' in its name, which FlowJo paths split on")
+                f"{where}: a gate under {quoted('/'.join(above)) if above else 'the root'} has "
+                + (
+                    "no name"
+                    if not name
+                    else f"a '/' in its name {quoted(name)}, which FlowJo paths split on"
+                )
             )
         element = None
         dependents: tuple[tuple[str, ...], ...] = ()
@@ -222,7 +245,9 @@ def _nodes(sub: Element, above: tuple[str, ...], where: str) -> tuple[WspNode, .
             gate = child.find("Gate")
             shapes = [e for e in (gate if gate is not None else ()) if isinstance(e.tag, str)]
             if len(shapes) != 1:
-                raise TemplateError(f"{where} gate {'/'.join(path)!r}: expected one gate shape")
+                raise TemplateError(
+                    f"{where} gate {quoted('/'.join(path))}: expected one gate shape"
+                )
             element = shapes[0]
         else:
             holder = child.find("Dependents")
@@ -301,7 +326,7 @@ def _transform(element: Element, where: str) -> ChannelTransform:
 
 def _matrix(element: Element, where: str) -> WspMatrix:
     name = element.get("name") or ""
-    where = f"{where} matrix {name!r}"
+    where = f"{where} matrix {quoted(name)}"
     if element.get("spectral") == "1":
         raise TemplateError(f"{where} is a spectral unmixing matrix, which is not supported")
     holder = element.find(_d("parameters"))
@@ -319,17 +344,34 @@ def _matrix(element: Element, where: str) -> WspMatrix:
     for row in element.findall(_t("spillover")):
         fluorochrome = row.get(_d("parameter")) or ""
         if fluorochrome not in column:
-            raise TemplateError(f"{where}: a row for {fluorochrome!r}, which it does not name")
+            raise TemplateError(
+                f"{where}: a row for {quoted(fluorochrome)}, which it does not name"
+            )
         for coefficient in row.findall(_t("coefficient")):
             detector = coefficient.get(_d("parameter")) or ""
             if detector not in column:
-                raise TemplateError(f"{where}: a coefficient for unknown detector {detector!r}")
+                raise TemplateError(
+                    f"{where}: a coefficient for unknown detector {quoted(detector)}"
+                )
             matrix[column[fluorochrome], column[detector]] = _number(coefficient, "value", where)
     if not np.isfinite(matrix).all():
         raise TemplateError(f"{where} lacks coefficients (one row and column per detector)")
     matrix.setflags(write=False)
     return WspMatrix(name, element.get("prefix") or "", element.get("suffix") or "", detectors,
                      matrix)  # fmt: skip
+
+
+def _check_sample_ids(samples: tuple[WspSample, ...]) -> None:
+    """Groups name their samples by sampleID: two samples of one id would let a group's tree
+    be gated with the other sample's scales and matrix, so the workspace is refused."""
+    seen: dict[str, WspSample] = {}
+    for sample in samples:
+        first = seen.setdefault(sample.sample_id, sample) if sample.sample_id else sample
+        if first is not sample:
+            raise TemplateError(
+                f"samples {quoted(first.name)} and {quoted(sample.name)} both have sampleID "
+                f"{quoted(sample.sample_id)}; FlowJo gives each sample its own"
+            )
 
 
 def _stored_count(text: str | None) -> int | None:

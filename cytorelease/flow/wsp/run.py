@@ -22,6 +22,7 @@ from cytorelease.flow.gating.result import POPULATION_COLUMNS, GatingResult
 from cytorelease.flow.gating.strategy import GatingStrategy, population_frame
 from cytorelease.flow.sample import Sample
 from cytorelease.flow.wsp.convert import GatingSource, to_strategy
+from cytorelease.flow.wsp.limits import shortened
 from cytorelease.flow.wsp.parse import read_workspace
 from cytorelease.flow.wsp.select import group_source, sample_source
 
@@ -64,7 +65,7 @@ def gate_with_workspace(
         flags = uncompensated_flags(strategy, sample)
         gated = strategy.apply(sample, events=preprocessed_events(sample))
     except TemplateError as error:
-        raise error.with_path(path) from None
+        raise shortened(error.with_path(path)) from None
     except (ArithmeticError, ValueError, SystemError) as error:
         raise _unevaluable(path, error) from None
     populations = _population_table(strategy, gated)

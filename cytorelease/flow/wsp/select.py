@@ -13,6 +13,7 @@ from cytorelease.errors import TemplateError
 from cytorelease.flow.gating.gatingml_import import DATATYPE_NS
 from cytorelease.flow.transforms import LinearTransform
 from cytorelease.flow.wsp.convert import GatingSource
+from cytorelease.flow.wsp.limits import quoted
 from cytorelease.flow.wsp.model import Workspace, WspGroup, WspNode, WspSample
 
 __all__ = ["find_sample", "group_source", "sample_source"]
@@ -20,9 +21,10 @@ __all__ = ["find_sample", "group_source", "sample_source"]
 _SHOWN = 10
 
 
-def _listed(names: list[str]) -> str:
+def _listed(names: list[str], *, quote: bool = True) -> str:
     more = len(names) - _SHOWN
-    return ", ".join(names[:_SHOWN]) + (f" and {more} more" if more > 0 else "") or "none"
+    shown = ", ".join(quoted(n) if quote else n for n in names[:_SHOWN])
+    return shown + (f" and {more} more" if more > 0 else "") or "none"
 
 
 def find_sample(workspace: Workspace, *names: str | None) -> WspSample | None:
@@ -32,18 +34,32 @@ def find_sample(workspace: Workspace, *names: str | None) -> WspSample | None:
             continue
         found = workspace.samples_named(name)
         if len(found) > 1:
-            raise TemplateError(
-                f"the workspace holds {len(found)} samples named {name!r}; name one by "
-                "--wsp-sample (its FlowJo name)",
-                hint="samples: " + _listed([s.name for s in found]),
-            )
+            raise _ambiguous(name, found)
         if found:
             return found[0]
     return None
 
 
+def _ambiguous(name: str, found: list[WspSample]) -> TemplateError:
+    """Two samples answer to one name: each named with its sampleID and what matched, and
+    a way out only where one exists (two samples of one FlowJo name need renaming)."""
+    shown = [
+        f"{quoted(s.name)} (sampleID {quoted(s.sample_id)}, by its "
+        + ("name" if s.name == name else "file" if s.file_name == name else "$FIL")
+        + ")"
+        for s in found
+    ]
+    distinct = len({s.name for s in found}) == len(found)
+    return TemplateError(
+        f"{len(found)} samples of the workspace answer to {quoted(name)}: {_listed(shown, quote=False)}",
+        hint="name one by --wsp-sample (its FlowJo name)"
+        if distinct
+        else "they share one FlowJo name: rename one in FlowJo",
+    )
+
+
 def _no_sample(workspace: Workspace, names: tuple[str | None, ...]) -> TemplateError:
-    sought = " or ".join(repr(n) for n in names if n) or "no name"
+    sought = " or ".join(quoted(n) for n in names if n) or "no name"
     return TemplateError(
         f"the workspace holds no sample named {sought}",
         hint="samples: "
@@ -57,7 +73,7 @@ def sample_source(workspace: Workspace, *names: str | None) -> tuple[GatingSourc
     sample = find_sample(workspace, *names)
     if sample is None:
         raise _no_sample(workspace, names)
-    label = f"sample {sample.name!r}"
+    label = f"sample {quoted(sample.name)}"
     return GatingSource(
         label, sample.nodes, sample.transforms, sample.matrix, sample.linear_displays
     ), sample
@@ -67,11 +83,11 @@ def _group(workspace: Workspace, name: str) -> WspGroup:
     group = workspace.group(name)
     if group is None:
         raise TemplateError(
-            f"the workspace holds no group named {name!r}",
+            f"the workspace holds no group named {quoted(name)}",
             hint="groups: " + _listed([g.name for g in workspace.groups]),
         )
     if not group.nodes:
-        raise TemplateError(f"group {name!r} holds no gates")
+        raise TemplateError(f"group {quoted(name)} holds no gates")
     return group
 
 
@@ -80,14 +96,14 @@ def group_source(
 ) -> tuple[GatingSource, WspSample | None]:
     """A group's tree, with the found sample's scales or the ones its samples share."""
     group = _group(workspace, name)
-    label = f"group {name!r}"
+    label = f"group {quoted(name)}"
     sample = find_sample(workspace, *names)
     if sample is None and require_sample:
         raise _no_sample(workspace, names)
     if sample is not None:
         if sample.sample_id not in group.sample_ids:
             raise TemplateError(
-                f"sample {sample.name!r} is not in group {name!r}",
+                f"sample {quoted(sample.name)} is not in group {quoted(name)}",
                 hint="its samples: "
                 + _listed([s.name for i in group.sample_ids if (s := workspace.sample_by_id(i))]),
             )
@@ -97,7 +113,7 @@ def group_source(
     members = [s for i in group.sample_ids if (s := workspace.sample_by_id(i)) is not None]
     if not members:
         raise TemplateError(
-            f"group {name!r} holds no sample to take its channels' scales and matrix from"
+            f"group {quoted(name)} holds no sample to take its channels' scales and matrix from"
         )
     first = members[0]
     read = _channels_read(group.nodes)
@@ -114,13 +130,13 @@ def group_source(
         )
         if differing:
             raise TemplateError(
-                f"group {name!r}: samples {first.name!r} and {other.name!r} show "
-                f"{differing[0]!r} on different scales; name the sample whose scales apply "
+                f"group {quoted(name)}: samples {quoted(first.name)} and {quoted(other.name)} show "
+                f"{quoted(differing[0])} on different scales; name the sample whose scales apply "
                 "with --wsp-sample"
             )
         if not _same_matrix(first, other):
             raise TemplateError(
-                f"group {name!r}: samples {first.name!r} and {other.name!r} are compensated "
+                f"group {quoted(name)}: samples {quoted(first.name)} and {quoted(other.name)} are compensated "
                 "with different matrices; name the sample with --wsp-sample"
             )
     return GatingSource(

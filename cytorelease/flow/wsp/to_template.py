@@ -32,6 +32,7 @@ from cytorelease.flow.transforms import (
 )
 from cytorelease.flow.transforms_flowjo import FlowJoBiexTransform, FlowJoLogTransform
 from cytorelease.flow.wsp.convert import GatingSource, to_strategy
+from cytorelease.flow.wsp.limits import shortened
 from cytorelease.flow.wsp.model import Workspace, WspSample
 from cytorelease.flow.wsp.parse import read_workspace
 from cytorelease.flow.wsp.select import group_source, sample_source
@@ -204,7 +205,7 @@ def workspace_template(
         strategy = to_strategy(source)
         return _document(path, workspace, source, strategy, found or _first(workspace, group))
     except TemplateError as error:
-        raise error.with_path(path) from None
+        raise shortened(error.with_path(path)) from None
 
 
 def _first(workspace: Workspace, group: str | None) -> WspSample:
