@@ -165,8 +165,10 @@ def whole_process(
             raise SystemExit(f"{executor}: not every lot re-analysed: {summary}")
         times.append(seconds)
         cpus.append(cpu)
+        # the machine may be shared: each figure with the load it was measured under
         print(f"  {executor} run {attempt} ({'cold' if attempt == 0 else 'warm'}): "
-              f"{seconds:.1f} s wall, {cpu:.1f} s CPU", flush=True)  # fmt: skip
+              f"{seconds:.1f} s wall, {cpu:.1f} s CPU, load average "
+              f"{os.getloadavg()[0]:.1f}", flush=True)  # fmt: skip
     return times[0], statistics.median(times[1:]), statistics.median(cpus[1:])
 
 
