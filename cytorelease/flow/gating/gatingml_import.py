@@ -18,7 +18,7 @@ import numpy as np
 from defusedxml import DefusedXmlException
 from defusedxml import ElementTree as SafeET
 
-from cytorelease.errors import TemplateError
+from cytorelease.errors import CytoreleaseError, TemplateError
 from cytorelease.flow.compensation import SpilloverMatrix
 from cytorelease.flow.gating.dimensions import Dimension, GateDimension, RatioDimension
 from cytorelease.flow.gating.gates import (
@@ -102,6 +102,30 @@ def _optional_float(text: str | None, what: str) -> float | None:
     return None if text is None else _float(text, what)
 
 
+def _probe(transform: Transform, where: str) -> None:
+    """Evaluate the scale once where it is defined (a thousandth of its top, half, the top)
+    so that parameters inside their ranges that still cannot be computed (logicle M 200, T
+    1e-300, fasinh M 400, flin's T + A past the largest float) are refused here, naming the
+    transformation, not left to fail or to give no value when events are gated."""
+    top = float(getattr(transform, "T", 1.0))
+    try:
+        with np.errstate(all="ignore"):  # a value that is not finite is refused below
+            values = transform.apply(np.array([top * 1e-3, top / 2.0, top]))
+    except CytoreleaseError as error:
+        raise TemplateError(f"{where}: {error.problem}") from None
+    except (ArithmeticError, ValueError, SystemError) as error:
+        # a compiled kernel's SystemError quotes its address, which names nothing
+        why = type(error).__name__ + ("" if isinstance(error, SystemError) else f": {error}")
+        raise TemplateError(
+            f"{where}: {transform.describe()} cannot be evaluated ({why})",
+            hint="check its parameters (T, W, M, A)",
+        ) from None
+    if not np.isfinite(values).all():
+        raise TemplateError(
+            f"{where}: {transform.describe()} gives no finite value between T/1000 and T"
+        )
+
+
 class _Reader:
     """One document's definitions: transforms and ratios by id, then gates."""
 
@@ -141,9 +165,11 @@ class _Reader:
             if (name := _local(key)) in ("T", "W", "M", "A")
         }
         try:
-            self.transforms[transform_id] = cls(**params, id=transform_id)  # type: ignore[arg-type]
+            transform = cls(**params, id=transform_id)  # type: ignore[arg-type]
         except TypeError as error:
             raise TemplateError(f"{where}: wrong parameters for {kind}: {error}") from None
+        _probe(transform, where)
+        self.transforms[transform_id] = transform
 
     def read_spectrum_matrix(self, element: Element) -> None:
         matrix_id = element.get(_t("id")) or ""
