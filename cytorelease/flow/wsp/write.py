@@ -53,6 +53,11 @@ def check_target(target: str | Path) -> None:
     path = Path(target)
     if path.is_dir():
         raise InputError("is a folder where the FlowJo workspace is to be written", path=path)
+    if not path.parent.is_dir():
+        raise InputError(
+            "is in a folder that does not exist; the FlowJo workspace is not written",
+            path=path,
+        )
     if path.exists() or path.is_symlink():
         raise InputError(
             "already exists; a FlowJo workspace may hold an analyst's own work since it was "
