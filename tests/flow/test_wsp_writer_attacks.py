@@ -142,3 +142,33 @@ def test_flow_gate_refuses_an_export_into_a_missing_folder_with_exit_2(tmp_path:
     )  # fmt: skip
     assert "does not exist" in assert_bad_input(result, target)
     assert not target.parent.exists()
+
+
+@pytest.mark.parametrize("names", [("FSC A", "SSC A"), ("FSC,A", "SSC,A"), ('FSC & "A"', "S&S<C>")])
+def test_channels_named_with_spaces_commas_or_xml_characters(
+    tmp_path: Path, names: tuple[str, str]
+) -> None:
+    """Every written workspace is read back with our counts, or refused by name."""
+    import numpy as np
+
+    from cytorelease.flow.fcs import read_fcs
+    from cytorelease.flow.fcs_write import ChannelSpec, write_fcs
+
+    rng = np.random.default_rng(7)
+    events = rng.uniform(0, 2.6e5, size=(5_000, 2))
+    fcs = tmp_path / "odd.fcs"
+    write_fcs(fcs, events, [ChannelSpec(n) for n in names], keywords={"$FIL": "odd.fcs"})
+    sample = read_fcs(fcs)
+    dims = tuple(Dimension(n) for n in names)
+    gates = [RectangleGate("box", dimensions=dims, ranges=((5e4, 2e5), (None, 1.5e5)))]
+    result = _applied(sample, gates)
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    try:
+        export_wsp(result, out_dir / "x.wsp")
+    except CytoreleaseError as error:
+        assert not (out_dir / "x.wsp").exists()
+        assert any(n in str(error) for n in names), str(error)
+        return
+    (out_dir / "x.wsp").unlink()
+    _round_trip(result, out_dir)
