@@ -54,9 +54,7 @@ MAX_TREE_GATES = 10_000
 
 # a quoted string (as repr writes one) longer than quoted() keeps; its quotes stand apart
 # from words, so the apostrophes of prose ("FlowJo's") are not taken for them
-_LONG_QUOTE = re.compile(
-    r"(?<!\w)(?:'(?:[^'\\]|\\.){81,}'|\"(?:[^\"\\]|\\.){81,}\")(?!\w)"
-)
+_LONG_QUOTE = re.compile(r"(?<!\w)(?:'(?:[^'\\]|\\.){81,}'|\"(?:[^\"\\]|\\.){81,}\")(?!\w)")
 
 _Error = TypeVar("_Error", bound=CytoreleaseError)
 
