@@ -27,6 +27,7 @@ BASE = {
     "lot_id",
     "bench_sheet",
     "csv_table",
+    "_gc",
 }
 DOMAIN = {"flow", "qpcr", "spec"}
 
