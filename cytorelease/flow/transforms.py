@@ -89,6 +89,27 @@ class Transform(ABC):
         if not condition:
             raise TemplateError(f"invalid {self.describe()}: {rule}")
 
+    def check_evaluable(self) -> None:
+        """Evaluate the scale once (a thousandth of its top, half, the top) so that parameters
+        inside their ranges that still cannot be computed (logicle M 200 or T 1e-300, fasinh M
+        400, T + A past the largest float) are refused where the scale is defined, naming it,
+        not left to fail, or to give no value, when events are gated."""
+        top = float(getattr(self, "T", 1.0))
+        try:
+            with np.errstate(all="ignore"):  # a value that is not finite is refused below
+                values = self.apply(np.array([top * 1e-3, top / 2.0, top]))
+        except TemplateError:
+            raise
+        except (ArithmeticError, ValueError, SystemError) as error:
+            # a compiled kernel's SystemError quotes its address, which names nothing
+            why = type(error).__name__ + ("" if isinstance(error, SystemError) else f": {error}")
+            raise TemplateError(
+                f"{self.describe()} cannot be evaluated ({why})",
+                hint="check its parameters (T, W, M, A)",
+            ) from None
+        if not np.isfinite(values).all():
+            raise TemplateError(f"{self.describe()} gives no finite value between T/1000 and T")
+
 
 @dataclass(frozen=True)
 class LinearTransform(Transform):

@@ -231,7 +231,7 @@ def test_invalid_transform_parameters_name_the_template(lot: Lot, tmp_path: Path
         "transforms: {a: {kind: logicle, w: 3, m: 4.5}}\n"
         "gates:\n  - {id: x, kind: density_valley, marker: a}\n"
     )
-    with pytest.raises(TemplateError, match=rf"^{path}: invalid logicle.*W <= M/2"):
+    with pytest.raises(TemplateError, match=rf"^{path}: transforms.a: invalid logicle.*W <= M/2"):
         gate_sample(lot.stained, load_template(path))
 
 

@@ -112,10 +112,16 @@ def _prepare(
     flags: list[Flag] = list(compensation.flags)
     spill_id, spill = compensation.spill_id, compensation.matrix
     covered = set(spill.fluorochromes) if spill is not None else set()
-    try:
-        transforms = {key: spec.build() for key, spec in template.transforms.items()}
-    except TemplateError as error:  # the transform's own parameter rules
-        raise error.with_path(template.source or template.id) from None
+    transforms = {}
+    for key, spec in template.transforms.items():
+        try:
+            transforms[key] = spec.build()
+        except TemplateError as error:  # the transform's own rules, or it cannot be evaluated
+            raise TemplateError(
+                f"transforms.{key}: {error.problem}",
+                path=template.source or template.id,
+                hint=error.hint,
+            ) from None
     dimensions = {
         key: Dimension(
             channel,

@@ -137,7 +137,9 @@ class TransformSpec(_Strict):
                 max_range=self.t,
             ),
         }
-        return builders[self.kind]()
+        transform = builders[self.kind]()
+        transform.check_evaluable()
+        return transform
 
 
 class MarkerSpec(_Strict):
