@@ -1459,7 +1459,7 @@ def test_a_library_that_is_not_one_is_refused(where: str, tmp_path: Path) -> Non
         if where == "empty-folder":
             assert line.endswith(
                 "the library named in --library (or CYTORELEASE_LIBRARY) holds none of "
-                "gating/, assays/, specs/, reports/ "
+                "gating/, assays/, specs/, reports/, protocols/ "
                 "(point it at the folder that contains them)"
             )
         else:
