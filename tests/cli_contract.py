@@ -69,7 +69,7 @@ def make_bad(
     return path
 
 
-def invoke(args: Sequence[str], env: dict[str, str] | None = None) -> Result:
+def invoke(args: Sequence[str | Path], env: dict[str, str] | None = None) -> Result:
     return runner.invoke(app, [str(a) for a in args], env=env)
 
 
