@@ -8,8 +8,11 @@ key, so a result delivered twice is stored once.
 numba runs a parallel kernel on every core of the machine. A pool or LocalCluster of more than one
 process on one machine therefore runs each process's numba on one thread: N processes of
 ``cores`` threads each on ``cores`` cores wait on each other (two processes on two cores were
-slower than the serial loop). A site's own cluster sets ``NUMBA_NUM_THREADS=1`` in its workers'
-environment the same way (README).
+slower than the serial loop). On a site's own cluster (``--scheduler``) each task sets its thread's
+numba threads to its host's share: the host's cores over the worker threads the scheduler counts
+on that host, so a node of 32 single-threaded workers runs each on one thread whatever their
+environment says (the README still asks for ``NUMBA_NUM_THREADS=1``, which also spares the
+thread pool).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from typing import Any, Protocol
 from cytorelease.errors import InputError
 
 __all__ = [
-    "EXECUTORS", "ONE_NUMBA_THREAD", "DaskExecutor", "Executor", "LocalExecutor",
+    "EXECUTORS", "ONE_NUMBA_THREAD", "DaskExecutor", "Executor", "HostShare", "LocalExecutor",
     "SerialExecutor", "executor", "one_numba_thread",
 ]  # fmt: skip
 
@@ -43,6 +46,37 @@ def one_numba_thread() -> None:
 
         # per thread: the pool runs every task on the thread the initializer ran on
         numba.set_num_threads(1)
+
+
+def _cores() -> int:
+    # the CPUs this process may use (a container's or a batch job's limit), not the machine's
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return os.cpu_count() or 1
+
+
+class HostShare:
+    """A task wrapper for a Dask cluster: before the task, its thread's numba runs on the host's
+    cores divided by the worker threads on that host (``threads_by_host``, from the scheduler
+    when the run starts; a worker that joined later counts its own threads)."""
+
+    def __init__(self, fn: Task, threads_by_host: dict[str, int]) -> None:
+        self.fn = fn
+        self.threads_by_host = threads_by_host
+
+    def __call__(self, task: Any) -> dict[str, Any]:
+        import numba
+        from distributed import get_worker
+        from distributed.comm import get_address_host
+
+        worker = get_worker()
+        threads = max(self.threads_by_host.get(get_address_host(worker.address), 0),
+                      worker.state.nthreads, 1)  # fmt: skip
+        # per thread, as numba keeps it: the task runs on this thread
+        ceiling = int(getattr(numba.config, "NUMBA_NUM_THREADS", 1))  # set_num_threads' maximum
+        numba.set_num_threads(max(1, min(ceiling, _cores() // threads)))
+        return self.fn(task)
 
 
 class Executor(Protocol):
@@ -127,8 +161,11 @@ class DaskExecutor:
     def map_unordered(self, fn: Task, tasks: Sequence[Any]) -> Iterator[dict[str, Any]]:
         from distributed import as_completed as dask_completed
 
+        threads: dict[str, int] = {}
+        for worker in self._client.scheduler_info(n_workers=-1)["workers"].values():
+            threads[worker["host"]] = threads.get(worker["host"], 0) + int(worker["nthreads"])
         # pure=False: each lot is submitted once per run, never deduplicated by argument hash
-        futures = self._client.map(fn, list(tasks), pure=False, retries=2)
+        futures = self._client.map(HostShare(fn, threads), list(tasks), pure=False, retries=2)
         for future in dask_completed(futures):
             yield future.result()
             future.release()

@@ -64,6 +64,26 @@ def test_serial_local_and_dask_agree(
     assert on_dask == serial
 
 
+def test_a_site_cluster_runs_numba_on_its_hosts_share() -> None:
+    """--scheduler: a cluster the run did not start, its workers' environment unset. Two
+    single-threaded workers on this host each get the host's cores over two."""
+    from distributed import LocalCluster
+
+    from cytorelease.reanalyse.executors import _cores
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=":0", silence_logs=40) as cluster:  # fmt: skip
+        on = DaskExecutor(scheduler=cluster.scheduler_address)
+        try:
+            # untouched, numba in a worker would run on every core
+            untouched = on._client.gather(on._client.map(numba_threads, [0, 1], pure=False))
+            assert {r["threads"] for r in untouched} == {_cores()}
+            shared = {r["threads"] for r in on.map_unordered(numba_threads, range(6))}
+        finally:
+            on.close()
+    assert shared == {max(1, _cores() // 2)}
+
+
 def die_once_then_reanalyse(task: Any) -> dict[str, Any]:
     """The real task, except that the first attempt at the second lot kills its worker process
     (a marker file beside the data folder remembers the attempt across processes)."""
