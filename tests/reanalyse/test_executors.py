@@ -84,20 +84,6 @@ def test_a_site_cluster_runs_numba_on_its_hosts_share() -> None:
     assert shared == {max(1, _cores() // 2)}
 
 
-def die_once_then_reanalyse(task: Any) -> dict[str, Any]:
-    """The real task, except that the first attempt at the second lot kills its worker process
-    (a marker file beside the data folder remembers the attempt across processes)."""
-    import os
-
-    from cytorelease.reanalyse.task import reanalyse_lot
-
-    marker = Path(task.work_dir).parent.parent / f"killed-{task.lot}"
-    if task.lot.endswith("22") and not marker.exists():
-        marker.write_text("killed\n", encoding="utf-8")
-        os._exit(1)
-    return reanalyse_lot(task)
-
-
 KILLED = "lot-CAR-0022"
 
 
@@ -175,20 +161,33 @@ def test_a_dask_worker_killed_mid_run(
 def test_a_local_worker_killed_mid_run_fails_its_lots_and_a_rerun_resumes(
     released_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """A pool process SIGKILLed while it runs a lot: the pool is lost with the lots it held,
+    those are failed with the reason, the rest stored; a second run does only the failed ones."""
     monkeypatch.delenv("CYTORELEASE_DB", raising=False)
     data = _copy(released_data, tmp_path / "data")
     change = resolve_change(template=str(template_copy(tmp_path, STRICT)))
+    killed: list[int] = []
+    done = threading.Event()
+    killer = threading.Thread(
+        target=_kill_when_running, args=(tmp_path / "running", killed, done), daemon=True
+    )
     store = open_store(data, url="")
     with store:
         pool = LocalExecutor(2)
+        killer.start()
         try:
-            first = reanalyse(data, store, change, pool, task_fn=die_once_then_reanalyse)
+            first = reanalyse(data, store, change, pool, task_fn=wait_to_be_killed_once)
         finally:
+            done.set()
             pool.close()
-        assert (tmp_path / "killed-lot-CAR-0022").is_file()
+        killer.join()
+        assert len(killed) == 1 and killed[0] != os.getpid()
         lost = sorted(f["lot"] for f in first.failed)
-        assert "lot-CAR-0022" in lost
+        assert KILLED in lost and KILLED not in first.reanalysed
         assert all("worker process died" in f["reason"] for f in first.failed)
+        stored = store.scalar("SELECT COUNT(*) FROM whatif_results")
+        assert stored == len(first.reanalysed) == len(LOTS) - len(lost)
         again = reanalyse(data, store, change, SerialExecutor())
         assert sorted(again.reanalysed) == lost and sorted(again.skipped + lost) == again.lots
-        assert store.scalar("SELECT COUNT(*) FROM whatif_results") == 3
+        rows = store.tuples("SELECT lot, COUNT(*) FROM whatif_results GROUP BY lot ORDER BY lot")
+        assert rows == [(lot, 1) for lot in LOTS]
