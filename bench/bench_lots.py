@@ -85,8 +85,8 @@ def fill(data_dir: Path, lots: int, attributes: list[str]) -> int:
     return added
 
 
-def _once(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """(wall clock, CPU time of the process) in seconds."""
+def whole_process(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """(wall clock, CPU time) in seconds of one ``python -m cytorelease ARGV`` process."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     began = time.perf_counter()
     done = subprocess.run(
@@ -103,9 +103,11 @@ def _time(argv: list[str], repeat: int) -> str:
     """'cold wall (CPU), warm wall (CPU)' of whole processes."""
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE",
                                                               "PYTHONPYCACHEPREFIX")}  # fmt: skip
-    cold = _once(argv, {**env, "PYTHONPYCACHEPREFIX": tempfile.mkdtemp(prefix="bench-pyc-")})
-    _once(argv, env)  # fills the bytecode cache the warm runs use
-    warm = [_once(argv, env) for _ in range(repeat)]
+    cold = whole_process(
+        argv, {**env, "PYTHONPYCACHEPREFIX": tempfile.mkdtemp(prefix="bench-pyc-")}
+    )
+    whole_process(argv, env)  # fills the bytecode cache the warm runs use
+    warm = [whole_process(argv, env) for _ in range(repeat)]
     wall, cpu = statistics.median(w for w, _ in warm), statistics.median(c for _, c in warm)
     return f"cold {cold[0]:5.2f} s ({cold[1]:4.2f} CPU)  warm {wall:5.2f} s ({cpu:4.2f} CPU)"
 

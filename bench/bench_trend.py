@@ -28,34 +28,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import secrets
 import statistics
 import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
-from bench_lots import PRODUCT, fill
+from bench_lots import PRODUCT, fill, whole_process
 
 TARGET_S = 2.0
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _once(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """(wall clock, CPU time of the process) in seconds."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    began = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-m", "cytorelease", *argv], capture_output=True, env=env, check=False
-    )
-    seconds = time.perf_counter() - began
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if done.returncode != 0:
-        raise SystemExit(f"{' '.join(argv)} failed: {done.stderr.decode()[-500:]}")
-    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
-    return seconds, cpu
 
 
 def _cold_warm(
@@ -64,9 +46,9 @@ def _cold_warm(
     """(cold wall clock, cold CPU, warm wall clock, warm CPU, 1-minute load average after):
     warm figures are medians."""
     cold_env = {**env, "PYTHONPYCACHEPREFIX": tempfile.mkdtemp(prefix="bench-pycache-")}
-    cold, cold_cpu = _once(argv, cold_env)
-    _once(argv, env)  # fills the bytecode cache the warm runs use
-    warm = [_once(argv, env) for _ in range(repeat)]
+    cold, cold_cpu = whole_process(argv, cold_env)
+    whole_process(argv, env)  # fills the bytecode cache the warm runs use
+    warm = [whole_process(argv, env) for _ in range(repeat)]
     wall, cpu = statistics.median(w for w, _ in warm), statistics.median(c for _, c in warm)
     return cold, cold_cpu, wall, cpu, os.getloadavg()[0]
 
