@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import random
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from cytorelease.lot.dataset import store_results
+from cytorelease.provenance import content_sha256
 from cytorelease.records.datadir import DataDir
 from cytorelease.records.store import Store, open_store
 from cytorelease.signature_policy import Role
+from cytorelease.synth.history import CAR, VCN, VIABILITY
+from tests.records.lot_records import history_records
 from tests.records.pg_backend import BACKENDS, backend_url
 
 INSTRUMENTS = """\
@@ -95,3 +100,21 @@ def hook_tubes(data: DataDir, store: Store, lot_dir: Path, folder: Path) -> None
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(lot_dir / name, target)
         hook_file(data, store, target, instrument="FACS-01", stable_seconds=0.01)
+
+
+def trend_history(store: Store, tmp_path: Path) -> None:
+    """Store 30 earlier lots (imported records) whose CAR+ % sits near 1 %: any real lot's CAR+
+    is far above them, so a baseline frozen on them flags it out of trend."""
+    rng = random.Random(7)
+    lines = ["lot,date,attribute,value,site,lsl,usl"]
+    for i in range(30):
+        day = f"2020-01-{i + 1:02d}"
+        for attribute, value in ((CAR, rng.gauss(1.0, 0.1)), (VIABILITY, rng.gauss(91, 1.5)),
+                                 (VCN, rng.gauss(2.6, 0.3))):  # fmt: skip
+            lines.append(f"lot-P{i:03d},{day},{attribute},{value:.3f},site-1,,")
+    table = tmp_path / "history.csv"
+    table.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with store.write():
+        for record in history_records(table, with_site=False):
+            store_results(store, record, record_sha256=content_sha256(record), origin="import",
+                          checked_against="none")  # fmt: skip

@@ -20,9 +20,8 @@ from cytorelease.records.store import Store
 from cytorelease.synth.history import CAR
 from cytorelease.trend.freeze import freeze_from_data
 from cytorelease.trend.from_store import trend_from_data
-from tests.hook.test_worker_oot import _history
 
-from .conftest import hook_tubes, ready_service
+from .conftest import hook_tubes, ready_service, trend_history
 
 
 def _released(data: DataDir, store: Store, lot: Path, tmp_path: Path) -> str:
@@ -43,7 +42,7 @@ def test_the_export_carries_the_baseline_the_release_names(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    _history(store, tmp_path)
+    trend_history(store, tmp_path)
     report = trend_from_data(data.root, (CAR,), product="cd19-car-t", baseline=20)
     (frozen,) = freeze_from_data(data.root, report, product="cd19-car-t", actor=os_user())
     ready_service(data, small_lots[11], monkeypatch)
