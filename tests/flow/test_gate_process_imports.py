@@ -8,31 +8,16 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 from cytorelease.flow.fcs import read_fcs
-from cytorelease.flow.fcs_write import write_fcs
 from cytorelease.flow.gating import gate_sample, load_template
-from cytorelease.synth import random_params, simulate_tube
 
 
-def _tubes(folder: Path) -> tuple[Path, Path]:
-    params = replace(random_params(3), n_events=20000, fmo_events=5000)
-    paths = []
-    for name, n, fmo in (("s.fcs", 20000, False), ("f.fcs", 5000, True)):
-        tube = simulate_tube(n, seed=(3, int(fmo) + 1), params=params, fmo=fmo)
-        keywords = {"$TIMESTEP": f"{tube.timestep_s:g}"}
-        paths.append(
-            write_fcs(
-                folder / name, tube.events, tube.channels, keywords=keywords, spill=tube.spill
-            )
-        )
-    return paths[0], paths[1]
-
-
-def test_flow_gate_json_process_never_imports_pandas(tmp_path: Path) -> None:
-    stained, fmo = _tubes(tmp_path)
+def test_flow_gate_json_process_never_imports_pandas(
+    small_tubes: tuple[Path, Path], tmp_path: Path
+) -> None:
+    stained, fmo = small_tubes
     argv = [sys.executable, "-X", "importtime", "-m", "cytorelease", "flow", "gate", str(stained)]
     argv += ["-t", "cd19-car-t-panel", "--control", str(fmo), "--json"]
     done = subprocess.run(argv, capture_output=True, text=True, cwd=tmp_path)
@@ -42,8 +27,8 @@ def test_flow_gate_json_process_never_imports_pandas(tmp_path: Path) -> None:
     assert "pandas" not in imported
 
 
-def test_populations_frame_on_request_equals_the_rows(tmp_path: Path) -> None:
-    stained, fmo = _tubes(tmp_path)
+def test_populations_frame_on_request_equals_the_rows(small_tubes: tuple[Path, Path]) -> None:
+    stained, fmo = small_tubes
     result = gate_sample(
         read_fcs(stained), load_template("cd19-car-t-panel"), control=read_fcs(fmo)
     )

@@ -24,17 +24,15 @@ LOGICLE = "viability: &logicle {kind: logicle, t: 262144, w: 0.5, m: 4.5, a: 0}"
     ],
 )
 def test_an_unevaluable_logicle_is_refused_naming_the_transform(
-    params: str, problem: str, tmp_path: Path
+    params: str, problem: str, small_tubes: tuple[Path, Path], tmp_path: Path
 ) -> None:
-    from tests.flow.test_gate_process_imports import _tubes
-
     text = PANEL.read_text(encoding="utf-8")
     assert LOGICLE in text
     template = tmp_path / "panel.yaml"
     template.write_text(
         text.replace(LOGICLE, f"viability: &logicle {{kind: logicle, {params}}}"), "utf-8"
     )
-    stained, fmo = _tubes(tmp_path)
+    stained, fmo = small_tubes
     result = invoke(["flow", "gate", stained, "--template", template, "--control", fmo])
     message = assert_bad_input(result, template)
     assert "transforms.viability:" in message and problem in message, message
