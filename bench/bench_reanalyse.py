@@ -227,6 +227,14 @@ def coordinator_ms(
     return seconds * 1000 / n, cpu * 1000 / n
 
 
+def _further(per_lot: float, lots: int, per_lot_fewer: float, fewer: int) -> float:
+    """The cost of each further lot from two runs' costs per lot: the run's fixed part (the
+    trail row, the summary's statistics) cancels out."""
+    if lots <= fewer:
+        return per_lot
+    return (per_lot * lots - per_lot_fewer * fewer) / (lots - fewer)
+
+
 def _warm_up(_: int) -> dict[str, Any]:
     import cytorelease.reanalyse.task  # noqa: F401
 
@@ -279,10 +287,8 @@ def main() -> None:
         for name in ("serial", "dask"):
             whole, whole_cpu = coordinator_ms(data, templates, name, args.workers, many)
             half, half_cpu = coordinator_ms(data, templates, name, args.workers, few)
-            # the run's fixed part (the trail row, the summary's statistics) cancels out
-            marginal = (whole * many - half * few) / (many - few) if many > few else whole
-            marginal_cpu = ((whole_cpu * many - half_cpu * few) / (many - few) if many > few
-                            else whole_cpu)  # fmt: skip
+            marginal = _further(whole, many, half, few)
+            marginal_cpu = _further(whole_cpu, many, half_cpu, few)
             verdict = "meets" if marginal < TARGET_MS else "MISSES"
             print(f"  {name:<6} {whole:6.2f} ms per lot over {many} lots, {half:6.2f} over "
                   f"{few}; each further lot {marginal:5.2f} ms wall "
