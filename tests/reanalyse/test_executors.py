@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
-from cytorelease.reanalyse.change import resolve_change
+from cytorelease.reanalyse.change import Change, resolve_change
 from cytorelease.reanalyse.executors import DaskExecutor, Executor, LocalExecutor, SerialExecutor
-from cytorelease.reanalyse.run import reanalyse
+from cytorelease.reanalyse.run import Reanalysis, reanalyse
 from cytorelease.records.audit import Action, entries_of
 from cytorelease.records.datadir import DataDir
-from cytorelease.records.store import open_store
+from cytorelease.records.store import Store, open_store
 from cytorelease.records.whatif import whatif_records
 
 from .test_reanalyse import LOTS, STRICT, template_copy
@@ -122,6 +122,24 @@ def _kill_when_running(running: Path, killed: list[int], done: threading.Event) 
         done.wait(0.01)
 
 
+def _run_killing_once(
+    data: DataDir, store: Store, change: Change, on: Executor, running: Path
+) -> tuple[Reanalysis, list[int]]:
+    """reanalyse with wait_to_be_killed_once on ``on`` while a thread SIGKILLs the worker process
+    that ``running`` names; (the outcome, the pids killed). ``on`` is closed."""
+    killed: list[int] = []
+    done = threading.Event()
+    killer = threading.Thread(target=_kill_when_running, args=(running, killed, done), daemon=True)
+    killer.start()
+    try:
+        outcome = reanalyse(data, store, change, on, task_fn=wait_to_be_killed_once)
+    finally:
+        done.set()
+        on.close()
+    killer.join()
+    return outcome, killed
+
+
 def test_a_dask_worker_killed_mid_run(
     released_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -130,21 +148,10 @@ def test_a_dask_worker_killed_mid_run(
     monkeypatch.delenv("CYTORELEASE_DB", raising=False)
     data = _copy(released_data, tmp_path / "data")
     change = resolve_change(template=str(template_copy(tmp_path, STRICT)))
-    killed: list[int] = []
-    done = threading.Event()
-    killer = threading.Thread(
-        target=_kill_when_running, args=(tmp_path / "running", killed, done), daemon=True
-    )
     dask = DaskExecutor(workers=2)
     store = open_store(data, url="")
     with store:
-        killer.start()
-        try:
-            outcome = reanalyse(data, store, change, dask, task_fn=wait_to_be_killed_once)
-        finally:
-            done.set()
-            dask.close()
-        killer.join()
+        outcome, killed = _run_killing_once(data, store, change, dask, tmp_path / "running")
         attempts = [line.split() for line in (tmp_path / "attempts").read_text().splitlines()]
         tries = [int(pid) for lot, pid in attempts if lot == KILLED]
         # killed while it ran the lot, which then ran again in another process
@@ -166,21 +173,10 @@ def test_a_local_worker_killed_mid_run_fails_its_lots_and_a_rerun_resumes(
     monkeypatch.delenv("CYTORELEASE_DB", raising=False)
     data = _copy(released_data, tmp_path / "data")
     change = resolve_change(template=str(template_copy(tmp_path, STRICT)))
-    killed: list[int] = []
-    done = threading.Event()
-    killer = threading.Thread(
-        target=_kill_when_running, args=(tmp_path / "running", killed, done), daemon=True
-    )
     store = open_store(data, url="")
     with store:
         pool = LocalExecutor(2)
-        killer.start()
-        try:
-            first = reanalyse(data, store, change, pool, task_fn=wait_to_be_killed_once)
-        finally:
-            done.set()
-            pool.close()
-        killer.join()
+        first, killed = _run_killing_once(data, store, change, pool, tmp_path / "running")
         assert len(killed) == 1 and killed[0] != os.getpid()
         lost = sorted(f["lot"] for f in first.failed)
         assert KILLED in lost and KILLED not in first.reanalysed
