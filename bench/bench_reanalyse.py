@@ -19,11 +19,12 @@ archive is. Then:
   second, scaling efficiency = (serial time / parallel time) / W, and the CPU time of the
   process and its workers (user + system: on a shared machine it moves less than the wall
   clock; CPU vs serial above 1 is what parallelism costs in spawning and shipping).
-- **coordinator cost**: the library call ``reanalyse`` with a task that analyses nothing and
-  returns the released record's measurements and evaluation as its outcome (a what-if record
-  of the real size), on the serial executor (the coordinator alone: selection, skip keys,
-  batched writes, the read-back and the audit row) and on Dask (plus scheduling and
-  serialisation): milliseconds per lot over ``--coordinator-lots`` lots and over half as
+- **coordinator cost**: the library call ``reanalyse`` with a task that analyses nothing: it
+  reads the released record and holds it to its hash, as every task does first, and returns
+  the record's measurements and evaluation as its outcome (a what-if record of the real size).
+  On the serial executor that task runs in the coordinator's process (selection, skip keys,
+  the record read, batched writes, the read-back and the audit row); on Dask the record read
+  is the workers', and the coordinator adds scheduling and serialisation: milliseconds per lot over ``--coordinator-lots`` lots and over half as
   many, and from the two the cost of each further lot (the run's fixed part cancels), against
   the 5 ms target.
 """
@@ -173,15 +174,18 @@ def whole_process(
 
 
 def empty_task(task: Any) -> dict[str, Any]:
-    """No analysis: the released outcome as the what-if one (a record of the real size)."""
-    released = task.released
+    """No analysis: the released outcome as the what-if one (a record of the real size). The
+    released record is read and held to its hash, as every real task does first."""
+    from cytorelease.reanalyse.released import read_released, released_inputs
+
+    released = read_released(task.result_path, task.record_sha256, product=task.product)
     evaluation = released.get("evaluation") or {}
     return {
         "lot": task.lot,
         "status": "reanalysed",
         "release_id": task.release_id,
         "inputs_sha256": task.inputs_sha256,
-        "input_hashes": dict(task.inputs),
+        "input_hashes": dict(released_inputs(released)),
         "reanalysed": [],
         "measurements": released.get("measurements") or [],
         "evaluation": evaluation,

@@ -1,16 +1,16 @@
 """Which released lots a change is assessed on, and each lot's task as the coordinator builds it.
 
 A lot is its newest release in the data folder's store (the worker's release rows). The task
-carries what a worker needs and nothing it would have to ask the store for: the manifest text
-(the one kept with the release, :func:`_manifest`),
-the archived inputs the release read (path in the lot folder and SHA-256), and the released
-record's measurements, evaluation and definitions. Workers read raw files from the archive path
-(shared storage on a cluster) and never open the store.
+carries what a worker needs and would otherwise have to ask the store for: the manifest text
+(the one kept with the release, :func:`_manifest`), and the released record's path with the
+record hash its release row states. The worker reads the record and holds it to that hash
+(:mod:`cytorelease.reanalyse.released`), then reads the raw files from the archive path;
+archive and records are on shared storage on a cluster, and workers never open the store. So
+the coordinator's own work per lot is a row and a small file read, whatever the record's size.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from cytorelease.errors import InputError
-from cytorelease.provenance import content_sha256
 from cytorelease.reanalyse.change import Change
 from cytorelease.records.datadir import DataDir
 from cytorelease.records.store import Store
@@ -33,13 +32,14 @@ class LotTask:
     lot: str
     release_id: int
     inputs_sha256: str
+    record_sha256: str  # the release row's: the released record is held to it where it is read
+    result_path: str
     archive_dir: str
     work_dir: str
     manifest_text: str
-    inputs: tuple[tuple[str, str], ...]  # (path in the lot folder, SHA-256), as released
-    released: dict[str, Any]  # measurements, evaluation, definitions of the released record
     change: Change
     library: str | None = None
+    product: str | None = None  # the product the lot was selected by, which its record must name
     # "archived": the manifest kept with the release; "current": the lot's manifest now (a
     # release made before manifests were kept), which the task holds to the released lot
     manifest_source: str = "archived"
@@ -58,23 +58,22 @@ def _latest_releases(store: Store) -> list[dict[str, Any]]:
     )
 
 
-def _released_record(row: dict[str, Any]) -> dict[str, Any]:
-    """The release's result.json, held against the record hash its release row states."""
-    path = Path(str(row["result_path"]))
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        raise InputError("the released record cannot be read", path=path) from None
-    if not isinstance(record, dict) or content_sha256(record) != row["record_sha256"]:
-        raise InputError(
-            "the released record is not the one its release row states (edited or replaced)",
-            path=path,
-        )
-    return record
+def _products(store: Store) -> dict[str, str]:
+    """Record SHA-256 -> product, from the lots dataset every release stores."""
+    rows = store.rows("SELECT DISTINCT record_sha256, product FROM lot_results")
+    return {str(r["record_sha256"]): str(r["product"]) for r in rows}
 
 
-# what a task needs of the released record: the lot (its manifest is held to it) and results
-_RELEASED = ("lot", "measurements", "evaluation", "definitions")
+def _product(row: dict[str, Any], products: dict[str, str]) -> str | None:
+    """The product of a release: the lots dataset's, else (a release the dataset does not
+    hold) its record's, read and held to the row's hash here."""
+    from cytorelease.reanalyse.released import read_released
+
+    known = products.get(str(row["record_sha256"]))
+    if known is not None:
+        return known
+    lot = read_released(str(row["result_path"]), str(row["record_sha256"]))["lot"]
+    return str(lot.get("product")) if isinstance(lot, dict) else None
 
 
 def _manifest(data: DataDir, row: dict[str, Any]) -> tuple[str, str]:
@@ -120,32 +119,30 @@ def select_lots(
     if since is not None:
         rows = [r for r in rows if str(r["created_at"])[:10] >= since.isoformat()]
     selection = Selection()
+    products = _products(store) if product is not None else {}
     for row in rows:
         lot = str(row["lot"])
         try:
-            record = _released_record(row)
+            if product is not None and _product(row, products) != product:
+                continue
             manifest_text, source = _manifest(data, row)
         except InputError as exc:
             selection.failed.append({"lot": lot, "reason": exc.one_line()})
             continue
-        if product is not None and record.get("lot", {}).get("product") != product:
-            continue
-        inputs = tuple(
-            sorted({(str(i["path"]), str(i["sha256"])) for i in record.get("inputs", [])})
-        )
         selection.tasks.append(
             LotTask(
                 lot=lot,
                 release_id=int(row["id"]),
                 inputs_sha256=str(row["inputs_sha256"]),
+                record_sha256=str(row["record_sha256"]),
+                result_path=str(row["result_path"]),
                 archive_dir=str(data.archive_dir.resolve()),
                 work_dir=str(data.work_dir.resolve()),
                 manifest_text=manifest_text,
-                inputs=inputs,
-                released={k: record.get(k) for k in _RELEASED},
                 change=change,
                 library=str(library) if library is not None else None,
                 manifest_source=source,
+                product=product,
             )
         )
     return selection

@@ -1,6 +1,8 @@
 """One lot re-analysed under the proposed change: the function every executor runs.
 
-It re-runs only what the change touches, from the archived raw files re-hashed before use: a
+It reads the released record and holds it to its release row's hash
+(:mod:`~cytorelease.reanalyse.released`), then re-runs only what the change touches, from the
+archived raw files re-hashed before use: a
 template change re-gates flow (and recomputes vector copy number, which is per CAR+ cell from
 flow's fraction), an assay change re-runs the analysis that names that assay, a spec change
 re-evaluates only. Everything else, manual results included, is the released record's. The
@@ -19,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from cytorelease.errors import CytoreleaseError, InputError
+from cytorelease.reanalyse.released import read_released, released_inputs
 from cytorelease.reanalyse.selection import LotTask
 
 __all__ = ["failed_result", "reanalyse_lot"]
@@ -41,13 +44,13 @@ def reanalyse_lot(task: LotTask) -> dict[str, Any]:
         return failed_result(task, f"{type(exc).__name__}: internal error")
 
 
-def _materialise(task: LotTask, folder: Path) -> None:
+def _materialise(task: LotTask, inputs: tuple[tuple[str, str], ...], folder: Path) -> None:
     """The lot folder: the manifest and hard links to archived files whose bytes still hash to
     the name they are stored under (an altered archive file fails the lot here)."""
     from cytorelease.records.archive import check_archived
 
     (folder / "lot.yaml").write_text(task.manifest_text, encoding="utf-8")
-    for relative, sha in task.inputs:
+    for relative, sha in inputs:
         source = check_archived(Path(task.archive_dir), sha)
         target = folder / relative
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -62,11 +65,12 @@ def _reanalyse(task: LotTask) -> dict[str, Any]:
 
     if task.library is not None:
         use_data_library(Path(task.library))
+    released = read_released(task.result_path, task.record_sha256, product=task.product)
     Path(task.work_dir).mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix=f"reanalyse-{task.lot}-", dir=task.work_dir))
     try:
-        _materialise(task, folder)
-        return _evaluate(task, folder)
+        _materialise(task, released_inputs(released), folder)
+        return _evaluate(task, released, folder)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -123,12 +127,12 @@ def _run_analyses(folder: Path, manifest: Any, rerun: list[str], released: list[
     return outcomes
 
 
-def _released_spec(task: LotTask) -> Any:
+def _released_spec(task: LotTask, released: dict[str, Any]) -> Any:
     """The spec the lot was released under, resolved by its recorded id@version and held to the
     recorded hash (a spec file changed since would not be the released criteria)."""
     from cytorelease.spec.registry import resolve_spec
 
-    definitions = task.released.get("definitions") or []
+    definitions = released.get("definitions") or []
     spec = next((d for d in definitions if d.get("kind") == "spec"), None)
     if spec is None:
         raise InputError(f"the released record of lot {task.lot} names no spec definition")
@@ -142,7 +146,7 @@ def _released_spec(task: LotTask) -> Any:
     return loaded
 
 
-def _evaluate(task: LotTask, folder: Path) -> dict[str, Any]:
+def _evaluate(task: LotTask, record: dict[str, Any], folder: Path) -> dict[str, Any]:
     from cytorelease.lot.definitions import not_for_release_lines
     from cytorelease.lot.manifest import load_manifest
     from cytorelease.lot.record import canonical_form
@@ -150,11 +154,12 @@ def _evaluate(task: LotTask, folder: Path) -> dict[str, Any]:
     from cytorelease.spec.registry import load_spec
 
     released_manifest = load_manifest(folder)
-    _check_manifest(task, released_manifest)
+    _check_manifest(task, record, released_manifest)
     manifest, rerun = _changed_manifest(task, released_manifest)
-    released = list(task.released.get("measurements") or [])
+    released = list(record.get("measurements") or [])
     outcomes = _run_analyses(folder, manifest, rerun, released)
-    expected = dict(task.inputs)
+    inputs = released_inputs(record)
+    expected = dict(inputs)
     read: set[str] = set()
     for outcome in outcomes:
         for used in outcome.inputs:
@@ -174,16 +179,16 @@ def _evaluate(task: LotTask, folder: Path) -> dict[str, Any]:
     ]
     measurements = kept + fresh
     change = task.change
-    spec = load_spec(change.spec.path) if change.spec is not None else _released_spec(task)
+    spec = load_spec(change.spec.path) if change.spec is not None else _released_spec(task, record)
     evaluation = canonical_form(evaluate(spec, measurements).to_dict())
-    definitions = _definitions(task)
-    released_evaluation = task.released.get("evaluation") or {}
+    definitions = _definitions(task, record)
+    released_evaluation = record.get("evaluation") or {}
     return {
         "lot": task.lot,
         "status": "reanalysed",
         "release_id": task.release_id,
         "inputs_sha256": task.inputs_sha256,
-        "input_hashes": dict(task.inputs),
+        "input_hashes": expected,
         "reanalysed": rerun,
         "measurements": measurements,
         "evaluation": evaluation,
@@ -211,10 +216,10 @@ def _sha256(text: str) -> str:
 _IDENTITY = ("id", "product", "chain_of_identity", "manufacturing_date")
 
 
-def _check_manifest(task: LotTask, manifest: Any) -> None:
+def _check_manifest(task: LotTask, released: dict[str, Any], manifest: Any) -> None:
     """The manifest must be the released lot's: same id, product, chain of identity and
     manufacturing date (a lot's manifest edited since, or another lot's, is refused)."""
-    lot = task.released.get("lot") or {}
+    lot = released.get("lot") or {}
     shown = {
         "id": manifest.lot_id,
         "product": manifest.product,
@@ -230,9 +235,9 @@ def _check_manifest(task: LotTask, manifest: Any) -> None:
             )
 
 
-def _definitions(task: LotTask) -> list[dict[str, Any]]:
+def _definitions(task: LotTask, released: dict[str, Any]) -> list[dict[str, Any]]:
     """The released definitions with the proposed ones in place of theirs (same kind and id)."""
-    found = [dict(d) for d in task.released.get("definitions") or []]
+    found = [dict(d) for d in released.get("definitions") or []]
     for proposed in task.change.parts.values():
         record = proposed.record
         same = [

@@ -66,8 +66,23 @@ def released_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def data(released_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> DataDir:
-    """A private copy of the released data folder."""
+    """A private copy of the released data folder. The store keeps each release's record by
+    absolute path, so the copy's release rows are pointed at the copy's records: a test that
+    edits a record or removes the manifest kept beside it leaves the shared folder alone."""
     monkeypatch.delenv("CYTORELEASE_DB", raising=False)
     copy = tmp_path / "data"
     shutil.copytree(released_data, copy, symlinks=True)
-    return DataDir.open(copy)
+    data = DataDir.open(copy)
+    store = open_store(data, url="")
+    with store, store.write():
+        # the copy, not the release: its append-only guard is set again when the store opens
+        store.execute("DROP TRIGGER releases_no_UPDATE")
+        for row in store.rows("SELECT id, result_path, report_path FROM releases"):
+            moved = [str(row[k]).replace(str(released_data), str(copy), 1)
+                     for k in ("result_path", "report_path")]  # fmt: skip
+            assert all(Path(m).is_file() for m in moved), moved
+            store.execute(
+                "UPDATE releases SET result_path = ?, report_path = ? WHERE id = ?",
+                (*moved, row["id"]),
+            )
+    return data

@@ -21,6 +21,7 @@ from .conftest import SEEDS
 LOTS = sorted(f"lot-CAR-{seed:04d}" for seed in SEEDS)
 PANEL = "cd19-car-t-panel"
 CAR_GATE = "    marker: car\n    percentile: 99.5\n"
+CAR = "flow.car_pct_of_viable_cd3"
 
 
 def template_copy(tmp_path: Path, replacement: str, name: str = "panel-draft.yaml") -> Path:
@@ -37,10 +38,12 @@ def template_copy(tmp_path: Path, replacement: str, name: str = "panel-draft.yam
 STRICT = "    marker: car\n    percentile: 99.5\n    reference: cd3\n"
 
 
-def run(data: DataDir, **change: str) -> dict:
+def run(data: DataDir, product: str | None = None, **change: str) -> dict:
     store = open_store(data, url="")
     with store:
-        outcome = reanalyse(data, store, resolve_change(**change), SerialExecutor())
+        outcome = reanalyse(
+            data, store, resolve_change(**change), SerialExecutor(), product=product
+        )
         return outcome.to_dict()
 
 
@@ -176,3 +179,54 @@ def test_a_release_without_a_kept_manifest_is_held_to_its_lot(data: DataDir) -> 
     stored = _stored(data)
     assert stored[LOTS[1]]["manifest"]["source"] == "current"
     assert stored[LOTS[2]]["manifest"]["source"] == "archived"
+
+
+def _record_path(data: DataDir, lot: str) -> Path:
+    store = open_store(data, url="")
+    with store:
+        return Path(str(store.scalar("SELECT result_path FROM releases WHERE lot = ?", (lot,))))
+
+
+def test_an_edited_released_record_fails_that_lot(data: DataDir) -> None:
+    """The record a lot is compared against is read by its task and held to the release row's
+    hash: one whose released value was edited is failed, never used as the 'before'."""
+    path = _record_path(data, LOTS[0])
+    record = json.loads(path.read_text(encoding="utf-8"))
+    car = next(m for m in record["measurements"] if m["attribute"] == CAR)
+    car["value"] = float(car["value"]) + 1.0
+    path.write_text(json.dumps(record, sort_keys=True, indent=2), encoding="utf-8")
+    result = run(data, template=PANEL)
+    assert [f["lot"] for f in result["failed"]] == [LOTS[0]]
+    assert "edited or replaced" in result["failed"][0]["reason"]
+    assert result["reanalysed"] == 2 and set(_stored(data)) == set(LOTS[1:])
+
+
+def test_a_product_is_chosen_by_the_lots_dataset_and_held_to_the_record(data: DataDir) -> None:
+    store = open_store(data, url="")
+    with store:
+        product = str(store.scalar("SELECT product FROM lot_results LIMIT 1"))
+    assert run(data, template=PANEL, product="another-product")["lots"] == 0
+    # a lots dataset that names the wrong product for a record: the record has the last word
+    record = json.loads(_record_path(data, LOTS[2]).read_text(encoding="utf-8"))
+    store = open_store(data, url="")
+    with store, store.write():  # an insider who can write the database
+        store.execute("DROP TRIGGER IF EXISTS lot_results_no_UPDATE")
+        store.execute(
+            "UPDATE lot_results SET product = 'another-product' WHERE lot = ?", (LOTS[2],)
+        )
+    assert record["lot"]["product"] == product
+    result = run(data, template=PANEL, product="another-product")
+    assert result["lots"] == 1 and [f["lot"] for f in result["failed"]] == [LOTS[2]]
+    assert "names product 'another-product' for this record" in result["failed"][0]["reason"]
+    kept = run(data, template=PANEL, product=product)
+    assert (kept["lots"], kept["reanalysed"]) == (2, 2)
+
+
+def test_a_release_the_lots_dataset_lacks_is_chosen_by_its_record(data: DataDir) -> None:
+    record = json.loads(_record_path(data, LOTS[0]).read_text(encoding="utf-8"))
+    store = open_store(data, url="")
+    with store, store.write():  # a release stored before the lots dataset was kept
+        store.execute("DROP TRIGGER IF EXISTS lot_results_no_DELETE")
+        store.execute("DELETE FROM lot_results WHERE lot = ?", (LOTS[0],))
+    result = run(data, template=PANEL, product=record["lot"]["product"])
+    assert (result["lots"], result["reanalysed"], result["failed"]) == (3, 3, [])
