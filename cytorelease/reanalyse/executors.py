@@ -3,7 +3,9 @@
 ``map_unordered(fn, tasks)`` yields each task's result as it completes. Tasks are independent
 (one per lot) and return small dicts; only the coordinator that iterates writes to the store. On
 Dask a worker that dies has its task re-run elsewhere by the scheduler; the coordinator stores by
-key, so a result delivered twice is stored once.
+key, so a result delivered twice is stored once. Dask is handed each task and result as one
+pickled bytes object: given the objects, its serialisation cost the coordinator about 2 ms more
+per lot than a pickle of the same task and result (5.3 against 3.0 ms per empty task, 2 workers).
 
 numba runs a parallel kernel on every core of the machine. A pool or LocalCluster of more than one
 process on one machine therefore runs each process's numba on one thread: N processes of
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import pickle
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -59,13 +62,14 @@ def _cores() -> int:
 class HostShare:
     """A task wrapper for a Dask cluster: before the task, its thread's numba runs on the host's
     cores divided by the worker threads on that host (``threads_by_host``, from the scheduler
-    when the run starts; a worker that joined later counts its own threads)."""
+    when the run starts; a worker that joined later counts its own threads). It takes the task
+    and returns its result pickled (the module's docstring says why)."""
 
     def __init__(self, fn: Task, threads_by_host: dict[str, int]) -> None:
         self.fn = fn
         self.threads_by_host = threads_by_host
 
-    def __call__(self, task: Any) -> dict[str, Any]:
+    def __call__(self, payload: bytes) -> bytes:
         import numba
         from distributed import get_worker
         from distributed.comm import get_address_host
@@ -76,7 +80,7 @@ class HostShare:
         # per thread, as numba keeps it: the task runs on this thread
         ceiling = int(getattr(numba.config, "NUMBA_NUM_THREADS", 1))  # set_num_threads' maximum
         numba.set_num_threads(max(1, min(ceiling, _cores() // threads)))
-        return self.fn(task)
+        return pickle.dumps(self.fn(pickle.loads(payload)), protocol=pickle.HIGHEST_PROTOCOL)
 
 
 class Executor(Protocol):
@@ -165,10 +169,12 @@ class DaskExecutor:
         for worker in self._client.scheduler_info(n_workers=-1)["workers"].values():
             threads[worker["host"]] = threads.get(worker["host"], 0) + int(worker["nthreads"])
         # pure=False: each lot is submitted once per run, never deduplicated by argument hash
-        futures = self._client.map(HostShare(fn, threads), list(tasks), pure=False, retries=2)
+        payloads = [pickle.dumps(t, protocol=pickle.HIGHEST_PROTOCOL) for t in tasks]
+        futures = self._client.map(HostShare(fn, threads), payloads, pure=False, retries=2)
         for future in dask_completed(futures):
-            yield future.result()
+            result = pickle.loads(future.result())
             future.release()
+            yield result
 
     def close(self) -> None:
         self._client.close()
