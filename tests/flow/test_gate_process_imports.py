@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from cytorelease.flow.fcs import read_fcs
 from cytorelease.flow.gating import gate_sample, load_template
 
@@ -36,6 +38,6 @@ def test_populations_frame_on_request_equals_the_rows(small_tubes: tuple[Path, P
     assert list(frame["gate_id"]) == [row.gate_id for row in result.rows]
     assert [int(c) for c in frame["count"]] == [result.count(r.gate_id) for r in result.rows]
     assert frame["parent"].iloc[0] is None  # text columns hold objects: a top-level parent
-    # a DataFrame given to the constructor is taken row by row, equal to the original
-    again = type(result)(frame, result.membership, result.sample, result.strategy)
-    assert again.rows == result.rows
+    # the result takes rows only: a DataFrame is refused, not read as rows
+    with pytest.raises(TypeError, match="a population row is a PopulationRow or a tuple"):
+        type(result)(frame, result.membership, result.sample, result.strategy)

@@ -4,6 +4,7 @@ URI and counts every population exactly as we did; what FlowJo cannot hold is re
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
@@ -33,6 +34,7 @@ from cytorelease.flow.gating import (
     load_template,
 )
 from cytorelease.flow.gating.preprocess import preprocessed_events
+from cytorelease.flow.gating.result import PopulationRow
 from cytorelease.flow.sample import Sample
 from cytorelease.flow.transforms import (
     AsinhTransform,
@@ -145,6 +147,11 @@ def _applied(
 ) -> GatingResult:
     strategy = GatingStrategy(gates, spillovers)
     return strategy.apply(sample, events=preprocessed_events(sample))
+
+
+def _renamed(result: GatingResult, *names: str) -> tuple[PopulationRow, ...]:
+    """The result's rows with these names, in row order."""
+    return tuple(replace(row, name=n) for row, n in zip(result.rows, names, strict=True))
 
 
 @pytest.fixture(scope="module")
@@ -412,9 +419,8 @@ def test_what_flowjo_cannot_hold_is_refused_by_name(
 ) -> None:
     result = _applied(stained, gates)
     if message is None:  # a name FlowJo's paths cannot carry
-        table = result.populations.copy()
-        table["name"] = ["Live/Dead"]
-        result = GatingResult(table, result.membership, result.sample, result.strategy)
+        rows = _renamed(result, "Live/Dead")
+        result = GatingResult(rows, result.membership, result.sample, result.strategy)
         message = r"gate 'live' is called 'Live/Dead': FlowJo separates the names"
     out = tmp_path / "refused.wsp"
     with pytest.raises(TemplateError, match=message):
@@ -442,9 +448,8 @@ def test_siblings_of_one_name_are_refused(stained: Sample) -> None:
         RectangleGate("b", dimensions=(Dimension("SSC-A"),), ranges=((1e4, None),)),
     ]
     result = _applied(stained, gates)
-    table = result.populations.copy()
-    table["name"] = ["same", "same"]
-    renamed = GatingResult(table, result.membership, result.sample, result.strategy)
+    rows = _renamed(result, "same", "same")
+    renamed = GatingResult(rows, result.membership, result.sample, result.strategy)
     with pytest.raises(TemplateError, match=r"gates 'a' and 'b' are both called 'same'"):
         wsp_bytes(renamed)
 
@@ -565,8 +570,6 @@ def test_instrument_files_log_amplified_and_compensated(tmp_path: Path) -> None:
 
 def test_a_result_flowjo_would_count_otherwise_is_refused(stained: Sample) -> None:
     """Events left out for NaN/inf values, or one data set of several, name the file."""
-    from dataclasses import replace
-
     result = _applied(
         stained, [RectangleGate("fsc", dimensions=(Dimension("FSC-A"),), ranges=((1e4, None),))]
     )

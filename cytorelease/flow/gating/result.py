@@ -90,7 +90,7 @@ class GatingResult:
 
     # POPULATION_COLUMNS, in tree order (parents before children). Plain rows, not a
     # DataFrame: pandas costs a gating process ~0.3 s of import and is loaded only when
-    # `populations` is asked for. A DataFrame given here is taken row by row.
+    # `populations` is asked for.
     rows: tuple[PopulationRow, ...]
     membership: Mapping[str, np.ndarray]  # gate id -> bool per event, in the table's order
     sample: Sample
@@ -186,13 +186,17 @@ class GatingResult:
         }
 
 
-def population_rows(table: Iterable[Any] | pd.DataFrame) -> tuple[PopulationRow, ...]:
-    """Rows of POPULATION_COLUMNS from rows in that order, or from a DataFrame holding them."""
-    rows: Iterable[Any] = table
-    frame = getattr(table, "loc", None)
-    if frame is not None:  # a DataFrame: its columns by name, in our order
-        rows = frame[:, list(POPULATION_COLUMNS)].itertuples(index=False, name=None)
-    return tuple(row if isinstance(row, PopulationRow) else PopulationRow(*row) for row in rows)
+def population_rows(rows: Iterable[PopulationRow | tuple[Any, ...]]) -> tuple[PopulationRow, ...]:
+    """Rows of POPULATION_COLUMNS, from PopulationRow objects or tuples in that order."""
+    out = []
+    for row in rows:
+        if isinstance(row, PopulationRow):
+            out.append(row)
+        elif isinstance(row, tuple):
+            out.append(PopulationRow(*row))
+        else:  # a DataFrame iterates its column names: refused, never read as rows
+            raise TypeError(f"a population row is a PopulationRow or a tuple, not {row!r}")
+    return tuple(out)
 
 
 def _finite(value: float) -> float | None:

@@ -13,13 +13,12 @@ from dataclasses import replace
 from pathlib import Path, PureWindowsPath
 
 import numpy as np
-import pandas as pd
 
 from cytorelease.errors import TemplateError
 from cytorelease.flow.compensation import sample_spillover
 from cytorelease.flow.gating._placers import PlacedGate
-from cytorelease.flow.gating.result import POPULATION_COLUMNS, GatingResult
-from cytorelease.flow.gating.strategy import GatingStrategy, population_frame
+from cytorelease.flow.gating.result import GatingResult, PopulationRow
+from cytorelease.flow.gating.strategy import GatingStrategy
 from cytorelease.flow.sample import Sample
 from cytorelease.flow.wsp.convert import GatingSource, to_strategy
 from cytorelease.flow.wsp.limits import shortened
@@ -69,7 +68,7 @@ def gate_with_workspace(
     except (ArithmeticError, ValueError, SystemError) as error:
         raise _unevaluable(path, error) from None
     populations = _population_table(strategy, gated)
-    placed = tuple(PlacedGate.fixed(strategy.population(g)) for g in populations["gate_id"])
+    placed = tuple(PlacedGate.fixed(strategy.population(row.gate_id)) for row in populations)
     flowjo_counts = {n.key: n.count for n in source.nodes_in_order()}
     return replace(
         gated,
@@ -142,21 +141,14 @@ def check_acquisition_matrix(
         )
 
 
-def _population_table(strategy: GatingStrategy, gated: GatingResult) -> pd.DataFrame:
-    """The strategy's table in tree order, with FlowJo's paths of names."""
-    rows = []
-    for row in gated.populations.itertuples(index=False):
-        gate = strategy.population(row.gate_id)
-        rows.append(
-            (
-                tuple(row.gate_id.split("/")),
-                row.gate_id.rsplit("/", 1)[-1],
-                row.gate_id,
-                gate.parent,
-                row.count,
-                row.parent_count,
-                row.percent_of_parent,
-                row.percent_of_total,
-            )
+def _population_table(strategy: GatingStrategy, gated: GatingResult) -> tuple[PopulationRow, ...]:
+    """The strategy's rows in tree order, with FlowJo's paths of names."""
+    return tuple(
+        replace(
+            row,
+            path=tuple(row.gate_id.split("/")),
+            name=row.gate_id.rsplit("/", 1)[-1],
+            parent=strategy.population(row.gate_id).parent,
         )
-    return population_frame(rows, POPULATION_COLUMNS)
+        for row in gated.rows
+    )
