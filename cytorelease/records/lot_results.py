@@ -40,6 +40,7 @@ __all__ = [
     "archived_instruments",
     "lot_table",
     "lot_table_tuples",
+    "lots_through",
     "record_problem",
     "result_rows",
     "store_record",
@@ -413,6 +414,40 @@ def lot_table_tuples(
     return store.tuples(
         f"SELECT {selected} FROM lot_results r{scan}{latest}{condition}"
         " ORDER BY r.lot, r.released_at, r.attribute",
+        params,
+    )
+
+
+def lots_through(
+    store: Store,
+    columns: Sequence[str],
+    *,
+    product: str,
+    site: str | None,
+    attributes: Sequence[str],
+    last: str,
+    record: str | None = None,
+) -> list[tuple[Any, ...]]:
+    """Every row (any attribute, product and site) of every release of each lot that has a row
+    of ``product`` (at ``site`` when given) for one of ``attributes`` dated ``last`` or earlier,
+    as tuples of ``columns`` (stored names); ``record`` instead: the rows of that record only.
+    What a frozen baseline is held to: the lots it lists and those it might have left out."""
+    unknown = [c for c in columns if c not in _STORED]
+    if unknown:
+        raise ValueError(f"no column {unknown[0]!r} in the lots dataset")
+    if record is not None:
+        condition, params = "record_sha256 = ?", [record]
+    else:
+        marks = ", ".join("?" for _ in attributes)
+        where = "product = ?" + ("" if site is None else " AND site = ?")
+        condition = (
+            f"lot IN (SELECT lot FROM lot_results WHERE {where} AND attribute IN ({marks})"
+            " AND date <= ?)"
+        )
+        params = [product, *([] if site is None else [site]), *attributes, last]
+    return store.tuples(
+        f"SELECT {', '.join(columns)} FROM lot_results WHERE {condition}"
+        " ORDER BY lot, record_sha256, attribute",
         params,
     )
 

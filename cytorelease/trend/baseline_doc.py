@@ -3,10 +3,12 @@
 A baseline file is read back from a folder that anyone with access to the data folder can
 write. Its content hash, LOCK line and audit row say who froze which bytes; this module says the
 bytes are a baseline at all: the product, site and version its place names, finite numbers
-only, and limits that are the I-MR limits of the baseline lots it lists (centre = their mean,
+only, baseline lots in series order (by date, then lot id; each once, dated as a freeze writes
+a date) and limits that are the I-MR limits of the lots it lists (centre = their mean,
 MR-bar = the mean of their moving ranges, UCL/LCL = centre +- 2.66 MR-bar, MR UCL =
 3.267 MR-bar, sigma = MR-bar / 1.128), so a hand-edited limit is refused even when its hash,
-LOCK line and trail row were forged to match.
+LOCK line and trail row were forged to match. That the lots are real releases is for
+:mod:`cytorelease.trend.frozen` to check against the lots dataset.
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ import json
 import math
 import re
 from collections.abc import Mapping
+from datetime import date
 from typing import Any
 
 from cytorelease.trend.imr import D2, D4, E2, moving_ranges
+from cytorelease.trend.series import ORDERING
 
 __all__ = ["BASELINE_SCHEMA", "document_problem", "parse_baseline_json"]
 
@@ -60,6 +64,16 @@ def _count(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _iso_day(value: Any) -> bool:
+    """A date as the freeze writes it (``date.isoformat()``): the text a series orders by."""
+    if not isinstance(value, str):
+        return False
+    try:
+        return date.fromisoformat(value).isoformat() == value
+    except ValueError:
+        return False
+
+
 def _close(found: float, expected: float) -> bool:
     return math.isclose(found, expected, rel_tol=1e-9, abs_tol=1e-12 * max(1.0, abs(expected)))
 
@@ -80,6 +94,7 @@ def _attribute_problem(entry: Any, baseline_n: int) -> str | None:
     if not isinstance(lots, list) or len(lots) != baseline_n:
         return f"{name}: the baseline lots are not a list of its {baseline_n} lots"
     values = []
+    previous: tuple[str, str] | None = None
     for lot in lots:
         ok = isinstance(lot, Mapping) and isinstance(lot.get("lot"), str)
         if not ok or not _number(lot.get("value")):
@@ -88,6 +103,16 @@ def _attribute_problem(entry: Any, baseline_n: int) -> str | None:
             lot["record_sha256"]
         ):
             return f"{name}: lot {lot['lot']!r} names no record SHA-256"
+        if not _iso_day(lot.get("date")):
+            return f"{name}: lot {lot['lot']!r} has date {lot.get('date')!r}, not an ISO date"
+        # a series is in ORDERING (by date, then lot id), each lot once: the freeze's lots
+        # are its first N, so any other order or a repeated lot is not what a freeze wrote
+        if previous is not None and (lot["date"], lot["lot"]) <= previous:
+            return (
+                f"{name}: lot {lot['lot']!r} ({lot['date']}) follows {previous[1]!r} "
+                f"({previous[0]}): the baseline lots are not in series order ({ORDERING})"
+            )
+        previous = (lot["date"], lot["lot"])
         values.append(float(lot["value"]))
     center = sum(values) / baseline_n
     mr_bar = sum(moving_ranges(values)) / (baseline_n - 1)

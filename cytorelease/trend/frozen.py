@@ -20,13 +20,33 @@ every version 1..N is a file the LOCK lists with that content hash, a document o
 site and version (:mod:`cytorelease.trend.baseline_doc`: finite numbers, limits that its lots
 give), the trail records a freeze of each with that hash, each version names the one before as
 superseded, and the trail records no later version than the newest present (a deleted version
-or folder is not silently replaced by an older one). Anything else is refused, never ignored.
+or folder is not silently replaced by an older one).
+
+Hash, LOCK line and trail row say only who froze the bytes, and an insider who can write the
+data folder and the database can forge all three (the trail's chain is extended correctly
+until the next signed checkpoint). So, once the chain holds, every version is held to the lots
+dataset of the same store, in one read per version: each lot it lists must be a release the
+dataset holds with that record SHA-256, of that lot and product (a site's baseline: made at
+that site), with the listed date and exactly the listed value of the attribute (the freeze
+copied the stored number). A freeze takes the first N lots of the series (``ORDERING``), so a
+version must also leave out no lot the series held when it was frozen: a lot every release of
+which is of this product (and site), holds a number for the attribute and comes before the
+version's last lot in series order, and one release of which was stored (``stored_at``) more
+than ``CLOCK_MARGIN`` before the last-stored release the version lists. Whichever release was
+that lot's latest at the freeze, the freeze would have taken it. Lots stored after a freeze
+(an older lot imported later, a lot released again) are not held against it; the margin lets
+hosts whose clocks differ by less share one store, and lots stored within it of one another
+(one bulk import) cannot be told apart, so among those a picked subset is not caught.
+
+Anything else is refused, never ignored, naming the file, the version, the lot and what
+disagrees.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +54,7 @@ from cytorelease._lock import LOCK_NAME, read_lock
 from cytorelease.errors import InputError
 from cytorelease.provenance import content_sha256
 from cytorelease.trend.baseline_doc import BASELINE_SCHEMA, document_problem, parse_baseline_json
+from cytorelease.trend.series import ORDERING
 
 __all__ = [
     "BASELINE_SCHEMA",
@@ -50,6 +71,9 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 # the lot manifest's rule for a site (letters, digits, spaces, '.', '_', '-'): a folder name too
 _SITE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9 ._-]{0,62}[A-Za-z0-9._-])?")
 _VERSION_FILE = re.compile(r"v([1-9][0-9]*)\.json")
+# a record stored this long before another was in the dataset first, even when two hosts with
+# clocks this far apart stamped them (a record's ``stored_at`` is its storer's clock)
+CLOCK_MARGIN = timedelta(minutes=10)
 
 
 def baseline_ref(product: str, site: str | None, version: int) -> str:
@@ -201,6 +225,7 @@ def _checked(
             hint="restore the baselines folder from its backup",
         )
     previous: FrozenBaseline | None = None
+    read: list[FrozenBaseline] = []
     for version in range(1, newest + 1):
         if version not in versions:
             raise InputError(
@@ -225,7 +250,141 @@ def _checked(
                 path=baseline.path,
             )
         previous = baseline
+        read.append(baseline)
+    for baseline in read:  # the chain first: a rewritten version is named by what broke it
+        _held_to_dataset(store, baseline)
     return previous
+
+
+@dataclass(frozen=True)
+class _Record:
+    """One release record of the lots dataset, as a baseline is held to it."""
+
+    lot: str
+    product: str
+    site: str | None
+    date: str
+    stored: datetime | None
+    values: dict[str, float | None]
+
+
+_COLUMNS = ("record_sha256", "lot", "product", "site", "date", "stored_at", "attribute",
+            "value_number")  # fmt: skip
+
+
+def _stored(text: Any) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(str(text))
+    except ValueError:
+        return None  # no time to order by: the record is never taken as stored before another
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _records(rows: list[tuple[Any, ...]]) -> dict[str, _Record]:
+    found: dict[str, _Record] = {}
+    for sha, lot, product, site, day, stored, attribute, number in rows:
+        record = found.get(sha)
+        if record is None:
+            record = found[sha] = _Record(
+                str(lot), str(product), None if site is None else str(site), str(day),
+                _stored(stored), {},
+            )  # fmt: skip
+        record.values[str(attribute)] = None if number is None else float(number)
+    return found
+
+
+def _lot_problem(
+    baseline: FrozenBaseline, attribute: str, lot: dict[str, Any], record: _Record | None
+) -> str | None:
+    """How the lots dataset's record disagrees with a lot the baseline lists, or None."""
+    if record is None:
+        return "which the lots dataset does not hold"
+    if record.lot != lot["lot"]:
+        return f"which is a release of lot {record.lot!r} in the lots dataset"
+    if record.product != baseline.product:
+        return f"which is a release of product {record.product!r} in the lots dataset"
+    if baseline.site is not None and record.site != baseline.site:
+        return f"which the lots dataset holds as made at site {record.site!r}"
+    if record.date != lot["date"]:
+        return f"dated {lot['date']}, which the lots dataset dates {record.date}"
+    if attribute not in record.values:
+        return f"which holds no {attribute} result in the lots dataset"
+    held = record.values[attribute]
+    if held is None or held != float(lot["value"]):
+        return f"with value {lot['value']!r}, where the lots dataset holds {held!r}"
+    return None
+
+
+def _held_to_dataset(store: Any, baseline: FrozenBaseline) -> None:
+    """Refuse a version whose lots are not the releases of the lots dataset it names, or that
+    leaves out a lot its series held before it (the module); one read of the dataset."""
+    from cytorelease.records.lot_results import lots_through
+
+    attributes = baseline.attributes()
+    last = max(str(lot["date"]) for a in attributes for lot in a["lots"])
+
+    def read(record: str | None = None) -> dict[str, _Record]:
+        return _records(
+            lots_through(store, _COLUMNS, product=baseline.product, site=baseline.site,
+                         attributes=[a["attribute"] for a in attributes], last=last,
+                         record=record)
+        )  # fmt: skip
+
+    records = read()
+    stored: list[datetime] = []
+    for entry in attributes:
+        for lot in entry["lots"]:
+            sha = str(lot["record_sha256"])
+            record = records.get(sha)
+            if record is None:  # out of the lots read: only to say how it disagrees
+                record = read(sha).get(sha)
+            problem = _lot_problem(baseline, entry["attribute"], lot, record)
+            if problem is not None:
+                raise InputError(
+                    f"version {baseline.version} ({baseline.ref}): {entry['attribute']}: lists "
+                    f"lot {lot['lot']!r} with record {sha[:16]}..., {problem}: a baseline lists "
+                    "the releases it was frozen on",
+                    path=baseline.path,
+                )
+            if record is not None and record.stored is not None:
+                stored.append(record.stored)
+    if stored:
+        _none_left_out(baseline, attributes, records, max(stored) - CLOCK_MARGIN)
+
+
+def _none_left_out(
+    baseline: FrozenBaseline, attributes: list[dict[str, Any]], records: dict[str, _Record],
+    before: datetime,
+) -> None:  # fmt: skip
+    """Refuse a version that leaves out a lot its series held when it was frozen: one every
+    release of which is of this product (and site), holds a number for the attribute and
+    comes before the last listed lot in series order, and one of which was stored before
+    ``before``. Whichever release was the lot's latest then, the freeze would have taken it."""
+    by_lot: dict[str, list[_Record]] = {}
+    for record in records.values():
+        by_lot.setdefault(record.lot, []).append(record)
+    for entry in attributes:
+        name, lots = entry["attribute"], entry["lots"]
+        listed = {str(lot["lot"]) for lot in lots}
+        end = (str(lots[-1]["date"]), str(lots[-1]["lot"]))  # series order: baseline_doc
+        for lot, releases in sorted(by_lot.items()):
+            if lot in listed or not any(r.stored is not None and r.stored < before
+                                        for r in releases):  # fmt: skip
+                continue
+            if all(
+                r.product == baseline.product
+                and (baseline.site is None or r.site == baseline.site)
+                and r.values.get(name) is not None
+                and (r.date, lot) < end
+                for r in releases
+            ):
+                raise InputError(
+                    f"version {baseline.version} ({baseline.ref}): {name}: leaves out lot "
+                    f"{lot!r} ({releases[0].date}), stored before the lots it lists and "
+                    f"ahead of its last lot {end[1]!r} in series order ({ORDERING}): a "
+                    f"baseline is the first {len(lots)} lots of its series, not lots picked",
+                    path=baseline.path,
+                )
 
 
 def current_baseline(
