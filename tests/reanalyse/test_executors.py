@@ -45,10 +45,17 @@ def numba_threads(_: Any) -> dict[str, Any]:
     return {"threads": numba.get_num_threads()}
 
 
+def malloc_trim(_: Any) -> dict[str, Any]:
+    import os
+
+    return {"trim": os.environ.get("MALLOC_TRIM_THRESHOLD_")}
+
+
 def test_serial_local_and_dask_agree(
     released_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("CYTORELEASE_DB", raising=False)
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
     template = template_copy(tmp_path, STRICT)
     serial = _run(_copy(released_data, tmp_path / "serial"), template, SerialExecutor())
     pool = LocalExecutor(2)
@@ -58,6 +65,8 @@ def test_serial_local_and_dask_agree(
     dask = DaskExecutor(workers=2)
     assert dask.dashboard and dask.dashboard.startswith("http")
     assert {r["threads"] for r in dask.map_unordered(numba_threads, [0, 1])} == {1}
+    # glibc's own trimming, not the 64 KiB Dask's nanny would set
+    assert {r["trim"] for r in dask.map_unordered(malloc_trim, [0, 1])} == {None}
     on_dask = _run(_copy(released_data, tmp_path / "dask"), template, dask)
     assert serial[0]["reanalysed"] == 3 and serial[0]["flips"]
     assert local == serial
