@@ -42,6 +42,7 @@ __all__ = [
     "lot_table_tuples",
     "lots_through",
     "record_problem",
+    "record_rows",
     "result_rows",
     "store_record",
     "stored_records",
@@ -426,30 +427,38 @@ def lots_through(
     site: str | None,
     attributes: Sequence[str],
     last: str,
-    record: str | None = None,
 ) -> list[tuple[Any, ...]]:
     """Every row (any attribute, product and site) of every release of each lot that has a row
     of ``product`` (at ``site`` when given) for one of ``attributes`` dated ``last`` or earlier,
-    as tuples of ``columns`` (stored names); ``record`` instead: the rows of that record only.
-    What a frozen baseline is held to: the lots it lists and those it might have left out."""
+    as tuples of ``columns`` (stored names), in one statement: what a frozen baseline is held
+    to, the lots it lists and those it might have left out."""
+    _stored_columns(columns)
+    where = ["r.product = ?", *([] if site is None else ["r.site = ?"]),
+             f"r.attribute IN ({', '.join('?' for _ in attributes)})"]  # fmt: skip
+    params = [product, *([] if site is None else [site]), *attributes]
+    # no index has the date: the lots are found by (product, attribute) or in one pass
+    scan = " NOT INDEXED" if _most_of_table(store, where, params) else ""
+    return store.tuples(
+        f"SELECT {', '.join(columns)} FROM lot_results WHERE lot IN (SELECT r.lot FROM"
+        f" lot_results r{scan} WHERE {' AND '.join(where)} AND r.date <= ?)"
+        " ORDER BY lot, record_sha256, attribute",
+        [*params, last],
+    )
+
+
+def record_rows(store: Store, columns: Sequence[str], record_sha256: str) -> list[tuple[Any, ...]]:
+    """The rows of one release record, as tuples of ``columns`` (stored names)."""
+    _stored_columns(columns)
+    return store.tuples(
+        f"SELECT {', '.join(columns)} FROM lot_results WHERE record_sha256 = ? ORDER BY attribute",
+        (record_sha256,),
+    )
+
+
+def _stored_columns(columns: Sequence[str]) -> None:
     unknown = [c for c in columns if c not in _STORED]
     if unknown:
         raise ValueError(f"no column {unknown[0]!r} in the lots dataset")
-    if record is not None:
-        condition, params = "record_sha256 = ?", [record]
-    else:
-        marks = ", ".join("?" for _ in attributes)
-        where = "product = ?" + ("" if site is None else " AND site = ?")
-        condition = (
-            f"lot IN (SELECT lot FROM lot_results WHERE {where} AND attribute IN ({marks})"
-            " AND date <= ?)"
-        )
-        params = [product, *([] if site is None else [site]), *attributes, last]
-    return store.tuples(
-        f"SELECT {', '.join(columns)} FROM lot_results WHERE {condition}"
-        " ORDER BY lot, record_sha256, attribute",
-        params,
-    )
 
 
 def _most_of_table(store: Store, where: list[str], params: list[Any]) -> bool:

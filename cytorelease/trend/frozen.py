@@ -251,8 +251,7 @@ def _checked(
             )
         previous = baseline
         read.append(baseline)
-    for baseline in read:  # the chain first: a rewritten version is named by what broke it
-        _held_to_dataset(store, baseline)
+    _held_to_dataset(store, read)  # the chain first: a rewritten version is named by what broke it
     return previous
 
 
@@ -315,41 +314,42 @@ def _lot_problem(
     return None
 
 
-def _held_to_dataset(store: Any, baseline: FrozenBaseline) -> None:
+def _held_to_dataset(store: Any, versions: list[FrozenBaseline]) -> None:
     """Refuse a version whose lots are not the releases of the lots dataset it names, or that
-    leaves out a lot its series held before it (the module); one read of the dataset."""
-    from cytorelease.records.lot_results import lots_through
+    leaves out a lot its series held before it (the module); one read of the dataset for all
+    the versions of one baseline (another only to say how a lot outside it disagrees)."""
+    from cytorelease.records.lot_results import lots_through, record_rows
 
-    attributes = baseline.attributes()
-    last = max(str(lot["date"]) for a in attributes for lot in a["lots"])
-
-    def read(record: str | None = None) -> dict[str, _Record]:
-        return _records(
-            lots_through(store, _COLUMNS, product=baseline.product, site=baseline.site,
-                         attributes=[a["attribute"] for a in attributes], last=last,
-                         record=record)
-        )  # fmt: skip
-
-    records = read()
-    stored: list[datetime] = []
-    for entry in attributes:
-        for lot in entry["lots"]:
-            sha = str(lot["record_sha256"])
-            record = records.get(sha)
-            if record is None:  # out of the lots read: only to say how it disagrees
-                record = read(sha).get(sha)
-            problem = _lot_problem(baseline, entry["attribute"], lot, record)
-            if problem is not None:
-                raise InputError(
-                    f"version {baseline.version} ({baseline.ref}): {entry['attribute']}: lists "
-                    f"lot {lot['lot']!r} with record {sha[:16]}..., {problem}: a baseline lists "
-                    "the releases it was frozen on",
-                    path=baseline.path,
-                )
-            if record is not None and record.stored is not None:
-                stored.append(record.stored)
-    if stored:
-        _none_left_out(baseline, attributes, records, max(stored) - CLOCK_MARGIN)
+    if not versions:
+        return
+    first = versions[0]
+    every = [a for v in versions for a in v.attributes()]
+    records = _records(
+        lots_through(store, _COLUMNS, product=first.product, site=first.site,
+                     attributes=sorted({a["attribute"] for a in every}),
+                     last=max(str(lot["date"]) for a in every for lot in a["lots"]))
+    )  # fmt: skip
+    for baseline in versions:
+        attributes = baseline.attributes()
+        stored: list[datetime] = []
+        for entry in attributes:
+            for lot in entry["lots"]:
+                sha = str(lot["record_sha256"])
+                record = records.get(sha)
+                if record is None:  # not among the lots read: what it is, for the refusal
+                    record = _records(record_rows(store, _COLUMNS, sha)).get(sha)
+                problem = _lot_problem(baseline, entry["attribute"], lot, record)
+                if problem is not None:
+                    raise InputError(
+                        f"version {baseline.version} ({baseline.ref}): {entry['attribute']}: "
+                        f"lists lot {lot['lot']!r} with record {sha[:16]}..., {problem}: a "
+                        "baseline lists the releases it was frozen on",
+                        path=baseline.path,
+                    )
+                if record is not None and record.stored is not None:
+                    stored.append(record.stored)
+        if stored:
+            _none_left_out(baseline, attributes, records, max(stored) - CLOCK_MARGIN)
 
 
 def _none_left_out(
