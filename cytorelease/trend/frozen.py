@@ -25,7 +25,7 @@ or folder is not silently replaced by an older one).
 Hash, LOCK line and trail row say only who froze the bytes, and an insider who can write the
 data folder and the database can forge all three (the trail's chain is extended correctly
 until the next signed checkpoint). So, once the chain holds, every version is held to the lots
-dataset of the same store, in one read per version: each lot it lists must be a release the
+dataset of the same store, in one read for all versions: each lot it lists must be a release the
 dataset holds with that record SHA-256, of that lot and product (a site's baseline: made at
 that site), with the listed date and exactly the listed value of the attribute (the freeze
 copied the stored number). A freeze takes the first N lots of the series (``ORDERING``), so a

@@ -34,7 +34,7 @@ from cytorelease.trend.freeze import freeze_from_data
 from cytorelease.trend.from_store import trend_from_data
 from cytorelease.trend.frozen import baseline_in_force, current_baseline
 from cytorelease.trend.imr import D2, D4, E2
-from tests.cli_contract import SAMPLE_LOT, invoke, one_json_document
+from tests.cli_contract import SAMPLE_LOT, assert_bad_input, invoke, one_json_document
 from tests.records.lot_records import PRODUCT, history_records
 from tests.records.pg_backend import BACKENDS, backend_url
 
@@ -175,7 +175,7 @@ def _verifies(data: DataDir, versions: int) -> None:
 
 
 def test_invented_lots_whose_limits_agree_are_refused(
-    data: DataDir, store: Store, frozen: list[dict[str, Any]]
+    data: DataDir, store: Store, frozen: list[dict[str, Any]], tmp_path: Path
 ) -> None:
     def invent(attribute: str, lots: list[dict[str, Any]]) -> list[dict[str, Any]]:
         rng = random.Random(attribute)
@@ -186,6 +186,10 @@ def test_invented_lots_whose_limits_agree_are_refused(
     path, _ = _forge_v2(data, store, invent)
     _refused(data, store, path, "lists lot 'lot-F000' with record 0000000000000000...")
     _refused(data, store, path, "which the lots dataset does not hold")
+    out = tmp_path / "out"  # the release itself: exit 2 naming the file, no record written
+    result = invoke(["release", str(SAMPLE_LOT), "--out", str(out), "--data-dir", str(data.root)])
+    assert "which the lots dataset does not hold" in assert_bad_input(result, path)
+    assert not (out / "result.json").exists()
 
 
 def test_a_real_lot_with_a_changed_value_is_refused(
