@@ -134,9 +134,10 @@ def hook_file(
 
     while True:
         before = wait_until_stable(path, stable_seconds=stable_seconds, timeout=timeout)
-        preload_reader(path)
         try:
-            archived = archive_file(path, data.archive_dir, data.archive_tmp)
+            archived = archive_file(
+                path, data.archive_dir, data.archive_tmp, on_head=preload_reader
+            )
         except ArchiveMismatch as exc:
             with store.write():
                 audit_mismatch(store, actor, exc, details={"file": str(path)})

@@ -52,20 +52,16 @@ class Identified:
         return self.problem is None
 
 
-def preload_reader(path: Path) -> threading.Thread:
-    """Import, in a background thread, the reader ``identify`` will need for the file at
-    ``path``, so that its import (numpy and the FCS reader, ~0.1 s; the export readers pull
-    pandas) overlaps the archive copy instead of following it. Only a head start: the file
-    may still change, and ``identify`` decides on the archived copy and imports what it uses.
+def preload_reader(head: bytes) -> threading.Thread:
+    """Import, in a background thread, the reader ``identify`` will need for a file starting
+    with ``head`` (the archive copy hands over its first bytes), so that its import (numpy
+    and the FCS reader, ~0.1 s; the export readers pull pandas) overlaps the rest of the copy
+    instead of following it. Only a head start: ``identify`` decides on the archived copy and
+    imports what it uses.
     """
-    try:
-        with open(path, "rb") as handle:
-            fcs = handle.read(3) == b"FCS"
-    except OSError:
-        fcs = False
     modules = (
         ("cytorelease.flow.fcs",)
-        if fcs
+        if head.startswith(b"FCS")
         else ("cytorelease.qpcr.readers", "cytorelease.potency.readers")
     )
     thread = threading.Thread(target=_import_quietly, args=(modules,), daemon=True)

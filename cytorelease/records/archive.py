@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import io
 import os
 import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -120,7 +121,7 @@ def _fsync_dir(folder: Path) -> None:
         os.close(descriptor)
 
 
-def open_source(source: Path) -> BinaryIO:
+def open_source(source: Path) -> io.BufferedReader:
     """Open an instrument's file for reading, never through a symbolic link.
 
     O_NOFOLLOW refuses a link in the last component atomically (no check-then-open race); the
@@ -145,13 +146,26 @@ def open_source(source: Path) -> BinaryIO:
     return os.fdopen(descriptor, "rb")
 
 
-def archive_file(source: Path, archive_dir: Path, tmp_dir: Path) -> Archived:
-    """Copy ``source`` into the archive (hashing as it copies); returns where it is stored."""
+def archive_file(
+    source: Path,
+    archive_dir: Path,
+    tmp_dir: Path,
+    *,
+    on_head: Callable[[bytes], object] | None = None,
+) -> Archived:
+    """Copy ``source`` into the archive (hashing as it copies); returns where it is stored.
+
+    ``on_head``, if given, is called before the copy goes on with the file's first bytes as
+    the copy's first read brought them in (a few KB, fewer for a shorter file): a look at the
+    content without opening the file again. The copy reads those same bytes from the buffer.
+    """
     reader = open_source(source)
     handle, tmp_name = tempfile.mkstemp(dir=tmp_dir, prefix="incoming-")
     tmp = Path(tmp_name)
     try:
         with reader, os.fdopen(handle, "wb") as writer:
+            if on_head is not None:
+                on_head(reader.peek(1))  # does not advance: the copy starts at byte 0
             sha256, size = hashing_copy(reader, writer)
         os.chmod(tmp, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
         final = archived_path(archive_dir, sha256)

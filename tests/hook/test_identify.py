@@ -42,30 +42,27 @@ def test_a_workbook_that_is_neither_keeps_the_qpcr_readers_reason(tmp_path: Path
 
 _PRELOAD = """
 import sys
-from pathlib import Path
 from cytorelease.hook.identify import preload_reader
 before = "cytorelease.flow.fcs" in sys.modules
-preload_reader(Path(sys.argv[1])).join()
+preload_reader(sys.argv[1].encode()).join()
 print(before, "cytorelease.flow.fcs" in sys.modules, "pandas" in sys.modules)
 """
 
 
-def test_preload_imports_the_fcs_reader_in_the_background_for_an_fcs_file(tmp_path: Path) -> None:
+def test_preload_imports_the_fcs_reader_in_the_background_for_an_fcs_head() -> None:
     import subprocess
     import sys
 
-    fcs = tmp_path / "a.fcs"
-    fcs.write_bytes(b"FCS3.1    not a whole file")
     done = subprocess.run(
-        [sys.executable, "-c", _PRELOAD, str(fcs)], capture_output=True, text=True, check=True
+        [sys.executable, "-c", _PRELOAD, "FCS3.1    "], capture_output=True, text=True, check=True
     )
     # the hook's imports do not load the reader: the preload is what brings it in
     assert done.stdout.split() == ["False", "True", "False"]
 
 
-def test_preload_of_a_missing_or_unreadable_path_neither_raises_nor_hangs(tmp_path: Path) -> None:
+def test_preload_of_an_empty_head_neither_raises_nor_hangs() -> None:
     from cytorelease.hook.identify import preload_reader
 
-    thread = preload_reader(tmp_path / "gone.csv")
+    thread = preload_reader(b"")  # an empty file: no kind to guess, the export readers load
     thread.join(timeout=60)
     assert not thread.is_alive()

@@ -88,6 +88,21 @@ def test_archive_copies_by_content_read_only(data: DataDir, tmp_path: Path) -> N
     assert list(data.archive_tmp.iterdir()) == []  # no temporary copy left behind
 
 
+@pytest.mark.parametrize("size", [0, 2, 3, 8192, 8193, 4 * 1024 * 1024 + 1])
+def test_the_head_handed_over_is_the_files_start_and_the_copy_is_whole(
+    data: DataDir, tmp_path: Path, size: int
+) -> None:
+    source = tmp_path / f"run-{size}.fcs"
+    payload = (b"FCS3.1" + os.urandom(size))[:size]
+    source.write_bytes(payload)
+    heads: list[bytes] = []
+    stored = archive_file(source, data.archive_dir, data.archive_tmp, on_head=heads.append)
+    (head,) = heads  # once, before the copy
+    assert payload.startswith(head) and len(head) >= min(size, 3)
+    assert stored.sha256 == hashlib.sha256(payload).hexdigest() and stored.size == size
+    assert stored.path.read_bytes() == payload  # peeking took nothing from the copy
+
+
 def test_archive_of_missing_file_is_one_line_error(data: DataDir, tmp_path: Path) -> None:
     with pytest.raises(InputError, match="cannot read the file: no such file") as caught:
         archive_file(tmp_path / "gone.fcs", data.archive_dir, data.archive_tmp)
