@@ -194,7 +194,7 @@ def gate_with_gatingml(sample: Sample, path: Path) -> GatingResult:
     strategy = read_gatingml(path)
     flags = uncompensated_flags(strategy, sample)
     gated = strategy.apply(sample, events=preprocessed_events(sample))
-    placed = tuple(PlacedGate.fixed(strategy.population(g)) for g in gated.populations["gate_id"])
+    placed = tuple(PlacedGate.fixed(strategy.population(r.gate_id)) for r in gated.rows)
     return replace(
         gated,
         template={"id": path.stem, "version": "GatingML 2.0", "sha256": file_sha256(path)},
