@@ -2,13 +2,12 @@
 
 It reads the released record and holds it to its release row's hash
 (:mod:`~cytorelease.reanalyse.released`), then re-runs only what the change touches, from the
-archived raw files re-hashed before use: a
-template change re-gates flow (and recomputes vector copy number, which is per CAR+ cell from
-flow's fraction), an assay change re-runs the analysis that names that assay, a spec change
-re-evaluates only. Everything else, manual results included, is the released record's. The
-outcome is a small dict (measurements, evaluation, disposition, input hashes) for the
-coordinator to store; bad input makes that lot ``failed`` with its reason, never an exception
-that would stop the run.
+archived raw files re-hashed before use: a template change re-gates flow (and recomputes vector
+copy number, which is per CAR+ cell from flow's fraction), an assay change re-runs the analysis
+that names that assay, a spec change re-evaluates only. Everything else, manual results
+included, is the released record's. The outcome is a small dict (measurements, evaluation,
+disposition, input hashes) for the coordinator to store; bad input makes that lot ``failed``
+with its reason, never an exception that would stop the run.
 """
 
 from __future__ import annotations
@@ -158,8 +157,7 @@ def _evaluate(task: LotTask, record: dict[str, Any], folder: Path) -> dict[str, 
     manifest, rerun = _changed_manifest(task, released_manifest)
     released = list(record.get("measurements") or [])
     outcomes = _run_analyses(folder, manifest, rerun, released)
-    inputs = released_inputs(record)
-    expected = dict(inputs)
+    expected = dict(released_inputs(record))
     read: set[str] = set()
     for outcome in outcomes:
         for used in outcome.inputs:
