@@ -28,15 +28,10 @@ until the next signed checkpoint). So, once the chain holds, every version is he
 dataset of the same store, in one read for all versions: each lot it lists must be a release the
 dataset holds with that record SHA-256, of that lot and product (a site's baseline: made at
 that site), with the listed date and exactly the listed value of the attribute (the freeze
-copied the stored number). A freeze takes the first N lots of the series (``ORDERING``), so a
-version must also leave out no lot the series held when it was frozen: a lot every release of
-which is of this product (and site), holds a number for the attribute and comes before the
-version's last lot in series order, and one release of which was stored (``stored_at``) more
-than ``CLOCK_MARGIN`` before the last-stored release the version lists. Whichever release was
-that lot's latest at the freeze, the freeze would have taken it. Lots stored after a freeze
-(an older lot imported later, a lot released again) are not held against it; the margin lets
-hosts whose clocks differ by less share one store, and lots stored within it of one another
-(one bulk import) cannot be told apart, so among those a picked subset is not caught.
+copied the stored number). Which real lots a version lists is not checked against the order in
+which they were stored: ``stored_at`` is each writing host's clock, a refusal on a skewed clock
+would stop every release of the product (and the dataset is append-only, so nothing could mend
+it), and so a version of real lots picked from the series is not caught here.
 
 Anything else is refused, never ignored, naming the file, the version, the lot and what
 disagrees.
@@ -46,7 +41,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +48,6 @@ from cytorelease._lock import LOCK_NAME, read_lock
 from cytorelease.errors import InputError
 from cytorelease.provenance import content_sha256
 from cytorelease.trend.baseline_doc import BASELINE_SCHEMA, document_problem, parse_baseline_json
-from cytorelease.trend.series import ORDERING
 
 __all__ = [
     "BASELINE_SCHEMA",
@@ -71,9 +64,6 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 # the lot manifest's rule for a site (letters, digits, spaces, '.', '_', '-'): a folder name too
 _SITE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9 ._-]{0,62}[A-Za-z0-9._-])?")
 _VERSION_FILE = re.compile(r"v([1-9][0-9]*)\.json")
-# a record stored this long before another was in the dataset first, even when two hosts with
-# clocks this far apart stamped them (a record's ``stored_at`` is its storer's clock)
-CLOCK_MARGIN = timedelta(minutes=10)
 
 
 def baseline_ref(product: str, site: str | None, version: int) -> str:
@@ -263,30 +253,19 @@ class _Record:
     product: str
     site: str | None
     date: str
-    stored: datetime | None
     values: dict[str, float | None]
 
 
-_COLUMNS = ("record_sha256", "lot", "product", "site", "date", "stored_at", "attribute",
-            "value_number")  # fmt: skip
-
-
-def _stored(text: Any) -> datetime | None:
-    try:
-        moment = datetime.fromisoformat(str(text))
-    except ValueError:
-        return None  # no time to order by: the record is never taken as stored before another
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+_COLUMNS = ("record_sha256", "lot", "product", "site", "date", "attribute", "value_number")
 
 
 def _records(rows: list[tuple[Any, ...]]) -> dict[str, _Record]:
     found: dict[str, _Record] = {}
-    for sha, lot, product, site, day, stored, attribute, number in rows:
+    for sha, lot, product, site, day, attribute, number in rows:
         record = found.get(sha)
         if record is None:
             record = found[sha] = _Record(
-                str(lot), str(product), None if site is None else str(site), str(day),
-                _stored(stored), {},
+                str(lot), str(product), None if site is None else str(site), str(day), {},
             )  # fmt: skip
         record.values[str(attribute)] = None if number is None else float(number)
     return found
@@ -315,8 +294,8 @@ def _lot_problem(
 
 
 def _held_to_dataset(store: Any, versions: list[FrozenBaseline]) -> None:
-    """Refuse a version whose lots are not the releases of the lots dataset it names, or that
-    leaves out a lot its series held before it (the module); one read of the dataset for all
+    """Refuse a version whose lots are not the releases of the lots dataset it names (the
+    module); one read of the dataset for all
     the versions of one baseline (another only to say how a lot outside it disagrees)."""
     from cytorelease.records.lot_results import lots_through, record_rows
 
@@ -331,7 +310,6 @@ def _held_to_dataset(store: Any, versions: list[FrozenBaseline]) -> None:
     )  # fmt: skip
     for baseline in versions:
         attributes = baseline.attributes()
-        stored: list[datetime] = []
         for entry in attributes:
             for lot in entry["lots"]:
                 sha = str(lot["record_sha256"])
@@ -346,45 +324,6 @@ def _held_to_dataset(store: Any, versions: list[FrozenBaseline]) -> None:
                         "baseline lists the releases it was frozen on",
                         path=baseline.path,
                     )
-                if record is not None and record.stored is not None:
-                    stored.append(record.stored)
-        if stored:
-            _none_left_out(baseline, attributes, records, max(stored) - CLOCK_MARGIN)
-
-
-def _none_left_out(
-    baseline: FrozenBaseline, attributes: list[dict[str, Any]], records: dict[str, _Record],
-    before: datetime,
-) -> None:  # fmt: skip
-    """Refuse a version that leaves out a lot its series held when it was frozen: one every
-    release of which is of this product (and site), holds a number for the attribute and
-    comes before the last listed lot in series order, and one of which was stored before
-    ``before``. Whichever release was the lot's latest then, the freeze would have taken it."""
-    by_lot: dict[str, list[_Record]] = {}
-    for record in records.values():
-        by_lot.setdefault(record.lot, []).append(record)
-    for entry in attributes:
-        name, lots = entry["attribute"], entry["lots"]
-        listed = {str(lot["lot"]) for lot in lots}
-        end = (str(lots[-1]["date"]), str(lots[-1]["lot"]))  # series order: baseline_doc
-        for lot, releases in sorted(by_lot.items()):
-            if lot in listed or not any(r.stored is not None and r.stored < before
-                                        for r in releases):  # fmt: skip
-                continue
-            if all(
-                r.product == baseline.product
-                and (baseline.site is None or r.site == baseline.site)
-                and r.values.get(name) is not None
-                and (r.date, lot) < end
-                for r in releases
-            ):
-                raise InputError(
-                    f"version {baseline.version} ({baseline.ref}): {name}: leaves out lot "
-                    f"{lot!r} ({releases[0].date}), stored before the lots it lists and "
-                    f"ahead of its last lot {end[1]!r} in series order ({ORDERING}): a "
-                    f"baseline is the first {len(lots)} lots of its series, not lots picked",
-                    path=baseline.path,
-                )
 
 
 def current_baseline(

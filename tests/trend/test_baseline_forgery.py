@@ -241,19 +241,6 @@ def test_a_site_baseline_listing_another_sites_lot_is_refused(
     _refused(data, store, path, "holds as made at site 'site-2'", site="site-1")
 
 
-def test_real_lots_picked_from_the_series_are_refused(
-    data: DataDir, store: Store, frozen: list[dict[str, Any]]
-) -> None:
-    """Every lot real (record, date, value), but the 6th of the series left out for the 21st:
-    not the first 20 lots, so not what a freeze took."""
-
-    def pick(attribute: str, lots: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return [*lots[:5], *lots[6:], _lot_of(frozen[POOLED_N], attribute)]
-
-    path, _ = _forge_v2(data, store, pick)
-    _refused(data, store, path, "leaves out lot 'lot-H005'")
-
-
 def test_lots_out_of_series_order_are_refused(
     data: DataDir, store: Store, frozen: list[dict[str, Any]]
 ) -> None:
