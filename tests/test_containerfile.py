@@ -34,3 +34,12 @@ def test_every_bundled_folder_is_copied_into_the_image() -> None:
     bundled = project["tool"]["hatch"]["build"]["targets"]["wheel"]["force-include"]
     copied = {m.group(1) for m in re.finditer(r"^COPY (\S+) ", _recipe(), re.MULTILINE)}
     assert set(bundled) | {"cytorelease", "pyproject.toml"} <= copied
+
+
+def test_the_image_gives_dask_workers_the_packaged_worker_config() -> None:
+    from cytorelease.reanalyse.executors import WORKER_CONFIG
+
+    source = WORKER_CONFIG.relative_to(ROOT).as_posix()
+    copies = re.findall(rf"^COPY {re.escape(source)} (\S+)$", _recipe(), re.MULTILINE)
+    # a folder Dask reads its configuration from in a container, as a .yaml file
+    assert len(copies) == 1 and re.fullmatch(r"/etc/dask/[\w.-]+\.yaml", copies[0])

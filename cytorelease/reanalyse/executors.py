@@ -26,21 +26,39 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 from typing import Any, Protocol
 
 from cytorelease.errors import InputError
 
 __all__ = [
-    "EXECUTORS", "ONE_NUMBA_THREAD", "DaskExecutor", "Executor", "HostShare", "LocalExecutor",
-    "SerialExecutor", "executor", "one_numba_thread",
+    "EXECUTORS", "ONE_NUMBA_THREAD", "TRIM", "WORKER_CONFIG", "DaskExecutor", "Executor",
+    "HostShare", "LocalExecutor", "SerialExecutor", "executor", "one_numba_thread",
+    "worker_config",
 ]  # fmt: skip
 
 EXECUTORS = ("serial", "local", "dask")
 Task = Callable[[Any], dict[str, Any]]
 # numba reads it when it is first imported: a worker process's environment before any task
 ONE_NUMBA_THREAD = {"NUMBA_NUM_THREADS": "1"}
-# Dask's nanny sets this in a worker's environment unless the config holds None for it
-_TRIM = "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_"
+# the workers' Dask configuration: the LocalCluster's, and the file a site's workers install
+WORKER_CONFIG = Path(__file__).with_name("dask_worker.yaml")
+TRIM = "MALLOC_TRIM_THRESHOLD_"
+
+
+def worker_config() -> dict[str, Any]:
+    """:data:`WORKER_CONFIG` as dotted keys, for ``dask.config.set`` (which replaces a nested
+    mapping whole rather than merging it)."""
+    import yaml
+
+    def flat(prefix: str, value: Any) -> Iterator[tuple[str, Any]]:
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                yield from flat(f"{prefix}.{key}" if prefix else str(key), inner)
+        else:
+            yield prefix, value
+
+    return dict(flat("", yaml.safe_load(WORKER_CONFIG.read_text(encoding="utf-8"))))
 
 
 def one_numba_thread() -> None:
@@ -85,6 +103,11 @@ class HostShare:
         return pickle.dumps(self.fn(pickle.loads(payload)), protocol=pickle.HIGHEST_PROTOCOL)
 
 
+def _trim_threshold() -> str | None:
+    # a function run in the worker: a bound os.environ.get would pickle this process's environ
+    return os.environ.get(TRIM)
+
+
 class Executor(Protocol):
     dashboard: str | None
 
@@ -107,13 +130,13 @@ class SerialExecutor:
 
 
 class LocalExecutor:
-    """A process pool on this machine (``--workers`` processes, default one per CPU), each
+    """A process pool on this machine (``--workers`` processes, default one per CPU this process may use), each
     process's numba on one thread when there is more than one process."""
 
     dashboard: str | None = None
 
     def __init__(self, workers: int | None = None) -> None:
-        processes = workers or os.cpu_count() or 1
+        processes = workers or _cores()
         # spawn, never fork: the coordinator has run numba/OpenMP code (a forked child of an
         # OpenMP process aborts), and a spawned worker is what a cluster node starts as
         self._pool = ProcessPoolExecutor(
@@ -157,11 +180,9 @@ class DaskExecutor:
             import dask
 
             count = workers or 2
-            # the nanny sets env in the worker process before it runs any task. It would also
-            # set glibc's MALLOC_TRIM_THRESHOLD_ to 64 KiB, which hands the analyses' arrays
-            # back to the system after each use and faults them in again: about 0.07 CPU s of
-            # system time per lot on 100,000-event tubes (bench_reanalyse)
-            with dask.config.set({_TRIM: None}):
+            # the nanny sets env in the worker process before it runs any task (and, without
+            # this config, glibc's trim threshold: dask_worker.yaml says why not)
+            with dask.config.set(worker_config()):
                 self._cluster = LocalCluster(
                     n_workers=count, threads_per_worker=1, processes=True,
                     dashboard_address=":0", silence_logs=40,
@@ -169,6 +190,12 @@ class DaskExecutor:
                 )  # fmt: skip
             self._client = Client(self._cluster)
         self.dashboard: str | None = self._client.dashboard_link
+
+    def trimming_workers(self) -> list[str]:
+        """The workers whose environment sets glibc's trim threshold: on a site's cluster,
+        those not given :data:`WORKER_CONFIG` (each lot then costs more system time)."""
+        found = self._client.run(_trim_threshold)
+        return sorted(address for address, value in found.items() if value is not None)
 
     def map_unordered(self, fn: Task, tasks: Sequence[Any]) -> Iterator[dict[str, Any]]:
         from distributed import as_completed as dask_completed

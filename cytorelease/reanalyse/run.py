@@ -175,6 +175,15 @@ def _audit(store: Store, outcome: Reanalysis) -> None:
                         "flips": [f["lot"] for f in shown["flips"]]})  # fmt: skip
 
 
+def _note_trimming(run_on: Executor, log: Callable[[str], None]) -> None:
+    from cytorelease.reanalyse.executors import TRIM, WORKER_CONFIG, DaskExecutor
+
+    if isinstance(run_on, DaskExecutor) and (trimming := run_on.trimming_workers()):
+        log(f"note: {len(trimming)} Dask worker(s) set {TRIM} (Dask's default), which costs "
+            f"system time on every lot; install {WORKER_CONFIG.name} from the cytorelease "
+            "package in their Dask config directory (README, 'On a cluster')")  # fmt: skip
+
+
 def start_reanalysis(
     data_dir: str | Path | None,
     *,
@@ -208,6 +217,8 @@ def start_reanalysis(
         try:
             if run_on.dashboard and on_dashboard:
                 on_dashboard(run_on.dashboard)
+            if scheduler is not None and log:
+                _note_trimming(run_on, log)
             return reanalyse(
                 data, store, change, run_on, product=product, since=since, lots=lots,
                 library=site_library(), progress=progress,

@@ -13,7 +13,13 @@ from typing import Any
 import pytest
 
 from cytorelease.reanalyse.change import Change, resolve_change
-from cytorelease.reanalyse.executors import DaskExecutor, Executor, LocalExecutor, SerialExecutor
+from cytorelease.reanalyse.executors import (
+    TRIM,
+    DaskExecutor,
+    Executor,
+    LocalExecutor,
+    SerialExecutor,
+)  # fmt: skip
 from cytorelease.reanalyse.run import Reanalysis, reanalyse
 from cytorelease.records.audit import Action, entries_of
 from cytorelease.records.datadir import DataDir
@@ -91,6 +97,54 @@ def test_a_site_cluster_runs_numba_on_its_hosts_share() -> None:
         finally:
             on.close()
     assert shared == {max(1, _cores() // 2)}
+
+
+def test_site_workers_given_the_packaged_config_leave_the_trim_threshold_unset(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two `dask worker` processes join a scheduler, as on a site's nodes: the one whose Dask
+    config directory holds the packaged dask_worker.yaml spawns its worker without glibc's trim
+    threshold; the other has Dask's default, and a run on that cluster names it."""
+    import subprocess
+    import sys
+
+    from distributed import LocalCluster
+
+    from cytorelease.reanalyse.executors import WORKER_CONFIG
+    from cytorelease.reanalyse.run import _note_trimming
+
+    monkeypatch.delenv(TRIM, raising=False)
+    configured = tmp_path / "dask-config"
+    configured.mkdir()
+    shutil.copy(WORKER_CONFIG, configured / WORKER_CONFIG.name)
+    with LocalCluster(n_workers=0, dashboard_address=":0", silence_logs=40) as cluster:
+        started = []
+        try:
+            for config in (configured, tmp_path / "empty-config"):
+                env = {**os.environ, "DASK_CONFIG": str(config)}
+                started.append(subprocess.Popen(
+                    [sys.executable, "-m", "distributed.cli.dask_worker",
+                     cluster.scheduler_address, "--nthreads", "1", "--no-dashboard",
+                     "--name", config.name],
+                    env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                ))  # fmt: skip
+            on = DaskExecutor(scheduler=cluster.scheduler_address)
+            try:
+                on._client.wait_for_workers(2, timeout=60)
+                names = {a: w["name"] for a, w in
+                         on._client.scheduler_info(n_workers=-1)["workers"].items()}  # fmt: skip
+                trimming = on.trimming_workers()
+                lines: list[str] = []
+                _note_trimming(on, lines.append)
+            finally:
+                on.close()
+        finally:
+            for process in started:
+                process.terminate()
+                process.wait(timeout=30)
+    assert [names[a] for a in trimming] == ["empty-config"]
+    assert len(lines) == 1 and "1 Dask worker(s) set MALLOC_TRIM_THRESHOLD_" in lines[0]
+    assert WORKER_CONFIG.name in lines[0]
 
 
 KILLED = "lot-CAR-0022"
