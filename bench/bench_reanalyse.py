@@ -25,8 +25,11 @@ archive is. Then:
   On the serial executor that task runs in the coordinator's process (selection, skip keys,
   the record read, batched writes, the read-back and the audit row); on Dask the record read
   is the workers', and the coordinator adds scheduling and serialisation: milliseconds per lot over ``--coordinator-lots`` lots and over half as
-  many, and from the two the cost of each further lot (the run's fixed part cancels), against
-  the 5 ms target.
+  many, and from the two the cost of each further lot (the run's fixed part cancels). The 5 ms
+  target is held to the coordinator process's CPU per further lot (client and, on a
+  LocalCluster, the scheduler): that is what bounds how many lots per second one coordinator
+  keeps up with when the workers have cores of their own, as on a cluster. On the serial
+  executor that CPU includes the task itself.
 """
 
 from __future__ import annotations
@@ -293,11 +296,14 @@ def main() -> None:
             half, half_cpu = coordinator_ms(data, templates, name, args.workers, few)
             marginal = _further(whole, many, half, few)
             marginal_cpu = _further(whole_cpu, many, half_cpu, few)
-            verdict = "meets" if marginal < TARGET_MS else "MISSES"
+            verdict = "meets" if marginal_cpu < TARGET_MS else "MISSES"
             print(f"  {name:<6} {whole:6.2f} ms per lot over {many} lots, {half:6.2f} over "
-                  f"{few}; each further lot {marginal:5.2f} ms wall "
-                  f"(target < {TARGET_MS:.0f} ms: {verdict}), {marginal_cpu:5.2f} ms CPU "
-                  "of this process")  # fmt: skip
+                  f"{few}; each further lot {marginal:5.2f} ms wall, {marginal_cpu:5.2f} ms "
+                  f"CPU of this process (target < {TARGET_MS:.0f} ms: {verdict})")  # fmt: skip
+        print("  the target is the coordinator's CPU: on a cluster the workers have cores of "
+              "their own, and what the coordinator spends per lot bounds the lots per second "
+              "it can keep up with; here the workers share this machine's cores, so their "
+              "part of each empty task (the record read) is in the wall figure")  # fmt: skip
     finally:
         if temporary is not None:
             shutil.rmtree(temporary, ignore_errors=True)
