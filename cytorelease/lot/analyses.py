@@ -49,6 +49,7 @@ def run_flow(lot_dir: Path, manifest: LotManifest, *, workspace: bool = False) -
             path=lot_dir / "lot.yaml",
         )
     compensation_controls = _compensation_controls(lot_dir, flow.tubes)
+    _controls_listed_if_needed(lot_dir, template, compensation_controls)
     sample = read_fcs(resolve_input(lot_dir, stained[0].path))
     control = read_fcs(resolve_input(lot_dir, controls[0].path)) if controls else None
     result = gate_sample(
@@ -151,6 +152,23 @@ def _compensation_controls(lot_dir: Path, tubes: list[FlowTube]) -> ControlSet |
         tuple(resolve_input(lot_dir, t.path) for t in singles),
         resolve_input(lot_dir, unstained[0].path),
     )
+
+
+def _controls_listed_if_needed(
+    lot_dir: Path, template: Template, controls: ControlSet | None
+) -> None:
+    """A template compensating from the lot's controls needs them in lot.yaml: the refusal
+    names the manifest, where they are missing, not the stained tube gating would read."""
+    from cytorelease.errors import ManifestError
+    from cytorelease.flow.gating.template_model import CompensationSource
+
+    if controls is None and template.compensation.source is CompensationSource.CONTROLS:
+        raise ManifestError(
+            f"inputs.flow.tubes: template {template.id!r} compensates from the lot's "
+            "single-stain controls, and the manifest lists none",
+            path=lot_dir / "lot.yaml",
+            hint="list each single_stain tube and the unstained tube under inputs.flow.tubes",
+        )
 
 
 def _lot_relative(lot_dir: Path, record: dict[str, Any]) -> dict[str, Any]:

@@ -250,3 +250,35 @@ def test_a_foreign_file_where_the_coa_goes_is_kept(lot: Path, tmp_path: Path) ->
     with pytest.raises(InputError, match="is not a cytorelease CoA; refusing to overwrite"):
         release_lot(lot, out=tmp_path)
     assert foreign.read_text(encoding="utf-8") == "<html>someone's notes</html>"
+
+
+def test_a_controls_template_without_controls_in_the_manifest_names_the_manifest(
+    lot: Path, people: People, tmp_path: Path
+) -> None:
+    """The template compensates from single-stain controls and lot.yaml lists none: the refusal
+    points at lot.yaml, where they are missing, and nothing is released."""
+    from cytorelease._resources import resource_dir
+
+    target = _copy(lot, tmp_path)
+    panel = (resource_dir("gating") / "cd19-car-t-panel.yaml").read_text(encoding="utf-8")
+    assert "compensation:\n  source: file\n" in panel
+    template = target / "controls-panel.yaml"
+    template.write_text(
+        panel.replace("compensation:\n  source: file\n", "compensation:\n  source: controls\n"),
+        encoding="utf-8",
+    )
+    manifest = target / "lot.yaml"
+    text = manifest.read_text(encoding="utf-8")
+    assert "  template: cd19-car-t-panel\n" in text
+    manifest.write_text(
+        text.replace("  template: cd19-car-t-panel\n", f"  template: {template}\n"), "utf-8"
+    )
+    out = tmp_path / "out"
+    result = runner.invoke(
+        app, ["release", str(target), "--out", str(out), "--registry", str(people.folder),
+              "--json"],
+    )  # fmt: skip
+    assert result.exit_code == 2, result.output
+    said = " ".join(result.stderr.split())
+    assert said.startswith(f"error: {manifest}:") and "single-stain controls" in said
+    assert not out.exists() or not list(out.rglob("result.json"))
