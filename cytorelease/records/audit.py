@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import socket
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -28,6 +29,7 @@ from cytorelease.records.store import Store
 
 __all__ = [
     "GENESIS_HASH",
+    "STORING_ACTIONS",
     "Action",
     "AuditEntry",
     "ChainCheck",
@@ -36,6 +38,7 @@ __all__ = [
     "correct",
     "entries",
     "entries_of",
+    "first_statements",
     "os_user",
     "read_log",
     "record_verification_failure",
@@ -234,6 +237,33 @@ def entries_of(store: Store, *actions: Action, object: str | None = None) -> lis
         sql += " AND object = ?"
         params.append(object)
     return [entry_from_row(r) for r in store.rows(sql + " ORDER BY sequence", params)]
+
+
+# The rows each path that writes the lots dataset appends in the same transaction, naming the
+# record's SHA-256 (``record_sha256``): the worker's evaluate and render rows, a person's render
+# row (``release --data-dir``), ``lots import``'s lots-import row.
+STORING_ACTIONS = (Action.EVALUATE, Action.RENDER, Action.LOTS_IMPORT)
+
+
+def first_statements(store: Store, lots: Sequence[str]) -> dict[str, int]:
+    """Record SHA-256 -> the sequence of the first row of :data:`STORING_ACTIONS` that names
+    it, for the records of ``lots`` (one indexed read by lot for up to 900 lots at a time): the
+    place in the trail where the lots dataset got that record, whatever the hosts' clocks."""
+    wanted = sorted(set(lots))
+    found: dict[str, int] = {}
+    actions = [str(a) for a in STORING_ACTIONS]
+    for start in range(0, len(wanted), 900):
+        chunk = wanted[start : start + 900]
+        rows = store.tuples(
+            f"SELECT sequence, details FROM audit_log WHERE lot IN ({', '.join('?' for _ in chunk)})"
+            f" AND action IN ({', '.join('?' for _ in actions)})",
+            [*chunk, *actions],
+        )
+        for sequence, details in rows:
+            sha = json.loads(details).get("record_sha256")
+            if isinstance(sha, str) and (sha not in found or int(sequence) < found[sha]):
+                found[sha] = int(sequence)
+    return found
 
 
 @dataclass(frozen=True, slots=True)
