@@ -2,9 +2,11 @@
 
 A pooled report freezes the product's baseline; a ``--by-site`` report freezes one baseline per
 site from that site's charts (layout and checks: :mod:`cytorelease.trend.frozen`). Each version
-is placed in the transaction that appends its ``trend-freeze`` audit row, so a failure leaves
-neither; with ``--by-site`` each site is its own transaction, so a failure at a later site
-leaves the earlier sites' versions frozen and recorded, never half of one.
+is placed in the transaction that appends its ``trend-freeze`` audit row, which first reads the
+charted rows again and refuses when they are not the report's (so the releases charted are
+those the trail states before the freeze row), and a failure leaves neither; with
+``--by-site`` each site is its own transaction, so a failure at a later site leaves the earlier
+sites' versions frozen and recorded, never half of one.
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ __all__ = ["freeze_from_data"]
 def _record_hashes(store: Any, product: str, attributes: tuple[str, ...], rows_sha: str,
                    source: Path) -> dict[tuple[str, str], str]:  # fmt: skip
     """(lot, attribute) -> record SHA-256 of the rows charted, held to the report's rows hash
-    (the rows are read again: a release stored in between would name other records)."""
+    (the rows are read again, inside the freeze's write transaction: a release stored since
+    the report read them would name other records)."""
     import hashlib
 
     from cytorelease.records.lot_results import lot_table_tuples
@@ -107,14 +110,16 @@ def freeze_from_data(
         groups.setdefault(chart.series.site if report.by_site else None, []).append(chart)
     folders = {site: baseline_folder(data_dir, product, site) for site in groups}  # names first
     frozen = []
+    attributes = tuple(dict.fromkeys(c.series.attribute for c in report.charts))
     _, store = open_data(data_dir, existing=True)
     with store:
-        hashes = _record_hashes(
-            store, product, tuple(dict.fromkeys(c.series.attribute for c in report.charts)),
-            report.source_sha256, report.source,
-        )  # fmt: skip
         for site in sorted(groups, key=lambda s: s or ""):
             with store.write():
+                # read under the write lock that orders the trail: the releases charted are
+                # exactly those stated before this freeze's row (trend/frozen_sequence.py)
+                hashes = _record_hashes(
+                    store, product, attributes, report.source_sha256, report.source
+                )
                 frozen.append(
                     _freeze_one(
                         data_dir,
