@@ -28,10 +28,12 @@ until the next signed checkpoint). So, once the chain holds, every version is he
 dataset of the same store, in one read for all versions: each lot it lists must be a release the
 dataset holds with that record SHA-256, of that lot and product (a site's baseline: made at
 that site), with the listed date and exactly the listed value of the attribute (the freeze
-copied the stored number). Which real lots a version lists is not checked against the order in
-which they were stored: ``stored_at`` is each writing host's clock, a refusal on a skewed clock
-would stop every release of the product (and the dataset is append-only, so nothing could mend
-it), and so a version of real lots picked from the series is not caught here.
+copied the stored number). Then which lots it lists, and which release of each, is held to
+the audit trail's sequence (:mod:`cytorelease.trend.frozen_sequence`, one read of the trail's
+rows of those lots): a lot stated before the version's freeze row and ahead of its last lot in
+series order, left out, refuses it, as does an older release of a lot listed where a later one
+was stated before the freeze. The sequence, not ``stored_at`` (each writing host's clock),
+decides what came before: a skewed clock cannot refuse an honest baseline.
 
 Anything else is refused, never ignored, naming the file, the version, the lot and what
 disagrees.
@@ -48,6 +50,7 @@ from cytorelease._lock import LOCK_NAME, read_lock
 from cytorelease.errors import InputError
 from cytorelease.provenance import content_sha256
 from cytorelease.trend.baseline_doc import BASELINE_SCHEMA, document_problem, parse_baseline_json
+from cytorelease.trend.frozen_sequence import StoredRelease, held_to_sequence
 
 __all__ = [
     "BASELINE_SCHEMA",
@@ -184,16 +187,19 @@ def _read(
     return FrozenBaseline(path, document, sha)
 
 
-def _trail_versions(store: Any, product: str, site: str | None) -> dict[int, set[str]]:
-    """Version -> the SHA-256s the trail's freezes of this baseline record."""
+def _trail_versions(store: Any, product: str, site: str | None) -> dict[int, dict[str, int]]:
+    """Version -> the SHA-256s the trail's freezes of this baseline record, each with the
+    sequence of its first freeze row."""
     from cytorelease.records import audit
 
     base = baseline_ref(product, site, 0).rpartition("@")[0]
-    found: dict[int, set[str]] = {}
-    for row in audit.entries_of(store, audit.Action.TREND_FREEZE):
+    found: dict[int, dict[str, int]] = {}
+    for row in audit.entries_of(store, audit.Action.TREND_FREEZE):  # in sequence order
         name, _, version = row.object.rpartition("@")
         if name == base and version.isdigit():
-            found.setdefault(int(version), set()).add(str(row.details.get("sha256")))
+            found.setdefault(int(version), {}).setdefault(
+                str(row.details.get("sha256")), row.sequence
+            )
     return found
 
 
@@ -224,7 +230,7 @@ def _checked(
                 path=folder / LOCK_NAME,
             )
         baseline = _read(folder, product, site, version, versions[version])
-        if baseline.sha256 not in trail.get(version, set()):
+        if baseline.sha256 not in trail.get(version, {}):
             raise InputError(
                 f"the audit trail records no freeze of {baseline.ref} with SHA-256 "
                 f"{baseline.sha256[:16]}...: the baseline and its LOCK were not written by a "
@@ -241,38 +247,31 @@ def _checked(
             )
         previous = baseline
         read.append(baseline)
-    _held_to_dataset(store, read)  # the chain first: a rewritten version is named by what broke it
+    # the chain first: a rewritten version is named by what broke it
+    _held_to_dataset(store, read, {b.version: trail[b.version][b.sha256] for b in read})
     return previous
 
 
-@dataclass(frozen=True)
-class _Record:
-    """One release record of the lots dataset, as a baseline is held to it."""
-
-    lot: str
-    product: str
-    site: str | None
-    date: str
-    values: dict[str, float | None]
+_COLUMNS = (
+    "record_sha256", "lot", "product", "site", "date", "attribute", "value_number", "released_at",
+)  # fmt: skip
 
 
-_COLUMNS = ("record_sha256", "lot", "product", "site", "date", "attribute", "value_number")
-
-
-def _records(rows: list[tuple[Any, ...]]) -> dict[str, _Record]:
-    found: dict[str, _Record] = {}
-    for sha, lot, product, site, day, attribute, number in rows:
+def _records(rows: list[tuple[Any, ...]]) -> dict[str, StoredRelease]:
+    found: dict[str, StoredRelease] = {}
+    for sha, lot, product, site, day, attribute, number, released_at in rows:
         record = found.get(sha)
         if record is None:
-            record = found[sha] = _Record(
-                str(lot), str(product), None if site is None else str(site), str(day), {},
+            record = found[sha] = StoredRelease(
+                str(lot), str(product), None if site is None else str(site), str(day),
+                str(released_at), {},
             )  # fmt: skip
         record.values[str(attribute)] = None if number is None else float(number)
     return found
 
 
 def _lot_problem(
-    baseline: FrozenBaseline, attribute: str, lot: dict[str, Any], record: _Record | None
+    baseline: FrozenBaseline, attribute: str, lot: dict[str, Any], record: StoredRelease | None
 ) -> str | None:
     """How the lots dataset's record disagrees with a lot the baseline lists, or None."""
     if record is None:
@@ -293,7 +292,7 @@ def _lot_problem(
     return None
 
 
-def _held_to_dataset(store: Any, versions: list[FrozenBaseline]) -> None:
+def _held_to_dataset(store: Any, versions: list[FrozenBaseline], freezes: dict[int, int]) -> None:
     """Refuse a version whose lots are not the releases of the lots dataset it names (the
     module); one read of the dataset for all
     the versions of one baseline (another only to say how a lot outside it disagrees)."""
@@ -324,6 +323,7 @@ def _held_to_dataset(store: Any, versions: list[FrozenBaseline]) -> None:
                         "baseline lists the releases it was frozen on",
                         path=baseline.path,
                     )
+    held_to_sequence(store, versions, records, freezes)  # which lots, and which release of each
 
 
 def current_baseline(
